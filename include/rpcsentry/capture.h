@@ -1,0 +1,45 @@
+/*
+ * capture: packets in. pcap/pcapng files (and directories of them) through
+ * libpcap, one packet at a time to the decode stage.
+ */
+#ifndef RPCSENTRY_CAPTURE_H
+#define RPCSENTRY_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct worker;
+
+enum capture_status {
+    CAPTURE_OK,
+    CAPTURE_TRUNCATED,   /* read what was there; the file ended mid-record */
+    CAPTURE_NOT_CAPTURE, /* not a pcap/pcapng file */
+    CAPTURE_ERROR,       /* missing, unreadable, corrupt, or the filter is invalid */
+};
+
+struct capture_result {
+    enum capture_status status;
+    uint64_t packets;
+    uint64_t bytes;
+    char message[512];   /* what went wrong, for the operator */
+};
+
+/*
+ * Reads one capture file ("-" = standard input) through w, with an optional
+ * BPF filter, and flushes its flows at the end. Stops early when *stop
+ * becomes true (signals).
+ */
+void capture_file(struct worker *w, const char *path, const char *bpf,
+                  volatile const bool *stop, struct capture_result *res);
+
+/*
+ * Expands the -r arguments: files stay, directories become their regular
+ * files in name order. Returns a NULL-terminated array to free with
+ * capture_free_list, or NULL with err set when an argument does not exist.
+ */
+char **capture_expand(const char *const *args, size_t n, bool *from_dir, char *err,
+                      size_t errlen);
+void capture_free_list(char **list);
+
+#endif

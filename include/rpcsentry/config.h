@@ -1,0 +1,44 @@
+/*
+ * Run-time settings: limits, timeouts and switches. Filled with defaults by
+ * config_defaults() and then by the command line; read-only afterwards.
+ */
+#ifndef RPCSENTRY_CONFIG_H
+#define RPCSENTRY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+    /* flows */
+    uint32_t flow_max;            /* flow records at most; the idle ones are evicted beyond */
+    uint32_t flow_hash_size;      /* buckets (rounded up to a power of two) */
+    uint32_t tcp_timeout_new;     /* seconds idle before a flow without data ends */
+    uint32_t tcp_timeout_est;     /* seconds idle for an established TCP flow */
+    uint32_t tcp_timeout_closed;  /* seconds after FIN/RST */
+    uint32_t udp_timeout;
+
+    /* memory */
+    size_t memcap;                /* global cap on accounted memory, bytes */
+    size_t stream_memcap;         /* cap on buffered out-of-order TCP data, all flows */
+    uint32_t stream_ooo_max;      /* buffered out-of-order bytes per direction */
+    uint32_t stream_ooo_segs;     /* buffered out-of-order segments per direction */
+
+    /* DCE/RPC */
+    uint32_t dce_stub_max;        /* request/response stub bytes kept per call */
+    uint32_t dce_max_calls;       /* outstanding calls per association */
+    uint32_t dce_max_contexts;    /* presentation contexts per association */
+    uint32_t dce_call_timeout;    /* seconds before an unanswered call is given up */
+
+    /* output */
+    bool compat;                  /* drop the rpcsentry extension object */
+    bool log_binds;               /* write bind/alter_context records */
+    uint16_t community_id_seed;
+
+    /* behaviour */
+    uint64_t hash_seed;           /* keyed hash for flow tables */
+};
+
+void config_defaults(struct config *c);
+
+#endif

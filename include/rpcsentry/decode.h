@@ -1,0 +1,72 @@
+/*
+ * decode: link layer, VLAN tags, IPv4/IPv6 and TCP/UDP headers of one frame.
+ * The packet struct points into the captured bytes; nothing is copied.
+ */
+#ifndef RPCSENTRY_DECODE_H
+#define RPCSENTRY_DECODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct worker;
+
+/* Link types (DLT_/LINKTYPE_ values as pcap files carry them). */
+enum {
+    LINK_NULL = 0,
+    LINK_ETHERNET = 1,
+    LINK_RAW = 101,      /* LINKTYPE_RAW */
+    LINK_RAW_DLT12 = 12, /* DLT_RAW on most platforms */
+    LINK_RAW_DLT14 = 14, /* DLT_RAW on OpenBSD */
+    LINK_LOOP = 108,
+    LINK_SLL = 113,
+    LINK_IPV4 = 228,
+    LINK_IPV6 = 229,
+    LINK_SLL2 = 276,
+};
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+
+struct packet {
+    /* set by capture */
+    const uint8_t *data;
+    uint32_t caplen;
+    uint32_t wirelen;
+    uint64_t ts_us;
+    uint64_t pcap_cnt;
+    int linktype;
+
+    /* set by decode_layers */
+    uint8_t ipver;            /* 4 or 6 */
+    uint8_t proto;            /* IPPROTO_TCP/UDP/... */
+    uint8_t src[16], dst[16]; /* IPv4 in the first 4 bytes, rest zero */
+    uint16_t sport, dport;
+    uint16_t vlan[2];
+    uint8_t vlan_cnt;
+    bool ip_len_fixed;        /* IP length disagreed with the frame; captured bytes used */
+    uint8_t tcp_flags;
+    uint32_t seq, ack;
+    const uint8_t *payload;   /* transport payload within data */
+    uint32_t payload_len;
+};
+
+enum decode_result {
+    DECODE_OK,
+    DECODE_NOT_IP,          /* ARP, LLDP, ...: not for us, not an error */
+    DECODE_OTHER_PROTO,     /* IP, but neither TCP nor UDP */
+    DECODE_FRAGMENT,        /* IP fragment: not reassembled, counted */
+    DECODE_TRUNCATED,       /* headers cut short by the snap length */
+    DECODE_INVALID,         /* malformed headers */
+    DECODE_UNSUPPORTED_LINK,
+};
+
+/* Parses p->data per p->linktype and fills the decoded fields. Pure. */
+enum decode_result decode_layers(struct packet *p);
+
+/* Stage entry: decodes, counts, and hands TCP/UDP packets to the flow stage. */
+void decode_packet(struct worker *w, struct packet *p);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * iface: what each interface is and what each of its operations does.
+ *
+ * Table-driven: one file per interface holds its UUID, version, names and an
+ * opnum table {name, class, decoders}; registry.c lists them. Adding an
+ * interface is one file and one line there. The stage entry points name and
+ * classify a finished call, run its decoders and pass it to detect.
+ */
+#ifndef RPCSENTRY_IFACE_H
+#define RPCSENTRY_IFACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpcsentry/cursor.h"
+#include "rpcsentry/rpc_call.h"
+#include "rpcsentry/uuid.h"
+
+struct worker;
+
+/* UUID literal in text order: UUID_LIT(0x86d35949, 0x83c9, 0x4044, 0xb4, 0x24, 0xdb, ...). */
+#define UUID_LIT(a, b, c, d0, d1, e0, e1, e2, e3, e4, e5)                                     \
+    {{(uint8_t)((a) >> 24), (uint8_t)((a) >> 16), (uint8_t)((a) >> 8), (uint8_t)(a),           \
+      (uint8_t)((b) >> 8), (uint8_t)(b), (uint8_t)((c) >> 8), (uint8_t)(c), d0, d1, e0, e1, e2, \
+      e3, e4, e5}}
+
+/*
+ * A stub decoder: reads the stub through c (NDR or NDR64 per ndr64) and
+ * records what it finds on the call (arguments, refined class). Must not
+ * keep pointers into the stub.
+ */
+typedef void (*iface_decode_fn)(struct worker *w, struct rpc_call *call, struct rd *c,
+                                bool ndr64);
+
+struct iface_op {
+    const char *name;         /* as the specification names it; NULL = no such opnum */
+    enum rpc_class cls;
+    iface_decode_fn decode_req;
+    iface_decode_fn decode_res;
+};
+
+struct iface_def {
+    struct uuid uuid;
+    uint16_t ver_major, ver_minor;
+    const char *name;         /* specification name: "ITaskSchedulerService" */
+    const char *service;      /* short name as Suricata's `service`: "svcctl", "atsvc", ... */
+    const char *spec;         /* "MS-TSCH", or NULL */
+    bool target;              /* remote task or service creation: what the sensor is for */
+    const char *pipes;        /* named pipes it is reached through, space-separated, or NULL */
+    const char *attack;       /* ATT&CK technique for its create/modify/execute operations */
+    const struct iface_op *ops; /* indexed by opnum */
+    uint16_t n_ops;
+};
+
+/* Interface by UUID (any version), or NULL. */
+const struct iface_def *iface_find(const struct uuid *u);
+
+/* Interfaces reachable through a named pipe ("atsvc", "\\PIPE\\svcctl", case-insensitive). */
+size_t iface_for_pipe(const char *pipe, const struct iface_def **out, size_t max);
+
+/* Operation by opnum, or NULL. */
+const struct iface_op *iface_op(const struct iface_def *d, uint16_t opnum);
+
+/* Every registered interface, for listing and tests. */
+size_t iface_all(const struct iface_def *const **out);
+
+/* Well-known interfaces the engine itself needs. */
+extern const struct iface_def iface_epm;
+
+/* Stage entries. A request is complete (alerts can fire): */
+void iface_request(struct worker *w, struct rpc_call *call);
+/* A call (or bind) is finished, answered or given up: */
+void iface_complete(struct worker *w, struct rpc_call *call);
+
+#endif

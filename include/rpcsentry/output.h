@@ -1,0 +1,39 @@
+/*
+ * output: formats records as EVE JSON lines and hands the bytes to a sink.
+ * Formatting (eve.c) and moving bytes (sink.c) are separate.
+ */
+#ifndef RPCSENTRY_OUTPUT_H
+#define RPCSENTRY_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpcsentry/rpc_call.h"
+#include "rpcsentry/types.h"
+
+struct worker;
+struct output;
+
+struct output_opts {
+    const char *log_dir;  /* eve.json goes there; "-" writes to standard output */
+    bool compat;          /* drop the rpcsentry extension (validates against Suricata's schema) */
+    bool log_binds;       /* bind/alter_context exchanges as records of their own */
+    bool with_filename;   /* pcap_filename in every record */
+    uint16_t community_id_seed;
+};
+
+/* Opens the outputs; NULL with a message in err when that fails. */
+struct output *output_open(const struct output_opts *o, char *err, size_t errlen);
+/* Flushes and closes; safe on NULL. */
+void output_close(struct output *out);
+void output_flush(struct output *out);
+
+/* One `dcerpc` record for a finished call or bind. */
+void output_call(struct worker *w, const struct rpc_call *call);
+
+/* One `anomaly` record (fr may be NULL for packet-level anomalies). */
+void output_anomaly(struct worker *w, const struct flow_ref *fr, enum anomaly_type t,
+                    const char *detail);
+
+#endif

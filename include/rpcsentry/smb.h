@@ -1,0 +1,33 @@
+/*
+ * SMB (ncacn_np) transport: NetBIOS session framing, SMB1 and SMB2/3, named
+ * pipes carrying DCE/RPC. Part of the transport stage; feeds one DCE/RPC
+ * association per pipe instance.
+ */
+#ifndef RPCSENTRY_SMB_H
+#define RPCSENTRY_SMB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpcsentry/transport.h"
+#include "rpcsentry/types.h"
+
+struct worker;
+struct smb_conn;
+
+/* PROBE_SMB when p starts with a NetBIOS session message carrying SMB. */
+enum transport_probe smb_probe(const uint8_t *p, size_t n);
+
+/*
+ * A connection's SMB state. flow and tx_counter must outlive it. With synced
+ * false the first bytes are not known to start a message and the parser
+ * scans for the next one.
+ */
+struct smb_conn *smb_conn_new(struct worker *w, const struct flow_ref *flow,
+                              uint64_t *tx_counter, bool synced);
+void smb_conn_free(struct worker *w, struct smb_conn *c);
+void smb_data(struct worker *w, struct smb_conn *c, int ep, const uint8_t *data, size_t len);
+void smb_gap(struct worker *w, struct smb_conn *c, int ep);
+
+#endif

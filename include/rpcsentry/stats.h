@@ -1,0 +1,67 @@
+/*
+ * Counters. One struct stats per worker; each counter has a stable name used
+ * in the end-of-run summary and the `stats` event.
+ */
+#ifndef RPCSENTRY_STATS_H
+#define RPCSENTRY_STATS_H
+
+#include <stdint.h>
+
+#define STATS_COUNTERS(X)                                                                      \
+    X(packets)                                                                                 \
+    X(bytes)                                                                                   \
+    X(decode_not_ip)                                                                           \
+    X(decode_truncated)                                                                        \
+    X(decode_invalid)                                                                          \
+    X(decode_unsupported_link)                                                                 \
+    X(decode_ip_fragment)                                                                      \
+    X(decode_ip_len_fixed)                                                                     \
+    X(decode_other_proto)                                                                      \
+    X(flows_created)                                                                           \
+    X(flows_timed_out)                                                                         \
+    X(flows_evicted)                                                                           \
+    X(flows_closed)                                                                            \
+    X(flows_flushed)                                                                           \
+    X(flows_memcap)                                                                            \
+    X(tcp_segments)                                                                            \
+    X(tcp_midstream)                                                                           \
+    X(tcp_retransmissions)                                                                     \
+    X(tcp_overlaps)                                                                            \
+    X(tcp_out_of_order)                                                                        \
+    X(tcp_gaps)                                                                                \
+    X(tcp_gap_bytes)                                                                           \
+    X(tcp_ooo_memcap)                                                                          \
+    X(app_dcerpc_flows)                                                                        \
+    X(app_smb_flows)                                                                           \
+    X(app_ignored_flows)                                                                       \
+    X(dce_pdus)                                                                                \
+    X(dce_resyncs)                                                                             \
+    X(dce_calls)                                                                               \
+    X(dce_binds)                                                                               \
+    X(dce_unreplied)                                                                           \
+    X(dce_sealed)                                                                              \
+    X(dce_memcap)                                                                              \
+    X(calls_read)                                                                              \
+    X(calls_create)                                                                            \
+    X(calls_modify)                                                                            \
+    X(calls_delete)                                                                            \
+    X(calls_execute)                                                                           \
+    X(calls_other)                                                                             \
+    X(target_calls)                                                                            \
+    X(alerts)                                                                                  \
+    X(anomalies)                                                                               \
+    X(events_written)                                                                          \
+    X(events_dropped)
+
+struct stats {
+#define X(name) uint64_t name;
+    STATS_COUNTERS(X)
+#undef X
+};
+
+/* Calls fn(name, value, ctx) for every counter in declaration order. */
+void stats_foreach(const struct stats *s, void (*fn)(const char *name, uint64_t v, void *ctx),
+                   void *ctx);
+void stats_add(struct stats *into, const struct stats *from);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * Text helpers: wire strings to bounded, valid UTF-8, and time formatting.
+ */
+#ifndef RPCSENTRY_TEXT_H
+#define RPCSENTRY_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpcsentry/cursor.h"
+
+/*
+ * Converts `units` UTF-16LE code units read from c into UTF-8 in out (size
+ * outsz, always NUL-terminated). Unpaired surrogates become U+FFFD; a NUL
+ * unit ends the string early (the rest is still consumed). Text beyond
+ * outsz is cut on a character boundary and *truncated is set. Returns the
+ * UTF-8 length.
+ */
+size_t utf16le_to_utf8(struct rd *c, size_t units, char *out, size_t outsz, bool *truncated);
+
+/*
+ * Copies n single-byte characters (ASCII/OEM/Latin-1) from c into out as UTF-8:
+ * bytes >= 0x80 are mapped as Latin-1. Same contract as utf16le_to_utf8.
+ */
+size_t latin1_to_utf8(struct rd *c, size_t n, char *out, size_t outsz, bool *truncated);
+
+/* Suricata's timestamp form: 2026-11-22T02:23:58.123456+0000 (UTC). out >= 32 bytes. */
+#define TS_STR_LEN 32
+void ts_format(uint64_t ts_us, char out[TS_STR_LEN]);
+
+/* IPv4 (alen 4) or IPv6 (alen 16) address to text; out >= 46 bytes. */
+#define ADDR_STR_LEN 46
+void addr_format(const uint8_t *addr, int alen, char out[ADDR_STR_LEN]);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * Small value types shared along the pipeline: a flow's identity as records
+ * describe it, and the anomaly catalogue.
+ */
+#ifndef RPCSENTRY_TYPES_H
+#define RPCSENTRY_TYPES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * A flow's endpoints in canonical order: endpoint 0 is the lower of
+ * (address, port), so both directions of a connection share one key.
+ * IPv4 addresses sit in the first 4 bytes of addr, the rest zero.
+ */
+struct flow_key {
+    uint8_t addr[2][16];
+    uint16_t port[2];
+    uint16_t vlan;  /* outermost VLAN id, 0 when untagged */
+    uint8_t proto;  /* IPPROTO_TCP, IPPROTO_UDP */
+    uint8_t ipver;  /* 4 or 6 */
+};
+
+#define FLOW_CLIENT_UNKNOWN 0xff
+
+/* What an event needs to know about the flow it belongs to. */
+struct flow_ref {
+    struct flow_key key;
+    uint64_t flow_id; /* stable for the flow's life, below 2^53 (exact in JSON) */
+    uint8_t client;   /* endpoint index of the side that opened it, or FLOW_CLIENT_UNKNOWN */
+};
+
+static inline int flow_key_alen(const struct flow_key *k) { return k->ipver == 6 ? 16 : 4; }
+
+/*
+ * Anomalies: bad input worth a counter and, where an analyst cares, an
+ * `anomaly` event. Columns: identifier, Suricata anomaly type, event name,
+ * app_proto (or NULL), whether an event is written.
+ */
+#define ANOMALY_TYPES(X)                                                                       \
+    X(ANOM_STREAM_GAP, "stream", "stream.reassembly_gap", NULL, true)                          \
+    X(ANOM_STREAM_OVERLAP, "stream", "stream.reassembly_overlap", NULL, true)                  \
+    X(ANOM_STREAM_OOO_MEMCAP, "stream", "stream.out_of_order_memcap", NULL, true)              \
+    X(ANOM_STREAM_MIDSTREAM, "stream", "stream.midstream_pickup", NULL, false)                 \
+    X(ANOM_DCE_INVALID_HEADER, "applayer", "dcerpc.invalid_header", "dcerpc", true)            \
+    X(ANOM_DCE_RESYNC, "applayer", "dcerpc.resynchronised", "dcerpc", true)                    \
+    X(ANOM_DCE_INVALID_AUTH, "applayer", "dcerpc.invalid_auth_trailer", "dcerpc", true)        \
+    X(ANOM_DCE_MALFORMED_PDU, "applayer", "dcerpc.malformed_pdu", "dcerpc", true)              \
+    X(ANOM_DCE_UNEXPECTED_PTYPE, "applayer", "dcerpc.unexpected_pdu_type", "dcerpc", true)     \
+    X(ANOM_DCE_TOO_MANY_CONTEXTS, "applayer", "dcerpc.too_many_contexts", "dcerpc", true)      \
+    X(ANOM_DCE_TOO_MANY_CALLS, "applayer", "dcerpc.too_many_calls", "dcerpc", true)            \
+    X(ANOM_DCE_STUB_TOO_LARGE, "applayer", "dcerpc.stub_too_large", "dcerpc", true)            \
+    X(ANOM_DCE_FRAG_MISMATCH, "applayer", "dcerpc.fragment_mismatch", "dcerpc", true)          \
+    X(ANOM_DCE_CALL_ID_REUSE, "applayer", "dcerpc.call_id_reuse", "dcerpc", true)              \
+    X(ANOM_DCE_UNKNOWN_CONTEXT, "applayer", "dcerpc.unknown_context", "dcerpc", false)         \
+    X(ANOM_DCE_MEMCAP, "applayer", "dcerpc.memcap", "dcerpc", true)                            \
+    X(ANOM_DCE_ORPHAN_RESPONSE, "applayer", "dcerpc.response_without_request", "dcerpc", false) \
+    X(ANOM_DCE_UNMATCHED_BINDACK, "applayer", "dcerpc.bindack_without_bind", "dcerpc", false)
+
+enum anomaly_type {
+#define X(id, type, event, app, ev) id,
+    ANOMALY_TYPES(X)
+#undef X
+        ANOM_COUNT
+};
+
+struct anomaly_info {
+    const char *type;
+    const char *event;
+    const char *app_proto;
+    bool write_event;
+};
+
+const struct anomaly_info *anomaly_info(enum anomaly_type t);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * A worker: one thread's share of the sensor. It owns its flow table, its
+ * counters and its memory account; the stages receive it as their context.
+ * Nothing in it is shared with other workers except through `out`.
+ */
+#ifndef RPCSENTRY_WORKER_H
+#define RPCSENTRY_WORKER_H
+
+#include <stdint.h>
+
+#include "rpcsentry/config.h"
+#include "rpcsentry/mem.h"
+#include "rpcsentry/stats.h"
+#include "rpcsentry/types.h"
+
+struct flow_table;
+struct output;
+struct detect;
+
+struct worker {
+    const struct config *cfg;
+    struct stats stats;
+    uint64_t anomalies[ANOM_COUNT];
+    struct memacct mem;
+    struct flow_table *flows;
+    struct detect *detect;  /* the rule set this worker matches against */
+    struct output *out;     /* where records go */
+
+    /* the capture clock and position: the packet being handled */
+    uint64_t now_us;
+    uint64_t pcap_cnt;
+    const char *pcap_filename;
+
+    /*
+     * Called for every anomaly after it is counted, with the flow it belongs
+     * to (NULL for packet-level ones). Set by whoever wires the pipeline.
+     */
+    void (*on_anomaly)(struct worker *w, const struct flow_ref *fr, enum anomaly_type t,
+                       const char *detail);
+};
+
+/*
+ * Counts an anomaly and reports it. `seen` (may be NULL) is a per-flow bitmask
+ * so that each kind is reported once per flow; the counter always moves.
+ */
+void anomaly_raise(struct worker *w, const struct flow_ref *fr, uint32_t *seen,
+                   enum anomaly_type t, const char *detail);
+
+#endif

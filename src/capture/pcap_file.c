@@ -1,0 +1,161 @@
+#include <dirent.h>
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rpcsentry/capture.h"
+#include "rpcsentry/decode.h"
+#include "rpcsentry/flow.h"
+#include "rpcsentry/worker.h"
+
+static bool looks_not_capture(const char *msg)
+{
+    return strstr(msg, "unknown file format") || strstr(msg, "bad dump file format") ||
+           strstr(msg, "file is empty") || strstr(msg, "truncated dump file; tried to read 4");
+}
+
+void capture_file(struct worker *w, const char *path, const char *bpf, volatile const bool *stop,
+                  struct capture_result *res)
+{
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    memset(res, 0, sizeof *res);
+    pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+    if (!pc) {
+        res->status = looks_not_capture(errbuf) ? CAPTURE_NOT_CAPTURE : CAPTURE_ERROR;
+        snprintf(res->message, sizeof res->message, "%s: %s", path, errbuf);
+        return;
+    }
+    if (bpf && *bpf) {
+        struct bpf_program prog;
+        if (pcap_compile(pc, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
+            pcap_setfilter(pc, &prog) != 0) {
+            res->status = CAPTURE_ERROR;
+            snprintf(res->message, sizeof res->message, "filter \"%s\": %s", bpf, pcap_geterr(pc));
+            pcap_close(pc);
+            return;
+        }
+        pcap_freecode(&prog);
+    }
+    w->pcap_filename = path;
+    w->pcap_cnt = 0;
+    int link = pcap_datalink(pc);
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int r;
+    while (!(stop && *stop) && (r = pcap_next_ex(pc, &h, &data)) >= 0) {
+        if (r == 0)
+            continue;
+        struct packet p;
+        p.data = data;
+        p.caplen = h->caplen;
+        p.wirelen = h->len;
+        p.ts_us = (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec;
+        p.linktype = link;
+        p.pcap_cnt = ++w->pcap_cnt;
+        w->now_us = p.ts_us;
+        res->packets++;
+        res->bytes += h->len;
+        decode_packet(w, &p);
+    }
+    if (!(stop && *stop) && r == PCAP_ERROR) {
+        res->status = CAPTURE_TRUNCATED;
+        snprintf(res->message, sizeof res->message, "%s: %s (read %llu packets)", path,
+                 pcap_geterr(pc), (unsigned long long)res->packets);
+    }
+    flow_flush_all(w);
+    pcap_close(pc);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool push(char ***list, size_t *n, size_t *cap, const char *s)
+{
+    if (*n + 2 > *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        char **p = realloc(*list, nc * sizeof *p);
+        if (!p)
+            return false;
+        *list = p;
+        *cap = nc;
+    }
+    (*list)[*n] = strdup(s);
+    if (!(*list)[*n])
+        return false;
+    (*n)++;
+    (*list)[*n] = NULL;
+    return true;
+}
+
+char **capture_expand(const char *const *args, size_t nargs, bool *from_dir, char *err,
+                      size_t errlen)
+{
+    char **list = NULL;
+    size_t n = 0, cap = 0;
+    if (from_dir)
+        *from_dir = false;
+    for (size_t i = 0; i < nargs; i++) {
+        struct stat st;
+        if (strcmp(args[i], "-") == 0) {
+            if (!push(&list, &n, &cap, "-"))
+                goto oom;
+            continue;
+        }
+        if (stat(args[i], &st) != 0) {
+            snprintf(err, errlen, "%s: %s", args[i], strerror(errno));
+            capture_free_list(list);
+            return NULL;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            if (!push(&list, &n, &cap, args[i]))
+                goto oom;
+            continue;
+        }
+        DIR *d = opendir(args[i]);
+        if (!d) {
+            snprintf(err, errlen, "%s: %s", args[i], strerror(errno));
+            capture_free_list(list);
+            return NULL;
+        }
+        if (from_dir)
+            *from_dir = true;
+        size_t first = n;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", args[i], e->d_name);
+            if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && !push(&list, &n, &cap, path)) {
+                closedir(d);
+                goto oom;
+            }
+        }
+        closedir(d);
+        qsort(list + first, n - first, sizeof *list, cmp_str);
+    }
+    if (!list) {
+        list = calloc(1, sizeof *list);
+        if (!list)
+            goto oom;
+    }
+    return list;
+oom:
+    snprintf(err, errlen, "out of memory");
+    capture_free_list(list);
+    return NULL;
+}
+
+void capture_free_list(char **list)
+{
+    if (!list)
+        return;
+    for (char **p = list; *p; p++)
+        free(*p);
+    free(list);
+}

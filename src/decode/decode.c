@@ -1,0 +1,307 @@
+#include "rpcsentry/decode.h"
+
+#include <netinet/in.h>
+#include <string.h>
+
+#include "rpcsentry/cursor.h"
+#include "rpcsentry/flow.h"
+#include "rpcsentry/worker.h"
+
+#define ETH_IPV4 0x0800
+#define ETH_IPV6 0x86dd
+#define ETH_VLAN 0x8100
+#define ETH_QINQ 0x88a8
+#define ETH_QINQ_OLD 0x9100
+#define ETH_PPPOE 0x8864
+#define ETH_MPLS 0x8847
+#define ETH_MPLS_MC 0x8848
+
+#define MAX_TAGS 8 /* VLAN/MPLS labels followed before giving up */
+
+static enum decode_result decode_ip(struct packet *p, struct rd *c);
+
+static enum decode_result decode_ipver(struct packet *p, struct rd *c)
+{
+    uint8_t v = rd_peek(c, 0) >> 4;
+    if (!rd_has(c, 1))
+        return DECODE_TRUNCATED;
+    if (v != 4 && v != 6)
+        return DECODE_NOT_IP;
+    return decode_ip(p, c);
+}
+
+/* Everything after an ethertype: VLAN tags, PPPoE, MPLS, then IP. */
+static enum decode_result decode_ethertype(struct packet *p, struct rd *c, uint16_t type)
+{
+    for (int hops = 0; hops <= MAX_TAGS; hops++) {
+        switch (type) {
+        case ETH_IPV4:
+        case ETH_IPV6:
+            return decode_ip(p, c);
+        case ETH_VLAN:
+        case ETH_QINQ:
+        case ETH_QINQ_OLD: {
+            uint16_t tci = rd_u16be(c);
+            type = rd_u16be(c);
+            if (!rd_ok(c))
+                return DECODE_TRUNCATED;
+            if (p->vlan_cnt < 2)
+                p->vlan[p->vlan_cnt] = tci & 0x0fff;
+            if (p->vlan_cnt < 255)
+                p->vlan_cnt++;
+            break;
+        }
+        case ETH_PPPOE: {
+            rd_skip(c, 6); /* ver/type, code, session, length */
+            uint16_t ppp = rd_u16be(c);
+            if (!rd_ok(c))
+                return DECODE_TRUNCATED;
+            if (ppp == 0x0021)
+                type = ETH_IPV4;
+            else if (ppp == 0x0057)
+                type = ETH_IPV6;
+            else
+                return DECODE_NOT_IP;
+            break;
+        }
+        case ETH_MPLS:
+        case ETH_MPLS_MC: {
+            uint32_t label;
+            int n = 0;
+            do {
+                label = rd_u32be(c);
+                if (!rd_ok(c))
+                    return DECODE_TRUNCATED;
+            } while (!(label & 0x100) && ++n < MAX_TAGS);
+            return decode_ipver(p, c);
+        }
+        default:
+            return DECODE_NOT_IP;
+        }
+    }
+    return DECODE_INVALID;
+}
+
+static enum decode_result decode_l4(struct packet *p, struct rd *c, uint8_t proto)
+{
+    p->proto = proto;
+    if (proto == IPPROTO_TCP) {
+        p->sport = rd_u16be(c);
+        p->dport = rd_u16be(c);
+        p->seq = rd_u32be(c);
+        p->ack = rd_u32be(c);
+        uint8_t off = rd_u8(c);
+        p->tcp_flags = rd_u8(c);
+        rd_skip(c, 6); /* window, checksum, urgent */
+        if (!rd_ok(c))
+            return DECODE_TRUNCATED;
+        size_t hlen = (size_t)(off >> 4) * 4;
+        if (hlen < 20)
+            return DECODE_INVALID;
+        rd_skip(c, hlen - 20);
+        if (!rd_ok(c))
+            return DECODE_TRUNCATED;
+    } else if (proto == IPPROTO_UDP) {
+        p->sport = rd_u16be(c);
+        p->dport = rd_u16be(c);
+        uint16_t ulen = rd_u16be(c);
+        rd_skip(c, 2);
+        if (!rd_ok(c))
+            return DECODE_TRUNCATED;
+        /* a UDP length shorter than what is there trims it; longer or 0 keeps what was captured */
+        if (ulen >= 8 && (size_t)(ulen - 8) < rd_left(c))
+            c->len = c->off + (ulen - 8);
+    } else {
+        return DECODE_OTHER_PROTO;
+    }
+    p->payload_len = (uint32_t)rd_left(c);
+    p->payload = rd_take(c, p->payload_len);
+    return DECODE_OK;
+}
+
+/*
+ * Sets the cursor's end from an IP length field. Frames captured on the
+ * sending host before segmentation offload carry 0 or more than the frame:
+ * then the captured bytes are used and the packet is marked.
+ */
+static void apply_ip_length(struct packet *p, struct rd *ip, size_t start, size_t total)
+{
+    size_t avail = ip->len - start;
+    if (total == 0 || total > avail)
+        p->ip_len_fixed = true; /* use what was captured */
+    else
+        ip->len = start + total;  /* drop link-layer padding */
+}
+
+static enum decode_result decode_ip(struct packet *p, struct rd *c)
+{
+    size_t start = c->off;
+    uint8_t vihl = rd_u8(c);
+    if (!rd_ok(c))
+        return DECODE_TRUNCATED;
+    if ((vihl >> 4) == 4) {
+        size_t ihl = (size_t)(vihl & 15) * 4;
+        rd_skip(c, 1);
+        uint16_t total = rd_u16be(c);
+        rd_skip(c, 2);
+        uint16_t frag = rd_u16be(c);
+        rd_skip(c, 1);
+        uint8_t proto = rd_u8(c);
+        rd_skip(c, 2);
+        uint8_t src[4], dst[4];
+        rd_bytes(c, src, 4);
+        rd_bytes(c, dst, 4);
+        if (!rd_ok(c))
+            return DECODE_TRUNCATED;
+        if (ihl < 20)
+            return DECODE_INVALID;
+        if (total != 0 && total < ihl)
+            return DECODE_INVALID;
+        rd_skip(c, ihl - 20);
+        if (!rd_ok(c))
+            return DECODE_TRUNCATED;
+        p->ipver = 4;
+        memset(p->src, 0, 16), memset(p->dst, 0, 16);
+        memcpy(p->src, src, 4), memcpy(p->dst, dst, 4);
+        apply_ip_length(p, c, start, total);
+        if (frag & 0x3fff) /* MF or a fragment offset */
+            return DECODE_FRAGMENT;
+        return decode_l4(p, c, proto);
+    }
+    if ((vihl >> 4) == 6) {
+        rd_skip(c, 3);
+        uint16_t plen = rd_u16be(c);
+        uint8_t next = rd_u8(c);
+        rd_skip(c, 1);
+        rd_bytes(c, p->src, 16);
+        rd_bytes(c, p->dst, 16);
+        if (!rd_ok(c))
+            return DECODE_TRUNCATED;
+        p->ipver = 6;
+        apply_ip_length(p, c, start + 40, plen);
+        for (int hops = 0; hops < 16; hops++) {
+            switch (next) {
+            case 0:   /* hop-by-hop */
+            case 43:  /* routing */
+            case 60:  /* destination options */
+            case 135: /* mobility */
+            case 139: /* HIP */
+            case 140: /* shim6 */
+            {
+                next = rd_u8(c);
+                uint8_t len = rd_u8(c);
+                rd_skip(c, (size_t)len * 8 + 6);
+                break;
+            }
+            case 44: { /* fragment */
+                next = rd_u8(c);
+                rd_skip(c, 1);
+                uint16_t off = rd_u16be(c);
+                rd_skip(c, 4);
+                if (!rd_ok(c))
+                    return DECODE_TRUNCATED;
+                if (off & 0xfff9) /* offset or M flag */
+                    return DECODE_FRAGMENT;
+                break;
+            }
+            case 51: { /* authentication header */
+                next = rd_u8(c);
+                uint8_t len = rd_u8(c);
+                rd_skip(c, ((size_t)len + 2) * 4 - 2);
+                break;
+            }
+            default:
+                if (!rd_ok(c))
+                    return DECODE_TRUNCATED;
+                return decode_l4(p, c, next);
+            }
+            if (!rd_ok(c))
+                return DECODE_TRUNCATED;
+        }
+        return DECODE_INVALID;
+    }
+    return DECODE_NOT_IP;
+}
+
+enum decode_result decode_layers(struct packet *p)
+{
+    struct rd c = rd_init(p->data, p->caplen);
+    p->vlan_cnt = 0;
+    p->vlan[0] = p->vlan[1] = 0;
+    p->ip_len_fixed = false;
+    p->payload = NULL;
+    p->payload_len = 0;
+    p->tcp_flags = 0;
+    p->sport = p->dport = 0;
+
+    switch (p->linktype) {
+    case LINK_ETHERNET: {
+        rd_skip(&c, 12);
+        uint16_t type = rd_u16be(&c);
+        if (!rd_ok(&c))
+            return DECODE_TRUNCATED;
+        if (type < 0x0600) /* 802.3 length: LLC frames are not IP for us */
+            return DECODE_NOT_IP;
+        return decode_ethertype(p, &c, type);
+    }
+    case LINK_SLL: {
+        rd_skip(&c, 14);
+        uint16_t type = rd_u16be(&c);
+        if (!rd_ok(&c))
+            return DECODE_TRUNCATED;
+        return decode_ethertype(p, &c, type);
+    }
+    case LINK_SLL2: {
+        uint16_t type = rd_u16be(&c);
+        rd_skip(&c, 18);
+        if (!rd_ok(&c))
+            return DECODE_TRUNCATED;
+        return decode_ethertype(p, &c, type);
+    }
+    case LINK_NULL:
+    case LINK_LOOP: {
+        uint8_t fam[4];
+        if (!rd_bytes(&c, fam, 4))
+            return DECODE_TRUNCATED;
+        /* NULL is host order of the capturing machine; LOOP is network order */
+        uint32_t le = (uint32_t)fam[0] | (uint32_t)fam[1] << 8 | (uint32_t)fam[2] << 16 |
+                      (uint32_t)fam[3] << 24;
+        uint32_t be = (uint32_t)fam[3] | (uint32_t)fam[2] << 8 | (uint32_t)fam[1] << 16 |
+                      (uint32_t)fam[0] << 24;
+        uint32_t af = p->linktype == LINK_LOOP ? be : (le < 256 ? le : be);
+        if (af == 2)
+            return decode_ip(p, &c);
+        if (af == 10 || af == 24 || af == 28 || af == 30)
+            return decode_ip(p, &c);
+        return DECODE_NOT_IP;
+    }
+    case LINK_RAW:
+    case LINK_RAW_DLT12:
+    case LINK_RAW_DLT14:
+    case LINK_IPV4:
+    case LINK_IPV6:
+        return decode_ipver(p, &c);
+    default:
+        return DECODE_UNSUPPORTED_LINK;
+    }
+}
+
+void decode_packet(struct worker *w, struct packet *p)
+{
+    w->stats.packets++;
+    w->stats.bytes += p->wirelen;
+    enum decode_result r = decode_layers(p);
+    switch (r) {
+    case DECODE_OK:
+        if (p->ip_len_fixed)
+            w->stats.decode_ip_len_fixed++;
+        flow_packet(w, p);
+        return;
+    case DECODE_NOT_IP: w->stats.decode_not_ip++; return;
+    case DECODE_OTHER_PROTO: w->stats.decode_other_proto++; return;
+    case DECODE_FRAGMENT: w->stats.decode_ip_fragment++; return;
+    case DECODE_TRUNCATED: w->stats.decode_truncated++; return;
+    case DECODE_INVALID: w->stats.decode_invalid++; return;
+    case DECODE_UNSUPPORTED_LINK: w->stats.decode_unsupported_link++; return;
+    }
+}

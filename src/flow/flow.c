@@ -1,0 +1,280 @@
+#include "rpcsentry/flow.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpcsentry/decode.h"
+#include "rpcsentry/hash.h"
+#include "rpcsentry/stream.h"
+#include "rpcsentry/worker.h"
+
+#define FLOW_SLAB 256           /* records allocated at a time */
+#define SWEEP_INTERVAL_US 1000000
+#define SWEEP_MAX_SKIP 64       /* idle-but-not-expired records looked past per sweep */
+
+struct flow_slab {
+    struct flow_slab *next;
+    struct flow recs[FLOW_SLAB];
+};
+
+struct flow_table {
+    struct flow **buckets;
+    uint32_t mask;
+    uint32_t count;
+    struct flow *lru_head, *lru_tail;
+    struct flow *free_list;
+    struct flow_slab *slabs;
+    uint64_t last_sweep_us;
+};
+
+struct flow_table *flow_table_new(struct worker *w)
+{
+    struct flow_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    uint32_t n = 1024;
+    while (n < w->cfg->flow_hash_size && n < (1u << 30))
+        n <<= 1;
+    t->buckets = mem_calloc(&w->mem, MEM_FLOW, (size_t)n * sizeof *t->buckets);
+    if (!t->buckets) {
+        free(t);
+        return NULL;
+    }
+    t->mask = n - 1;
+    return t;
+}
+
+uint32_t flow_table_count(const struct flow_table *t) { return t->count; }
+
+void flow_key_from_packet(const struct packet *p, struct flow_key *k, bool *swapped)
+{
+    memset(k, 0, sizeof *k);
+    int c = memcmp(p->src, p->dst, 16);
+    bool swap = c > 0 || (c == 0 && p->sport > p->dport);
+    if (!swap) {
+        memcpy(k->addr[0], p->src, 16), memcpy(k->addr[1], p->dst, 16);
+        k->port[0] = p->sport, k->port[1] = p->dport;
+    } else {
+        memcpy(k->addr[0], p->dst, 16), memcpy(k->addr[1], p->src, 16);
+        k->port[0] = p->dport, k->port[1] = p->sport;
+    }
+    k->proto = p->proto;
+    k->ipver = p->ipver;
+    k->vlan = p->vlan_cnt ? p->vlan[0] : 0;
+    if (swapped)
+        *swapped = swap;
+}
+
+int flow_packet_ep(const struct flow *f, const struct packet *p)
+{
+    const struct flow_key *k = &f->ref.key;
+    return (memcmp(k->addr[0], p->src, 16) == 0 && k->port[0] == p->sport) ? 0 : 1;
+}
+
+static void lru_unlink(struct flow_table *t, struct flow *f)
+{
+    if (f->lru_prev)
+        f->lru_prev->lru_next = f->lru_next;
+    else
+        t->lru_head = f->lru_next;
+    if (f->lru_next)
+        f->lru_next->lru_prev = f->lru_prev;
+    else
+        t->lru_tail = f->lru_prev;
+    f->lru_prev = f->lru_next = NULL;
+}
+
+static void lru_push_head(struct flow_table *t, struct flow *f)
+{
+    f->lru_prev = NULL;
+    f->lru_next = t->lru_head;
+    if (t->lru_head)
+        t->lru_head->lru_prev = f;
+    t->lru_head = f;
+    if (!t->lru_tail)
+        t->lru_tail = f;
+}
+
+static void flow_end(struct worker *w, struct flow *f, enum flow_end_reason why)
+{
+    struct flow_table *t = w->flows;
+    stream_flow_end(w, f);
+    struct flow **pp = &t->buckets[f->hash & t->mask];
+    while (*pp && *pp != f)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = f->hnext;
+    lru_unlink(t, f);
+    t->count--;
+    switch (why) {
+    case FLOW_END_TIMEOUT: w->stats.flows_timed_out++; break;
+    case FLOW_END_EVICTED: w->stats.flows_evicted++; break;
+    case FLOW_END_CLOSED: w->stats.flows_closed++; break;
+    case FLOW_END_FLUSH: w->stats.flows_flushed++; break;
+    }
+    f->hnext = t->free_list;
+    t->free_list = f;
+}
+
+static struct flow *flow_alloc(struct worker *w)
+{
+    struct flow_table *t = w->flows;
+    if (t->count >= w->cfg->flow_max && t->lru_tail) {
+        w->stats.flows_memcap++;
+        flow_end(w, t->lru_tail, FLOW_END_EVICTED);
+    }
+    if (!t->free_list) {
+        struct flow_slab *s = mem_alloc(&w->mem, MEM_FLOW, sizeof *s);
+        if (!s) {
+            /* memcap: reuse the least recently seen flow */
+            w->stats.flows_memcap++;
+            if (!t->lru_tail)
+                return NULL;
+            flow_end(w, t->lru_tail, FLOW_END_EVICTED);
+        } else {
+            s->next = t->slabs;
+            t->slabs = s;
+            for (int i = FLOW_SLAB - 1; i >= 0; i--) {
+                s->recs[i].hnext = t->free_list;
+                t->free_list = &s->recs[i];
+            }
+        }
+    }
+    struct flow *f = t->free_list;
+    t->free_list = f->hnext;
+    memset(f, 0, sizeof *f);
+    return f;
+}
+
+static uint32_t flow_timeout(const struct worker *w, const struct flow *f)
+{
+    const struct config *c = w->cfg;
+    if (f->ref.key.proto != IPPROTO_TCP)
+        return c->udp_timeout;
+    if (f->closed)
+        return c->tcp_timeout_closed;
+    if (f->pkts[0] && f->pkts[1] && (f->flags_seen[0] | f->flags_seen[1]) & TCP_ACK)
+        return c->tcp_timeout_est;
+    return c->tcp_timeout_new;
+}
+
+void flow_expire(struct worker *w, uint64_t now_us)
+{
+    struct flow_table *t = w->flows;
+    uint64_t min_to = w->cfg->tcp_timeout_closed;
+    if (w->cfg->tcp_timeout_new < min_to)
+        min_to = w->cfg->tcp_timeout_new;
+    if (w->cfg->udp_timeout < min_to)
+        min_to = w->cfg->udp_timeout;
+    min_to *= 1000000;
+    int skipped = 0;
+    struct flow *f = t->lru_tail;
+    while (f && f->last_us + min_to < now_us && skipped < SWEEP_MAX_SKIP) {
+        struct flow *prev = f->lru_prev;
+        if (f->last_us + (uint64_t)flow_timeout(w, f) * 1000000 < now_us)
+            flow_end(w, f, f->closed ? FLOW_END_CLOSED : FLOW_END_TIMEOUT);
+        else
+            skipped++;
+        f = prev;
+    }
+}
+
+void flow_flush_all(struct worker *w)
+{
+    struct flow_table *t = w->flows;
+    /* oldest first, so records come out roughly in the order flows began to idle */
+    while (t->lru_tail)
+        flow_end(w, t->lru_tail, FLOW_END_FLUSH);
+}
+
+void flow_table_free(struct worker *w, struct flow_table *t)
+{
+    if (!t)
+        return;
+    struct flow_table *saved = w->flows;
+    w->flows = t;
+    flow_flush_all(w);
+    w->flows = saved;
+    while (t->slabs) {
+        struct flow_slab *s = t->slabs;
+        t->slabs = s->next;
+        mem_free(&w->mem, MEM_FLOW, s, sizeof *s);
+    }
+    mem_free(&w->mem, MEM_FLOW, t->buckets, (size_t)(t->mask + 1) * sizeof *t->buckets);
+    free(t);
+}
+
+static uint64_t flow_make_id(const struct flow_key *k, uint64_t first_us)
+{
+    uint8_t b[sizeof *k + 8];
+    memcpy(b, k, sizeof *k);
+    memcpy(b + sizeof *k, &first_us, 8);
+    uint64_t id = hash64(b, sizeof b, 0x666c6f7769640a00ULL) & ((1ULL << 51) - 1);
+    return id ? id : 1;
+}
+
+static struct flow *flow_lookup(struct worker *w, const struct flow_key *k, uint64_t h)
+{
+    struct flow_table *t = w->flows;
+    for (struct flow *f = t->buckets[h & t->mask]; f; f = f->hnext)
+        if (f->hash == h && memcmp(&f->ref.key, k, sizeof *k) == 0)
+            return f;
+    return NULL;
+}
+
+void flow_packet(struct worker *w, const struct packet *p)
+{
+    struct flow_table *t = w->flows;
+    if (p->ts_us >= t->last_sweep_us + SWEEP_INTERVAL_US) {
+        flow_expire(w, p->ts_us);
+        t->last_sweep_us = p->ts_us;
+    }
+
+    struct flow_key k;
+    flow_key_from_packet(p, &k, NULL);
+    uint64_t h = hash64(&k, sizeof k, w->cfg->hash_seed);
+    struct flow *f = flow_lookup(w, &k, h);
+
+    bool tcp = p->proto == IPPROTO_TCP;
+    bool syn_only = tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+    if (f && syn_only && (f->closed || (f->flags_seen[flow_packet_ep(f, p)] & TCP_FIN))) {
+        /* the port pair is being reused by a new connection */
+        flow_end(w, f, FLOW_END_CLOSED);
+        f = NULL;
+    }
+    if (!f) {
+        f = flow_alloc(w);
+        if (!f)
+            return;
+        f->ref.key = k;
+        f->hash = h;
+        f->first_us = p->ts_us;
+        f->ref.flow_id = flow_make_id(&k, p->ts_us);
+        f->ref.client = FLOW_CLIENT_UNKNOWN;
+        f->hnext = t->buckets[h & t->mask];
+        t->buckets[h & t->mask] = f;
+        t->count++;
+        w->stats.flows_created++;
+        lru_push_head(t, f);
+    } else if (t->lru_head != f) {
+        lru_unlink(t, f);
+        lru_push_head(t, f);
+    }
+
+    int ep = flow_packet_ep(f, p);
+    f->last_us = p->ts_us;
+    f->pkts[ep]++;
+    f->bytes[ep] += p->wirelen;
+    if (!tcp)
+        return;
+
+    f->flags_seen[ep] |= p->tcp_flags;
+    if (f->ref.client == FLOW_CLIENT_UNKNOWN && (p->tcp_flags & TCP_SYN))
+        f->ref.client = (uint8_t)((p->tcp_flags & TCP_ACK) ? 1 - ep : ep);
+    if ((p->tcp_flags & TCP_RST) ||
+        ((f->flags_seen[0] & TCP_FIN) && (f->flags_seen[1] & TCP_FIN)))
+        f->closed = 1;
+
+    stream_packet(w, f, p, ep);
+}

@@ -1,0 +1,299 @@
+/*
+ * rpcsentry: reads captures, wires the pipeline, prints a summary.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpcsentry/build_config.h"
+#include "rpcsentry/capture.h"
+#include "rpcsentry/config.h"
+#include "rpcsentry/flow.h"
+#include "rpcsentry/log.h"
+#include "rpcsentry/output.h"
+#include "rpcsentry/worker.h"
+
+static volatile bool stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = true;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rpcsentry -r FILE|DIR [-r ...] [-l DIR] [options] [BPF expression]\n"
+            "\n"
+            "Watches DCE/RPC for remote scheduled-task and service creation and writes\n"
+            "Suricata-style EVE JSON.\n"
+            "\n"
+            "  -r, --read FILE|DIR   capture to read (pcap or pcapng; '-' = stdin); a directory\n"
+            "                        means every capture in it, in name order. Repeatable.\n"
+            "  -l, --log-dir DIR     write DIR/eve.json (default: current directory); '-' = stdout\n"
+            "  -F FILE               read the BPF filter expression from FILE (as tcpdump)\n"
+            "      --compat          Suricata-compatible records: no rpcsentry extension object\n"
+            "      --no-bind-records do not write bind/alter_context exchanges\n"
+            "      --memcap BYTES    global cap on buffered state (default 192M; k/M/G suffixes)\n"
+            "  -q, --quiet           no summary on stderr\n"
+            "  -v, --verbose         more messages on stderr\n"
+            "  -V, --version         print the version\n"
+            "  -h, --help            this help\n"
+            "\n"
+            "Trailing arguments form a BPF filter expression, as with tcpdump.\n"
+            "Exit status: 0 on success (truncated captures are warned about), 1 when a\n"
+            "capture is missing, unreadable or corrupt, 2 on usage errors.\n");
+}
+
+static bool parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return false;
+    switch (*end) {
+    case 'k': case 'K': v <<= 10, end++; break;
+    case 'm': case 'M': v <<= 20, end++; break;
+    case 'g': case 'G': v <<= 30, end++; break;
+    default: break;
+    }
+    if (*end)
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+static char *read_filter_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        log_error("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap);
+    int ch;
+    while (s && (ch = fgetc(f)) != EOF) {
+        if (n + 2 > cap) {
+            char *p = realloc(s, cap *= 2);
+            if (!p) {
+                free(s);
+                s = NULL;
+                break;
+            }
+            s = p;
+        }
+        s[n++] = ch == '\n' || ch == '\r' || ch == '\t' ? ' ' : (char)ch;
+    }
+    if (s)
+        s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+static char *join_args(int argc, char **argv)
+{
+    size_t len = 1;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    char *s = calloc(1, len);
+    if (!s)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        if (i)
+            strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+struct summary_ctx {
+    const struct worker *w;
+};
+
+static void print_summary(const struct worker *w, unsigned files, unsigned failed,
+                          const char *dest)
+{
+    const struct stats *s = &w->stats;
+    fprintf(stderr,
+            "rpcsentry: %u capture%s read%s, %llu packets, %llu bytes, %llu flows "
+            "(%llu DCE/RPC over TCP, %llu SMB)\n",
+            files, files == 1 ? "" : "s", failed ? " (some failed)" : "",
+            (unsigned long long)s->packets, (unsigned long long)s->bytes,
+            (unsigned long long)s->flows_created, (unsigned long long)s->app_dcerpc_flows,
+            (unsigned long long)s->app_smb_flows);
+    fprintf(stderr,
+            "rpcsentry: RPC calls: %llu (%llu on task/service interfaces): create %llu, "
+            "modify %llu, delete %llu, execute %llu, read %llu, other %llu; "
+            "%llu binds, %llu unreplied, %llu sealed\n",
+            (unsigned long long)s->dce_calls, (unsigned long long)s->target_calls,
+            (unsigned long long)s->calls_create, (unsigned long long)s->calls_modify,
+            (unsigned long long)s->calls_delete, (unsigned long long)s->calls_execute,
+            (unsigned long long)s->calls_read, (unsigned long long)s->calls_other,
+            (unsigned long long)s->dce_binds, (unsigned long long)s->dce_unreplied,
+            (unsigned long long)s->dce_sealed);
+    fprintf(stderr, "rpcsentry: anomalies: %llu", (unsigned long long)s->anomalies);
+    const char *sep = " (";
+    for (int t = 0; t < ANOM_COUNT; t++)
+        if (w->anomalies[t]) {
+            fprintf(stderr, "%s%s %llu", sep, anomaly_info((enum anomaly_type)t)->event,
+                    (unsigned long long)w->anomalies[t]);
+            sep = ", ";
+        }
+    fprintf(stderr, "%s\n", strcmp(sep, " (") ? ")" : "");
+    fprintf(stderr,
+            "rpcsentry: tcp: %llu gaps, %llu out-of-order, %llu overlaps; "
+            "decode: %llu truncated, %llu invalid, %llu IP fragments, %llu IP lengths fixed\n",
+            (unsigned long long)s->tcp_gaps, (unsigned long long)s->tcp_out_of_order,
+            (unsigned long long)s->tcp_overlaps, (unsigned long long)s->decode_truncated,
+            (unsigned long long)s->decode_invalid, (unsigned long long)s->decode_ip_fragment,
+            (unsigned long long)s->decode_ip_len_fixed);
+    fprintf(stderr, "rpcsentry: %llu events written to %s",
+            (unsigned long long)s->events_written, dest);
+    if (s->events_dropped)
+        fprintf(stderr, ", %llu dropped", (unsigned long long)s->events_dropped);
+    fprintf(stderr, "; peak memory accounted %zu bytes\n", w->mem.total_peak);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"read", required_argument, NULL, 'r'},
+        {"log-dir", required_argument, NULL, 'l'},
+        {"compat", no_argument, NULL, 1000},
+        {"no-bind-records", no_argument, NULL, 1001},
+        {"memcap", required_argument, NULL, 1002},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct config cfg;
+    config_defaults(&cfg);
+    const char **reads = calloc((size_t)argc + 1, sizeof *reads);
+    size_t nreads = 0;
+    const char *log_dir = ".";
+    const char *filter_file = NULL;
+    bool quiet = false;
+    int opt;
+    if (!reads)
+        return 1;
+    while ((opt = getopt_long(argc, argv, "+r:l:F:qvVh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'r': reads[nreads++] = optarg; break;
+        case 'l': log_dir = optarg; break;
+        case 'F': filter_file = optarg; break;
+        case 1000: cfg.compat = true; break;
+        case 1001: cfg.log_binds = false; break;
+        case 1002:
+            if (!parse_size(optarg, &cfg.memcap)) {
+                log_error("--memcap: not a size: %s", optarg);
+                return 2;
+            }
+            break;
+        case 'q': quiet = true; break;
+        case 'v': log_threshold = log_threshold < LOG_DEBUG ? log_threshold + 1 : LOG_DEBUG; break;
+        case 'V': printf("rpcsentry %s\n", RS_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (nreads == 0) {
+        log_error("nothing to read: give a capture with -r (live capture comes later)");
+        usage(stderr);
+        return 2;
+    }
+    char *bpf = NULL;
+    if (filter_file) {
+        if (optind < argc) {
+            log_error("a filter from -F and one on the command line: give only one");
+            return 2;
+        }
+        if (!(bpf = read_filter_file(filter_file)))
+            return 2;
+    } else if (optind < argc) {
+        bpf = join_args(argc - optind, argv + optind);
+    }
+
+    char err[512];
+    bool from_dir = false;
+    char **files = capture_expand(reads, nreads, &from_dir, err, sizeof err);
+    if (!files) {
+        log_error("%s", err);
+        return 1;
+    }
+
+    struct worker w;
+    memset(&w, 0, sizeof w);
+    w.cfg = &cfg;
+    w.mem.total_cap = cfg.memcap;
+    w.mem.cap[MEM_STREAM] = cfg.stream_memcap;
+    w.flows = flow_table_new(&w);
+    struct output_opts oo = {
+        .log_dir = log_dir,
+        .compat = cfg.compat,
+        .log_binds = cfg.log_binds,
+        .with_filename = true,
+        .community_id_seed = cfg.community_id_seed,
+    };
+    w.out = output_open(&oo, err, sizeof err);
+    if (!w.flows || !w.out) {
+        log_error("%s", w.out ? "out of memory" : err);
+        return 1;
+    }
+    w.on_anomaly = output_anomaly;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    unsigned done = 0, failed = 0, skipped = 0;
+    for (char **f = files; *f && !stop_requested; f++) {
+        struct capture_result res;
+        capture_file(&w, *f, bpf, &stop_requested, &res);
+        switch (res.status) {
+        case CAPTURE_OK:
+            done++;
+            break;
+        case CAPTURE_TRUNCATED:
+            done++;
+            log_warn("%s", res.message);
+            break;
+        case CAPTURE_NOT_CAPTURE:
+            if (from_dir) {
+                skipped++;
+                log_info("skipping %s", res.message);
+                break;
+            }
+            /* a file named on its own must be a capture */
+            __attribute__((fallthrough));
+        case CAPTURE_ERROR:
+            failed++;
+            log_error("%s", res.message);
+            if (strstr(res.message, "filter"))
+                goto out;
+            break;
+        }
+    }
+out:
+    flow_table_free(&w, w.flows);
+    output_close(w.out);
+    if (!quiet) {
+        if (skipped)
+            fprintf(stderr, "rpcsentry: skipped %u files that are not captures\n", skipped);
+        print_summary(&w, done, failed,
+                      strcmp(log_dir, "-") == 0 ? "standard output" : log_dir);
+    }
+    capture_free_list(files);
+    free(reads);
+    free(bpf);
+    return failed ? 1 : 0;
+}

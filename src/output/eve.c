@@ -1,0 +1,421 @@
+/*
+ * EVE JSON records: Suricata's common header and `dcerpc` object, plus the
+ * `rpcsentry` extension object for everything Suricata's schema lacks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rpcsentry/dcerpc.h"
+#include "rpcsentry/hash.h"
+#include "rpcsentry/iface.h"
+#include "rpcsentry/json.h"
+#include "rpcsentry/output.h"
+#include "rpcsentry/sink.h"
+#include "rpcsentry/text.h"
+#include "rpcsentry/worker.h"
+#include "output_internal.h"
+
+struct output *output_open(const struct output_opts *opts, char *err, size_t errlen)
+{
+    struct output *o = calloc(1, sizeof *o);
+    if (!o) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    o->opts = *opts;
+    json_init(&o->j);
+    const char *dir = opts->log_dir ? opts->log_dir : ".";
+    struct sink *s;
+    if (strcmp(dir, "-") == 0) {
+        s = sink_file_open("-", err, errlen);
+    } else {
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "log directory %s does not exist", dir);
+            free(o);
+            return NULL;
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/eve.json", dir);
+        s = sink_file_open(path, err, errlen);
+    }
+    if (!s) {
+        free(o);
+        return NULL;
+    }
+    o->sinks[o->n_sinks++] = s;
+    return o;
+}
+
+void output_flush(struct output *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->n_sinks; i++)
+        o->sinks[i]->flush(o->sinks[i]);
+}
+
+void output_close(struct output *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->n_sinks; i++)
+        o->sinks[i]->close(o->sinks[i]);
+    json_free(&o->j);
+    free(o);
+}
+
+void output_emit(struct worker *w, struct output *o)
+{
+    if (o->j.oom) {
+        w->stats.events_dropped++;
+        return;
+    }
+    bool ok = false;
+    for (size_t i = 0; i < o->n_sinks; i++)
+        ok |= o->sinks[i]->write(o->sinks[i], o->j.buf, o->j.len);
+    if (ok)
+        w->stats.events_written++;
+    else
+        w->stats.events_dropped++;
+}
+
+void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, int src_ep,
+                uint64_t ts_us, uint64_t pcap_cnt, const char *event_type, const char *app_proto)
+{
+    struct json *j = &o->j;
+    char ts[TS_STR_LEN];
+    json_reset(j);
+    json_obj_open(j, NULL);
+    ts_format(ts_us, ts);
+    json_str(j, "timestamp", ts);
+    if (fr)
+        json_u64(j, "flow_id", fr->flow_id);
+    if (o->opts.with_filename && w->pcap_filename)
+        json_str(j, "pcap_filename", w->pcap_filename);
+    if (pcap_cnt)
+        json_u64(j, "pcap_cnt", pcap_cnt);
+    json_str(j, "event_type", event_type);
+    if (!fr)
+        return;
+    const struct flow_key *k = &fr->key;
+    int alen = flow_key_alen(k);
+    int s = src_ep == 1 ? 1 : 0, d = 1 - s;
+    char a[ADDR_STR_LEN];
+    addr_format(k->addr[s], alen, a);
+    json_str(j, "src_ip", a);
+    json_u64(j, "src_port", k->port[s]);
+    addr_format(k->addr[d], alen, a);
+    json_str(j, "dest_ip", a);
+    json_u64(j, "dest_port", k->port[d]);
+    json_str(j, "proto", k->proto == 6 ? "TCP" : k->proto == 17 ? "UDP" : "IP");
+    if (k->vlan) {
+        json_arr_open(j, "vlan");
+        json_u64(j, NULL, k->vlan);
+        json_arr_close(j);
+    }
+    if (app_proto)
+        json_str(j, "app_proto", app_proto);
+    char cid[COMMUNITY_ID_LEN];
+    community_id_v1(o->opts.community_id_seed, k->addr[s], k->addr[d], (size_t)alen, k->proto,
+                    k->port[s], k->port[d], cid);
+    json_str(j, "community_id", cid);
+}
+
+static const char *auth_type_name(uint8_t t)
+{
+    switch (t) {
+    case 0: return "none";
+    case 9: return "SPNEGO";
+    case 10: return "NTLMSSP";
+    case 14: return "SCHANNEL";
+    case 16: return "Kerberos";
+    case 68: return "Netlogon";
+    case 255: return "default";
+    default: return "unknown";
+    }
+}
+
+static const char *auth_level_name(uint8_t l)
+{
+    switch (l) {
+    case 1: return "none";
+    case 2: return "connect";
+    case 3: return "call";
+    case 4: return "packet";
+    case 5: return "packet_integrity";
+    case 6: return "packet_privacy";
+    default: return "unknown";
+    }
+}
+
+static const char *syntax_name(uint8_t s)
+{
+    switch (s) {
+    case RPC_SYNTAX_NDR: return "NDR";
+    case RPC_SYNTAX_NDR64: return "NDR64";
+    case RPC_SYNTAX_BTFN: return "bind_time_feature_negotiation";
+    default: return "unknown";
+    }
+}
+
+/* nca_s_* and common Win32 codes seen in faults. */
+static const char *fault_name(uint32_t st)
+{
+    switch (st) {
+    case 0x00000005: return "access_denied";
+    case 0x000006f7: return "rpc_x_bad_stub_data";
+    case 0x1c010002: return "nca_s_op_rng_error";
+    case 0x1c010003: return "nca_s_unk_if";
+    case 0x1c00001b: return "nca_s_unsupported_type";
+    case 0x1c000009: return "nca_s_proto_error";
+    case 0x1c00001c: return "nca_s_fault_remote_no_memory";
+    case 0x1c010014: return "nca_s_server_too_busy";
+    case 0x1c000001: return "nca_s_fault_int_div_by_zero";
+    case 0x1c000011: return "nca_s_fault_context_mismatch";
+    case 0x1c00000f: return "nca_s_fault_pipe_closed";
+    default: return NULL;
+    }
+}
+
+static void version_str(char *out, size_t n, uint16_t maj, uint16_t min)
+{
+    snprintf(out, n, "%u.%u", maj, min);
+}
+
+static void write_iface_item(struct json *j, const struct rpc_ctx_item *it, const char *procedure)
+{
+    char u[UUID_STR_LEN], v[16];
+    json_obj_open(j, NULL);
+    uuid_fmt(&it->uuid, u);
+    json_str(j, "uuid", u);
+    version_str(v, sizeof v, it->ver_major, it->ver_minor);
+    json_str(j, "version", v);
+    if (it->ack_result >= 0)
+        json_u64(j, "ack_result", (uint64_t)it->ack_result);
+    if (it->iface)
+        json_str(j, "service", it->iface->service);
+    if (procedure)
+        json_str(j, "procedure", procedure);
+    json_obj_close(j);
+}
+
+static void write_dcerpc(struct json *j, const struct rpc_call *c)
+{
+    json_obj_open(j, "dcerpc");
+    if (c->req_ptype == RPC_PTYPE_NONE)
+        json_str(j, "request", "REQUEST_LOST");
+    else
+        json_str(j, "request", dce_ptype_name(c->req_ptype));
+    if (c->kind == RPC_KIND_REQUEST) {
+        if (c->req_ptype != RPC_PTYPE_NONE) {
+            json_obj_open(j, "req");
+            json_u64(j, "opnum", c->opnum);
+            json_u64(j, "frag_cnt", c->req_frags);
+            json_u64(j, "stub_data_size", c->req_stub_len);
+            json_obj_close(j);
+        }
+        if (!(c->flags & RPC_F_CTX_UNKNOWN) || (c->flags & RPC_F_IFACE_HINT)) {
+            json_arr_open(j, "interfaces");
+            write_iface_item(j, &c->ctx, c->op ? c->op->name : NULL);
+            json_arr_close(j);
+        }
+    } else if (c->n_items) {
+        json_arr_open(j, "interfaces");
+        for (uint16_t i = 0; i < c->n_items; i++)
+            write_iface_item(j, &c->items[i], NULL);
+        json_arr_close(j);
+    }
+    if (c->res_ptype == RPC_PTYPE_NONE)
+        json_str(j, "response", "UNREPLIED");
+    else
+        json_str(j, "response", dce_ptype_name(c->res_ptype));
+    if (c->res_ptype == DCE_RESPONSE) {
+        json_obj_open(j, "res");
+        json_u64(j, "frag_cnt", c->res_frags);
+        json_u64(j, "stub_data_size", c->res_stub_len);
+        json_obj_close(j);
+    }
+    json_u64(j, "call_id", c->call_id);
+    char v[8];
+    snprintf(v, sizeof v, "5.%u", c->rpc_vers_minor);
+    json_str(j, "rpc_version", v);
+    json_obj_close(j);
+}
+
+static const char *attack_for(const struct rpc_call *c)
+{
+    if (!c->iface || !c->iface->target || !c->iface->attack)
+        return NULL;
+    switch (c->cls) {
+    case RPC_CLASS_CREATE:
+    case RPC_CLASS_MODIFY:
+    case RPC_CLASS_DELETE:
+        return c->iface->attack;
+    case RPC_CLASS_EXECUTE:
+        /* starting a service is System Services: Service Execution */
+        return strcmp(c->iface->service, "svcctl") == 0 ? "T1569.002" : c->iface->attack;
+    default:
+        return NULL;
+    }
+}
+
+static void write_auth(struct json *j, const struct rpc_call *c)
+{
+    const struct rpc_identity *id = c->identity;
+    if (!c->auth_type && !c->auth_level && !(id && id->valid))
+        return;
+    json_obj_open(j, "auth");
+    if (c->auth_type || c->auth_level) {
+        json_str(j, "type", auth_type_name(c->auth_type));
+        json_str(j, "level", auth_level_name(c->auth_level));
+        json_u64(j, "level_id", c->auth_level);
+    }
+    if (id && id->valid) {
+        json_str(j, "user", id->user);
+        if (id->domain[0])
+            json_str(j, "domain", id->domain);
+        if (id->host[0])
+            json_str(j, "host", id->host);
+    }
+    json_obj_close(j);
+}
+
+static void write_flags(struct json *j, uint32_t f)
+{
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } names[] = {{RPC_F_MIDSTREAM, "midstream"},       {RPC_F_GAP, "gap"},
+                 {RPC_F_STUB_TRUNC, "stub_truncated"}, {RPC_F_GIVEN_UP, "given_up"},
+                 {RPC_F_CTX_UNKNOWN, "context_unknown"}, {RPC_F_IFACE_HINT, "interface_inferred"},
+                 {RPC_F_OVERLAP, "stream_overlap"}};
+    if (!f)
+        return;
+    json_arr_open(j, "flags");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (f & names[i].bit)
+            json_str(j, NULL, names[i].name);
+    json_arr_close(j);
+}
+
+static void write_extension(struct json *j, const struct rpc_call *c)
+{
+    char u[UUID_STR_LEN], ts[TS_STR_LEN];
+    json_obj_open(j, "rpcsentry");
+    if (c->kind == RPC_KIND_REQUEST) {
+        if (c->iface) {
+            json_str(j, "interface", c->iface->name);
+        } else if (!(c->flags & RPC_F_CTX_UNKNOWN)) {
+            uuid_fmt(&c->ctx.uuid, u);
+            json_str(j, "interface", u);
+        }
+        if (c->op)
+            json_str(j, "operation", c->op->name);
+        if (c->req_ptype != RPC_PTYPE_NONE) {
+            json_u64(j, "opnum", c->opnum);
+            json_str(j, "class", rpc_class_name(c->cls));
+        }
+        json_bool(j, "target", c->iface && c->iface->target);
+        const char *attack = attack_for(c);
+        if (attack) {
+            json_arr_open(j, "attack");
+            json_str(j, NULL, attack);
+            json_arr_close(j);
+        }
+        json_u64(j, "context_id", c->ctx_id);
+        if (!(c->flags & RPC_F_CTX_UNKNOWN))
+            json_str(j, "syntax", syntax_name(c->ctx.syntax));
+    } else {
+        json_arr_open(j, "interfaces");
+        for (uint16_t i = 0; i < c->n_items; i++) {
+            const struct rpc_ctx_item *it = &c->items[i];
+            json_obj_open(j, NULL);
+            json_u64(j, "context_id", it->ctx_id);
+            if (it->iface)
+                json_str(j, "name", it->iface->name);
+            json_bool(j, "target", it->iface && it->iface->target);
+            json_str(j, "syntax", syntax_name(it->syntax));
+            json_obj_close(j);
+        }
+        json_arr_close(j);
+    }
+    json_str(j, "transport", rpc_transport_name(c->transport->kind));
+    if (c->transport->pipe)
+        json_str(j, "named_pipe", c->transport->pipe);
+    write_auth(j, c);
+    json_bool(j, "sealed", c->sealed);
+    if (c->res_ptype == DCE_FAULT) {
+        char st[16];
+        snprintf(st, sizeof st, "0x%08x", c->fault_status);
+        json_obj_open(j, "fault");
+        json_str(j, "status", st);
+        const char *fn = fault_name(c->fault_status);
+        if (fn)
+            json_str(j, "name", fn);
+        json_obj_close(j);
+    }
+    if (c->req_ptype != RPC_PTYPE_NONE) {
+        ts_format(c->req_ts_us, ts);
+        json_str(j, "request_time", ts);
+        json_u64(j, "request_pcap_cnt", c->req_pcap_cnt);
+    }
+    if (c->res_ptype != RPC_PTYPE_NONE)
+        json_u64(j, "response_pcap_cnt", c->res_pcap_cnt);
+    write_flags(j, c->flags);
+    json_obj_close(j);
+}
+
+static const char *app_proto_of(const struct rpc_call *c)
+{
+    return c->transport->kind == RPC_TRANSPORT_NP ? "smb" : "dcerpc";
+}
+
+void output_call(struct worker *w, const struct rpc_call *c)
+{
+    struct output *o = w->out;
+    if (!o)
+        return;
+    if (c->kind != RPC_KIND_REQUEST && !o->opts.log_binds)
+        return;
+    /* Answered: stamped with the response, as Suricata does. Unanswered: with the request. */
+    bool answered = c->res_ptype != RPC_PTYPE_NONE;
+    uint64_t ts = answered ? c->res_ts_us : c->req_ts_us;
+    uint64_t cnt = answered ? c->res_pcap_cnt : c->req_pcap_cnt;
+    eve_header(w, o, c->transport->flow, c->client_ep, ts, cnt, "dcerpc", app_proto_of(c));
+    json_u64(&o->j, "tx_id", c->tx_id);
+    write_dcerpc(&o->j, c);
+    if (!o->opts.compat)
+        write_extension(&o->j, c);
+    json_obj_close(&o->j);
+    output_emit(w, o);
+}
+
+void output_anomaly(struct worker *w, const struct flow_ref *fr, enum anomaly_type t,
+                    const char *detail)
+{
+    struct output *o = w->out;
+    const struct anomaly_info *ai = anomaly_info(t);
+    if (!o || !ai)
+        return;
+    int src = fr && fr->client != FLOW_CLIENT_UNKNOWN ? fr->client : 0;
+    eve_header(w, o, fr, src, w->now_us, w->pcap_cnt, "anomaly", ai->app_proto);
+    struct json *j = &o->j;
+    json_obj_open(j, "anomaly");
+    json_str(j, "type", ai->type);
+    json_str(j, "event", ai->event);
+    if (ai->app_proto) {
+        json_str(j, "layer", "proto_parser");
+        json_str(j, "app_proto", ai->app_proto);
+    }
+    json_obj_close(j);
+    if (detail && !o->opts.compat) {
+        json_obj_open(j, "rpcsentry");
+        json_str(j, "detail", detail);
+        json_obj_close(j);
+    }
+    json_obj_close(j);
+    output_emit(w, o);
+}

@@ -1,0 +1,217 @@
+#include "rpcsentry/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void json_init(struct json *j) { memset(j, 0, sizeof *j); }
+
+void json_reset(struct json *j)
+{
+    j->len = 0;
+    j->depth = 0;
+    j->need_comma[0] = false;
+    j->oom = false;
+}
+
+void json_free(struct json *j)
+{
+    free(j->buf);
+    memset(j, 0, sizeof *j);
+}
+
+static bool grow(struct json *j, size_t extra)
+{
+    if (j->len + extra + 1 <= j->alloc)
+        return true;
+    size_t n = j->alloc ? j->alloc : 1024;
+    while (n < j->len + extra + 1)
+        n *= 2;
+    char *p = realloc(j->buf, n);
+    if (!p) {
+        j->oom = true;
+        return false;
+    }
+    j->buf = p;
+    j->alloc = n;
+    return true;
+}
+
+static void put(struct json *j, const char *s, size_t n)
+{
+    if (!grow(j, n))
+        return;
+    memcpy(j->buf + j->len, s, n);
+    j->len += n;
+    j->buf[j->len] = '\0';
+}
+
+static void putc_(struct json *j, char c) { put(j, &c, 1); }
+
+/* Length of the valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+static void put_string(struct json *j, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    putc_(j, '"');
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            run++, i++;
+            continue;
+        }
+        put(j, (const char *)p + i - run, run);
+        run = 0;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            put(j, e, 2);
+            i++;
+        } else if (c < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            if (c == '\n')
+                put(j, "\\n", 2);
+            else if (c == '\r')
+                put(j, "\\r", 2);
+            else if (c == '\t')
+                put(j, "\\t", 2);
+            else
+                put(j, e, 6);
+            i++;
+        } else {
+            size_t l = utf8_seq(p + i, n - i);
+            if (l == 0) {
+                put(j, "\xef\xbf\xbd", 3);
+                i++;
+            } else {
+                put(j, (const char *)p + i, l);
+                i += l;
+            }
+        }
+    }
+    put(j, (const char *)p + i - run, run);
+    putc_(j, '"');
+}
+
+static void key(struct json *j, const char *k)
+{
+    if (j->need_comma[j->depth])
+        putc_(j, ',');
+    j->need_comma[j->depth] = true;
+    if (k) {
+        put_string(j, k, strlen(k));
+        putc_(j, ':');
+    }
+}
+
+void json_obj_open(struct json *j, const char *k)
+{
+    if (j->depth > 0 || j->len > 0)
+        key(j, k);
+    putc_(j, '{');
+    if (j->depth < JSON_MAX_DEPTH - 1)
+        j->depth++;
+    j->need_comma[j->depth] = false;
+}
+
+void json_obj_close(struct json *j)
+{
+    putc_(j, '}');
+    if (j->depth > 0)
+        j->depth--;
+}
+
+void json_arr_open(struct json *j, const char *k)
+{
+    key(j, k);
+    putc_(j, '[');
+    if (j->depth < JSON_MAX_DEPTH - 1)
+        j->depth++;
+    j->need_comma[j->depth] = false;
+}
+
+void json_arr_close(struct json *j)
+{
+    putc_(j, ']');
+    if (j->depth > 0)
+        j->depth--;
+}
+
+void json_strn(struct json *j, const char *k, const char *s, size_t n)
+{
+    key(j, k);
+    put_string(j, s, n);
+}
+
+void json_str(struct json *j, const char *k, const char *s)
+{
+    json_strn(j, k, s ? s : "", s ? strlen(s) : 0);
+}
+
+void json_u64(struct json *j, const char *k, uint64_t v)
+{
+    char b[24];
+    int n = snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    key(j, k);
+    put(j, b, (size_t)n);
+}
+
+void json_i64(struct json *j, const char *k, int64_t v)
+{
+    char b[24];
+    int n = snprintf(b, sizeof b, "%lld", (long long)v);
+    key(j, k);
+    put(j, b, (size_t)n);
+}
+
+void json_bool(struct json *j, const char *k, bool v)
+{
+    key(j, k);
+    put(j, v ? "true" : "false", v ? 4 : 5);
+}
+
+void json_raw(struct json *j, const char *k, const char *raw)
+{
+    key(j, k);
+    put(j, raw, strlen(raw));
+}
+
+void json_hex(struct json *j, const char *k, const uint8_t *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    key(j, k);
+    putc_(j, '"');
+    for (size_t i = 0; i < n; i++) {
+        char b[2] = {hex[p[i] >> 4], hex[p[i] & 15]};
+        put(j, b, 2);
+    }
+    putc_(j, '"');
+}

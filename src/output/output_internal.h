@@ -1,0 +1,30 @@
+/* Shared inside src/output: the output object and the header writer. */
+#ifndef RPCSENTRY_OUTPUT_INTERNAL_H
+#define RPCSENTRY_OUTPUT_INTERNAL_H
+
+#include "rpcsentry/json.h"
+#include "rpcsentry/output.h"
+
+struct sink;
+
+#define OUTPUT_MAX_SINKS 8
+
+struct output {
+    struct output_opts opts;
+    struct sink *sinks[OUTPUT_MAX_SINKS];
+    size_t n_sinks;
+    struct json j; /* the record being built, reused */
+};
+
+/*
+ * Starts a record in o->j: timestamp, flow_id, pcap_cnt, event_type and,
+ * with a flow, the endpoints (src = endpoint src_ep), proto, app_proto and
+ * community_id. The caller adds its objects and closes the outer object.
+ */
+void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, int src_ep,
+                uint64_t ts_us, uint64_t pcap_cnt, const char *event_type, const char *app_proto);
+
+/* Hands the finished record to every sink and counts it. */
+void output_emit(struct worker *w, struct output *o);
+
+#endif

@@ -1,0 +1,259 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpcsentry/decode.h"
+#include "rpcsentry/flow.h"
+#include "rpcsentry/stream.h"
+#include "rpcsentry/transport.h"
+#include "rpcsentry/worker.h"
+
+/* A buffered out-of-order piece: [seq, seq+len). */
+struct tcp_seg {
+    struct tcp_seg *next;
+    uint32_t seq;
+    uint32_t len;
+    uint8_t data[];
+};
+
+struct tcp_session {
+    struct tcp_seg *ooo[2]; /* sorted by seq, non-overlapping */
+    uint32_t ooo_bytes[2];
+    uint32_t ooo_segs[2];
+};
+
+/* Serial-number arithmetic (RFC 1982) on 32-bit sequence numbers. */
+static inline int32_t seq_diff(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
+
+static void seg_free(struct worker *w, struct tcp_session *s, int ep, struct tcp_seg *g)
+{
+    s->ooo_bytes[ep] -= g->len;
+    s->ooo_segs[ep]--;
+    mem_free(&w->mem, MEM_STREAM, g, sizeof *g + g->len);
+}
+
+static void session_free(struct worker *w, struct flow *f)
+{
+    struct tcp_session *s = f->tcp;
+    if (!s)
+        return;
+    for (int ep = 0; ep < 2; ep++)
+        while (s->ooo[ep]) {
+            struct tcp_seg *g = s->ooo[ep];
+            s->ooo[ep] = g->next;
+            seg_free(w, s, ep, g);
+        }
+    mem_free(&w->mem, MEM_STREAM, s, sizeof *s);
+    f->tcp = NULL;
+}
+
+static bool ignored(const struct flow *f) { return f->app == FLOW_APP_IGNORED; }
+
+static void deliver(struct worker *w, struct flow *f, int ep, const uint8_t *d, size_t n)
+{
+    if (n && !ignored(f))
+        transport_data(w, f, ep, d, n);
+}
+
+/* Hands over buffered segments that have become in-order. */
+static void drain(struct worker *w, struct flow *f, int ep)
+{
+    struct tcp_session *s = f->tcp;
+    while (s && s->ooo[ep] && seq_diff(s->ooo[ep]->seq, f->next_seq[ep]) <= 0) {
+        struct tcp_seg *g = s->ooo[ep];
+        s->ooo[ep] = g->next;
+        uint32_t end = g->seq + g->len;
+        if (seq_diff(end, f->next_seq[ep]) > 0) {
+            uint32_t skip = f->next_seq[ep] - g->seq;
+            f->next_seq[ep] = end;
+            deliver(w, f, ep, g->data + skip, g->len - skip);
+        }
+        seg_free(w, s, ep, g);
+        s = f->tcp; /* the transport may have given up on the flow */
+    }
+}
+
+/* Skips the hole before the first buffered segment and delivers what follows. */
+static void skip_gap(struct worker *w, struct flow *f, int ep)
+{
+    struct tcp_session *s = f->tcp;
+    if (!s || !s->ooo[ep])
+        return;
+    uint32_t gap = s->ooo[ep]->seq - f->next_seq[ep];
+    if (seq_diff(s->ooo[ep]->seq, f->next_seq[ep]) > 0) {
+        w->stats.tcp_gaps++;
+        w->stats.tcp_gap_bytes += gap;
+        anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_GAP, NULL);
+        f->next_seq[ep] = s->ooo[ep]->seq;
+        if (!ignored(f))
+            transport_gap(w, f, ep, gap);
+    }
+    drain(w, f, ep);
+}
+
+static struct tcp_seg *seg_new(struct worker *w, uint32_t seq, const uint8_t *d, uint32_t n)
+{
+    struct tcp_seg *g = mem_alloc(&w->mem, MEM_STREAM, sizeof *g + n);
+    if (!g)
+        return NULL;
+    g->next = NULL;
+    g->seq = seq;
+    g->len = n;
+    memcpy(g->data, d, n);
+    return g;
+}
+
+/*
+ * Buffers [seq, seq+n) keeping first-arrived bytes: only the parts not yet
+ * covered by buffered segments are added. Returns false when refused by a cap.
+ */
+static bool ooo_insert(struct worker *w, struct flow *f, int ep, uint32_t seq, const uint8_t *d,
+                       uint32_t n)
+{
+    struct tcp_session *s = f->tcp;
+    struct tcp_seg **pp = &s->ooo[ep];
+    bool conflict = false, overlap = false;
+    while (n > 0) {
+        /* skip buffered segments that end before us */
+        while (*pp && seq_diff((*pp)->seq + (*pp)->len, seq) <= 0)
+            pp = &(*pp)->next;
+        struct tcp_seg *cur = *pp;
+        if (cur && seq_diff(cur->seq, seq) <= 0) {
+            /* we start inside cur: that part is already there (first wins) */
+            uint32_t in = cur->seq + cur->len - seq;
+            uint32_t take = in < n ? in : n;
+            overlap = true;
+            if (memcmp(cur->data + (seq - cur->seq), d, take) != 0)
+                conflict = true;
+            seq += take, d += take, n -= take;
+            pp = &cur->next;
+            continue;
+        }
+        /* a hole before cur (or the end): fill it */
+        uint32_t room = cur ? cur->seq - seq : n;
+        uint32_t take = room < n ? room : n;
+        if (s->ooo_bytes[ep] + take > w->cfg->stream_ooo_max ||
+            s->ooo_segs[ep] + 1 > w->cfg->stream_ooo_segs)
+            return false;
+        struct tcp_seg *g = seg_new(w, seq, d, take);
+        if (!g)
+            return false;
+        g->next = cur;
+        *pp = g;
+        s->ooo_bytes[ep] += take;
+        s->ooo_segs[ep]++;
+        pp = &g->next;
+        seq += take, d += take, n -= take;
+    }
+    if (overlap)
+        w->stats.tcp_overlaps++;
+    if (conflict)
+        anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_OVERLAP,
+                      "overlapping segments with different data; first data kept");
+    return true;
+}
+
+static bool session_get(struct worker *w, struct flow *f)
+{
+    if (f->tcp)
+        return true;
+    f->tcp = mem_calloc(&w->mem, MEM_STREAM, sizeof *f->tcp);
+    return f->tcp != NULL;
+}
+
+static void out_of_order(struct worker *w, struct flow *f, int ep, uint32_t seq,
+                         const uint8_t *d, uint32_t n)
+{
+    w->stats.tcp_out_of_order++;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (session_get(w, f) && ooo_insert(w, f, ep, seq, d, n))
+            return;
+        /* full: give up on the oldest hole and try again */
+        w->stats.tcp_ooo_memcap++;
+        anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_OOO_MEMCAP, NULL);
+        if (f->tcp && f->tcp->ooo[ep])
+            skip_gap(w, f, ep);
+        if (ignored(f) || seq_diff(seq, f->next_seq[ep]) <= 0)
+            break;
+    }
+    if (ignored(f))
+        return;
+    /* still no room: treat everything up to this segment as lost */
+    if (seq_diff(seq, f->next_seq[ep]) > 0) {
+        uint32_t gap = seq - f->next_seq[ep];
+        w->stats.tcp_gaps++;
+        w->stats.tcp_gap_bytes += gap;
+        anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_GAP, NULL);
+        transport_gap(w, f, ep, gap);
+        f->next_seq[ep] = seq;
+    }
+    uint32_t skip = f->next_seq[ep] - seq;
+    if (skip < n) {
+        f->next_seq[ep] = seq + n;
+        deliver(w, f, ep, d + skip, n - skip);
+    }
+    drain(w, f, ep);
+}
+
+void stream_packet(struct worker *w, struct flow *f, const struct packet *p, int ep)
+{
+    if (ignored(f)) {
+        if (f->tcp)
+            session_free(w, f);
+        return;
+    }
+    uint8_t bit = (uint8_t)(1u << ep);
+    uint32_t seq = p->seq;
+    if (p->tcp_flags & TCP_SYN) {
+        seq++;
+        if (!(f->seq_known & bit)) {
+            f->next_seq[ep] = seq;
+            f->seq_known |= bit;
+        }
+    }
+
+    /* The peer acknowledged bytes we hold a hole before: they were lost by the capture. */
+    int other = 1 - ep;
+    if ((p->tcp_flags & TCP_ACK) && f->tcp && f->tcp->ooo[other] &&
+        seq_diff(p->ack, f->tcp->ooo[other]->seq) >= 0)
+        skip_gap(w, f, other);
+
+    uint32_t n = p->payload_len;
+    if (n == 0 || ignored(f))
+        return;
+    w->stats.tcp_segments++;
+    if (!(f->seq_known & bit)) {
+        /* picked up mid-stream: this segment is where the direction starts */
+        f->next_seq[ep] = seq;
+        f->seq_known |= bit;
+        w->stats.tcp_midstream++;
+        anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_MIDSTREAM, NULL);
+    }
+
+    int32_t d = seq_diff(seq, f->next_seq[ep]);
+    if (d > 0) {
+        out_of_order(w, f, ep, seq, p->payload, n);
+        return;
+    }
+    uint32_t skip = (uint32_t)-d;
+    if (skip >= n) {
+        w->stats.tcp_retransmissions++;
+        return;
+    }
+    if (skip)
+        w->stats.tcp_overlaps++;
+    f->next_seq[ep] = seq + n;
+    deliver(w, f, ep, p->payload + skip, n - skip);
+    drain(w, f, ep);
+    if (ignored(f) && f->tcp)
+        session_free(w, f);
+}
+
+void stream_flow_end(struct worker *w, struct flow *f)
+{
+    for (int ep = 0; ep < 2; ep++)
+        while (f->tcp && f->tcp->ooo[ep] && !ignored(f))
+            skip_gap(w, f, ep);
+    session_free(w, f);
+    if (f->app_state || f->app != FLOW_APP_UNKNOWN)
+        transport_end(w, f);
+}

@@ -1,0 +1,215 @@
+/*
+ * Decides what a TCP flow carries and feeds the matching engine.
+ * Probing looks only at the first bytes of each direction; the common case
+ * (a flow that is neither DCE/RPC nor SMB) is decided on its first payload
+ * and never allocates.
+ */
+#include <string.h>
+
+#include "rpcsentry/buf.h"
+#include "rpcsentry/dcerpc.h"
+#include "rpcsentry/flow.h"
+#include "rpcsentry/smb.h"
+#include "rpcsentry/transport.h"
+#include "rpcsentry/worker.h"
+
+#define PROBE_KEEP 24   /* bytes kept while a header arrives in pieces */
+#define PROBE_TRIES 8   /* chunks per direction probed when the stream start was not seen */
+
+struct transport_state {
+    struct rpc_transport info;   /* what records say about where calls ran */
+    uint64_t tx_counter;
+    struct dce_assoc *dce;       /* FLOW_APP_DCERPC */
+    struct smb_conn *smb;        /* FLOW_APP_SMB */
+    /* while probing */
+    uint8_t probe[2][PROBE_KEEP];
+    uint8_t probe_len[2];
+    uint8_t tries[2];
+};
+
+enum transport_probe transport_probe(const uint8_t *p, size_t n)
+{
+    int d = dce_hdr_check(p, n, NULL);
+    if (d == 1)
+        return PROBE_DCERPC;
+    enum transport_probe s = smb_probe(p, n);
+    if (s == PROBE_SMB)
+        return PROBE_SMB;
+    if (d == 0 || s == PROBE_NEED_MORE)
+        return PROBE_NEED_MORE;
+    return PROBE_NO;
+}
+
+static bool port_is(const struct flow *f, uint16_t port)
+{
+    return f->ref.key.port[0] == port || f->ref.key.port[1] == port;
+}
+
+static struct transport_state *state_get(struct worker *w, struct flow *f)
+{
+    if (!f->app_state) {
+        struct transport_state *s = mem_calloc(&w->mem, MEM_APP, sizeof *s);
+        if (!s)
+            return NULL;
+        s->info.flow = &f->ref;
+        s->info.tx_counter = &s->tx_counter;
+        f->app_state = s;
+    }
+    return f->app_state;
+}
+
+static void state_free(struct worker *w, struct flow *f)
+{
+    struct transport_state *s = f->app_state;
+    if (!s)
+        return;
+    dce_assoc_free(w, s->dce);
+    smb_conn_free(w, s->smb);
+    mem_free(&w->mem, MEM_APP, s, sizeof *s);
+    f->app_state = NULL;
+}
+
+static void feed(struct worker *w, struct flow *f, int ep, const uint8_t *d, size_t n)
+{
+    struct transport_state *s = f->app_state;
+    if (!s || !n)
+        return;
+    if (f->app == FLOW_APP_DCERPC && s->dce)
+        dce_data(w, s->dce, ep, d, n);
+    else if (f->app == FLOW_APP_SMB && s->smb)
+        smb_data(w, s->smb, ep, d, n);
+}
+
+/* Turns the engine on; replays what the probe held, the other direction's first. */
+static void engage(struct worker *w, struct flow *f, enum flow_app app, bool synced, int ep)
+{
+    struct transport_state *s = state_get(w, f);
+    if (!s) {
+        f->app = FLOW_APP_IGNORED;
+        return;
+    }
+    if (app == FLOW_APP_DCERPC) {
+        s->info.kind = RPC_TRANSPORT_TCP;
+        s->dce = dce_assoc_new(w, &s->info);
+        w->stats.app_dcerpc_flows++;
+        if (s->dce && !synced)
+            dce_gap(w, s->dce, ep);
+    } else {
+        s->smb = smb_conn_new(w, &f->ref, &s->tx_counter, synced);
+        w->stats.app_smb_flows++;
+    }
+    if (!s->dce && !s->smb) {
+        state_free(w, f);
+        f->app = FLOW_APP_IGNORED;
+        return;
+    }
+    f->app = (uint8_t)app;
+    int other = 1 - ep;
+    if (s->probe_len[other]) {
+        if (app == FLOW_APP_DCERPC && s->dce)
+            dce_gap(w, s->dce, other); /* its start was not a header: scan it */
+        feed(w, f, other, s->probe[other], s->probe_len[other]);
+    }
+    if (s->probe_len[ep])
+        feed(w, f, ep, s->probe[ep], s->probe_len[ep]);
+    s->probe_len[0] = s->probe_len[1] = 0;
+}
+
+static void ignore(struct worker *w, struct flow *f)
+{
+    state_free(w, f);
+    f->app = FLOW_APP_IGNORED;
+    w->stats.app_ignored_flows++;
+}
+
+/* True when this direction's first bytes are the real start of the stream. */
+static bool saw_start(const struct flow *f, int ep)
+{
+    return (f->flags_seen[ep] & 0x02 /* SYN */) != 0;
+}
+
+static void probe(struct worker *w, struct flow *f, int ep, const uint8_t *d, size_t n)
+{
+    struct transport_state *s = f->app_state;
+    const uint8_t *p = d;
+    size_t pn = n;
+    uint8_t tmp[PROBE_KEEP];
+    if (s && s->probe_len[ep]) {
+        /* earlier bytes of this direction were too few to decide */
+        size_t have = s->probe_len[ep];
+        size_t add = n < PROBE_KEEP - have ? n : PROBE_KEEP - have;
+        memcpy(tmp, s->probe[ep], have);
+        memcpy(tmp + have, d, add);
+        p = tmp;
+        pn = have + add;
+    }
+    enum transport_probe v = transport_probe(p, pn);
+    if (v == PROBE_DCERPC || v == PROBE_SMB) {
+        enum flow_app app = v == PROBE_DCERPC ? FLOW_APP_DCERPC : FLOW_APP_SMB;
+        engage(w, f, app, true, ep);
+        if (f->app == app)
+            feed(w, f, ep, d, n);
+        return;
+    }
+    if (v == PROBE_NEED_MORE && pn < PROBE_KEEP) {
+        s = state_get(w, f);
+        if (!s) {
+            ignore(w, f);
+            return;
+        }
+        size_t have = s->probe_len[ep];
+        size_t add = n < PROBE_KEEP - have ? n : PROBE_KEEP - have;
+        memcpy(s->probe[ep] + have, d, add);
+        s->probe_len[ep] = (uint8_t)(have + add);
+        return;
+    }
+    /*
+     * Not a header. On the RPC ports the engines take it anyway and find the
+     * next PDU; elsewhere a stream whose start we saw is not ours, and one
+     * picked up mid-way gets a few more chances at a segment boundary.
+     */
+    if (port_is(f, 135) || port_is(f, 445) || port_is(f, 139)) {
+        enum flow_app app = port_is(f, 135) ? FLOW_APP_DCERPC : FLOW_APP_SMB;
+        engage(w, f, app, false, ep);
+        if (f->app == app)
+            feed(w, f, ep, d, n);
+        return;
+    }
+    if (saw_start(f, ep)) {
+        ignore(w, f);
+        return;
+    }
+    s = state_get(w, f);
+    if (!s || ++s->tries[ep] >= PROBE_TRIES) {
+        ignore(w, f);
+        return;
+    }
+    s->probe_len[ep] = 0;
+}
+
+void transport_data(struct worker *w, struct flow *f, int ep, const uint8_t *d, size_t n)
+{
+    if (f->app == FLOW_APP_UNKNOWN)
+        probe(w, f, ep, d, n);
+    else
+        feed(w, f, ep, d, n);
+}
+
+void transport_gap(struct worker *w, struct flow *f, int ep, uint32_t len)
+{
+    struct transport_state *s = f->app_state;
+    (void)len;
+    if (!s)
+        return;
+    if (f->app == FLOW_APP_DCERPC && s->dce)
+        dce_gap(w, s->dce, ep);
+    else if (f->app == FLOW_APP_SMB && s->smb)
+        smb_gap(w, s->smb, ep);
+    else
+        s->probe_len[ep] = 0;
+}
+
+void transport_end(struct worker *w, struct flow *f)
+{
+    state_free(w, f);
+}

@@ -1,0 +1,163 @@
+#include "rpcsentry/hash.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/* ---- SHA-1 (FIPS 180-4) ---- */
+
+static uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+
+static void sha1_block(uint32_t h[5], const uint8_t *blk)
+{
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)blk[4 * i] << 24 | (uint32_t)blk[4 * i + 1] << 16 |
+               (uint32_t)blk[4 * i + 2] << 8 | blk[4 * i + 3];
+    for (int i = 16; i < 80; i++)
+        w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    for (int i = 0; i < 80; i++) {
+        uint32_t f, k;
+        if (i < 20)
+            f = (b & c) | (~b & d), k = 0x5a827999;
+        else if (i < 40)
+            f = b ^ c ^ d, k = 0x6ed9eba1;
+        else if (i < 60)
+            f = (b & c) | (b & d) | (c & d), k = 0x8f1bbcdc;
+        else
+            f = b ^ c ^ d, k = 0xca62c1d6;
+        uint32_t t = rol32(a, 5) + f + e + k + w[i];
+        e = d, d = c, c = rol32(b, 30), b = a, a = t;
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+}
+
+void sha1(const void *data, size_t len, uint8_t out[SHA1_LEN])
+{
+    uint32_t h[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left >= 64) {
+        sha1_block(h, p);
+        p += 64, left -= 64;
+    }
+    uint8_t tail[128] = {0};
+    memcpy(tail, p, left);
+    tail[left] = 0x80;
+    size_t tlen = left + 1 + 8 <= 64 ? 64 : 128;
+    uint64_t bits = (uint64_t)len * 8;
+    for (int i = 0; i < 8; i++)
+        tail[tlen - 1 - i] = (uint8_t)(bits >> (8 * i));
+    sha1_block(h, tail);
+    if (tlen == 128)
+        sha1_block(h, tail + 64);
+    for (int i = 0; i < 5; i++) {
+        out[4 * i] = (uint8_t)(h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)h[i];
+    }
+}
+
+size_t base64_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0, i = 0;
+    for (; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = tbl[v >> 18], out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = tbl[(v >> 6) & 63], out[o++] = tbl[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+        out[o++] = tbl[v >> 18], out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* ---- keyed 64-bit hash: 8-byte lanes mixed with multiply-xorshift ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    return x;
+}
+
+uint64_t hash64(const void *key, size_t len, uint64_t seed)
+{
+    const uint8_t *p = key;
+    uint64_t h = seed ^ (0x9e3779b97f4a7c15ULL * (len + 1));
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        h = mix64(h ^ v) + 0x9e3779b97f4a7c15ULL;
+        p += 8, len -= 8;
+    }
+    uint64_t v = 0;
+    memcpy(&v, p, len);
+    return mix64(h ^ v ^ ((uint64_t)len << 56));
+}
+
+/* ---- Community ID v1 ---- */
+
+/* ICMP types that come in request/reply pairs map to their counterpart. */
+static bool icmp_counterpart(uint8_t proto, uint16_t type, uint16_t *peer)
+{
+    static const uint8_t v4[][2] = {{8, 0}, {0, 8}, {13, 14}, {14, 13}, {15, 16}, {16, 15},
+                                    {10, 9}, {9, 10}, {17, 18}, {18, 17}};
+    static const uint8_t v6[][2] = {{128, 129}, {129, 128}, {133, 134}, {134, 133},
+                                    {135, 136}, {136, 135}, {130, 131}, {131, 130},
+                                    {144, 145}, {145, 144}};
+    const uint8_t(*m)[2] = proto == 1 ? v4 : v6;
+    size_t n = proto == 1 ? sizeof v4 / sizeof v4[0] : sizeof v6 / sizeof v6[0];
+    for (size_t i = 0; i < n; i++)
+        if (m[i][0] == type) {
+            *peer = m[i][1];
+            return true;
+        }
+    return false;
+}
+
+void community_id_v1(uint16_t seed, const uint8_t *saddr, const uint8_t *daddr, size_t alen,
+                     uint8_t proto, uint16_t sport, uint16_t dport, char out[COMMUNITY_ID_LEN])
+{
+    bool has_ports = proto == 6 || proto == 17 || proto == 132 || proto == 1 || proto == 58;
+    bool one_way = false;
+    if (proto == 1 || proto == 58) {
+        uint16_t peer;
+        if (icmp_counterpart(proto, sport, &peer))
+            dport = peer;
+        else
+            one_way = true;
+    }
+    int cmp = memcmp(saddr, daddr, alen);
+    bool swap = !one_way && (cmp > 0 || (cmp == 0 && has_ports && sport > dport));
+    if (swap) {
+        const uint8_t *ta = saddr;
+        saddr = daddr, daddr = ta;
+        uint16_t tp = sport;
+        sport = dport, dport = tp;
+    }
+    uint8_t buf[2 + 16 + 16 + 2 + 4];
+    size_t n = 0;
+    buf[n++] = (uint8_t)(seed >> 8), buf[n++] = (uint8_t)seed;
+    memcpy(buf + n, saddr, alen), n += alen;
+    memcpy(buf + n, daddr, alen), n += alen;
+    buf[n++] = proto, buf[n++] = 0;
+    if (has_ports) {
+        buf[n++] = (uint8_t)(sport >> 8), buf[n++] = (uint8_t)sport;
+        buf[n++] = (uint8_t)(dport >> 8), buf[n++] = (uint8_t)dport;
+    }
+    uint8_t dig[SHA1_LEN];
+    sha1(buf, n, dig);
+    out[0] = '1', out[1] = ':';
+    base64_encode(dig, SHA1_LEN, out + 2);
+}

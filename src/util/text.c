@@ -1,0 +1,120 @@
+#include "rpcsentry/text.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* Appends code point cp as UTF-8 if it fits in out[0..outsz-1) (one byte kept for NUL). */
+static bool put_cp(uint32_t cp, char *out, size_t outsz, size_t *o)
+{
+    uint8_t b[4];
+    size_t n;
+    if (cp < 0x80)
+        b[0] = (uint8_t)cp, n = 1;
+    else if (cp < 0x800)
+        b[0] = (uint8_t)(0xc0 | cp >> 6), b[1] = (uint8_t)(0x80 | (cp & 0x3f)), n = 2;
+    else if (cp < 0x10000)
+        b[0] = (uint8_t)(0xe0 | cp >> 12), b[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)),
+        b[2] = (uint8_t)(0x80 | (cp & 0x3f)), n = 3;
+    else
+        b[0] = (uint8_t)(0xf0 | cp >> 18), b[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f)),
+        b[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)), b[3] = (uint8_t)(0x80 | (cp & 0x3f)), n = 4;
+    if (*o + n + 1 > outsz)
+        return false;
+    memcpy(out + *o, b, n);
+    *o += n;
+    return true;
+}
+
+size_t utf16le_to_utf8(struct rd *c, size_t units, char *out, size_t outsz, bool *truncated)
+{
+    size_t o = 0;
+    bool ended = false, full = false;
+    if (truncated)
+        *truncated = false;
+    for (size_t i = 0; i < units && rd_ok(c); i++) {
+        uint32_t u = rd_u16le(c);
+        if (!rd_ok(c))
+            break;
+        if (ended || full)
+            continue;
+        if (u == 0) {
+            ended = true;
+            continue;
+        }
+        uint32_t cp = u;
+        if (u >= 0xd800 && u < 0xdc00) {
+            /* a high surrogate needs a low one next */
+            if (i + 1 < units && rd_has(c, 2)) {
+                uint32_t lo = (uint32_t)rd_peek(c, 0) | (uint32_t)rd_peek(c, 1) << 8;
+                if (lo >= 0xdc00 && lo < 0xe000) {
+                    rd_u16le(c);
+                    i++;
+                    cp = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                } else {
+                    cp = 0xfffd;
+                }
+            } else {
+                cp = 0xfffd;
+            }
+        } else if (u >= 0xdc00 && u < 0xe000) {
+            cp = 0xfffd;
+        }
+        if (!put_cp(cp, out, outsz, &o)) {
+            full = true;
+            if (truncated)
+                *truncated = true;
+        }
+    }
+    if (outsz)
+        out[o] = '\0';
+    return o;
+}
+
+size_t latin1_to_utf8(struct rd *c, size_t n, char *out, size_t outsz, bool *truncated)
+{
+    size_t o = 0;
+    bool ended = false, full = false;
+    if (truncated)
+        *truncated = false;
+    for (size_t i = 0; i < n && rd_ok(c); i++) {
+        uint8_t ch = rd_u8(c);
+        if (!rd_ok(c))
+            break;
+        if (ended || full)
+            continue;
+        if (ch == 0) {
+            ended = true;
+            continue;
+        }
+        if (!put_cp(ch, out, outsz, &o)) {
+            full = true;
+            if (truncated)
+                *truncated = true;
+        }
+    }
+    if (outsz)
+        out[o] = '\0';
+    return o;
+}
+
+void ts_format(uint64_t ts_us, char out[TS_STR_LEN])
+{
+    time_t sec = (time_t)(ts_us / 1000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    /* years beyond 9999 do not occur in captures; clamp so the length is fixed */
+    unsigned year = (unsigned)(tm.tm_year + 1900) % 10000;
+    snprintf(out, TS_STR_LEN, "%04u-%02u-%02uT%02u:%02u:%02u.%06u+0000", year,
+             (unsigned)(tm.tm_mon + 1) % 100, (unsigned)tm.tm_mday % 100,
+             (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100, (unsigned)tm.tm_sec % 100,
+             (unsigned)(ts_us % 1000000));
+}
+
+void addr_format(const uint8_t *addr, int alen, char out[ADDR_STR_LEN])
+{
+    if (!inet_ntop(alen == 4 ? AF_INET : AF_INET6, addr, out, ADDR_STR_LEN))
+        snprintf(out, ADDR_STR_LEN, "?");
+}

@@ -1,0 +1,209 @@
+/* Cursor, UUID, hashes, text conversion, JSON writer. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+#include "harness.h"
+#include "rpcsentry/cursor.h"
+#include "rpcsentry/hash.h"
+#include "rpcsentry/json.h"
+#include "rpcsentry/text.h"
+#include "rpcsentry/uuid.h"
+
+TEST(cursor_reads_and_fails_sticky)
+{
+    const uint8_t b[] = {1, 2, 3, 4, 5, 6, 7};
+    struct rd c = rd_init(b, sizeof b);
+    CHECK_EQ(rd_u8(&c), 1);
+    CHECK_EQ(rd_u16le(&c), 0x0302);
+    CHECK_EQ(rd_u16be(&c), 0x0405);
+    CHECK(rd_ok(&c));
+    CHECK_EQ(rd_u32le(&c), 0); /* only 2 bytes left */
+    CHECK(!rd_ok(&c));
+    CHECK_EQ(rd_u8(&c), 0);    /* still failing */
+    CHECK_EQ(rd_left(&c), 0);
+}
+
+TEST(cursor_align_and_sub)
+{
+    const uint8_t b[12] = {0xaa, 0, 0, 0, 0x11, 0x22, 0x33, 0x44, 9, 9, 9, 9};
+    struct rd c = rd_init(b, sizeof b);
+    rd_u8(&c);
+    rd_align(&c, 4);
+    CHECK_EQ(c.off, 4);
+    CHECK_EQ(rd_u32be(&c), 0x11223344);
+    struct rd s = rd_sub(&c, 2);
+    CHECK_EQ(rd_left(&s), 2);
+    CHECK_EQ(rd_u16le(&s), 0x0909);
+    CHECK_EQ(rd_left(&c), 2);
+    struct rd bad = rd_sub(&c, 3);
+    CHECK(!rd_ok(&bad));
+    CHECK(!rd_ok(&c));
+}
+
+TEST(cursor_empty_and_null)
+{
+    struct rd c = rd_init(NULL, 10);
+    CHECK_EQ(rd_left(&c), 0);
+    CHECK(rd_take(&c, 1) == NULL);
+    CHECK(!rd_ok(&c));
+}
+
+TEST(uuid_wire_forms)
+{
+    /* ITaskSchedulerService as it appears with little-endian drep */
+    const uint8_t le[16] = {0x49, 0x59, 0xd3, 0x86, 0xc9, 0x83, 0x44, 0x40,
+                            0xb4, 0x24, 0xdb, 0x36, 0x32, 0x31, 0xfd, 0x0c};
+    struct rd c = rd_init(le, 16);
+    struct uuid u = rd_uuid(&c, true);
+    char s[UUID_STR_LEN];
+    uuid_fmt(&u, s);
+    CHECK_STR(s, "86d35949-83c9-4044-b424-db363231fd0c");
+    struct uuid p;
+    CHECK(uuid_parse("86D35949-83c9-4044-B424-db363231fd0c", &p));
+    CHECK(uuid_eq(&u, &p));
+    uint8_t back[16];
+    uuid_to_wire_le(&p, back);
+    CHECK(memcmp(back, le, 16) == 0);
+    CHECK(!uuid_parse("86d35949-83c9-4044-b424-db363231fd0", &p));
+    CHECK(!uuid_parse("86d35949x83c9-4044-b424-db363231fd0c", &p));
+    CHECK(!uuid_parse("86d35949-83c9-4044-b424-db363231fd0cc", &p));
+    /* big-endian drep keeps text order */
+    c = rd_init(le, 16);
+    u = rd_uuid(&c, false);
+    uuid_fmt(&u, s);
+    CHECK_STR(s, "4959d386-c983-4440-b424-db363231fd0c");
+}
+
+TEST(sha1_known_answers)
+{
+    uint8_t d[SHA1_LEN];
+    char hex[41];
+    static const char *in[] = {"", "abc",
+                               "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"};
+    static const char *out[] = {"da39a3ee5e6b4b0d3255bfef95601890afd80709",
+                                "a9993e364706816aba3e25717850c26c9cd0d89d",
+                                "84983e441c3bd26ebaae4aa1f95129e5e54670f1"};
+    for (int i = 0; i < 3; i++) {
+        sha1(in[i], strlen(in[i]), d);
+        for (int k = 0; k < SHA1_LEN; k++)
+            snprintf(hex + 2 * k, 3, "%02x", d[k]);
+        CHECK_STR(hex, out[i]);
+    }
+    char b64[16];
+    base64_encode((const uint8_t *)"fo", 2, b64);
+    CHECK_STR(b64, "Zm8=");
+    base64_encode((const uint8_t *)"foob", 4, b64);
+    CHECK_STR(b64, "Zm9vYg==");
+}
+
+/* The spec's own vectors: corelight/community-id-spec baseline files. */
+static void check_baseline(const char *file, uint16_t seed)
+{
+    char path[1024];
+    if (!test_shared_path(file, path, sizeof path)) {
+        test_skip("../shared/reference/community-id not present");
+        return;
+    }
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    cJSON *arr = cJSON_Parse(text);
+    CHECK(cJSON_IsArray(arr));
+    int checked = 0;
+    cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+    {
+        const char *sa = cJSON_GetObjectItem(e, "saddr")->valuestring;
+        const char *da = cJSON_GetObjectItem(e, "daddr")->valuestring;
+        int proto = cJSON_GetObjectItem(e, "proto")->valueint;
+        cJSON *sp = cJSON_GetObjectItem(e, "sport"), *dp = cJSON_GetObjectItem(e, "dport");
+        const char *want = cJSON_GetObjectItem(e, "communityid")->valuestring;
+        uint8_t s6[16] = {0}, d6[16] = {0};
+        size_t alen = strchr(sa, ':') ? 16 : 4;
+        int af = alen == 16 ? 10 /* AF_INET6 */ : 2;
+        extern int inet_pton(int, const char *, void *);
+        CHECK(inet_pton(af, sa, s6) == 1 && inet_pton(af, da, d6) == 1);
+        char got[COMMUNITY_ID_LEN];
+        community_id_v1(seed, s6, d6, alen, (uint8_t)proto, sp ? (uint16_t)sp->valueint : 0,
+                        dp ? (uint16_t)dp->valueint : 0, got);
+        if (strcmp(got, want) != 0)
+            test_fail(__FILE__, __LINE__, "%s %s->%s: %s != %s", file, sa, da, got, want);
+        checked++;
+    }
+    CHECK(checked > 10);
+    cJSON_Delete(arr);
+}
+
+TEST(community_id_reference_vectors)
+{
+    check_baseline("reference/community-id/baseline_deflt.json", 0);
+    if (!test_skipped())
+        check_baseline("reference/community-id/baseline_seed1.json", 1);
+}
+
+TEST(community_id_spec_examples)
+{
+    uint8_t s[4] = {128, 232, 110, 120}, d[4] = {66, 35, 250, 204};
+    char got[COMMUNITY_ID_LEN];
+    community_id_v1(0, s, d, 4, 6, 34855, 80, got);
+    CHECK_STR(got, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+    community_id_v1(0, d, s, 4, 6, 80, 34855, got); /* either direction */
+    CHECK_STR(got, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+}
+
+TEST(utf16_conversion_is_bounded_and_valid)
+{
+    /* "Aé" + U+1F600 (surrogate pair) + lone low surrogate + NUL + "x" */
+    const uint8_t s[] = {'A', 0, 0xe9, 0, 0x3d, 0xd8, 0x00, 0xde, 0x00, 0xdc, 0, 0, 'x', 0};
+    struct rd c = rd_init(s, sizeof s);
+    char out[32];
+    bool trunc;
+    size_t n = utf16le_to_utf8(&c, 7, out, sizeof out, &trunc);
+    CHECK_STR(out, "A\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbd");
+    CHECK_EQ(n, 10);
+    CHECK(!trunc);
+    CHECK_EQ(rd_left(&c), 0); /* all 7 units consumed, even past the NUL */
+    c = rd_init(s, sizeof s);
+    utf16le_to_utf8(&c, 7, out, 4, &trunc); /* room for "Aé" only */
+    CHECK_STR(out, "A\xc3\xa9");
+    CHECK(trunc);
+    c = rd_init(s, 3); /* odd length: the cursor runs out */
+    utf16le_to_utf8(&c, 7, out, sizeof out, &trunc);
+    CHECK(!rd_ok(&c));
+    CHECK_STR(out, "A");
+}
+
+TEST(json_writer_escapes_and_repairs)
+{
+    struct json j;
+    json_init(&j);
+    json_obj_open(&j, NULL);
+    json_str(&j, "a", "q\"b\\\n\x01");
+    json_strn(&j, "bad", "x\xff\xc3", 3);
+    json_u64(&j, "n", 18446744073709551615ULL);
+    json_arr_open(&j, "l");
+    json_bool(&j, NULL, true);
+    json_str(&j, NULL, "\xe2\x82\xac");
+    json_arr_close(&j);
+    json_obj_open(&j, "o");
+    json_obj_close(&j);
+    json_obj_close(&j);
+    CHECK_STR(j.buf, "{\"a\":\"q\\\"b\\\\\\n\\u0001\",\"bad\":\"x\xef\xbf\xbd\xef\xbf\xbd\","
+                     "\"n\":18446744073709551615,\"l\":[true,\"\xe2\x82\xac\"],\"o\":{}}");
+    cJSON *parsed = cJSON_Parse(j.buf);
+    CHECK(parsed != NULL);
+    cJSON_Delete(parsed);
+    json_free(&j);
+}
+
+TEST(timestamp_format_matches_suricata)
+{
+    char ts[TS_STR_LEN];
+    ts_format(1513755625123456ULL, ts);
+    CHECK_STR(ts, "2017-12-20T07:40:25.123456+0000");
+}
