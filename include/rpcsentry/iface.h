@@ -40,6 +40,13 @@ struct iface_op {
     iface_decode_fn decode_res;
 };
 
+/* How Suricata's `procedure` names differ from the specification's. */
+enum iface_suricata_names {
+    SURI_NAMES_SAME,      /* Suricata uses the specification's names */
+    SURI_NAMES_STRIP_R,   /* "RCreateServiceW" -> "CreateServiceW" (svcctl) */
+    SURI_NAMES_STRIP_IDL, /* "IDL_DRSBind" -> "DRSBind" (drsuapi) */
+};
+
 struct iface_def {
     struct uuid uuid;
     uint16_t ver_major, ver_minor;
@@ -51,6 +58,7 @@ struct iface_def {
     const char *attack;       /* ATT&CK technique for its create/modify/execute operations */
     const struct iface_op *ops; /* indexed by opnum */
     uint16_t n_ops;
+    uint8_t suricata_names;   /* enum iface_suricata_names */
 };
 
 /* Interface by UUID (any version), or NULL. */
@@ -61,6 +69,9 @@ size_t iface_for_pipe(const char *pipe, const struct iface_def **out, size_t max
 
 /* Operation by opnum, or NULL. */
 const struct iface_op *iface_op(const struct iface_def *d, uint16_t opnum);
+
+/* The operation's name as Suricata's `procedure` field gives it. */
+const char *iface_suricata_procedure(const struct iface_def *d, const struct iface_op *op);
 
 /* Every registered interface, for listing and tests. */
 size_t iface_all(const struct iface_def *const **out);

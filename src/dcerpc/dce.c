@@ -440,14 +440,23 @@ static void handle_bind(struct worker *w, struct dce_assoc *a, int ep, struct pd
     a->bind = b;
 }
 
-static void handle_bind_ack(struct worker *w, struct dce_assoc *a, struct pdu *p)
+static void handle_bind_ack(struct worker *w, struct dce_assoc *a, int ep, struct pdu *p)
 {
     struct rd *c = &p->c;
     bool le = p->h.le;
     struct dce_call *b = a->bind;
     if (!b) {
+        /* its bind was not captured: a record of the answer alone, as Suricata writes */
         anomaly_raise(w, a->t->flow, &a->anomalies_seen, ANOM_DCE_UNMATCHED_BINDACK, NULL);
-        return;
+        enum rpc_call_kind kind =
+            p->h.ptype == DCE_ALTER_CONTEXT_RESP ? RPC_KIND_ALTER_CONTEXT : RPC_KIND_BIND;
+        b = call_new(w, a, kind, 1 - ep, &p->h);
+        if (!b)
+            return;
+        b->rec.req_ptype = RPC_PTYPE_NONE;
+        b->rec.req_ts_us = 0;
+        b->rec.req_pcap_cnt = 0;
+        a->bind = b;
     }
     if (p->h.ptype == DCE_BIND_NAK) {
         b->rec.res_ptype = DCE_BIND_NAK;
@@ -731,7 +740,7 @@ static void handle_pdu(struct worker *w, struct dce_assoc *a, int ep, const uint
     case DCE_BIND_ACK:
     case DCE_BIND_NAK:
     case DCE_ALTER_CONTEXT_RESP:
-        handle_bind_ack(w, a, &p);
+        handle_bind_ack(w, a, ep, &p);
         break;
     case DCE_REQUEST:
         handle_request(w, a, ep, &p);

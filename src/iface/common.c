@@ -16,9 +16,53 @@ static const struct iface_op netlogon_ops[] = {
 };
 
 static const struct iface_op drsuapi_ops[] = {
-    OP(0, "DsBind"), OP(1, "DsUnbind"), OP(2, "DsReplicaSync"), OP(3, "DsGetNCChanges"),
-    OP(4, "DsReplicaUpdateRefs"), OP(12, "DsCrackNames"), OP(16, "DsGetDomainControllerInfo"),
-    OP(17, "DsAddEntry"),
+    OP(0, "IDL_DRSBind"), OP(1, "IDL_DRSUnbind"), OP(2, "IDL_DRSReplicaSync"),
+    OP(3, "IDL_DRSGetNCChanges"), OP(4, "IDL_DRSUpdateRefs"), OP(12, "IDL_DRSCrackNames"),
+    OP(16, "IDL_DRSDomainControllerInfo"), OP(17, "IDL_DRSAddEntry"),
+};
+
+/*
+ * winreg (MS-RRP, and MS-RSP's shutdown calls on the same interface): remote
+ * registry edits are another way to change a service (its ImagePath), so its
+ * operations carry real classes even though it is not a target interface.
+ */
+#define RD(n, s) [n] = {s, RPC_CLASS_READ, NULL, NULL}
+#define MOD(n, s) [n] = {s, RPC_CLASS_MODIFY, NULL, NULL}
+static const struct iface_op winreg_ops[] = {
+    OP(0, "OpenClassesRoot"), OP(1, "OpenCurrentUser"), OP(2, "OpenLocalMachine"),
+    OP(3, "OpenPerformanceData"), OP(4, "OpenUsers"), OP(5, "BaseRegCloseKey"),
+    [6] = {"BaseRegCreateKey", RPC_CLASS_CREATE, NULL, NULL},
+    [7] = {"BaseRegDeleteKey", RPC_CLASS_DELETE, NULL, NULL},
+    [8] = {"BaseRegDeleteValue", RPC_CLASS_DELETE, NULL, NULL},
+    RD(9, "BaseRegEnumKey"), RD(10, "BaseRegEnumValue"), OP(11, "BaseRegFlushKey"),
+    RD(12, "BaseRegGetKeySecurity"), MOD(13, "BaseRegLoadKey"),
+    OP(14, "Opnum14NotUsedOnWire"), OP(15, "BaseRegOpenKey"), RD(16, "BaseRegQueryInfoKey"),
+    RD(17, "BaseRegQueryValue"), MOD(18, "BaseRegReplaceKey"), MOD(19, "BaseRegRestoreKey"),
+    RD(20, "BaseRegSaveKey"), MOD(21, "BaseRegSetKeySecurity"), MOD(22, "BaseRegSetValue"),
+    MOD(23, "BaseRegUnLoadKey"),
+    [24] = {"BaseInitiateSystemShutdown", RPC_CLASS_EXECUTE, NULL, NULL},
+    [25] = {"BaseAbortSystemShutdown", RPC_CLASS_EXECUTE, NULL, NULL},
+    RD(26, "BaseRegGetVersion"), OP(27, "OpenCurrentConfig"), OP(28, "OpenDynData"),
+    RD(29, "BaseRegQueryMultipleValues"),
+    [30] = {"BaseInitiateSystemShutdownEx", RPC_CLASS_EXECUTE, NULL, NULL},
+    RD(31, "BaseRegSaveKeyEx"), OP(32, "OpenPerformanceText"), OP(33, "OpenPerformanceNlsText"),
+    RD(34, "BaseRegQueryMultipleValues2"),
+    [35] = {"BaseRegDeleteKeyEx", RPC_CLASS_DELETE, NULL, NULL},
+};
+
+/* dssetup (MS-DSSP); 1-10 are the pre-2003 upgrade calls, named as Suricata names them. */
+static const struct iface_op dssetup_ops[] = {
+    OP(0, "DsRolerGetPrimaryDomainInformation"), OP(1, "DsRolerDnsNameToFlatName"),
+    OP(2, "DsRolerDcAsDc"), OP(3, "DsRolerDcAsReplica"), OP(4, "DsRolerDemoteDc"),
+    OP(5, "DsRolerGetDcOperationProgress"), OP(6, "DsRolerGetDcOperationResults"),
+    OP(7, "DsRolerCancel"), OP(8, "DsRolerServerSaveStateForUpgrade"),
+    OP(9, "DsRolerUpgradeDownlevelServer"), OP(10, "DsRolerAbortDownlevelServerUpgrade"),
+};
+
+/* The DCE/RPC management interface every server answers (C706 appendix Q). */
+static const struct iface_op mgmt_ops[] = {
+    OP(0, "inq_if_ids"), OP(1, "inq_stats"), OP(2, "is_server_listening"),
+    OP(3, "stop_server_listening"), OP(4, "inq_princ_name"),
 };
 
 static const struct iface_op activator_ops[] = {
@@ -54,15 +98,19 @@ const struct iface_def iface_common[] = {
      .pipes = "netlogon", WITH_OPS(netlogon_ops)},
     {.uuid = UUID_LIT(0xe3514235, 0x4b06, 0x11d1, 0xab, 0x04, 0x00, 0xc0, 0x4f, 0xc2, 0xdc, 0xd2),
      .ver_major = 4, .name = "drsuapi", .service = "drsuapi", .spec = "MS-DRSR",
-     WITH_OPS(drsuapi_ops)},
-    IFACE(UUID_LIT(0x338cd001, 0x2244, 0x31f1, 0xaa, 0xaa, 0x90, 0x00, 0x38, 0x00, 0x10, 0x03),
-          1, 0, "winreg", "winreg", "MS-RRP", "winreg"),
+     WITH_OPS(drsuapi_ops), .suricata_names = SURI_NAMES_STRIP_IDL},
+    {.uuid = UUID_LIT(0xafa8bd80, 0x7d8a, 0x11c9, 0xbe, 0xf4, 0x08, 0x00, 0x2b, 0x10, 0x29, 0x89),
+     .ver_major = 1, .name = "mgmt", .service = "mgmt", .spec = "C706", WITH_OPS(mgmt_ops)},
+    {.uuid = UUID_LIT(0x338cd001, 0x2244, 0x31f1, 0xaa, 0xaa, 0x90, 0x00, 0x38, 0x00, 0x10, 0x03),
+     .ver_major = 1, .name = "winreg", .service = "winreg", .spec = "MS-RRP", .pipes = "winreg",
+     WITH_OPS(winreg_ops)},
     IFACE(UUID_LIT(0x12345678, 0x1234, 0xabcd, 0xef, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab),
           1, 0, "spoolss", "spoolss", "MS-RPRN", "spoolss"),
     IFACE(UUID_LIT(0x76f03f96, 0xcdfd, 0x44fc, 0xa2, 0x2c, 0x64, 0x95, 0x0a, 0x00, 0x12, 0x09),
           1, 0, "IRemoteWinspool", "IRemoteWinspool", "MS-PAR", NULL),
-    IFACE(UUID_LIT(0x3919286a, 0xb10c, 0x11d0, 0x9b, 0xa8, 0x00, 0xc0, 0x4f, 0xd9, 0x2e, 0xf5),
-          0, 0, "dssetup", "dssetup", "MS-DSSP", "lsarpc"),
+    {.uuid = UUID_LIT(0x3919286a, 0xb10c, 0x11d0, 0x9b, 0xa8, 0x00, 0xc0, 0x4f, 0xd9, 0x2e, 0xf5),
+     .name = "dssetup", .service = "dssetup", .spec = "MS-DSSP", .pipes = "lsarpc",
+     WITH_OPS(dssetup_ops)},
     IFACE(UUID_LIT(0x82273fdc, 0xe32a, 0x18c3, 0x3f, 0x78, 0x82, 0x79, 0x29, 0xdc, 0x23, 0xea),
           0, 0, "eventlog", "eventlog", "MS-EVEN", "eventlog"),
     IFACE(UUID_LIT(0xf6beaff7, 0x1e19, 0x4fbb, 0x9f, 0x8f, 0xb8, 0x9e, 0x20, 0x18, 0x33, 0x7c),

@@ -80,6 +80,19 @@ size_t iface_for_pipe(const char *pipe, const struct iface_def **out, size_t max
     return n;
 }
 
+const char *iface_suricata_procedure(const struct iface_def *d, const struct iface_op *op)
+{
+    const char *n = op->name;
+    switch (d->suricata_names) {
+    case SURI_NAMES_STRIP_R:
+        return n[0] == 'R' && n[1] >= 'A' && n[1] <= 'Z' ? n + 1 : n;
+    case SURI_NAMES_STRIP_IDL:
+        return strncmp(n, "IDL_", 4) == 0 ? n + 4 : n;
+    default:
+        return n;
+    }
+}
+
 const char *rpc_class_name(enum rpc_class c)
 {
     switch (c) {

@@ -83,4 +83,5 @@ const struct iface_def iface_svcctl = {
     .attack = "T1543.003",
     .ops = ops,
     .n_ops = sizeof ops / sizeof ops[0],
+    .suricata_names = SURI_NAMES_STRIP_R,
 };

@@ -219,7 +219,8 @@ static void write_dcerpc(struct json *j, const struct rpc_call *c)
         }
         if (!(c->flags & RPC_F_CTX_UNKNOWN) || (c->flags & RPC_F_IFACE_HINT)) {
             json_arr_open(j, "interfaces");
-            write_iface_item(j, &c->ctx, c->op ? c->op->name : NULL);
+            write_iface_item(j, &c->ctx,
+                             c->op ? iface_suricata_procedure(c->iface, c->op) : NULL);
             json_arr_close(j);
         }
     } else if (c->n_items) {
@@ -326,6 +327,10 @@ static void write_extension(struct json *j, const struct rpc_call *c)
             json_arr_close(j);
         }
         json_u64(j, "context_id", c->ctx_id);
+        if (c->has_object) {
+            uuid_fmt(&c->object, u);
+            json_str(j, "object", u);
+        }
         if (!(c->flags & RPC_F_CTX_UNKNOWN))
             json_str(j, "syntax", syntax_name(c->ctx.syntax));
     } else {
