@@ -286,6 +286,8 @@ int main(int argc, char **argv)
 out:
     flow_table_free(&w, w.flows);
     output_close(w.out);
+    if (w.mem.total_used)
+        log_error("internal: %zu accounted bytes not released at exit", w.mem.total_used);
     if (!quiet) {
         if (skipped)
             fprintf(stderr, "rpcsentry: skipped %u files that are not captures\n", skipped);

@@ -32,6 +32,8 @@ def run(args, check=True):
     p = subprocess.run([BIN] + list(args), capture_output=True, text=True, timeout=600)
     if check and p.returncode != 0:
         raise AssertionError("rpcsentry %s failed (%d): %s" % (args, p.returncode, p.stderr))
+    if "internal:" in p.stderr or "runtime error" in p.stderr:
+        raise AssertionError("rpcsentry %s: %s" % (args, p.stderr))
     return p.returncode, p.stdout, p.stderr
 
 
