@@ -216,14 +216,13 @@ int main(int argc, char **argv)
             return 2;
         }
         if (!(bpf = read_filter_file(filter_file)))
-            return 2;
+            return 1;
     } else if (optind < argc) {
         bpf = join_args(argc - optind, argv + optind);
     }
 
     char err[512];
-    bool from_dir = false;
-    char **files = capture_expand(reads, nreads, &from_dir, err, sizeof err);
+    struct capture_input *files = capture_expand(reads, nreads, err, sizeof err);
     if (!files) {
         log_error("%s", err);
         return 1;
@@ -256,9 +255,9 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     unsigned done = 0, failed = 0, skipped = 0;
-    for (char **f = files; *f && !stop_requested; f++) {
+    for (struct capture_input *f = files; f->path && !stop_requested; f++) {
         struct capture_result res;
-        capture_file(&w, *f, bpf, &stop_requested, &res);
+        capture_file(&w, f->path, bpf, &stop_requested, &res);
         switch (res.status) {
         case CAPTURE_OK:
             done++;
@@ -268,7 +267,7 @@ int main(int argc, char **argv)
             log_warn("%s", res.message);
             break;
         case CAPTURE_NOT_CAPTURE:
-            if (from_dir) {
+            if (f->from_dir) {
                 skipped++;
                 log_info("skipping %s", res.message);
                 break;
@@ -278,9 +277,11 @@ int main(int argc, char **argv)
         case CAPTURE_ERROR:
             failed++;
             log_error("%s", res.message);
-            if (strstr(res.message, "filter"))
-                goto out;
             break;
+        case CAPTURE_BAD_FILTER:
+            failed++;
+            log_error("%s", res.message);
+            goto out; /* the same expression fails on every file */
         }
     }
 out:

@@ -15,7 +15,8 @@ enum capture_status {
     CAPTURE_OK,
     CAPTURE_TRUNCATED,   /* read what was there; the file ended mid-record */
     CAPTURE_NOT_CAPTURE, /* not a pcap/pcapng file */
-    CAPTURE_ERROR,       /* missing, unreadable, corrupt, or the filter is invalid */
+    CAPTURE_ERROR,       /* missing, unreadable or corrupt */
+    CAPTURE_BAD_FILTER,  /* the BPF expression does not compile: nothing can be read */
 };
 
 struct capture_result {
@@ -33,13 +34,20 @@ struct capture_result {
 void capture_file(struct worker *w, const char *path, const char *bpf,
                   volatile const bool *stop, struct capture_result *res);
 
+/* One capture to read, and whether it was found in a directory (then a file
+ * that is not a capture is skipped rather than an error). */
+struct capture_input {
+    char *path;
+    bool from_dir;
+};
+
 /*
  * Expands the -r arguments: files stay, directories become their regular
- * files in name order. Returns a NULL-terminated array to free with
+ * files in name order. Returns an array ended by a NULL path, to free with
  * capture_free_list, or NULL with err set when an argument does not exist.
  */
-char **capture_expand(const char *const *args, size_t n, bool *from_dir, char *err,
-                      size_t errlen);
-void capture_free_list(char **list);
+struct capture_input *capture_expand(const char *const *args, size_t n, char *err,
+                                     size_t errlen);
+void capture_free_list(struct capture_input *list);
 
 #endif

@@ -98,4 +98,7 @@ void dce_gap(struct worker *w, struct dce_assoc *a, int ep);
  */
 void dce_set_iface_hint(struct dce_assoc *a, const struct uuid *uuid, uint16_t ver_major);
 
+/* The first presentation context bound on the association, or NULL (none yet). */
+const struct rpc_ctx_item *dce_first_context(const struct dce_assoc *a);
+
 #endif

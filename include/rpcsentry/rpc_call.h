@@ -47,13 +47,14 @@ struct rpc_transport {
     enum rpc_transport_kind kind;
     const struct flow_ref *flow;
     uint64_t *tx_counter;             /* per-flow transaction numbering */
-    /* ncacn_np only (SMB issue): the pipe and the session it was opened in */
-    const char *pipe;                 /* "svcctl" without \PIPE\, or NULL */
-    const char *share;                /* "\\\\host\\IPC$", or NULL */
+    /* ncacn_np only: the pipe and the session it was opened in */
+    const char *pipe;                 /* "svcctl" (without \PIPE\); "" when its open was not seen */
+    const char *share;                /* "\\\\host\\IPC$", or NULL when not seen */
     uint64_t smb_session_id;
     uint32_t smb_tree_id;
-    uint8_t smb_dialect;              /* 1 or 2 */
+    const char *smb_dialect;          /* "NT LM 0.12", "2.10", "3.11", ...; NULL if unknown */
     const struct rpc_identity *smb_identity;
+    const char *iface_candidates;     /* the pipe's possible interfaces when no bind says which */
 };
 
 /* Transfer syntaxes a context can use. */

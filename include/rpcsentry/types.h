@@ -55,7 +55,11 @@ static inline int flow_key_alen(const struct flow_key *k) { return k->ipver == 6
     X(ANOM_DCE_UNKNOWN_CONTEXT, "applayer", "dcerpc.unknown_context", "dcerpc", false)         \
     X(ANOM_DCE_MEMCAP, "applayer", "dcerpc.memcap", "dcerpc", true)                            \
     X(ANOM_DCE_ORPHAN_RESPONSE, "applayer", "dcerpc.response_without_request", "dcerpc", false) \
-    X(ANOM_DCE_UNMATCHED_BINDACK, "applayer", "dcerpc.bindack_without_bind", "dcerpc", false)
+    X(ANOM_DCE_UNMATCHED_BINDACK, "applayer", "dcerpc.bindack_without_bind", "dcerpc", false) \
+    X(ANOM_SMB_MALFORMED, "applayer", "smb.malformed", "smb", true)                             \
+    X(ANOM_SMB_ENCRYPTED, "applayer", "smb.encrypted_session", "smb", true)                     \
+    X(ANOM_SMB_TOO_MANY_PIPES, "applayer", "smb.too_many_pipes", "smb", true)                   \
+    X(ANOM_SMB_MEMCAP, "applayer", "smb.memcap", "smb", true)
 
 enum anomaly_type {
 #define X(id, type, event, app, ev) id,

@@ -32,7 +32,7 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
         struct bpf_program prog;
         if (pcap_compile(pc, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
             pcap_setfilter(pc, &prog) != 0) {
-            res->status = CAPTURE_ERROR;
+            res->status = CAPTURE_BAD_FILTER;
             snprintf(res->message, sizeof res->message, "filter \"%s\": %s", bpf, pcap_geterr(pc));
             pcap_close(pc);
             return;
@@ -69,40 +69,39 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
     pcap_close(pc);
 }
 
-static int cmp_str(const void *a, const void *b)
+static int cmp_input(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const struct capture_input *)a)->path, ((const struct capture_input *)b)->path);
 }
 
-static bool push(char ***list, size_t *n, size_t *cap, const char *s)
+static bool push(struct capture_input **list, size_t *n, size_t *cap, const char *s, bool from_dir)
 {
     if (*n + 2 > *cap) {
         size_t nc = *cap ? *cap * 2 : 16;
-        char **p = realloc(*list, nc * sizeof *p);
+        struct capture_input *p = realloc(*list, nc * sizeof *p);
         if (!p)
             return false;
         *list = p;
         *cap = nc;
     }
-    (*list)[*n] = strdup(s);
-    if (!(*list)[*n])
+    (*list)[*n].path = strdup(s);
+    (*list)[*n].from_dir = from_dir;
+    if (!(*list)[*n].path)
         return false;
     (*n)++;
-    (*list)[*n] = NULL;
+    (*list)[*n].path = NULL;
     return true;
 }
 
-char **capture_expand(const char *const *args, size_t nargs, bool *from_dir, char *err,
-                      size_t errlen)
+struct capture_input *capture_expand(const char *const *args, size_t nargs, char *err,
+                                     size_t errlen)
 {
-    char **list = NULL;
+    struct capture_input *list = NULL;
     size_t n = 0, cap = 0;
-    if (from_dir)
-        *from_dir = false;
     for (size_t i = 0; i < nargs; i++) {
         struct stat st;
         if (strcmp(args[i], "-") == 0) {
-            if (!push(&list, &n, &cap, "-"))
+            if (!push(&list, &n, &cap, "-", false))
                 goto oom;
             continue;
         }
@@ -112,7 +111,7 @@ char **capture_expand(const char *const *args, size_t nargs, bool *from_dir, cha
             return NULL;
         }
         if (!S_ISDIR(st.st_mode)) {
-            if (!push(&list, &n, &cap, args[i]))
+            if (!push(&list, &n, &cap, args[i], false))
                 goto oom;
             continue;
         }
@@ -122,22 +121,23 @@ char **capture_expand(const char *const *args, size_t nargs, bool *from_dir, cha
             capture_free_list(list);
             return NULL;
         }
-        if (from_dir)
-            *from_dir = true;
+        size_t dl = strlen(args[i]);
+        while (dl > 1 && args[i][dl - 1] == '/')
+            dl--;
         size_t first = n;
         struct dirent *e;
         while ((e = readdir(d))) {
             if (e->d_name[0] == '.')
                 continue;
             char path[4096];
-            snprintf(path, sizeof path, "%s/%s", args[i], e->d_name);
-            if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && !push(&list, &n, &cap, path)) {
+            snprintf(path, sizeof path, "%.*s/%s", (int)dl, args[i], e->d_name);
+            if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && !push(&list, &n, &cap, path, true)) {
                 closedir(d);
                 goto oom;
             }
         }
         closedir(d);
-        qsort(list + first, n - first, sizeof *list, cmp_str);
+        qsort(list + first, n - first, sizeof *list, cmp_input);
     }
     if (!list) {
         list = calloc(1, sizeof *list);
@@ -151,11 +151,11 @@ oom:
     return NULL;
 }
 
-void capture_free_list(char **list)
+void capture_free_list(struct capture_input *list)
 {
     if (!list)
         return;
-    for (char **p = list; *p; p++)
-        free(*p);
+    for (struct capture_input *p = list; p->path; p++)
+        free(p->path);
     free(list);
 }

@@ -283,6 +283,11 @@ void dce_assoc_free(struct worker *w, struct dce_assoc *a)
 
 /* ---- presentation contexts ---- */
 
+const struct rpc_ctx_item *dce_first_context(const struct dce_assoc *a)
+{
+    return a && a->n_ctxs ? &a->ctxs[0] : NULL;
+}
+
 static struct rpc_ctx_item *ctx_find(struct dce_assoc *a, uint16_t id)
 {
     for (uint16_t i = 0; i < a->n_ctxs; i++)

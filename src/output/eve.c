@@ -33,7 +33,8 @@ struct output *output_open(const struct output_opts *opts, char *err, size_t err
     } else {
         struct stat st;
         if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "log directory %s does not exist", dir);
+            snprintf(err, errlen, "log directory %s %s", dir,
+                     stat(dir, &st) != 0 ? "does not exist" : "is not a directory");
             free(o);
             return NULL;
         }
