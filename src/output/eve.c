@@ -340,6 +340,8 @@ static void write_extension(struct json *j, const struct rpc_call *c)
             const struct rpc_ctx_item *it = &c->items[i];
             json_obj_open(j, NULL);
             json_u64(j, "context_id", it->ctx_id);
+            if (it->ack_result >= 0)
+                json_u64(j, "ack_reason", it->ack_reason);
             if (it->iface)
                 json_str(j, "name", it->iface->name);
             json_bool(j, "target", it->iface && it->iface->target);

@@ -27,7 +27,7 @@ TASK_AND_SERVICE = TARGETS - {"e1af8308-5d1f-11c9-91a4-08002b14a0fa"}
 
 # Set when the SMB transport decodes named pipes: then interfaces seen over
 # SMB are compared as well.
-SMB_READY = False
+SMB_READY = True
 
 # (file, interface uuid, opnum) -> (our count minus tshark's, why we are right)
 KNOWN_DIFFERENCES = {
