@@ -351,8 +351,22 @@ static void write_extension(struct json *j, const struct rpc_call *c)
         json_arr_close(j);
     }
     json_str(j, "transport", rpc_transport_name(c->transport->kind));
-    if (c->transport->pipe)
-        json_str(j, "named_pipe", c->transport->pipe);
+    if (c->transport->kind == RPC_TRANSPORT_NP) {
+        json_str(j, "named_pipe", c->transport->pipe ? c->transport->pipe : "");
+        if (c->transport->share)
+            json_str(j, "share", c->transport->share);
+        if (c->kind == RPC_KIND_REQUEST && !c->iface && c->transport->iface_candidates) {
+            json_arr_open(j, "interface_candidates");
+            const char *p = c->transport->iface_candidates;
+            while (*p) {
+                const char *sp = strchr(p, ' ');
+                size_t n = sp ? (size_t)(sp - p) : strlen(p);
+                json_strn(j, NULL, p, n);
+                p += n + (sp ? 1 : 0);
+            }
+            json_arr_close(j);
+        }
+    }
     write_auth(j, c);
     json_bool(j, "sealed", c->sealed);
     if (c->res_ptype == DCE_FAULT) {
@@ -376,6 +390,31 @@ static void write_extension(struct json *j, const struct rpc_call *c)
     json_obj_close(j);
 }
 
+/* Suricata's `smb` object, for calls that rode a named pipe. */
+static void write_smb(struct json *j, const struct rpc_call *c)
+{
+    const struct rpc_transport *t = c->transport;
+    json_obj_open(j, "smb");
+    if (t->smb_dialect)
+        json_str(j, "dialect", t->smb_dialect);
+    json_u64(j, "session_id", t->smb_session_id);
+    json_u64(j, "tree_id", t->smb_tree_id);
+    if (t->share)
+        json_str(j, "share", t->share);
+    json_str(j, "share_type", "PIPE");
+    if (t->pipe && t->pipe[0])
+        json_str(j, "filename", t->pipe);
+    const struct rpc_identity *id = t->smb_identity;
+    if (id && id->valid) {
+        json_obj_open(j, "ntlmssp");
+        json_str(j, "domain", id->domain);
+        json_str(j, "user", id->user);
+        json_str(j, "host", id->host);
+        json_obj_close(j);
+    }
+    json_obj_close(j);
+}
+
 static const char *app_proto_of(const struct rpc_call *c)
 {
     return c->transport->kind == RPC_TRANSPORT_NP ? "smb" : "dcerpc";
@@ -395,6 +434,8 @@ void output_call(struct worker *w, const struct rpc_call *c)
     eve_header(w, o, c->transport->flow, c->client_ep, ts, cnt, "dcerpc", app_proto_of(c));
     json_u64(&o->j, "tx_id", c->tx_id);
     write_dcerpc(&o->j, c);
+    if (c->transport->kind == RPC_TRANSPORT_NP)
+        write_smb(&o->j, c);
     if (!o->opts.compat)
         write_extension(&o->j, c);
     json_obj_close(&o->j);
