@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rpcsentry/cursor.h"
+#include "rpcsentry/args.h"
+#include "rpcsentry/ndr.h"
 #include "rpcsentry/rpc_call.h"
 #include "rpcsentry/uuid.h"
 
@@ -26,12 +27,13 @@ struct worker;
       e3, e4, e5}}
 
 /*
- * A stub decoder: reads the stub through c (NDR or NDR64 per ndr64) and
- * records what it finds on the call (arguments, refined class). Must not
- * keep pointers into the stub.
+ * A stub decoder: reads the stub through n (NDR or NDR64, the call's byte
+ * order) and records what it finds in call->args (sections "args" for a
+ * request, "result" for a response), refining call->cls where the
+ * arguments decide it. Must not keep pointers into the stub. The tree
+ * exists (args_new) before the decoder runs.
  */
-typedef void (*iface_decode_fn)(struct worker *w, struct rpc_call *call, struct rd *c,
-                                bool ndr64);
+typedef void (*iface_decode_fn)(struct worker *w, struct rpc_call *call, struct ndr *n);
 
 struct iface_op {
     const char *name;         /* as the specification names it; NULL = no such opnum */
@@ -59,6 +61,7 @@ struct iface_def {
     const struct iface_op *ops; /* indexed by opnum */
     uint16_t n_ops;
     uint8_t suricata_names;   /* enum iface_suricata_names */
+    bool returns_hresult;     /* operations return HRESULTs (0 is S_OK), not Win32 errors */
 };
 
 /* Interface by UUID (any version), or NULL. */
@@ -78,6 +81,35 @@ size_t iface_all(const struct iface_def *const **out);
 
 /* Well-known interfaces the engine itself needs. */
 extern const struct iface_def iface_epm;
+
+/* Frees what decoders kept per association (svcctl handles); called by the engine. */
+void iface_assoc_state_free(struct worker *w, void *state);
+
+/* Name of a Win32 error, HRESULT or NTSTATUS code, or NULL. */
+const char *iface_status_name(uint32_t code);
+
+/* Indicators (iface/indicators.c): named properties of decoded calls. */
+enum indicator_id {
+    IND_LOLBIN,
+    IND_SCRIPT_FILE,
+    IND_USER_WRITABLE,
+    IND_NETWORK_PATH,
+    IND_OUTPUT_REDIRECT,
+    IND_ENCODED_POWERSHELL,
+    IND_RANDOM_NAME,
+    IND_HIDDEN_TASK,
+    IND_RUNS_AS_SYSTEM,
+    IND_COUNT
+};
+struct indicator_def {
+    const char *name;
+    const char *attack; /* ATT&CK technique it supports, or NULL */
+    const char *about;
+};
+/* The IND_COUNT indicator definitions, indexed by enum indicator_id. */
+const struct indicator_def *indicator_table(void);
+/* Attaches the indicators a decoded request shows (call->indicators and args "indicators"). */
+void indicators_evaluate(struct worker *w, struct rpc_call *call);
 
 /* Stage entries. A request is complete (alerts can fire): */
 void iface_request(struct worker *w, struct rpc_call *call);

@@ -131,8 +131,15 @@ struct rpc_call {
     const uint8_t *res_stub;
     size_t res_stub_avail;
 
-    /* added by iface's decoders (stub issue); NULL when nothing was decoded */
+    /* added by iface: decoded arguments, result and indicators (NULL when nothing was decoded) */
     struct rpc_args *args;
+    const char *class_detail;         /* e.g. "create_or_update" when the class is a judgement */
+    uint32_t indicators;              /* bit per indicator (iface/indicators.c) */
+    bool has_status;                  /* the response's return value was read */
+    uint32_t status;
+    void **iface_state;               /* the association's slot for iface's own state */
+    uint8_t req_handle[20];           /* a context handle the request named, for its response */
+    bool req_handle_valid;
 };
 
 #endif

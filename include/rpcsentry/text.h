@@ -11,13 +11,20 @@
 #include "rpcsentry/cursor.h"
 
 /*
- * Converts `units` UTF-16LE code units read from c into UTF-8 in out (size
+ * Converts `units` UTF-16 code units (little-endian, or big-endian when le is
+ * false, as big-endian NDR carries them) read from c into UTF-8 in out (size
  * outsz, always NUL-terminated). Unpaired surrogates become U+FFFD; a NUL
  * unit ends the string early (the rest is still consumed). Text beyond
  * outsz is cut on a character boundary and *truncated is set. Returns the
  * UTF-8 length.
  */
-size_t utf16le_to_utf8(struct rd *c, size_t units, char *out, size_t outsz, bool *truncated);
+size_t utf16_to_utf8(struct rd *c, size_t units, bool le, char *out, size_t outsz,
+                     bool *truncated);
+static inline size_t utf16le_to_utf8(struct rd *c, size_t units, char *out, size_t outsz,
+                                     bool *truncated)
+{
+    return utf16_to_utf8(c, units, true, out, outsz, truncated);
+}
 
 /*
  * Copies n single-byte characters (ASCII/OEM/Latin-1) from c into out as UTF-8:

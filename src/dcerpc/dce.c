@@ -43,6 +43,7 @@ struct dce_assoc {
     bool have_hint;
     struct rpc_ctx_item hint;
     uint32_t anomalies_seen;
+    void *iface_state;                   /* what iface's decoders keep (handles) */
 };
 
 static const struct uuid ndr_syntax =
@@ -170,6 +171,7 @@ static struct dce_call *call_new(struct worker *w, struct dce_assoc *a, enum rpc
     r->req_pcap_cnt = w->pcap_cnt;
     r->auth_type = a->auth_type;
     r->auth_level = a->auth_level;
+    r->iface_state = &a->iface_state;
     return c;
 }
 
@@ -179,6 +181,7 @@ static void call_free(struct worker *w, struct dce_call *c)
     buf_free(&c->res_stub);
     if (c->items_alloc)
         mem_free(&w->mem, MEM_APP, c->rec.items, c->items_alloc);
+    args_free(&w->mem, c->rec.args);
     mem_free(&w->mem, MEM_APP, c, sizeof *c);
 }
 
@@ -278,6 +281,7 @@ void dce_assoc_free(struct worker *w, struct dce_assoc *a)
         buf_free(&a->dir[i].acc);
     if (a->ctxs)
         mem_free(&w->mem, MEM_APP, a->ctxs, (size_t)a->cap_ctxs * sizeof *a->ctxs);
+    iface_assoc_state_free(w, a->iface_state);
     mem_free(&w->mem, MEM_APP, a, sizeof *a);
 }
 

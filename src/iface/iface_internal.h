@@ -14,4 +14,41 @@ extern const struct iface_def iface_svcctl;
 extern const struct iface_def iface_common[];
 extern const size_t iface_common_count;
 
+#include "rpcsentry/worker.h"
+
+#define ARG_STR_MAX 4096 /* one decoded string (a path, a command line) */
+
+/* Names of the bits set in v, from a table ending with {0, NULL}; unknown bits as hex. */
+struct flag_name {
+    uint32_t bit;
+    const char *name;
+};
+void args_flags(struct rpc_args *a, uint16_t parent, const char *name, uint32_t v,
+                const struct flag_name *names);
+/* One name for a value from a table ending with {0, NULL}, or the number itself. */
+void args_enum(struct rpc_args *a, uint16_t parent, const char *name, uint32_t v,
+               const struct flag_name *names);
+/* A string read by the NDR reader, added only when the read succeeded. */
+void args_ndr_string(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,
+                     bool wide);
+void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *name,
+                            struct ndr *n, bool wide);
+
+/* Per-association state the decoders keep: service handles to names (svcctl). */
+#define IFACE_MAX_HANDLES 64
+struct iface_handle {
+    uint8_t h[20];
+    bool scm;                    /* a service control manager handle, not a service */
+    char name[256];
+};
+struct iface_state {
+    struct iface_handle handles[IFACE_MAX_HANDLES];
+    unsigned n, next;            /* next: slot to overwrite when full */
+    char unanswered_open[256];   /* service of the last open whose answer was not seen */
+};
+struct iface_state *iface_state_get(struct worker *w, struct rpc_call *call);
+
+/* Marks the decode as failed on a short or malformed stub (counted, noted on the call). */
+void iface_decode_failed(struct worker *w, struct rpc_call *call, uint16_t section);
+
 #endif

@@ -120,20 +120,43 @@ static void classify(struct rpc_call *call)
     call->cls = call->op ? call->op->cls : RPC_CLASS_OTHER;
 }
 
-static void run_decoder(struct worker *w, struct rpc_call *call, iface_decode_fn fn,
+static bool run_decoder(struct worker *w, struct rpc_call *call, iface_decode_fn fn,
                         const uint8_t *stub, size_t len)
 {
     if (!fn || call->sealed || !stub || len == 0)
+        return false;
+    if (!call->args && !(call->args = args_new(&w->mem)))
+        return false;
+    struct ndr n = ndr_init(stub, len, call->ctx.syntax == RPC_SYNTAX_NDR64, call->le);
+    fn(w, call, &n);
+    return true;
+}
+
+/*
+ * The operations of the watched interfaces all return a DWORD, HRESULT or
+ * NET_API_STATUS as their last four bytes: that is the call's result.
+ */
+static void read_status(struct worker *w, struct rpc_call *call)
+{
+    if (!call->iface || !call->iface->target || call->sealed || call->res_ptype != 2 ||
+        call->res_stub_avail < 4 || call->res_stub_len != call->res_stub_avail)
         return;
-    struct rd c = rd_init(stub, len);
-    fn(w, call, &c, call->ctx.syntax == RPC_SYNTAX_NDR64);
+    struct rd c = rd_init(call->res_stub, call->res_stub_avail);
+    rd_seek(&c, call->res_stub_avail - 4);
+    call->status = rd_u32(&c, call->le);
+    call->has_status = rd_ok(&c);
+    (void)w;
 }
 
 void iface_request(struct worker *w, struct rpc_call *call)
 {
     classify(call);
-    if (call->op)
-        run_decoder(w, call, call->op->decode_req, call->req_stub, call->req_stub_avail);
+    if (call->iface && call->iface->target && call->sealed && call->op &&
+        call->cls == RPC_CLASS_CREATE && call->iface == &iface_tsch && call->opnum == 1)
+        call->class_detail = "create_or_update"; /* the flags that would say are sealed */
+    if (call->op && run_decoder(w, call, call->op->decode_req, call->req_stub,
+                                call->req_stub_avail))
+        indicators_evaluate(w, call);
     detect_request(w, call);
 }
 
@@ -142,6 +165,7 @@ void iface_complete(struct worker *w, struct rpc_call *call)
     if (call->kind == RPC_KIND_REQUEST) {
         if (call->req_ptype == RPC_PTYPE_NONE)
             classify(call);
+        read_status(w, call);
         if (call->op && call->res_ptype == 2 /* response */)
             run_decoder(w, call, call->op->decode_res, call->res_stub, call->res_stub_avail);
     }

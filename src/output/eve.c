@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "rpcsentry/args.h"
 #include "rpcsentry/dcerpc.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/iface.h"
@@ -303,6 +304,62 @@ static void write_flags(struct json *j, uint32_t f)
     json_arr_close(j);
 }
 
+/* One node of the decoded-argument tree (trees are a few levels deep by construction). */
+static void write_arg(struct json *j, const struct rpc_args *a, uint16_t i, bool keyed)
+{
+    const struct rpc_arg *n = &a->node[i];
+    const char *key = keyed ? n->name : NULL;
+    switch (n->type) {
+    case ARG_OBJ:
+    case ARG_ARR:
+        if (n->type == ARG_OBJ)
+            json_obj_open(j, key);
+        else
+            json_arr_open(j, key);
+        for (uint16_t k = n->first; k != ARGS_NONE; k = a->node[k].next)
+            write_arg(j, a, k, n->type == ARG_OBJ);
+        if (n->type == ARG_OBJ)
+            json_obj_close(j);
+        else
+            json_arr_close(j);
+        break;
+    case ARG_STR: json_strn(j, key, a->arena + n->off, n->len); break;
+    case ARG_NUM: json_u64(j, key, n->num); break;
+    case ARG_BOOL: json_bool(j, key, n->num != 0); break;
+    }
+}
+
+static void write_decoded(struct json *j, const struct rpc_call *c)
+{
+    const struct rpc_args *a = c->args;
+    uint16_t args = a ? args_child(a, 0, "args") : ARGS_NONE;
+    uint16_t result = a ? args_child(a, 0, "result") : ARGS_NONE;
+    uint16_t ind = a ? args_child(a, 0, "indicators") : ARGS_NONE;
+    if (args != ARGS_NONE)
+        write_arg(j, a, args, true);
+    if (c->has_status || result != ARGS_NONE) {
+        json_obj_open(j, "result");
+        if (c->has_status) {
+            char code[16];
+            snprintf(code, sizeof code, "0x%08x", c->status);
+            const char *name = c->status == 0 && c->iface && c->iface->returns_hresult
+                                   ? "S_OK"
+                                   : iface_status_name(c->status);
+            json_str(j, "status", name ? name : code);
+            json_str(j, "status_code", code);
+            json_bool(j, "success", c->status == 0);
+        }
+        if (result != ARGS_NONE)
+            for (uint16_t k = a->node[result].first; k != ARGS_NONE; k = a->node[k].next)
+                write_arg(j, a, k, true);
+        json_obj_close(j);
+    }
+    if (ind != ARGS_NONE)
+        write_arg(j, a, ind, true);
+    if (a && a->truncated)
+        json_bool(j, "args_truncated", true);
+}
+
 static void write_extension(struct json *j, const struct rpc_call *c)
 {
     char u[UUID_STR_LEN], ts[TS_STR_LEN];
@@ -319,6 +376,8 @@ static void write_extension(struct json *j, const struct rpc_call *c)
         if (c->req_ptype != RPC_PTYPE_NONE) {
             json_u64(j, "opnum", c->opnum);
             json_str(j, "class", rpc_class_name(c->cls));
+            if (c->class_detail)
+                json_str(j, "class_detail", c->class_detail);
         }
         json_bool(j, "target", c->iface && c->iface->target);
         const char *attack = attack_for(c);
@@ -379,6 +438,8 @@ static void write_extension(struct json *j, const struct rpc_call *c)
             json_str(j, "name", fn);
         json_obj_close(j);
     }
+    if (c->kind == RPC_KIND_REQUEST)
+        write_decoded(j, c);
     if (c->req_ptype != RPC_PTYPE_NONE) {
         ts_format(c->req_ts_us, ts);
         json_str(j, "request_time", ts);

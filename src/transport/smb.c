@@ -776,12 +776,17 @@ struct smb1_hdr {
 
 static uint64_t smb1_key(const struct smb1_hdr *h) { return (uint64_t)h->pid << 16 | h->mid; }
 
-/* A string in the byte area at the cursor: Unicode (aligned to 2 from the header) or OEM. */
-static void smb1_string(struct rd *m, bool unicode, char *out, size_t n)
+/*
+ * A string in the byte area at the cursor: Unicode or OEM. Unicode strings
+ * are aligned to 2 from the start of the SMB header; base is the header
+ * offset of the cursor's first byte.
+ */
+static void smb1_string(struct rd *m, size_t base, bool unicode, char *out, size_t n)
 {
     out[0] = '\0';
     if (unicode) {
-        rd_align(m, 2);
+        if ((base + m->off) & 1)
+            rd_skip(m, 1);
         size_t units = 0;
         struct rd probe = *m;
         while (rd_has(&probe, 2) && rd_u16le(&probe) != 0)
@@ -797,7 +802,7 @@ static void smb1_string(struct rd *m, bool unicode, char *out, size_t n)
 }
 
 static void smb1_session_setup(struct worker *w, struct smb_conn *c, const struct smb1_hdr *h,
-                               struct rd words, uint8_t wc, struct rd bytes)
+                               struct rd words, uint8_t wc, struct rd bytes, size_t base)
 {
     if (h->reply)
         return;
@@ -815,8 +820,8 @@ static void smb1_session_setup(struct worker *w, struct smb_conn *c, const struc
         rd_skip(&bytes, (size_t)ci + cs);
         if (!rd_ok(&words) || !rd_ok(&bytes))
             return;
-        smb1_string(&bytes, h->unicode, id.user, sizeof id.user);
-        smb1_string(&bytes, h->unicode, id.domain, sizeof id.domain);
+        smb1_string(&bytes, base, h->unicode, id.user, sizeof id.user);
+        smb1_string(&bytes, base, h->unicode, id.domain, sizeof id.domain);
         id.valid = true;
     } else {
         return;
@@ -827,7 +832,7 @@ static void smb1_session_setup(struct worker *w, struct smb_conn *c, const struc
 }
 
 static void smb1_tree_connect(struct worker *w, struct smb_conn *c, const struct smb1_hdr *h,
-                              struct rd words, struct rd bytes)
+                              struct rd words, struct rd bytes, size_t base)
 {
     if (!h->reply) {
         rd_skip(&words, 6);
@@ -837,7 +842,7 @@ static void smb1_tree_connect(struct worker *w, struct smb_conn *c, const struct
             return;
         struct smb_pending *q = pend_add(w, c, smb1_key(h), PEND_TREE);
         if (q) {
-            smb1_string(&bytes, h->unicode, q->path, sizeof q->path);
+            smb1_string(&bytes, base, h->unicode, q->path, sizeof q->path);
             q->session = h->uid;
         }
         return;
@@ -849,7 +854,7 @@ static void smb1_tree_connect(struct worker *w, struct smb_conn *c, const struct
         /* the service string of the reply says "IPC" for pipe trees */
         char svc[16];
         struct rd b = bytes;
-        smb1_string(&b, false, svc, sizeof svc);
+        smb1_string(&b, base, false, svc, sizeof svc);
         if (strcmp(svc, "IPC") == 0)
             ipc = true;
         tree_add(w, c, h->tid, h->uid, q->path, ipc);
@@ -865,7 +870,7 @@ static void smb1_fid(uint8_t out[16], uint16_t fid)
 }
 
 static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct smb1_hdr *h,
-                           struct rd words, struct rd bytes)
+                           struct rd words, struct rd bytes, size_t base)
 {
     if (!h->reply) {
         rd_skip(&words, 5);
@@ -875,7 +880,8 @@ static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct sm
         char name[SMB_NAME_MAX];
         struct rd b = rd_sub(&bytes, rd_left(&bytes));
         if (h->unicode) {
-            rd_align(&b, 2);
+            if (base & 1) /* pad to an even offset from the header */
+                rd_skip(&b, 1);
             utf16le_to_utf8(&b, nlen / 2, name, sizeof name, NULL);
         } else {
             latin1_to_utf8(&b, nlen, name, sizeof name, NULL);
@@ -1065,10 +1071,11 @@ static void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uin
             return;
         }
         struct rd whole = rd_init(msg, len);
+        size_t base = off + 1 + (size_t)wc * 2 + 2; /* header offset of the byte area */
         switch (cmd) {
-        case SMB1_SESSION_SETUP_ANDX: smb1_session_setup(w, c, &h, words, wc, bytes); break;
-        case SMB1_TREE_CONNECT_ANDX: smb1_tree_connect(w, c, &h, words, bytes); break;
-        case SMB1_NT_CREATE_ANDX: smb1_nt_create(w, c, &h, words, bytes); break;
+        case SMB1_SESSION_SETUP_ANDX: smb1_session_setup(w, c, &h, words, wc, bytes, base); break;
+        case SMB1_TREE_CONNECT_ANDX: smb1_tree_connect(w, c, &h, words, bytes, base); break;
+        case SMB1_NT_CREATE_ANDX: smb1_nt_create(w, c, &h, words, bytes, base); break;
         case SMB1_WRITE_ANDX: smb1_write(w, c, ep, &h, words, whole); break;
         case SMB1_READ_ANDX: smb1_read(w, c, ep, &h, words, whole); break;
         case SMB1_TRANSACTION: smb1_transaction(w, c, ep, &h, words, wc, whole); break;

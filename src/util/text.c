@@ -28,14 +28,15 @@ static bool put_cp(uint32_t cp, char *out, size_t outsz, size_t *o)
     return true;
 }
 
-size_t utf16le_to_utf8(struct rd *c, size_t units, char *out, size_t outsz, bool *truncated)
+size_t utf16_to_utf8(struct rd *c, size_t units, bool le, char *out, size_t outsz,
+                     bool *truncated)
 {
     size_t o = 0;
     bool ended = false, full = false;
     if (truncated)
         *truncated = false;
     for (size_t i = 0; i < units && rd_ok(c); i++) {
-        uint32_t u = rd_u16le(c);
+        uint32_t u = rd_u16(c, le);
         if (!rd_ok(c))
             break;
         if (ended || full)
@@ -48,9 +49,10 @@ size_t utf16le_to_utf8(struct rd *c, size_t units, char *out, size_t outsz, bool
         if (u >= 0xd800 && u < 0xdc00) {
             /* a high surrogate needs a low one next */
             if (i + 1 < units && rd_has(c, 2)) {
-                uint32_t lo = (uint32_t)rd_peek(c, 0) | (uint32_t)rd_peek(c, 1) << 8;
+                uint32_t b0 = rd_peek(c, 0), b1 = rd_peek(c, 1);
+                uint32_t lo = le ? (b0 | b1 << 8) : (b0 << 8 | b1);
                 if (lo >= 0xdc00 && lo < 0xe000) {
-                    rd_u16le(c);
+                    rd_u16(c, le);
                     i++;
                     cp = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
                 } else {

@@ -1,0 +1,75 @@
+/* Helpers the interface decoders share: flag and enum names, strings, state. */
+#include <stdio.h>
+#include <string.h>
+
+#include "iface_internal.h"
+
+void args_flags(struct rpc_args *a, uint16_t parent, const char *name, uint32_t v,
+                const struct flag_name *names)
+{
+    uint16_t arr = args_arr(a, parent, name);
+    uint32_t rest = v;
+    /* composite values (all_access) first in the table take their bits with them */
+    for (const struct flag_name *f = names; f->name; f++)
+        if (f->bit && (rest & f->bit) == f->bit) {
+            args_str(a, arr, NULL, f->name);
+            rest &= ~f->bit;
+        }
+    if (rest) {
+        char hex[16];
+        snprintf(hex, sizeof hex, "0x%08x", rest);
+        args_str(a, arr, NULL, hex);
+    }
+}
+
+void args_enum(struct rpc_args *a, uint16_t parent, const char *name, uint32_t v,
+               const struct flag_name *names)
+{
+    for (const struct flag_name *f = names; f->name; f++)
+        if (f->bit == v) {
+            args_str(a, parent, name, f->name);
+            return;
+        }
+    char num[16];
+    snprintf(num, sizeof num, "%u", v);
+    args_str(a, parent, name, num);
+}
+
+void args_ndr_string(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,
+                     bool wide)
+{
+    char s[ARG_STR_MAX];
+    ndr_string(n, wide, s, sizeof s, NULL);
+    if (ndr_ok(n))
+        args_str(a, parent, name, s);
+}
+
+void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *name,
+                            struct ndr *n, bool wide)
+{
+    char s[ARG_STR_MAX];
+    if (ndr_unique_string(n, wide, s, sizeof s, NULL))
+        args_str(a, parent, name, s);
+}
+
+struct iface_state *iface_state_get(struct worker *w, struct rpc_call *call)
+{
+    if (!call->iface_state)
+        return NULL;
+    if (!*call->iface_state)
+        *call->iface_state = mem_calloc(&w->mem, MEM_APP, sizeof(struct iface_state));
+    return *call->iface_state;
+}
+
+void iface_assoc_state_free(struct worker *w, void *state)
+{
+    if (state)
+        mem_free(&w->mem, MEM_APP, state, sizeof(struct iface_state));
+}
+
+void iface_decode_failed(struct worker *w, struct rpc_call *call, uint16_t section)
+{
+    anomaly_raise(w, call->transport->flow, NULL, ANOM_STUB_MALFORMED, NULL);
+    if (call->args)
+        args_bool(call->args, section, "decode_incomplete", true);
+}

@@ -1,0 +1,244 @@
+/*
+ * Indicators: properties of a decoded call that make it look like an
+ * attacker's rather than an administrator's. Each is named, says which
+ * ATT&CK technique it supports (when one fits) and is attached to the call
+ * with the value that triggered it. Rules can match them by name.
+ */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "iface_internal.h"
+
+static const struct indicator_def defs[IND_COUNT] = {
+    [IND_LOLBIN] = {"script_host_or_lolbin", "T1218",
+                    "the command runs a shell, script host or system binary that proxies "
+                    "execution (cmd, powershell, wscript, cscript, mshta, rundll32, regsvr32, "
+                    "certutil, bitsadmin, msiexec, wmic)"},
+    [IND_SCRIPT_FILE] = {"script_file", "T1059",
+                         "the command names a script (.bat .cmd .ps1 .vbs .js .py ...)"},
+    [IND_USER_WRITABLE] = {"user_writable_path", NULL,
+                           "the binary or command lives where any user can write (%TEMP%, "
+                           "AppData, ProgramData, C:\\Users\\Public, Windows\\Temp, "
+                           "spool\\drivers\\color, ...)"},
+    [IND_NETWORK_PATH] = {"network_path", "T1021.002",
+                          "the binary or command is on a network path (\\\\host\\share, "
+                          "ADMIN$, \\\\127.0.0.1\\)"},
+    [IND_OUTPUT_REDIRECT] = {"output_redirection", "T1059.003",
+                             "the command sends its output to a file on a share or in a temp "
+                             "directory, as smbexec and atexec do to read results back"},
+    [IND_ENCODED_POWERSHELL] = {"encoded_powershell", "T1027",
+                                "PowerShell with an encoded command (-enc, -EncodedCommand, "
+                                "FromBase64String)"},
+    [IND_RANDOM_NAME] = {"random_name", NULL,
+                         "the new service or task has a short random-looking name, as "
+                         "impacket and Metasploit generate"},
+    [IND_HIDDEN_TASK] = {"hidden_task", "T1564",
+                         "the task definition sets Settings/Hidden"},
+    [IND_RUNS_AS_SYSTEM] = {"runs_as_system", NULL,
+                            "the task or service runs as SYSTEM (S-1-5-18, LocalSystem)"},
+};
+
+const struct indicator_def *indicator_table(void) { return defs; }
+
+/* Case-insensitive search; returns the match or NULL. */
+static const char *ci_find(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return hay;
+    return NULL;
+}
+
+static bool boundary_before(const char *s, const char *at)
+{
+    if (at == s)
+        return true;
+    char c = at[-1];
+    return c == '\\' || c == '/' || c == '"' || c == '\'' || c == ' ' || c == '\t' || c == '%' ||
+           c == '(' || c == '&' || c == '|' || c == ';';
+}
+
+static bool boundary_after(char c)
+{
+    return c == '\0' || c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '.' || c == '%' ||
+           c == '&' || c == '|' || c == ')' || c == ';';
+}
+
+/* A program name standing as a word in a command line. */
+static const char *find_word(const char *s, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = s; (p = ci_find(p, word)); p++)
+        if (boundary_before(s, p) && boundary_after(p[n]))
+            return p;
+    return NULL;
+}
+
+static const char *lolbins[] = {"cmd", "comspec", "powershell", "pwsh", "wscript", "cscript",
+                                "mshta", "rundll32", "regsvr32", "certutil", "bitsadmin",
+                                "msiexec", "wmic", NULL};
+
+static const char *script_exts[] = {".bat", ".cmd", ".ps1", ".psm1", ".vbs", ".vbe", ".js",
+                                    ".jse", ".wsf", ".wsh", ".hta", ".py", NULL};
+
+static const char *writable[] = {"%temp%", "%tmp%", "\\temp\\", "\\appdata\\", "%appdata%",
+                                 "%localappdata%", "\\programdata\\", "%programdata%",
+                                 "\\users\\public\\", "\\windows\\temp\\",
+                                 "\\spool\\drivers\\color\\", "\\perflogs\\",
+                                 "\\$recycle.bin\\", "\\windows\\tasks\\", NULL};
+
+struct ind_ctx {
+    struct rpc_args *a;
+    uint16_t list;
+    uint32_t *mask;
+};
+
+static void raise_ind(struct ind_ctx *x, enum indicator_id id, const char *value, size_t n)
+{
+    if (*x->mask & (1u << id))
+        return;
+    *x->mask |= 1u << id;
+    if (x->list == ARGS_NONE)
+        x->list = args_arr(x->a, 0, "indicators");
+    uint16_t o = args_obj(x->a, x->list, NULL);
+    args_str(x->a, o, "name", defs[id].name);
+    if (defs[id].attack)
+        args_str(x->a, o, "attack", defs[id].attack);
+    args_strn(x->a, o, "value", value, n > 256 ? 256 : n);
+}
+
+/* Checks one command line or binary path. */
+static void check_command(struct ind_ctx *x, const char *s)
+{
+    for (const char **w = lolbins; *w; w++) {
+        const char *at = find_word(s, *w);
+        if (at)
+            raise_ind(x, IND_LOLBIN, at, strlen(*w));
+    }
+    for (const char **e = script_exts; *e; e++) {
+        size_t n = strlen(*e);
+        for (const char *p = s; (p = ci_find(p, *e)); p++)
+            if (boundary_after(p[n]) && p[n] != '.') {
+                const char *start = p;
+                while (start > s && !boundary_before(s, start))
+                    start--;
+                raise_ind(x, IND_SCRIPT_FILE, start, (size_t)(p + n - start));
+                break;
+            }
+    }
+    for (const char **wp = writable; *wp; wp++) {
+        const char *at = ci_find(s, *wp);
+        if (at)
+            raise_ind(x, IND_USER_WRITABLE, at, strlen(*wp));
+    }
+    const char *unc = strstr(s, "\\\\");
+    if (unc)
+        raise_ind(x, IND_NETWORK_PATH, unc, strcspn(unc, " \"'"));
+    /* an unescaped '>' whose target is a share or a temp directory */
+    for (const char *p = s; (p = strchr(p, '>')); p++) {
+        if (p > s && (p[-1] == '^' || p[-1] == '2'))
+            continue;
+        const char *t = p + 1;
+        while (*t == ' ' || *t == '"' || *t == '>')
+            t++;
+        if (strncmp(t, "\\\\", 2) == 0 || ci_find(t, "temp") == t || ci_find(t, "%windir%\\temp") == t ||
+            ci_find(t, "%temp%") == t || (strchr(t, '$') && strchr(t, '\\'))) {
+            raise_ind(x, IND_OUTPUT_REDIRECT, p, (size_t)(t - p) + strcspn(t, " \"'&|"));
+            break;
+        }
+    }
+    if (find_word(s, "powershell") || find_word(s, "pwsh")) {
+        static const char *enc[] = {" -e ", " -en ", " -enc ", " -enco", " -encodedcommand",
+                                    " -ec ", "frombase64string", NULL};
+        for (const char **e = enc; *e; e++) {
+            const char *at = ci_find(s, *e);
+            if (at) {
+                raise_ind(x, IND_ENCODED_POWERSHELL, at, strlen(*e));
+                break;
+            }
+        }
+    }
+}
+
+/* A name is random-looking when its letters flip case often or run without vowels. */
+static bool random_looking(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 4 || n > 32)
+        return false;
+    int flips = 0, run = 0, max_run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!isalnum(c))
+            return false;
+        if (i && isalpha(c) && isalpha((unsigned char)name[i - 1]) &&
+            !!isupper(c) != !!isupper((unsigned char)name[i - 1]))
+            flips++;
+        if (isalpha(c) && !strchr("aeiouyAEIOUY", c))
+            run++;
+        else
+            run = 0;
+        if (run > max_run)
+            max_run = run;
+    }
+    return flips >= 4 || max_run >= 5;
+}
+
+static bool cmd_cb(const char *s, size_t n, void *ctx)
+{
+    (void)n;
+    check_command(ctx, s);
+    return false;
+}
+
+static bool is_system(const char *u)
+{
+    return strcasecmp(u, "S-1-5-18") == 0 || strcasecmp(u, "SYSTEM") == 0 ||
+           strcasecmp(u, "NT AUTHORITY\\SYSTEM") == 0 || strcasecmp(u, "LocalSystem") == 0 ||
+           strcasecmp(u, ".\\LocalSystem") == 0;
+}
+
+void indicators_evaluate(struct worker *w, struct rpc_call *call)
+{
+    (void)w;
+    struct rpc_args *a = call->args;
+    if (!a || !call->iface || !call->iface->target)
+        return;
+    struct ind_ctx x = {a, ARGS_NONE, &call->indicators};
+    args_each(a, "args.binary_path", cmd_cb, &x);
+    args_each(a, "args.failure_actions.command", cmd_cb, &x);
+    args_each(a, "args.command", cmd_cb, &x);
+    args_each(a, "args.task.actions.command", cmd_cb, &x);
+    args_each(a, "args.task.actions.arguments", cmd_cb, &x);
+    args_each(a, "args.task.actions.working_directory", cmd_cb, &x);
+
+    bool creating = call->cls == RPC_CLASS_CREATE;
+    const char *svc = args_get(a, "args.service_name");
+    const char *display = args_get(a, "args.display_name");
+    if (creating && svc && random_looking(svc))
+        raise_ind(&x, IND_RANDOM_NAME, svc, strlen(svc));
+    else if (creating && display && random_looking(display))
+        raise_ind(&x, IND_RANDOM_NAME, display, strlen(display));
+    const char *path = args_get(a, "args.path");
+    if (creating && path) {
+        const char *base = strrchr(path, '\\');
+        base = base ? base + 1 : path;
+        if (random_looking(base))
+            raise_ind(&x, IND_RANDOM_NAME, base, strlen(base));
+    }
+    const struct rpc_arg *hidden = args_find(a, "args.task.hidden");
+    if (hidden && hidden->type == ARG_BOOL && hidden->num)
+        raise_ind(&x, IND_HIDDEN_TASK, "Hidden=true", 11);
+    const char *uid = args_get(a, "args.task.principal.user_id");
+    if (uid && is_system(uid))
+        raise_ind(&x, IND_RUNS_AS_SYSTEM, uid, strlen(uid));
+    if (creating && args_get(a, "args.binary_path")) {
+        /* a service without an account runs as LocalSystem */
+        const char *start_name = args_get(a, "args.start_name");
+        if (!start_name || is_system(start_name))
+            raise_ind(&x, IND_RUNS_AS_SYSTEM, start_name ? start_name : "LocalSystem",
+                      start_name ? strlen(start_name) : 11);
+    }
+}

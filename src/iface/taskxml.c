@@ -1,0 +1,335 @@
+#include "taskxml.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define XML_MAX_DEPTH 32
+#define XML_TEXT_MAX 4096
+#define XML_NAME_MAX 64
+
+struct xml {
+    const char *p, *end;
+    char stack[XML_MAX_DEPTH][XML_NAME_MAX]; /* local names of open elements */
+    int depth;
+    char text[XML_TEXT_MAX];
+    size_t text_len;
+    bool text_cut;
+    /* where the task's pieces go */
+    struct rpc_args *a;
+    uint16_t task, actions, triggers, principal, action, trigger;
+};
+
+static bool name_char(unsigned char c)
+{
+    return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-' || c == '.' || c == ':';
+}
+
+static void text_put(struct xml *x, const char *s, size_t n)
+{
+    if (x->text_len + n >= XML_TEXT_MAX) {
+        n = XML_TEXT_MAX - 1 - x->text_len;
+        x->text_cut = true;
+    }
+    memcpy(x->text + x->text_len, s, n);
+    x->text_len += n;
+    x->text[x->text_len] = '\0';
+}
+
+/* Appends code point cp as UTF-8. */
+static void text_cp(struct xml *x, unsigned long cp)
+{
+    char b[4];
+    size_t n;
+    if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000))
+        cp = 0xfffd;
+    if (cp < 0x80)
+        b[0] = (char)cp, n = 1;
+    else if (cp < 0x800)
+        b[0] = (char)(0xc0 | cp >> 6), b[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
+    else if (cp < 0x10000)
+        b[0] = (char)(0xe0 | cp >> 12), b[1] = (char)(0x80 | ((cp >> 6) & 0x3f)),
+        b[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
+    else
+        b[0] = (char)(0xf0 | cp >> 18), b[1] = (char)(0x80 | ((cp >> 12) & 0x3f)),
+        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), b[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
+    text_put(x, b, n);
+}
+
+/* Character data up to '<', with the five predefined entities and numeric references. */
+static bool read_text(struct xml *x, const char *stop_at, char until)
+{
+    while (x->p < stop_at && *x->p != until) {
+        if (*x->p != '&') {
+            const char *s = x->p;
+            while (x->p < stop_at && *x->p != until && *x->p != '&')
+                x->p++;
+            text_put(x, s, (size_t)(x->p - s));
+            continue;
+        }
+        const char *semi = memchr(x->p, ';', (size_t)(stop_at - x->p) < 12 ? (size_t)(stop_at - x->p) : 12);
+        if (!semi)
+            return false;
+        const char *e = x->p + 1;
+        size_t n = (size_t)(semi - e);
+        if (n >= 2 && e[0] == '#') {
+            unsigned long v = 0;
+            bool hex = e[1] == 'x' || e[1] == 'X';
+            for (const char *d = e + (hex ? 2 : 1); d < semi; d++) {
+                int dv = (*d >= '0' && *d <= '9') ? *d - '0'
+                         : hex && (*d | 0x20) >= 'a' && (*d | 0x20) <= 'f' ? (*d | 0x20) - 'a' + 10
+                                                                           : -1;
+                if (dv < 0 || v > 0x10ffff)
+                    return false;
+                v = v * (hex ? 16 : 10) + (unsigned long)dv;
+            }
+            text_cp(x, v);
+        } else if (n == 2 && memcmp(e, "lt", 2) == 0) {
+            text_put(x, "<", 1);
+        } else if (n == 2 && memcmp(e, "gt", 2) == 0) {
+            text_put(x, ">", 1);
+        } else if (n == 3 && memcmp(e, "amp", 3) == 0) {
+            text_put(x, "&", 1);
+        } else if (n == 4 && memcmp(e, "quot", 4) == 0) {
+            text_put(x, "\"", 1);
+        } else if (n == 4 && memcmp(e, "apos", 4) == 0) {
+            text_put(x, "'", 1);
+        } else {
+            return false; /* only the predefined entities exist without a DTD */
+        }
+        x->p = semi + 1;
+    }
+    return true;
+}
+
+static const char *local(const char *name)
+{
+    const char *c = strrchr(name, ':');
+    return c ? c + 1 : name;
+}
+
+static bool parent_is(const struct xml *x, int up, const char *name)
+{
+    return x->depth - 1 - up >= 0 && strcmp(x->stack[x->depth - 1 - up], name) == 0;
+}
+
+static const char *trigger_kind(const char *el)
+{
+    static const struct {
+        const char *el, *kind;
+    } k[] = {{"TimeTrigger", "time"},       {"CalendarTrigger", "calendar"},
+             {"BootTrigger", "boot"},       {"LogonTrigger", "logon"},
+             {"IdleTrigger", "idle"},       {"EventTrigger", "event"},
+             {"RegistrationTrigger", "registration"},
+             {"SessionStateChangeTrigger", "session_state_change"},
+             {"WnfStateChangeTrigger", "wnf_state_change"}};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (strcmp(el, k[i].el) == 0)
+            return k[i].kind;
+    return NULL;
+}
+
+/* An element opened at depth x->depth (already pushed). */
+static void on_open(struct xml *x, const char *el, const char *attrs, size_t alen)
+{
+    struct rpc_args *a = x->a;
+    if (parent_is(x, 1, "Actions")) {
+        if (x->actions == ARGS_NONE)
+            x->actions = args_arr(a, x->task, "actions");
+        x->action = args_obj(a, x->actions, NULL);
+        const char *t = strcmp(el, "Exec") == 0         ? "exec"
+                        : strcmp(el, "ComHandler") == 0 ? "com_handler"
+                        : strcmp(el, "SendEmail") == 0  ? "send_email"
+                        : strcmp(el, "ShowMessage") == 0 ? "show_message"
+                                                        : el;
+        args_str(a, x->action, "type", t);
+    } else if (parent_is(x, 1, "Triggers")) {
+        const char *kind = trigger_kind(el);
+        if (x->triggers == ARGS_NONE)
+            x->triggers = args_arr(a, x->task, "triggers");
+        x->trigger = args_obj(a, x->triggers, NULL);
+        args_str(a, x->trigger, "type", kind ? kind : el);
+    } else if (strcmp(el, "Principal") == 0 && parent_is(x, 1, "Principals")) {
+        if (x->principal == ARGS_NONE)
+            x->principal = args_obj(a, x->task, "principal");
+    } else if (strcmp(el, "Actions") == 0 && parent_is(x, 1, "Task")) {
+        /* Context="..." names the principal the actions run as */
+        const char *c = attrs ? strstr(attrs, "Context=") : NULL;
+        if (c && (size_t)(c - attrs) < alen) {
+            char q = c[8];
+            const char *v = c + 9, *e = (q == '"' || q == '\'') ? memchr(v, q, alen - (size_t)(v - attrs)) : NULL;
+            if (e)
+                args_strn(a, x->task, "actions_context", v, (size_t)(e - v));
+        }
+    }
+}
+
+/* An element closes: its text goes where it belongs. */
+static void on_close(struct xml *x, const char *el)
+{
+    struct rpc_args *a = x->a;
+    const char *t = x->text;
+    /* trim surrounding whitespace */
+    while (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n')
+        t++;
+    size_t n = strlen(t);
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r' || t[n - 1] == '\n'))
+        n--;
+
+    if (parent_is(x, 1, "Exec") && parent_is(x, 2, "Actions")) {
+        const char *k = strcmp(el, "Command") == 0          ? "command"
+                        : strcmp(el, "Arguments") == 0      ? "arguments"
+                        : strcmp(el, "WorkingDirectory") == 0 ? "working_directory"
+                                                              : NULL;
+        if (k && x->action != ARGS_NONE)
+            args_strn(a, x->action, k, t, n);
+    } else if (parent_is(x, 1, "ComHandler") && parent_is(x, 2, "Actions")) {
+        const char *k = strcmp(el, "ClassId") == 0 ? "class_id" : strcmp(el, "Data") == 0 ? "data" : NULL;
+        if (k && x->action != ARGS_NONE)
+            args_strn(a, x->action, k, t, n);
+    } else if (parent_is(x, 1, "Principal") && x->principal != ARGS_NONE) {
+        const char *k = strcmp(el, "UserId") == 0      ? "user_id"
+                        : strcmp(el, "GroupId") == 0   ? "group_id"
+                        : strcmp(el, "LogonType") == 0 ? "logon_type"
+                        : strcmp(el, "RunLevel") == 0  ? "run_level"
+                                                       : NULL;
+        if (k)
+            args_strn(a, x->principal, k, t, n);
+    } else if (x->trigger != ARGS_NONE && x->depth >= 3 && strcmp(x->stack[1], "Triggers") == 0) {
+        const char *k = strcmp(el, "StartBoundary") == 0 ? "start_boundary"
+                        : strcmp(el, "Interval") == 0    ? "interval"
+                        : strcmp(el, "DaysInterval") == 0 ? "days_interval"
+                        : strcmp(el, "Delay") == 0       ? "delay"
+                        : strcmp(el, "UserId") == 0      ? "user_id"
+                        : strcmp(el, "Subscription") == 0 ? "subscription"
+                                                          : NULL;
+        if (k)
+            args_strn(a, x->trigger, k, t, n);
+    } else if (parent_is(x, 1, "Settings") && strcmp(el, "Hidden") == 0) {
+        args_bool(a, x->task, "hidden", n == 4 && strncasecmp(t, "true", 4) == 0);
+    } else if (parent_is(x, 1, "RegistrationInfo")) {
+        const char *k = strcmp(el, "Author") == 0        ? "author"
+                        : strcmp(el, "Description") == 0 ? "description"
+                        : strcmp(el, "URI") == 0         ? "uri"
+                                                         : NULL;
+        if (k)
+            args_strn(a, x->task, k, t, n);
+    }
+    if (parent_is(x, 1, "Actions"))
+        x->action = ARGS_NONE;
+    if (parent_is(x, 1, "Triggers"))
+        x->trigger = ARGS_NONE;
+}
+
+enum taskxml_status taskxml_parse(const char *xml, size_t len, struct rpc_args *a,
+                                  uint16_t parent)
+{
+    struct xml x;
+    memset(&x, 0, sizeof x);
+    x.p = xml;
+    x.end = xml + len;
+    x.a = a;
+    x.task = args_obj(a, parent, "task");
+    x.actions = x.triggers = x.principal = x.action = x.trigger = ARGS_NONE;
+    /* a UTF-8 byte order mark, as converted from UTF-16 */
+    if (len >= 3 && memcmp(xml, "\xef\xbb\xbf", 3) == 0)
+        x.p += 3;
+    bool seen_root = false;
+    while (x.p < x.end) {
+        if (*x.p != '<') {
+            if (!read_text(&x, x.end, '<'))
+                return TASKXML_MALFORMED;
+            continue;
+        }
+        size_t left = (size_t)(x.end - x.p);
+        if (left >= 4 && memcmp(x.p, "<!--", 4) == 0) {
+            const char *e = NULL;
+            for (const char *q = x.p + 4; q + 3 <= x.end; q++)
+                if (q[0] == '-' && q[1] == '-' && q[2] == '>') {
+                    e = q;
+                    break;
+                }
+            if (!e)
+                return TASKXML_MALFORMED;
+            x.p = e + 3;
+            continue;
+        }
+        if (left >= 9 && memcmp(x.p, "<![CDATA[", 9) == 0) {
+            const char *e = NULL;
+            for (const char *q = x.p + 9; q + 3 <= x.end; q++)
+                if (q[0] == ']' && q[1] == ']' && q[2] == '>') {
+                    e = q;
+                    break;
+                }
+            if (!e)
+                return TASKXML_MALFORMED;
+            text_put(&x, x.p + 9, (size_t)(e - x.p - 9));
+            x.p = e + 3;
+            continue;
+        }
+        if (left >= 2 && x.p[1] == '!')
+            return TASKXML_DOCTYPE;
+        if (left >= 2 && x.p[1] == '?') {
+            const char *e = NULL;
+            for (const char *q = x.p + 2; q + 2 <= x.end; q++)
+                if (q[0] == '?' && q[1] == '>') {
+                    e = q;
+                    break;
+                }
+            if (!e)
+                return TASKXML_MALFORMED;
+            x.p = e + 2;
+            continue;
+        }
+        bool closing = left >= 2 && x.p[1] == '/';
+        const char *ns = x.p + (closing ? 2 : 1);
+        const char *ne = ns;
+        while (ne < x.end && name_char((unsigned char)*ne))
+            ne++;
+        if (ne == ns || (size_t)(ne - ns) >= XML_NAME_MAX)
+            return TASKXML_MALFORMED;
+        /* the end of the tag, outside quoted attribute values */
+        const char *gt = ne;
+        char quote = 0;
+        while (gt < x.end && (quote || *gt != '>')) {
+            if (quote && *gt == quote)
+                quote = 0;
+            else if (!quote && (*gt == '"' || *gt == '\''))
+                quote = *gt;
+            gt++;
+        }
+        if (gt >= x.end)
+            return TASKXML_MALFORMED;
+        char name[XML_NAME_MAX];
+        memcpy(name, ns, (size_t)(ne - ns));
+        name[ne - ns] = '\0';
+        const char *el = local(name);
+        if (closing) {
+            if (x.depth == 0 || strcmp(x.stack[x.depth - 1], el) != 0)
+                return TASKXML_MALFORMED;
+            on_close(&x, el);
+            x.depth--;
+        } else {
+            bool empty = gt > ne && gt[-1] == '/';
+            if (x.depth == 0 && seen_root)
+                return TASKXML_MALFORMED;
+            if (x.depth >= XML_MAX_DEPTH)
+                return TASKXML_TOO_DEEP;
+            seen_root = true;
+            snprintf(x.stack[x.depth++], XML_NAME_MAX, "%s", el);
+            x.text_len = 0;
+            x.text[0] = '\0';
+            on_open(&x, el, ne, (size_t)(gt - ne));
+            if (empty) {
+                on_close(&x, el);
+                x.depth--;
+            }
+        }
+        x.text_len = 0;
+        x.text[0] = '\0';
+        x.p = gt + 1;
+    }
+    return x.depth == 0 && seen_root ? TASKXML_OK : TASKXML_MALFORMED;
+}
