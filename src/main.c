@@ -14,6 +14,7 @@
 #include "rpcsentry/flow.h"
 #include "rpcsentry/log.h"
 #include "rpcsentry/output.h"
+#include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
 
 static volatile bool stop_requested;
@@ -286,6 +287,7 @@ int main(int argc, char **argv)
     }
 out:
     flow_table_free(&w, w.flows);
+    transport_worker_free(&w);
     output_close(w.out);
     if (w.mem.total_used)
         log_error("internal: %zu accounted bytes not released at exit", w.mem.total_used);

@@ -17,6 +17,7 @@ struct output;
 
 struct output_opts {
     const char *log_dir;  /* eve.json goes there; "-" writes to standard output */
+    const char *eve_path; /* when set, records go to this file instead (tests: /dev/null) */
     bool compat;          /* drop the rpcsentry extension (validates against Suricata's schema) */
     bool log_binds;       /* bind/alter_context exchanges as records of their own */
     bool with_filename;   /* pcap_filename in every record */

@@ -30,4 +30,7 @@ void smb_conn_free(struct worker *w, struct smb_conn *c);
 void smb_data(struct worker *w, struct smb_conn *c, int ep, const uint8_t *data, size_t len);
 void smb_gap(struct worker *w, struct smb_conn *c, int ep);
 
+/* Frees the worker's registry of sessions seen across connections. */
+void smb_registry_free(struct worker *w);
+
 #endif

@@ -26,6 +26,9 @@ void transport_gap(struct worker *w, struct flow *f, int ep, uint32_t len);
 /* The flow is over: finish open calls, free the state. */
 void transport_end(struct worker *w, struct flow *f);
 
+/* Frees what the transport keeps per worker across flows (at shutdown). */
+void transport_worker_free(struct worker *w);
+
 /* Probe verdicts, exposed for tests. */
 enum transport_probe {
     PROBE_NEED_MORE,

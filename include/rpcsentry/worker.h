@@ -16,6 +16,7 @@
 struct flow_table;
 struct output;
 struct detect;
+struct smb_registry;
 
 struct worker {
     const struct config *cfg;
@@ -25,6 +26,7 @@ struct worker {
     struct flow_table *flows;
     struct detect *detect;  /* the rule set this worker matches against */
     struct output *out;     /* where records go */
+    struct smb_registry *smb_registry; /* SMB sessions across connections (transport) */
 
     /* the capture clock and position: the packet being handled */
     uint64_t now_us;

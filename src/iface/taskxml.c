@@ -104,6 +104,16 @@ static bool read_text(struct xml *x, const char *stop_at, char until)
     return true;
 }
 
+/* needle inside [hay, hay+n), or NULL: the document is not NUL-terminated. */
+static const char *find_in(const char *hay, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0)
+            return hay + i;
+    return NULL;
+}
+
 static const char *local(const char *name)
 {
     const char *c = strrchr(name, ':');
@@ -156,10 +166,10 @@ static void on_open(struct xml *x, const char *el, const char *attrs, size_t ale
             x->principal = args_obj(a, x->task, "principal");
     } else if (strcmp(el, "Actions") == 0 && parent_is(x, 1, "Task")) {
         /* Context="..." names the principal the actions run as */
-        const char *c = attrs ? strstr(attrs, "Context=") : NULL;
-        if (c && (size_t)(c - attrs) < alen) {
-            char q = c[8];
-            const char *v = c + 9, *e = (q == '"' || q == '\'') ? memchr(v, q, alen - (size_t)(v - attrs)) : NULL;
+        const char *c = attrs ? find_in(attrs, alen, "Context=") : NULL;
+        size_t rest = c ? alen - (size_t)(c - attrs) : 0;
+        if (c && rest > 9 && (c[8] == '"' || c[8] == '\'')) {
+            const char *v = c + 9, *e = memchr(v, c[8], rest - 9);
             if (e)
                 args_strn(a, x->task, "actions_context", v, (size_t)(e - v));
         }

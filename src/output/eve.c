@@ -29,7 +29,9 @@ struct output *output_open(const struct output_opts *opts, char *err, size_t err
     json_init(&o->j);
     const char *dir = opts->log_dir ? opts->log_dir : ".";
     struct sink *s;
-    if (strcmp(dir, "-") == 0) {
+    if (opts->eve_path) {
+        s = sink_file_open(opts->eve_path, err, errlen);
+    } else if (strcmp(dir, "-") == 0) {
         s = sink_file_open("-", err, errlen);
     } else {
         struct stat st;

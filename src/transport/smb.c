@@ -99,6 +99,8 @@ struct smb_pending {
     struct smb_pending *next;
     uint64_t msg_id;
     uint8_t kind;
+    bool by_create;      /* the pipe was opened in the same chain: found by its CREATE */
+    uint64_t create_msg;
     uint8_t fid[16];
     uint64_t session;
     char path[SMB_NAME_MAX]; /* share of a TREE_CONNECT */
@@ -119,8 +121,34 @@ struct smb_dir {
     bool synced;
 };
 
+/*
+ * Sessions outlive connections: SMB 3 multichannel binds a new connection
+ * to a session whose user and trees were set up on another. A bounded
+ * per-worker registry keyed by (server address, session id) remembers them.
+ */
+#define SMB_REG_MAX 256
+#define SMB_REG_TREES 16
+struct smb_reg_tree {
+    uint32_t id;
+    bool ipc;
+    char share[SMB_NAME_MAX];
+};
+struct smb_reg_entry {
+    bool used, has_identity;
+    uint8_t server[16];
+    uint64_t session;
+    struct rpc_identity identity;
+    struct smb_reg_tree trees[SMB_REG_TREES];
+    unsigned n_trees;
+};
+struct smb_registry {
+    struct smb_reg_entry e[SMB_REG_MAX];
+    unsigned next;
+};
+
 struct smb_conn {
     const struct flow_ref *flow;
+    int server_ep; /* endpoint that answers, -1 until a message says */
     uint64_t *tx_counter;
     struct smb_dir dir[2];
     const char *dialect;
@@ -132,6 +160,7 @@ struct smb_conn {
     struct learned_iface learned[8];
     unsigned n_learned;
     uint32_t anomalies_seen;
+    bool partial; /* the message being parsed was cut to its first SMB_PEEK bytes */
 };
 
 static void anomaly(struct worker *w, struct smb_conn *c, enum anomaly_type t, const char *why)
@@ -179,18 +208,82 @@ static struct smb_session *session_get(struct worker *w, struct smb_conn *c, uin
     return s;
 }
 
-static struct smb_tree *tree_get(struct smb_conn *c, uint32_t id)
+static struct smb_reg_entry *reg_find(struct worker *w, struct smb_conn *c, uint64_t session,
+                                      bool create)
+{
+    if (c->server_ep < 0)
+        return NULL;
+    if (!w->smb_registry) {
+        if (!create)
+            return NULL;
+        w->smb_registry = mem_calloc(&w->mem, MEM_APP, sizeof *w->smb_registry);
+        if (!w->smb_registry)
+            return NULL;
+    }
+    struct smb_registry *r = w->smb_registry;
+    const uint8_t *server = c->flow->key.addr[c->server_ep];
+    for (unsigned i = 0; i < SMB_REG_MAX; i++)
+        if (r->e[i].used && r->e[i].session == session && memcmp(r->e[i].server, server, 16) == 0)
+            return &r->e[i];
+    if (!create)
+        return NULL;
+    struct smb_reg_entry *e = &r->e[r->next++ % SMB_REG_MAX];
+    memset(e, 0, sizeof *e);
+    e->used = true;
+    e->session = session;
+    memcpy(e->server, server, 16);
+    return e;
+}
+
+void smb_registry_free(struct worker *w)
+{
+    if (w->smb_registry)
+        mem_free(&w->mem, MEM_APP, w->smb_registry, sizeof *w->smb_registry);
+    w->smb_registry = NULL;
+}
+
+static void tree_add(struct worker *w, struct smb_conn *c, uint32_t id, uint64_t session,
+                     const char *share, bool ipc);
+
+/* A tree of the session: on this connection, or set up on another channel of the session. */
+static struct smb_tree *tree_find(struct worker *w, struct smb_conn *c, uint64_t session,
+                                  uint32_t id)
 {
     for (struct smb_tree *t = c->trees; t; t = t->next)
-        if (t->id == id)
+        if (t->id == id && t->session == session)
             return t;
+    struct smb_reg_entry *e = reg_find(w, c, session, false);
+    for (unsigned i = 0; e && i < e->n_trees; i++)
+        if (e->trees[i].id == id) {
+            struct smb_reg_tree copy = e->trees[i]; /* tree_add writes the registry again */
+            tree_add(w, c, id, session, copy.share, copy.ipc);
+            for (struct smb_tree *t = c->trees; t; t = t->next)
+                if (t->id == id && t->session == session)
+                    return t;
+        }
     return NULL;
 }
 
 static void tree_add(struct worker *w, struct smb_conn *c, uint32_t id, uint64_t session,
                      const char *share, bool ipc)
 {
-    struct smb_tree *t = tree_get(c, id);
+    struct smb_reg_entry *e = reg_find(w, c, session, true);
+    if (e) {
+        unsigned i = 0;
+        while (i < e->n_trees && e->trees[i].id != id)
+            i++;
+        if (i < SMB_REG_TREES) {
+            e->trees[i].id = id;
+            e->trees[i].ipc = ipc;
+            snprintf(e->trees[i].share, sizeof e->trees[i].share, "%s", share);
+            if (i == e->n_trees)
+                e->n_trees++;
+        }
+    }
+    struct smb_tree *t = NULL;
+    for (struct smb_tree *x = c->trees; x; x = x->next)
+        if (x->id == id && x->session == session)
+            t = x;
     if (!t) {
         if (c->n_trees >= SMB_MAX_TREES)
             return;
@@ -225,6 +318,28 @@ static struct smb_pipe *pipe_by_create(struct smb_conn *c, uint64_t msg)
     return NULL;
 }
 
+/* Which pipe a pending request is about: by FileId, or, when it was opened in
+ * the same compounded chain (FileId not known when asked), by its CREATE. */
+static void pend_set_pipe(struct smb_pending *q, const struct smb_pipe *p)
+{
+    memcpy(q->fid, p->fid, 16);
+    q->by_create = !p->open;
+    q->create_msg = p->create_msg;
+}
+
+static struct smb_pipe *pend_pipe(struct smb_conn *c, const struct smb_pending *q)
+{
+    if (q->by_create) {
+        for (struct smb_pipe *p = c->pipes; p; p = p->next)
+            if (p->create_msg == q->create_msg)
+                return p;
+        return NULL;
+    }
+    return pipe_by_fid(c, q->fid, 16);
+}
+
+static struct smb_pipe *pend_pipe(struct smb_conn *c, const struct smb_pending *q);
+
 static void pipe_free(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
 {
     struct smb_pipe **pp = &c->pipes;
@@ -235,6 +350,34 @@ static void pipe_free(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
     c->n_pipes--;
     dce_assoc_free(w, p->dce);
     mem_free(&w->mem, MEM_APP, p, sizeof *p);
+}
+
+/* The session's identity: learned on this connection, or on another channel. */
+static const struct rpc_identity *session_identity(struct worker *w, struct smb_conn *c,
+                                                   uint64_t id)
+{
+    struct smb_session *s = session_get(w, c, id, false);
+    if (s)
+        return &s->identity;
+    struct smb_reg_entry *e = reg_find(w, c, id, false);
+    if (!e || !e->has_identity || !(s = session_get(w, c, id, true)))
+        return NULL;
+    s->identity = e->identity;
+    return &s->identity;
+}
+
+/* A session's user is known: on the connection and for its other channels. */
+static void session_learn(struct worker *w, struct smb_conn *c, uint64_t id,
+                          const struct rpc_identity *ident)
+{
+    struct smb_session *s = session_get(w, c, id, true);
+    if (s)
+        s->identity = *ident;
+    struct smb_reg_entry *e = reg_find(w, c, id, true);
+    if (e) {
+        e->identity = *ident;
+        e->has_identity = true;
+    }
 }
 
 /* "\PIPE\svcctl", "\svcctl", "svcctl" -> "svcctl" */
@@ -300,8 +443,7 @@ static struct smb_pipe *pipe_new(struct worker *w, struct smb_conn *c, const cha
     p->info.smb_session_id = session;
     p->info.smb_tree_id = tree;
     p->info.smb_dialect = c->dialect;
-    struct smb_session *s = session_get(w, c, session, false);
-    p->info.smb_identity = s ? &s->identity : NULL;
+    p->info.smb_identity = session_identity(w, c, session);
     p->dce = dce_assoc_new(w, &p->info);
     if (!p->dce) {
         mem_free(&w->mem, MEM_APP, p, sizeof *p);
@@ -394,10 +536,25 @@ static void pend_free(struct worker *w, struct smb_pending *q)
 }
 
 /* Is this tree a place where pipes live (IPC$), or unknown (picked up mid-stream)? */
-static bool tree_may_hold_pipes(struct smb_conn *c, uint32_t tree_id)
+static bool tree_may_hold_pipes(struct worker *w, struct smb_conn *c, uint64_t session,
+                                uint32_t tree_id)
 {
-    struct smb_tree *t = tree_get(c, tree_id);
+    struct smb_tree *t = tree_find(w, c, session, tree_id);
     return !t || t->ipc;
+}
+
+/*
+ * Data that runs past the bytes we have: malformed, unless the message was
+ * too big to hold and only its start was read (file data): then a pipe it
+ * was meant for has lost bytes, and anything else does not matter.
+ */
+static void data_missing(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                         const char *what)
+{
+    if (!c->partial)
+        anomaly(w, c, ANOM_SMB_MALFORMED, what);
+    else if (p)
+        dce_gap(w, p->dce, ep);
 }
 
 /* Data on a file we have not seen opened: a pipe if it carries DCE/RPC. */
@@ -405,9 +562,9 @@ static struct smb_pipe *adopt(struct worker *w, struct smb_conn *c, const uint8_
                               size_t fidlen, uint64_t session, uint32_t tree,
                               const uint8_t *d, size_t n)
 {
-    if (!tree_may_hold_pipes(c, tree) || dce_hdr_check(d, n, NULL) != 1)
+    if (!tree_may_hold_pipes(w, c, session, tree) || dce_hdr_check(d, n, NULL) != 1)
         return NULL;
-    struct smb_tree *t = tree_get(c, tree);
+    struct smb_tree *t = tree_find(w, c, session, tree);
     struct smb_pipe *p = pipe_new(w, c, "", t ? t->share : NULL, session, tree);
     if (!p)
         return NULL;
@@ -487,11 +644,8 @@ static void smb2_session_setup(struct worker *w, struct smb_conn *c, const struc
     if (!blob)
         return;
     struct rpc_identity id;
-    if (ntlmssp_parse(blob, len, &id) == NTLMSSP_AUTHENTICATE) {
-        struct smb_session *s = session_get(w, c, h->session, true);
-        if (s)
-            s->identity = id;
-    }
+    if (ntlmssp_parse(blob, len, &id) == NTLMSSP_AUTHENTICATE)
+        session_learn(w, c, h->session, &id);
 }
 
 static void smb2_tree_connect(struct worker *w, struct smb_conn *c, const struct smb2_hdr *h,
@@ -530,8 +684,8 @@ static void smb2_create(struct worker *w, struct smb_conn *c, const struct smb2_
             return;
         char name[SMB_NAME_MAX];
         smb2_name(m, off, len, name, sizeof name);
-        struct smb_tree *t = tree_get(c, h->tree);
-        if (!tree_may_hold_pipes(c, h->tree))
+        struct smb_tree *t = tree_find(w, c, h->session, h->tree);
+        if (!tree_may_hold_pipes(w, c, h->session, h->tree))
             return;
         if (!t && name[0] == '\0')
             return;
@@ -588,11 +742,11 @@ static void smb2_write(struct worker *w, struct smb_conn *c, int ep, const struc
     struct rd d = m;
     rd_seek(&d, off);
     const uint8_t *data = rd_take(&d, len);
+    struct smb_pipe *p = smb2_pipe_for(c, fid, ch, h->flags & SMB2_FLAGS_RELATED);
     if (!data) {
-        anomaly(w, c, ANOM_SMB_MALFORMED, "WRITE data past the end of the message");
+        data_missing(w, c, p, ep, "WRITE data past the end of the message");
         return;
     }
-    struct smb_pipe *p = smb2_pipe_for(c, fid, ch, h->flags & SMB2_FLAGS_RELATED);
     if (!p)
         p = adopt(w, c, fid, 16, h->session, h->tree, data, len);
     pipe_data(w, c, p, ep, data, len);
@@ -607,11 +761,13 @@ static void smb2_read(struct worker *w, struct smb_conn *c, int ep, const struct
         if (!rd_bytes(&m, fid, 16))
             return;
         struct smb_pipe *p = smb2_pipe_for(c, fid, ch, h->flags & SMB2_FLAGS_RELATED);
-        if (!p && !tree_may_hold_pipes(c, h->tree))
+        if (!p && !tree_may_hold_pipes(w, c, h->session, h->tree))
             return; /* a read on a disk share: no need to follow it */
         struct smb_pending *q = pend_add(w, c, h->msg_id, PEND_READ);
         if (q) {
-            memcpy(q->fid, p ? p->fid : fid, 16);
+            memcpy(q->fid, fid, 16);
+            if (p)
+                pend_set_pipe(q, p);
             q->session = h->session;
         }
         return;
@@ -629,13 +785,13 @@ static void smb2_read(struct worker *w, struct smb_conn *c, int ep, const struct
         struct rd d = m;
         rd_seek(&d, off);
         const uint8_t *data = rd_ok(&m) ? rd_take(&d, len) : NULL;
+        struct smb_pipe *p = pend_pipe(c, q);
         if (data) {
-            struct smb_pipe *p = pipe_by_fid(c, q->fid, 16);
             if (!p)
                 p = adopt(w, c, q->fid, 16, q->session, h->tree, data, len);
             pipe_data(w, c, p, ep, data, len);
         } else if (len) {
-            anomaly(w, c, ANOM_SMB_MALFORMED, "READ data past the end of the message");
+            data_missing(w, c, p, ep, "READ data past the end of the message");
         }
     }
     pend_free(w, q);
@@ -655,11 +811,11 @@ static void smb2_ioctl(struct worker *w, struct smb_conn *c, int ep, const struc
         struct rd d = m;
         rd_seek(&d, in_off);
         const uint8_t *data = rd_ok(&m) ? rd_take(&d, in_len) : NULL;
+        struct smb_pipe *p = smb2_pipe_for(c, fid, ch, h->flags & SMB2_FLAGS_RELATED);
         if (!data) {
-            anomaly(w, c, ANOM_SMB_MALFORMED, "IOCTL input past the end of the message");
+            data_missing(w, c, p, ep, "IOCTL input past the end of the message");
             return;
         }
-        struct smb_pipe *p = smb2_pipe_for(c, fid, ch, h->flags & SMB2_FLAGS_RELATED);
         if (!p)
             p = adopt(w, c, fid, 16, h->session, h->tree, data, in_len);
         if (!p)
@@ -667,7 +823,7 @@ static void smb2_ioctl(struct worker *w, struct smb_conn *c, int ep, const struc
         pipe_data(w, c, p, ep, data, in_len);
         struct smb_pending *q = pend_add(w, c, h->msg_id, PEND_IOCTL);
         if (q)
-            memcpy(q->fid, p->fid, 16);
+            pend_set_pipe(q, p);
         return;
     }
     if (h->status == STATUS_PENDING)
@@ -679,11 +835,11 @@ static void smb2_ioctl(struct worker *w, struct smb_conn *c, int ep, const struc
         struct rd d = m;
         rd_seek(&d, out_off);
         const uint8_t *data = rd_ok(&m) ? rd_take(&d, out_len) : NULL;
-        struct smb_pipe *p = pipe_by_fid(c, q ? q->fid : fid, 16);
+        struct smb_pipe *p = q ? pend_pipe(c, q) : pipe_by_fid(c, fid, 16);
         if (data)
             pipe_data(w, c, p, ep, data, out_len);
         else if (out_len)
-            anomaly(w, c, ANOM_SMB_MALFORMED, "IOCTL output past the end of the message");
+            data_missing(w, c, p, ep, "IOCTL output past the end of the message");
     }
     pend_free(w, q);
 }
@@ -722,6 +878,8 @@ static void smb2_message(struct worker *w, struct smb_conn *c, int ep, const uin
             return;
         }
         h.response = (h.flags & SMB2_FLAGS_RESPONSE) != 0;
+        if (c->server_ep < 0)
+            c->server_ep = h.response ? ep : 1 - ep;
         if (h.flags & SMB2_FLAGS_RELATED) {
             if (h.session == UINT64_MAX)
                 h.session = ch.session;
@@ -826,9 +984,7 @@ static void smb1_session_setup(struct worker *w, struct smb_conn *c, const struc
     } else {
         return;
     }
-    struct smb_session *s = session_get(w, c, h->uid, true);
-    if (s)
-        s->identity = id;
+    session_learn(w, c, h->uid, &id);
 }
 
 static void smb1_tree_connect(struct worker *w, struct smb_conn *c, const struct smb1_hdr *h,
@@ -875,7 +1031,7 @@ static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct sm
     if (!h->reply) {
         rd_skip(&words, 5);
         uint16_t nlen = rd_u16le(&words);
-        if (!rd_ok(&words) || !tree_may_hold_pipes(c, h->tid))
+        if (!rd_ok(&words) || !tree_may_hold_pipes(w, c, h->uid, h->tid))
             return;
         char name[SMB_NAME_MAX];
         struct rd b = rd_sub(&bytes, rd_left(&bytes));
@@ -886,7 +1042,7 @@ static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct sm
         } else {
             latin1_to_utf8(&b, nlen, name, sizeof name, NULL);
         }
-        struct smb_tree *t = tree_get(c, h->tid);
+        struct smb_tree *t = tree_find(w, c, h->uid, h->tid);
         if (!t && name[0] == '\0')
             return;
         struct smb_pipe *p = pipe_new(w, c, name, t ? t->share : NULL, h->uid, h->tid);
@@ -921,13 +1077,13 @@ static void smb1_write(struct worker *w, struct smb_conn *c, int ep, const struc
     uint32_t total = (uint32_t)len | (uint32_t)len_hi << 16;
     rd_seek(&msg, off);
     const uint8_t *data = rd_take(&msg, total);
-    if (!data) {
-        anomaly(w, c, ANOM_SMB_MALFORMED, "WRITE_ANDX data past the end of the message");
-        return;
-    }
     uint8_t f[16];
     smb1_fid(f, fid);
     struct smb_pipe *p = pipe_by_fid(c, f, 16);
+    if (!data) {
+        data_missing(w, c, p, ep, "WRITE_ANDX data past the end of the message");
+        return;
+    }
     if (!p)
         p = adopt(w, c, f, 16, h->uid, h->tid, data, total);
     pipe_data(w, c, p, ep, data, total);
@@ -939,7 +1095,7 @@ static void smb1_read(struct worker *w, struct smb_conn *c, int ep, const struct
     if (!h->reply) {
         rd_skip(&words, 4);
         uint16_t fid = rd_u16le(&words);
-        if (!rd_ok(&words) || !tree_may_hold_pipes(c, h->tid))
+        if (!rd_ok(&words) || !tree_may_hold_pipes(w, c, h->uid, h->tid))
             return;
         struct smb_pending *q = pend_add(w, c, smb1_key(h), PEND_READ);
         if (q) {
@@ -954,8 +1110,7 @@ static void smb1_read(struct worker *w, struct smb_conn *c, int ep, const struct
     if (h->status == STATUS_SUCCESS || h->status == STATUS_BUFFER_OVERFLOW) {
         rd_skip(&words, 10);
         uint16_t len = rd_u16le(&words), off = rd_u16le(&words);
-        rd_skip(&words, 2);
-        uint16_t len_hi = rd_u16le(&words);
+        uint16_t len_hi = rd_u16le(&words); /* MS-SMB 2.2.4.2.2: right after DataOffset */
         uint32_t total = (uint32_t)len | (rd_ok(&words) ? (uint32_t)len_hi << 16 : 0);
         struct rd d = msg;
         rd_seek(&d, off);
@@ -966,7 +1121,8 @@ static void smb1_read(struct worker *w, struct smb_conn *c, int ep, const struct
                 p = adopt(w, c, q->fid, 16, q->session, h->tid, data, total);
             pipe_data(w, c, p, ep, data, total);
         } else if (total) {
-            anomaly(w, c, ANOM_SMB_MALFORMED, "READ_ANDX data past the end of the message");
+            data_missing(w, c, pipe_by_fid(c, q->fid, 16), ep,
+                         "READ_ANDX data past the end of the message");
         }
     }
     pend_free(w, q);
@@ -1051,6 +1207,8 @@ static void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uin
     }
     h.reply = (h.flags & SMB1_FLAGS_REPLY) != 0;
     h.unicode = (h.flags2 & SMB1_FLAGS2_UNICODE) != 0;
+    if (c->server_ep < 0)
+        c->server_ep = h.reply ? ep : 1 - ep;
     if (!c->dialect)
         c->dialect = "NT LM 0.12";
     uint8_t cmd = h.cmd;
@@ -1137,6 +1295,7 @@ struct smb_conn *smb_conn_new(struct worker *w, const struct flow_ref *flow,
     if (!c)
         return NULL;
     c->flow = flow;
+    c->server_ep = -1;
     c->tx_counter = tx_counter;
     for (int i = 0; i < 2; i++) {
         buf_init(&c->dir[i].acc, &w->mem, MEM_APP, SMB_BUF_MAX + NBSS_HDR);
@@ -1225,7 +1384,9 @@ static void smb_process_acc(struct worker *w, struct smb_conn *c, int ep)
             size_t peek = SMB_PEEK < mlen ? SMB_PEEK : mlen;
             if (avail < NBSS_HDR + peek)
                 break;
+            c->partial = peek < mlen;
             smb_message(w, c, ep, d->acc.data + off + NBSS_HDR, peek);
+            c->partial = false;
             size_t have = avail - NBSS_HDR;
             if (have >= mlen) {
                 off += NBSS_HDR + mlen;

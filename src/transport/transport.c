@@ -213,3 +213,8 @@ void transport_end(struct worker *w, struct flow *f)
 {
     state_free(w, f);
 }
+
+void transport_worker_free(struct worker *w)
+{
+    smb_registry_free(w);
+}

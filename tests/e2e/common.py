@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import tempfile
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

@@ -58,6 +58,9 @@ class Generated(unittest.TestCase):
                     self.assertEqual(got, want)
                 if "user" in t:
                     self.assertEqual(x.get("auth", {}).get("user"), t["user"])
+                for k in ("transport", "named_pipe", "share"):
+                    if k in t:
+                        self.assertEqual(x.get(k), t[k], k)
                 if "auth_level" in t:
                     self.assertEqual(x.get("auth", {}).get("level_id"), t["auth_level"])
                 for flag in t.get("flags", []):
@@ -67,6 +70,9 @@ class Generated(unittest.TestCase):
                          "records beyond the truth: %s" % sorted(set(by_key) - {
                              key(t["src_ip"], t["src_port"], t["dest_ip"], t["dest_port"],
                                  t["call_id"], t["request"]) for t in truth["calls"]}))
+        if "anomalies" in truth:
+            events = {r["anomaly"]["event"] for r in recs if r["event_type"] == "anomaly"}
+            self.assertEqual(sorted(events), sorted(truth["anomalies"]), "anomaly events")
         for r in recs:
             validate_record(self, r)
 

@@ -333,6 +333,18 @@ class Truth:
 
     def __init__(self):
         self.calls = []
+        # None: not checked. A list: the anomaly events (by name) the capture
+        # must raise, and no others ([]: none at all).
+        self.anomalies = None
+
+    def no_anomalies(self):
+        if self.anomalies is None:
+            self.anomalies = []
+
+    def anomaly(self, event):
+        self.no_anomalies()
+        if event not in self.anomalies:
+            self.anomalies.append(event)
 
     def call(self, conn, **kw):
         rec = {"src_ip": conn.c.ip, "src_port": conn.c.port,

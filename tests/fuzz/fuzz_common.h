@@ -1,0 +1,55 @@
+/*
+ * What every fuzz target shares: a worker wired as the binary wires it,
+ * with small caps so that limits are reached, writing records to /dev/null
+ * so that formatting runs too.
+ */
+#ifndef RPCSENTRY_FUZZ_COMMON_H
+#define RPCSENTRY_FUZZ_COMMON_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpcsentry/config.h"
+#include "rpcsentry/flow.h"
+#include "rpcsentry/output.h"
+#include "rpcsentry/worker.h"
+
+static struct config fuzz_cfg;
+
+static inline struct worker *fuzz_worker(void)
+{
+    static struct worker w;
+    static int ready;
+    if (!ready) {
+        config_defaults(&fuzz_cfg);
+        fuzz_cfg.flow_max = 64;
+        fuzz_cfg.stream_ooo_max = 4096;
+        fuzz_cfg.stream_ooo_segs = 16;
+        fuzz_cfg.dce_stub_max = 8192;
+        fuzz_cfg.dce_max_calls = 8;
+        fuzz_cfg.dce_max_contexts = 8;
+        memset(&w, 0, sizeof w);
+        w.cfg = &fuzz_cfg;
+        w.mem.total_cap = 8u << 20;
+        w.flows = flow_table_new(&w);
+        struct output_opts oo = {.eve_path = "/dev/null", .log_binds = true};
+        char err[256];
+        w.out = output_open(&oo, err, sizeof err);
+        w.on_anomaly = output_anomaly;
+        if (!w.flows || !w.out)
+            abort();
+        ready = 1;
+    }
+    return &w;
+}
+
+/* Every accounted byte must come back once the flows are flushed. */
+static inline void fuzz_check_released(struct worker *w)
+{
+    flow_flush_all(w);
+    if (w->mem.total_used != (size_t)w->mem.used[MEM_FLOW])
+        abort();
+}
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * The DCE/RPC engine on its own: the input is cut into chunks, each fed to
+ * one direction: [direction+flags byte][u16 length][bytes]. Flag 0x80 of
+ * the first byte declares a gap before the chunk.
+ */
+#include "fuzz_common.h"
+#include "rpcsentry/dcerpc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct worker *w = fuzz_worker();
+    static struct flow_ref ref;
+    uint64_t tx = 0;
+    struct rpc_transport t = {.kind = RPC_TRANSPORT_TCP, .flow = &ref, .tx_counter = &tx};
+    struct dce_assoc *a = dce_assoc_new(w, &t);
+    if (!a)
+        return 0;
+    size_t off = 0;
+    while (off + 3 <= size) {
+        uint8_t ctl = data[off];
+        size_t len = (size_t)data[off + 1] | (size_t)data[off + 2] << 8;
+        off += 3;
+        if (len > size - off)
+            len = size - off;
+        if (ctl & 0x80)
+            dce_gap(w, a, ctl & 1);
+        w->now_us += 1000;
+        dce_data(w, a, ctl & 1, data + off, len);
+        off += len;
+    }
+    dce_assoc_free(w, a);
+    if (w->mem.total_used != (size_t)w->mem.used[MEM_FLOW])
+        abort();
+    return 0;
+}

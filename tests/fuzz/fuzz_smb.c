@@ -1,0 +1,31 @@
+/* The SMB transport on its own (and the DCE/RPC behind its pipes), chunked as fuzz_dcerpc. */
+#include "fuzz_common.h"
+#include "rpcsentry/smb.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct worker *w = fuzz_worker();
+    static struct flow_ref ref;
+    uint64_t tx = 0;
+    struct smb_conn *c = smb_conn_new(w, &ref, &tx, size > 0 && (data[0] & 0x40));
+    if (!c)
+        return 0;
+    size_t off = 0;
+    while (off + 3 <= size) {
+        uint8_t ctl = data[off];
+        size_t len = (size_t)data[off + 1] | (size_t)data[off + 2] << 8;
+        off += 3;
+        if (len > size - off)
+            len = size - off;
+        if (ctl & 0x80)
+            smb_gap(w, c, ctl & 1);
+        w->now_us += 1000;
+        smb_data(w, c, ctl & 1, data + off, len);
+        off += len;
+    }
+    smb_conn_free(w, c);
+    if (w->mem.total_used != (size_t)w->mem.used[MEM_FLOW])
+        abort();
+    return 0;
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Seed corpora for the fuzz targets, in each target's input format.
+
+    tests/fuzz/make_seeds.py OUTDIR [CAPTURE ...]
+
+packets: whole captures as [link][u16 len][frame] sequences. dcerpc, smb: the
+TCP payloads of each connection, in capture order, as [dir][u16 len][bytes]
+chunks. stubs: the generator's NDR stubs. taskxml, ntlmssp: the generator's
+task XML and NTLMSSP messages. Captures default to pcaps/ and, when present,
+../shared/pcaps.
+"""
+
+import glob
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "gen"))
+
+LINKS = [1, 113, 276, 101, 0, 108, 228, 229]  # as fuzz_packets.c indexes them
+
+
+def frames(path):
+    """(linktype, frame) pairs of a pcap or pcapng file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = "<" if magic[0] in (0xd4, 0x4d) else ">"
+        link = struct.unpack(e + "I", data[20:24])[0]
+        off = 24
+        while off + 16 <= len(data):
+            caplen = struct.unpack(e + "I", data[off + 8:off + 12])[0]
+            yield link, data[off + 16:off + 16 + caplen]
+            off += 16 + caplen
+    elif magic == b"\x0a\x0d\x0d\x0a":
+        off, e, links = 0, "<", []
+        while off + 12 <= len(data):
+            btype = struct.unpack(e + "I", data[off:off + 4])[0]
+            if btype == 0x0A0D0D0A:
+                e = "<" if data[off + 8:off + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+                links = []
+            blen = struct.unpack(e + "I", data[off + 4:off + 8])[0]
+            if blen < 12:
+                break
+            body = data[off + 8:off + blen - 4]
+            if btype == 1:
+                links.append(struct.unpack(e + "H", body[:2])[0])
+            elif btype == 6 and len(body) >= 20:
+                iface, caplen = struct.unpack(e + "I", body[:4])[0], struct.unpack(e + "I", body[12:16])[0]
+                yield (links[iface] if iface < len(links) else 1), body[20:20 + caplen]
+            off += blen
+
+
+def tcp_payload(link, frame):
+    """(src port, dst port, payload) of an Ethernet/IPv4 TCP frame, else None."""
+    if link != 1 or len(frame) < 14:
+        return None
+    et, off = struct.unpack("!H", frame[12:14])[0], 14
+    while et in (0x8100, 0x88A8) and len(frame) >= off + 4:
+        et, off = struct.unpack("!H", frame[off + 2:off + 4])[0], off + 4
+    if et != 0x0800 or len(frame) < off + 20 or frame[off + 9] != 6:
+        return None
+    ihl = (frame[off] & 15) * 4
+    t = off + ihl
+    if len(frame) < t + 20:
+        return None
+    sp, dp = struct.unpack("!HH", frame[t:t + 4])
+    doff = (frame[t + 12] >> 4) * 4
+    return sp, dp, frame[t + doff:]
+
+
+def chunked(chunks):
+    return b"".join(struct.pack("<BH", d, len(p)) + p for d, p in chunks)
+
+
+def write(outdir, target, name, data):
+    d = os.path.join(outdir, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data[:65536])
+
+
+def main():
+    outdir = sys.argv[1]
+    caps = sys.argv[2:] or sorted(glob.glob(os.path.join(ROOT, "pcaps", "*.pcap")) +
+                                  glob.glob(os.path.join(ROOT, "..", "shared", "pcaps", "*.pcap*")))
+    for path in caps:
+        name = os.path.basename(path)
+        fr = list(frames(path))
+        if not fr:
+            continue
+        write(outdir, "packets", name, b"".join(
+            struct.pack("<BH", LINKS.index(l) if l in LINKS else 0, len(f)) + f for l, f in fr))
+        conns = {}
+        for l, f in fr:
+            t = tcp_payload(l, f)
+            if not t or not t[2]:
+                continue
+            sp, dp, pl = t
+            key = tuple(sorted((sp, dp)))
+            conns.setdefault(key, []).append((0 if sp > dp else 1, pl))
+        for (lo, hi), chunks in conns.items():
+            target = "smb" if lo in (139, 445) else "dcerpc"
+            write(outdir, target, "%s-%d-%d" % (name, lo, hi), chunked(chunks))
+
+    import ndrgen as N
+    import make_pcaps as M
+    from pcapgen import ntlm_authenticate, ntlm_challenge, ntlm_negotiate
+    stubs = {
+        "tsch_register": (0, 1, N.sch_register_task("\\t", M.TASK_XML)),
+        "tsch_register64": (0, 1 | 256, N.sch_register_task("\\t", M.TASK_XML, ndr64=True)),
+        "tsch_run": (0, 12, N.sch_run("\\t", ["a", "b"], user="u")),
+        "svc_create": (3, 12, N.create_service(M.SCM_HANDLE, "s", "c:\\x.exe", display="d")),
+        "svc_create_be": (3, 12 | 512, N.create_service(M.SCM_HANDLE, "s", "c:\\x.exe", le=False)),
+        "svc_start": (3, 19, N.start_service(M.SVC_HANDLE, ["x"])),
+        "svc_open": (3, 15, N.open_scmanager_w("h")),
+        "at_add": (1, 0, N.netr_job_add("\\\\h", "cmd /c x")),
+        "at_add64": (1, 0 | 256, N.netr_job_add("\\\\h", "cmd /c x", ndr64=True)),
+    }
+    for name, (iface, op, stub) in stubs.items():
+        flags = (1 if op & 256 else 0) | (2 if op & 512 else 0)
+        write(outdir, "stubs", name, bytes([iface, op & 255, flags]) + stub)
+    write(outdir, "taskxml", "task.xml", M.TASK_XML.encode())
+    for i, m in enumerate([ntlm_negotiate(), ntlm_challenge(), ntlm_authenticate("u", "d", "h"),
+                           b"\x60\x48\x06\x06+\x06\x01\x05\x05\x02" + ntlm_authenticate("a", "b", "c")]):
+        write(outdir, "ntlmssp", "msg%d" % i, m)
+
+
+if __name__ == "__main__":
+    main()
