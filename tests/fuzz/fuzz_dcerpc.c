@@ -30,7 +30,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += len;
     }
     dce_assoc_free(w, a);
-    if (w->mem.total_used != (size_t)w->mem.used[MEM_FLOW])
-        abort();
+    fuzz_check_released(w);
     return 0;
 }

@@ -25,7 +25,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += len;
     }
     smb_conn_free(w, c);
-    if (w->mem.total_used != (size_t)w->mem.used[MEM_FLOW])
-        abort();
+    fuzz_check_released(w);
     return 0;
 }
