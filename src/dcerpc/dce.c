@@ -664,6 +664,9 @@ static void handle_request(struct worker *w, struct dce_assoc *a, int ep, struct
         stub_append(w, a, call, &call->req_stub, stub, stub_len);
     }
     if (last) {
+        /* a request is dated by the packet that completes it: where alerts fire */
+        r->req_ts_us = w->now_us;
+        r->req_pcap_cnt = w->pcap_cnt;
         request_done(w, a, call);
         if (p->h.flags & 0x40 /* PFC_MAYBE: no response will come */) {
             call_unlink(a, call);

@@ -11,6 +11,17 @@ import unittest
 from common import EXPECTED, PCAPS, ROOT, records, validate_record, TempDir
 
 
+def at_path(obj, path):
+    """The value at a dotted path; through an array, its first element."""
+    for part in path.split("."):
+        if isinstance(obj, list):
+            obj = obj[0] if obj else None
+        if not isinstance(obj, dict) or part not in obj:
+            return KeyError
+        obj = obj[part]
+    return obj
+
+
 def key(src_ip, src_port, dest_ip, dest_port, call_id, request):
     return (src_ip, src_port, dest_ip, dest_port, call_id, request)
 
@@ -65,6 +76,11 @@ class Generated(unittest.TestCase):
                     self.assertEqual(x.get("auth", {}).get("level_id"), t["auth_level"])
                 for flag in t.get("flags", []):
                     self.assertIn(flag, x.get("flags", []))
+                for path, value in t.get("expect", {}).items():
+                    self.assertEqual(at_path(x, path), value, path)
+                if "indicators" in t:
+                    self.assertEqual(sorted(i["name"] for i in x.get("indicators", [])),
+                                     sorted(t["indicators"]))
                 validate_record(self, r)
         self.assertEqual(len(dce), len(truth["calls"]),
                          "records beyond the truth: %s" % sorted(set(by_key) - {

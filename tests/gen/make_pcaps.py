@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ndrgen as N  # noqa: E402
 import smbgen as S  # noqa: E402
-from pcapgen import (BTFN, EPM, NDR, NDR64, SVCCTL, TSCH, Dce,  # noqa: E402
+from pcapgen import (ATSVC, BTFN, EPM, NDR, NDR64, SVCCTL, TSCH, Dce,  # noqa: E402
                      Endpoint, PcapWriter, TcpConn, Truth, ntlm_authenticate,
                      ntlm_challenge, ntlm_negotiate, LINK_RAW, LINK_NULL, LINK_SLL2)
 
@@ -99,6 +99,19 @@ def tsch_session(pw, truth, conn, d, call_base=1, frag=None, seg=None, order=Non
         (12, "SchRpcRun", "execute", N.sch_run("\\kXqTzPlm", **kw), N.sch_run_response(**kw)),
         (13, "SchRpcDelete", "delete", N.sch_delete("\\kXqTzPlm", **kw), N.hresult_only(**kw)),
     ]
+    # what each call says, as the task XML and the stubs above put it
+    expect = {
+        1: {"args.path": "\\kXqTzPlm", "args.flags": ["create"],
+            "args.logon_type": "interactive_token",
+            "args.task.actions.command": "cmd.exe",
+            "args.task.actions.arguments": "/C whoami > %windir%\\Temp\\kXqTzPlm.tmp 2>&1",
+            "args.task.principal.user_id": "S-1-5-18", "args.task.hidden": True,
+            "result.actual_path": "\\kXqTzPlm", "result.status": "S_OK"},
+        12: {"args.path": "\\kXqTzPlm", "result.status": "S_OK"},
+        13: {"args.path": "\\kXqTzPlm", "result.status": "S_OK"},
+    }
+    indicators = {1: ["hidden_task", "output_redirection", "random_name", "runs_as_system",
+                      "script_host_or_lolbin", "user_writable_path"]}
     call_id = call_base + 1
     for opnum, name, cls, stub, resp in calls:
         if sealed:
@@ -123,6 +136,9 @@ def tsch_session(pw, truth, conn, d, call_base=1, frag=None, seg=None, order=Non
             rec.update(response="RESPONSE", res_frag_cnt=len(rpdus), res_stub_size=len(resp))
         if user:
             rec["user"] = user
+        if not sealed and not oneside:
+            rec["expect"] = expect[opnum]
+            rec["indicators"] = indicators.get(opnum, [])
         truth.call(conn, **rec)
         call_id += 1
     return call_id
@@ -153,14 +169,23 @@ def svcctl_session(pw, truth, conn, d, call_base=1, seg=None, wide=True):
         (0, "RCloseServiceHandle", "other", N.handle_only(SCM_HANDLE, **kw),
          N.close_response(**kw)),
     ]
+    # the service name follows the handle from the create into start, delete and close
+    expect = [{"args.machine_name": "DC01", "result.status": "ERROR_SUCCESS"},
+              {"args.service_name": "BTOBTO", "args.binary_path": binpath,
+               "args.start_type": "demand_start", "args.service_type": ["win32_own_process"]},
+              {"args.service_name": "BTOBTO"}, {"args.service_name": "BTOBTO"},
+              {"args.service_name": "BTOBTO"}, {}]
+    indicators = [[], ["network_path", "output_redirection", "runs_as_system",
+                       "script_file", "script_host_or_lolbin", "user_writable_path"],
+                  [], [], [], []]
     call_id = call_base + 1
-    for opnum, name, cls, stub, resp in calls:
+    for i, (opnum, name, cls, stub, resp) in enumerate(calls):
         conn.send(0, d.request(call_id, 0, opnum, stub), seg=seg)
         conn.send(1, d.response(call_id, 0, resp), seg=seg)
         truth.call(conn, request="REQUEST", response="RESPONSE", call_id=call_id, opnum=opnum,
                    iface=SVCCTL[0], operation=name, cls=cls, req_frag_cnt=1,
                    req_stub_size=len(stub), res_frag_cnt=1, res_stub_size=len(resp),
-                   sealed=False)
+                   sealed=False, expect=expect[i], indicators=indicators[i])
         call_id += 1
     return call_id
 
@@ -243,6 +268,32 @@ def tcp_reorder():
     d = Dce()
     c = TcpConn(pw, Endpoint(CLIENT, 50201), Endpoint(SERVER, 49667))
     tsch_session(pw, t, c, d, seg=96, order=swap_pairs, dup=(3, 7))
+    c.close()
+    return pw, t
+
+
+def tcp_ndr64():
+    """The task scheduler and the AT service bound with NDR64 (the stubs in NDR64)."""
+    pw, t = PcapWriter(start=1700002500.0), Truth()
+    d = Dce()
+    c = TcpConn(pw, Endpoint(CLIENT, 50151), Endpoint(SERVER, 49667))
+    tsch_session(pw, t, c, d, ndr64=True)
+    c.close()
+    c = TcpConn(pw, Endpoint(CLIENT, 50152), Endpoint(SERVER, 49670))
+    c.send(0, d.bind(1, [(0, ATSVC, [NDR64])]))
+    c.send(1, d.bind_ack(1, [(0, NDR64)]))
+    t.call(c, request="BIND", response="BINDACK", call_id=1, interfaces=ctx_items((ATSVC[0], 0)))
+    stub = N.netr_job_add("\\\\DC01", "powershell -enc SQBFAFgA", job_time=47100000,
+                          days_of_week=0x41, flags=0x11, ndr64=True)
+    c.send(0, d.request(2, 0, 0, stub))
+    c.send(1, d.response(2, 0, struct.pack("<II", 7, 0)))
+    t.call(c, request="REQUEST", response="RESPONSE", call_id=2, opnum=0, iface=ATSVC[0],
+           operation="NetrJobAdd", cls="create", req_frag_cnt=1, req_stub_size=len(stub),
+           res_frag_cnt=1, res_stub_size=8, sealed=False,
+           expect={"args.server_name": "\\\\DC01", "args.command": "powershell -enc SQBFAFgA",
+                   "args.job_time": "13:05:00", "args.days_of_week": ["monday", "sunday"],
+                   "args.flags": ["run_periodically", "noninteractive"], "result.job_id": 7},
+           indicators=["encoded_powershell", "script_host_or_lolbin"])
     c.close()
     return pw, t
 
@@ -891,6 +942,7 @@ SCENARIOS = {
     "tcp_lateral_movement": tcp_lateral_movement,
     "tcp_fragmented": tcp_fragmented,
     "tcp_bigendian": tcp_bigendian,
+    "tcp_ndr64": tcp_ndr64,
     "tcp_reorder": tcp_reorder,
     "tcp_oneside": tcp_oneside,
     "tcp_midstream": tcp_midstream,
