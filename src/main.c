@@ -11,6 +11,7 @@
 #include "rpcsentry/build_config.h"
 #include "rpcsentry/capture.h"
 #include "rpcsentry/config.h"
+#include "rpcsentry/detect.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/log.h"
 #include "rpcsentry/output.h"
@@ -37,6 +38,14 @@ static void usage(FILE *f)
             "                        means every capture in it, in name order. Repeatable.\n"
             "  -l, --log-dir DIR     write DIR/eve.json (default: current directory); '-' = stdout\n"
             "  -F FILE               read the BPF filter expression from FILE (as tcpdump)\n"
+            "  -S, --rules FILE|DIR  add a rule file (or every .rules file of a directory);\n"
+            "                        repeatable; the default rule set is always loaded first\n"
+            "      --no-default-rules  load only the -S rules\n"
+            "      --test-rules      check the rule files, report errors as file:line, and exit\n"
+            "      --alert-references  write each alert's rule references as URLs\n"
+            "                        (Suricata's metadata.rule.reference; off by default)\n"
+            "      --alert-each-direction  a rule that matches a call's request and its response\n"
+            "                        alerts on both, as Suricata does (default: once per call)\n"
             "      --compat          Suricata-compatible records: no rpcsentry extension object\n"
             "      --no-bind-records do not write bind/alter_context exchanges\n"
             "      --memcap BYTES    global cap on buffered state (default 192M; k/M/G suffixes)\n"
@@ -113,9 +122,10 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
-struct summary_ctx {
-    const struct worker *w;
-};
+static void report_rule_error(const char *msg)
+{
+    log_error("%s", msg);
+}
 
 static void print_summary(const struct worker *w, unsigned files, unsigned failed,
                           const char *dest)
@@ -131,13 +141,14 @@ static void print_summary(const struct worker *w, unsigned files, unsigned faile
     fprintf(stderr,
             "rpcsentry: RPC calls: %llu (%llu on task/service interfaces): create %llu, "
             "modify %llu, delete %llu, execute %llu, read %llu, other %llu; "
-            "%llu binds, %llu unreplied, %llu sealed\n",
+            "%llu binds, %llu unreplied, %llu sealed; %llu alerts, %llu stories\n",
             (unsigned long long)s->dce_calls, (unsigned long long)s->target_calls,
             (unsigned long long)s->calls_create, (unsigned long long)s->calls_modify,
             (unsigned long long)s->calls_delete, (unsigned long long)s->calls_execute,
             (unsigned long long)s->calls_read, (unsigned long long)s->calls_other,
             (unsigned long long)s->dce_binds, (unsigned long long)s->dce_unreplied,
-            (unsigned long long)s->dce_sealed);
+            (unsigned long long)s->dce_sealed, (unsigned long long)s->alerts,
+            (unsigned long long)s->stories);
     fprintf(stderr, "rpcsentry: anomalies: %llu", (unsigned long long)s->anomalies);
     const char *sep = " (";
     for (int t = 0; t < ANOM_COUNT; t++)
@@ -161,7 +172,20 @@ static void print_summary(const struct worker *w, unsigned files, unsigned faile
     fprintf(stderr, "; peak memory accounted %zu bytes\n", w->mem.total_peak);
 }
 
+static int run_sensor(int argc, char **argv, const char **reads, const char **rule_files);
+
 int main(int argc, char **argv)
+{
+    /* the option lists live here so that every way out of run_sensor frees them */
+    const char **reads = calloc((size_t)argc + 1, sizeof *reads);
+    const char **rule_files = calloc((size_t)argc + 1, sizeof *rule_files);
+    int rc = reads && rule_files ? run_sensor(argc, argv, reads, rule_files) : 1;
+    free(reads);
+    free(rule_files);
+    return rc;
+}
+
+static int run_sensor(int argc, char **argv, const char **reads, const char **rule_files)
 {
     static const struct option longopts[] = {
         {"read", required_argument, NULL, 'r'},
@@ -169,6 +193,11 @@ int main(int argc, char **argv)
         {"compat", no_argument, NULL, 1000},
         {"no-bind-records", no_argument, NULL, 1001},
         {"memcap", required_argument, NULL, 1002},
+        {"rules", required_argument, NULL, 'S'},
+        {"test-rules", no_argument, NULL, 1003},
+        {"no-default-rules", no_argument, NULL, 1004},
+        {"alert-references", no_argument, NULL, 1005},
+        {"alert-each-direction", no_argument, NULL, 1006},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
@@ -177,17 +206,20 @@ int main(int argc, char **argv)
     };
     struct config cfg;
     config_defaults(&cfg);
-    const char **reads = calloc((size_t)argc + 1, sizeof *reads);
     size_t nreads = 0;
     const char *log_dir = ".";
     const char *filter_file = NULL;
-    bool quiet = false;
+    size_t nrules = 0;
+    bool quiet = false, test_rules = false, default_rules = true, alert_refs = false;
     int opt;
-    if (!reads)
-        return 1;
-    while ((opt = getopt_long(argc, argv, "+r:l:F:qvVh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+r:l:F:S:qvVh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r': reads[nreads++] = optarg; break;
+        case 'S': rule_files[nrules++] = optarg; break;
+        case 1003: test_rules = true; break;
+        case 1004: default_rules = false; break;
+        case 1005: alert_refs = true; break;
+        case 1006: cfg.alert_each_direction = true; break;
         case 'l': log_dir = optarg; break;
         case 'F': filter_file = optarg; break;
         case 1000: cfg.compat = true; break;
@@ -205,17 +237,31 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
+    unsigned rule_errors = 0;
+    struct detect *detect = NULL;
+    if (test_rules) {
+        if (!(detect = detect_load(default_rules, rule_files, nrules, report_rule_error,
+                                   &rule_errors))) {
+            log_error("out of memory loading rules");
+            return 1;
+        }
+        printf("%u rules loaded (%s%s%s), %u errors\n", detect_rule_count(detect),
+               default_rules ? detect_default_dir() : "", default_rules && nrules ? " and " : "",
+               nrules ? "-S files" : "", rule_errors);
+        detect_free(detect);
+        return rule_errors ? 1 : 0;
+    }
     if (nreads == 0) {
         log_error("nothing to read: give a capture with -r (live capture comes later)");
         usage(stderr);
         return 2;
     }
+    if (filter_file && optind < argc) {
+        log_error("a filter from -F and one on the command line: give only one");
+        return 2;
+    }
     char *bpf = NULL;
     if (filter_file) {
-        if (optind < argc) {
-            log_error("a filter from -F and one on the command line: give only one");
-            return 2;
-        }
         if (!(bpf = read_filter_file(filter_file)))
             return 1;
     } else if (optind < argc) {
@@ -226,6 +272,14 @@ int main(int argc, char **argv)
     struct capture_input *files = capture_expand(reads, nreads, err, sizeof err);
     if (!files) {
         log_error("%s", err);
+        free(bpf);
+        return 1;
+    }
+    if (!(detect = detect_load(default_rules, rule_files, nrules, report_rule_error,
+                               &rule_errors))) {
+        log_error("out of memory loading rules");
+        capture_free_list(files);
+        free(bpf);
         return 1;
     }
 
@@ -240,14 +294,21 @@ int main(int argc, char **argv)
         .compat = cfg.compat,
         .log_binds = cfg.log_binds,
         .with_filename = true,
+        .alert_references = alert_refs,
         .community_id_seed = cfg.community_id_seed,
     };
     w.out = output_open(&oo, err, sizeof err);
     if (!w.flows || !w.out) {
         log_error("%s", w.out ? "out of memory" : err);
+        flow_table_free(&w, w.flows);
+        output_close(w.out);
+        detect_free(detect);
+        capture_free_list(files);
+        free(bpf);
         return 1;
     }
     w.on_anomaly = output_anomaly;
+    w.detect = detect;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -259,6 +320,7 @@ int main(int argc, char **argv)
     for (struct capture_input *f = files; f->path && !stop_requested; f++) {
         struct capture_result res;
         capture_file(&w, f->path, bpf, &stop_requested, &res);
+        detect_flush(&w); /* stories end with their capture, as flows do */
         switch (res.status) {
         case CAPTURE_OK:
             done++;
@@ -287,8 +349,11 @@ int main(int argc, char **argv)
     }
 out:
     flow_table_free(&w, w.flows);
+    detect_flush(&w);
+    story_table_free(&w);
     transport_worker_free(&w);
     output_close(w.out);
+    detect_free(detect);
     if (w.mem.total_used)
         log_error("internal: %zu accounted bytes not released at exit", w.mem.total_used);
     if (!quiet) {
@@ -298,7 +363,6 @@ out:
                       strcmp(log_dir, "-") == 0 ? "standard output" : log_dir);
     }
     capture_free_list(files);
-    free(reads);
     free(bpf);
     return failed ? 1 : 0;
 }

@@ -33,6 +33,8 @@ struct config {
     /* output */
     bool compat;                  /* drop the rpcsentry extension object */
     bool log_binds;               /* write bind/alter_context records */
+    bool alert_each_direction;    /* Suricata's way: a rule alerts at the request and again at
+                                     the response when both match; default once per call */
     uint16_t community_id_seed;
 
     /* behaviour */

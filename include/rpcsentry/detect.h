@@ -1,19 +1,98 @@
 /*
- * detect: consumes finished call records, never bytes. Counts calls by class
- * and (with the signatures issue) matches rules, raising alerts when the
- * request is seen; finally passes the record to output.
+ * detect: consumes finished call records, never bytes of the protocols.
+ * Rules (Suricata's syntax, the .rules files in signatures/) are matched when a request
+ * is complete (alerts fire then) or, for flow:to_client rules, when the call
+ * is finished; calls are counted by class; sequences of calls on one target
+ * (create, start, delete a service; register, run, delete a task) are
+ * recognised as stories. Finally the record goes to output.
  */
 #ifndef RPCSENTRY_DETECT_H
 #define RPCSENTRY_DETECT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "rpcsentry/rpc_call.h"
 
 struct worker;
+struct detect;
 
-/* The request of a call is complete: alerts fire here. */
+/* What an alert says, from its rule. */
+struct alert_info {
+    uint32_t gid, sid, rev;
+    char *msg;
+    char *classtype;
+    const char *category;   /* the classtype's description */
+    int severity;           /* priority: 1 highest */
+    char *metadata;         /* "key value, key value", as written in the rule */
+    char **references;
+    unsigned n_refs;
+};
+
+/* A story: several calls on one target that together execute something. */
+#define STORY_MAX_PIECES 8
+struct story_piece {
+    uint64_t ts_us, flow_id, tx_id;
+    uint32_t call_id;
+    const char *operation;
+    enum rpc_class cls;
+};
+struct rpc_story {
+    const char *kind;         /* service_create_start_delete, task_register_run_delete, ... */
+    char summary[1024];       /* one line for people */
+    struct flow_ref flow;     /* of the call that completed it */
+    uint8_t client_ep;
+    const struct rpc_transport *transport; /* of that call; may be NULL when flushed */
+    char name[256];           /* service or task, "" when sealed */
+    char detail[512];         /* binary path or command, when known */
+    char user[256];
+    bool sealed;
+    bool over_smb;
+    struct story_piece pieces[STORY_MAX_PIECES];
+    unsigned n_pieces;
+    uint64_t ts_us, pcap_cnt;
+};
+
+/*
+ * Loads rules: the default rule set (include_default) then each file. A bad
+ * rule is reported as "file:line: what is wrong" through report() and the
+ * others still load. Returns the engine (never NULL unless out of memory);
+ * *errors counts the bad rules.
+ */
+struct detect *detect_load(bool include_default, const char *const *files, size_t nfiles,
+                           void (*report)(const char *msg), unsigned *errors);
+void detect_free(struct detect *d);
+unsigned detect_rule_count(const struct detect *d);
+
+/* Where the default rule set is read from (installed, or the source tree). */
+const char *detect_default_dir(void);
+
+/* The request of a call is complete: rules fire here. */
 void detect_request(struct worker *w, struct rpc_call *call);
 
-/* The call is finished (answered or given up): counted, then written. */
+/* The call is finished (answered or given up): response rules, counts, stories, output. */
 void detect_complete(struct worker *w, struct rpc_call *call);
+
+/* Writes stories still waiting for their last piece (end of a capture, shutdown). */
+void detect_flush(struct worker *w);
+
+/* Frees the worker's story table (after the last detect_flush). */
+void story_table_free(struct worker *w);
+
+/*
+ * Byte-level fallback rules over the raw reassembled bytes of every TCP flow.
+ * A flow keeps a window (the last STREAM_TAIL bytes of each direction) so a
+ * pattern split between segments is found; each rule alerts once per flow.
+ */
+#define STREAM_TAIL 1024
+struct stream_window {
+    uint8_t tail[2][STREAM_TAIL];
+    uint16_t len[2];
+    uint64_t fired; /* bit per stream rule (the first 64) that alerted on this flow */
+};
+bool detect_has_stream_rules(const struct detect *d);
+void detect_stream(struct worker *w, const struct flow_ref *flow, int ep, const uint8_t *data,
+                   size_t len, struct stream_window *win);
 
 #endif

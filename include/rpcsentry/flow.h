@@ -23,6 +23,7 @@ enum flow_app {
     FLOW_APP_DCERPC,      /* DCE/RPC directly over TCP (ncacn_ip_tcp) */
     FLOW_APP_SMB,         /* SMB (ncacn_np) */
     FLOW_APP_IGNORED,     /* not ours: the cheap path from here on */
+    FLOW_APP_RAW,         /* not ours, but byte-level fallback rules read its stream */
 };
 
 enum flow_end_reason { FLOW_END_TIMEOUT, FLOW_END_EVICTED, FLOW_END_CLOSED, FLOW_END_FLUSH };

@@ -21,6 +21,7 @@ struct output_opts {
     bool compat;          /* drop the rpcsentry extension (validates against Suricata's schema) */
     bool log_binds;       /* bind/alter_context exchanges as records of their own */
     bool with_filename;   /* pcap_filename in every record */
+    bool alert_references; /* alert.references (Suricata: metadata.rule.reference) */
     uint16_t community_id_seed;
 };
 
@@ -32,6 +33,21 @@ void output_flush(struct output *out);
 
 /* One `dcerpc` record for a finished call or bind. */
 void output_call(struct worker *w, const struct rpc_call *call);
+
+struct alert_info;
+struct rpc_story;
+
+/* One `alert` record: a rule matched the call (at its request, or its response). */
+void output_alert(struct worker *w, const struct rpc_call *call, const struct alert_info *a,
+                  bool at_response);
+
+/* One `lateral_movement` record for a recognised story, and an alert a rule raised on it. */
+void output_story(struct worker *w, const struct rpc_story *s);
+void output_story_alert(struct worker *w, const struct rpc_story *s, const struct alert_info *a);
+
+/* An alert from a byte-level rule on a TCP stream direction (ep = the sender). */
+void output_stream_alert(struct worker *w, const struct flow_ref *fr, int ep,
+                         const struct alert_info *a);
 
 /* One `anomaly` record (fr may be NULL for packet-level anomalies). */
 void output_anomaly(struct worker *w, const struct flow_ref *fr, enum anomaly_type t,

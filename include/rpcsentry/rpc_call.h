@@ -140,6 +140,11 @@ struct rpc_call {
     void **iface_state;               /* the association's slot for iface's own state */
     uint8_t req_handle[20];           /* a context handle the request named, for its response */
     bool req_handle_valid;
+    /* the rules (gid << 32 | sid) that alerted at the request: not again at the response */
+#define RPC_FIRED_MAX 16
+    uint64_t fired[RPC_FIRED_MAX];
+    uint8_t n_fired;
+    bool passed;                      /* a pass rule matched: no alerts on this call */
 };
 
 #endif

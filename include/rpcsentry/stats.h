@@ -49,6 +49,7 @@
     X(calls_other)                                                                             \
     X(target_calls)                                                                            \
     X(alerts)                                                                                  \
+    X(stories)                                                                                 \
     X(anomalies)                                                                               \
     X(events_written)                                                                          \
     X(events_dropped)

@@ -17,6 +17,7 @@ struct flow_table;
 struct output;
 struct detect;
 struct smb_registry;
+struct story_table;
 
 struct worker {
     const struct config *cfg;
@@ -27,6 +28,7 @@ struct worker {
     struct detect *detect;  /* the rule set this worker matches against */
     struct output *out;     /* where records go */
     struct smb_registry *smb_registry; /* SMB sessions across connections (transport) */
+    struct story_table *stories;       /* calls adding up to an execution (detect) */
 
     /* the capture clock and position: the packet being handled */
     uint64_t now_us;

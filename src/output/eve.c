@@ -9,6 +9,7 @@
 
 #include "rpcsentry/args.h"
 #include "rpcsentry/dcerpc.h"
+#include "rpcsentry/detect.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/json.h"
@@ -206,7 +207,7 @@ static void write_iface_item(struct json *j, const struct rpc_ctx_item *it, cons
     json_obj_close(j);
 }
 
-static void write_dcerpc(struct json *j, const struct rpc_call *c)
+static void write_dcerpc(struct json *j, const struct rpc_call *c, bool in_flight)
 {
     json_obj_open(j, "dcerpc");
     if (c->req_ptype == RPC_PTYPE_NONE)
@@ -233,7 +234,9 @@ static void write_dcerpc(struct json *j, const struct rpc_call *c)
             write_iface_item(j, &c->items[i], NULL);
         json_arr_close(j);
     }
-    if (c->res_ptype == RPC_PTYPE_NONE)
+    if (in_flight)
+        ; /* an alert on a request: the answer is not known yet */
+    else if (c->res_ptype == RPC_PTYPE_NONE)
         json_str(j, "response", "UNREPLIED");
     else
         json_str(j, "response", dce_ptype_name(c->res_ptype));
@@ -496,11 +499,183 @@ void output_call(struct worker *w, const struct rpc_call *c)
     uint64_t cnt = answered ? c->res_pcap_cnt : c->req_pcap_cnt;
     eve_header(w, o, c->transport->flow, c->client_ep, ts, cnt, "dcerpc", app_proto_of(c));
     json_u64(&o->j, "tx_id", c->tx_id);
-    write_dcerpc(&o->j, c);
+    write_dcerpc(&o->j, c, false);
     if (c->transport->kind == RPC_TRANSPORT_NP)
         write_smb(&o->j, c);
     if (!o->opts.compat)
         write_extension(&o->j, c);
+    json_obj_close(&o->j);
+    output_emit(w, o);
+}
+
+static const char *app_proto_of(const struct rpc_call *c);
+static void write_smb(struct json *j, const struct rpc_call *c);
+
+/* Suricata's `alert` object; metadata "k v, k v" becomes {"k": ["v", ...]}. */
+static void write_alert(struct json *j, const struct alert_info *a, bool references)
+{
+    json_obj_open(j, "alert");
+    json_str(j, "action", "allowed");
+    json_u64(j, "gid", a->gid);
+    json_u64(j, "signature_id", a->sid);
+    json_u64(j, "rev", a->rev);
+    json_str(j, "signature", a->msg);
+    json_str(j, "category", a->category ? a->category : "");
+    json_u64(j, "severity", (uint64_t)a->severity);
+    if (a->metadata) {
+        /* group the values of each key, keys in order of first appearance */
+        char keys[32][64];
+        int nk = 0;
+        const char *p = a->metadata;
+        json_obj_open(j, "metadata");
+        while (*p && nk < 32) {
+            while (*p == ' ' || *p == ',')
+                p++;
+            const char *k = p;
+            while (*p && *p != ' ' && *p != ',')
+                p++;
+            size_t kl = (size_t)(p - k);
+            if (!kl)
+                break;
+            bool seen = false;
+            for (int i = 0; i < nk; i++)
+                if (strlen(keys[i]) == kl && strncmp(keys[i], k, kl) == 0)
+                    seen = true;
+            if (!seen && kl < 64) {
+                memcpy(keys[nk], k, kl);
+                keys[nk][kl] = '\0';
+                nk++;
+            }
+            while (*p && *p != ',')
+                p++;
+        }
+        for (int i = 0; i < nk; i++) {
+            json_arr_open(j, keys[i]);
+            size_t kl = strlen(keys[i]);
+            for (const char *q = a->metadata; *q;) {
+                while (*q == ' ' || *q == ',')
+                    q++;
+                const char *k = q;
+                while (*q && *q != ' ' && *q != ',')
+                    q++;
+                bool match = (size_t)(q - k) == kl && strncmp(k, keys[i], kl) == 0;
+                while (*q == ' ')
+                    q++;
+                const char *v = q;
+                while (*q && *q != ',')
+                    q++;
+                const char *ve = q;
+                while (ve > v && ve[-1] == ' ')
+                    ve--;
+                if (match)
+                    json_strn(j, NULL, v, (size_t)(ve - v));
+            }
+            json_arr_close(j);
+        }
+        json_obj_close(j);
+    }
+    if (a->n_refs && references) {
+        json_arr_open(j, "references");
+        for (unsigned i = 0; i < a->n_refs; i++)
+            json_str(j, NULL, a->references[i]);
+        json_arr_close(j);
+    }
+    json_obj_close(j);
+}
+
+void output_alert(struct worker *w, const struct rpc_call *c, const struct alert_info *a,
+                  bool at_response)
+{
+    struct output *o = w->out;
+    if (!o)
+        return;
+    int src = at_response ? 1 - c->client_ep : c->client_ep;
+    uint64_t ts = at_response ? c->res_ts_us : c->req_ts_us;
+    uint64_t cnt = at_response ? c->res_pcap_cnt : c->req_pcap_cnt;
+    eve_header(w, o, c->transport->flow, src, ts, cnt, "alert", app_proto_of(c));
+    struct json *j = &o->j;
+    json_u64(j, "tx_id", c->tx_id);
+    json_str(j, "direction", at_response ? "to_client" : "to_server");
+    write_alert(j, a, o->opts.alert_references);
+    write_dcerpc(j, c, !at_response);
+    if (c->transport->kind == RPC_TRANSPORT_NP)
+        write_smb(j, c);
+    if (!o->opts.compat)
+        write_extension(j, c);
+    json_obj_close(j);
+    output_emit(w, o);
+}
+
+static void write_story(struct json *j, const struct rpc_story *s)
+{
+    char ts[TS_STR_LEN];
+    json_obj_open(j, "rpcsentry");
+    json_obj_open(j, "story");
+    json_str(j, "kind", s->kind);
+    json_str(j, "summary", s->summary);
+    if (s->name[0])
+        json_str(j, "name", s->name);
+    if (s->detail[0])
+        json_str(j, "detail", s->detail);
+    if (s->user[0])
+        json_str(j, "user", s->user);
+    json_bool(j, "sealed", s->sealed);
+    json_arr_open(j, "pieces");
+    for (unsigned i = 0; i < s->n_pieces; i++) {
+        const struct story_piece *p = &s->pieces[i];
+        json_obj_open(j, NULL);
+        ts_format(p->ts_us, ts);
+        json_str(j, "timestamp", ts);
+        json_str(j, "operation", p->operation);
+        json_str(j, "class", rpc_class_name(p->cls));
+        json_u64(j, "flow_id", p->flow_id);
+        json_u64(j, "tx_id", p->tx_id);
+        json_u64(j, "call_id", p->call_id);
+        json_obj_close(j);
+    }
+    json_arr_close(j);
+    json_obj_close(j);
+    json_obj_close(j);
+}
+
+void output_story(struct worker *w, const struct rpc_story *s)
+{
+    struct output *o = w->out;
+    if (!o)
+        return;
+    eve_header(w, o, &s->flow, s->client_ep, s->ts_us, s->pcap_cnt, "lateral_movement",
+               s->over_smb ? "smb" : "dcerpc");
+    if (!o->opts.compat)
+        write_story(&o->j, s);
+    json_obj_close(&o->j);
+    output_emit(w, o);
+}
+
+void output_story_alert(struct worker *w, const struct rpc_story *s, const struct alert_info *a)
+{
+    struct output *o = w->out;
+    if (!o)
+        return;
+    eve_header(w, o, &s->flow, s->client_ep, s->ts_us, s->pcap_cnt, "alert",
+               s->over_smb ? "smb" : "dcerpc");
+    json_str(&o->j, "direction", "to_server");
+    write_alert(&o->j, a, o->opts.alert_references);
+    if (!o->opts.compat)
+        write_story(&o->j, s);
+    json_obj_close(&o->j);
+    output_emit(w, o);
+}
+
+void output_stream_alert(struct worker *w, const struct flow_ref *fr, int ep,
+                         const struct alert_info *a)
+{
+    struct output *o = w->out;
+    if (!o)
+        return;
+    eve_header(w, o, fr, ep, w->now_us, w->pcap_cnt, "alert", NULL);
+    bool to_server = fr->client == FLOW_CLIENT_UNKNOWN ? true : ep == fr->client;
+    json_str(&o->j, "direction", to_server ? "to_server" : "to_client");
+    write_alert(&o->j, a, o->opts.alert_references);
     json_obj_close(&o->j);
     output_emit(w, o);
 }

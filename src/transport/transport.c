@@ -8,6 +8,7 @@
 
 #include "rpcsentry/buf.h"
 #include "rpcsentry/dcerpc.h"
+#include "rpcsentry/detect.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/smb.h"
 #include "rpcsentry/transport.h"
@@ -25,6 +26,7 @@ struct transport_state {
     uint8_t probe[2][PROBE_KEEP];
     uint8_t probe_len[2];
     uint8_t tries[2];
+    struct stream_window *raw;   /* when byte-level fallback rules are loaded */
 };
 
 enum transport_probe transport_probe(const uint8_t *p, size_t n)
@@ -65,6 +67,8 @@ static void state_free(struct worker *w, struct flow *f)
         return;
     dce_assoc_free(w, s->dce);
     smb_conn_free(w, s->smb);
+    if (s->raw)
+        mem_free(&w->mem, MEM_APP, s->raw, sizeof *s->raw);
     mem_free(&w->mem, MEM_APP, s, sizeof *s);
     f->app_state = NULL;
 }
@@ -117,9 +121,32 @@ static void engage(struct worker *w, struct flow *f, enum flow_app app, bool syn
 
 static void ignore(struct worker *w, struct flow *f)
 {
+    w->stats.app_ignored_flows++;
+    if (detect_has_stream_rules(w->detect)) {
+        /* not ours to parse, but fallback rules read every stream */
+        struct transport_state *s = f->app_state;
+        if (s) {
+            dce_assoc_free(w, s->dce);
+            smb_conn_free(w, s->smb);
+            s->dce = NULL;
+            s->smb = NULL;
+        }
+        f->app = FLOW_APP_RAW;
+        return;
+    }
     state_free(w, f);
     f->app = FLOW_APP_IGNORED;
-    w->stats.app_ignored_flows++;
+}
+
+/* Byte-level fallback rules over the raw bytes of the stream. */
+static void raw_inspect(struct worker *w, struct flow *f, int ep, const uint8_t *d, size_t n)
+{
+    struct transport_state *s = state_get(w, f);
+    if (!s)
+        return;
+    if (!s->raw && !(s->raw = mem_calloc(&w->mem, MEM_APP, sizeof *s->raw)))
+        return;
+    detect_stream(w, &f->ref, ep, d, n, s->raw);
 }
 
 /* True when this direction's first bytes are the real start of the stream. */
@@ -189,6 +216,10 @@ static void probe(struct worker *w, struct flow *f, int ep, const uint8_t *d, si
 
 void transport_data(struct worker *w, struct flow *f, int ep, const uint8_t *d, size_t n)
 {
+    if (detect_has_stream_rules(w->detect))
+        raw_inspect(w, f, ep, d, n);
+    if (f->app == FLOW_APP_RAW)
+        return;
     if (f->app == FLOW_APP_UNKNOWN)
         probe(w, f, ep, d, n);
     else

@@ -1,0 +1,272 @@
+/*
+ * Stories: the calls of one remote execution, recognised as a whole.
+ *
+ *   service_create_start_delete   create a service, start it, delete it (PsExec, smbexec)
+ *   service_create_start          the same, the delete not seen (yet)
+ *   service_binary_swap           change a service's binary, start it, change it back
+ *   service_binary_change_start   change a service's binary and start it
+ *   task_register_run_delete      register a task, run it, delete it (atexec)
+ *   task_register_run             register and run
+ *   task_register_delete          register and delete: it ran from its own trigger
+ *
+ * Pieces are grouped by target (server), the service or task name and, for
+ * sealed calls whose names are unreadable, the client too. A story is
+ * reported once: when its clean-up completes it, or, lacking one, when its
+ * window passes or the capture ends.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpcsentry/args.h"
+#include "rpcsentry/iface.h"
+#include "rpcsentry/text.h"
+#include "rpcsentry/worker.h"
+#include "story.h"
+
+#define STORY_SLOTS 128
+#define STORY_WINDOW_US (600ULL * 1000000)
+
+enum step {
+    ST_CREATE = 1, ST_CHANGE = 2, ST_START = 4, ST_DELETE = 8, ST_RESTORE = 16,
+    ST_REGISTER = 32, ST_RUN = 64, ST_TASK_DELETE = 128,
+};
+enum domain { DOM_SERVICE, DOM_TASK };
+
+struct slot {
+    bool used;
+    uint8_t domain;
+    uint8_t server[16], client[16];
+    char key[256];          /* lower-cased name; "" when sealed */
+    uint32_t steps;
+    uint64_t last_us;
+    struct rpc_story s;
+};
+
+struct story_table {
+    struct slot slot[STORY_SLOTS];
+};
+
+void story_free(struct worker *w)
+{
+    if (w->stories)
+        mem_free(&w->mem, MEM_APP, w->stories, sizeof *w->stories);
+    w->stories = NULL;
+}
+
+/* The kind a slot's pieces make, complete (clean-up seen) or not. */
+static const char *kind_of(const struct slot *s, bool *complete)
+{
+    uint32_t st = s->steps;
+    *complete = false;
+    if (s->domain == DOM_SERVICE) {
+        if ((st & (ST_CREATE | ST_START | ST_DELETE)) == (ST_CREATE | ST_START | ST_DELETE))
+            return *complete = true, "service_create_start_delete";
+        if ((st & (ST_CHANGE | ST_START | ST_RESTORE)) == (ST_CHANGE | ST_START | ST_RESTORE))
+            return *complete = true, "service_binary_swap";
+        if ((st & (ST_CREATE | ST_START)) == (ST_CREATE | ST_START))
+            return "service_create_start";
+        if ((st & (ST_CHANGE | ST_START)) == (ST_CHANGE | ST_START))
+            return "service_binary_change_start";
+        return NULL;
+    }
+    if ((st & (ST_REGISTER | ST_RUN | ST_TASK_DELETE)) == (ST_REGISTER | ST_RUN | ST_TASK_DELETE))
+        return *complete = true, "task_register_run_delete";
+    if ((st & (ST_REGISTER | ST_TASK_DELETE)) == (ST_REGISTER | ST_TASK_DELETE))
+        return *complete = true, "task_register_delete";
+    if ((st & (ST_REGISTER | ST_RUN)) == (ST_REGISTER | ST_RUN))
+        return "task_register_run";
+    return NULL;
+}
+
+static void report(struct worker *w, struct slot *s, const char *kind)
+{
+    struct rpc_story *st = &s->s;
+    st->kind = kind;
+    char server[ADDR_STR_LEN];
+    int srv = st->client_ep == 1 ? 0 : 1;
+    addr_format(st->flow.key.addr[srv], flow_key_alen(&st->flow.key), server);
+    const char *what = s->domain == DOM_SERVICE ? "service" : "task";
+    const char *how = strcmp(kind, "service_create_start_delete") == 0 ? "created, started and deleted"
+                      : strcmp(kind, "service_create_start") == 0    ? "created and started"
+                      : strcmp(kind, "service_binary_swap") == 0
+                          ? "pointed at another binary, started, and restored"
+                      : strcmp(kind, "service_binary_change_start") == 0
+                          ? "pointed at another binary and started"
+                      : strcmp(kind, "task_register_run_delete") == 0 ? "registered, run and deleted"
+                      : strcmp(kind, "task_register_delete") == 0   ? "registered and deleted"
+                                                                      : "registered and run";
+    /* the summary may cut a long detail: the record carries it whole */
+    char head[640];
+    snprintf(head, sizeof head, "%s %s%.256s%s %s on %s", what, st->name[0] ? "'" : "",
+             st->name[0] ? st->name : "(name sealed)", st->name[0] ? "'" : "", how, server);
+    size_t used = strlen(head);
+    memcpy(st->summary, head, used + 1);
+    if (st->user[0] && used + 4 + strlen(st->user) < sizeof st->summary) {
+        memcpy(st->summary + used, " by ", 4);
+        memcpy(st->summary + used + 4, st->user, strlen(st->user) + 1);
+        used = strlen(st->summary);
+    }
+    if (st->detail[0] && used + 3 < sizeof st->summary) {
+        memcpy(st->summary + used, ": ", 2);
+        size_t room = sizeof st->summary - used - 3, dl = strlen(st->detail);
+        size_t take = dl < room ? dl : room;
+        memcpy(st->summary + used + 2, st->detail, take);
+        st->summary[used + 2 + take] = '\0';
+    }
+    w->stats.stories++;
+    detect_story(w, st);
+}
+
+/* Ends a slot: reported if it holds an execution, then freed. */
+static void retire(struct worker *w, struct slot *s)
+{
+    bool complete;
+    const char *kind = kind_of(s, &complete);
+    if (kind) {
+        s->s.transport = NULL; /* the call it came from may be gone */
+        report(w, s, kind);
+    }
+    s->used = false;
+}
+
+void story_flush(struct worker *w)
+{
+    if (!w->stories)
+        return;
+    for (unsigned i = 0; i < STORY_SLOTS; i++)
+        if (w->stories->slot[i].used)
+            retire(w, &w->stories->slot[i]);
+}
+
+static void lower_copy(char *dst, size_t n, const char *src)
+{
+    size_t i = 0;
+    for (; src && src[i] && i + 1 < n; i++)
+        dst[i] = (char)tolower((unsigned char)src[i]);
+    dst[i] = '\0';
+}
+
+/* The step a call is, or 0. */
+static uint32_t step_of(const struct rpc_call *c, uint8_t *domain)
+{
+    const char *name = c->iface->name;
+    if (strcmp(name, "svcctl") == 0) {
+        *domain = DOM_SERVICE;
+        switch (c->opnum) {
+        case 12: case 24: case 44: case 45: case 60: return ST_CREATE;
+        case 11: case 23:
+            /* only a new binary makes a change an execution vehicle */
+            return c->sealed || args_get(c->args, "args.binary_path") ? ST_CHANGE : 0;
+        case 19: case 31: return ST_START;
+        case 2: return ST_DELETE;
+        default: return 0;
+        }
+    }
+    if (strcmp(name, "ITaskSchedulerService") == 0) {
+        *domain = DOM_TASK;
+        switch (c->opnum) {
+        case 1: return c->cls == RPC_CLASS_READ ? 0 : ST_REGISTER;
+        case 12: return ST_RUN;
+        case 13: return ST_TASK_DELETE;
+        default: return 0;
+        }
+    }
+    return 0;
+}
+
+void story_note(struct worker *w, const struct rpc_call *c)
+{
+    if (!c->iface || !c->iface->target)
+        return;
+    uint8_t domain;
+    uint32_t step = step_of(c, &domain);
+    if (!step)
+        return;
+    if (!w->stories && !(w->stories = mem_calloc(&w->mem, MEM_APP, sizeof *w->stories)))
+        return;
+    struct story_table *t = w->stories;
+    const struct flow_key *k = &c->transport->flow->key;
+    const uint8_t *client = k->addr[c->client_ep & 1], *server = k->addr[1 - (c->client_ep & 1)];
+    uint64_t now = c->req_ts_us ? c->req_ts_us : w->now_us;
+    char key[256];
+    const char *name = domain == DOM_SERVICE ? args_get(c->args, "args.service_name")
+                                             : args_get(c->args, "args.path");
+    lower_copy(key, sizeof key, name);
+
+    /* windows that passed end their stories */
+    struct slot *found = NULL, *free_slot = NULL, *oldest = NULL;
+    for (unsigned i = 0; i < STORY_SLOTS; i++) {
+        struct slot *s = &t->slot[i];
+        if (s->used && s->last_us + STORY_WINDOW_US < now)
+            retire(w, s);
+        if (!s->used) {
+            if (!free_slot)
+                free_slot = s;
+            continue;
+        }
+        if (!oldest || s->last_us < oldest->last_us)
+            oldest = s;
+        if (s->domain == domain && memcmp(s->server, server, 16) == 0 &&
+            strcmp(s->key, key) == 0 && (key[0] || memcmp(s->client, client, 16) == 0))
+            found = s;
+    }
+    if (!found) {
+        if (step != ST_CREATE && step != ST_CHANGE && step != ST_REGISTER)
+            return; /* a story starts with what creates or changes something */
+        if (!free_slot) {
+            retire(w, oldest);
+            free_slot = oldest;
+        }
+        found = free_slot;
+        memset(found, 0, sizeof *found);
+        found->used = true;
+        found->domain = domain;
+        memcpy(found->server, server, 16);
+        memcpy(found->client, client, 16);
+        snprintf(found->key, sizeof found->key, "%s", key);
+        snprintf(found->s.name, sizeof found->s.name, "%s", name ? name : "");
+    }
+    struct slot *s = found;
+    if (step == ST_CHANGE && (s->steps & ST_CHANGE) && (s->steps & ST_START))
+        step = ST_RESTORE;
+    s->steps |= step;
+    s->last_us = now;
+    struct rpc_story *st = &s->s;
+    st->flow = *c->transport->flow;
+    st->client_ep = c->client_ep;
+    st->transport = c->transport;
+    st->ts_us = now;
+    st->pcap_cnt = c->res_pcap_cnt ? c->res_pcap_cnt : c->req_pcap_cnt;
+    st->sealed |= c->sealed;
+    st->over_smb = c->transport->kind == RPC_TRANSPORT_NP;
+    if (c->identity && c->identity->valid && !st->user[0])
+        snprintf(st->user, sizeof st->user, "%s%s%s", c->identity->domain,
+                 c->identity->domain[0] ? "\\" : "", c->identity->user);
+    if (!st->detail[0]) {
+        const char *d = args_get(c->args, "args.binary_path");
+        if (!d)
+            d = args_get(c->args, "args.task.actions.command");
+        if (d) {
+            const char *argv = args_get(c->args, "args.task.actions.arguments");
+            snprintf(st->detail, sizeof st->detail, "%s%s%s", d, argv ? " " : "",
+                     argv ? argv : "");
+        }
+    }
+    if (st->n_pieces < STORY_MAX_PIECES) {
+        struct story_piece *p = &st->pieces[st->n_pieces++];
+        p->ts_us = now;
+        p->flow_id = c->transport->flow->flow_id;
+        p->tx_id = c->tx_id;
+        p->call_id = c->call_id;
+        p->operation = c->op ? c->op->name : "";
+        p->cls = c->cls;
+    }
+    bool complete;
+    const char *kind = kind_of(s, &complete);
+    if (kind && complete) {
+        report(w, s, kind);
+        s->used = false;
+    }
+}
