@@ -11,12 +11,19 @@
 #include <string.h>
 
 #include "rpcsentry/config.h"
+#include "rpcsentry/detect.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/output.h"
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
 
 static struct config fuzz_cfg;
+
+static void fuzz_rule_error(const char *msg)
+{
+    (void)msg;
+    abort(); /* the shipped rules must load */
+}
 
 static inline struct worker *fuzz_worker(void)
 {
@@ -38,7 +45,11 @@ static inline struct worker *fuzz_worker(void)
         char err[256];
         w.out = output_open(&oo, err, sizeof err);
         w.on_anomaly = output_anomaly;
-        if (!w.flows || !w.out)
+        /* the default rules and the byte-level examples, so the matcher runs on every call */
+        const char *extra[] = {RS_SOURCE_DIR "/signatures/examples/fallback.rules"};
+        unsigned errors = 0;
+        w.detect = detect_load(true, extra, 1, fuzz_rule_error, &errors);
+        if (!w.flows || !w.out || !w.detect)
             abort();
         ready = 1;
     }
@@ -50,6 +61,8 @@ static inline struct worker *fuzz_worker(void)
 static inline void fuzz_check_released(struct worker *w)
 {
     flow_flush_all(w);
+    detect_flush(w);
+    story_table_free(w);
     transport_worker_free(w);
     if (w->mem.total_used != (size_t)w->mem.used[MEM_FLOW])
         abort();

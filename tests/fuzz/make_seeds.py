@@ -126,6 +126,16 @@ def main():
         flags = (1 if op & 256 else 0) | (2 if op & 512 else 0)
         write(outdir, "stubs", name, bytes([iface, op & 255, flags]) + stub)
     write(outdir, "taskxml", "task.xml", M.TASK_XML.encode())
+    # rules: every line of ours and of the suricata-verify tests that ship rules
+    rule_files = sorted(glob.glob(os.path.join(ROOT, "signatures", "**", "*.rules"),
+                                  recursive=True) +
+                        glob.glob(os.path.join(ROOT, "..", "shared", "pcaps", "*.rules")))
+    for path in rule_files:
+        with open(path, errors="replace") as f:
+            text = f.read().replace("\\\n", "")
+        for i, line in enumerate(l for l in text.splitlines()
+                                 if l.strip() and not l.lstrip().startswith("#")):
+            write(outdir, "rules", "%s-%d" % (os.path.basename(path), i), line.encode())
     for i, m in enumerate([ntlm_negotiate(), ntlm_challenge(), ntlm_authenticate("u", "d", "h"),
                            b"\x60\x48\x06\x06+\x06\x01\x05\x05\x02" + ntlm_authenticate("a", "b", "c")]):
         write(outdir, "ntlmssp", "msg%d" % i, m)
