@@ -26,6 +26,50 @@ static void on_signal(int sig)
     stop_requested = true;
 }
 
+/* SIGHUP: reload the rules between two packets (worker.h). */
+static volatile sig_atomic_t reload_requested;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
+
+static void report_rule_error(const char *msg)
+{
+    log_error("%s", msg);
+}
+
+/* What the rules were loaded from, to load them again. */
+static struct {
+    bool include_default;
+    const char *const *files;
+    size_t n;
+} rule_sources;
+
+/*
+ * Loads the rule files again. Calls in flight keep going: they hold no
+ * pointer into the rule set, only the gid:sid of the rules that alerted. If
+ * any rule fails, the rules in use stay, as Suricata does on a failed reload.
+ */
+static void reload_rules(struct worker *w)
+{
+    unsigned errors = 0;
+    struct detect *d = detect_load(rule_sources.include_default, rule_sources.files,
+                                   rule_sources.n, report_rule_error, &errors);
+    if (!d || errors) {
+        log_error("rule reload failed (%u errors): keeping the %u rules in use", errors,
+                  detect_rule_count(w->detect));
+        detect_free(d);
+        w->stats.rule_reloads_failed++;
+        return;
+    }
+    detect_free(w->detect);
+    w->detect = d;
+    w->stats.rule_reloads++;
+    log_info("rules reloaded: %u rules", detect_rule_count(d));
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -120,11 +164,6 @@ static char *join_args(int argc, char **argv)
         strcat(s, argv[i]);
     }
     return s;
-}
-
-static void report_rule_error(const char *msg)
-{
-    log_error("%s", msg);
 }
 
 static void print_summary(const struct worker *w, unsigned files, unsigned failed,
@@ -309,12 +348,20 @@ static int run_sensor(int argc, char **argv, const char **reads, const char **ru
     }
     w.on_anomaly = output_anomaly;
     w.detect = detect;
+    rule_sources.include_default = default_rules;
+    rule_sources.files = rule_files;
+    rule_sources.n = nrules;
+    w.reload_requested = &reload_requested;
+    w.reload = reload_rules;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sa.sa_flags = SA_RESTART; /* a read from a pipe goes on after it */
+    sigaction(SIGHUP, &sa, NULL);
 
     unsigned done = 0, failed = 0, skipped = 0;
     for (struct capture_input *f = files; f->path && !stop_requested; f++) {
@@ -353,7 +400,7 @@ out:
     story_table_free(&w);
     transport_worker_free(&w);
     output_close(w.out);
-    detect_free(detect);
+    detect_free(w.detect); /* the rule set in use: a reload may have replaced the first */
     if (w.mem.total_used)
         log_error("internal: %zu accounted bytes not released at exit", w.mem.total_used);
     if (!quiet) {

@@ -50,6 +50,8 @@
     X(target_calls)                                                                            \
     X(alerts)                                                                                  \
     X(stories)                                                                                 \
+    X(rule_reloads)                                                                            \
+    X(rule_reloads_failed)                                                                     \
     X(anomalies)                                                                               \
     X(events_written)                                                                          \
     X(events_dropped)

@@ -6,6 +6,7 @@
 #ifndef RPCSENTRY_WORKER_H
 #define RPCSENTRY_WORKER_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "rpcsentry/config.h"
@@ -41,7 +42,23 @@ struct worker {
      */
     void (*on_anomaly)(struct worker *w, const struct flow_ref *fr, enum anomaly_type t,
                        const char *detail);
+
+    /*
+     * Rule reload: when *reload_requested is set (a signal handler), the
+     * capture loop clears it and calls reload between two packets.
+     */
+    volatile sig_atomic_t *reload_requested;
+    void (*reload)(struct worker *w);
 };
+
+static inline void worker_poll(struct worker *w)
+{
+    if (w->reload_requested && *w->reload_requested) {
+        *w->reload_requested = 0;
+        if (w->reload)
+            w->reload(w);
+    }
+}
 
 /*
  * Counts an anomaly and reports it. `seen` (may be NULL) is a per-flow bitmask

@@ -46,6 +46,7 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
     const u_char *data;
     int r;
     while (!(stop && *stop) && (r = pcap_next_ex(pc, &h, &data)) >= 0) {
+        worker_poll(w);
         if (r == 0)
             continue;
         struct packet p;

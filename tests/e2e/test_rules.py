@@ -317,5 +317,73 @@ class Fallback(unittest.TestCase):
         self.assertEqual(without, [])
 
 
+class Reload(unittest.TestCase):
+    """SIGHUP reloads the rules between two packets; calls in flight are not lost."""
+
+    def test_sighup_reloads_rules_and_keeps_calls_in_flight(self):
+        import fcntl
+        import signal
+        import termios
+        import time
+        from test_cli import packet_offsets
+        with open(os.path.join(PCAPS, "tcp_lateral_movement.pcap"), "rb") as f:
+            data = f.read()
+        offs = packet_offsets(data) + [len(data)]
+        # packet 48 is RCreateServiceW's request, 50 its response, 52 RStartServiceW's request
+        part_a, part_b, part_c = data[:offs[48]], data[offs[48]:offs[51]], data[offs[51]:]
+        with TempDir() as d:
+            rules = os.path.join(d, "live.rules")
+            write(rules, "alert dcerpc any any -> any any (msg:\"v1 create\"; rpc.class:create; "
+                         "rpc.target; sid:1;)\n")
+            p = subprocess.Popen([BIN, "-v", "-q", "-r", "-", "-l", "-", "--no-default-rules",
+                                  "-S", rules], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+
+            def feed(chunk):
+                p.stdin.write(chunk)
+                p.stdin.flush()
+                # until the sensor has read it all, and a moment to handle it
+                for _ in range(500):
+                    buf = bytearray(4)
+                    fcntl.ioctl(p.stdin.fileno(), termios.FIONREAD, buf)
+                    if int.from_bytes(buf, "little") == 0:
+                        break
+                    time.sleep(0.01)
+                time.sleep(0.3)
+
+            feed(part_a)
+            write(rules, "alert dcerpc any any -> any any (msg:\"broken\"; rpc.class:nope; "
+                         "sid:9;)\n")
+            p.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
+            feed(part_b)
+            write(rules, "alert dcerpc any any -> any any (msg:\"v2 create\"; rpc.class:create; "
+                         "rpc.target; sid:2;)\n"
+                         "alert dcerpc any any -> any any (msg:\"v2 execute\"; rpc.class:execute; "
+                         "rpc.target; sid:3;)\n")
+            p.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
+            p.stdin.write(part_c)
+            out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        err = err.decode()
+        self.assertIn("live.rules:1: rpc.class: unknown class nope", err)
+        self.assertIn("rule reload failed (1 errors): keeping the 1 rules in use", err)
+        self.assertIn("rules reloaded: 2 rules", err)
+        recs = [json.loads(l) for l in out.decode().splitlines()]
+        alerts = [(r["alert"]["signature_id"], r["rpcsentry"]["operation"]) for r in recs
+                  if r["event_type"] == "alert"]
+        self.assertEqual(alerts, [(1, "SchRpcRegisterTask"), (1, "RCreateServiceW"),
+                                  (3, "RStartServiceW")])
+        ops = [r["rpcsentry"].get("operation") for r in recs if r["event_type"] == "dcerpc"]
+        self.assertIn("RCreateServiceW", ops)  # its response came after both reloads
+        create = [r for r in recs if r.get("rpcsentry", {}).get("operation") == "RCreateServiceW"
+                  and r["event_type"] == "dcerpc"][0]
+        self.assertEqual(create["dcerpc"]["response"], "RESPONSE")
+        stories = [r["rpcsentry"]["story"]["kind"] for r in recs
+                   if r["event_type"] == "lateral_movement"]
+        self.assertEqual(stories, ["task_register_run_delete", "service_create_start_delete"])
+
+
 if __name__ == "__main__":
     unittest.main()
