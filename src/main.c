@@ -188,6 +188,11 @@ static void print_summary(const struct worker *w, unsigned files, unsigned faile
             (unsigned long long)s->dce_binds, (unsigned long long)s->dce_unreplied,
             (unsigned long long)s->dce_sealed, (unsigned long long)s->alerts,
             (unsigned long long)s->stories);
+    if (s->epm_learned)
+        fprintf(stderr,
+                "rpcsentry: endpoint mapper: %llu endpoints learned, %llu connections named "
+                "from them\n",
+                (unsigned long long)s->epm_learned, (unsigned long long)s->epm_named);
     fprintf(stderr, "rpcsentry: anomalies: %llu", (unsigned long long)s->anomalies);
     const char *sep = " (";
     for (int t = 0; t < ANOM_COUNT; t++)

@@ -29,6 +29,7 @@ struct config {
     uint32_t dce_max_calls;       /* outstanding calls per association */
     uint32_t dce_max_contexts;    /* presentation contexts per association */
     uint32_t dce_call_timeout;    /* seconds before an unanswered call is given up */
+    uint32_t epm_ttl;             /* seconds an endpoint-mapper answer names its port */
 
     /* output */
     bool compat;                  /* drop the rpcsentry extension object */

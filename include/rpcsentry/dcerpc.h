@@ -96,7 +96,9 @@ void dce_gap(struct worker *w, struct dce_assoc *a, int ep);
  * interface the transport believes is behind this association (the named
  * pipe, the endpoint mapper). NULL uuid clears it.
  */
-void dce_set_iface_hint(struct dce_assoc *a, const struct uuid *uuid, uint16_t ver_major);
+enum dce_hint_source { DCE_HINT_PIPE, DCE_HINT_EPM };
+void dce_set_iface_hint(struct dce_assoc *a, const struct uuid *uuid, uint16_t ver_major,
+                        enum dce_hint_source source);
 
 /* The first presentation context bound on the association, or NULL (none yet). */
 const struct rpc_ctx_item *dce_first_context(const struct dce_assoc *a);

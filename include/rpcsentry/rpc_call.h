@@ -81,6 +81,7 @@ enum rpc_call_kind { RPC_KIND_REQUEST, RPC_KIND_BIND, RPC_KIND_ALTER_CONTEXT };
 #define RPC_F_CTX_UNKNOWN 0x10   /* the context's bind was not seen */
 #define RPC_F_IFACE_HINT 0x20    /* interface inferred (named pipe, endpoint mapper), not bound */
 #define RPC_F_OVERLAP 0x40       /* the TCP stream had conflicting overlaps */
+#define RPC_F_IFACE_EPM 0x80     /* with IFACE_HINT: the endpoint mapper announced the port */
 
 #define RPC_PTYPE_NONE 0xff
 

@@ -50,6 +50,9 @@
     X(target_calls)                                                                            \
     X(alerts)                                                                                  \
     X(stories)                                                                                 \
+    X(epm_learned)                                                                             \
+    X(epm_evicted)                                                                             \
+    X(epm_named)                                                                               \
     X(rule_reloads)                                                                            \
     X(rule_reloads_failed)                                                                     \
     X(anomalies)                                                                               \

@@ -18,6 +18,7 @@ struct flow_table;
 struct output;
 struct detect;
 struct smb_registry;
+struct epm_table;
 struct story_table;
 
 struct worker {
@@ -29,6 +30,7 @@ struct worker {
     struct detect *detect;  /* the rule set this worker matches against */
     struct output *out;     /* where records go */
     struct smb_registry *smb_registry; /* SMB sessions across connections (transport) */
+    struct epm_table *epm;             /* ports the endpoint mapper announced (iface/epm.c) */
     struct story_table *stories;       /* calls adding up to an execution (detect) */
 
     /* the capture clock and position: the packet being handled */

@@ -9,6 +9,7 @@
 #include "rpcsentry/buf.h"
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/dcerpc.h"
+#include "rpcsentry/epm.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/ntlmssp.h"
 #include "rpcsentry/worker.h"
@@ -41,6 +42,7 @@ struct dce_assoc {
     uint8_t auth_type, auth_level;       /* negotiated at bind/alter_context */
     struct rpc_identity identity;        /* from NTLMSSP AUTHENTICATE in auth3/alter/bind */
     bool have_hint;
+    bool hint_epm;      /* the hint came from the endpoint mapper, not a pipe name */
     struct rpc_ctx_item hint;
     uint32_t anomalies_seen;
     void *iface_state;                   /* what iface's decoders keep (handles) */
@@ -131,7 +133,8 @@ struct dce_assoc *dce_assoc_new(struct worker *w, const struct rpc_transport *t)
     return a;
 }
 
-void dce_set_iface_hint(struct dce_assoc *a, const struct uuid *uuid, uint16_t ver_major)
+void dce_set_iface_hint(struct dce_assoc *a, const struct uuid *uuid, uint16_t ver_major,
+                        enum dce_hint_source source)
 {
     if (!uuid) {
         a->have_hint = false;
@@ -144,6 +147,7 @@ void dce_set_iface_hint(struct dce_assoc *a, const struct uuid *uuid, uint16_t v
     a->hint.syntax = RPC_SYNTAX_NDR;
     a->hint.iface = iface_find(uuid);
     a->have_hint = true;
+    a->hint_epm = source == DCE_HINT_EPM;
 }
 
 static struct dce_call *call_new(struct worker *w, struct dce_assoc *a, enum rpc_call_kind kind,
@@ -533,7 +537,27 @@ static void sweep_calls(struct worker *w, struct dce_assoc *a)
     }
 }
 
-static void set_ctx(struct dce_assoc *a, struct rpc_call *r)
+/*
+ * A TCP association without a hint asks the endpoint mapper's table at each
+ * call whose bind it has not seen: the answer may have come after the
+ * connection opened (a capture that starts mid-way).
+ */
+static void epm_hint(struct worker *w, struct dce_assoc *a)
+{
+    if (a->have_hint || a->t->kind != RPC_TRANSPORT_TCP)
+        return;
+    const struct flow_key *k = &a->t->flow->key;
+    for (int ep = 0; ep < 2; ep++) {
+        const struct epm_entry *e = epm_lookup(w, k->addr[ep], k->ipver, k->port[ep]);
+        if (e) {
+            dce_set_iface_hint(a, &e->iface, e->ver_major, DCE_HINT_EPM);
+            w->stats.epm_named++;
+            return;
+        }
+    }
+}
+
+static void set_ctx(struct worker *w, struct dce_assoc *a, struct rpc_call *r)
 {
     struct rpc_ctx_item *ctx = ctx_find(a, r->ctx_id);
     if (ctx) {
@@ -541,10 +565,11 @@ static void set_ctx(struct dce_assoc *a, struct rpc_call *r)
         return;
     }
     r->flags |= RPC_F_CTX_UNKNOWN;
+    epm_hint(w, a);
     if (a->have_hint) {
         r->ctx = a->hint;
         r->ctx.ctx_id = r->ctx_id;
-        r->flags |= RPC_F_IFACE_HINT;
+        r->flags |= RPC_F_IFACE_HINT | (a->hint_epm ? RPC_F_IFACE_EPM : 0);
     } else {
         memset(&r->ctx, 0, sizeof r->ctx);
         r->ctx.ctx_id = r->ctx_id;
@@ -650,7 +675,7 @@ static void handle_request(struct worker *w, struct dce_assoc *a, int ep, struct
             r->auth_level = p->auth.level;
         }
         r->sealed = r->auth_level == 6;
-        set_ctx(a, r);
+        set_ctx(w, a, r);
         call_link(a, call);
     }
     struct rpc_call *r = &call->rec;
@@ -704,7 +729,7 @@ static void handle_response(struct worker *w, struct dce_assoc *a, int ep, struc
         call->rec.req_ts_us = 0;
         call->rec.req_pcap_cnt = 0;
         call->req_done = true;
-        set_ctx(a, &call->rec);
+        set_ctx(w, a, &call->rec);
         call_link(a, call);
     }
     struct rpc_call *r = &call->rec;

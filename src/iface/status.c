@@ -32,6 +32,8 @@ const char *iface_status_name(uint32_t code)
         {0x00000436, "ERROR_DUPLICATE_SERVICE_NAME"},
         {0x0000045b, "ERROR_SHUTDOWN_IN_PROGRESS"},
         {0x00000423, "ERROR_SERVICE_DEPENDENCY_FAIL"},
+        {0x16c9a0d6, "EPT_S_NOT_REGISTERED"},
+        {0x16c9a0d8, "EPT_S_CANT_PERFORM_OP"},
         {0x80070002, "E_FILE_NOT_FOUND"},
         {0x80070005, "E_ACCESSDENIED"},
         {0x80070057, "E_INVALIDARG"},

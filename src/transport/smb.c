@@ -396,14 +396,15 @@ static void pipe_set_hint(struct smb_conn *c, struct smb_pipe *p)
 {
     for (unsigned i = 0; i < c->n_learned; i++)
         if (strcasecmp(c->learned[i].name, p->name) == 0) {
-            dce_set_iface_hint(p->dce, &c->learned[i].uuid, c->learned[i].ver_major);
+            dce_set_iface_hint(p->dce, &c->learned[i].uuid, c->learned[i].ver_major,
+                               DCE_HINT_PIPE);
             p->info.iface_candidates = NULL;
             return;
         }
     const struct iface_def *cands[8];
     size_t n = p->name[0] ? iface_for_pipe(p->name, cands, 8) : 0;
     if (n == 1) {
-        dce_set_iface_hint(p->dce, &cands[0]->uuid, cands[0]->ver_major);
+        dce_set_iface_hint(p->dce, &cands[0]->uuid, cands[0]->ver_major, DCE_HINT_PIPE);
     } else if (n > 1) {
         /* e.g. \atsvc: ATSvc, ITaskSchedulerService or SASec; a bind will say */
         static char lists[8][96];

@@ -9,6 +9,7 @@
 #include "rpcsentry/buf.h"
 #include "rpcsentry/dcerpc.h"
 #include "rpcsentry/detect.h"
+#include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/smb.h"
 #include "rpcsentry/transport.h"
@@ -45,6 +46,21 @@ enum transport_probe transport_probe(const uint8_t *p, size_t n)
 static bool port_is(const struct flow *f, uint16_t port)
 {
     return f->ref.key.port[0] == port || f->ref.key.port[1] == port;
+}
+
+/* What the endpoint mapper said listens on one of this flow's endpoints, if anything. */
+static const struct epm_entry *announced(struct worker *w, const struct flow *f)
+{
+    const struct flow_key *k = &f->ref.key;
+    /* the server first, when the flow knows which side opened it */
+    int first = f->ref.client == FLOW_CLIENT_UNKNOWN ? 0 : 1 - f->ref.client;
+    for (int i = 0; i < 2; i++) {
+        int ep = i == 0 ? first : 1 - first;
+        const struct epm_entry *e = epm_lookup(w, k->addr[ep], k->ipver, k->port[ep]);
+        if (e)
+            return e;
+    }
+    return NULL;
 }
 
 static struct transport_state *state_get(struct worker *w, struct flow *f)
@@ -96,6 +112,7 @@ static void engage(struct worker *w, struct flow *f, enum flow_app app, bool syn
         s->info.kind = RPC_TRANSPORT_TCP;
         s->dce = dce_assoc_new(w, &s->info);
         w->stats.app_dcerpc_flows++;
+        /* calls whose bind is not seen are named from the mapper's answers (dce.c) */
         if (s->dce && !synced)
             dce_gap(w, s->dce, ep);
     } else {
@@ -195,8 +212,8 @@ static void probe(struct worker *w, struct flow *f, int ep, const uint8_t *d, si
      * next PDU; elsewhere a stream whose start we saw is not ours, and one
      * picked up mid-way gets a few more chances at a segment boundary.
      */
-    if (port_is(f, 135) || port_is(f, 445) || port_is(f, 139)) {
-        enum flow_app app = port_is(f, 135) ? FLOW_APP_DCERPC : FLOW_APP_SMB;
+    if (port_is(f, 135) || port_is(f, 445) || port_is(f, 139) || announced(w, f)) {
+        enum flow_app app = port_is(f, 445) || port_is(f, 139) ? FLOW_APP_SMB : FLOW_APP_DCERPC;
         engage(w, f, app, false, ep);
         if (f->app == app)
             feed(w, f, ep, d, n);
@@ -248,4 +265,5 @@ void transport_end(struct worker *w, struct flow *f)
 void transport_worker_free(struct worker *w)
 {
     smb_registry_free(w);
+    epm_table_free(w);
 }

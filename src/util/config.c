@@ -21,6 +21,7 @@ void config_defaults(struct config *c)
     c->dce_max_calls = 256;
     c->dce_max_contexts = 256;
     c->dce_call_timeout = 120;
+    c->epm_ttl = 3600;
 
     c->compat = false;
     c->log_binds = true;

@@ -280,14 +280,14 @@ class Fallback(unittest.TestCase):
         recs = records(os.path.join(PCAPS, "tcp_lateral_movement.pcap"),
                        "--no-default-rules", "-S", self.FALLBACK)
         alerts = [r for r in recs if r["event_type"] == "alert"]
-        by_sid = collections.Counter(a["alert"]["signature_id"] for a in alerts)
-        self.assertEqual(dict(by_sid), {4300900: 1, 4300903: 1})  # tsch, svcctl wire bytes
+        # each UUID's wire bytes: in the endpoint mapper's flow (the lookup and its answer)
+        # and in the flow of the interface's own bind
         flows = {c["rpcsentry"]["interface"]: c["flow_id"] for c in records(
             os.path.join(PCAPS, "tcp_lateral_movement.pcap"), "--no-default-rules")
             if c["event_type"] == "dcerpc" and c["rpcsentry"].get("interface")}
-        got = {a["alert"]["signature_id"]: a["flow_id"] for a in alerts}
-        self.assertEqual(got[4300900], flows["ITaskSchedulerService"])
-        self.assertEqual(got[4300903], flows["svcctl"])
+        got = sorted((a["alert"]["signature_id"], a["flow_id"]) for a in alerts)
+        self.assertEqual(got, sorted([(4300900, flows["epm"]), (4300900, flows[
+            "ITaskSchedulerService"]), (4300903, flows["epm"]), (4300903, flows["svcctl"])]))
         for a in alerts:
             self.assertNotIn("dcerpc", a)
 
@@ -326,11 +326,18 @@ class Reload(unittest.TestCase):
         import termios
         import time
         from test_cli import packet_offsets
-        with open(os.path.join(PCAPS, "tcp_lateral_movement.pcap"), "rb") as f:
+        pcap = os.path.join(PCAPS, "tcp_lateral_movement.pcap")
+        with open(pcap, "rb") as f:
             data = f.read()
         offs = packet_offsets(data) + [len(data)]
-        # packet 48 is RCreateServiceW's request, 50 its response, 52 RStartServiceW's request
-        part_a, part_b, part_c = data[:offs[48]], data[offs[48]:offs[51]], data[offs[51]:]
+        at = {r["rpcsentry"]["operation"]: r["rpcsentry"] for r in records(
+            pcap, "--no-default-rules") if r.get("rpcsentry", {}).get("operation")}
+        create, start = at["RCreateServiceW"], at["RStartServiceW"]
+        # A: up to RCreateServiceW's request; B: to its response; C: RStartServiceW on
+        a_end, b_end = create["request_pcap_cnt"], create["response_pcap_cnt"]
+        self.assertLess(b_end, start["request_pcap_cnt"])
+        part_a, part_b, part_c = data[:offs[a_end]], data[offs[a_end]:offs[b_end]], \
+            data[offs[b_end]:]
         with TempDir() as d:
             rules = os.path.join(d, "live.rules")
             write(rules, "alert dcerpc any any -> any any (msg:\"v1 create\"; rpc.class:create; "

@@ -121,9 +121,17 @@ def main():
         "svc_open": (3, 15, N.open_scmanager_w("h")),
         "at_add": (1, 0, N.netr_job_add("\\\\h", "cmd /c x")),
         "at_add64": (1, 0 | 256, N.netr_job_add("\\\\h", "cmd /c x", ndr64=True)),
+        # endpoint mapper (index 4): a query, and answers with TCP and named-pipe towers
+        "epm_map": (4, 3, N.ept_map_request(N.tower(*M.SVCCTL, port=135))),
+        "epm_map64": (4, 3 | 256, N.ept_map_request(N.tower(*M.TSCH, port=135), ndr64=True)),
+        "epm_map_answer": (4, 3 | 1024, N.ept_map_response(
+            [N.tower(*M.SVCCTL, port=49668, ip="10.0.0.2"),
+             N.tower(*M.ATSVC, pipe="\\PIPE\\atsvc", host="\\\\H")])),
+        "epm_map_answer64": (4, 3 | 256 | 1024, N.ept_map_response(
+            [N.tower(*M.TSCH, port=49667, order=(0, 1, 2, 4, 3))], ndr64=True)),
     }
     for name, (iface, op, stub) in stubs.items():
-        flags = (1 if op & 256 else 0) | (2 if op & 512 else 0)
+        flags = (1 if op & 256 else 0) | (2 if op & 512 else 0) | (4 if op & 1024 else 0)
         write(outdir, "stubs", name, bytes([iface, op & 255, flags]) + stub)
     write(outdir, "taskxml", "task.xml", M.TASK_XML.encode())
     # rules: every line of ours and of the suricata-verify tests that ship rules

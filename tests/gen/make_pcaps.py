@@ -190,19 +190,35 @@ def svcctl_session(pw, truth, conn, d, call_base=1, seg=None, wide=True):
     return call_id
 
 
-def epm_lookup(pw, truth, conn, d, call_id=1):
-    """An endpoint-mapper bind (NDR rejected, NDR64 accepted) and one ept_map."""
+def epm_lookup(pw, truth, conn, d, call_id=1, lookups=((TSCH, 49667), (SVCCTL, 49668)),
+               ndr64=True):
+    """An endpoint-mapper bind (NDR rejected, NDR64 accepted, as Windows answers) and one
+    ept_map per (interface, port): the ports the next connections go to. Returns the next
+    call_id."""
+    ctx = 1 if ndr64 else 0
     conn.send(0, d.bind(call_id, [(0, EPM, [NDR]), (1, EPM, [NDR64])]))
-    conn.send(1, d.bind_ack(call_id, [(2, None), (0, NDR64)], sec_addr=b"135\0"))
+    conn.send(1, d.bind_ack(call_id, [(2, None), (0, NDR64)] if ndr64 else
+                            [(0, NDR), (2, None)], sec_addr=b"135\0"))
     truth.call(conn, request="BIND", response="BINDACK", call_id=call_id,
-               interfaces=ctx_items((EPM[0], 2), (EPM[0], 0)))
-    stub = bytes(8) + bytes(range(64))   # the tower query; decoded by the EPM issue
-    resp = bytes(24) + bytes(range(40))
-    conn.send(0, d.request(call_id + 1, 1, 3, stub))
-    conn.send(1, d.response(call_id + 1, 1, resp))
-    truth.call(conn, request="REQUEST", response="RESPONSE", call_id=call_id + 1, opnum=3,
-               iface=EPM[0], operation="ept_map", cls="read", req_frag_cnt=1,
-               req_stub_size=len(stub), res_frag_cnt=1, res_stub_size=len(resp), sealed=False)
+               interfaces=ctx_items((EPM[0], 2), (EPM[0], 0)) if ndr64 else
+               ctx_items((EPM[0], 0), (EPM[0], 2)))
+    call_id += 1
+    for (iface, port) in lookups:
+        q = N.tower(iface[0], iface[1], iface[2], port=135, ip="0.0.0.0")
+        stub = N.ept_map_request(q, ndr64=ndr64, le=d.le)
+        answer = N.tower(iface[0], iface[1], iface[2], port=port, ip=SERVER if ":" not in SERVER
+                         else "0.0.0.0")
+        resp = N.ept_map_response([answer], ndr64=ndr64, le=d.le)
+        conn.send(0, d.request(call_id, ctx, 3, stub))
+        conn.send(1, d.response(call_id, ctx, resp))
+        truth.call(conn, request="REQUEST", response="RESPONSE", call_id=call_id, opnum=3,
+                   iface=EPM[0], operation="ept_map", cls="read", req_frag_cnt=1,
+                   req_stub_size=len(stub), res_frag_cnt=1, res_stub_size=len(resp), sealed=False,
+                   expect={"args.interface.uuid": iface[0],
+                           "result.towers.port": port,
+                           "result.towers.interface.uuid": iface[0]})
+        call_id += 1
+    return call_id
 
 
 # --------------------------------------------------------------- scenarios
@@ -325,6 +341,69 @@ def tcp_midstream():
     t.call(c, request="REQUEST", response="RESPONSE", call_id=8, opnum=1, iface=None,
            req_frag_cnt=1, req_stub_size=len(stub), res_frag_cnt=1, sealed=False,
            flags=["context_unknown"])
+    return pw, t
+
+
+def epm_dynamic_port():
+    """IPv6: the endpoint mapper (NDR64, towers whose IP floor is 0.0.0.0) announces the task
+    scheduler on 49670 and svcctl on 49671; the capture then picks up the connection to
+    49670 mid-stream (no handshake, no bind) and one to 49671 whose bind was lost, and a
+    connection to 49672, which nobody announced. The first two are named from the mapper's
+    answers; the third is not."""
+    pw, t = PcapWriter(start=1700007500.0), Truth()
+    d = Dce()
+    client, server = "fd00::5", "fd00::20"
+    c = TcpConn(pw, Endpoint(client, 50701), Endpoint(server, 135))
+    # SERVER in epm_lookup is IPv4: write this one's answers by hand, IP floor 0.0.0.0
+    c.send(0, d.bind(1, [(0, EPM, [NDR]), (1, EPM, [NDR64])]))
+    c.send(1, d.bind_ack(1, [(2, None), (0, NDR64)], sec_addr=b"135\0"))
+    t.call(c, request="BIND", response="BINDACK", call_id=1,
+           interfaces=ctx_items((EPM[0], 2), (EPM[0], 0)))
+    for call_id, (iface, port) in ((2, (TSCH, 49670)), (3, (SVCCTL, 49671))):
+        stub = N.ept_map_request(N.tower(iface[0], iface[1], iface[2], port=135), ndr64=True)
+        # floors in another order than usual: IP before TCP
+        resp = N.ept_map_response([N.tower(iface[0], iface[1], iface[2], port=port,
+                                           order=(0, 1, 2, 4, 3))], ndr64=True)
+        c.send(0, d.request(call_id, 1, 3, stub))
+        c.send(1, d.response(call_id, 1, resp))
+        t.call(c, request="REQUEST", response="RESPONSE", call_id=call_id, opnum=3,
+               iface=EPM[0], operation="ept_map", cls="read", req_frag_cnt=1,
+               req_stub_size=len(stub), res_frag_cnt=1, res_stub_size=len(resp), sealed=False,
+               expect={"args.interface.uuid": iface[0], "args.syntax": "NDR",
+                       "result.towers.port": port, "result.towers.ip": "0.0.0.0",
+                       "result.towers.protocol": "ncacn_ip_tcp"})
+    c.close()
+    # mid-stream on 49670: the tail of an earlier PDU, then a task registered without a bind
+    c = TcpConn(pw, Endpoint(client, 50702), Endpoint(server, 49670), handshake=False)
+    c.send(0, d.request(6, 0, 12, N.sch_run("\\earlier", []))[20:])
+    stub = N.sch_register_task("\\ViaEpm", TASK_XML)
+    c.send(0, d.request(7, 0, 1, stub))
+    c.send(1, d.response(7, 0, N.sch_register_task_response("\\ViaEpm")))
+    t.call(c, request="REQUEST", response="RESPONSE", call_id=7, opnum=1, iface=TSCH[0],
+           operation="SchRpcRegisterTask", cls="create", req_frag_cnt=1,
+           req_stub_size=len(stub), res_frag_cnt=1, sealed=False,
+           flags=["context_unknown", "interface_inferred", "interface_from_endpoint_mapper"],
+           expect={"args.path": "\\ViaEpm"})
+    # 49671 with a handshake but no bind: svcctl named, its stub decoded
+    c = TcpConn(pw, Endpoint(client, 50703), Endpoint(server, 49671))
+    stub = N.open_scmanager_w("DC01")
+    c.send(0, d.request(2, 0, 15, stub))
+    c.send(1, d.response(2, 0, N.handle_response(SCM_HANDLE)))
+    t.call(c, request="REQUEST", response="RESPONSE", call_id=2, opnum=15, iface=SVCCTL[0],
+           operation="ROpenSCManagerW", cls="other", req_frag_cnt=1, req_stub_size=len(stub),
+           res_frag_cnt=1, res_stub_size=24, sealed=False,
+           flags=["context_unknown", "interface_from_endpoint_mapper"])
+    c.close()
+    # 49672: nobody announced it; found by its bytes, its interface unknown
+    c = TcpConn(pw, Endpoint(client, 50704), Endpoint(server, 49672))
+    stub = N.open_scmanager_w("DC01")
+    c.send(0, d.request(2, 0, 15, stub))
+    c.send(1, d.response(2, 0, N.handle_response(SCM_HANDLE)))
+    t.call(c, request="REQUEST", response="RESPONSE", call_id=2, opnum=15, iface=None,
+           req_frag_cnt=1, req_stub_size=len(stub), res_frag_cnt=1, res_stub_size=24,
+           sealed=False, flags=["context_unknown"])
+    c.close()
+    t.no_anomalies()  # a mid-stream pickup is counted, not an event
     return pw, t
 
 
@@ -947,6 +1026,7 @@ SCENARIOS = {
     "tcp_oneside": tcp_oneside,
     "tcp_midstream": tcp_midstream,
     "tcp_auth_sealed": tcp_auth_sealed,
+    "epm_dynamic_port": epm_dynamic_port,
     "link_qinq_ipv6": link_qinq_ipv6,
     "link_sll2": link_sll2,
     "link_raw": link_raw,

@@ -263,3 +263,72 @@ def close_response(status=0, **kw):
     n.handle(b"\0" * 20)
     n.u32(status)
     return n.bytes()
+
+
+# ------------------------------------------------ endpoint mapper (C706 appendix O)
+
+NDR_SYNTAX = ("8a885d04-1ceb-11c9-9fe8-08002b104860", 2)
+NDR64_SYNTAX = ("71710533-beba-4937-8319-b5dbef9ccc36", 1)
+
+
+def _uuid_le(u):
+    import uuid as uuidlib
+    return uuidlib.UUID(u).bytes_le
+
+
+def tower(iface, ver_major, ver_minor=0, port=None, ip="0.0.0.0", pipe=None, host=None,
+          syntax=NDR_SYNTAX, order=None):
+    """Tower octets (always little-endian): interface, transfer syntax, RPC protocol, then a
+    TCP port and IP address, or a named pipe and NetBIOS host. order: floor indexes to
+    write them in another order (the spec lets floors after the first three vary)."""
+    floors = [
+        (b"\x0d" + _uuid_le(iface) + struct.pack("<H", ver_major), struct.pack("<H", ver_minor)),
+        (b"\x0d" + _uuid_le(syntax[0]) + struct.pack("<H", syntax[1]), struct.pack("<H", 0)),
+        (b"\x0b", struct.pack("<H", 0)),
+    ]
+    if pipe is not None:
+        floors.append((b"\x0f", pipe.encode() + b"\0"))
+        floors.append((b"\x11", (host or "").encode() + b"\0"))
+    else:
+        floors.append((b"\x07", struct.pack(">H", port or 0)))
+        floors.append((b"\x09", bytes(int(x) for x in ip.split("."))))
+    if order:
+        floors = [floors[i] for i in order]
+    out = struct.pack("<H", len(floors))
+    for lhs, rhs in floors:
+        out += struct.pack("<H", len(lhs)) + lhs + struct.pack("<H", len(rhs)) + rhs
+    return out
+
+
+def _twr(n, octets):
+    """A twr_t: conformance, tower_length, the octets."""
+    n.count(len(octets))
+    n.u32(len(octets))
+    n.raw(octets)
+
+
+def ept_map_request(query, max_towers=4, **kw):
+    n = Ndr(**kw)
+    n.referent(True)          # object: the nil UUID
+    n.align(4)
+    n.raw(bytes(16))
+    n.referent(True)          # map_tower
+    _twr(n, query)
+    n.handle(bytes(20))
+    n.u32(max_towers)
+    return n.bytes()
+
+
+def ept_map_response(towers, status=0, max_towers=4, **kw):
+    n = Ndr(**kw)
+    n.handle(bytes(20))
+    n.u32(len(towers))
+    n.count(max_towers)
+    n.count(0)
+    n.count(len(towers))
+    for _ in towers:
+        n.referent(True)
+    for t in towers:
+        _twr(n, t)
+    n.u32(status)
+    return n.bytes()
