@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpcsentry/appid.h"
 #include "rpcsentry/build_config.h"
 #include "rpcsentry/capture.h"
 #include "rpcsentry/config.h"
@@ -92,6 +93,8 @@ static void usage(FILE *f)
             "                        alerts on both, as Suricata does (default: once per call)\n"
             "      --compat          Suricata-compatible records: no rpcsentry extension object\n"
             "      --no-bind-records do not write bind/alter_context exchanges\n"
+            "      --flow-records    write a `flow` record for every flow when it ends\n"
+            "      --no-ndpi         do not identify flows with nDPI\n"
             "      --memcap BYTES    global cap on buffered state (default 192M; k/M/G suffixes)\n"
             "  -q, --quiet           no summary on stderr\n"
             "  -v, --verbose         more messages on stderr\n"
@@ -242,6 +245,8 @@ static int run_sensor(int argc, char **argv, const char **reads, const char **ru
         {"no-default-rules", no_argument, NULL, 1004},
         {"alert-references", no_argument, NULL, 1005},
         {"alert-each-direction", no_argument, NULL, 1006},
+        {"no-ndpi", no_argument, NULL, 1007},
+        {"flow-records", no_argument, NULL, 1008},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
@@ -264,6 +269,8 @@ static int run_sensor(int argc, char **argv, const char **reads, const char **ru
         case 1004: default_rules = false; break;
         case 1005: alert_refs = true; break;
         case 1006: cfg.alert_each_direction = true; break;
+        case 1007: cfg.ndpi = false; break;
+        case 1008: cfg.log_flows = true; break;
         case 'l': log_dir = optarg; break;
         case 'F': filter_file = optarg; break;
         case 1000: cfg.compat = true; break;
@@ -353,6 +360,11 @@ static int run_sensor(int argc, char **argv, const char **reads, const char **ru
     }
     w.on_anomaly = output_anomaly;
     w.detect = detect;
+    if (cfg.ndpi && appid_available()) {
+        w.appid = appid_open(err, sizeof err);
+        if (!w.appid)
+            log_warn("flows are not identified: %s", err);
+    }
     rule_sources.include_default = default_rules;
     rule_sources.files = rule_files;
     rule_sources.n = nrules;
@@ -401,6 +413,7 @@ static int run_sensor(int argc, char **argv, const char **reads, const char **ru
     }
 out:
     flow_table_free(&w, w.flows);
+    appid_close(w.appid); /* after the flows: each ending flow releases its nDPI state */
     detect_flush(&w);
     story_table_free(&w);
     transport_worker_free(&w);

@@ -34,6 +34,8 @@ struct config {
     /* output */
     bool compat;                  /* drop the rpcsentry extension object */
     bool log_binds;               /* write bind/alter_context records */
+    bool log_flows;               /* write a `flow` record when each flow ends */
+    bool ndpi;                    /* identify flows with nDPI (when built with it) */
     bool alert_each_direction;    /* Suricata's way: a rule alerts at the request and again at
                                      the response when both match; default once per call */
     uint16_t community_id_seed;

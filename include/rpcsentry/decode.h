@@ -51,6 +51,8 @@ struct packet {
     uint32_t seq, ack;
     const uint8_t *payload;   /* transport payload within data */
     uint32_t payload_len;
+    const uint8_t *l3;        /* the IP header, and the IP packet's length as used */
+    uint32_t l3_len;
 };
 
 enum decode_result {

@@ -9,6 +9,7 @@
 #define RPCSENTRY_FLOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rpcsentry/types.h"
@@ -45,7 +46,24 @@ struct flow {
     uint8_t closed;                     /* FIN from both sides or a RST */
     struct tcp_session *tcp;            /* out-of-order buffers; NULL until needed */
     void *app_state;                    /* transport's state; NULL until it engages */
+    /* nDPI (appid.c): its state until it decides, then its verdict */
+    void *ndpi;
+    uint16_t ndpi_master, ndpi_app;
+    uint8_t ndpi_state;                 /* enum appid_state (appid.c) */
+    uint8_t ndpi_pkts;                  /* packets with payload shown to nDPI */
+    uint8_t alerted;                    /* an alert was raised on this flow */
 };
+
+/*
+ * Marks the flow whose record holds fr as alerted (for its `flow` record).
+ * Only for the ref inside a live flow (a call's transport, a stream), never a
+ * copy (a story keeps one).
+ */
+static inline void flow_mark_alerted(const struct flow_ref *fr)
+{
+    struct flow *f = (struct flow *)(void *)((char *)(uintptr_t)fr - offsetof(struct flow, ref));
+    f->alerted = 1;
+}
 
 struct flow_table;
 

@@ -31,6 +31,10 @@ struct output *output_open(const struct output_opts *o, char *err, size_t errlen
 void output_close(struct output *out);
 void output_flush(struct output *out);
 
+struct flow;
+/* One `flow` record, as Suricata writes it, for a flow that ends (reason: enum flow_end_reason). */
+void output_flow(struct worker *w, const struct flow *f, int reason);
+
 /* One `dcerpc` record for a finished call or bind. */
 void output_call(struct worker *w, const struct rpc_call *call);
 

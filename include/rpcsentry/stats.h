@@ -53,6 +53,10 @@
     X(epm_learned)                                                                             \
     X(epm_evicted)                                                                             \
     X(epm_named)                                                                               \
+    X(appid_flows)                                                                             \
+    X(appid_decided)                                                                           \
+    X(appid_handoffs)                                                                          \
+    X(appid_no_memory)                                                                         \
     X(rule_reloads)                                                                            \
     X(rule_reloads_failed)                                                                     \
     X(anomalies)                                                                               \

@@ -19,6 +19,7 @@ struct output;
 struct detect;
 struct smb_registry;
 struct epm_table;
+struct appid;
 struct story_table;
 
 struct worker {
@@ -31,6 +32,7 @@ struct worker {
     struct output *out;     /* where records go */
     struct smb_registry *smb_registry; /* SMB sessions across connections (transport) */
     struct epm_table *epm;             /* ports the endpoint mapper announced (iface/epm.c) */
+    struct appid *appid;               /* nDPI, or NULL (flow/appid.c) */
     struct story_table *stories;       /* calls adding up to an execution (detect) */
 
     /* the capture clock and position: the packet being handled */

@@ -164,6 +164,8 @@ static enum decode_result decode_ip(struct packet *p, struct rd *c)
         memset(p->src, 0, 16), memset(p->dst, 0, 16);
         memcpy(p->src, src, 4), memcpy(p->dst, dst, 4);
         apply_ip_length(p, c, start, total);
+        p->l3 = c->p + start;
+        p->l3_len = (uint32_t)(c->len - start);
         if (frag & 0x3fff) /* MF or a fragment offset */
             return DECODE_FRAGMENT;
         return decode_l4(p, c, proto);
@@ -179,6 +181,8 @@ static enum decode_result decode_ip(struct packet *p, struct rd *c)
             return DECODE_TRUNCATED;
         p->ipver = 6;
         apply_ip_length(p, c, start + 40, plen);
+        p->l3 = c->p + start;
+        p->l3_len = (uint32_t)(c->len - start);
         for (int hops = 0; hops < 16; hops++) {
             switch (next) {
             case 0:   /* hop-by-hop */
@@ -231,6 +235,8 @@ enum decode_result decode_layers(struct packet *p)
     p->ip_len_fixed = false;
     p->payload = NULL;
     p->payload_len = 0;
+    p->l3 = NULL;
+    p->l3_len = 0;
     p->tcp_flags = 0;
     p->sport = p->dport = 0;
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "detect_internal.h"
+#include "rpcsentry/flow.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/output.h"
 #include "rpcsentry/worker.h"
@@ -431,6 +432,8 @@ static void fire(struct worker *w, struct rpc_call *c, bool at_response)
         c->passed = true; /* a pass rule silences the call, its response too */
         return;
     }
+    if (hits.n)
+        flow_mark_alerted(c->transport->flow);
     for (unsigned i = 0; i < hits.n; i++) {
         w->stats.alerts++;
         output_alert(w, c, &hits.r[i]->info, at_response);
@@ -529,6 +532,7 @@ void detect_stream(struct worker *w, const struct flow_ref *flow, int ep, const 
             !(have && stream_hit(r, flow, ep, seam, have + head)))
             continue;
         win->fired |= bit;
+        flow_mark_alerted(flow);
         w->stats.alerts++;
         output_stream_alert(w, flow, ep, &r->info);
     }

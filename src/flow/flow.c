@@ -1,4 +1,6 @@
 #include "rpcsentry/flow.h"
+#include "rpcsentry/appid.h"
+#include "rpcsentry/output.h"
 
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -99,6 +101,9 @@ static void lru_push_head(struct flow_table *t, struct flow *f)
 static void flow_end(struct worker *w, struct flow *f, enum flow_end_reason why)
 {
     struct flow_table *t = w->flows;
+    appid_flow_end(w, f);
+    if (w->cfg->log_flows && w->out)
+        output_flow(w, f, why);
     stream_flow_end(w, f);
     struct flow **pp = &t->buckets[f->hash & t->mask];
     while (*pp && *pp != f)
@@ -266,6 +271,8 @@ void flow_packet(struct worker *w, const struct packet *p)
     f->last_us = p->ts_us;
     f->pkts[ep]++;
     f->bytes[ep] += p->wirelen;
+    if (w->appid)
+        appid_packet(w, f, p);
     if (!tcp)
         return;
 

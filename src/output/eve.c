@@ -13,6 +13,8 @@
 #include "rpcsentry/hash.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/json.h"
+#include "rpcsentry/appid.h"
+#include "rpcsentry/flow.h"
 #include "rpcsentry/output.h"
 #include "rpcsentry/sink.h"
 #include "rpcsentry/text.h"
@@ -678,6 +680,78 @@ void output_stream_alert(struct worker *w, const struct flow_ref *fr, int ep,
     json_str(&o->j, "direction", to_server ? "to_server" : "to_client");
     write_alert(&o->j, a, o->opts.alert_references);
     json_obj_close(&o->j);
+    output_emit(w, o);
+}
+
+static void tcp_flags_str(uint8_t f, char out[3])
+{
+    snprintf(out, 3, "%02x", f);
+}
+
+void output_flow(struct worker *w, const struct flow *f, int reason)
+{
+    struct output *o = w->out;
+    if (!o)
+        return;
+    /* the side that opened it is the source; unknown (mid-stream): the first seen */
+    int client = f->ref.client == FLOW_CLIENT_UNKNOWN ? 0 : f->ref.client;
+    int server = 1 - client;
+    eve_header(w, o, &f->ref, client, f->first_us, 0, "flow", appid_app_proto(w, f));
+    struct json *j = &o->j;
+    char ts[TS_STR_LEN];
+    json_obj_open(j, "flow");
+    json_u64(j, "pkts_toserver", f->pkts[client]);
+    json_u64(j, "pkts_toclient", f->pkts[server]);
+    json_u64(j, "bytes_toserver", f->bytes[client]);
+    json_u64(j, "bytes_toclient", f->bytes[server]);
+    ts_format(f->first_us, ts);
+    json_str(j, "start", ts);
+    ts_format(f->last_us, ts);
+    json_str(j, "end", ts);
+    json_u64(j, "age", (f->last_us - f->first_us) / 1000000);
+    bool tcp = f->ref.key.proto == 6;
+    uint8_t all = (uint8_t)(f->flags_seen[0] | f->flags_seen[1]);
+    const char *state = !tcp ? (f->pkts[server] ? "established" : "new")
+                        : f->closed ? "closed"
+                        : (f->flags_seen[client] & 0x10) && f->pkts[server] ? "established"
+                                                                               : "new";
+    json_str(j, "state", state);
+    static const char *const reasons[] = {"timeout", "forced", "timeout", "shutdown"};
+    json_str(j, "reason", reason >= 0 && reason < 4 ? reasons[reason] : "shutdown");
+    json_bool(j, "alerted", f->alerted);
+    json_obj_close(j);
+    if (tcp) {
+        char fl[3];
+        json_obj_open(j, "tcp");
+        tcp_flags_str(all, fl);
+        json_str(j, "tcp_flags", fl);
+        tcp_flags_str(f->flags_seen[client], fl);
+        json_str(j, "tcp_flags_ts", fl);
+        tcp_flags_str(f->flags_seen[server], fl);
+        json_str(j, "tcp_flags_tc", fl);
+        static const struct {
+            uint8_t bit;
+            const char *name;
+        } bits[] = {{0x01, "fin"}, {0x02, "syn"}, {0x04, "rst"}, {0x08, "psh"},
+                    {0x10, "ack"}, {0x20, "urg"}, {0x40, "ecn"}, {0x80, "cwr"}};
+        for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++)
+            if (all & bits[i].bit)
+                json_bool(j, bits[i].name, true);
+        json_obj_close(j);
+    }
+    char name[64];
+    const char *category = NULL;
+    bool guessed = false;
+    if (appid_ndpi(w, f, name, sizeof name, &category, &guessed)) {
+        /* Suricata's nDPI plugin has this object; its content is nDPI's own */
+        json_obj_open(j, "ndpi");
+        json_str(j, "protocol", name);
+        if (category)
+            json_str(j, "category", category);
+        json_bool(j, "guessed", guessed);
+        json_obj_close(j);
+    }
+    json_obj_close(j);
     output_emit(w, o);
 }
 

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "rpcsentry/appid.h"
 #include "rpcsentry/buf.h"
 #include "rpcsentry/dcerpc.h"
 #include "rpcsentry/detect.h"
@@ -216,6 +217,15 @@ static void probe(struct worker *w, struct flow *f, int ep, const uint8_t *d, si
         enum flow_app app = port_is(f, 445) || port_is(f, 139) ? FLOW_APP_SMB : FLOW_APP_DCERPC;
         engage(w, f, app, false, ep);
         if (f->app == app)
+            feed(w, f, ep, d, n);
+        return;
+    }
+    int hint = appid_engine_hint(f);
+    if (hint) {
+        /* nDPI recognised DCE/RPC or SMB where the first bytes were not a header */
+        w->stats.appid_handoffs++;
+        engage(w, f, (enum flow_app)hint, false, ep);
+        if (f->app == hint)
             feed(w, f, ep, d, n);
         return;
     }

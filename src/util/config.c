@@ -25,6 +25,7 @@ void config_defaults(struct config *c)
 
     c->compat = false;
     c->log_binds = true;
+    c->ndpi = true;
     c->community_id_seed = 0;
     c->hash_seed = 0x5253454e54525931ULL;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpcsentry/appid.h"
 #include "rpcsentry/config.h"
 #include "rpcsentry/detect.h"
 #include "rpcsentry/flow.h"
@@ -51,6 +52,9 @@ static inline struct worker *fuzz_worker(void)
         w.detect = detect_load(true, extra, 1, fuzz_rule_error, &errors);
         if (!w.flows || !w.out || !w.detect)
             abort();
+        /* nDPI too, as the binary runs it, and flow records */
+        fuzz_cfg.log_flows = true;
+        w.appid = appid_available() ? appid_open(err, sizeof err) : NULL;
         ready = 1;
     }
     return &w;

@@ -1,0 +1,159 @@
+/*
+ * nDPI's part: a flow's state released the moment nDPI decides, the verdict
+ * kept, and the hand-off of a flow nDPI recognised to the DCE/RPC engine.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "harness.h"
+#include "rpcsentry/appid.h"
+#include "rpcsentry/build_config.h"
+#include "rpcsentry/decode.h"
+#include "rpcsentry/flow.h"
+#include "rpcsentry/transport.h"
+#include "rpcsentry/worker.h"
+
+#if RS_HAVE_NDPI
+#include <ndpi/ndpi_protocol_ids.h>
+#endif
+
+static struct worker *appid_worker(void)
+{
+    static struct worker w;
+    static struct config cfg;
+    config_defaults(&cfg);
+    memset(&w, 0, sizeof w);
+    w.cfg = &cfg;
+    return &w;
+}
+
+/* An IPv4/UDP DNS query for example.com from 10.0.0.1:5353 to 10.0.0.2:53. */
+static size_t dns_packet(uint8_t *b)
+{
+    static const uint8_t q[] = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+                                0x00, 0x00, 7,    'e',  'x',  'a',  'm',  'p',  'l',  'e',
+                                3,    'c',  'o',  'm',  0,    0x00, 0x01, 0x00, 0x01};
+    size_t udp = 8 + sizeof q, total = 20 + udp;
+    memset(b, 0, total);
+    b[0] = 0x45;
+    b[2] = (uint8_t)(total >> 8), b[3] = (uint8_t)total;
+    b[8] = 64, b[9] = 17;
+    b[12] = 10, b[15] = 1, b[16] = 10, b[19] = 2;
+    b[20] = 0x13, b[21] = 0xe9; /* 5097 */
+    b[22] = 0, b[23] = 53;
+    b[24] = (uint8_t)(udp >> 8), b[25] = (uint8_t)udp;
+    memcpy(b + 28, q, sizeof q);
+    return total;
+}
+
+TEST(appid_releases_state_once_decided)
+{
+    if (!appid_available())
+        SKIP("built without nDPI");
+    struct worker *w = appid_worker();
+    char err[256];
+    w->appid = appid_open(err, sizeof err);
+    CHECK(w->appid != NULL);
+    if (!w->appid)
+        return;
+    uint8_t b[128];
+    struct packet p;
+    memset(&p, 0, sizeof p);
+    p.l3 = b;
+    p.l3_len = (uint32_t)dns_packet(b);
+    p.payload = b + 28;
+    p.payload_len = p.l3_len - 28;
+    p.ts_us = 1700000000000000ULL;
+    struct flow f;
+    memset(&f, 0, sizeof f);
+    f.ref.key.proto = 17;
+    appid_packet(w, &f, &p);
+    CHECK_EQ(f.ndpi_state, APPID_DECIDED);
+    CHECK(f.ndpi == NULL);                 /* freed at the verdict */
+    CHECK_EQ(w->mem.total_used, 0);
+    CHECK_STR(appid_app_proto(w, &f), "dns");
+    char name[64];
+    const char *cat = NULL;
+    bool guessed = true;
+    CHECK(appid_ndpi(w, &f, name, sizeof name, &cat, &guessed));
+    CHECK_STR(name, "DNS");
+    CHECK(!guessed);
+    appid_close(w->appid);
+    w->appid = NULL;
+}
+
+TEST(appid_gives_up_after_a_bounded_number_of_packets)
+{
+    if (!appid_available())
+        SKIP("built without nDPI");
+    struct worker *w = appid_worker();
+    char err[256];
+    w->appid = appid_open(err, sizeof err);
+    if (!w->appid)
+        return;
+    /* TCP between two high ports carrying bytes nothing recognises */
+    uint8_t b[80];
+    memset(b, 0, sizeof b);
+    b[0] = 0x45, b[3] = sizeof b, b[8] = 64, b[9] = 6;
+    b[12] = 10, b[15] = 1, b[16] = 10, b[19] = 2;
+    b[20] = 0xc3, b[21] = 0x51, b[22] = 0xc3, b[23] = 0x52;
+    b[32] = 0x50, b[33] = 0x18;
+    for (size_t i = 40; i < sizeof b; i++)
+        b[i] = (uint8_t)(i * 37 + 11);
+    struct packet p;
+    memset(&p, 0, sizeof p);
+    p.l3 = b;
+    p.l3_len = sizeof b;
+    p.payload = b + 40;
+    p.payload_len = sizeof b - 40;
+    struct flow f;
+    memset(&f, 0, sizeof f);
+    f.ref.key.proto = 6;
+    for (int i = 0; i < 100 && (f.ndpi_state == APPID_NONE || f.ndpi_state == APPID_DETECTING);
+         i++) {
+        p.ts_us += 1000;
+        appid_packet(w, &f, &p);
+    }
+    CHECK(f.ndpi_state != APPID_DETECTING);
+    CHECK(f.ndpi == NULL);
+    CHECK(f.ndpi_pkts <= 24);
+    CHECK_EQ(w->mem.total_used, 0);
+    appid_close(w->appid);
+    w->appid = NULL;
+}
+
+TEST(appid_hands_a_recognised_flow_to_the_dce_engine)
+{
+#if RS_HAVE_NDPI
+    struct worker *w = appid_worker();
+    struct flow f;
+    memset(&f, 0, sizeof f);
+    f.ref.key.proto = 6;
+    f.ref.key.ipver = 4;
+    f.ref.key.port[0] = 50000, f.ref.key.port[1] = 5000; /* nobody's port */
+    f.ref.client = 0;
+    f.flags_seen[0] = 0x02; /* its start was seen */
+    /* what nDPI would have said: DCE/RPC */
+    f.ndpi_state = APPID_DECIDED;
+    f.ndpi_app = NDPI_PROTOCOL_DCERPC;
+    static const uint8_t junk[] = "not a PDU header, but nDPI says DCE/RPC";
+    transport_data(w, &f, 0, junk, sizeof junk);
+    CHECK_EQ(f.app, FLOW_APP_DCERPC);
+    CHECK_EQ(w->stats.appid_handoffs, 1);
+    transport_end(w, &f);
+
+    /* the same bytes without nDPI's word: not ours */
+    memset(&f, 0, sizeof f);
+    f.ref.key.proto = 6;
+    f.ref.key.port[0] = 50000, f.ref.key.port[1] = 5000;
+    f.flags_seen[0] = 0x02;
+    transport_data(w, &f, 0, junk, sizeof junk);
+    CHECK_EQ(f.app, FLOW_APP_IGNORED);
+    transport_end(w, &f);
+    transport_worker_free(w);
+    CHECK_EQ(w->mem.total_used, 0);
+#else
+    SKIP("built without nDPI");
+#endif
+}
