@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake pkg-config clang
-  libpcap-dev libcjson-dev libndpi-dev libbpf-dev libxdp-dev libpcre2-dev
+  libpcap-dev libcjson-dev libndpi-dev libbpf-dev libxdp-dev libpcre2-dev libyaml-dev
   python3 python3-jsonschema python3-yaml python3-impacket
-  tshark
+  tshark tcpreplay iproute2
 )
 
 missing=()

@@ -1,109 +1,191 @@
 /*
- * rpcsentry: reads captures, wires the pipeline, prints a summary.
+ * rpcsentry: settings from the configuration file and the command line,
+ * then either captures read from files or live capture on an interface with
+ * one worker thread per fanout member; signals, stats, a summary.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "rpcsentry/appid.h"
 #include "rpcsentry/build_config.h"
 #include "rpcsentry/capture.h"
+#include "rpcsentry/conffile.h"
 #include "rpcsentry/config.h"
 #include "rpcsentry/detect.h"
+#include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/log.h"
+#include "rpcsentry/notify.h"
 #include "rpcsentry/output.h"
+#include "rpcsentry/runtime.h"
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
 
-static volatile bool stop_requested;
+#define MAX_WORKERS 64
 
-static void on_signal(int sig)
+/* ---- signals ---- */
+
+static volatile bool stop_requested;
+static volatile sig_atomic_t hup_requested;   /* SIGHUP: reopen the logs, reload the rules */
+static volatile sig_atomic_t reload_in_file;  /* the same, for a worker reading files */
+
+static void on_stop(int sig)
 {
     (void)sig;
     stop_requested = true;
 }
 
-/* SIGHUP: reload the rules between two packets (worker.h). */
-static volatile sig_atomic_t reload_requested;
-
 static void on_hup(int sig)
 {
     (void)sig;
-    reload_requested = 1;
+    hup_requested = 1;
+    reload_in_file = 1;
 }
 
-static void report_rule_error(const char *msg)
+static void install_signals(void)
 {
-    log_error("%s", msg);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sa.sa_flags = SA_RESTART; /* a read from a pipe goes on after it */
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }
 
-/* What the rules were loaded from, to load them again. */
-static struct {
-    bool include_default;
-    const char *const *files;
-    size_t n;
-} rule_sources;
+/* ---- settings ---- */
 
-/*
- * Loads the rule files again. Calls in flight keep going: they hold no
- * pointer into the rule set, only the gid:sid of the rules that alerted. If
- * any rule fails, the rules in use stay, as Suricata does on a failed reload.
- */
-static void reload_rules(struct worker *w)
-{
-    unsigned errors = 0;
-    struct detect *d = detect_load(rule_sources.include_default, rule_sources.files,
-                                   rule_sources.n, report_rule_error, &errors);
-    if (!d || errors) {
-        log_error("rule reload failed (%u errors): keeping the %u rules in use", errors,
-                  detect_rule_count(w->detect));
-        detect_free(d);
-        w->stats.rule_reloads_failed++;
-        return;
-    }
-    detect_free(w->detect);
-    w->detect = d;
-    w->stats.rule_reloads++;
-    log_info("rules reloaded: %u rules", detect_rule_count(d));
-}
+struct settings {
+    struct config cfg;
+    const char **reads;
+    size_t nreads;
+    const char **rules;
+    size_t nrules;
+    const char *log_dir;
+    const char *filter_file;
+    const char *config_file;
+    const char *user;
+    bool quiet, test_rules, default_rules, alert_refs;
+    struct live_opts live;
+    int stats_interval;         /* seconds; -1: the default for the mode */
+    char *strings[256];         /* values kept from the configuration file */
+    size_t nstrings;
+};
+
+enum opt_id {
+    O_READ = 'r', O_IFACE = 'i', O_LOGDIR = 'l', O_FILTER = 'F', O_RULES = 'S', O_CONFIG = 'c',
+    O_QUIET = 'q', O_VERBOSE = 'v', O_VERSION = 'V', O_HELP = 'h',
+    O_COMPAT = 1000, O_NO_BINDS, O_MEMCAP, O_TEST_RULES, O_NO_DEFAULT_RULES, O_ALERT_REFS,
+    O_ALERT_EACH_DIR, O_NO_NDPI, O_FLOW_RECORDS, O_WORKERS, O_SNAPLEN, O_BUFFER, O_NO_PROMISC,
+    O_STATS_INTERVAL, O_USER, O_FLOW_MAX, O_EPM_TTL, O_TCP_TIMEOUT, O_STUB_MAX,
+};
+
+/* One table for getopt and the configuration file: keys are the long names. */
+static const struct optdef {
+    const char *name;
+    int id;
+    bool arg;
+    bool in_file;  /* may be set in the configuration file */
+    const char *argname, *help;
+} opts[] = {
+    {"read", O_READ, true, true, "FILE|DIR",
+     "capture to read (pcap or pcapng; '-' = stdin); a directory\n"
+     "means every capture in it, in name order. Repeatable."},
+    {"interface", O_IFACE, true, true, "IFACE", "capture live on IFACE (libpcap)"},
+    {"log-dir", O_LOGDIR, true, true, "DIR",
+     "write DIR/eve.json (default: current directory); '-' = stdout"},
+    {"filter-file", O_FILTER, true, true, "FILE", "read the BPF filter expression from FILE"},
+    {"rules", O_RULES, true, true, "FILE|DIR",
+     "add a rule file (or every .rules file of a directory);\n"
+     "repeatable; the default rule set is always loaded first"},
+    {"config", O_CONFIG, true, false, "FILE",
+     "read settings from FILE (YAML: the long option names as keys)"},
+    {"no-default-rules", O_NO_DEFAULT_RULES, false, true, NULL, "load only the -S rules"},
+    {"test-rules", O_TEST_RULES, false, false, NULL,
+     "check the rule files, report errors as file:line, and exit"},
+    {"alert-references", O_ALERT_REFS, false, true, NULL,
+     "write each alert's rule references as URLs\n"
+     "(Suricata's metadata.rule.reference; off by default)"},
+    {"alert-each-direction", O_ALERT_EACH_DIR, false, true, NULL,
+     "a rule that matches a call's request and its response\n"
+     "alerts on both, as Suricata does (default: once per call)"},
+    {"compat", O_COMPAT, false, true, NULL,
+     "Suricata-compatible records: no rpcsentry extension object"},
+    {"no-bind-records", O_NO_BINDS, false, true, NULL,
+     "do not write bind/alter_context exchanges"},
+    {"flow-records", O_FLOW_RECORDS, false, true, NULL,
+     "write a `flow` record for every flow when it ends"},
+    {"no-ndpi", O_NO_NDPI, false, true, NULL, "do not identify flows with nDPI"},
+    {"memcap", O_MEMCAP, true, true, "BYTES",
+     "global cap on buffered state (default 192M; k/M/G suffixes)"},
+    {"workers", O_WORKERS, true, true, "N",
+     "live capture: worker threads sharing the interface\n"
+     "(PACKET_FANOUT_HASH; default 1)"},
+    {"snaplen", O_SNAPLEN, true, true, "BYTES", "live capture: bytes kept per frame (65535)"},
+    {"buffer-size", O_BUFFER, true, true, "MiB", "live capture: kernel buffer per worker (64)"},
+    {"no-promisc", O_NO_PROMISC, false, true, NULL,
+     "live capture: do not put the interface in promiscuous mode"},
+    {"stats-interval", O_STATS_INTERVAL, true, true, "SECONDS",
+     "write a `stats` record this often (live default 30;\n"
+     "files: 0 = none, else one more at the end)"},
+    {"user", O_USER, true, true, "USER",
+     "after opening the capture and the logs, run as USER\n"
+     "(no capabilities kept)"},
+    {"flow-max", O_FLOW_MAX, true, true, "N", "flows tracked at most (1048576)"},
+    {"flow-timeout", O_TCP_TIMEOUT, true, true, "SECONDS",
+     "idle seconds before an established TCP flow ends (600)"},
+    {"stub-max", O_STUB_MAX, true, true, "BYTES", "stub bytes kept per call (1M)"},
+    {"epm-ttl", O_EPM_TTL, true, true, "SECONDS",
+     "how long an endpoint-mapper answer names its port (3600)"},
+    {"quiet", O_QUIET, false, true, NULL, "no summary on stderr"},
+    {"verbose", O_VERBOSE, false, true, NULL, "more messages on stderr"},
+    {"version", O_VERSION, false, false, NULL, "print the version"},
+    {"help", O_HELP, false, false, NULL, "this help"},
+};
+#define N_OPTS (sizeof opts / sizeof opts[0])
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: rpcsentry -r FILE|DIR [-r ...] [-l DIR] [options] [BPF expression]\n"
-            "\n"
-            "Watches DCE/RPC for remote scheduled-task and service creation and writes\n"
-            "Suricata-style EVE JSON.\n"
-            "\n"
-            "  -r, --read FILE|DIR   capture to read (pcap or pcapng; '-' = stdin); a directory\n"
-            "                        means every capture in it, in name order. Repeatable.\n"
-            "  -l, --log-dir DIR     write DIR/eve.json (default: current directory); '-' = stdout\n"
-            "  -F FILE               read the BPF filter expression from FILE (as tcpdump)\n"
-            "  -S, --rules FILE|DIR  add a rule file (or every .rules file of a directory);\n"
-            "                        repeatable; the default rule set is always loaded first\n"
-            "      --no-default-rules  load only the -S rules\n"
-            "      --test-rules      check the rule files, report errors as file:line, and exit\n"
-            "      --alert-references  write each alert's rule references as URLs\n"
-            "                        (Suricata's metadata.rule.reference; off by default)\n"
-            "      --alert-each-direction  a rule that matches a call's request and its response\n"
-            "                        alerts on both, as Suricata does (default: once per call)\n"
-            "      --compat          Suricata-compatible records: no rpcsentry extension object\n"
-            "      --no-bind-records do not write bind/alter_context exchanges\n"
-            "      --flow-records    write a `flow` record for every flow when it ends\n"
-            "      --no-ndpi         do not identify flows with nDPI\n"
-            "      --memcap BYTES    global cap on buffered state (default 192M; k/M/G suffixes)\n"
-            "  -q, --quiet           no summary on stderr\n"
-            "  -v, --verbose         more messages on stderr\n"
-            "  -V, --version         print the version\n"
-            "  -h, --help            this help\n"
-            "\n"
-            "Trailing arguments form a BPF filter expression, as with tcpdump.\n"
-            "Exit status: 0 on success (truncated captures are warned about), 1 when a\n"
-            "capture is missing, unreadable or corrupt, 2 on usage errors.\n");
+    fprintf(f, "usage: rpcsentry -r FILE|DIR [-r ...] [-l DIR] [options] [BPF expression]\n"
+               "       rpcsentry -i IFACE [-l DIR] [options] [BPF expression]\n"
+               "\n"
+               "Watches DCE/RPC for remote scheduled-task and service creation and writes\n"
+               "Suricata-style EVE JSON.\n\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char head[64];
+        if (opts[i].id < 256)
+            snprintf(head, sizeof head, "  -%c, --%s%s%s", opts[i].id, opts[i].name,
+                     opts[i].arg ? " " : "", opts[i].arg ? opts[i].argname : "");
+        else
+            snprintf(head, sizeof head, "      --%s%s%s", opts[i].name, opts[i].arg ? " " : "",
+                     opts[i].arg ? opts[i].argname : "");
+        fprintf(f, "%-24s", head);
+        if (strlen(head) >= 24)
+            fprintf(f, "\n%24s", "");
+        for (const char *p = opts[i].help; *p; p++) {
+            fputc(*p, f);
+            if (*p == '\n')
+                fprintf(f, "%24s", "");
+        }
+        fputc('\n', f);
+    }
+    fprintf(f, "\nTrailing arguments form a BPF filter expression, as with tcpdump.\n"
+               "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reopens the log and reloads the rules.\n"
+               "Exit status: 0 on success (truncated captures are warned about), 1 when a\n"
+               "capture is missing, unreadable or corrupt, 2 on usage errors.\n");
 }
 
 static bool parse_size(const char *s, size_t *out)
@@ -111,7 +193,7 @@ static bool parse_size(const char *s, size_t *out)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
+    if (errno || end == s || *s == '-')
         return false;
     switch (*end) {
     case 'k': case 'K': v <<= 10, end++; break;
@@ -123,6 +205,158 @@ static bool parse_size(const char *s, size_t *out)
         return false;
     *out = (size_t)v;
     return true;
+}
+
+static bool parse_num(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A flag's value from the configuration file (from the command line it is always true). */
+static bool parse_flag(const char *v, bool *out)
+{
+    if (!v || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+        return *out = true, true;
+    if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
+        return *out = false, true;
+    return false;
+}
+
+/*
+ * Applies one option. Returns 0, or 2 with a message printed (where says
+ * where it came from: "--name" or "file:line").
+ */
+static int apply(struct settings *st, const struct optdef *o, const char *v, const char *where)
+{
+    bool on = true;
+    long n;
+    size_t sz;
+    if (!o->arg && !parse_flag(v, &on)) {
+        log_error("%s: %s takes true or false", where, o->name);
+        return 2;
+    }
+    switch (o->id) {
+    case O_READ: st->reads[st->nreads++] = v; break;
+    case O_RULES: st->rules[st->nrules++] = v; break;
+    case O_IFACE: st->live.iface = v; break;
+    case O_LOGDIR: st->log_dir = v; break;
+    case O_FILTER: st->filter_file = v; break;
+    case O_CONFIG: st->config_file = v; break;
+    case O_USER: st->user = v; break;
+    case O_NO_DEFAULT_RULES: st->default_rules = !on; break;
+    case O_TEST_RULES: st->test_rules = on; break;
+    case O_ALERT_REFS: st->alert_refs = on; break;
+    case O_ALERT_EACH_DIR: st->cfg.alert_each_direction = on; break;
+    case O_COMPAT: st->cfg.compat = on; break;
+    case O_NO_BINDS: st->cfg.log_binds = !on; break;
+    case O_FLOW_RECORDS: st->cfg.log_flows = on; break;
+    case O_NO_NDPI: st->cfg.ndpi = !on; break;
+    case O_NO_PROMISC: st->live.promisc = !on; break;
+    case O_QUIET: st->quiet = on; break;
+    case O_VERBOSE:
+        if (on)
+            log_threshold = log_threshold < LOG_DEBUG ? log_threshold + 1 : LOG_DEBUG;
+        break;
+    case O_MEMCAP:
+    case O_STUB_MAX:
+        if (!parse_size(v, &sz) || sz == 0) {
+            log_error("%s: %s: not a size: %s", where, o->name, v);
+            return 2;
+        }
+        if (o->id == O_MEMCAP)
+            st->cfg.memcap = sz;
+        else
+            st->cfg.dce_stub_max = (uint32_t)(sz > UINT32_MAX ? UINT32_MAX : sz);
+        break;
+    case O_WORKERS:
+    case O_SNAPLEN:
+    case O_BUFFER:
+    case O_STATS_INTERVAL:
+    case O_FLOW_MAX:
+    case O_EPM_TTL:
+    case O_TCP_TIMEOUT: {
+        long lo = o->id == O_STATS_INTERVAL ? 0 : 1;
+        long hi = o->id == O_WORKERS ? MAX_WORKERS : o->id == O_SNAPLEN ? 262144 : INT32_MAX;
+        if (!parse_num(v, lo, hi, &n)) {
+            log_error("%s: %s: a number from %ld to %ld, not %s", where, o->name, lo, hi, v);
+            return 2;
+        }
+        if (o->id == O_WORKERS)
+            st->live.workers = (int)n;
+        else if (o->id == O_SNAPLEN)
+            st->live.snaplen = (int)n;
+        else if (o->id == O_BUFFER)
+            st->live.buffer_mb = (int)n;
+        else if (o->id == O_STATS_INTERVAL)
+            st->stats_interval = (int)n;
+        else if (o->id == O_FLOW_MAX)
+            st->cfg.flow_max = (uint32_t)n;
+        else if (o->id == O_EPM_TTL)
+            st->cfg.epm_ttl = (uint32_t)n;
+        else
+            st->cfg.tcp_timeout_est = (uint32_t)n;
+        break;
+    }
+    default: break;
+    }
+    return 0;
+}
+
+static const struct optdef *opt_by_id(int id)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (opts[i].id == id)
+            return &opts[i];
+    return NULL;
+}
+
+static int apply_file(struct settings *st)
+{
+    struct conf_file cf;
+    char err[600];
+    if (!conf_file_read(st->config_file, &cf, err, sizeof err)) {
+        log_error("%s", err);
+        return 2;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < cf.n && !rc; i++) {
+        const struct optdef *o = NULL;
+        for (size_t k = 0; k < N_OPTS; k++)
+            if (strcmp(opts[k].name, cf.pairs[i].key) == 0)
+                o = &opts[k];
+        char where[512];
+        snprintf(where, sizeof where, "%s:%u", st->config_file, cf.pairs[i].line);
+        if (!o || !o->in_file) {
+            log_error("%s: %s is not a setting%s", where, cf.pairs[i].key,
+                      o ? " of the configuration file" : "");
+            rc = 2;
+            break;
+        }
+        if (st->nstrings >= sizeof st->strings / sizeof st->strings[0]) {
+            log_error("%s: too many settings", where);
+            rc = 2;
+            break;
+        }
+        /* the value outlives the parsed file: the settings point at it */
+        char *v = strdup(cf.pairs[i].value);
+        st->strings[st->nstrings++] = v;
+        rc = apply(st, o, v, where);
+    }
+    conf_file_free(&cf);
+    return rc;
+}
+
+/* ---- helpers ---- */
+
+static void report_rule_error(const char *msg)
+{
+    log_error("%s", msg);
 }
 
 static char *read_filter_file(const char *path)
@@ -169,17 +403,53 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
-static void print_summary(const struct worker *w, unsigned files, unsigned failed,
-                          const char *dest)
+static uint64_t wall_us(void)
 {
-    const struct stats *s = &w->stats;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
+}
+
+/* The counters of the workers, summed (read while they run: each figure is a moment's). */
+static void snapshot(struct worker *const *ws, unsigned n, bool live, uint64_t started_us,
+                     struct stats_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    out->workers = n;
+    out->live = live;
+    out->ts_us = wall_us();
+    for (unsigned i = 0; i < n; i++) {
+        const struct worker *w = ws[i];
+        stats_add(&out->s, &w->stats);
+        for (int t = 0; t < ANOM_COUNT; t++)
+            out->anomalies[t] += w->anomalies[t];
+        out->kernel_received += w->kernel_received;
+        out->kernel_dropped += w->kernel_dropped;
+        out->kernel_if_dropped += w->kernel_if_dropped;
+        out->flows_active += w->flows ? flow_table_count(w->flows) : 0;
+        out->mem_in_use += w->mem.total_used;
+        out->mem_peak += w->mem.total_peak;
+        for (int c = 0; c < MEM_CAT_COUNT; c++)
+            out->mem_refused += w->mem.refused[c];
+    }
+    out->uptime_s = started_us && out->ts_us > started_us ? (out->ts_us - started_us) / 1000000
+                                                          : 0;
+}
+
+static void print_summary(const struct stats_snapshot *sn, const char *what, const char *dest)
+{
+    const struct stats *s = &sn->s;
     fprintf(stderr,
-            "rpcsentry: %u capture%s read%s, %llu packets, %llu bytes, %llu flows "
+            "rpcsentry: %s, %llu packets, %llu bytes, %llu flows "
             "(%llu DCE/RPC over TCP, %llu SMB)\n",
-            files, files == 1 ? "" : "s", failed ? " (some failed)" : "",
-            (unsigned long long)s->packets, (unsigned long long)s->bytes,
+            what, (unsigned long long)s->packets, (unsigned long long)s->bytes,
             (unsigned long long)s->flows_created, (unsigned long long)s->app_dcerpc_flows,
             (unsigned long long)s->app_smb_flows);
+    if (sn->live)
+        fprintf(stderr, "rpcsentry: kernel: %llu packets received, %llu dropped, %llu dropped by "
+                        "the interface\n",
+                (unsigned long long)sn->kernel_received, (unsigned long long)sn->kernel_dropped,
+                (unsigned long long)sn->kernel_if_dropped);
     fprintf(stderr,
             "rpcsentry: RPC calls: %llu (%llu on task/service interfaces): create %llu, "
             "modify %llu, delete %llu, execute %llu, read %llu, other %llu; "
@@ -199,9 +469,9 @@ static void print_summary(const struct worker *w, unsigned files, unsigned faile
     fprintf(stderr, "rpcsentry: anomalies: %llu", (unsigned long long)s->anomalies);
     const char *sep = " (";
     for (int t = 0; t < ANOM_COUNT; t++)
-        if (w->anomalies[t]) {
+        if (sn->anomalies[t]) {
             fprintf(stderr, "%s%s %llu", sep, anomaly_info((enum anomaly_type)t)->event,
-                    (unsigned long long)w->anomalies[t]);
+                    (unsigned long long)sn->anomalies[t]);
             sep = ", ";
         }
     fprintf(stderr, "%s\n", strcmp(sep, " (") ? ")" : "");
@@ -216,170 +486,103 @@ static void print_summary(const struct worker *w, unsigned files, unsigned faile
             (unsigned long long)s->events_written, dest);
     if (s->events_dropped)
         fprintf(stderr, ", %llu dropped", (unsigned long long)s->events_dropped);
-    fprintf(stderr, "; peak memory accounted %zu bytes\n", w->mem.total_peak);
+    fprintf(stderr, "; peak memory accounted %zu bytes\n", sn->mem_peak);
 }
 
-static int run_sensor(int argc, char **argv, const char **reads, const char **rule_files);
-
-int main(int argc, char **argv)
+/*
+ * Drops root for user: groups, gid, uid; no capability survives the change of
+ * uid. Capturing live as root without --user is allowed, with one warning.
+ */
+static bool drop_privileges(const char *user, bool warn_root)
 {
-    /* the option lists live here so that every way out of run_sensor frees them */
-    const char **reads = calloc((size_t)argc + 1, sizeof *reads);
-    const char **rule_files = calloc((size_t)argc + 1, sizeof *rule_files);
-    int rc = reads && rule_files ? run_sensor(argc, argv, reads, rule_files) : 1;
-    free(reads);
-    free(rule_files);
-    return rc;
+    if (!user) {
+        if (warn_root && geteuid() == 0)
+            log_warn("running as root: give --user to drop privileges once capture is open");
+        return true;
+    }
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        log_error("--user %s: no such user", user);
+        return false;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        log_error("--user %s: %s", user, strerror(errno));
+        return false;
+    }
+    if (setuid(0) == 0) {
+        log_error("--user %s: root could be taken back", user);
+        return false;
+    }
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    log_info("running as %s", user);
+    return true;
 }
 
-static int run_sensor(int argc, char **argv, const char **reads, const char **rule_files)
-{
-    static const struct option longopts[] = {
-        {"read", required_argument, NULL, 'r'},
-        {"log-dir", required_argument, NULL, 'l'},
-        {"compat", no_argument, NULL, 1000},
-        {"no-bind-records", no_argument, NULL, 1001},
-        {"memcap", required_argument, NULL, 1002},
-        {"rules", required_argument, NULL, 'S'},
-        {"test-rules", no_argument, NULL, 1003},
-        {"no-default-rules", no_argument, NULL, 1004},
-        {"alert-references", no_argument, NULL, 1005},
-        {"alert-each-direction", no_argument, NULL, 1006},
-        {"no-ndpi", no_argument, NULL, 1007},
-        {"flow-records", no_argument, NULL, 1008},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct config cfg;
-    config_defaults(&cfg);
-    size_t nreads = 0;
-    const char *log_dir = ".";
-    const char *filter_file = NULL;
-    size_t nrules = 0;
-    bool quiet = false, test_rules = false, default_rules = true, alert_refs = false;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "+r:l:F:S:qvVh", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'r': reads[nreads++] = optarg; break;
-        case 'S': rule_files[nrules++] = optarg; break;
-        case 1003: test_rules = true; break;
-        case 1004: default_rules = false; break;
-        case 1005: alert_refs = true; break;
-        case 1006: cfg.alert_each_direction = true; break;
-        case 1007: cfg.ndpi = false; break;
-        case 1008: cfg.log_flows = true; break;
-        case 'l': log_dir = optarg; break;
-        case 'F': filter_file = optarg; break;
-        case 1000: cfg.compat = true; break;
-        case 1001: cfg.log_binds = false; break;
-        case 1002:
-            if (!parse_size(optarg, &cfg.memcap)) {
-                log_error("--memcap: not a size: %s", optarg);
-                return 2;
-            }
-            break;
-        case 'q': quiet = true; break;
-        case 'v': log_threshold = log_threshold < LOG_DEBUG ? log_threshold + 1 : LOG_DEBUG; break;
-        case 'V': printf("rpcsentry %s\n", RS_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    unsigned rule_errors = 0;
-    struct detect *detect = NULL;
-    if (test_rules) {
-        if (!(detect = detect_load(default_rules, rule_files, nrules, report_rule_error,
-                                   &rule_errors))) {
-            log_error("out of memory loading rules");
-            return 1;
-        }
-        printf("%u rules loaded (%s%s%s), %u errors\n", detect_rule_count(detect),
-               default_rules ? detect_default_dir() : "", default_rules && nrules ? " and " : "",
-               nrules ? "-S files" : "", rule_errors);
-        detect_free(detect);
-        return rule_errors ? 1 : 0;
-    }
-    if (nreads == 0) {
-        log_error("nothing to read: give a capture with -r (live capture comes later)");
-        usage(stderr);
-        return 2;
-    }
-    if (filter_file && optind < argc) {
-        log_error("a filter from -F and one on the command line: give only one");
-        return 2;
-    }
-    char *bpf = NULL;
-    if (filter_file) {
-        if (!(bpf = read_filter_file(filter_file)))
-            return 1;
-    } else if (optind < argc) {
-        bpf = join_args(argc - optind, argv + optind);
-    }
+/* ---- reading files ---- */
 
+static struct {
+    bool include_default;
+    const char *const *files;
+    size_t n;
+} rule_sources;
+
+static struct detect *load_rules(unsigned *errors)
+{
+    return detect_load(rule_sources.include_default, rule_sources.files, rule_sources.n,
+                       report_rule_error, errors);
+}
+
+/*
+ * A reload for the worker reading files, between two packets. If any rule
+ * fails, the rules in use stay, as Suricata does on a failed reload.
+ */
+static void reload_in_worker(struct worker *w)
+{
+    output_reopen(w->out);
+    unsigned errors = 0;
+    struct detect *d = load_rules(&errors);
+    if (!d || errors) {
+        log_error("rule reload failed (%u errors): keeping the %u rules in use", errors,
+                  detect_rule_count(w->detect));
+        detect_free(d);
+        w->stats.rule_reloads_failed++;
+        return;
+    }
+    detect_free(w->detect);
+    w->detect = d;
+    w->stats.rule_reloads++;
+    log_info("rules reloaded: %u rules", detect_rule_count(d));
+}
+
+static int run_files(struct settings *st, struct detect *detect, struct output *out,
+                     const char *bpf, const char *dest)
+{
     char err[512];
-    struct capture_input *files = capture_expand(reads, nreads, err, sizeof err);
+    struct capture_input *files = capture_expand(st->reads, st->nreads, err, sizeof err);
     if (!files) {
         log_error("%s", err);
-        free(bpf);
+        detect_free(detect);
+        output_close(out);
         return 1;
     }
-    if (!(detect = detect_load(default_rules, rule_files, nrules, report_rule_error,
-                               &rule_errors))) {
-        log_error("out of memory loading rules");
-        capture_free_list(files);
-        free(bpf);
-        return 1;
-    }
-
     struct worker w;
-    memset(&w, 0, sizeof w);
-    w.cfg = &cfg;
-    w.mem.total_cap = cfg.memcap;
-    w.mem.cap[MEM_STREAM] = cfg.stream_memcap;
-    w.flows = flow_table_new(&w);
-    struct output_opts oo = {
-        .log_dir = log_dir,
-        .compat = cfg.compat,
-        .log_binds = cfg.log_binds,
-        .with_filename = true,
-        .alert_references = alert_refs,
-        .community_id_seed = cfg.community_id_seed,
-    };
-    w.out = output_open(&oo, err, sizeof err);
-    if (!w.flows || !w.out) {
-        log_error("%s", w.out ? "out of memory" : err);
-        flow_table_free(&w, w.flows);
-        output_close(w.out);
+    if (!worker_setup(&w, &st->cfg, out, detect, NULL, err, sizeof err)) {
+        log_error("%s", err);
+        detect_free(detect);
+        output_close(out);
+        capture_free_list(files);
+        return 1;
+    }
+    w.reload_requested = &reload_in_file;
+    w.reload = reload_in_worker;
+    if (!drop_privileges(st->user, false)) {
+        worker_teardown(&w);
         detect_free(detect);
         capture_free_list(files);
-        free(bpf);
         return 1;
     }
-    w.on_anomaly = output_anomaly;
-    w.detect = detect;
-    if (cfg.ndpi && appid_available()) {
-        w.appid = appid_open(err, sizeof err);
-        if (!w.appid)
-            log_warn("flows are not identified: %s", err);
-    }
-    rule_sources.include_default = default_rules;
-    rule_sources.files = rule_files;
-    rule_sources.n = nrules;
-    w.reload_requested = &reload_requested;
-    w.reload = reload_rules;
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sa.sa_flags = SA_RESTART; /* a read from a pipe goes on after it */
-    sigaction(SIGHUP, &sa, NULL);
-
+    uint64_t started = wall_us();
     unsigned done = 0, failed = 0, skipped = 0;
     for (struct capture_input *f = files; f->path && !stop_requested; f++) {
         struct capture_result res;
@@ -411,23 +614,337 @@ static int run_sensor(int argc, char **argv, const char **reads, const char **ru
             goto out; /* the same expression fails on every file */
         }
     }
-out:
-    flow_table_free(&w, w.flows);
-    appid_close(w.appid); /* after the flows: each ending flow releases its nDPI state */
+out:;
+    struct stats_snapshot sn;
+    struct worker *one[1] = {&w};
+    flow_flush_all(&w);
     detect_flush(&w);
-    story_table_free(&w);
-    transport_worker_free(&w);
-    output_close(w.out);
-    detect_free(w.detect); /* the rule set in use: a reload may have replaced the first */
-    if (w.mem.total_used)
-        log_error("internal: %zu accounted bytes not released at exit", w.mem.total_used);
-    if (!quiet) {
+    if (st->stats_interval > 0) {
+        snapshot(one, 1, false, started, &sn);
+        output_stats(&w, &sn);
+    }
+    snapshot(one, 1, false, started, &sn);
+    struct detect *in_use = w.detect; /* a reload may have replaced the first */
+    worker_teardown(&w);
+    detect_free(in_use);
+    if (!st->quiet) {
         if (skipped)
             fprintf(stderr, "rpcsentry: skipped %u files that are not captures\n", skipped);
-        print_summary(&w, done, failed,
-                      strcmp(log_dir, "-") == 0 ? "standard output" : log_dir);
+        char what[64];
+        snprintf(what, sizeof what, "%u capture%s read%s", done, done == 1 ? "" : "s",
+                 failed ? " (some failed)" : "");
+        print_summary(&sn, what, dest);
     }
     capture_free_list(files);
-    free(bpf);
     return failed ? 1 : 0;
+}
+
+/* ---- live capture ---- */
+
+struct live_thread {
+    pthread_t tid;
+    struct worker w;
+    struct live_source *src;
+    bool failed;
+    char err[256];
+};
+
+static void *live_thread_main(void *arg)
+{
+    struct live_thread *t = arg;
+    if (!live_run(&t->w, t->src, &stop_requested, t->err, sizeof t->err)) {
+        t->failed = true;
+        stop_requested = true; /* one worker lost its interface: the sensor stops */
+    }
+    return NULL;
+}
+
+static int run_live(struct settings *st, struct detect *detect, struct output *out,
+                    const char *bpf, const char *dest)
+{
+    char err[512];
+    unsigned n = (unsigned)(st->live.workers > 0 ? st->live.workers : 1);
+    st->live.bpf = bpf;
+    st->live.fanout_group = (int)(getpid() & 0xffff);
+    struct runtime_shared sh;
+    memset(&sh, 0, sizeof sh);
+    pthread_mutex_init(&sh.lock, NULL);
+    sh.detect = detect;
+    sh.workers = n;
+    sh.epm = epm_table_new_shared();
+    struct live_thread *th = calloc(n, sizeof *th);
+    struct worker **ws = calloc(n, sizeof *ws);
+    /* the stats record needs a worker of its own to write with */
+    struct worker main_w;
+    memset(&main_w, 0, sizeof main_w);
+    main_w.cfg = &st->cfg;
+    main_w.out = output_view(out);
+    int rc = 0;
+    unsigned opened = 0, set_up = 0;
+    if (!th || !ws || !sh.epm || !main_w.out) {
+        log_error("out of memory");
+        rc = 1;
+        goto done;
+    }
+    /* every socket and file before privileges go */
+    for (; opened < n; opened++) {
+        th[opened].src = live_open(&st->live, err, sizeof err);
+        if (!th[opened].src) {
+            log_error("%s", err);
+            rc = 1;
+            goto done;
+        }
+    }
+    for (; set_up < n; set_up++) {
+        /* each worker its own view of the sinks; out itself stays with us until the end */
+        struct output *o = output_view(out);
+        if (!o || !worker_setup(&th[set_up].w, &st->cfg, o, detect, &sh, err, sizeof err)) {
+            log_error("%s", o ? err : "out of memory");
+            output_close(o);
+            rc = 1;
+            goto done;
+        }
+    }
+    for (unsigned i = 0; i < n; i++)
+        ws[i] = &th[i].w;
+    if (!drop_privileges(st->user, true)) {
+        rc = 1;
+        goto done;
+    }
+    uint64_t started = wall_us();
+    for (unsigned i = 0; i < n; i++)
+        if (pthread_create(&th[i].tid, NULL, live_thread_main, &th[i]) != 0) {
+            log_error("cannot start worker %u", i);
+            stop_requested = true;
+            n = i;
+            break;
+        }
+    char status[256];
+    snprintf(status, sizeof status, "READY=1\nSTATUS=capturing on %s with %u worker%s",
+             st->live.iface, n, n == 1 ? "" : "s");
+    notify_systemd(status);
+    if (!st->quiet)
+        fprintf(stderr, "rpcsentry: capturing on %s, %u worker%s, writing to %s\n", st->live.iface,
+                n, n == 1 ? "" : "s", dest);
+    int interval = st->stats_interval < 0 ? 30 : st->stats_interval;
+    uint64_t watchdog = notify_watchdog_usec();
+    uint64_t next_stats = started + (uint64_t)interval * 1000000, last_ping = 0;
+    struct stats_snapshot sn;
+    while (!stop_requested) {
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+        uint64_t now = wall_us();
+        if (hup_requested) {
+            hup_requested = 0;
+            notify_systemd("RELOADING=1");
+            output_reopen(main_w.out);
+            unsigned errors = 0;
+            struct detect *d = load_rules(&errors);
+            if (!d || errors) {
+                log_error("rule reload failed (%u errors): keeping the rules in use", errors);
+                detect_free(d);
+            } else if (!runtime_publish_rules(&sh, d)) {
+                log_warn("rule reload: the previous one is still being adopted; try again");
+                detect_free(d);
+            } else {
+                log_info("rules reloaded: %u rules", detect_rule_count(d));
+            }
+            notify_systemd("READY=1");
+        }
+        runtime_collect(&sh);
+        if (interval > 0 && now >= next_stats) {
+            snapshot(ws, n, true, started, &sn);
+            output_stats(&main_w, &sn);
+            next_stats = now + (uint64_t)interval * 1000000;
+        }
+        if (watchdog && now >= last_ping + watchdog / 2) {
+            notify_systemd("WATCHDOG=1");
+            last_ping = now;
+        }
+    }
+    notify_systemd("STOPPING=1");
+    for (unsigned i = 0; i < n; i++) {
+        pthread_join(th[i].tid, NULL);
+        if (th[i].failed) {
+            log_error("worker %u: %s", i, th[i].err);
+            rc = 1;
+        }
+    }
+    /* the last counters, calls in flight written as flows end */
+    for (unsigned i = 0; i < n; i++) {
+        flow_flush_all(&th[i].w);
+        detect_flush(&th[i].w);
+    }
+    snapshot(ws, n, true, started, &sn);
+    if (interval > 0)
+        output_stats(&main_w, &sn);
+    if (!st->quiet) {
+        char what[128];
+        snprintf(what, sizeof what, "live capture on %s, %u worker%s", st->live.iface, n,
+                 n == 1 ? "" : "s");
+        print_summary(&sn, what, dest);
+    }
+done:
+    for (unsigned i = 0; i < set_up; i++)
+        worker_teardown(&th[i].w);
+    for (unsigned i = 0; i < opened; i++)
+        live_close(th[i].src);
+    output_close(out);
+    output_close(main_w.out);
+    free(th);
+    free(ws);
+    runtime_collect(&sh);
+    detect_free(sh.retired);
+    detect_free(sh.detect);
+    epm_table_free_shared(sh.epm);
+    pthread_mutex_destroy(&sh.lock);
+    return rc;
+}
+
+/* ---- main ---- */
+
+static int run_sensor(int argc, char **argv, struct settings *st)
+{
+    struct option longopts[N_OPTS + 1];
+    char shortopts[64] = "+";
+    for (size_t i = 0; i < N_OPTS; i++) {
+        longopts[i] = (struct option){opts[i].name, opts[i].arg ? required_argument : no_argument,
+                                      NULL, opts[i].id};
+        if (opts[i].id < 256) {
+            size_t k = strlen(shortopts);
+            shortopts[k] = (char)opts[i].id;
+            if (opts[i].arg)
+                shortopts[++k] = ':';
+            shortopts[k + 1] = '\0';
+        }
+    }
+    longopts[N_OPTS] = (struct option){NULL, 0, NULL, 0};
+
+    /* first pass: only --config, --help, --version; then the file; then the command line */
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (opt == O_CONFIG)
+            st->config_file = optarg;
+        else if (opt == O_VERSION) {
+            printf("rpcsentry %s\n", RS_VERSION);
+            return 0;
+        } else if (opt == O_HELP) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    if (st->config_file) {
+        int rc = apply_file(st);
+        if (rc)
+            return rc;
+    }
+    optind = 0;
+    opterr = 1;
+    while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        const struct optdef *o = opt_by_id(opt);
+        if (!o) {
+            usage(stderr);
+            return 2;
+        }
+        char where[80];
+        snprintf(where, sizeof where, "--%s", o->name);
+        int rc = apply(st, o, o->arg ? optarg : NULL, where);
+        if (rc)
+            return rc;
+    }
+
+    rule_sources.include_default = st->default_rules;
+    rule_sources.files = st->rules;
+    rule_sources.n = st->nrules;
+    if (st->test_rules) {
+        unsigned errors = 0;
+        struct detect *d = load_rules(&errors);
+        if (!d) {
+            log_error("out of memory loading rules");
+            return 1;
+        }
+        printf("%u rules loaded (%s%s%s), %u errors\n", detect_rule_count(d),
+               st->default_rules ? detect_default_dir() : "",
+               st->default_rules && st->nrules ? " and " : "", st->nrules ? "-S files" : "",
+               errors);
+        detect_free(d);
+        return errors ? 1 : 0;
+    }
+    bool live = st->live.iface != NULL;
+    if (!live && st->nreads == 0) {
+        log_error("nothing to read: give a capture with -r, or an interface with -i");
+        usage(stderr);
+        return 2;
+    }
+    if (live && st->nreads) {
+        log_error("-r and -i together: read files or capture live, not both");
+        return 2;
+    }
+    if (st->filter_file && optind < argc) {
+        log_error("a filter from -F and one on the command line: give only one");
+        return 2;
+    }
+    char *bpf = NULL;
+    if (st->filter_file) {
+        if (!(bpf = read_filter_file(st->filter_file)))
+            return 1;
+    } else if (optind < argc) {
+        bpf = join_args(argc - optind, argv + optind);
+    }
+
+    unsigned rule_errors = 0;
+    struct detect *detect = load_rules(&rule_errors);
+    if (!detect) {
+        log_error("out of memory loading rules");
+        free(bpf);
+        return 1;
+    }
+    char err[512];
+    struct output_opts oo = {
+        .log_dir = st->log_dir,
+        .compat = st->cfg.compat,
+        .log_binds = st->cfg.log_binds,
+        .with_filename = !live,
+        .alert_references = st->alert_refs,
+        .community_id_seed = st->cfg.community_id_seed,
+    };
+    struct output *out = output_open(&oo, err, sizeof err);
+    if (!out) {
+        log_error("%s", err);
+        detect_free(detect);
+        free(bpf);
+        return 1;
+    }
+    install_signals();
+    const char *dest = strcmp(st->log_dir, "-") == 0 ? "standard output" : st->log_dir;
+    int rc = live ? run_live(st, detect, out, bpf, dest) : run_files(st, detect, out, bpf, dest);
+    free(bpf);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct settings *st = calloc(1, sizeof *st);
+    if (!st)
+        return 1;
+    config_defaults(&st->cfg);
+    /* room for every option given twice (file and command line) */
+    st->reads = calloc((size_t)argc + 256, sizeof *st->reads);
+    st->rules = calloc((size_t)argc + 256, sizeof *st->rules);
+    st->log_dir = ".";
+    st->default_rules = true;
+    st->stats_interval = -1;
+    st->live.promisc = true;
+    st->live.immediate = false;
+    st->live.snaplen = 65535;
+    st->live.buffer_mb = 64;
+    st->live.workers = 1;
+    int rc = st->reads && st->rules ? run_sensor(argc, argv, st) : 1;
+    for (size_t i = 0; i < st->nstrings; i++)
+        free(st->strings[i]);
+    free(st->reads);
+    free(st->rules);
+    free(st);
+    return rc;
 }

@@ -50,4 +50,36 @@ struct capture_input *capture_expand(const char *const *args, size_t n, char *er
                                      size_t errlen);
 void capture_free_list(struct capture_input *list);
 
+/* ---- live capture ---- */
+
+struct live_opts {
+    const char *iface;
+    int snaplen;           /* bytes kept of each frame */
+    int buffer_mb;         /* kernel ring buffer, MiB */
+    bool promisc;
+    bool immediate;        /* hand packets over at once rather than in batches */
+    const char *bpf;       /* filter expression, or NULL */
+    int fanout_group;      /* PACKET_FANOUT group id when several workers share the interface */
+    int workers;
+};
+
+struct live_source;
+
+/* Opens iface for one worker (joining the fanout group when opts->workers > 1). */
+struct live_source *live_open(const struct live_opts *opts, char *err, size_t errlen);
+
+/*
+ * Reads packets into w until *stop is set, waking at least every 100 ms to
+ * call worker_tick (timeouts, reload) even when the link is quiet.
+ * Returns false, with err, when the capture fails (interface gone).
+ */
+bool live_run(struct worker *w, struct live_source *s, volatile const bool *stop, char *err,
+              size_t errlen);
+
+/* The kernel's counters for this socket: packets received, dropped for lack of room, by the NIC. */
+void live_counters(struct live_source *s, uint64_t *received, uint64_t *dropped,
+                   uint64_t *if_dropped);
+
+void live_close(struct live_source *s);
+
 #endif

@@ -70,11 +70,19 @@ void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t
                const struct uuid *iface, uint16_t ver_major, uint16_t ver_minor,
                uint64_t flow_id);
 
-/* The live entry for (addr, port), or NULL (expired entries are dropped on the way). */
-const struct epm_entry *epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver,
-                                   uint16_t port);
+/* Copies the live entry for (addr, port) into out; false if none (expired ones are dropped). */
+bool epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t port,
+                struct epm_entry *out);
 
-/* Frees the worker's table. */
+/* Frees the worker's table (a shared one stays: it belongs to whoever made it). */
 void epm_table_free(struct worker *w);
+
+/*
+ * One table for several workers (live capture): the answer and the connection
+ * it announces may reach different workers. Behind a lock; not accounted to
+ * any worker's memory.
+ */
+struct epm_table *epm_table_new_shared(void);
+void epm_table_free_shared(struct epm_table *t);
 
 #endif

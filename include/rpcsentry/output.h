@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rpcsentry/stats.h"
+#include "rpcsentry/types.h"
+
 #include "rpcsentry/rpc_call.h"
 #include "rpcsentry/types.h"
 
@@ -27,9 +30,29 @@ struct output_opts {
 
 /* Opens the outputs; NULL with a message in err when that fails. */
 struct output *output_open(const struct output_opts *o, char *err, size_t errlen);
-/* Flushes and closes; safe on NULL. */
+/* Another worker's output on the same sinks (its own record buffer); NULL when out of memory. */
+struct output *output_view(struct output *base);
+/* Flushes and closes (the sinks close with the last view); safe on NULL. */
 void output_close(struct output *out);
 void output_flush(struct output *out);
+/* Reopens the files (log rotation: SIGHUP). */
+void output_reopen(struct output *out);
+
+/* The sensor's counters at one moment, summed over the workers. */
+struct stats_snapshot {
+    struct stats s;
+    uint64_t anomalies[ANOM_COUNT];
+    uint64_t kernel_received, kernel_dropped, kernel_if_dropped;
+    bool live;                       /* kernel counters mean something */
+    uint64_t uptime_s;
+    uint64_t flows_active;
+    size_t mem_in_use, mem_peak;
+    uint64_t mem_refused;
+    unsigned workers;
+    uint64_t ts_us;
+};
+/* One `stats` record, as Suricata writes them, with the rest in the extension. */
+void output_stats(struct worker *w, const struct stats_snapshot *snap);
 
 struct flow;
 /* One `flow` record, as Suricata writes it, for a flow that ends (reason: enum flow_end_reason). */

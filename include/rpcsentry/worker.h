@@ -20,6 +20,7 @@ struct detect;
 struct smb_registry;
 struct epm_table;
 struct appid;
+struct runtime_shared;
 struct story_table;
 
 struct worker {
@@ -53,6 +54,12 @@ struct worker {
      */
     volatile sig_atomic_t *reload_requested;
     void (*reload)(struct worker *w);
+
+    /* live capture (runtime.c): what the workers share, and this worker's view of it */
+    struct runtime_shared *shared;
+    unsigned rules_gen;                /* the rule set generation this worker uses */
+    int linktype;
+    uint64_t kernel_received, kernel_dropped, kernel_if_dropped;
 };
 
 static inline void worker_poll(struct worker *w)

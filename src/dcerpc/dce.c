@@ -548,9 +548,9 @@ static void epm_hint(struct worker *w, struct dce_assoc *a)
         return;
     const struct flow_key *k = &a->t->flow->key;
     for (int ep = 0; ep < 2; ep++) {
-        const struct epm_entry *e = epm_lookup(w, k->addr[ep], k->ipver, k->port[ep]);
-        if (e) {
-            dce_set_iface_hint(a, &e->iface, e->ver_major, DCE_HINT_EPM);
+        struct epm_entry e;
+        if (epm_lookup(w, k->addr[ep], k->ipver, k->port[ep], &e)) {
+            dce_set_iface_hint(a, &e.iface, e.ver_major, DCE_HINT_EPM);
             w->stats.epm_named++;
             return;
         }

@@ -6,6 +6,8 @@
  * flow that follows to that port is known before its first byte.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -121,7 +123,39 @@ const char *epm_tower_protseq(const struct epm_tower *t)
 
 struct epm_table {
     struct epm_entry e[EPM_TABLE_SLOTS];
+    bool shared;
+    pthread_mutex_t lock; /* shared tables only */
 };
+
+static void lock(struct epm_table *t)
+{
+    if (t->shared)
+        pthread_mutex_lock(&t->lock);
+}
+
+static void unlock(struct epm_table *t)
+{
+    if (t->shared)
+        pthread_mutex_unlock(&t->lock);
+}
+
+struct epm_table *epm_table_new_shared(void)
+{
+    struct epm_table *t = calloc(1, sizeof *t);
+    if (t) {
+        t->shared = true;
+        pthread_mutex_init(&t->lock, NULL);
+    }
+    return t;
+}
+
+void epm_table_free_shared(struct epm_table *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
 
 static bool key_eq(const struct epm_entry *e, const uint8_t addr[16], uint8_t ipver,
                    uint16_t port)
@@ -152,10 +186,12 @@ void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t
 {
     if (!w->epm && !(w->epm = mem_calloc(&w->mem, MEM_APP, sizeof *w->epm)))
         return;
+    struct epm_table *t = w->epm;
+    lock(t);
     unsigned home = slot_of(addr, port);
     struct epm_entry *slot = NULL, *oldest = NULL;
     for (unsigned i = 0; i < PROBE; i++) {
-        struct epm_entry *e = &w->epm->e[(home + i) % EPM_TABLE_SLOTS];
+        struct epm_entry *e = &t->e[(home + i) % EPM_TABLE_SLOTS];
         if (key_eq(e, addr, ipver, port)) {
             slot = e;
             break;
@@ -178,31 +214,38 @@ void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t
     slot->learned_us = w->now_us;
     slot->learned_flow_id = flow_id;
     slot->used = true;
+    unlock(t);
     w->stats.epm_learned++;
 }
 
-const struct epm_entry *epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver,
-                                   uint16_t port)
+bool epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t port,
+                struct epm_entry *out)
 {
-    if (!w->epm)
-        return NULL;
+    struct epm_table *t = w->epm;
+    if (!t)
+        return false;
+    bool found = false;
+    lock(t);
     unsigned home = slot_of(addr, port);
     for (unsigned i = 0; i < PROBE; i++) {
-        struct epm_entry *e = &w->epm->e[(home + i) % EPM_TABLE_SLOTS];
+        struct epm_entry *e = &t->e[(home + i) % EPM_TABLE_SLOTS];
         if (key_eq(e, addr, ipver, port)) {
-            if (expired(w, e)) {
+            if (expired(w, e))
                 e->used = false;
-                return NULL;
+            else {
+                *out = *e;
+                found = true;
             }
-            return e;
+            break;
         }
     }
-    return NULL;
+    unlock(t);
+    return found;
 }
 
 void epm_table_free(struct worker *w)
 {
-    if (w->epm)
+    if (w->epm && !w->epm->shared)
         mem_free(&w->mem, MEM_APP, w->epm, sizeof *w->epm);
     w->epm = NULL;
 }

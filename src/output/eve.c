@@ -24,11 +24,17 @@
 struct output *output_open(const struct output_opts *opts, char *err, size_t errlen)
 {
     struct output *o = calloc(1, sizeof *o);
-    if (!o) {
+    struct output_shared *sh = calloc(1, sizeof *sh);
+    if (!o || !sh) {
+        free(o);
+        free(sh);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     o->opts = *opts;
+    o->sh = sh;
+    pthread_mutex_init(&sh->lock, NULL);
+    sh->views = 1;
     json_init(&o->j);
     const char *dir = opts->log_dir ? opts->log_dir : ".";
     struct sink *s;
@@ -41,18 +47,35 @@ struct output *output_open(const struct output_opts *opts, char *err, size_t err
         if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
             snprintf(err, errlen, "log directory %s %s", dir,
                      stat(dir, &st) != 0 ? "does not exist" : "is not a directory");
-            free(o);
-            return NULL;
+            s = NULL;
+        } else {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/eve.json", dir);
+            s = sink_file_open(path, err, errlen);
         }
-        char path[4096];
-        snprintf(path, sizeof path, "%s/eve.json", dir);
-        s = sink_file_open(path, err, errlen);
     }
     if (!s) {
+        json_free(&o->j);
+        pthread_mutex_destroy(&sh->lock);
+        free(sh);
         free(o);
         return NULL;
     }
-    o->sinks[o->n_sinks++] = s;
+    sh->sinks[sh->n_sinks++] = s;
+    return o;
+}
+
+struct output *output_view(struct output *base)
+{
+    struct output *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->opts = base->opts;
+    o->sh = base->sh;
+    json_init(&o->j);
+    pthread_mutex_lock(&o->sh->lock);
+    o->sh->views++;
+    pthread_mutex_unlock(&o->sh->lock);
     return o;
 }
 
@@ -60,16 +83,37 @@ void output_flush(struct output *o)
 {
     if (!o)
         return;
-    for (size_t i = 0; i < o->n_sinks; i++)
-        o->sinks[i]->flush(o->sinks[i]);
+    pthread_mutex_lock(&o->sh->lock);
+    for (size_t i = 0; i < o->sh->n_sinks; i++)
+        o->sh->sinks[i]->flush(o->sh->sinks[i]);
+    pthread_mutex_unlock(&o->sh->lock);
+}
+
+void output_reopen(struct output *o)
+{
+    if (!o)
+        return;
+    pthread_mutex_lock(&o->sh->lock);
+    for (size_t i = 0; i < o->sh->n_sinks; i++)
+        if (o->sh->sinks[i]->reopen)
+            o->sh->sinks[i]->reopen(o->sh->sinks[i]);
+    pthread_mutex_unlock(&o->sh->lock);
 }
 
 void output_close(struct output *o)
 {
     if (!o)
         return;
-    for (size_t i = 0; i < o->n_sinks; i++)
-        o->sinks[i]->close(o->sinks[i]);
+    struct output_shared *sh = o->sh;
+    pthread_mutex_lock(&sh->lock);
+    bool last = --sh->views == 0;
+    pthread_mutex_unlock(&sh->lock);
+    if (last) {
+        for (size_t i = 0; i < sh->n_sinks; i++)
+            sh->sinks[i]->close(sh->sinks[i]);
+        pthread_mutex_destroy(&sh->lock);
+        free(sh);
+    }
     json_free(&o->j);
     free(o);
 }
@@ -81,8 +125,10 @@ void output_emit(struct worker *w, struct output *o)
         return;
     }
     bool ok = false;
-    for (size_t i = 0; i < o->n_sinks; i++)
-        ok |= o->sinks[i]->write(o->sinks[i], o->j.buf, o->j.len);
+    pthread_mutex_lock(&o->sh->lock);
+    for (size_t i = 0; i < o->sh->n_sinks; i++)
+        ok |= o->sh->sinks[i]->write(o->sh->sinks[i], o->j.buf, o->j.len);
+    pthread_mutex_unlock(&o->sh->lock);
     if (ok)
         w->stats.events_written++;
     else
@@ -749,6 +795,82 @@ void output_flow(struct worker *w, const struct flow *f, int reason)
         if (category)
             json_str(j, "category", category);
         json_bool(j, "guessed", guessed);
+        json_obj_close(j);
+    }
+    json_obj_close(j);
+    output_emit(w, o);
+}
+
+void output_stats(struct worker *w, const struct stats_snapshot *n)
+{
+    struct output *o = w->out;
+    if (!o)
+        return;
+    const struct stats *s = &n->s;
+    eve_header(w, o, NULL, 0, n->ts_us, 0, "stats", NULL);
+    struct json *j = &o->j;
+    json_obj_open(j, "stats");
+    json_u64(j, "uptime", n->uptime_s);
+    if (n->live) {
+        json_obj_open(j, "capture");
+        json_u64(j, "kernel_packets", n->kernel_received);
+        json_u64(j, "kernel_drops", n->kernel_dropped);
+        json_u64(j, "kernel_ifdrops", n->kernel_if_dropped);
+        json_obj_close(j);
+    }
+    json_obj_open(j, "decoder");
+    json_u64(j, "pkts", s->packets);
+    json_u64(j, "bytes", s->bytes);
+    json_u64(j, "invalid", s->decode_invalid + s->decode_truncated);
+    json_obj_close(j);
+    json_obj_open(j, "flow");
+    json_u64(j, "total", s->flows_created);
+    json_u64(j, "active", n->flows_active);
+    json_u64(j, "memcap", s->flows_memcap);
+    json_obj_open(j, "end");
+    json_obj_open(j, "state");
+    json_u64(j, "closed", s->flows_closed);
+    json_obj_close(j);
+    json_obj_close(j);
+    json_obj_close(j);
+    json_obj_open(j, "tcp");
+    json_u64(j, "midstream_pickups", s->tcp_midstream);
+    json_u64(j, "reassembly_gap", s->tcp_gaps);
+    json_u64(j, "overlap", s->tcp_overlaps);
+    json_u64(j, "segment_memcap_drop", s->tcp_ooo_memcap);
+    json_obj_close(j);
+    json_obj_open(j, "app_layer");
+    json_obj_open(j, "flow");
+    json_u64(j, "dcerpc_tcp", s->app_dcerpc_flows);
+    json_u64(j, "smb", s->app_smb_flows);
+    json_obj_close(j);
+    json_obj_open(j, "tx");
+    json_u64(j, "dcerpc_tcp", s->dce_calls);
+    json_obj_close(j);
+    json_obj_close(j);
+    json_obj_open(j, "detect");
+    json_u64(j, "alert", s->alerts);
+    json_obj_close(j);
+    json_obj_close(j);
+    if (!o->opts.compat) {
+        /* every counter under its own name, and what Suricata's stats have no place for */
+        json_obj_open(j, "rpcsentry");
+        json_obj_open(j, "stats");
+        json_u64(j, "workers", n->workers);
+#define X(name) json_u64(j, #name, s->name);
+        STATS_COUNTERS(X)
+#undef X
+        json_obj_open(j, "anomalies");
+        for (int t = 0; t < ANOM_COUNT; t++)
+            if (n->anomalies[t])
+                json_u64(j, anomaly_info((enum anomaly_type)t)->event, n->anomalies[t]);
+        json_obj_close(j);
+        json_obj_open(j, "memory");
+        json_u64(j, "in_use", n->mem_in_use);
+        json_u64(j, "peak", n->mem_peak);
+        json_u64(j, "refused", n->mem_refused);
+        json_obj_close(j);
+        json_obj_close(j);
         json_obj_close(j);
     }
     json_obj_close(j);

@@ -2,6 +2,8 @@
 #ifndef RPCSENTRY_OUTPUT_INTERNAL_H
 #define RPCSENTRY_OUTPUT_INTERNAL_H
 
+#include <pthread.h>
+
 #include "rpcsentry/json.h"
 #include "rpcsentry/output.h"
 
@@ -9,10 +11,18 @@ struct sink;
 
 #define OUTPUT_MAX_SINKS 8
 
-struct output {
-    struct output_opts opts;
+/* What the workers' outputs share: the sinks, behind one lock, so that records never mix. */
+struct output_shared {
     struct sink *sinks[OUTPUT_MAX_SINKS];
     size_t n_sinks;
+    pthread_mutex_t lock;
+    unsigned views;          /* outputs using it; the last to close closes the sinks */
+};
+
+/* One worker's output: its record buffer and the shared sinks. */
+struct output {
+    struct output_opts opts;
+    struct output_shared *sh;
     struct json j; /* the record being built, reused */
 };
 

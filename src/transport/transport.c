@@ -49,19 +49,15 @@ static bool port_is(const struct flow *f, uint16_t port)
     return f->ref.key.port[0] == port || f->ref.key.port[1] == port;
 }
 
-/* What the endpoint mapper said listens on one of this flow's endpoints, if anything. */
-static const struct epm_entry *announced(struct worker *w, const struct flow *f)
+/* Did the endpoint mapper announce one of this flow's endpoints? */
+static bool announced(struct worker *w, const struct flow *f)
 {
     const struct flow_key *k = &f->ref.key;
-    /* the server first, when the flow knows which side opened it */
-    int first = f->ref.client == FLOW_CLIENT_UNKNOWN ? 0 : 1 - f->ref.client;
-    for (int i = 0; i < 2; i++) {
-        int ep = i == 0 ? first : 1 - first;
-        const struct epm_entry *e = epm_lookup(w, k->addr[ep], k->ipver, k->port[ep]);
-        if (e)
-            return e;
-    }
-    return NULL;
+    struct epm_entry e;
+    for (int ep = 0; ep < 2; ep++)
+        if (epm_lookup(w, k->addr[ep], k->ipver, k->port[ep], &e))
+            return true;
+    return false;
 }
 
 static struct transport_state *state_get(struct worker *w, struct flow *f)

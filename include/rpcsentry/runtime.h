@@ -1,0 +1,58 @@
+/*
+ * runtime: workers for live capture. Each worker owns its flows and their
+ * state and writes through its own output view onto shared sinks; what
+ * workers share (the endpoint mapper's table, the rule set) sits in
+ * runtime_shared. A rule reload publishes a new set; each worker adopts it
+ * between two packets, and the old set is freed once all have.
+ */
+#ifndef RPCSENTRY_RUNTIME_H
+#define RPCSENTRY_RUNTIME_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpcsentry/stats.h"
+#include "rpcsentry/types.h"
+
+struct worker;
+struct config;
+struct output;
+struct detect;
+
+struct runtime_shared {
+    pthread_mutex_t lock;
+    struct epm_table *epm;
+    struct detect *detect;     /* the rule set workers adopt */
+    struct detect *retired;    /* the one before it, until every worker has let go */
+    unsigned gen;              /* bumped at each reload */
+    unsigned adopted;          /* workers on `gen` */
+    unsigned workers;
+};
+
+/*
+ * Sets up a worker on cfg, writing to out (which it owns from now on), with
+ * the rule set d (shared, not owned) and, for live capture, sh. nDPI opens
+ * here when cfg asks for it. False with err when something cannot be had.
+ */
+bool worker_setup(struct worker *w, const struct config *cfg, struct output *out,
+                  struct detect *d, struct runtime_shared *sh, char *err, size_t errlen);
+
+/* Ends every flow and story (their records are written), frees the worker's state and output. */
+void worker_teardown(struct worker *w);
+
+/* Called at least every 100 ms by a live capture loop: timeouts, a new rule set. */
+void worker_tick(struct worker *w, uint64_t now_us);
+
+/* Publishes a new rule set to the workers; false (and d is not taken) while the last
+ * reload is still being adopted. */
+bool runtime_publish_rules(struct runtime_shared *sh, struct detect *d);
+
+/* Frees the retired rule set once every worker has adopted the new one. */
+void runtime_collect(struct runtime_shared *sh);
+
+/* Adds src's counters into dst. */
+void stats_add(struct stats *dst, const struct stats *src);
+
+#endif

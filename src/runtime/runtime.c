@@ -1,0 +1,113 @@
+/*
+ * Workers: setting one up and tearing it down the same way for files and
+ * live capture, the periodic tick of live capture, and the hand-over of a
+ * reloaded rule set between threads.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "rpcsentry/appid.h"
+#include "rpcsentry/config.h"
+#include "rpcsentry/detect.h"
+#include "rpcsentry/epm.h"
+#include "rpcsentry/flow.h"
+#include "rpcsentry/log.h"
+#include "rpcsentry/output.h"
+#include "rpcsentry/runtime.h"
+#include "rpcsentry/transport.h"
+#include "rpcsentry/worker.h"
+
+bool worker_setup(struct worker *w, const struct config *cfg, struct output *out,
+                  struct detect *d, struct runtime_shared *sh, char *err, size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    w->cfg = cfg;
+    unsigned n = sh && sh->workers ? sh->workers : 1;
+    /* the caps are for the whole sensor: each worker gets its share */
+    w->mem.total_cap = cfg->memcap / n;
+    w->mem.cap[MEM_STREAM] = cfg->stream_memcap / n;
+    w->out = out;
+    w->on_anomaly = output_anomaly;
+    w->detect = d;
+    w->shared = sh;
+    if (sh) {
+        w->epm = sh->epm;
+        w->rules_gen = sh->gen;
+    }
+    w->flows = flow_table_new(w);
+    if (!w->flows) {
+        snprintf(err, errlen, "out of memory for the flow table");
+        return false;
+    }
+    if (cfg->ndpi && appid_available()) {
+        w->appid = appid_open(err, errlen);
+        if (!w->appid)
+            log_warn("flows are not identified: %s", err);
+    }
+    return true;
+}
+
+void worker_teardown(struct worker *w)
+{
+    flow_table_free(w, w->flows);
+    w->flows = NULL;
+    appid_close(w->appid); /* after the flows: each ending flow releases its nDPI state */
+    w->appid = NULL;
+    detect_flush(w);
+    story_table_free(w);
+    transport_worker_free(w); /* a shared endpoint-mapper table stays with its owner */
+    output_close(w->out);
+    w->out = NULL;
+    if (w->mem.total_used)
+        log_error("internal: %zu accounted bytes not released at exit", w->mem.total_used);
+}
+
+void worker_tick(struct worker *w, uint64_t now_us)
+{
+    worker_poll(w);
+    struct runtime_shared *sh = w->shared;
+    if (sh && sh->gen != w->rules_gen) {
+        pthread_mutex_lock(&sh->lock);
+        w->detect = sh->detect;
+        w->rules_gen = sh->gen;
+        sh->adopted++;
+        pthread_mutex_unlock(&sh->lock);
+        w->stats.rule_reloads++;
+    }
+    if (now_us > w->now_us)
+        w->now_us = now_us; /* a quiet link: time still passes */
+    flow_expire(w, w->now_us);
+    output_flush(w->out);
+}
+
+bool runtime_publish_rules(struct runtime_shared *sh, struct detect *d)
+{
+    pthread_mutex_lock(&sh->lock);
+    if (sh->retired) {
+        pthread_mutex_unlock(&sh->lock);
+        return false;
+    }
+    sh->retired = sh->detect;
+    sh->detect = d;
+    sh->gen++;
+    sh->adopted = 0;
+    pthread_mutex_unlock(&sh->lock);
+    return true;
+}
+
+void runtime_collect(struct runtime_shared *sh)
+{
+    pthread_mutex_lock(&sh->lock);
+    if (sh->retired && sh->adopted >= sh->workers) {
+        detect_free(sh->retired);
+        sh->retired = NULL;
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
+void stats_add(struct stats *dst, const struct stats *src)
+{
+#define X(name) dst->name += src->name;
+    STATS_COUNTERS(X)
+#undef X
+}
