@@ -80,6 +80,7 @@ struct settings {
     const char *user;
     bool quiet, test_rules, default_rules, alert_refs;
     struct live_opts live;
+    struct xdp_opts xdp;
     int stats_interval;         /* seconds; -1: the default for the mode */
     char *strings[256];         /* values kept from the configuration file */
     size_t nstrings;
@@ -90,7 +91,8 @@ enum opt_id {
     O_QUIET = 'q', O_VERBOSE = 'v', O_VERSION = 'V', O_HELP = 'h',
     O_COMPAT = 1000, O_NO_BINDS, O_MEMCAP, O_TEST_RULES, O_NO_DEFAULT_RULES, O_ALERT_REFS,
     O_ALERT_EACH_DIR, O_NO_NDPI, O_FLOW_RECORDS, O_WORKERS, O_SNAPLEN, O_BUFFER, O_NO_PROMISC,
-    O_STATS_INTERVAL, O_USER, O_FLOW_MAX, O_EPM_TTL, O_TCP_TIMEOUT, O_STUB_MAX,
+    O_STATS_INTERVAL, O_USER, O_FLOW_MAX, O_EPM_TTL, O_TCP_TIMEOUT, O_STUB_MAX, O_AF_XDP,
+    O_XDP_NATIVE, O_XDP_PASS, O_XDP_FRAMES, O_XDP_QUEUES,
 };
 
 /* One table for getopt and the configuration file: keys are the long names. */
@@ -105,6 +107,16 @@ static const struct optdef {
      "capture to read (pcap or pcapng; '-' = stdin); a directory\n"
      "means every capture in it, in name order. Repeatable."},
     {"interface", O_IFACE, true, true, "IFACE", "capture live on IFACE (libpcap)"},
+    {"af-xdp", O_AF_XDP, true, true, "IFACE",
+     "capture live on IFACE with AF_XDP: our XDP program passes\n"
+     "only RPC traffic, one socket and worker per receive queue"},
+    {"xdp-native", O_XDP_NATIVE, false, true, NULL,
+     "AF_XDP: attach in driver mode (default: generic mode)"},
+    {"xdp-pass", O_XDP_PASS, false, true, NULL,
+     "AF_XDP: pass other traffic on to the kernel (default: drop,\n"
+     "as on a pure monitoring port)"},
+    {"xdp-frames", O_XDP_FRAMES, true, true, "N", "AF_XDP: UMEM frames per queue (4096 x 4 KiB)"},
+    {"xdp-queues", O_XDP_QUEUES, true, true, "N", "AF_XDP: receive queues to read (default: all)"},
     {"log-dir", O_LOGDIR, true, true, "DIR",
      "write DIR/eve.json (default: current directory); '-' = stdout"},
     {"filter-file", O_FILTER, true, true, "FILE", "read the BPF filter expression from FILE"},
@@ -245,6 +257,9 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_READ: st->reads[st->nreads++] = v; break;
     case O_RULES: st->rules[st->nrules++] = v; break;
     case O_IFACE: st->live.iface = v; break;
+    case O_AF_XDP: st->xdp.iface = v; break;
+    case O_XDP_NATIVE: st->xdp.native = on; break;
+    case O_XDP_PASS: st->xdp.pass_others = on; break;
     case O_LOGDIR: st->log_dir = v; break;
     case O_FILTER: st->filter_file = v; break;
     case O_CONFIG: st->config_file = v; break;
@@ -280,9 +295,13 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_STATS_INTERVAL:
     case O_FLOW_MAX:
     case O_EPM_TTL:
+    case O_XDP_FRAMES:
+    case O_XDP_QUEUES:
     case O_TCP_TIMEOUT: {
         long lo = o->id == O_STATS_INTERVAL ? 0 : 1;
-        long hi = o->id == O_WORKERS ? MAX_WORKERS : o->id == O_SNAPLEN ? 262144 : INT32_MAX;
+        long hi = o->id == O_WORKERS || o->id == O_XDP_QUEUES ? MAX_WORKERS
+                  : o->id == O_SNAPLEN                        ? 262144
+                                                              : INT32_MAX;
         if (!parse_num(v, lo, hi, &n)) {
             log_error("%s: %s: a number from %ld to %ld, not %s", where, o->name, lo, hi, v);
             return 2;
@@ -299,6 +318,10 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
             st->cfg.flow_max = (uint32_t)n;
         else if (o->id == O_EPM_TTL)
             st->cfg.epm_ttl = (uint32_t)n;
+        else if (o->id == O_XDP_FRAMES)
+            st->xdp.frames = (uint32_t)n;
+        else if (o->id == O_XDP_QUEUES)
+            st->xdp.queues = (int)n;
         else
             st->cfg.tcp_timeout_est = (uint32_t)n;
         break;
@@ -644,7 +667,8 @@ out:;
 struct live_thread {
     pthread_t tid;
     struct worker w;
-    struct live_source *src;
+    struct live_source *src;   /* libpcap */
+    struct xdp_source *xsrc;   /* or AF_XDP */
     bool failed;
     char err[256];
 };
@@ -652,18 +676,42 @@ struct live_thread {
 static void *live_thread_main(void *arg)
 {
     struct live_thread *t = arg;
-    if (!live_run(&t->w, t->src, &stop_requested, t->err, sizeof t->err)) {
+    bool ok = t->xsrc ? xdp_run(&t->w, t->xsrc, &stop_requested, t->err, sizeof t->err)
+                      : live_run(&t->w, t->src, &stop_requested, t->err, sizeof t->err);
+    if (!ok) {
         t->failed = true;
         stop_requested = true; /* one worker lost its interface: the sensor stops */
     }
     return NULL;
 }
 
+static void xdp_port_learned(struct worker *w, uint16_t port)
+{
+    xdp_learn_port(w->port_ctx, port);
+}
+
 static int run_live(struct settings *st, struct detect *detect, struct output *out,
                     const char *bpf, const char *dest)
 {
     char err[512];
-    unsigned n = (unsigned)(st->live.workers > 0 ? st->live.workers : 1);
+    bool xdp = st->xdp.iface != NULL;
+    const char *iface = xdp ? st->xdp.iface : st->live.iface;
+    struct xdp_iface *xifc = NULL;
+    if (xdp) {
+        if (bpf)
+            log_warn("AF_XDP: the BPF filter is not applied (the XDP program chooses)");
+        st->xdp.dyn_lo = 49152;
+        st->xdp.dyn_hi = 65535;
+        xifc = xdp_attach(&st->xdp, err, sizeof err);
+        if (!xifc) {
+            log_error("%s", err);
+            detect_free(detect);
+            output_close(out);
+            return 1;
+        }
+    }
+    unsigned n = xdp ? (unsigned)xdp_queues(xifc)
+                     : (unsigned)(st->live.workers > 0 ? st->live.workers : 1);
     st->live.bpf = bpf;
     st->live.fanout_group = (int)(getpid() & 0xffff);
     struct runtime_shared sh;
@@ -688,8 +736,11 @@ static int run_live(struct settings *st, struct detect *detect, struct output *o
     }
     /* every socket and file before privileges go */
     for (; opened < n; opened++) {
-        th[opened].src = live_open(&st->live, err, sizeof err);
-        if (!th[opened].src) {
+        if (xdp)
+            th[opened].xsrc = xdp_open_queue(xifc, (int)opened, err, sizeof err);
+        else
+            th[opened].src = live_open(&st->live, err, sizeof err);
+        if (!th[opened].src && !th[opened].xsrc) {
             log_error("%s", err);
             rc = 1;
             goto done;
@@ -705,8 +756,13 @@ static int run_live(struct settings *st, struct detect *detect, struct output *o
             goto done;
         }
     }
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
         ws[i] = &th[i].w;
+        if (xdp) {
+            th[i].w.on_port_learned = xdp_port_learned;
+            th[i].w.port_ctx = xifc;
+        }
+    }
     if (!drop_privileges(st->user, true)) {
         rc = 1;
         goto done;
@@ -720,11 +776,13 @@ static int run_live(struct settings *st, struct detect *detect, struct output *o
             break;
         }
     char status[256];
-    snprintf(status, sizeof status, "READY=1\nSTATUS=capturing on %s with %u worker%s",
-             st->live.iface, n, n == 1 ? "" : "s");
+    snprintf(status, sizeof status, "READY=1\nSTATUS=capturing on %s (%s) with %u worker%s",
+             iface, xdp ? "AF_XDP" : "libpcap", n, n == 1 ? "" : "s");
     notify_systemd(status);
     if (!st->quiet)
-        fprintf(stderr, "rpcsentry: capturing on %s, %u worker%s, writing to %s\n", st->live.iface,
+        fprintf(stderr, "rpcsentry: capturing on %s (%s%s), %u worker%s, writing to %s\n",
+                iface, xdp ? "AF_XDP, " : "libpcap",
+                xdp ? (th[0].xsrc && xdp_zero_copy(th[0].xsrc) ? "zero-copy" : "copy mode") : "",
                 n, n == 1 ? "" : "s", dest);
     int interval = st->stats_interval < 0 ? 30 : st->stats_interval;
     uint64_t watchdog = notify_watchdog_usec();
@@ -780,15 +838,18 @@ static int run_live(struct settings *st, struct detect *detect, struct output *o
         output_stats(&main_w, &sn);
     if (!st->quiet) {
         char what[128];
-        snprintf(what, sizeof what, "live capture on %s, %u worker%s", st->live.iface, n,
+        snprintf(what, sizeof what, "live capture on %s, %u worker%s", iface, n,
                  n == 1 ? "" : "s");
         print_summary(&sn, what, dest);
     }
 done:
     for (unsigned i = 0; i < set_up; i++)
         worker_teardown(&th[i].w);
-    for (unsigned i = 0; i < opened; i++)
+    for (unsigned i = 0; th && i < opened; i++) {
         live_close(th[i].src);
+        xdp_close_queue(th[i].xsrc);
+    }
+    xdp_detach(xifc); /* the program goes with the sockets */
     output_close(out);
     output_close(main_w.out);
     free(th);
@@ -871,7 +932,11 @@ static int run_sensor(int argc, char **argv, struct settings *st)
         detect_free(d);
         return errors ? 1 : 0;
     }
-    bool live = st->live.iface != NULL;
+    if (st->live.iface && st->xdp.iface) {
+        log_error("-i and --af-xdp together: one capture method");
+        return 2;
+    }
+    bool live = st->live.iface != NULL || st->xdp.iface != NULL;
     if (!live && st->nreads == 0) {
         log_error("nothing to read: give a capture with -r, or an interface with -i");
         usage(stderr);

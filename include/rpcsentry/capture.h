@@ -82,4 +82,32 @@ void live_counters(struct live_source *s, uint64_t *received, uint64_t *dropped,
 
 void live_close(struct live_source *s);
 
+/* ---- AF_XDP capture ---- */
+
+struct xdp_opts {
+    const char *iface;
+    bool native;           /* driver mode; otherwise generic (skb) mode, which works anywhere */
+    bool pass_others;      /* what the sensor does not want goes on to the kernel (else: dropped) */
+    uint32_t frames;       /* UMEM frames per queue (4 KiB each) */
+    uint16_t dyn_lo, dyn_hi; /* the dynamic RPC port range the XDP program passes */
+    int queues;            /* receive queues to read; 0 = all */
+};
+
+struct xdp_iface;
+struct xdp_source;
+
+bool xdp_available(void);
+/* Attaches our XDP program (replacing a stale one of ours); NULL with err. */
+struct xdp_iface *xdp_attach(const struct xdp_opts *opts, char *err, size_t errlen);
+int xdp_queues(const struct xdp_iface *x);
+/* The endpoint mapper announced a port: the XDP program lets it through from now on. */
+void xdp_learn_port(struct xdp_iface *x, uint16_t port);
+void xdp_detach(struct xdp_iface *x);
+/* One AF_XDP socket on a receive queue; zero-copy if the driver allows, else copy mode. */
+struct xdp_source *xdp_open_queue(struct xdp_iface *x, int queue, char *err, size_t errlen);
+bool xdp_run(struct worker *w, struct xdp_source *s, volatile const bool *stop, char *err,
+             size_t errlen);
+bool xdp_zero_copy(const struct xdp_source *s);
+void xdp_close_queue(struct xdp_source *s);
+
 #endif

@@ -60,6 +60,9 @@ struct worker {
     unsigned rules_gen;                /* the rule set generation this worker uses */
     int linktype;
     uint64_t kernel_received, kernel_dropped, kernel_if_dropped;
+    /* AF_XDP: an endpoint-mapper answer named a TCP port; the XDP program must let it in */
+    void (*on_port_learned)(struct worker *w, uint16_t port);
+    void *port_ctx;
 };
 
 static inline void worker_poll(struct worker *w)

@@ -324,6 +324,8 @@ static void learn(struct worker *w, const struct rpc_call *call, const struct ep
     server_of(call, &srv, &ipver);
     uint64_t fid = call->transport->flow->flow_id;
     epm_learn(w, srv, ipver, t->port, &t->iface, t->ver_major, t->ver_minor, fid);
+    if (w->on_port_learned)
+        w->on_port_learned(w, t->port);
     static const uint8_t zero[4];
     if (t->has_ip && memcmp(t->ip, zero, 4) != 0 && !(ipver == 4 && memcmp(srv, t->ip, 4) == 0)) {
         uint8_t a[16] = {0};
