@@ -37,6 +37,8 @@ void json_i64(struct json *j, const char *key, int64_t v);
 void json_bool(struct json *j, const char *key, bool v);
 /* Writes "key": followed by raw, which must be valid JSON. */
 void json_raw(struct json *j, const char *key, const char *raw);
+/* Members written elsewhere ("\"a\":1,\"b\":2", no braces), appended as they are. */
+void json_members(struct json *j, const char *members, size_t n);
 /* Lower-case hex of n bytes as a string. */
 void json_hex(struct json *j, const char *key, const uint8_t *p, size_t n);
 

@@ -154,27 +154,33 @@ void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, i
     if (!fr)
         return;
     const struct flow_key *k = &fr->key;
-    int alen = flow_key_alen(k);
     int s = src_ep == 1 ? 1 : 0, d = 1 - s;
-    char a[ADDR_STR_LEN];
-    addr_format(k->addr[s], alen, a);
-    json_str(j, "src_ip", a);
-    json_u64(j, "src_port", k->port[s]);
-    addr_format(k->addr[d], alen, a);
-    json_str(j, "dest_ip", a);
-    json_u64(j, "dest_port", k->port[d]);
-    json_str(j, "proto", k->proto == 6 ? "TCP" : k->proto == 17 ? "UDP" : "IP");
-    if (k->vlan) {
-        json_arr_open(j, "vlan");
-        json_u64(j, NULL, k->vlan);
-        json_arr_close(j);
+    struct header_cache *c = &o->hc[(fr->flow_id ^ (uint64_t)s) % HEADER_CACHE];
+    if (!c->used || c->flow_id != fr->flow_id || c->src != s ||
+        memcmp(&c->key, k, sizeof *k) != 0) {
+        int alen = flow_key_alen(k);
+        char a[ADDR_STR_LEN], b[ADDR_STR_LEN], vlan[32] = "";
+        addr_format(k->addr[s], alen, a);
+        addr_format(k->addr[d], alen, b);
+        if (k->vlan)
+            snprintf(vlan, sizeof vlan, ",\"vlan\":[%u]", k->vlan);
+        int n = snprintf(c->tuple, sizeof c->tuple,
+                         "\"src_ip\":\"%s\",\"src_port\":%u,\"dest_ip\":\"%s\",\"dest_port\":%u,"
+                         "\"proto\":\"%s\"%s",
+                         a, k->port[s], b, k->port[d],
+                         k->proto == 6 ? "TCP" : k->proto == 17 ? "UDP" : "IP", vlan);
+        c->tuple_len = (uint16_t)(n > 0 && (size_t)n < sizeof c->tuple ? n : 0);
+        community_id_v1(o->opts.community_id_seed, k->addr[s], k->addr[d], (size_t)alen, k->proto,
+                        k->port[s], k->port[d], c->cid);
+        c->key = *k;
+        c->flow_id = fr->flow_id;
+        c->src = (uint8_t)s;
+        c->used = true;
     }
+    json_members(j, c->tuple, c->tuple_len);
     if (app_proto)
         json_str(j, "app_proto", app_proto);
-    char cid[COMMUNITY_ID_LEN];
-    community_id_v1(o->opts.community_id_seed, k->addr[s], k->addr[d], (size_t)alen, k->proto,
-                    k->port[s], k->port[d], cid);
-    json_str(j, "community_id", cid);
+    json_str(j, "community_id", c->cid);
 }
 
 static const char *auth_type_name(uint8_t t)

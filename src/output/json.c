@@ -20,10 +20,8 @@ void json_free(struct json *j)
     memset(j, 0, sizeof *j);
 }
 
-static bool grow(struct json *j, size_t extra)
+static bool grow_slow(struct json *j, size_t extra)
 {
-    if (j->len + extra + 1 <= j->alloc)
-        return true;
     size_t n = j->alloc ? j->alloc : 1024;
     while (n < j->len + extra + 1)
         n *= 2;
@@ -37,16 +35,25 @@ static bool grow(struct json *j, size_t extra)
     return true;
 }
 
-static void put(struct json *j, const char *s, size_t n)
+static inline bool grow(struct json *j, size_t extra)
+{
+    return j->len + extra + 1 <= j->alloc || grow_slow(j, extra);
+}
+
+/* The buffer stays NUL-terminated only at the end (json_finish): bytes go in as they are. */
+static inline void put(struct json *j, const char *s, size_t n)
 {
     if (!grow(j, n))
         return;
     memcpy(j->buf + j->len, s, n);
     j->len += n;
-    j->buf[j->len] = '\0';
 }
 
-static void putc_(struct json *j, char c) { put(j, &c, 1); }
+static inline void putc_(struct json *j, char c)
+{
+    if (grow(j, 1))
+        j->buf[j->len++] = c;
+}
 
 /* Length of the valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
@@ -77,6 +84,11 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Bytes that a JSON string cannot carry as they are (or that start a UTF-8 sequence). */
+static const unsigned char special[256] = {
+    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+};
+
 static void put_string(struct json *j, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -85,7 +97,7 @@ static void put_string(struct json *j, const char *s, size_t n)
     size_t i = 0, run = 0;
     while (i < n) {
         unsigned char c = p[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (!special[c]) {
             run++, i++;
             continue;
         }
@@ -126,10 +138,26 @@ static void key(struct json *j, const char *k)
     if (j->need_comma[j->depth])
         putc_(j, ',');
     j->need_comma[j->depth] = true;
-    if (k) {
-        put_string(j, k, strlen(k));
+    if (!k)
+        return;
+    /* keys are nearly always plain ASCII: then they go in as they are */
+    size_t n = 0;
+    bool plain = true;
+    for (; k[n]; n++)
+        plain &= !special[(unsigned char)k[n]];
+    if (!plain) {
+        put_string(j, k, n);
         putc_(j, ':');
+        return;
     }
+    if (!grow(j, n + 3))
+        return;
+    char *o = j->buf + j->len;
+    o[0] = '"';
+    memcpy(o + 1, k, n);
+    o[n + 1] = '"';
+    o[n + 2] = ':';
+    j->len += n + 3;
 }
 
 void json_obj_open(struct json *j, const char *k)
@@ -142,11 +170,19 @@ void json_obj_open(struct json *j, const char *k)
     j->need_comma[j->depth] = false;
 }
 
+/* The outermost value closed: the text ends with a NUL (grow always keeps room for it). */
+static inline void terminate(struct json *j)
+{
+    if (j->depth == 0 && j->buf)
+        j->buf[j->len] = '\0';
+}
+
 void json_obj_close(struct json *j)
 {
     putc_(j, '}');
     if (j->depth > 0)
         j->depth--;
+    terminate(j);
 }
 
 void json_arr_open(struct json *j, const char *k)
@@ -163,6 +199,7 @@ void json_arr_close(struct json *j)
     putc_(j, ']');
     if (j->depth > 0)
         j->depth--;
+    terminate(j);
 }
 
 void json_strn(struct json *j, const char *k, const char *s, size_t n)
@@ -176,20 +213,33 @@ void json_str(struct json *j, const char *k, const char *s)
     json_strn(j, k, s ? s : "", s ? strlen(s) : 0);
 }
 
+/* Decimal digits of v at the end of b (24 bytes); returns where they start. */
+static char *digits(uint64_t v, char *b)
+{
+    char *p = b + 24;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
 void json_u64(struct json *j, const char *k, uint64_t v)
 {
     char b[24];
-    int n = snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    char *p = digits(v, b);
     key(j, k);
-    put(j, b, (size_t)n);
+    put(j, p, (size_t)(b + 24 - p));
 }
 
 void json_i64(struct json *j, const char *k, int64_t v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%lld", (long long)v);
+    char b[25];
+    char *p = digits(v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, b + 1);
+    if (v < 0)
+        *--p = '-';
     key(j, k);
-    put(j, b, (size_t)n);
+    put(j, p, (size_t)(b + 25 - p));
 }
 
 void json_bool(struct json *j, const char *k, bool v)
@@ -202,6 +252,14 @@ void json_raw(struct json *j, const char *k, const char *raw)
 {
     key(j, k);
     put(j, raw, strlen(raw));
+}
+
+void json_members(struct json *j, const char *members, size_t n)
+{
+    if (!n)
+        return;
+    key(j, NULL);
+    put(j, members, n);
 }
 
 void json_hex(struct json *j, const char *k, const uint8_t *p, size_t n)

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "rpcsentry/json.h"
+#include "rpcsentry/types.h"
 #include "rpcsentry/output.h"
 
 struct sink;
@@ -19,11 +20,27 @@ struct output_shared {
     unsigned views;          /* outputs using it; the last to close closes the sinks */
 };
 
+/*
+ * The endpoints of a flow as a record writes them, and its Community ID (a
+ * SHA-1), kept for the flow's next records: they come in bursts.
+ */
+#define HEADER_CACHE 64
+struct header_cache {
+    struct flow_key key;  /* the flow_id is a hash: the key settles it */
+    uint64_t flow_id;
+    uint8_t src;
+    bool used;
+    uint16_t tuple_len;
+    char tuple[192];  /* "src_ip":..,"src_port":..,"dest_ip":..,"dest_port":..,"proto":..[,"vlan":[..]] */
+    char cid[40];
+};
+
 /* One worker's output: its record buffer and the shared sinks. */
 struct output {
     struct output_opts opts;
     struct output_shared *sh;
     struct json j; /* the record being built, reused */
+    struct header_cache hc[HEADER_CACHE];
 };
 
 /*

@@ -37,6 +37,8 @@ static void fs_reopen(struct sink *s)
     if (f->fp)
         fclose(f->fp);
     f->fp = fopen(f->path, "a");
+    if (f->fp)
+        setvbuf(f->fp, NULL, _IOFBF, 1 << 20);
 }
 
 static void fs_close(struct sink *s)
@@ -74,5 +76,6 @@ struct sink *sink_file_open(const char *path, char *err, size_t errlen)
         free(f);
         return NULL;
     }
+    setvbuf(f->fp, NULL, _IOFBF, 1 << 20); /* fewer, larger writes */
     return &f->base;
 }

@@ -104,15 +104,28 @@ size_t latin1_to_utf8(struct rd *c, size_t n, char *out, size_t outsz, bool *tru
 
 void ts_format(uint64_t ts_us, char out[TS_STR_LEN])
 {
-    time_t sec = (time_t)(ts_us / 1000000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    /* years beyond 9999 do not occur in captures; clamp so the length is fixed */
-    unsigned year = (unsigned)(tm.tm_year + 1900) % 10000;
-    snprintf(out, TS_STR_LEN, "%04u-%02u-%02uT%02u:%02u:%02u.%06u+0000", year,
-             (unsigned)(tm.tm_mon + 1) % 100, (unsigned)tm.tm_mday % 100,
-             (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100, (unsigned)tm.tm_sec % 100,
-             (unsigned)(ts_us % 1000000));
+    /* records come in bursts within one second: the date and time part is kept */
+    static __thread uint64_t cached_sec = UINT64_MAX;
+    static __thread char head[20]; /* "YYYY-MM-DDTHH:MM:SS" */
+    uint64_t s = ts_us / 1000000;
+    if (s != cached_sec) {
+        time_t sec = (time_t)s;
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        /* years beyond 9999 do not occur in captures; clamp so the length is fixed */
+        unsigned year = (unsigned)(tm.tm_year + 1900) % 10000;
+        snprintf(head, sizeof head, "%04u-%02u-%02uT%02u:%02u:%02u", year,
+                 (unsigned)(tm.tm_mon + 1) % 100, (unsigned)tm.tm_mday % 100,
+                 (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100,
+                 (unsigned)tm.tm_sec % 100);
+        cached_sec = s;
+    }
+    memcpy(out, head, 19);
+    out[19] = '.';
+    unsigned us = (unsigned)(ts_us % 1000000);
+    for (int i = 25; i >= 20; i--, us /= 10)
+        out[i] = (char)('0' + us % 10);
+    memcpy(out + 26, "+0000", 6);
 }
 
 void addr_format(const uint8_t *addr, int alen, char out[ADDR_STR_LEN])
