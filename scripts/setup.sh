@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang
   libpcap-dev libcjson-dev libndpi-dev libbpf-dev libxdp-dev libpcre2-dev libyaml-dev
   python3 python3-jsonschema python3-yaml python3-impacket
-  tshark tcpreplay iproute2
+  tshark tcpreplay iproute2 systemd logrotate
 )
 
 missing=()

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpcsentry/log.h"
 #include "rpcsentry/sink.h"
 
 struct file_sink {
@@ -34,11 +35,17 @@ static void fs_reopen(struct sink *s)
     struct file_sink *f = (struct file_sink *)s;
     if (!f->path)
         return;
+    /* the new file first: if it cannot be had, the records keep going to the old one */
+    FILE *fp = fopen(f->path, "a");
+    if (!fp) {
+        log_error("reopening %s: %s; still writing to the file it was", f->path,
+                  strerror(errno));
+        return;
+    }
+    setvbuf(fp, NULL, _IOFBF, 1 << 20);
     if (f->fp)
         fclose(f->fp);
-    f->fp = fopen(f->path, "a");
-    if (f->fp)
-        setvbuf(f->fp, NULL, _IOFBF, 1 << 20);
+    f->fp = fp;
 }
 
 static void fs_close(struct sink *s)
