@@ -16,7 +16,7 @@
 #include "rpcsentry/flow.h"
 #include "rpcsentry/worker.h"
 
-#define APPID_MAX_PKTS 24
+#define APPID_MAX_PKTS 12
 
 #if RS_HAVE_NDPI
 
@@ -79,7 +79,10 @@ void appid_packet(struct worker *w, struct flow *f, const struct packet *p)
         return;
     if (f->ndpi_state != APPID_NONE && f->ndpi_state != APPID_DETECTING)
         return;
-    if (f->app == FLOW_APP_DCERPC || f->app == FLOW_APP_SMB) {
+    const uint16_t *port = f->ref.key.port;
+    bool rpc_port = port[0] == 135 || port[1] == 135 || port[0] == 445 || port[1] == 445 ||
+                    port[0] == 139 || port[1] == 139;
+    if (f->app == FLOW_APP_DCERPC || f->app == FLOW_APP_SMB || (rpc_port && f->ref.key.proto == 6)) {
         /* the sensor's own engines have it: nDPI has nothing to add */
         release(w, f);
         f->ndpi_state = APPID_OURS;

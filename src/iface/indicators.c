@@ -45,8 +45,12 @@ const struct indicator_def *indicator_table(void) { return defs; }
 static const char *ci_find(const char *hay, const char *needle)
 {
     size_t n = strlen(needle);
+    /* the first character decides nearly every position: only then the whole comparison */
+    unsigned char lo = (unsigned char)tolower((unsigned char)needle[0]);
+    unsigned char up = (unsigned char)toupper((unsigned char)needle[0]);
     for (; *hay; hay++)
-        if (strncasecmp(hay, needle, n) == 0)
+        if (((unsigned char)*hay == lo || (unsigned char)*hay == up) &&
+            strncasecmp(hay, needle, n) == 0)
             return hay;
     return NULL;
 }

@@ -140,24 +140,26 @@ static void key(struct json *j, const char *k)
     j->need_comma[j->depth] = true;
     if (!k)
         return;
-    /* keys are nearly always plain ASCII: then they go in as they are */
-    size_t n = 0;
-    bool plain = true;
-    for (; k[n]; n++)
-        plain &= !special[(unsigned char)k[n]];
-    if (!plain) {
-        put_string(j, k, n);
-        putc_(j, ':');
-        return;
+    /* keys are nearly always plain ASCII and short: copied as scanned, in one pass */
+    enum { SHORT = 64 };
+    if (grow(j, SHORT + 3)) {
+        char *o = j->buf + j->len;
+        size_t n = 0;
+        o[0] = '"';
+        while (n < SHORT && k[n] && !special[(unsigned char)k[n]]) {
+            o[n + 1] = k[n];
+            n++;
+        }
+        if (!k[n]) {
+            o[n + 1] = '"';
+            o[n + 2] = ':';
+            j->len += n + 3;
+            return;
+        }
     }
-    if (!grow(j, n + 3))
-        return;
-    char *o = j->buf + j->len;
-    o[0] = '"';
-    memcpy(o + 1, k, n);
-    o[n + 1] = '"';
-    o[n + 2] = ':';
-    j->len += n + 3;
+    /* long, or not plain: escaped as any string */
+    put_string(j, k, strlen(k));
+    putc_(j, ':');
 }
 
 void json_obj_open(struct json *j, const char *k)
