@@ -763,6 +763,9 @@ static int run_live(struct settings *st, struct detect *detect, struct output *o
             th[i].w.port_ctx = xifc;
         }
     }
+    if (xdp && st->user && !xdp_spawn_guard(xifc))
+        log_warn("AF_XDP: no guard process: once running as %s the XDP program stays on %s "
+                 "after the sensor stops, until the next start replaces it", st->user, iface);
     if (!drop_privileges(st->user, true)) {
         rc = 1;
         goto done;

@@ -103,6 +103,8 @@ int xdp_queues(const struct xdp_iface *x);
 /* The endpoint mapper announced a port: the XDP program lets it through from now on. */
 void xdp_learn_port(struct xdp_iface *x, uint16_t port);
 void xdp_detach(struct xdp_iface *x);
+/* Before dropping root: a process that keeps it to take the program off when the sensor goes. */
+bool xdp_spawn_guard(struct xdp_iface *x);
 /* One AF_XDP socket on a receive queue; zero-copy if the driver allows, else copy mode. */
 struct xdp_source *xdp_open_queue(struct xdp_iface *x, int queue, char *err, size_t errlen);
 bool xdp_run(struct worker *w, struct xdp_source *s, volatile const bool *stop, char *err,

@@ -16,6 +16,7 @@
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,42 @@ void xdp_learn_port(struct xdp_iface *x, uint16_t port)
         bpf_map_update_elem(x->ports_fd, &port, &one, BPF_ANY);
 }
 
+/*
+ * Once the sensor drops root it can no longer take its program off the
+ * interface. A small process forked before the drop keeps root for that one
+ * job: it waits for the sensor to go (its end of a pipe closes, whatever the
+ * way out, SIGKILL included) and then removes our program.
+ */
+bool xdp_spawn_guard(struct xdp_iface *x)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return false;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return false;
+    }
+    if (pid == 0) {
+        /* the guard: nothing but the pipe */
+        for (int fd = 0; fd < 1024; fd++)
+            if (fd != fds[0] && fd != 2)
+                close(fd);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        char b;
+        while (read(fds[0], &b, 1) > 0 || errno == EINTR)
+            ;
+        remove_stale(x->ifindex);
+        _exit(0);
+    }
+    close(fds[0]);
+    /* the write end stays open in the sensor, unwritten, until it exits */
+    return true;
+}
+
 void xdp_detach(struct xdp_iface *x)
 {
     if (!x)
@@ -377,6 +414,11 @@ int xdp_queues(const struct xdp_iface *x)
     return 0;
 }
 void xdp_learn_port(struct xdp_iface *x, uint16_t port) { (void)x, (void)port; }
+bool xdp_spawn_guard(struct xdp_iface *x)
+{
+    (void)x;
+    return false;
+}
 void xdp_detach(struct xdp_iface *x) { (void)x; }
 struct xdp_source *xdp_open_queue(struct xdp_iface *x, int queue, char *err, size_t errlen)
 {

@@ -234,6 +234,21 @@ class Live(unittest.TestCase):
             link = sh("ip", "netns", "exec", NS, "ip", "link", "show", "vb").stdout
             self.assertNotIn("rpcsentry_xdp", link)  # a clean stop takes it off
 
+    def test_xdp_with_user_is_taken_off_even_after_sigkill(self):
+        """Running as nobody the sensor cannot detach; its guard, kept root, does."""
+        with TempDir() as d:
+            os.chmod(d, 0o777)
+            s = Sensor(d, "--af-xdp", "vb", "--user", "nobody")
+            replay(os.path.join(PCAPS, "tcp_lateral_movement.pcap"))
+            s.stop(signal.SIGKILL)
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                link = sh("ip", "netns", "exec", NS, "ip", "link", "show", "vb").stdout
+                if "rpcsentry_xdp" not in link:
+                    break
+                time.sleep(0.1)
+            self.assertNotIn("rpcsentry_xdp", link)
+
     def test_xdp_drops_what_is_not_rpc(self):
         with TempDir() as d:
             s = Sensor(d, "--af-xdp", "vb", "--stats-interval", "1")
