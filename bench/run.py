@@ -1,111 +1,158 @@
 #!/usr/bin/python3
 """Speed and memory of rpcsentry, as ratios to a bare libpcap read loop
 (bench/pcap_floor) on the same file. Never a pass/fail test: it prints
-medians over several runs, each command run in turn with the floor so that a
+medians over several runs, the sensor and the floor run in turn so that a
 machine whose speed drifts moves both.
 
-    bench/run.py [--runs N] [--copies K] [--build DIR] [--input FILE]
+    bench/run.py [--runs N] [--mixed SIZE] [--rpc SIZE] [--build DIR] [--json FILE]
+    bench/run.py --smoke          small inputs, two runs: that it all works (CI)
 
-The input, unless given, is every capture of ../shared/pcaps and pcaps/,
-concatenated K times with their clocks shifted an hour per copy (editcap,
-mergecap), written to bench/work/. Variants: the default configuration,
-without nDPI, without rules, and with flow records.
+Inputs (bench/work/, made once by bench/gen_traffic from the project's
+generated RPC sessions, deterministic): `mixed`, where over 90% of the
+bytes are traffic the sensor does not decode (bulk HTTP-like and TLS-like
+transfers, DNS, short connections) with RPC sessions sprinkled in; and
+`rpc`, RPC sessions only (endpoint mapper, dynamic ports, SMB pipes,
+fragments, PDUs split across segments), thousands at once.
+
+The sensor runs with everything on: the default rules, nDPI, EVE output to
+a file. Where Suricata is installed it is timed too, single-threaded, with
+EVE dcerpc, smb and alert records, as a peer.
 """
 
 import argparse
 import glob
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+WORK = os.path.join(HERE, "work")
+
+# clean RPC sessions (no deliberate loss or reordering) to replay
+TEMPLATES = ["tcp_lateral_movement", "tcp_fragmented", "tcp_bigendian", "tcp_ndr64",
+             "tcp_auth_sealed", "smb2_psexec_like", "smb2_split_pdu", "smb2_two_pipes",
+             "smb1_andx"]
+
+SURICATA_YAML = """%YAML 1.1
+---
+outputs:
+  - eve-log:
+      enabled: yes
+      filetype: regular
+      filename: eve.json
+      types: [alert, dcerpc, smb]
+app-layer:
+  protocols:
+    dcerpc: {enabled: yes}
+    smb: {enabled: yes, detection-ports: {dp: 139, 445}}
+"""
 
 
-def build_input(copies, out):
-    caps = sorted(f for f in glob.glob(os.path.join(ROOT, "..", "shared", "pcaps", "*")) +
-                  glob.glob(os.path.join(ROOT, "pcaps", "*")) if f.endswith((".pcap", ".pcapng")))
-    # one link type for one file: the Ethernet ones (nearly all)
-    info = subprocess.run(["capinfos", "-T", "-E", "-r"] + caps, capture_output=True, text=True)
-    caps = [line.split("\t")[0] for line in info.stdout.splitlines()
-            if line.endswith("\tether")]
-    if not caps:
-        sys.exit("bench: no captures found (../shared/pcaps, pcaps/)")
-    print("bench: %d Ethernet captures, %d copies" % (len(caps), copies))
-    work = os.path.dirname(out)
-    os.makedirs(work, exist_ok=True)
-    one = os.path.join(work, "one.pcap")
-    subprocess.run(["mergecap", "-F", "pcap", "-a", "-w", one] + caps, check=True)
-    parts = []
-    for i in range(copies):
-        part = os.path.join(work, "copy%d.pcap" % i)
-        subprocess.run(["editcap", "-F", "pcap", "-t", str(i * 3600), one, part], check=True)
-        parts.append(part)
-    subprocess.run(["mergecap", "-F", "pcap", "-a", "-w", out] + parts, check=True)
-    for p in parts + [one]:
-        os.unlink(p)
+def parse_size(s):
+    mult = {"k": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(s[:-1]) * mult[s[-1]] if s[-1] in mult else int(s)
 
 
-def once(cmd):
+def make_input(build, kind, size):
+    path = os.path.join(WORK, "%s-%d.pcap" % (kind, size))
+    if not os.path.exists(path):
+        os.makedirs(WORK, exist_ok=True)
+        templates = [os.path.join(ROOT, "pcaps", t + ".pcap") for t in TEMPLATES]
+        subprocess.run([os.path.join(build, "gen_traffic"), kind, str(size), path + ".tmp"] +
+                       templates, check=True)
+        os.rename(path + ".tmp", path)
+    return path
+
+
+def once(cmd, cwd=None):
     """Wall seconds, CPU seconds and peak RSS (KiB) of one run."""
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
     if status != 0:
-        sys.exit("bench: %s failed (%d)" % (" ".join(cmd), status))
+        sys.exit("bench: %s failed (status %d)" % (" ".join(cmd), status))
     return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+
+
+def packets_of(floor, path):
+    out = subprocess.run([floor, path], capture_output=True, text=True, check=True).stdout.split()
+    return int(out[0]), int(out[2])
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--copies", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--mixed", default="1536M")
+    ap.add_argument("--rpc", default="1024M")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--input")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--smoke", action="store_true", help="small inputs, 2 runs (CI)")
     a = ap.parse_args()
-    src = a.input or os.path.join(HERE, "work", "input-%d.pcap" % a.copies)
-    if not os.path.exists(src):
-        build_input(a.copies, src)
-    floor = [os.path.join(a.build, "pcap_floor"), src]
-    sensor = [os.path.join(a.build, "rpcsentry"), "-q", "-r", src, "-l", os.path.join(HERE,
-                                                                                     "work")]
-    variants = {
-        "default": sensor,
-        "no nDPI": sensor + ["--no-ndpi"],
-        "no rules": sensor + ["--no-default-rules"],
-        "no nDPI, no rules": sensor + ["--no-ndpi", "--no-default-rules"],
-        "flow records": sensor + ["--flow-records"],
-    }
-    size = os.path.getsize(src)
-    out = {"input": src, "bytes": size, "runs": a.runs, "variants": {}}
-    once(floor)  # warm the page cache
-    print("input: %s, %.1f MB; %d runs each, medians; ratio = sensor / libpcap loop, run "
-          "pair by pair" % (src, size / 1e6, a.runs))
-    print("%-20s %9s %9s %9s %9s %10s %9s" % ("variant", "wall s", "cpu s", "ratio", "MB/s",
-                                             "peak MiB", "floor s"))
-    for name, cmd in variants.items():
-        walls, cpus, peaks, ratios, floors = [], [], [], [], []
-        for _ in range(a.runs):
-            fw, fc, _ = once(floor)
-            w, c, m = once(cmd)
-            walls.append(w), cpus.append(c), peaks.append(m), floors.append(fw)
-            ratios.append(c / fc if fc > 0 else float("nan"))
-        med = statistics.median
-        row = {"wall_s": med(walls), "cpu_s": med(cpus), "cpu_ratio_to_floor": med(ratios),
-               "mb_per_s": size / 1e6 / med(walls), "peak_rss_mib": med(peaks) / 1024,
-               "floor_wall_s": med(floors)}
-        out["variants"][name] = row
-        print("%-20s %9.3f %9.3f %9.1f %9.1f %10.1f %9.3f" % (
-            name, row["wall_s"], row["cpu_s"], row["cpu_ratio_to_floor"], row["mb_per_s"],
-            row["peak_rss_mib"], row["floor_wall_s"]))
+    if a.smoke:
+        a.runs, a.mixed, a.rpc = 2, "16M", "8M"
+    floor = os.path.join(a.build, "pcap_floor")
+    sensor = os.path.join(a.build, "rpcsentry")
+    suricata = shutil.which("suricata")
+    results = {"runs": a.runs, "files": {}}
+    outdir = tempfile.mkdtemp(prefix="rpcsentry-bench-")
+    conf = os.path.join(outdir, "suricata.yaml")
+    with open(conf, "w") as f:
+        f.write(SURICATA_YAML)
+    try:
+        for kind, size in (("mixed", parse_size(a.mixed)), ("rpc", parse_size(a.rpc))):
+            path = make_input(a.build, kind, size)
+            pkts, nbytes = packets_of(floor, path)
+            cmds = {
+                "rpcsentry": [sensor, "-q", "-r", path, "-l", outdir],
+            }
+            if suricata:
+                cmds["suricata"] = [suricata, "-r", path, "-c", conf, "-l", outdir, "-k", "none",
+                                    "--runmode", "single",
+                                    "-S", os.path.join(ROOT, "signatures", "standard.rules")]
+            once([floor, path])  # the page cache, warm
+            row = {"bytes": nbytes, "packets": pkts}
+            for name, cmd in cmds.items():
+                walls, cpus, peaks, ratios, floors = [], [], [], [], []
+                for _ in range(a.runs):
+                    fw, _, _ = once([floor, path])
+                    w, c, m = once(cmd, cwd=outdir)
+                    for p in glob.glob(os.path.join(outdir, "*.json")):
+                        os.unlink(p)
+                    walls.append(w), cpus.append(c), peaks.append(m), floors.append(fw)
+                    ratios.append(w / fw)
+                med = statistics.median
+                row[name] = {"wall_s": med(walls), "cpu_s": med(cpus),
+                             "ratio_to_floor": med(ratios), "floor_s": med(floors),
+                             "pkts_per_s": pkts / med(walls),
+                             "gbit_per_s": nbytes * 8 / med(walls) / 1e9,
+                             "peak_rss_mib": med(peaks) / 1024,
+                             "runs": {"wall_s": walls, "floor_s": floors}}
+            results["files"][kind] = row
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+    print("%d runs each, medians; ratio = wall time / the libpcap loop's, run pair by pair"
+          % a.runs)
+    print("%-7s %-10s %9s %9s %7s %10s %8s %9s" % ("input", "program", "floor s", "wall s",
+                                                   "ratio", "Mpkt/s", "Gbit/s", "peak MiB"))
+    for kind, row in results["files"].items():
+        for name in ("rpcsentry", "suricata"):
+            if name not in row:
+                continue
+            r = row[name]
+            print("%-7s %-10s %9.3f %9.3f %7.2f %10.3f %8.3f %9.1f" % (
+                kind, name, r["floor_s"], r["wall_s"], r["ratio_to_floor"],
+                r["pkts_per_s"] / 1e6, r["gbit_per_s"], r["peak_rss_mib"]))
+        print("%-7s %.1f MB, %d packets" % ("", row["bytes"] / 1e6, row["packets"]))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(out, f, indent=2)
+            json.dump(results, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -207,3 +207,10 @@ TEST(timestamp_format_matches_suricata)
     ts_format(1513755625123456ULL, ts);
     CHECK_STR(ts, "2017-12-20T07:40:25.123456+0000");
 }
+
+/* A flow the sensor does not decode costs its record and a share of a bucket: 256 bytes at most. */
+#include "rpcsentry/flow.h"
+TEST(flow_record_fits_the_budget)
+{
+    CHECK(sizeof(struct flow) + sizeof(void *) <= 256);
+}
