@@ -279,6 +279,49 @@ static void start_bulk(struct bulk *b)
     b->left = b->kind == 2 ? 200 : 20000 + rndn(2000000);
 }
 
+/* A TLS 1.2 ClientHello as browsers send it, with an SNI: what nDPI needs to say "TLS". */
+static uint32_t client_hello(uint8_t *o)
+{
+    static const char host[] = "www.example.com";
+    uint8_t body[400];
+    uint32_t n = 0;
+    body[n++] = 0x03, body[n++] = 0x03;           /* client version TLS 1.2 */
+    for (int i = 0; i < 32; i++)
+        body[n++] = (uint8_t)(i * 7 + 1);         /* random */
+    body[n++] = 0;                                /* session id */
+    static const uint8_t suites[] = {0x13, 0x01, 0x13, 0x02, 0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x2c,
+                                     0xc0, 0x30, 0x00, 0x9c, 0x00, 0x9d, 0x00, 0x2f, 0x00, 0x35};
+    body[n++] = 0, body[n++] = sizeof suites;
+    memcpy(body + n, suites, sizeof suites);
+    n += sizeof suites;
+    body[n++] = 1, body[n++] = 0;                 /* compression: null */
+    uint32_t ext_len_at = n;
+    n += 2;
+    uint32_t hl = sizeof host - 1;
+    /* server_name */
+    body[n++] = 0, body[n++] = 0;
+    body[n++] = 0, body[n++] = (uint8_t)(hl + 5);
+    body[n++] = 0, body[n++] = (uint8_t)(hl + 3);
+    body[n++] = 0;
+    body[n++] = 0, body[n++] = (uint8_t)hl;
+    memcpy(body + n, host, hl);
+    n += hl;
+    /* supported_groups, ec_point_formats, signature_algorithms */
+    static const uint8_t more[] = {0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17,
+                                   0x00, 0x0b, 0x00, 0x02, 0x01, 0x00, 0x00, 0x0d, 0x00, 0x08,
+                                   0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01};
+    memcpy(body + n, more, sizeof more);
+    n += sizeof more;
+    uint32_t ext = n - ext_len_at - 2;
+    body[ext_len_at] = (uint8_t)(ext >> 8), body[ext_len_at + 1] = (uint8_t)ext;
+    /* record header and handshake header around it */
+    o[0] = 0x16, o[1] = 0x03, o[2] = 0x01;
+    o[3] = (uint8_t)((n + 4) >> 8), o[4] = (uint8_t)(n + 4);
+    o[5] = 0x01, o[6] = 0, o[7] = (uint8_t)(n >> 8), o[8] = (uint8_t)n;
+    memcpy(o + 9, body, n);
+    return 9 + n;
+}
+
 static void step_bulk(struct bulk *b)
 {
     static uint8_t payload[1448];
@@ -296,10 +339,12 @@ static void step_bulk(struct bulk *b)
     case 3: {
         static const char get[] = "GET /static/app.js HTTP/1.1\r\nHost: www.example.com\r\n"
                                   "User-Agent: bench\r\nAccept: */*\r\n\r\n";
-        static uint8_t hello[300] = {0x16, 0x03, 0x01, 0x01, 0x27, 0x01, 0x00, 0x01, 0x23, 0x03,
-                                     0x03};
+        static uint8_t hello[512];
+        static uint32_t hello_len;
+        if (!hello_len)
+            hello_len = client_hello(hello);
         if (b->kind == 1)
-            tcp_frame(c, 0, 0x18, hello, sizeof hello);
+            tcp_frame(c, 0, 0x18, hello, hello_len);
         else
             tcp_frame(c, 0, 0x18, (const uint8_t *)get, sizeof get - 1);
         b->phase++;

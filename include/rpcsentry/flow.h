@@ -35,6 +35,7 @@ struct flow {
     struct flow_ref ref;
     uint64_t hash;
     uint64_t first_us, last_us;
+    uint64_t lru_us;                    /* when it last moved to the head of the LRU list */
     uint64_t bytes[2];                  /* per endpoint, as sent */
     uint32_t pkts[2];
     uint32_t anomalies_seen;            /* anomaly kinds already reported on this flow */

@@ -89,6 +89,9 @@ void appid_packet(struct worker *w, struct flow *f, const struct packet *p)
         return;
     }
     if (!f->ndpi) {
+        /* nothing to name before the first payload: a SYN flood costs nDPI nothing */
+        if (!p->payload_len)
+            return;
         if (!(f->ndpi = mem_calloc(&w->mem, MEM_APP, a->flow_size))) {
             w->stats.appid_no_memory++;
             return;

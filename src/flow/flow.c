@@ -12,6 +12,7 @@
 #include "rpcsentry/worker.h"
 
 #define FLOW_SLAB 256           /* records allocated at a time */
+#define LRU_COARSE_US 1000000   /* a flow moves to the head of the LRU list once a second */
 #define SWEEP_INTERVAL_US 1000000
 #define SWEEP_MAX_SKIP 64       /* idle-but-not-expired records looked past per sweep */
 
@@ -262,9 +263,16 @@ void flow_packet(struct worker *w, const struct packet *p)
         t->count++;
         w->stats.flows_created++;
         lru_push_head(t, f);
-    } else if (t->lru_head != f) {
+        f->lru_us = p->ts_us;
+    } else if (t->lru_head != f && p->ts_us >= f->lru_us + LRU_COARSE_US) {
+        /*
+         * Moving a flow to the head touches its two neighbours' records: at
+         * most once a second per flow. The list stays ordered to the second,
+         * which delays a timeout by a second at most.
+         */
         lru_unlink(t, f);
         lru_push_head(t, f);
+        f->lru_us = p->ts_us;
     }
 
     int ep = flow_packet_ep(f, p);
