@@ -144,8 +144,8 @@ static const struct optdef {
     {"memcap", O_MEMCAP, true, true, "BYTES",
      "global cap on buffered state (default 192M; k/M/G suffixes)"},
     {"workers", O_WORKERS, true, true, "N",
-     "live capture: worker threads sharing the interface\n"
-     "(PACKET_FANOUT_HASH; default 1)"},
+     "worker threads: live, sharing the interface (PACKET_FANOUT_HASH);\n"
+     "reading files, each flow's packets to one of them (default 1)"},
     {"snaplen", O_SNAPLEN, true, true, "BYTES", "live capture: bytes kept per frame (65535)"},
     {"buffer-size", O_BUFFER, true, true, "MiB", "live capture: kernel buffer per worker (64)"},
     {"no-promisc", O_NO_PROMISC, false, true, NULL,
@@ -578,39 +578,91 @@ static void reload_in_worker(struct worker *w)
     log_info("rules reloaded: %u rules", detect_rule_count(d));
 }
 
+/* With several workers reading files, SIGHUP publishes the reloaded rules to them. */
+static void reload_publish(struct worker *reader)
+{
+    output_reopen(reader->out);
+    unsigned errors = 0;
+    struct detect *d = load_rules(&errors);
+    if (!d || errors) {
+        log_error("rule reload failed (%u errors): keeping the rules in use", errors);
+        detect_free(d);
+    } else if (!runtime_publish_rules(reader->shared, d)) {
+        log_warn("rule reload: the previous one is still being adopted; try again");
+        detect_free(d);
+    } else {
+        log_info("rules reloaded: %u rules", detect_rule_count(d));
+    }
+}
+
 static int run_files(struct settings *st, struct detect *detect, struct output *out,
                      const char *bpf, const char *dest)
 {
     char err[512];
+    unsigned n = st->live.workers > 1 ? (unsigned)st->live.workers : 1;
     struct capture_input *files = capture_expand(st->reads, st->nreads, err, sizeof err);
-    if (!files) {
-        log_error("%s", err);
-        detect_free(detect);
-        output_close(out);
-        return 1;
+    struct worker *ws = calloc(n, sizeof *ws);
+    struct worker **wp = calloc(n, sizeof *wp);
+    struct runtime_shared sh;
+    memset(&sh, 0, sizeof sh);
+    pthread_mutex_init(&sh.lock, NULL);
+    sh.detect = detect;
+    sh.workers = n;
+    struct worker reader; /* several workers: the thread that reads and hands over */
+    memset(&reader, 0, sizeof reader);
+    reader.cfg = &st->cfg;
+    unsigned set_up = 0;
+    int rc = 0;
+    if (!files || !ws || !wp ||
+        (n > 1 && (!(sh.epm = epm_table_new_shared()) ||
+                   !(sh.stories = story_table_new_shared())))) {
+        log_error("%s", files ? "out of memory" : err);
+        rc = 1;
+        goto done;
     }
-    struct worker w;
-    if (!worker_setup(&w, &st->cfg, out, detect, NULL, err, sizeof err)) {
-        log_error("%s", err);
-        detect_free(detect);
-        output_close(out);
-        capture_free_list(files);
-        return 1;
+    for (; set_up < n; set_up++) {
+        /* one worker writes straight to out; several each through a view of its sinks */
+        struct output *o = n == 1 ? out : output_view(out);
+        if (!o || !worker_setup(&ws[set_up], &st->cfg, o, detect, n > 1 ? &sh : NULL, err,
+                                sizeof err)) {
+            log_error("%s", o ? err : "out of memory");
+            if (n > 1)
+                output_close(o);
+            rc = 1;
+            goto done;
+        }
+        wp[set_up] = &ws[set_up];
     }
-    w.reload_requested = &reload_in_file;
-    w.reload = reload_in_worker;
+    if (n == 1) {
+        out = NULL; /* the worker owns it */
+        ws[0].reload_requested = &reload_in_file;
+        ws[0].reload = reload_in_worker;
+    } else {
+        reader.out = out;
+        reader.shared = &sh;
+        reader.reload_requested = &reload_in_file;
+        reader.reload = reload_publish;
+    }
     if (!drop_privileges(st->user, false)) {
-        worker_teardown(&w);
-        detect_free(detect);
-        capture_free_list(files);
-        return 1;
+        rc = 1;
+        goto done;
+    }
+    struct worker *rd = &ws[0];
+    if (n > 1) {
+        if (!(reader.dispatch = dispatch_start(wp, n))) {
+            log_error("out of memory");
+            rc = 1;
+            goto done;
+        }
+        rd = &reader;
     }
     uint64_t started = wall_us();
     unsigned done = 0, failed = 0, skipped = 0;
     for (struct capture_input *f = files; f->path && !stop_requested; f++) {
         struct capture_result res;
-        capture_file(&w, f->path, bpf, &stop_requested, &res);
-        detect_flush(&w); /* stories end with their capture, as flows do */
+        capture_file(rd, f->path, bpf, &stop_requested, &res);
+        if (n == 1)
+            detect_flush(rd); /* stories end with their capture, as flows do */
         switch (res.status) {
         case CAPTURE_OK:
             done++;
@@ -634,32 +686,50 @@ static int run_files(struct settings *st, struct detect *detect, struct output *
         case CAPTURE_BAD_FILTER:
             failed++;
             log_error("%s", res.message);
-            goto out; /* the same expression fails on every file */
+            goto finish; /* the same expression fails on every file */
         }
     }
-out:;
+finish:
+    dispatch_finish(reader.dispatch); /* every queue worked off */
+    reader.dispatch = NULL;
     struct stats_snapshot sn;
-    struct worker *one[1] = {&w};
-    flow_flush_all(&w);
-    detect_flush(&w);
-    if (st->stats_interval > 0) {
-        snapshot(one, 1, false, started, &sn);
-        output_stats(&w, &sn);
+    for (unsigned i = 0; i < n; i++) {
+        flow_flush_all(&ws[i]);
+        detect_flush(&ws[i]);
     }
-    snapshot(one, 1, false, started, &sn);
-    struct detect *in_use = w.detect; /* a reload may have replaced the first */
-    worker_teardown(&w);
-    detect_free(in_use);
+    snapshot(wp, n, false, started, &sn);
+    if (st->stats_interval > 0)
+        output_stats(&ws[0], &sn);
+    snapshot(wp, n, false, started, &sn);
     if (!st->quiet) {
         if (skipped)
             fprintf(stderr, "rpcsentry: skipped %u files that are not captures\n", skipped);
-        char what[64];
-        snprintf(what, sizeof what, "%u capture%s read%s", done, done == 1 ? "" : "s",
-                 failed ? " (some failed)" : "");
+        char what[96];
+        snprintf(what, sizeof what, "%u capture%s read%s%s", done, done == 1 ? "" : "s",
+                 failed ? " (some failed)" : "", n > 1 ? " by several workers" : "");
         print_summary(&sn, what, dest);
     }
+    rc = failed ? 1 : 0;
+done:;
+    /* the rule set in use: a reload may have replaced the first */
+    struct detect *in_use = n == 1 && set_up ? ws[0].detect : NULL;
+    for (unsigned i = 0; i < set_up; i++)
+        worker_teardown(&ws[i]);
+    if (n == 1) {
+        detect_free(in_use ? in_use : detect);
+    } else {
+        runtime_collect(&sh);
+        detect_free(sh.retired);
+        detect_free(sh.detect);
+    }
+    output_close(out);
+    epm_table_free_shared(sh.epm);
+    story_table_free_shared(sh.stories);
+    pthread_mutex_destroy(&sh.lock);
+    free(ws);
+    free(wp);
     capture_free_list(files);
-    return failed ? 1 : 0;
+    return rc;
 }
 
 /* ---- live capture ---- */
@@ -720,6 +790,7 @@ static int run_live(struct settings *st, struct detect *detect, struct output *o
     sh.detect = detect;
     sh.workers = n;
     sh.epm = epm_table_new_shared();
+    sh.stories = story_table_new_shared();
     struct live_thread *th = calloc(n, sizeof *th);
     struct worker **ws = calloc(n, sizeof *ws);
     /* the stats record needs a worker of its own to write with */
@@ -729,7 +800,7 @@ static int run_live(struct settings *st, struct detect *detect, struct output *o
     main_w.out = output_view(out);
     int rc = 0;
     unsigned opened = 0, set_up = 0;
-    if (!th || !ws || !sh.epm || !main_w.out) {
+    if (!th || !ws || !sh.epm || !sh.stories || !main_w.out) {
         log_error("out of memory");
         rc = 1;
         goto done;
@@ -861,6 +932,7 @@ done:
     detect_free(sh.retired);
     detect_free(sh.detect);
     epm_table_free_shared(sh.epm);
+    story_table_free_shared(sh.stories);
     pthread_mutex_destroy(&sh.lock);
     return rc;
 }

@@ -80,6 +80,12 @@ void detect_flush(struct worker *w);
 /* Frees the worker's story table (after the last detect_flush). */
 void story_table_free(struct worker *w);
 
+/* One story table for several workers (a story's calls may ride connections that different
+ * workers see); behind a lock, not accounted to any worker's memory. */
+struct story_table;
+struct story_table *story_table_new_shared(void);
+void story_table_free_shared(struct story_table *t);
+
 /*
  * Byte-level fallback rules over the raw reassembled bytes of every TCP flow.
  * A flow keeps a window (the last STREAM_TAIL bytes of each direction) so a

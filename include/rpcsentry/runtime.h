@@ -24,6 +24,7 @@ struct detect;
 struct runtime_shared {
     pthread_mutex_t lock;
     struct epm_table *epm;
+    struct story_table *stories;
     struct detect *detect;     /* the rule set workers adopt */
     struct detect *retired;    /* the one before it, until every worker has let go */
     unsigned gen;              /* bumped at each reload */
@@ -42,6 +43,9 @@ bool worker_setup(struct worker *w, const struct config *cfg, struct output *out
 /* Ends every flow and story (their records are written), frees the worker's state and output. */
 void worker_teardown(struct worker *w);
 
+/* Takes the published rule set if it is newer than the one in use. */
+void worker_adopt_rules(struct worker *w);
+
 /* Called at least every 100 ms by a live capture loop: timeouts, a new rule set. */
 void worker_tick(struct worker *w, uint64_t now_us);
 
@@ -51,6 +55,20 @@ bool runtime_publish_rules(struct runtime_shared *sh, struct detect *d);
 
 /* Frees the retired rule set once every worker has adopted the new one. */
 void runtime_collect(struct runtime_shared *sh);
+
+/*
+ * Reading captures with several workers (a thread each): the reading
+ * thread hands each packet to its flow's worker.
+ */
+struct dispatch;
+struct dispatch *dispatch_start(struct worker **ws, unsigned n);
+void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
+                     uint64_t ts_us, int linktype, uint64_t pcap_cnt);
+void dispatch_file_begin(struct dispatch *d, const char *path);
+/* The file ended: each worker flushes its flows and stories when it gets there. */
+void dispatch_file_end(struct dispatch *d);
+/* Waits for the workers to finish their queues, then stops them. */
+void dispatch_finish(struct dispatch *d);
 
 /* Adds src's counters into dst. */
 void stats_add(struct stats *dst, const struct stats *src);

@@ -50,6 +50,7 @@
     X(target_calls)                                                                            \
     X(alerts)                                                                                  \
     X(stories)                                                                                 \
+    X(stories_evicted)                                                                         \
     X(epm_learned)                                                                             \
     X(epm_evicted)                                                                             \
     X(epm_named)                                                                               \

@@ -55,6 +55,10 @@ struct worker {
     volatile sig_atomic_t *reload_requested;
     void (*reload)(struct worker *w);
 
+    /* reading files with several workers: this (reading) worker hands packets over */
+    struct dispatch *dispatch;
+    struct dispatch *dispatch_of;      /* the dispatcher feeding this worker */
+
     /* live capture (runtime.c): what the workers share, and this worker's view of it */
     struct runtime_shared *shared;
     unsigned rules_gen;                /* the rule set generation this worker uses */

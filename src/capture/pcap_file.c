@@ -9,6 +9,7 @@
 #include "rpcsentry/capture.h"
 #include "rpcsentry/decode.h"
 #include "rpcsentry/flow.h"
+#include "rpcsentry/runtime.h"
 #include "rpcsentry/worker.h"
 
 static bool looks_not_capture(const char *msg)
@@ -45,10 +46,21 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
     struct pcap_pkthdr *h;
     const u_char *data;
     int r;
+    if (w->dispatch)
+        dispatch_file_begin(w->dispatch, path);
     while (!(stop && *stop) && (r = pcap_next_ex(pc, &h, &data)) >= 0) {
         worker_poll(w);
         if (r == 0)
             continue;
+        if (w->dispatch) {
+            /* several workers: this thread only reads and hands over */
+            res->packets++;
+            res->bytes += h->len;
+            dispatch_packet(w->dispatch, data, h->caplen, h->len,
+                            (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec, link,
+                            ++w->pcap_cnt);
+            continue;
+        }
         struct packet p;
         p.data = data;
         p.caplen = h->caplen;
@@ -66,7 +78,10 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
         snprintf(res->message, sizeof res->message, "%s: %s (read %llu packets)", path,
                  pcap_geterr(pc), (unsigned long long)res->packets);
     }
-    flow_flush_all(w);
+    if (w->dispatch)
+        dispatch_file_end(w->dispatch);
+    else
+        flow_flush_all(w);
     pcap_close(pc);
 }
 

@@ -9,12 +9,14 @@
  *   task_register_run             register and run
  *   task_register_delete          register and delete: it ran from its own trigger
  *
- * Pieces are grouped by target (server), the service or task name and, for
- * sealed calls whose names are unreadable, the client too. A story is
+ * Pieces are grouped by client, target (server) and the service or task name
+ * ("" for sealed calls, whose names are unreadable): one machine's sequence
+ * of calls on another, over one connection or several. A story is
  * reported once: when its clean-up completes it, or, lacking one, when its
  * window passes or the capture ends.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,9 @@
 #include "rpcsentry/worker.h"
 #include "story.h"
 
-#define STORY_SLOTS 128
+#define STORY_SLOTS 4096         /* stories in progress at most; the oldest gives way */
+#define STORY_BUCKETS 1024
+#define STORY_CHUNK 64           /* slots allocated at a time, as needed */
 #define STORY_WINDOW_US (600ULL * 1000000)
 
 enum step {
@@ -35,6 +39,9 @@ enum step {
 enum domain { DOM_SERVICE, DOM_TASK };
 
 struct slot {
+    struct slot *hnext;      /* bucket chain */
+    struct slot *older, *newer; /* by last piece, oldest first */
+    uint32_t hash;
     bool used;
     uint8_t domain;
     uint8_t server[16], client[16];
@@ -44,15 +51,121 @@ struct slot {
     struct rpc_story s;
 };
 
-struct story_table {
-    struct slot slot[STORY_SLOTS];
+struct story_chunk {
+    struct story_chunk *next;
+    struct slot slot[STORY_CHUNK];
 };
+
+/*
+ * Stories in progress, found by (domain, server, name) through a hash, and
+ * kept in order of their last piece so that windows close from the oldest
+ * and a full table gives up its oldest story.
+ */
+struct story_table {
+    struct slot *bucket[STORY_BUCKETS];
+    struct slot *oldest, *newest;
+    struct slot *free;
+    struct story_chunk *chunks;
+    unsigned used, allocated;
+    /* several workers' calls go to one table (a story's calls may ride different connections) */
+    bool shared;
+    pthread_mutex_t lock;
+};
+
+struct story_table *story_table_new_shared(void)
+{
+    struct story_table *t = calloc(1, sizeof *t);
+    if (t) {
+        t->shared = true;
+        pthread_mutex_init(&t->lock, NULL);
+    }
+    return t;
+}
+
+void story_table_free_shared(struct story_table *t)
+{
+    if (!t)
+        return;
+    while (t->chunks) {
+        struct story_chunk *c = t->chunks;
+        t->chunks = c->next;
+        free(c);
+    }
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
 
 void story_free(struct worker *w)
 {
-    if (w->stories)
-        mem_free(&w->mem, MEM_APP, w->stories, sizeof *w->stories);
+    struct story_table *t = w->stories;
+    if (!t || t->shared) {
+        w->stories = NULL; /* a shared table belongs to whoever made it */
+        return;
+    }
+    while (t->chunks) {
+        struct story_chunk *c = t->chunks;
+        t->chunks = c->next;
+        mem_free(&w->mem, MEM_APP, c, sizeof *c);
+    }
+    mem_free(&w->mem, MEM_APP, t, sizeof *t);
     w->stories = NULL;
+}
+
+static void lru_remove(struct story_table *t, struct slot *s)
+{
+    if (s->older)
+        s->older->newer = s->newer;
+    else
+        t->oldest = s->newer;
+    if (s->newer)
+        s->newer->older = s->older;
+    else
+        t->newest = s->older;
+    s->older = s->newer = NULL;
+}
+
+static void lru_append(struct story_table *t, struct slot *s)
+{
+    s->older = t->newest;
+    s->newer = NULL;
+    if (t->newest)
+        t->newest->newer = s;
+    else
+        t->oldest = s;
+    t->newest = s;
+}
+
+static void unhash(struct story_table *t, struct slot *s)
+{
+    struct slot **pp = &t->bucket[s->hash % STORY_BUCKETS];
+    while (*pp && *pp != s)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = s->hnext;
+}
+
+/* A slot goes back to the pool. */
+static void release(struct story_table *t, struct slot *s)
+{
+    unhash(t, s);
+    lru_remove(t, s);
+    s->used = false;
+    s->hnext = t->free;
+    t->free = s;
+    t->used--;
+}
+
+static uint32_t story_hash(uint8_t domain, const uint8_t server[16], const char *key,
+                           const uint8_t client[16])
+{
+    uint32_t h = 2166136261u ^ domain;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ server[i]) * 16777619u;
+    for (const char *k = key; *k; k++)
+        h = (h ^ (uint8_t)*k) * 16777619u;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ client[i]) * 16777619u;
+    return h;
 }
 
 /* The kind a slot's pieces make, complete (clean-up seen) or not. */
@@ -128,16 +241,50 @@ static void retire(struct worker *w, struct slot *s)
         s->s.transport = NULL; /* the call it came from may be gone */
         report(w, s, kind);
     }
-    s->used = false;
+    release(w->stories, s);
 }
 
 void story_flush(struct worker *w)
 {
-    if (!w->stories)
+    struct story_table *t = w->stories;
+    if (!t)
         return;
-    for (unsigned i = 0; i < STORY_SLOTS; i++)
-        if (w->stories->slot[i].used)
-            retire(w, &w->stories->slot[i]);
+    if (t->shared)
+        pthread_mutex_lock(&t->lock);
+    while (t->oldest)
+        retire(w, t->oldest);
+    if (t->shared)
+        pthread_mutex_unlock(&t->lock);
+}
+
+/* A free slot: from the pool, a new chunk, or the oldest story (retired first). */
+static struct slot *slot_new(struct worker *w, struct story_table *t)
+{
+    if (!t->free && t->allocated < STORY_SLOTS) {
+        /* a shared table is nobody's memory to account */
+        struct story_chunk *c = t->shared ? calloc(1, sizeof *c)
+                                          : mem_calloc(&w->mem, MEM_APP, sizeof *c);
+        if (c) {
+            c->next = t->chunks;
+            t->chunks = c;
+            for (int i = STORY_CHUNK - 1; i >= 0; i--) {
+                c->slot[i].hnext = t->free;
+                t->free = &c->slot[i];
+            }
+            t->allocated += STORY_CHUNK;
+        }
+    }
+    if (!t->free) {
+        if (!t->oldest)
+            return NULL;
+        w->stats.stories_evicted++;
+        retire(w, t->oldest);
+    }
+    struct slot *s = t->free;
+    t->free = s->hnext;
+    memset(s, 0, sizeof *s);
+    t->used++;
+    return s;
 }
 
 static void lower_copy(char *dst, size_t n, const char *src)
@@ -176,10 +323,24 @@ static uint32_t step_of(const struct rpc_call *c, uint8_t *domain)
     return 0;
 }
 
+static void note(struct worker *w, const struct rpc_call *c);
+
 void story_note(struct worker *w, const struct rpc_call *c)
 {
     if (!c->iface || !c->iface->target)
         return;
+    struct story_table *t = w->stories;
+    if (t && t->shared) {
+        pthread_mutex_lock(&t->lock);
+        note(w, c);
+        pthread_mutex_unlock(&t->lock);
+    } else {
+        note(w, c);
+    }
+}
+
+static void note(struct worker *w, const struct rpc_call *c)
+{
     uint8_t domain;
     uint32_t step = step_of(c, &domain);
     if (!step)
@@ -195,38 +356,34 @@ void story_note(struct worker *w, const struct rpc_call *c)
                                              : args_get(c->args, "args.path");
     lower_copy(key, sizeof key, name);
 
-    /* windows that passed end their stories */
-    struct slot *found = NULL, *free_slot = NULL, *oldest = NULL;
-    for (unsigned i = 0; i < STORY_SLOTS; i++) {
-        struct slot *s = &t->slot[i];
-        if (s->used && s->last_us + STORY_WINDOW_US < now)
-            retire(w, s);
-        if (!s->used) {
-            if (!free_slot)
-                free_slot = s;
-            continue;
-        }
-        if (!oldest || s->last_us < oldest->last_us)
-            oldest = s;
-        if (s->domain == domain && memcmp(s->server, server, 16) == 0 &&
-            strcmp(s->key, key) == 0 && (key[0] || memcmp(s->client, client, 16) == 0))
+    /* windows that passed end their stories, oldest first */
+    while (t->oldest && t->oldest->last_us + STORY_WINDOW_US < now)
+        retire(w, t->oldest);
+    uint32_t h = story_hash(domain, server, key, client);
+    struct slot *found = NULL;
+    for (struct slot *s = t->bucket[h % STORY_BUCKETS]; s && !found; s = s->hnext)
+        if (s->hash == h && s->domain == domain && memcmp(s->server, server, 16) == 0 &&
+            strcmp(s->key, key) == 0 && memcmp(s->client, client, 16) == 0)
             found = s;
-    }
     if (!found) {
         if (step != ST_CREATE && step != ST_CHANGE && step != ST_REGISTER)
             return; /* a story starts with what creates or changes something */
-        if (!free_slot) {
-            retire(w, oldest);
-            free_slot = oldest;
-        }
-        found = free_slot;
-        memset(found, 0, sizeof *found);
+        found = slot_new(w, t);
+        if (!found)
+            return;
         found->used = true;
+        found->hash = h;
         found->domain = domain;
         memcpy(found->server, server, 16);
         memcpy(found->client, client, 16);
         snprintf(found->key, sizeof found->key, "%s", key);
         snprintf(found->s.name, sizeof found->s.name, "%s", name ? name : "");
+        found->hnext = t->bucket[h % STORY_BUCKETS];
+        t->bucket[h % STORY_BUCKETS] = found;
+        lru_append(t, found);
+    } else {
+        lru_remove(t, found);
+        lru_append(t, found);
     }
     struct slot *s = found;
     if (step == ST_CHANGE && (s->steps & ST_CHANGE) && (s->steps & ST_START))
@@ -267,6 +424,6 @@ void story_note(struct worker *w, const struct rpc_call *c)
     const char *kind = kind_of(s, &complete);
     if (kind && complete) {
         report(w, s, kind);
-        s->used = false;
+        release(t, s);
     }
 }

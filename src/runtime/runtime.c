@@ -32,6 +32,7 @@ bool worker_setup(struct worker *w, const struct config *cfg, struct output *out
     w->shared = sh;
     if (sh) {
         w->epm = sh->epm;
+        w->stories = sh->stories;
         w->rules_gen = sh->gen;
     }
     w->flows = flow_table_new(w);
@@ -62,9 +63,8 @@ void worker_teardown(struct worker *w)
         log_error("internal: %zu accounted bytes not released at exit", w->mem.total_used);
 }
 
-void worker_tick(struct worker *w, uint64_t now_us)
+void worker_adopt_rules(struct worker *w)
 {
-    worker_poll(w);
     struct runtime_shared *sh = w->shared;
     if (sh && sh->gen != w->rules_gen) {
         pthread_mutex_lock(&sh->lock);
@@ -74,6 +74,12 @@ void worker_tick(struct worker *w, uint64_t now_us)
         pthread_mutex_unlock(&sh->lock);
         w->stats.rule_reloads++;
     }
+}
+
+void worker_tick(struct worker *w, uint64_t now_us)
+{
+    worker_poll(w);
+    worker_adopt_rules(w);
     if (now_us > w->now_us)
         w->now_us = now_us; /* a quiet link: time still passes */
     flow_expire(w, w->now_us);

@@ -1,0 +1,307 @@
+/*
+ * Reading captures with several workers: the reading thread hashes each
+ * packet's address pair (both directions agree) and copies it into a batch
+ * for that pair's worker; each worker thread decodes its batches in order. Markers in the same queues say where a file begins
+ * (its name, for the records) and ends (its flows and stories are flushed,
+ * as a single worker does).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpcsentry/decode.h"
+#include "rpcsentry/detect.h"
+#include "rpcsentry/flow.h"
+#include "rpcsentry/hash.h"
+#include "rpcsentry/runtime.h"
+#include "rpcsentry/worker.h"
+
+#define BATCH_BYTES (1u << 20)
+#define BATCH_PKTS 4096
+#define BATCHES 8 /* per worker: the reader waits when a worker is this far behind */
+
+enum entry_kind { E_PACKET, E_FILE_BEGIN, E_FILE_END };
+
+struct entry {
+    uint8_t kind;
+    int linktype;
+    uint32_t off, caplen, wirelen;
+    uint64_t ts_us, pcap_cnt;
+    const char *path;
+};
+
+struct batch {
+    uint8_t data[BATCH_BYTES];
+    struct entry e[BATCH_PKTS];
+    uint32_t used, n;
+};
+
+struct queue {
+    struct batch *b[BATCHES];
+    struct batch *free[BATCHES];
+    unsigned head, count, nfree;
+    bool done;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+};
+
+struct dispatch {
+    unsigned n;
+    /* files ended, as the workers count them: the reader waits for all before going on */
+    unsigned ended;
+    pthread_mutex_t end_lock;
+    pthread_cond_t end_cond;
+    struct worker **ws;
+    struct queue *q;
+    struct batch **cur;        /* the batch the reader fills for each worker */
+    pthread_t *tid;
+    uint64_t seed;
+};
+
+static void push(struct queue *q, struct batch *b)
+{
+    pthread_mutex_lock(&q->lock);
+    q->b[(q->head + q->count) % BATCHES] = b;
+    q->count++;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* A batch to fill: one back from the worker, waiting for it if need be. */
+static struct batch *take_free(struct queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    while (q->nfree == 0)
+        pthread_cond_wait(&q->cond, &q->lock);
+    struct batch *b = q->free[--q->nfree];
+    pthread_mutex_unlock(&q->lock);
+    b->used = b->n = 0;
+    return b;
+}
+
+static void give_back(struct queue *q, struct batch *b)
+{
+    pthread_mutex_lock(&q->lock);
+    q->free[q->nfree++] = b;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+static void flush_one(struct dispatch *d, unsigned i)
+{
+    if (d->cur[i] && d->cur[i]->n) {
+        push(&d->q[i], d->cur[i]);
+        d->cur[i] = NULL;
+    }
+}
+
+static struct entry *room(struct dispatch *d, unsigned i, uint32_t bytes)
+{
+    struct batch *b = d->cur[i];
+    if (b && (b->n == BATCH_PKTS || b->used + bytes > BATCH_BYTES)) {
+        flush_one(d, i);
+        b = NULL;
+    }
+    if (!b)
+        b = d->cur[i] = take_free(&d->q[i]);
+    return &b->e[b->n];
+}
+
+static void run_batch(struct worker *w, struct batch *b)
+{
+    for (uint32_t i = 0; i < b->n; i++) {
+        const struct entry *e = &b->e[i];
+        if (e->kind == E_FILE_BEGIN) {
+            w->pcap_filename = e->path;
+            w->pcap_cnt = 0;
+            continue;
+        }
+        if (e->kind == E_FILE_END) {
+            flow_flush_all(w);
+            pthread_mutex_lock(&w->dispatch_of->end_lock);
+            w->dispatch_of->ended++;
+            pthread_cond_broadcast(&w->dispatch_of->end_cond);
+            pthread_mutex_unlock(&w->dispatch_of->end_lock);
+            continue;
+        }
+        struct packet p;
+        p.data = b->data + e->off;
+        p.caplen = e->caplen;
+        p.wirelen = e->wirelen;
+        p.ts_us = e->ts_us;
+        p.pcap_cnt = e->pcap_cnt;
+        p.linktype = e->linktype;
+        w->pcap_cnt = e->pcap_cnt;
+        w->now_us = p.ts_us;
+        worker_adopt_rules(w);
+        decode_packet(w, &p);
+    }
+}
+
+struct thread_arg {
+    struct dispatch *d;
+    unsigned i;
+};
+
+static void *worker_main(void *arg)
+{
+    struct thread_arg *a = arg;
+    struct dispatch *d = a->d;
+    unsigned i = a->i;
+    free(a);
+    struct queue *q = &d->q[i];
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        while (q->count == 0 && !q->done)
+            pthread_cond_wait(&q->cond, &q->lock);
+        if (q->count == 0 && q->done) {
+            pthread_mutex_unlock(&q->lock);
+            break;
+        }
+        struct batch *b = q->b[q->head];
+        q->head = (q->head + 1) % BATCHES;
+        q->count--;
+        pthread_mutex_unlock(&q->lock);
+        run_batch(d->ws[i], b);
+        give_back(q, b);
+    }
+    return NULL;
+}
+
+struct dispatch *dispatch_start(struct worker **ws, unsigned n)
+{
+    struct dispatch *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->n = n;
+    d->ws = ws;
+    d->q = calloc(n, sizeof *d->q);
+    d->cur = calloc(n, sizeof *d->cur);
+    d->tid = calloc(n, sizeof *d->tid);
+    d->seed = 0x6b1c3f2d9e8a7b65ULL;
+    pthread_mutex_init(&d->end_lock, NULL);
+    pthread_cond_init(&d->end_cond, NULL);
+    for (unsigned i = 0; i < n; i++)
+        ws[i]->dispatch_of = d;
+    if (!d->q || !d->cur || !d->tid) {
+        free(d->q), free(d->cur), free(d->tid), free(d);
+        return NULL;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct queue *q = &d->q[i];
+        pthread_mutex_init(&q->lock, NULL);
+        pthread_cond_init(&q->cond, NULL);
+        for (unsigned k = 0; k < BATCHES; k++) {
+            struct batch *b = malloc(sizeof *b);
+            if (b)
+                q->free[q->nfree++] = b;
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct thread_arg *a = malloc(sizeof *a);
+        a->d = d;
+        a->i = i;
+        pthread_create(&d->tid[i], NULL, worker_main, a);
+    }
+    return d;
+}
+
+/*
+ * The worker of a packet: its two addresses, in either order, hashed (not IP:
+ * the first). By the address pair, not the whole flow: an endpoint-mapper
+ * answer and the connection it announces, and the several connections of
+ * one story, are between the same two hosts, and one worker sees them in
+ * the order the capture has them, as a single worker would. IP fragments go
+ * with their flow.
+ */
+static unsigned worker_of(struct dispatch *d, struct packet *p)
+{
+    enum decode_result r = decode_layers(p);
+    if (r != DECODE_OK && r != DECODE_FRAGMENT)
+        return 0;
+    uint8_t pair[33];
+    bool lower = memcmp(p->src, p->dst, 16) <= 0;
+    memcpy(pair, lower ? p->src : p->dst, 16);
+    memcpy(pair + 16, lower ? p->dst : p->src, 16);
+    pair[32] = p->ipver;
+    return (unsigned)(hash64(pair, sizeof pair, d->seed) % d->n);
+}
+
+void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
+                     uint64_t ts_us, int linktype, uint64_t pcap_cnt)
+{
+    struct packet p;
+    memset(&p, 0, sizeof p);
+    p.data = data;
+    p.caplen = caplen;
+    p.wirelen = wirelen;
+    p.linktype = linktype;
+    unsigned i = worker_of(d, &p);
+    if (caplen > BATCH_BYTES)
+        caplen = BATCH_BYTES; /* cannot happen with pcap's snap lengths; kept bounded */
+    struct entry *e = room(d, i, caplen);
+    struct batch *b = d->cur[i];
+    memcpy(b->data + b->used, data, caplen);
+    *e = (struct entry){E_PACKET, linktype, b->used, caplen, wirelen, ts_us, pcap_cnt, NULL};
+    b->used += caplen;
+    b->n++;
+}
+
+static void marker(struct dispatch *d, enum entry_kind kind, const char *path)
+{
+    for (unsigned i = 0; i < d->n; i++) {
+        struct entry *e = room(d, i, 0);
+        *e = (struct entry){.kind = (uint8_t)kind, .path = path};
+        d->cur[i]->n++;
+        if (kind == E_FILE_END)
+            flush_one(d, i);
+    }
+}
+
+void dispatch_file_begin(struct dispatch *d, const char *path) { marker(d, E_FILE_BEGIN, path); }
+
+/*
+ * The file ended: each worker flushes its flows when it gets there; when all
+ * have, the stories (shared) end too, as they do with one worker.
+ */
+void dispatch_file_end(struct dispatch *d)
+{
+    pthread_mutex_lock(&d->end_lock);
+    unsigned target = d->ended + d->n;
+    pthread_mutex_unlock(&d->end_lock);
+    marker(d, E_FILE_END, NULL);
+    pthread_mutex_lock(&d->end_lock);
+    while (d->ended < target)
+        pthread_cond_wait(&d->end_cond, &d->end_lock);
+    pthread_mutex_unlock(&d->end_lock);
+    detect_flush(d->ws[0]); /* every worker idle: its output is free to use */
+}
+
+void dispatch_finish(struct dispatch *d)
+{
+    if (!d)
+        return;
+    for (unsigned i = 0; i < d->n; i++) {
+        flush_one(d, i);
+        pthread_mutex_lock(&d->q[i].lock);
+        d->q[i].done = true;
+        pthread_cond_broadcast(&d->q[i].cond);
+        pthread_mutex_unlock(&d->q[i].lock);
+    }
+    for (unsigned i = 0; i < d->n; i++) {
+        pthread_join(d->tid[i], NULL);
+        struct queue *q = &d->q[i];
+        for (unsigned k = 0; k < q->nfree; k++)
+            free(q->free[k]);
+        if (d->cur[i])
+            free(d->cur[i]);
+        pthread_mutex_destroy(&q->lock);
+        pthread_cond_destroy(&q->cond);
+    }
+    pthread_mutex_destroy(&d->end_lock);
+    pthread_cond_destroy(&d->end_cond);
+    free(d->q);
+    free(d->cur);
+    free(d->tid);
+    free(d);
+}
