@@ -139,6 +139,7 @@ struct rpc_call {
     bool has_status;                  /* the response's return value was read */
     uint32_t status;
     void **iface_state;               /* the association's slot for iface's own state */
+    const char *sec_addr;             /* the bind_ack's secondary address ("135", "\\PIPE\\x"), or "" */
     uint8_t req_handle[20];           /* a context handle the request named, for its response */
     bool req_handle_valid;
     /* the rules (gid << 32 | sid) that alerted at the request: not again at the response */

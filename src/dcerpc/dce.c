@@ -46,6 +46,7 @@ struct dce_assoc {
     struct rpc_ctx_item hint;
     uint32_t anomalies_seen;
     void *iface_state;                   /* what iface's decoders keep (handles) */
+    char sec_addr[48];                   /* the server's secondary address from its bind_ack */
 };
 
 static const struct uuid ndr_syntax =
@@ -176,6 +177,7 @@ static struct dce_call *call_new(struct worker *w, struct dce_assoc *a, enum rpc
     r->auth_type = a->auth_type;
     r->auth_level = a->auth_level;
     r->iface_state = &a->iface_state;
+    r->sec_addr = a->sec_addr;
     return c;
 }
 
@@ -476,6 +478,18 @@ static void handle_bind_ack(struct worker *w, struct dce_assoc *a, int ep, struc
     } else {
         rd_skip(c, 8);
         uint16_t sec_len = rd_u16(c, le);
+        /* the port ("135") or pipe ("\\PIPE\\lsass") the server says it listens on;
+           alter_context answers carry an empty one, which keeps the first */
+        if (sec_len > 1 && rd_left(c) >= sec_len) {
+            size_t k = 0;
+            for (uint16_t i = 0; i < sec_len && k + 1 < sizeof a->sec_addr; i++) {
+                uint8_t ch = c->p[c->off + i];
+                if (!ch)
+                    break;
+                a->sec_addr[k++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+            }
+            a->sec_addr[k] = '\0';
+        }
         rd_skip(c, sec_len);
         rd_align(c, 4);
         uint8_t n = rd_u8(c);

@@ -398,7 +398,8 @@ static void note(struct worker *w, const struct rpc_call *c)
     st->pcap_cnt = c->res_pcap_cnt ? c->res_pcap_cnt : c->req_pcap_cnt;
     st->sealed |= c->sealed;
     st->over_smb = c->transport->kind == RPC_TRANSPORT_NP;
-    if (c->identity && c->identity->valid && !st->user[0])
+    /* an anonymous or null session names no one: "DOMAIN\\" alone is not a user */
+    if (c->identity && c->identity->valid && c->identity->user[0] && !st->user[0])
         snprintf(st->user, sizeof st->user, "%s%s%s", c->identity->domain,
                  c->identity->domain[0] ? "\\" : "", c->identity->user);
     if (!st->detail[0]) {

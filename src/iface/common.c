@@ -59,6 +59,50 @@ static const struct iface_op dssetup_ops[] = {
     OP(9, "DsRolerUpgradeDownlevelServer"), OP(10, "DsRolerAbortDownlevelServerUpgrade"),
 };
 
+/* lsarpc (MS-LSAD, MS-LSAT): the calls that look up and open policy, on every domain host */
+static const struct iface_op lsarpc_ops[] = {
+    OP(0, "LsarClose"), OP(6, "LsarOpenPolicy"), OP(7, "LsarQueryInformationPolicy"),
+    OP(14, "LsarLookupNames"), OP(15, "LsarLookupSids"), OP(44, "LsarOpenPolicy2"),
+    OP(45, "LsarGetUserName"), OP(46, "LsarQueryInformationPolicy2"),
+    OP(57, "LsarLookupSids2"), OP(58, "LsarLookupNames2"), OP(68, "LsarLookupNames3"),
+    OP(76, "LsarLookupSids3"), OP(77, "LsarLookupNames4"),
+};
+
+/* samr (MS-SAMR): enumeration of users and groups, a step before lateral movement */
+static const struct iface_op samr_ops[] = {
+    OP(0, "SamrConnect"), OP(1, "SamrCloseHandle"), OP(5, "SamrLookupDomainInSamServer"),
+    OP(6, "SamrEnumerateDomainsInSamServer"), OP(7, "SamrOpenDomain"),
+    OP(8, "SamrQueryInformationDomain"), OP(11, "SamrEnumerateGroupsInDomain"),
+    OP(13, "SamrEnumerateUsersInDomain"), OP(17, "SamrLookupNamesInDomain"),
+    OP(18, "SamrLookupIdsInDomain"), OP(19, "SamrOpenGroup"), OP(25, "SamrGetMembersInGroup"),
+    OP(34, "SamrOpenUser"), OP(36, "SamrQueryInformationUser"), OP(39, "SamrGetGroupsForUser"),
+    OP(57, "SamrConnect2"), OP(62, "SamrConnect4"), OP(64, "SamrConnect5"),
+};
+
+/* srvsvc (MS-SRVS): shares and sessions */
+static const struct iface_op srvsvc_ops[] = {
+    OP(12, "NetrSessionEnum"), OP(15, "NetrShareEnum"), OP(16, "NetrShareGetInfo"),
+    OP(21, "NetrServerGetInfo"), OP(28, "NetrRemoteTOD"),
+};
+
+/* NSPI (MS-NSPI) and Exchange's EMSMDB (MS-OXCRPC) */
+static const struct iface_op nspi_ops[] = {
+    OP(0, "NspiBind"), OP(1, "NspiUnbind"), OP(2, "NspiUpdateStat"), OP(3, "NspiQueryRows"),
+    OP(4, "NspiSeekEntries"), OP(5, "NspiGetMatches"), OP(6, "NspiResortRestriction"),
+    OP(7, "NspiDNToMId"), OP(8, "NspiGetPropList"), OP(9, "NspiGetProps"),
+    OP(10, "NspiCompareMIds"), OP(11, "NspiModProps"), OP(12, "NspiGetSpecialTable"),
+    OP(13, "NspiGetTemplateInfo"), OP(14, "NspiModLinkAtt"), OP(16, "NspiQueryColumns"),
+    OP(17, "NspiGetNamesFromIDs"), OP(18, "NspiGetIDsFromNames"), OP(19, "NspiResolveNames"),
+    OP(20, "NspiResolveNamesW"),
+};
+
+static const struct iface_op emsmdb_ops[] = {
+    OP(0, "EcDoConnect"), OP(1, "EcDoDisconnect"), OP(2, "EcDoRpc"), OP(3, "EcGetMoreRpc"),
+    OP(4, "EcRRegisterPushNotification"), OP(5, "EcRUnregisterPushNotification"),
+    OP(6, "EcDummyRpc"), OP(7, "EcRGetDCName"), OP(8, "EcRNetGetDCName"), OP(9, "EcDoRpcExt"),
+    OP(10, "EcDoConnectEx"), OP(11, "EcDoRpcExt2"), OP(14, "EcDoAsyncConnectEx"),
+};
+
 /* The DCE/RPC management interface every server answers (C706 appendix Q). */
 static const struct iface_op mgmt_ops[] = {
     OP(0, "inq_if_ids"), OP(1, "inq_stats"), OP(2, "is_server_listening"),
@@ -85,14 +129,17 @@ static const struct iface_op oxid_ops[] = {
 #define WITH_OPS(o) .ops = o, .n_ops = sizeof o / sizeof o[0]
 
 const struct iface_def iface_common[] = {
-    IFACE(UUID_LIT(0x4b324fc8, 0x1670, 0x01d3, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1, 0x88),
-          3, 0, "srvsvc", "srvsvc", "MS-SRVS", "srvsvc"),
+    {.uuid = UUID_LIT(0x4b324fc8, 0x1670, 0x01d3, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1, 0x88),
+     .ver_major = 3, .name = "srvsvc", .service = "srvsvc", .spec = "MS-SRVS", .pipes = "srvsvc",
+     WITH_OPS(srvsvc_ops)},
     IFACE(UUID_LIT(0x6bffd098, 0xa112, 0x3610, 0x98, 0x33, 0x46, 0xc3, 0xf8, 0x7e, 0x34, 0x5a),
           1, 0, "wkssvc", "wkssvc", "MS-WKST", "wkssvc"),
-    IFACE(UUID_LIT(0x12345778, 0x1234, 0xabcd, 0xef, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab),
-          0, 0, "lsarpc", "lsarpc", "MS-LSAD", "lsarpc lsass"),
-    IFACE(UUID_LIT(0x12345778, 0x1234, 0xabcd, 0xef, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89, 0xac),
-          1, 0, "samr", "samr", "MS-SAMR", "samr"),
+    {.uuid = UUID_LIT(0x12345778, 0x1234, 0xabcd, 0xef, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab),
+     .name = "lsarpc", .service = "lsarpc", .spec = "MS-LSAD", .pipes = "lsarpc lsass",
+     WITH_OPS(lsarpc_ops)},
+    {.uuid = UUID_LIT(0x12345778, 0x1234, 0xabcd, 0xef, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89, 0xac),
+     .ver_major = 1, .name = "samr", .service = "samr", .spec = "MS-SAMR", .pipes = "samr",
+     WITH_OPS(samr_ops)},
     {.uuid = UUID_LIT(0x12345678, 0x1234, 0xabcd, 0xef, 0x00, 0x01, 0x23, 0x45, 0x67, 0xcf, 0xfb),
      .ver_major = 1, .name = "netlogon", .service = "netlogon", .spec = "MS-NRPC",
      .pipes = "netlogon", WITH_OPS(netlogon_ops)},
@@ -129,10 +176,11 @@ const struct iface_def iface_common[] = {
           1, 0, "WindowsShutdown", "WindowsShutdown", "MS-RSP", NULL),
     IFACE(UUID_LIT(0x8d9f4e40, 0xa03d, 0x11ce, 0x8f, 0x69, 0x08, 0x00, 0x3e, 0x30, 0x05, 0x1b),
           1, 0, "pnp", "pnp", "MS-PNPR", "ntsvcs"),
-    IFACE(UUID_LIT(0xf5cc5a18, 0x4264, 0x101a, 0x8c, 0x59, 0x08, 0x00, 0x2b, 0x2f, 0x84, 0x26),
-          56, 0, "NSPI", "nspi", "MS-NSPI", NULL),
-    IFACE(UUID_LIT(0xa4f1db00, 0xca47, 0x1067, 0xb3, 0x1f, 0x00, 0xdd, 0x01, 0x06, 0x62, 0xda),
-          0, 81, "MAPI", "exchange_mapi", "MS-OXCRPC", NULL),
+    {.uuid = UUID_LIT(0xf5cc5a18, 0x4264, 0x101a, 0x8c, 0x59, 0x08, 0x00, 0x2b, 0x2f, 0x84, 0x26),
+     .ver_major = 56, .name = "NSPI", .service = "nspi", .spec = "MS-NSPI", WITH_OPS(nspi_ops)},
+    {.uuid = UUID_LIT(0xa4f1db00, 0xca47, 0x1067, 0xb3, 0x1f, 0x00, 0xdd, 0x01, 0x06, 0x62, 0xda),
+     .ver_minor = 81, .name = "MAPI", .service = "exchange_mapi", .spec = "MS-OXCRPC",
+     WITH_OPS(emsmdb_ops)},
     {.uuid = UUID_LIT(0x000001a0, 0x0000, 0x0000, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46),
      .name = "ISystemActivator", .service = "IRemoteSCMActivator", .spec = "MS-DCOM",
      WITH_OPS(activator_ops)},
