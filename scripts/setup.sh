@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake pkg-config clang
-  libpcap-dev libcjson-dev libndpi-dev libbpf-dev libxdp-dev libpcre2-dev libyaml-dev
+  libpcap-dev libcjson-dev libndpi-dev libbpf-dev libxdp-dev libpcre2-dev libyaml-dev libhiredis-dev
   python3 python3-jsonschema python3-yaml python3-impacket
-  tshark tcpreplay iproute2 systemd logrotate
+  tshark tcpreplay iproute2 systemd logrotate redis-server
+  samba samba-common-bin smbclient tcpdump ethtool
 )
 
 missing=()

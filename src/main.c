@@ -25,9 +25,11 @@
 #include "rpcsentry/detect.h"
 #include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
+#include "rpcsentry/hunt.h"
 #include "rpcsentry/log.h"
 #include "rpcsentry/notify.h"
 #include "rpcsentry/output.h"
+#include "rpcsentry/report.h"
 #include "rpcsentry/runtime.h"
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
@@ -75,10 +77,16 @@ struct settings {
     const char **rules;
     size_t nrules;
     const char *log_dir;
+    const char **outputs;       /* -o specs */
+    size_t noutputs;
+    enum output_format format;
+    const char *syslog_target, *syslog_tag;
+    size_t queue_cap;
     const char *filter_file;
     const char *config_file;
     const char *user;
     bool quiet, test_rules, default_rules, alert_refs;
+    int progress;               /* -1: when stderr is a terminal */
     struct live_opts live;
     struct xdp_opts xdp;
     int stats_interval;         /* seconds; -1: the default for the mode */
@@ -88,11 +96,12 @@ struct settings {
 
 enum opt_id {
     O_READ = 'r', O_IFACE = 'i', O_LOGDIR = 'l', O_FILTER = 'F', O_RULES = 'S', O_CONFIG = 'c',
-    O_QUIET = 'q', O_VERBOSE = 'v', O_VERSION = 'V', O_HELP = 'h',
+    O_QUIET = 'q', O_VERBOSE = 'v', O_VERSION = 'V', O_HELP = 'h', O_OUTPUT = 'o',
     O_COMPAT = 1000, O_NO_BINDS, O_MEMCAP, O_TEST_RULES, O_NO_DEFAULT_RULES, O_ALERT_REFS,
     O_ALERT_EACH_DIR, O_NO_NDPI, O_FLOW_RECORDS, O_WORKERS, O_SNAPLEN, O_BUFFER, O_NO_PROMISC,
     O_STATS_INTERVAL, O_USER, O_FLOW_MAX, O_EPM_TTL, O_TCP_TIMEOUT, O_STUB_MAX, O_AF_XDP,
-    O_XDP_NATIVE, O_XDP_PASS, O_XDP_FRAMES, O_XDP_QUEUES,
+    O_XDP_NATIVE, O_XDP_PASS, O_XDP_FRAMES, O_XDP_QUEUES, O_FORMAT, O_SYSLOG_TARGET,
+    O_SYSLOG_TAG, O_OUTPUT_QUEUE, O_PROGRESS, O_NO_PROGRESS,
 };
 
 /* One table for getopt and the configuration file: keys are the long names. */
@@ -119,6 +128,28 @@ static const struct optdef {
     {"xdp-queues", O_XDP_QUEUES, true, true, "N", "AF_XDP: receive queues to read (default: all)"},
     {"log-dir", O_LOGDIR, true, true, "DIR",
      "write DIR/eve.json (default: current directory); '-' = stdout"},
+    {"output", O_OUTPUT, true, true, "SPEC",
+     "write records to SPEC instead of DIR/eve.json; repeatable:\n"
+     "-  file:PATH  unix:PATH  unix-dgram:PATH  syslog[:FACILITY]\n"
+     "redis://HOST:PORT/list/KEY  redis://HOST:PORT/channel/NAME\n"
+     "each may end in ?types=alert,dcerpc,anomaly,lateral_movement,\n"
+     "flow,stats (default: every type)"},
+    {"format", O_FORMAT, true, true, "FORMAT",
+     "eve (default); eve-compat (as --compat); zeek: Zeek's\n"
+     "dce_rpc.log as JSON lines, with community_id; zeek-tsv:\n"
+     "the same as Zeek's tab-separated text. Zeek's log has\n"
+     "calls only, written to DIR/dce_rpc.log or the -o outputs"},
+    {"syslog-target", O_SYSLOG_TARGET, true, true, "PATH|HOST:PORT",
+     "where syslog outputs send: a socket path (default /dev/log)\n"
+     "or HOST:PORT over UDP (RFC 5424)"},
+    {"syslog-tag", O_SYSLOG_TAG, true, true, "TAG", "syslog APP-NAME (default rpcsentry)"},
+    {"output-queue", O_OUTPUT_QUEUE, true, true, "BYTES",
+     "queue per socket/syslog/redis output before records are\n"
+     "dropped and counted (default 16M)"},
+    {"progress", O_PROGRESS, false, true, NULL,
+     "reading files: a progress line on stderr (default when\n"
+     "stderr is a terminal)"},
+    {"no-progress", O_NO_PROGRESS, false, true, NULL, "no progress line"},
     {"filter-file", O_FILTER, true, true, "FILE", "read the BPF filter expression from FILE"},
     {"rules", O_RULES, true, true, "FILE|DIR",
      "add a rule file (or every .rules file of a directory);\n"
@@ -173,6 +204,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: rpcsentry -r FILE|DIR [-r ...] [-l DIR] [options] [BPF expression]\n"
                "       rpcsentry -i IFACE [-l DIR] [options] [BPF expression]\n"
+               "       rpcsentry report EVE_FILE...   (who changed which task or service where)\n"
                "\n"
                "Watches DCE/RPC for remote scheduled-task and service creation and writes\n"
                "Suricata-style EVE JSON.\n\n");
@@ -261,6 +293,26 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_XDP_NATIVE: st->xdp.native = on; break;
     case O_XDP_PASS: st->xdp.pass_others = on; break;
     case O_LOGDIR: st->log_dir = v; break;
+    case O_OUTPUT: st->outputs[st->noutputs++] = v; break;
+    case O_SYSLOG_TARGET: st->syslog_target = v; break;
+    case O_SYSLOG_TAG: st->syslog_tag = v; break;
+    case O_PROGRESS: st->progress = on ? 1 : 0; break;
+    case O_NO_PROGRESS: st->progress = on ? 0 : 1; break;
+    case O_FORMAT:
+        if (!strcmp(v, "eve")) {
+            st->format = FORMAT_EVE;
+        } else if (!strcmp(v, "eve-compat")) {
+            st->format = FORMAT_EVE;
+            st->cfg.compat = true;
+        } else if (!strcmp(v, "zeek")) {
+            st->format = FORMAT_ZEEK;
+        } else if (!strcmp(v, "zeek-tsv")) {
+            st->format = FORMAT_ZEEK_TSV;
+        } else {
+            log_error("%s: format: eve, eve-compat, zeek or zeek-tsv, not %s", where, v);
+            return 2;
+        }
+        break;
     case O_FILTER: st->filter_file = v; break;
     case O_CONFIG: st->config_file = v; break;
     case O_USER: st->user = v; break;
@@ -280,12 +332,15 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
         break;
     case O_MEMCAP:
     case O_STUB_MAX:
+    case O_OUTPUT_QUEUE:
         if (!parse_size(v, &sz) || sz == 0) {
             log_error("%s: %s: not a size: %s", where, o->name, v);
             return 2;
         }
         if (o->id == O_MEMCAP)
             st->cfg.memcap = sz;
+        else if (o->id == O_OUTPUT_QUEUE)
+            st->queue_cap = sz;
         else
             st->cfg.dce_stub_max = (uint32_t)(sz > UINT32_MAX ? UINT32_MAX : sz);
         break;
@@ -658,38 +713,49 @@ static int run_files(struct settings *st, struct detect *detect, struct output *
     }
     uint64_t started = wall_us();
     unsigned done = 0, failed = 0, skipped = 0;
+    bool progress = st->progress == 1 || (st->progress < 0 && !st->quiet && isatty(2));
+    struct hunt *hunt = hunt_start(files, progress);
     for (struct capture_input *f = files; f->path && !stop_requested; f++) {
         struct capture_result res;
+        hunt_file_begin(hunt, (size_t)(f - files));
         capture_file(rd, f->path, bpf, &stop_requested, &res);
         if (n == 1)
             detect_flush(rd); /* stories end with their capture, as flows do */
+        enum hunt_outcome outcome = HUNT_READ;
         switch (res.status) {
         case CAPTURE_OK:
             done++;
             break;
         case CAPTURE_TRUNCATED:
             done++;
+            hunt_stop_progress(hunt); /* messages on lines of their own */
             log_warn("%s", res.message);
             break;
         case CAPTURE_NOT_CAPTURE:
             if (f->from_dir) {
                 skipped++;
+                outcome = HUNT_SKIPPED;
                 log_info("skipping %s", res.message);
                 break;
             }
             /* a file named on its own must be a capture */
             __attribute__((fallthrough));
         case CAPTURE_ERROR:
-            failed++;
-            log_error("%s", res.message);
-            break;
         case CAPTURE_BAD_FILTER:
             failed++;
+            outcome = HUNT_FAILED;
+            hunt_stop_progress(hunt);
             log_error("%s", res.message);
-            goto finish; /* the same expression fails on every file */
+            break;
         }
+        /* the workers are idle between captures (the dispatch waits for them): count */
+        struct stats_snapshot now;
+        snapshot(wp, n, false, started, &now);
+        hunt_file_end(hunt, (size_t)(f - files), &now.s, outcome);
+        if (res.status == CAPTURE_BAD_FILTER)
+            break; /* the same expression fails on every file */
     }
-finish:
+    hunt_stop_progress(hunt);
     dispatch_finish(reader.dispatch); /* every queue worked off */
     reader.dispatch = NULL;
     struct stats_snapshot sn;
@@ -708,7 +774,9 @@ finish:
         snprintf(what, sizeof what, "%u capture%s read%s%s", done, done == 1 ? "" : "s",
                  failed ? " (some failed)" : "", n > 1 ? " by several workers" : "");
         print_summary(&sn, what, dest);
+        hunt_print_table(hunt, stderr);
     }
+    hunt_free(hunt);
     rc = failed ? 1 : 0;
 done:;
     /* the rule set in use: a reload may have replaced the first */
@@ -1043,6 +1111,12 @@ static int run_sensor(int argc, char **argv, struct settings *st)
     char err[512];
     struct output_opts oo = {
         .log_dir = st->log_dir,
+        .outputs = st->outputs,
+        .n_outputs = st->noutputs,
+        .format = st->format,
+        .syslog_target = st->syslog_target,
+        .syslog_tag = st->syslog_tag,
+        .queue_cap = st->queue_cap,
         .compat = st->cfg.compat,
         .log_binds = st->cfg.log_binds,
         .with_filename = !live,
@@ -1057,7 +1131,16 @@ static int run_sensor(int argc, char **argv, struct settings *st)
         return 1;
     }
     install_signals();
+    char destbuf[600];
     const char *dest = strcmp(st->log_dir, "-") == 0 ? "standard output" : st->log_dir;
+    if (st->noutputs) {
+        size_t k = 0;
+        destbuf[0] = '\0';
+        for (size_t i = 0; i < st->noutputs && k + 1 < sizeof destbuf; i++)
+            k += (size_t)snprintf(destbuf + k, sizeof destbuf - k, "%s%s", i ? ", " : "",
+                                  st->outputs[i]);
+        dest = destbuf;
+    }
     int rc = live ? run_live(st, detect, out, bpf, dest) : run_files(st, detect, out, bpf, dest);
     free(bpf);
     return rc;
@@ -1065,6 +1148,8 @@ static int run_sensor(int argc, char **argv, struct settings *st)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "report") == 0)
+        return report_main(argc - 1, argv + 1, stdout, stderr);
     struct settings *st = calloc(1, sizeof *st);
     if (!st)
         return 1;
@@ -1072,6 +1157,8 @@ int main(int argc, char **argv)
     /* room for every option given twice (file and command line) */
     st->reads = calloc((size_t)argc + 256, sizeof *st->reads);
     st->rules = calloc((size_t)argc + 256, sizeof *st->rules);
+    st->outputs = calloc((size_t)argc + 256, sizeof *st->outputs);
+    st->progress = -1;
     st->log_dir = ".";
     st->default_rules = true;
     st->stats_interval = -1;
@@ -1080,11 +1167,12 @@ int main(int argc, char **argv)
     st->live.snaplen = 65535;
     st->live.buffer_mb = 64;
     st->live.workers = 1;
-    int rc = st->reads && st->rules ? run_sensor(argc, argv, st) : 1;
+    int rc = st->reads && st->rules && st->outputs ? run_sensor(argc, argv, st) : 1;
     for (size_t i = 0; i < st->nstrings; i++)
         free(st->strings[i]);
     free(st->reads);
     free(st->rules);
+    free(st->outputs);
     free(st);
     return rc;
 }

@@ -36,6 +36,9 @@ void capture_file(struct worker *w, const char *path, const char *bpf,
 
 /* One capture to read, and whether it was found in a directory (then a file
  * that is not a capture is skipped rather than an error). */
+/* How far into the capture being read capture_file is (bytes), for a progress line. */
+extern _Atomic unsigned long long capture_progress_pos;
+
 struct capture_input {
     char *path;
     bool from_dir;

@@ -18,8 +18,16 @@
 struct worker;
 struct output;
 
+/* EVE JSON; Zeek's dce_rpc.log as Zeek's JSON lines, or as Zeek's tab-separated text */
+enum output_format { FORMAT_EVE, FORMAT_ZEEK, FORMAT_ZEEK_TSV };
+
 struct output_opts {
-    const char *log_dir;  /* eve.json goes there; "-" writes to standard output */
+    const char *log_dir;  /* eve.json (or dce_rpc.log) goes there; "-" = standard output */
+    const char *const *outputs; /* -o specs (sink.h); none: the file in log_dir */
+    size_t n_outputs;
+    enum output_format format;
+    const char *syslog_target, *syslog_tag;
+    size_t queue_cap;     /* bytes queued per sink that talks to another process */
     const char *eve_path; /* when set, records go to this file instead (tests: /dev/null) */
     bool compat;          /* drop the rpcsentry extension (validates against Suricata's schema) */
     bool log_binds;       /* bind/alter_context exchanges as records of their own */
@@ -37,6 +45,13 @@ void output_close(struct output *out);
 void output_flush(struct output *out);
 /* Reopens the files (log rotation: SIGHUP). */
 void output_reopen(struct output *out);
+
+/* Each sink's counters, for stats and the summary: count how many, fill up to n. */
+struct output_sink_stats {
+    char spec[256];
+    uint64_t written, dropped;
+};
+size_t output_sink_stats(struct output *out, struct output_sink_stats *st, size_t n);
 
 /* The sensor's counters at one moment, summed over the workers. */
 struct stats_snapshot {

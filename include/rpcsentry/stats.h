@@ -48,7 +48,15 @@
     X(calls_execute)                                                                           \
     X(calls_other)                                                                             \
     X(target_calls)                                                                            \
+    X(target_read)                                                                             \
+    X(target_create)                                                                           \
+    X(target_modify)                                                                           \
+    X(target_delete)                                                                           \
+    X(target_execute)                                                                          \
     X(alerts)                                                                                  \
+    X(alerts_sev1)                                                                             \
+    X(alerts_sev2)                                                                             \
+    X(alerts_sev3)                                                                             \
     X(stories)                                                                                 \
     X(stories_evicted)                                                                         \
     X(epm_learned)                                                                             \

@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include "rpcsentry/flow.h"
 #include "rpcsentry/runtime.h"
 #include "rpcsentry/worker.h"
+
+_Atomic unsigned long long capture_progress_pos;
 
 static bool looks_not_capture(const char *msg)
 {
@@ -48,10 +51,18 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
     int r;
     if (w->dispatch)
         dispatch_file_begin(w->dispatch, path);
+    FILE *fp = pcap_file(pc);
+    atomic_store_explicit(&capture_progress_pos, 0, memory_order_relaxed);
     while (!(stop && *stop) && (r = pcap_next_ex(pc, &h, &data)) >= 0) {
         worker_poll(w);
         if (r == 0)
             continue;
+        if ((w->pcap_cnt & 4095) == 0 && fp) {
+            long at = ftell(fp);
+            if (at > 0)
+                atomic_store_explicit(&capture_progress_pos, (unsigned long long)at,
+                                      memory_order_relaxed);
+        }
         if (w->dispatch) {
             /* several workers: this thread only reads and hands over */
             res->packets++;

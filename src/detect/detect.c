@@ -123,6 +123,18 @@ const char *detect_default_dir(void)
     return dir;
 }
 
+/* Alerts, and alerts by severity (3 counts 3 and below), for stats and the summary. */
+static void count_alert(struct worker *w, const struct alert_info *a)
+{
+    w->stats.alerts++;
+    if (a->severity <= 1)
+        w->stats.alerts_sev1++;
+    else if (a->severity == 2)
+        w->stats.alerts_sev2++;
+    else
+        w->stats.alerts_sev3++;
+}
+
 static void add_to(struct rule ***list, unsigned *n, struct rule *r)
 {
     *list = realloc(*list, (*n + 1) * sizeof **list);
@@ -435,7 +447,7 @@ static void fire(struct worker *w, struct rpc_call *c, bool at_response)
     if (hits.n)
         flow_mark_alerted(c->transport->flow);
     for (unsigned i = 0; i < hits.n; i++) {
-        w->stats.alerts++;
+        count_alert(w, &hits.r[i]->info);
         output_alert(w, c, &hits.r[i]->info, at_response);
         if (!at_response && c->n_fired < RPC_FIRED_MAX)
             c->fired[c->n_fired++] = rule_key(hits.r[i]);
@@ -457,8 +469,17 @@ static void count_class(struct worker *w, const struct rpc_call *c)
     case RPC_CLASS_EXECUTE: w->stats.calls_execute++; break;
     default: w->stats.calls_other++; break;
     }
-    if (c->iface && c->iface->target)
-        w->stats.target_calls++;
+    if (!c->iface || !c->iface->target)
+        return;
+    w->stats.target_calls++;
+    switch (c->cls) {
+    case RPC_CLASS_READ: w->stats.target_read++; break;
+    case RPC_CLASS_CREATE: w->stats.target_create++; break;
+    case RPC_CLASS_MODIFY: w->stats.target_modify++; break;
+    case RPC_CLASS_DELETE: w->stats.target_delete++; break;
+    case RPC_CLASS_EXECUTE: w->stats.target_execute++; break;
+    default: break;
+    }
 }
 
 void detect_complete(struct worker *w, struct rpc_call *call)
@@ -485,7 +506,7 @@ void detect_story(struct worker *w, const struct rpc_story *s)
         /* addresses on a story rule: those of the call that completed the story */
         if (!rule_match_header(r, &s->flow.key, s->client_ep, false))
             continue;
-        w->stats.alerts++;
+        count_alert(w, &r->info);
         output_story_alert(w, s, &r->info);
     }
 }
@@ -533,7 +554,7 @@ void detect_stream(struct worker *w, const struct flow_ref *flow, int ep, const 
             continue;
         win->fired |= bit;
         flow_mark_alerted(flow);
-        w->stats.alerts++;
+        count_alert(w, &r->info);
         output_stream_alert(w, flow, ep, &r->info);
     }
     /* keep the last STREAM_TAIL bytes seen in this direction */

@@ -32,37 +32,87 @@ struct output *output_open(const struct output_opts *opts, char *err, size_t err
         return NULL;
     }
     o->opts = *opts;
+    o->opts.outputs = NULL; /* the specs need not outlive the call */
     o->sh = sh;
     pthread_mutex_init(&sh->lock, NULL);
     sh->views = 1;
     json_init(&o->j);
-    const char *dir = opts->log_dir ? opts->log_dir : ".";
-    struct sink *s;
+    size_t cap = opts->queue_cap ? opts->queue_cap : (size_t)16 << 20;
+    bool ok = true;
     if (opts->eve_path) {
-        s = sink_file_open(opts->eve_path, err, errlen);
-    } else if (strcmp(dir, "-") == 0) {
-        s = sink_file_open("-", err, errlen);
-    } else {
-        struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "log directory %s %s", dir,
-                     stat(dir, &st) != 0 ? "does not exist" : "is not a directory");
-            s = NULL;
-        } else {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/eve.json", dir);
-            s = sink_file_open(path, err, errlen);
+        struct sink *s = sink_file_open(opts->eve_path, err, errlen);
+        if (s)
+            sh->sinks[sh->n_sinks++] = s;
+        ok = s != NULL;
+    } else if (opts->n_outputs) {
+        for (size_t i = 0; i < opts->n_outputs && ok; i++) {
+            if (sh->n_sinks == OUTPUT_MAX_SINKS) {
+                snprintf(err, errlen, "at most %d outputs", OUTPUT_MAX_SINKS);
+                ok = false;
+                break;
+            }
+            struct sink *s = sink_open_spec(opts->outputs[i], opts->syslog_target,
+                                            opts->syslog_tag, cap, err, errlen);
+            if (s)
+                sh->sinks[sh->n_sinks++] = s;
+            ok = s != NULL;
         }
+    } else {
+        const char *dir = opts->log_dir ? opts->log_dir : ".";
+        const char *name = opts->format != FORMAT_EVE ? "dce_rpc.log" : "eve.json";
+        struct sink *s = NULL;
+        if (strcmp(dir, "-") == 0) {
+            s = sink_file_open("-", err, errlen);
+        } else {
+            struct stat st;
+            if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                snprintf(err, errlen, "log directory %s %s", dir,
+                         stat(dir, &st) != 0 ? "does not exist" : "is not a directory");
+            } else {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%s", dir, name);
+                s = sink_file_open(path, err, errlen);
+            }
+        }
+        if (s) {
+            snprintf(s->spec, sizeof s->spec, "%s%s%s", strcmp(dir, "-") ? "file:" : "-",
+                     strcmp(dir, "-") ? dir : "", strcmp(dir, "-") ? "/" : "");
+            if (strcmp(dir, "-"))
+                snprintf(s->spec + strlen(s->spec), sizeof s->spec - strlen(s->spec), "%s", name);
+            s->types = (1u << EV_KINDS) - 1;
+            sh->sinks[sh->n_sinks++] = s;
+        }
+        ok = s != NULL;
     }
-    if (!s) {
+    if (!ok) {
+        for (size_t i = 0; i < sh->n_sinks; i++)
+            sh->sinks[i]->close(sh->sinks[i]);
         json_free(&o->j);
         pthread_mutex_destroy(&sh->lock);
         free(sh);
         free(o);
         return NULL;
     }
-    sh->sinks[sh->n_sinks++] = s;
+    for (size_t i = 0; i < sh->n_sinks; i++)
+        if (!sh->sinks[i]->types)
+            sh->sinks[i]->types = (1u << EV_KINDS) - 1;
+    zeek_begin(o);
     return o;
+}
+
+size_t output_sink_stats(struct output *o, struct output_sink_stats *st, size_t n)
+{
+    if (!o)
+        return 0;
+    pthread_mutex_lock(&o->sh->lock);
+    size_t k = o->sh->n_sinks;
+    for (size_t i = 0; i < k && i < n; i++) {
+        snprintf(st[i].spec, sizeof st[i].spec, "%s", o->sh->sinks[i]->spec);
+        st[i].written = o->sh->sinks[i]->written;
+        st[i].dropped = o->sh->sinks[i]->dropped;
+    }
+    pthread_mutex_unlock(&o->sh->lock);
+    return k;
 }
 
 struct output *output_view(struct output *base)
@@ -109,6 +159,7 @@ void output_close(struct output *o)
     bool last = --sh->views == 0;
     pthread_mutex_unlock(&sh->lock);
     if (last) {
+        zeek_end(sh, o->opts.format);
         for (size_t i = 0; i < sh->n_sinks; i++)
             sh->sinks[i]->close(sh->sinks[i]);
         pthread_mutex_destroy(&sh->lock);
@@ -124,11 +175,21 @@ void output_emit(struct worker *w, struct output *o)
         w->stats.events_dropped++;
         return;
     }
-    bool ok = false;
+    if (o->opts.format != FORMAT_EVE && o->kind != -1)
+        return; /* Zeek's dce_rpc.log has calls only (zeek_call writes them, kind -1) */
+    bool ok = false, wanted = false;
+    uint32_t bit = o->kind >= 0 ? 1u << o->kind : (1u << EV_DCERPC);
     pthread_mutex_lock(&o->sh->lock);
-    for (size_t i = 0; i < o->sh->n_sinks; i++)
-        ok |= o->sh->sinks[i]->write(o->sh->sinks[i], o->j.buf, o->j.len);
+    for (size_t i = 0; i < o->sh->n_sinks; i++) {
+        struct sink *s = o->sh->sinks[i];
+        if (!(s->types & bit))
+            continue;
+        wanted = true;
+        ok |= s->write(s, o->j.buf, o->j.len);
+    }
     pthread_mutex_unlock(&o->sh->lock);
+    if (!wanted)
+        return; /* no sink takes this kind: not a loss */
     if (ok)
         w->stats.events_written++;
     else
@@ -140,6 +201,8 @@ void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, i
 {
     struct json *j = &o->j;
     char ts[TS_STR_LEN];
+    enum event_kind kind = event_kind_of(event_type);
+    o->kind = kind == EV_KINDS ? EV_DCERPC : (int)kind;
     json_reset(j);
     json_obj_open(j, NULL);
     ts_format(ts_us, ts);
@@ -546,6 +609,10 @@ void output_call(struct worker *w, const struct rpc_call *c)
     struct output *o = w->out;
     if (!o)
         return;
+    if (o->opts.format != FORMAT_EVE) {
+        zeek_call(w, o, c);
+        return;
+    }
     if (c->kind != RPC_KIND_REQUEST && !o->opts.log_binds)
         return;
     /* Answered: stamped with the response, as Suricata does. Unanswered: with the request. */
@@ -813,6 +880,8 @@ void output_stats(struct worker *w, const struct stats_snapshot *n)
     if (!o)
         return;
     const struct stats *s = &n->s;
+    struct output_sink_stats ss[OUTPUT_MAX_SINKS];
+    size_t nss = output_sink_stats(o, ss, OUTPUT_MAX_SINKS);
     eve_header(w, o, NULL, 0, n->ts_us, 0, "stats", NULL);
     struct json *j = &o->j;
     json_obj_open(j, "stats");
@@ -876,6 +945,16 @@ void output_stats(struct worker *w, const struct stats_snapshot *n)
         json_u64(j, "peak", n->mem_peak);
         json_u64(j, "refused", n->mem_refused);
         json_obj_close(j);
+        /* each output: what it took and what it had to drop (a peer gone, a full queue) */
+        json_arr_open(j, "outputs");
+        for (size_t i = 0; i < nss && i < OUTPUT_MAX_SINKS; i++) {
+            json_obj_open(j, NULL);
+            json_str(j, "output", ss[i].spec);
+            json_u64(j, "written", ss[i].written);
+            json_u64(j, "dropped", ss[i].dropped);
+            json_obj_close(j);
+        }
+        json_arr_close(j);
         json_obj_close(j);
         json_obj_close(j);
     }

@@ -9,6 +9,7 @@
 #include "rpcsentry/output.h"
 
 struct sink;
+struct rpc_call;
 
 #define OUTPUT_MAX_SINKS 8
 
@@ -40,6 +41,7 @@ struct output {
     struct output_opts opts;
     struct output_shared *sh;
     struct json j; /* the record being built, reused */
+    int kind;      /* enum event_kind of the record being built */
     struct header_cache hc[HEADER_CACHE];
 };
 
@@ -53,5 +55,10 @@ void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, i
 
 /* Hands the finished record to every sink and counts it. */
 void output_emit(struct worker *w, struct output *o);
+
+/* Zeek's dce_rpc.log (zeek.c): the header, one line per call, the closing line. */
+void zeek_begin(struct output *o);
+void zeek_call(struct worker *w, struct output *o, const struct rpc_call *c);
+void zeek_end(struct output_shared *sh, enum output_format f);
 
 #endif

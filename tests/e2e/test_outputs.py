@@ -1,0 +1,419 @@
+"""Outputs for log pipelines: a real redis-server (list and channel), unix
+stream and datagram readers, a syslog receiver on loopback, per-output
+event types, a peer that goes away (counted drops, no stall); Zeek's
+dce_rpc.log against Zeek's own baselines and against our EVE; the progress
+line and closing table over a directory of captures; `rpcsentry report`."""
+
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from common import (BIN, PCAPS, SHARED_PCAPS, TempDir, need_shared, run, shared_pcap,
+                    validate_record)
+
+PSEXEC = os.path.join(PCAPS, "smb2_psexec_like.pcap")
+LATERAL = os.path.join(PCAPS, "tcp_lateral_movement.pcap")
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def lines_of(path):
+    with open(path) as f:
+        return [l.rstrip("\n") for l in f if l.strip()]
+
+
+class Redis:
+    """A redis-server of our own on a free loopback port, no persistence."""
+
+    def __enter__(self):
+        if not shutil.which("redis-server"):
+            raise unittest.SkipTest("redis-server not installed (apt-get install redis-server)")
+        self.port = free_port()
+        self.dir = TempDir().__enter__()
+        self.p = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if self.cli("PING").strip() == "PONG":
+                return self
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def cli(self, *args):
+        p = subprocess.run(["redis-cli", "-p", str(self.port), "--raw"] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        return p.stdout
+
+    def __exit__(self, *a):
+        self.p.terminate()
+        self.p.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class StreamReader(threading.Thread):
+    """Accepts connections on a unix stream socket and keeps every line."""
+
+    def __init__(self, path, stop_after=None):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        self.lines = []
+        self.stop_after = stop_after  # lines to read before going away for good
+        self.start()
+
+    def run(self):
+        buf = b""
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                buf += data
+                *done, buf = buf.split(b"\n")
+                self.lines += [d.decode() for d in done]
+                if self.stop_after is not None and len(self.lines) >= self.stop_after:
+                    conn.close()
+                    self.sock.close()
+                    return
+            conn.close()
+
+
+class Outputs(unittest.TestCase):
+    def run_to(self, pcap, *outputs, extra=()):
+        """Runs the sensor with a file output beside the others: the reference."""
+        with TempDir() as d:
+            ref = os.path.join(d, "ref.json")
+            args = ["-q", "-r", pcap, "-o", "file:" + ref]
+            for o in outputs:
+                args += ["-o", o]
+            run(args + list(extra))
+            return lines_of(ref)
+
+    def test_redis_list_gets_every_record_in_order(self):
+        with Redis() as r:
+            ref = self.run_to(PSEXEC, "redis://127.0.0.1:%d/list/rpcsentry" % r.port)
+            got = r.cli("LRANGE", "rpcsentry", "0", "-1").splitlines()
+        self.assertGreater(len(ref), 5)
+        self.assertEqual(got, ref)
+
+    def test_redis_channel_publishes_every_record_in_order(self):
+        with Redis() as r:
+            sub = subprocess.Popen(["redis-cli", "-p", str(r.port), "--raw", "SUBSCRIBE", "eve"],
+                                   stdout=subprocess.PIPE, text=True)
+            for _ in range(100):
+                if r.cli("PUBSUB", "NUMSUB", "eve").split()[-1:] == ["1"]:
+                    break
+                time.sleep(0.05)
+            ref = self.run_to(LATERAL, "redis://127.0.0.1:%d/channel/eve" % r.port)
+            time.sleep(0.5)
+            sub.terminate()
+            out = sub.communicate(timeout=10)[0].splitlines()
+        # redis-cli --raw prints each message as three lines: "message", channel, payload
+        msgs = [out[i + 2] for i in range(len(out) - 2) if out[i] == "message" and out[i + 1] == "eve"]
+        self.assertGreater(len(ref), 5)
+        self.assertEqual(msgs, ref)
+
+    def test_unix_stream_and_datagram(self):
+        with TempDir() as d:
+            spath = os.path.join(d, "stream.sock")
+            reader = StreamReader(spath)
+            dpath = os.path.join(d, "dgram.sock")
+            dsock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            dsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+            dsock.bind(dpath)
+            grams = []
+
+            def read_grams():
+                while True:
+                    try:
+                        grams.append(dsock.recv(1 << 20).decode())
+                    except OSError:
+                        return
+
+            t = threading.Thread(target=read_grams, daemon=True)
+            t.start()
+            ref = self.run_to(PSEXEC, "unix:" + spath, "unix-dgram:" + dpath)
+            time.sleep(0.3)
+            dsock.close()
+            reader.sock.close()
+        self.assertEqual(reader.lines, ref)
+        self.assertEqual(grams, ref, "one record per datagram, none lost on loopback")
+
+    def test_syslog_rfc5424_over_udp(self):
+        port = free_port(socket.SOCK_DGRAM)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        s.bind(("127.0.0.1", port))
+        ref = self.run_to(PSEXEC, "syslog:local3",
+                          extra=["--syslog-target", "127.0.0.1:%d" % port,
+                                 "--syslog-tag", "rstest"])
+        msgs = []
+        while select.select([s], [], [], 0.5)[0]:
+            msgs.append(s.recv(1 << 20).decode())
+        s.close()
+        self.assertEqual(len(msgs), len(ref))
+        pat = re.compile(r"^<(\d+)>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) (\S+) rstest (\d+) - - (.*)$",
+                         re.S)
+        for m, line in zip(msgs, ref):
+            g = pat.match(m)
+            self.assertTrue(g, m[:200])
+            self.assertEqual(int(g.group(1)), 19 * 8 + 5, "local3.notice")
+            self.assertEqual(g.group(5), line)
+
+    def test_types_per_output(self):
+        with TempDir() as d:
+            alerts = os.path.join(d, "alerts.json")
+            ref = self.run_to(PSEXEC, "file:%s?types=alert,lateral_movement" % alerts)
+            got = lines_of(alerts)
+        want = [l for l in ref if json.loads(l)["event_type"] in ("alert", "lateral_movement")]
+        self.assertTrue(any('"lateral_movement"' in l for l in want))
+        self.assertEqual(got, want)
+        code, _, err = run(["-q", "-r", PSEXEC, "-o", "file:/dev/null?types=alerts"], check=False)
+        self.assertEqual(code, 1)
+        self.assertIn("alerts is not an event type", err)
+
+    def test_bad_specs_are_refused(self):
+        for spec, msg in [("tcp://x", "not an output"), ("redis://h/stack/k", "expected redis://"),
+                          ("syslog:local9", "unknown facility"), ("unix:", "socket path")]:
+            code, _, err = run(["-q", "-r", PSEXEC, "-o", spec], check=False)
+            self.assertEqual(code, 1, spec)
+            self.assertIn(msg, err, spec)
+
+    def test_a_peer_that_goes_away_costs_counted_drops_not_a_stall(self):
+        """The reader takes 20 records and leaves; the sensor goes on to the end
+        in good time, and its stats say how many records that output dropped."""
+        with TempDir() as d:
+            spath = os.path.join(d, "gone.sock")
+            reader = StreamReader(spath, stop_after=20)
+            ref_path = os.path.join(d, "ref.json")
+            t0 = time.monotonic()
+            args = ["-q", "-o", "file:" + ref_path, "-o", "unix:" + spath,
+                    "--output-queue", "64k", "--stats-interval", "1"]
+            for _ in range(4):
+                args += ["-r", PCAPS]
+            _, _, err = run(args)
+            took = time.monotonic() - t0
+            ref = lines_of(ref_path)
+        stats = [json.loads(l) for l in ref if '"event_type":"stats"' in l][-1]
+        validate_record(self, stats)
+        outs = {o["output"]: o for o in stats["rpcsentry"]["stats"]["outputs"]}
+        sock = outs["unix:" + spath]
+        self.assertGreaterEqual(len(reader.lines), 20)
+        self.assertGreater(sock["dropped"], 0)
+        self.assertEqual(outs["file:" + ref_path]["dropped"], 0)
+        # the stats record is a moment's: records still queued then are in neither count
+        self.assertLessEqual(sock["written"] + sock["dropped"], len(ref) - 1)
+        # the last word, at exit, accounts for every record offered, the stats one too
+        m = re.search(r"output unix:\S+: (\d+) records sent, (\d+) dropped", err)
+        self.assertTrue(m, err)
+        self.assertEqual(int(m.group(1)) + int(m.group(2)), len(ref))
+        self.assertGreaterEqual(int(m.group(1)), 20)
+        self.assertLess(took, 60, "a reader that went away must not hold the sensor up")
+
+
+class Zeek(unittest.TestCase):
+    """Zeek's dce_rpc.log: the baselines in ../shared/pcaps are Zeek's own."""
+
+    BASELINES = {
+        "zeek__baseline__dce-rpc.mapi__dce_rpc.log": "zeek__dce-rpc_mapi.pcap",
+        "zeek__baseline__dce-rpc.context__dce_rpc.log":
+            "zeek__dce-rpc_cs_window7-join_stream092.pcap",
+        "zeek__baseline__dce-rpc.dce_rpc_netlogon__dce_rpc.log":
+            "zeek__dce-rpc_dce_rpc_netlogon.pcapng",
+        "zeek__baseline__smb.smb1-transaction-dcerpc__dce_rpc.log":
+            "zeek__smb_dssetup_DsRoleGetPrimaryDomainInformation_standalone_workstation.cap",
+    }
+
+    @staticmethod
+    def parse_tsv(text):
+        head, rows = {}, []
+        for line in text.splitlines():
+            if line.startswith("#"):
+                k, _, v = line[1:].partition("\t")
+                if k.startswith("separator"):
+                    k, v = "separator", line.split(" ", 1)[1]
+                head[k] = v
+            elif line.strip():
+                rows.append(line.split("\t"))
+        return head, rows
+
+    def test_tsv_matches_zeeks_baselines(self):
+        need_shared(self)
+        for base, pcap in self.BASELINES.items():
+            with self.subTest(base):
+                with open(shared_pcap(base)) as f:
+                    zhead, zrows = self.parse_tsv(f.read())
+                _, out, _ = run(["-q", "--format", "zeek-tsv", "-l", "-", "-r", shared_pcap(pcap)])
+                head, rows = self.parse_tsv(out)
+                for k in ("separator", "set_separator", "empty_field", "unset_field", "path",
+                          "fields", "types"):
+                    self.assertEqual(head[k], zhead[k], k)
+                self.assertIn("open", head)
+                self.assertIn("close", head)
+                # ts and uid: Zeek's baselines mask ts, and Zeek's uids are random
+                ours = [r[2:] for r in rows]
+                theirs = [r[2:] for r in zrows]
+                if base.endswith("mapi__dce_rpc.log"):
+                    # Zeek's last row repeats its previous one (EcRRegisterPushNotification,
+                    # rtt 0.003998). The capture's last call on that connection is EcDoRpc
+                    # (opnum 2, call_id 7, frame 800) with no response: tshark agrees with us.
+                    # Zeek carries the finished call's fields into the unanswered one.
+                    dup = ["192.168.0.173", "1073", "192.168.0.2", "1032", "0.003998", "1032",
+                           "exchange_mapi", "EcRRegisterPushNotification"]
+                    self.assertEqual(theirs[-1], dup)
+                    theirs = theirs[:-1]
+                    self.assertIn(["192.168.0.173", "1073", "192.168.0.2", "1032", "-", "1032",
+                                   "exchange_mapi", "EcDoRpc"], ours)
+                    # Zeek sees only connections whose bind it saw (its DCE/RPC analyzer
+                    # starts on the bind); we also log calls of connections picked up
+                    # mid-stream and the lsarpc pipe on 139 that Zeek 's SMB1 analyzer skips.
+                for row in theirs:
+                    self.assertIn(row, ours)
+                    ours.remove(row)
+
+    def test_json_lines_agree_with_our_eve(self):
+        need_shared(self)
+        for pcap in ["zeek__dce-rpc_cs_window7-join_stream092.pcap",
+                     "Intranet_penetration_history__atexec.pcapng"]:
+            with self.subTest(pcap):
+                _, zout, _ = run(["-q", "--format", "zeek", "-l", "-", "-r", shared_pcap(pcap)])
+                _, eout, _ = run(["-q", "-l", "-", "-r", shared_pcap(pcap)])
+                z = [json.loads(l) for l in zout.splitlines()]
+                e = [json.loads(l) for l in eout.splitlines()]
+                e = [r for r in e if r["event_type"] == "dcerpc" and r["dcerpc"]["request"] == "REQUEST"]
+                self.assertEqual(len(z), len(e))
+                self.assertGreater(len(z), 0)
+                for zr, er in zip(z, e):
+                    self.assertEqual(list(zr)[:6], ["ts", "uid", "id.orig_h", "id.orig_p",
+                                                    "id.resp_h", "id.resp_p"])
+                    self.assertTrue(re.match(r"^C[0-9A-Za-z]{17}$", zr["uid"]))
+                    self.assertEqual(zr["community_id"], er["community_id"])
+                    self.assertEqual(zr["id.orig_h"], er["src_ip"])
+                    self.assertEqual(zr["id.resp_p"], er["dest_port"])
+                    iface = er["dcerpc"]["interfaces"][0]
+                    self.assertEqual(zr["endpoint"], iface.get("service", "unknown-" + iface["uuid"]))
+                    self.assertEqual(zr["operation"],
+                                     iface.get("procedure", "unknown-%d" % er["dcerpc"]["req"]["opnum"]))
+                    x = er["rpcsentry"]
+                    if "rtt" in zr:
+                        t = lambda s: time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) + float(s[19:26])
+                        self.assertAlmostEqual(zr["rtt"], t(er["timestamp"]) - t(x["request_time"]),
+                                               places=5)
+                    uids = {r["uid"] for r in z if r["community_id"] == zr["community_id"]}
+                    self.assertEqual(len(uids), 1, "one connection, one uid")
+
+
+class Hunting(unittest.TestCase):
+    def test_progress_line_on_a_terminal_and_the_table(self):
+        need_shared(self)
+        master, slave = pty.openpty()
+        with TempDir() as d:
+            p = subprocess.Popen([BIN, "-r", SHARED_PCAPS, "-l", d], stderr=slave,
+                                 stdout=subprocess.DEVNULL)
+            os.close(slave)
+            chunks = []
+            while True:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            p.wait(timeout=600)
+            os.close(master)
+        err = b"".join(chunks).decode(errors="replace")
+        self.assertEqual(p.returncode, 0, err[-2000:])
+        self.assertRegex(err, r"\r\x1b\[Krpcsentry: \[\d+/\d+\] +\d+\.\d%  \S+ \S+ of \S+ \S+  "
+                              r"\S+ \S+/s  ETA (--:--|\d+:\d\d)  \S")
+        self.assertTrue(err.count("\x1b[K") >= 2, "the line is cleared before the summary")
+        table = err[err.index("per capture, most serious first"):].splitlines()[2:]
+        rows = [l.split() for l in table if not l.strip().startswith("(")]
+        self.assertGreater(len(rows), 5)
+        sev1 = [int(r[0]) for r in rows]
+        self.assertEqual(sev1, sorted(sev1, reverse=True), "most serious first")
+        by_name = {os.path.basename(r[-1]): r for r in rows}
+        psexec = by_name["401trg-detections__20171220_smb_psexec_add_user.pcap"]
+        self.assertGreaterEqual(int(psexec[0]), 1)  # severity-1 alerts
+        self.assertGreaterEqual(int(psexec[4]), 1)  # a creation
+        self.assertRegex(table[-1], r"\(\d+ captures with no task/service calls and no alerts\)")
+
+    def test_no_progress_line_when_stderr_is_not_a_terminal(self):
+        with TempDir() as d:
+            _, _, err = run(["-r", PCAPS, "-l", d])
+        self.assertNotIn("\r", err)
+        self.assertIn("per capture, most serious first", err)
+
+
+class Report(unittest.TestCase):
+    def eve_of(self, d, *pcaps):
+        args = ["-q", "-l", d]
+        for p in pcaps:
+            args += ["-r", p]
+        run(args)
+        return os.path.join(d, "eve.json")
+
+    def test_who_created_what_where(self):
+        with TempDir() as d:
+            eve = self.eve_of(d, PSEXEC, LATERAL)
+            p = subprocess.run([BIN, "report", eve], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        row = [l for l in lines if "RCreateServiceWOW64W" in l]
+        self.assertEqual(len(row), 1, p.stdout)
+        for part in ("10.1.0.5", "10.1.0.20", "CORP\\svc_deploy", "create",
+                     "PSEXESVC: %SystemRoot%\\PSEXESVC.exe", "severity 1"):
+            self.assertIn(part, row[0])
+        times = [l[:19] for l in lines if re.match(r"^\d{4}-\d\d-\d\d \d\d:", l)]
+        actions = times[:times.index(times[-1]) + 1]
+        self.assertEqual(actions, sorted(actions))
+        self.assertIn("stories (several calls that together ran something):", p.stdout)
+        self.assertIn("service 'PSEXESVC' created, started and deleted on 10.1.0.20", p.stdout)
+
+    def test_task_command_from_a_real_atexec(self):
+        need_shared(self)
+        with TempDir() as d:
+            eve = self.eve_of(d, shared_pcap("Intranet_penetration_history__atexec.pcapng"))
+            out = subprocess.run([BIN, "report", eve], capture_output=True, text=True,
+                                 check=True).stdout
+        reg = [l for l in out.splitlines() if "SchRpcRegisterTask" in l]
+        self.assertEqual(len(reg), 1, out)
+        self.assertIn("cmd.exe /C whoami > %windir%\\Temp\\", reg[0])
+
+    def test_bad_input_is_counted_not_fatal(self):
+        with TempDir() as d:
+            path = os.path.join(d, "mixed.json")
+            with open(path, "w") as f:
+                f.write('not json\n{"event_type":"dns"}\n')
+            p = subprocess.run([BIN, "report", path], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0)
+            self.assertIn("0 task/service changes", p.stdout)
+            self.assertIn("1 of 2 lines were not JSON records", p.stderr)
+            p = subprocess.run([BIN, "report", os.path.join(d, "absent.json")],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("absent.json", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
