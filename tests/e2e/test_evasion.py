@@ -1,0 +1,353 @@
+"""Evasion suite (issue "Robustness and evasion"): tests/gen/evasion.py writes
+one capture per trick, pcaps/evasion_CASE.pcap, each carrying one scheduled
+task creation (SchRpcRegisterTask) and one service creation (RCreateServiceW);
+tests/expected/evasion/evasion_CASE.truth.json says what was sent.
+
+For every case the sensor must report:
+- a dcerpc record: rpcsentry.interface "ITaskSchedulerService", operation
+  "SchRpcRegisterTask", class "create", with the task's command
+  (rpcsentry.args.task.actions[].command) exactly as sent, on the connection,
+  call_id and context id it was sent on, with the fragment count and stub size
+  sent;
+- a dcerpc record: interface "svcctl", operation "RCreateServiceW", class
+  "create", rpcsentry.args.binary_path exactly as sent;
+- an alert 4300001 (task created) and an alert 4300018 (service created) of
+  the default rules for those two calls (same flow_id, tx_id and call_id);
+- records that all validate (Suricata's schema + ours);
+- the case's own extras (below, per test).
+
+Overlaps: the first data seen wins. The decoy bytes of overlap_conflict
+always arrive after the real ones, so the real command and binary path must
+be reported and the decoy's never.
+
+A case the sensor gets wrong is marked expectedFailure with what it does
+wrong; the capture stays as it is, so the C side can be fixed against it.
+"""
+
+import glob
+import json
+import os
+import struct
+import subprocess
+import sys
+import unittest
+
+from common import EXPECTED, PCAPS, ROOT, TempDir, records, validate_record
+
+GEN = os.path.join(ROOT, "tests", "gen", "evasion.py")
+TRUTH_DIR = os.path.join(EXPECTED, "evasion")
+TASK_SID = 4300001      # RPCSENTRY CREATE ITaskSchedulerService (SchRpcRegisterTask)
+SERVICE_SID = 4300018   # RPCSENTRY CREATE svcctl (RCreateServiceW)
+
+CASES = ["one_byte_segments", "out_of_order", "overlap_conflict", "one_byte_fragments",
+         "decoy_contexts", "alter_context_switch", "big_endian", "ndr64",
+         "smb_write_ioctl_split", "smb2_compound", "bind_other_connection", "odd_padding_auth",
+         "call_id_reuse"]
+
+_records = {}
+
+
+def truth_of(case):
+    with open(os.path.join(TRUTH_DIR, "evasion_%s.truth.json" % case)) as f:
+        return json.load(f)
+
+
+def records_of(case):
+    if case not in _records:
+        _records[case] = records(os.path.join(PCAPS, "evasion_%s.pcap" % case))
+    return _records[case]
+
+
+def tcp_segments(path):
+    """(pcap_cnt, src port, dst port, seq, payload length) of every TCP segment of
+    an Ethernet/IPv4 capture (what the generator writes)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    off, n, out = 24, 0, []
+    while off + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, off + 8)[0]
+        frame = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        n += 1
+        if len(frame) < 54 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+            continue
+        ihl = (frame[14] & 0x0F) * 4
+        tot = struct.unpack_from("!H", frame, 16)[0]
+        t = 14 + ihl
+        sport, dport, seq = struct.unpack_from("!HHI", frame, t)
+        thl = (frame[t + 12] >> 4) * 4
+        out.append((n, sport, dport, seq, tot - ihl - thl))
+    return out
+
+
+def describe(recs, port):
+    """The sensor's call records on a client port, for failure messages."""
+    out = []
+    for r in recs:
+        if r["event_type"] == "dcerpc" and port in (r["src_port"], r["dest_port"]):
+            x, d = r.get("rpcsentry", {}), r["dcerpc"]
+            out.append("call_id %s %s %s/%s/%s ctx %s flags %s frames %s-%s" % (
+                d.get("call_id"), d.get("request"), x.get("interface"), x.get("operation"),
+                x.get("class"), x.get("context_id"), x.get("flags"),
+                x.get("request_pcap_cnt"), x.get("response_pcap_cnt")))
+    return "; ".join(out) or "no call records"
+
+
+def commands(rec):
+    task = rec.get("rpcsentry", {}).get("args", {}).get("task", {})
+    return [a.get("command") for a in task.get("actions", [])]
+
+
+class Evasion(unittest.TestCase):
+    maxDiff = None
+
+    # ---- the checks every case makes
+
+    def find_call(self, recs, want, iface, operation, matches):
+        """The record of the creation described by want (truth): interface,
+        operation, class create, and the content check matches(rec)."""
+        named = [r for r in recs if r["event_type"] == "dcerpc"
+                 and r.get("rpcsentry", {}).get("interface") == iface
+                 and r["rpcsentry"].get("operation") == operation]
+        self.assertTrue(named, "no %s %s record; on client port %d the sensor reported: %s"
+                        % (iface, operation, want["src_port"],
+                           describe(recs, want["src_port"])))
+        hits = [r for r in named if matches(r)]
+        self.assertTrue(hits, "%s %s reported, but not with what was sent (%s): %s" % (
+            iface, operation, want, [r.get("rpcsentry", {}).get("args") for r in named]))
+        self.assertEqual(len(hits), 1, "the creation reported more than once")
+        r = hits[0]
+        d, x = r["dcerpc"], r["rpcsentry"]
+        self.assertEqual(x.get("class"), "create")
+        self.assertEqual(d.get("request"), "REQUEST")
+        self.assertEqual((r["src_ip"], r["src_port"], r["dest_port"], d["call_id"]),
+                         ("10.1.0.5", want["src_port"], want["dest_port"], want["call_id"]),
+                         "connection and call_id")
+        self.assertEqual(x.get("context_id"), want["context_id"], "context id")
+        self.assertEqual(d["req"]["frag_cnt"], want["req_frag_cnt"], "dcerpc.req.frag_cnt")
+        self.assertEqual(d["req"]["stub_data_size"], want["req_stub_size"],
+                         "dcerpc.req.stub_data_size")
+        self.assertFalse(x.get("sealed"), "the stub was readable")
+        self.assertNotIn("decode_incomplete", x.get("args", {}))
+        if "syntax" in want:
+            self.assertEqual(x.get("syntax"), want["syntax"])
+        if "transport" in want:
+            self.assertEqual(x.get("transport"), want["transport"])
+        if "named_pipe" in want:
+            self.assertEqual(x.get("named_pipe"), want["named_pipe"])
+        return r
+
+    def task_record(self, recs, want):
+        r = self.find_call(recs, want, "ITaskSchedulerService", "SchRpcRegisterTask",
+                           lambda r: want["command"] in commands(r))
+        args = r["rpcsentry"]["args"]
+        self.assertEqual(args.get("path"), want["path"])
+        self.assertEqual([a.get("arguments") for a in args["task"]["actions"]],
+                         [want["arguments"]])
+        return r
+
+    def service_record(self, recs, want):
+        r = self.find_call(
+            recs, want, "svcctl", "RCreateServiceW",
+            lambda r: r.get("rpcsentry", {}).get("args", {}).get("binary_path")
+            == want["binary_path"])
+        self.assertEqual(r["rpcsentry"]["args"].get("service_name"), want["service_name"])
+        return r
+
+    def alert_for(self, recs, call, sid):
+        alerts = [r for r in recs if r["event_type"] == "alert"
+                  and r["alert"]["signature_id"] == sid]
+        same = [a for a in alerts if a["flow_id"] == call["flow_id"]
+                and a.get("tx_id") == call.get("tx_id")
+                and a["dcerpc"].get("call_id") == call["dcerpc"]["call_id"]]
+        self.assertTrue(same, "no alert %d for call_id %d (flow %d); alerts %d seen: %s" % (
+            sid, call["dcerpc"]["call_id"], call["flow_id"], sid,
+            [(a["src_port"], a["dcerpc"].get("call_id")) for a in alerts]))
+        self.assertEqual(same[0]["direction"], "to_server")
+
+    def check(self, case):
+        """The common checks; returns (truth, records, task record, service record)."""
+        truth = truth_of(case)
+        self.assertEqual(truth["case"], case)
+        recs = records_of(case)
+        self.assertTrue(recs, "no records at all")
+        for r in recs:
+            validate_record(self, r)
+        task = self.task_record(recs, truth["task"])
+        svc = self.service_record(recs, truth["service"])
+        self.alert_for(recs, task, TASK_SID)
+        self.alert_for(recs, svc, SERVICE_SID)
+        return truth, recs, task, svc
+
+    def segments(self, case):
+        return tcp_segments(os.path.join(PCAPS, "evasion_%s.pcap" % case))
+
+    # ---- the cases
+
+    def test_one_byte_segments(self):
+        self.check("one_byte_segments")
+        sizes = {s[4] for s in self.segments("one_byte_segments")}
+        self.assertEqual(sizes, {0, 1}, "every data segment of the capture is 1 byte")
+
+    def test_out_of_order(self):
+        self.check("out_of_order")
+        # the capture really is scrambled: per direction, how often seq goes back
+        back = {}
+        last = {}
+        for _, sp, dp, seq, n in self.segments("out_of_order"):
+            if n:
+                if (sp, dp) in last and seq < last[(sp, dp)]:
+                    back[(sp, dp)] = back.get((sp, dp), 0) + 1
+                last[(sp, dp)] = seq
+        self.assertEqual(len(back), 4, "both directions of both connections reordered")
+        self.assertGreaterEqual(min(back.values()), 2)
+        self.assertGreater(max(back.values()), 10)
+
+    def test_overlap_conflict(self):
+        truth, recs, task, svc = self.check("overlap_conflict")
+        # first data wins: the decoy bytes (later) appear nowhere
+        out = json.dumps(recs)
+        x = truth["extra"]
+        for decoy in (x["decoy_command"], x["decoy_binary_path"]):
+            self.assertNotIn(json.dumps(decoy)[1:-1], out, "decoy bytes were reported")
+        events = {r["anomaly"]["event"] for r in recs if r["event_type"] == "anomaly"}
+        for e in x["anomalies"]:
+            self.assertIn(e, events)
+
+    # The sensor keeps the first bytes and raises the anomaly
+    # stream.reassembly_overlap, but never marks the calls: RPC_F_OVERLAP
+    # ("stream_overlap") is defined in include/rpcsentry/rpc_call.h and mapped in
+    # src/output/eve.c, yet nothing sets it (src/stream/tcp.c ooo_insert only
+    # raises ANOM_STREAM_OVERLAP, frames 35 and 61). The SchRpcRegisterTask
+    # record (client port 51071, call_id 2, request completed at frame 39,
+    # response 42) and the RCreateServiceW record (port 51072, call_id 3,
+    # frames 64/67) carry no rpcsentry.flags at all.
+    # Reproduce: build/rpcsentry -r pcaps/evasion_overlap_conflict.pcap -l - -q
+    #            | grep -c stream_overlap      (0 call records; expected 2)
+    @unittest.expectedFailure
+    def test_overlap_conflict_flag(self):
+        truth, recs, task, svc = self.check("overlap_conflict")
+        for rec, want in ((task, truth["task"]), (svc, truth["service"])):
+            for flag in want["flags"]:
+                self.assertIn(flag, rec["rpcsentry"].get("flags", []),
+                              "call_id %d on port %d" % (want["call_id"], want["src_port"]))
+
+    def test_one_byte_fragments(self):
+        truth, recs, task, svc = self.check("one_byte_fragments")
+        # one stub byte per fragment: as many fragments as stub bytes
+        for want in (truth["task"], truth["service"]):
+            self.assertEqual(want["req_frag_cnt"], want["req_stub_size"])
+        self.assertGreater(task["dcerpc"]["req"]["frag_cnt"], 1000)
+
+    def test_decoy_contexts(self):
+        truth, recs, task, svc = self.check("decoy_contexts")
+        for want, key in ((truth["task"], "task_bind_uuids"),
+                          (truth["service"], "service_bind_uuids")):
+            binds = [r for r in recs if r["event_type"] == "dcerpc"
+                     and r["src_port"] == want["src_port"]
+                     and r["dcerpc"]["request"] == "BIND"]
+            self.assertEqual(len(binds), 1)
+            items = binds[0]["dcerpc"]["interfaces"]
+            self.assertEqual([i["uuid"] for i in items], truth["extra"][key])
+            self.assertEqual([i["ack_result"] for i in items],
+                             [0 if n == want["context_id"] else 2 for n in range(10)])
+
+    def test_alter_context_switch(self):
+        truth, recs, task, svc = self.check("alter_context_switch")
+        for want, iface in ((truth["task"], "ITaskSchedulerService"), (truth["service"], "svcctl")):
+            alters = [r for r in recs if r["event_type"] == "dcerpc"
+                      and r["src_port"] == want["src_port"]
+                      and r["dcerpc"]["request"] == "ALTER_CONTEXT"]
+            self.assertEqual(len(alters), 1)
+            self.assertEqual(alters[0]["dcerpc"]["call_id"], truth["extra"]["alter_call_id"])
+            self.assertEqual(alters[0]["dcerpc"]["response"], "ALTER_CONTEXT_RESP")
+            self.assertEqual([(i.get("service"), i["ack_result"])
+                              for i in alters[0]["dcerpc"]["interfaces"]], [(iface, 0)])
+            # the harmless call before the switch is srvsvc's, not a target's
+            first = [r for r in recs if r["event_type"] == "dcerpc"
+                     and r["src_port"] == want["src_port"] and r["dcerpc"]["call_id"] == 2]
+            self.assertEqual(first[0]["rpcsentry"].get("interface"), "srvsvc")
+
+    def test_big_endian(self):
+        self.check("big_endian")
+
+    def test_ndr64(self):
+        self.check("ndr64")     # truth: syntax NDR64, context 1
+
+    def test_smb_write_ioctl_split(self):
+        truth, recs, task, svc = self.check("smb_write_ioctl_split")
+        for want in (truth["task"], truth["service"]):
+            self.assertEqual(len(want["split"]), 2)
+        self.assertEqual(task["app_proto"], "smb")
+
+    def test_smb2_compound(self):
+        truth, recs, task, svc = self.check("smb2_compound")
+        self.assertEqual(task["app_proto"], "smb")
+        self.assertEqual(svc["rpcsentry"].get("share"), "\\\\10.1.0.20\\IPC$")
+
+    # SMB 3 multichannel is not followed across connections: the pipes (FileId
+    # and DCE/RPC association with its bound contexts) live per connection in
+    # src/transport/smb.c (struct smb_conn.pipes); only the session's user and
+    # trees are shared through the registry. On the second channel (client port
+    # 51122) the WRITEs on the FileIds opened and bound on port 51121 are adopted
+    # as pipes with no name and no bind, so SchRpcRegisterTask (call_id 2,
+    # request frame 60, response 66), ROpenSCManagerW (call_id 2, frames 68/74)
+    # and RCreateServiceW (call_id 3, frames 76/82) are reported with no
+    # interface, no operation,
+    # class "other", flags ["context_unknown"], their stubs not decoded; no alert
+    # 4300001 or 4300018.
+    # Reproduce: build/rpcsentry -r pcaps/evasion_bind_other_connection.pcap -l - -q
+    @unittest.expectedFailure
+    def test_bind_other_connection(self):
+        truth, recs, task, svc = self.check("bind_other_connection")
+        self.assertEqual(task["rpcsentry"].get("auth", {}).get("user"), "mallory")
+
+    def test_odd_padding_auth(self):
+        truth, recs, task, svc = self.check("odd_padding_auth")
+        for rec, want in ((task, truth["task"]), (svc, truth["service"])):
+            a = rec["rpcsentry"].get("auth", {})
+            self.assertEqual(a.get("type"), "NTLMSSP")
+            self.assertEqual(a.get("level_id"), want["auth_level"])
+            self.assertEqual(a.get("user"), want["user"])
+            self.assertEqual(len(want["pads"]), want["req_frag_cnt"])
+        self.assertEqual(sorted(truth["task"]["pads"]), list(range(1, 16)))
+        events = [r["anomaly"]["event"] for r in recs if r["event_type"] == "anomaly"]
+        self.assertNotIn("dcerpc.invalid_auth", events)
+
+    def test_call_id_reuse(self):
+        truth, recs, task, svc = self.check("call_id_reuse")
+        # the other request that used the same call_id is reported too, separately
+        for rec, want in ((task, truth["task"]), (svc, truth["service"])):
+            same = [r for r in recs if r["event_type"] == "dcerpc"
+                    and r["flow_id"] == rec["flow_id"]
+                    and r["dcerpc"]["request"] == "REQUEST"
+                    and r["dcerpc"]["call_id"] == want["call_id"]]
+            self.assertEqual(sorted(r["rpcsentry"].get("operation") for r in same),
+                             sorted([want["reused_with"], rec["rpcsentry"]["operation"]]))
+        self.assertEqual(task["dcerpc"]["response"], "RESPONSE")
+        self.assertEqual(svc["dcerpc"]["response"], "RESPONSE")
+
+    # ---- the captures are the generator's
+
+    def test_every_case_has_a_capture_and_a_test(self):
+        caps = sorted(os.path.basename(p)[len("evasion_"):-len(".pcap")]
+                      for p in glob.glob(os.path.join(PCAPS, "evasion_*.pcap")))
+        self.assertEqual(caps, sorted(CASES))
+        for case in CASES:
+            self.assertTrue(hasattr(self, "test_" + case), case)
+
+    def test_generator_is_deterministic(self):
+        """Regenerating gives the committed bytes: pcaps/evasion_*.pcap and
+        tests/expected/evasion/*.truth.json are exactly evasion.py's output."""
+        with TempDir() as d:
+            subprocess.run([sys.executable, GEN, "--out", d, "--truth", d], check=True)
+            made = sorted(os.listdir(d))
+            self.assertEqual(len(made), 2 * len(CASES))
+            for name in made:
+                committed = os.path.join(PCAPS if name.endswith(".pcap") else TRUTH_DIR, name)
+                with open(committed, "rb") as a, open(os.path.join(d, name), "rb") as b:
+                    self.assertEqual(a.read(), b.read(), name + " differs from its generator")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,656 @@
+#!/usr/bin/python3
+"""Evasion captures (issue "Robustness and evasion"): one capture per trick.
+
+    tests/gen/evasion.py [--out DIR] [--truth DIR] [CASE ...]
+
+Writes pcaps/evasion_CASE.pcap and its ground truth
+tests/expected/evasion/evasion_CASE.truth.json. Every capture carries one
+scheduled-task creation (ITaskSchedulerService SchRpcRegisterTask, opnum 1,
+a readable task XML whose <Command> names the case) and one service creation
+(svcctl RCreateServiceW, opnum 12, with a binary path naming the case), each
+delivered with the case's evasion; the sensor must report both.
+
+The truth files live in a subdirectory of tests/expected on purpose:
+tests/e2e/test_generated.py takes every tests/expected/*.truth.json for a
+make_pcaps.py scenario (and regenerates them with make_pcaps.py), and these
+are not make_pcaps.py scenarios. tests/e2e/test_evasion.py reads them.
+
+Deterministic: fixed timestamps, and the only randomness (segment order,
+decoy UUIDs) comes from random.Random seeded with a constant per case.
+Running it twice writes identical files.
+
+Overlaps (case overlap_conflict): where two segments cover the same sequence
+numbers with different bytes, the FIRST bytes seen are the real call's; the
+decoy bytes always arrive later (as out-of-order retransmissions straddling
+buffered data, and as an in-order retransmission of data already delivered).
+The sensor keeps the first-seen bytes, so the real command and binary path
+must be reported, never the decoy's.
+"""
+
+import argparse
+import json
+import os
+import random
+import struct
+import sys
+import uuid as uuidlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import ndrgen as N  # noqa: E402
+import smbgen as S  # noqa: E402
+from make_pcaps import (CLIENT, SCM_HANDLE, SERVER, SMB_SHARE, SVC_HANDLE,  # noqa: E402
+                        smb2_login)
+from pcapgen import (NDR, NDR64, SRVSVC, SVCCTL, TSCH, Dce, Endpoint,  # noqa: E402
+                     PcapWriter, TcpConn, ntlm_authenticate, ntlm_challenge,
+                     ntlm_negotiate)
+
+TSCH_PORT = 49667
+SVC_PORT = 49668
+
+TASK_XML = """<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <Triggers>
+    <TimeTrigger>
+      <StartBoundary>2023-11-15T03:00:00</StartBoundary>
+      <Enabled>true</Enabled>
+    </TimeTrigger>
+  </Triggers>
+  <Principals>
+    <Principal id="LocalSystem">
+      <UserId>S-1-5-18</UserId>
+      <RunLevel>HighestAvailable</RunLevel>
+    </Principal>
+  </Principals>
+  <Settings>
+    <Hidden>true</Hidden>
+    <Enabled>true</Enabled>
+  </Settings>
+  <Actions Context="LocalSystem">
+    <Exec>
+      <Command>{command}</Command>
+      <Arguments>{arguments}</Arguments>
+    </Exec>
+  </Actions>
+</Task>
+"""
+
+
+class Payload:
+    """The stubs of one case: the task registration, and the SCM open and
+    service creation (their requests and responses), in the case's byte order
+    and transfer syntax. decoy: the same stubs with every letter of the case
+    name replaced (same lengths), for the overlap case."""
+
+    def __init__(self, case, le=True, ndr64=False, decoy=False):
+        kw = {"le": le, "ndr64": ndr64}
+        tag = "x" * len(case) if decoy else case
+        self.task_path = "\\Ev_" + tag
+        self.command = "C:\\ProgramData\\Evasion\\%s.exe" % tag
+        self.arguments = "/quiet /case %s" % tag
+        self.service = "Ev_" + tag
+        self.binary_path = "C:\\Windows\\Temp\\%s_svc.exe -k run" % tag
+        xml = TASK_XML.format(command=self.command, arguments=self.arguments)
+        self.task = N.sch_register_task(self.task_path, xml, flags=0x2, logon_type=3, **kw)
+        self.task_resp = N.sch_register_task_response(self.task_path, **kw)
+        self.open = N.open_scmanager_w("DC01", None, 0xF003F, **kw)
+        self.open_resp = N.handle_response(SCM_HANDLE, **kw)
+        self.create = N.create_service(SCM_HANDLE, self.service, self.binary_path,
+                                       display=self.service, **kw)
+        self.create_resp = N.create_service_response(SVC_HANDLE, **kw)
+
+
+def task_truth(p, conn, call_id, frags=1, ctx=0, stub=None, **more):
+    """What the task record must say. conn: (client port, server port) of the
+    TCP connection that carries the request."""
+    t = {"src_port": conn[0], "dest_port": conn[1], "call_id": call_id, "context_id": ctx,
+         "command": p.command, "arguments": p.arguments, "path": p.task_path,
+         "req_frag_cnt": frags, "req_stub_size": len(p.task if stub is None else stub)}
+    t.update(more)
+    return t
+
+
+def service_truth(p, conn, call_id, frags=1, ctx=0, stub=None, **more):
+    t = {"src_port": conn[0], "dest_port": conn[1], "call_id": call_id, "context_id": ctx,
+         "binary_path": p.binary_path, "service_name": p.service,
+         "req_frag_cnt": frags, "req_stub_size": len(p.create if stub is None else stub)}
+    t.update(more)
+    return t
+
+
+def ports(conn):
+    return (conn.c.port, conn.s.port)
+
+
+def tcp(pw, cport, sport):
+    return TcpConn(pw, Endpoint(CLIENT, cport), Endpoint(SERVER, sport))
+
+
+def scrambled(seed):
+    """order= for TcpConn.send: a seeded shuffle in which the first segment is
+    never first and not every segment is just swapped with a neighbour."""
+    rng = random.Random(seed)
+
+    def order(n):
+        idx = list(range(n))
+        if n < 3:
+            return idx[::-1]
+        while True:
+            rng.shuffle(idx)
+            if idx[0] != 0 and (n < 5 or any(abs(a - b) > 2 for a, b in zip(idx, idx[1:]))):
+                return list(idx)
+    return order
+
+
+# --------------------------------------------------------------- plain TCP sessions
+
+def tcp_task(pw, d, p, cport, send=None, recv=None, frag=None, contexts=None, acks=None,
+             ctx=0, call_base=1):
+    """An ncacn_ip_tcp connection to the task scheduler: bind, SchRpcRegisterTask.
+    send/recv: keyword arguments for every client / server TcpConn.send (seg,
+    order); frag: stub bytes per request fragment; contexts/acks: the bind's
+    presentation contexts and the answers (default: TSCH on NDR, context 0)."""
+    send, recv = send or {}, recv or {}
+    c = tcp(pw, cport, TSCH_PORT)
+    contexts = contexts or [(0, TSCH, [NDR])]
+    acks = acks or [(0, NDR)]
+    c.send(0, d.bind(call_base, contexts), **send)
+    c.send(1, d.bind_ack(call_base, acks), **recv)
+    call_id = call_base + 1
+    if frag:
+        pdus = d.fragments("req", call_id, ctx, 1, p.task, frag)
+    else:
+        pdus = [d.request(call_id, ctx, 1, p.task)]
+    c.send(0, b"".join(pdus), **send)
+    c.send(1, d.response(call_id, ctx, p.task_resp), **recv)
+    c.close()
+    return task_truth(p, ports(c), call_id, frags=len(pdus), ctx=ctx)
+
+
+def tcp_service(pw, d, p, cport, send=None, recv=None, frag=None, contexts=None, acks=None,
+                ctx=0, call_base=1):
+    """An ncacn_ip_tcp connection to svcctl: bind, ROpenSCManagerW,
+    RCreateServiceW (see tcp_task)."""
+    send, recv = send or {}, recv or {}
+    c = tcp(pw, cport, SVC_PORT)
+    contexts = contexts or [(0, SVCCTL, [NDR])]
+    acks = acks or [(0, NDR)]
+    c.send(0, d.bind(call_base, contexts), **send)
+    c.send(1, d.bind_ack(call_base, acks, sec_addr=b"49668\0"), **recv)
+    c.send(0, d.request(call_base + 1, ctx, 15, p.open), **send)
+    c.send(1, d.response(call_base + 1, ctx, p.open_resp), **recv)
+    call_id = call_base + 2
+    if frag:
+        pdus = d.fragments("req", call_id, ctx, 12, p.create, frag)
+    else:
+        pdus = [d.request(call_id, ctx, 12, p.create)]
+    c.send(0, b"".join(pdus), **send)
+    c.send(1, d.response(call_id, ctx, p.create_resp), **recv)
+    c.close()
+    return service_truth(p, ports(c), call_id, frags=len(pdus), ctx=ctx)
+
+
+def one_byte_segments():
+    """Every TCP segment carrying data is 1 byte long, in both directions:
+    binds, requests and responses."""
+    pw, p, d = PcapWriter(start=1700100000.0), Payload("one_byte_segments"), Dce()
+    one = {"seg": 1}
+    task = tcp_task(pw, d, p, 51001, send=one, recv=one)
+    svc = tcp_service(pw, d, p, 51002, send=one, recv=one)
+    return pw, task, svc, {}
+
+
+def out_of_order():
+    """Client segments of 48 bytes (binds and requests) and server segments of
+    32 bytes delivered in a seeded random order (the first segment never
+    first, segments far from their place), then ACKed."""
+    pw, p, d = PcapWriter(start=1700100100.0), Payload("out_of_order"), Dce()
+    task = tcp_task(pw, d, p, 51011, send={"seg": 48, "order": scrambled(11)},
+                    recv={"seg": 32, "order": scrambled(12)})
+    svc = tcp_service(pw, d, p, 51012, send={"seg": 48, "order": scrambled(13)},
+                      recv={"seg": 32, "order": scrambled(14)})
+    return pw, task, svc, {}
+
+
+def one_byte_fragments():
+    """Both creation requests cut into DCE/RPC fragments of 1 stub byte each
+    (first/last flags on the first/last), carried in 1460-byte segments."""
+    pw, p, d = PcapWriter(start=1700100200.0), Payload("one_byte_fragments"), Dce()
+    seg = {"seg": 1460}
+    task = tcp_task(pw, d, p, 51021, send=seg, frag=1)
+    svc = tcp_service(pw, d, p, 51022, send=seg, frag=1)
+    assert task["req_frag_cnt"] == len(p.task) and svc["req_frag_cnt"] == len(p.create)
+    return pw, task, svc, {}
+
+
+def decoy_contexts():
+    """Binds proposing 10 presentation contexts, 9 of them random (seeded)
+    UUIDs with random versions, the real interface at context id 7, as
+    Metasploit's bind evasion does; the server rejects the decoys (provider
+    rejection) and accepts the real one; the calls use context 7."""
+    pw, p, d = PcapWriter(start=1700100300.0), Payload("decoy_contexts"), Dce()
+    rng = random.Random(300)
+    real_ctx = 7
+
+    def contexts(iface):
+        out, acks = [], []
+        for i in range(10):
+            if i == real_ctx:
+                out.append((i, iface, [NDR]))
+                acks.append((0, NDR))
+            else:
+                u = str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
+                out.append((i, (u, rng.randrange(1, 6), rng.randrange(0, 3)), [NDR]))
+                acks.append((2, None))
+        return out, acks
+
+    tc, ta = contexts(TSCH)
+    sc, sa = contexts(SVCCTL)
+    task = tcp_task(pw, d, p, 51031, contexts=tc, acks=ta, ctx=real_ctx)
+    svc = tcp_service(pw, d, p, 51032, contexts=sc, acks=sa, ctx=real_ctx)
+    extra = {"bind_contexts": 10,
+             "task_bind_uuids": [x[1][0] for x in tc],
+             "service_bind_uuids": [x[1][0] for x in sc]}
+    return pw, task, svc, extra
+
+
+def alter_context_switch():
+    """Each association is bound to srvsvc (a harmless interface) on context
+    0, makes a NetrServerGetInfo call on it, then an alter_context adds the
+    target interface (ITaskSchedulerService, svcctl) on context 1; the calls
+    go to context 1."""
+    pw, p, d = PcapWriter(start=1700100400.0), Payload("alter_context_switch"), Dce()
+    info = N.Ndr()
+    info.unique_str("\\\\DC01")
+    info.u32(101)
+    info_req = info.bytes()
+    info_resp = struct.pack("<IIII", 101, 0, 0, 0)
+    out = []
+    for cport, sport, iface in ((51041, TSCH_PORT, TSCH), (51042, SVC_PORT, SVCCTL)):
+        c = tcp(pw, cport, sport)
+        c.send(0, d.bind(1, [(0, SRVSVC, [NDR])]))
+        c.send(1, d.bind_ack(1, [(0, NDR)], sec_addr=b"%d\0" % sport))
+        c.send(0, d.request(2, 0, 21, info_req))
+        c.send(1, d.response(2, 0, info_resp))
+        c.send(0, d.bind(3, [(1, iface, [NDR])], alter=True))
+        c.send(1, d.bind_ack(3, [(0, NDR)], sec_addr=b"", alter=True))
+        if iface is TSCH:
+            c.send(0, d.request(4, 1, 1, p.task))
+            c.send(1, d.response(4, 1, p.task_resp))
+            out.append(task_truth(p, ports(c), 4, ctx=1))
+        else:
+            c.send(0, d.request(4, 1, 15, p.open))
+            c.send(1, d.response(4, 1, p.open_resp))
+            c.send(0, d.request(5, 1, 12, p.create))
+            c.send(1, d.response(5, 1, p.create_resp))
+            out.append(service_truth(p, ports(c), 5, ctx=1))
+        c.close()
+    return pw, out[0], out[1], {"alter_call_id": 3}
+
+
+def big_endian():
+    """Big-endian data representation (drep 0x00): PDU headers and NDR stubs."""
+    pw, d = PcapWriter(start=1700100500.0), Dce(le=False)
+    p = Payload("big_endian", le=False)
+    task = tcp_task(pw, d, p, 51051)
+    svc = tcp_service(pw, d, p, 51052)
+    return pw, task, svc, {}
+
+
+def ndr64():
+    """NDR64: the binds propose NDR on context 0 and NDR64 on context 1 (as
+    Windows clients do); the server rejects NDR and accepts NDR64; the stubs
+    are NDR64 on context 1."""
+    pw, d = PcapWriter(start=1700100600.0), Dce()
+    p = Payload("ndr64", ndr64=True)
+    task = tcp_task(pw, d, p, 51061, contexts=[(0, TSCH, [NDR]), (1, TSCH, [NDR64])],
+                    acks=[(2, None), (0, NDR64)], ctx=1)
+    svc = tcp_service(pw, d, p, 51062, contexts=[(0, SVCCTL, [NDR]), (1, SVCCTL, [NDR64])],
+                      acks=[(2, None), (0, NDR64)], ctx=1)
+    task["syntax"] = svc["syntax"] = "NDR64"
+    return pw, task, svc, {}
+
+
+# --------------------------------------------------------------- overlaps
+
+def send_overlapped(conn, side, real, decoy, seg=100, shift=37):
+    """Sends real with overlapping decoy data that arrives later:
+    1. every segment but the first (held back): buffered out of order;
+    2. decoy segments covering [seg, end) with boundaries shifted by `shift`,
+       so each straddles two buffered real segments: conflicting overlaps;
+    3. the first segment: the hole is filled, the real bytes delivered;
+    4. the first segment again, with decoy bytes: an in-order retransmission
+       of data already delivered.
+    The real bytes are always the first seen."""
+    assert len(real) == len(decoy) and real != decoy
+    base = conn.seq[side]
+    for off in range(seg, len(real), seg):
+        conn._send(side, 0x18, real[off:off + seg], seq=base + off)
+    starts = [seg] + list(range(seg + shift, len(real), seg))
+    for i, off in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(real)
+        conn._send(side, 0x18, decoy[off:end], seq=base + off)
+    conn._send(side, 0x18, real[:seg], seq=base)
+    conn._send(side, 0x18, decoy[:seg], seq=base)
+    conn.seq[side] = base + len(real)
+    conn._send(1 - side, 0x10, b"")
+
+
+def overlap_conflict():
+    """Both creation requests sent with overlapping retransmissions that carry
+    different bytes (a decoy command / binary path of the same length, the
+    case name replaced by x's). The real bytes always arrive first; the sensor
+    keeps the first data seen, so the real call must be reported, with
+    rpcsentry.flags "stream_overlap"."""
+    pw, d = PcapWriter(start=1700100700.0), Dce()
+    p, x = Payload("overlap_conflict"), Payload("overlap_conflict", decoy=True)
+    c = tcp(pw, 51071, TSCH_PORT)
+    c.send(0, d.bind(1, [(0, TSCH, [NDR])]))
+    c.send(1, d.bind_ack(1, [(0, NDR)]))
+    send_overlapped(c, 0, d.request(2, 0, 1, p.task), d.request(2, 0, 1, x.task))
+    c.send(1, d.response(2, 0, p.task_resp))
+    c.close()
+    task = task_truth(p, ports(c), 2, flags=["stream_overlap"])
+    c = tcp(pw, 51072, SVC_PORT)
+    c.send(0, d.bind(1, [(0, SVCCTL, [NDR])]))
+    c.send(1, d.bind_ack(1, [(0, NDR)]))
+    c.send(0, d.request(2, 0, 15, p.open))
+    c.send(1, d.response(2, 0, p.open_resp))
+    send_overlapped(c, 0, d.request(3, 0, 12, p.create), d.request(3, 0, 12, x.create))
+    c.send(1, d.response(3, 0, p.create_resp))
+    c.close()
+    svc = service_truth(p, ports(c), 3, flags=["stream_overlap"])
+    return pw, task, svc, {"decoy_command": x.command, "decoy_binary_path": x.binary_path,
+                           "anomalies": ["stream.reassembly_overlap"]}
+
+
+# --------------------------------------------------------------- authentication
+
+def auth_request(d, call_id, ctx, opnum, piece, flags, alloc_hint, pad, level, value):
+    """A request fragment with an NTLMSSP sec_trailer after `pad` bytes of auth
+    padding (garbage, not zeros: they must not end up in the stub) and an
+    auth value of any length."""
+    body = struct.pack(d.e + "IHH", alloc_hint, ctx, opnum) + piece + bytes([0xA5]) * pad
+    tail = struct.pack(d.e + "BBBBI", 10, level, pad, 0, 0) + value
+    return d._hdr(0, flags, 16 + len(body) + len(tail), len(value), call_id) + body + tail
+
+
+def auth_fragments(d, call_id, ctx, opnum, stub, pads, level, first_value_len):
+    """The stub in len(pads) fragments, fragment i with pads[i] bytes of auth
+    padding and an odd auth_length (first_value_len + 2i)."""
+    n = len(pads)
+    size = -(-len(stub) // n)
+    out, off = [], 0
+    for i, pad in enumerate(pads):
+        piece = stub[off:off + size]
+        flags = (0x01 if i == 0 else 0) | (0x02 if i == n - 1 else 0)
+        vlen = first_value_len + 2 * i
+        assert vlen % 2 == 1
+        value = b"\x01\x00\x00\x00" + bytes((j * 29 + i) & 0xFF for j in range(vlen - 4))
+        out.append(auth_request(d, call_id, ctx, opnum, piece, flags, len(stub) - off, pad,
+                                level, value))
+        off += len(piece)
+    assert off == len(stub)
+    return out
+
+
+def odd_padding_auth():
+    """NTLMSSP-authenticated associations (bind NEGOTIATE, bind_ack CHALLENGE,
+    auth3 AUTHENTICATE CORP\\mallory from WS09); the task at packet integrity
+    (level 5) in 15 fragments with auth padding of 1, 2, ..., 15 bytes; the
+    service at connect level (2) in 5 fragments with padding 13, 7, 1, 15, 9;
+    every auth_length odd (17, 19, ...); the padding is 0xA5 garbage. The
+    stubs stay readable (no privacy)."""
+    pw, d = PcapWriter(start=1700100800.0), Dce()
+    p = Payload("odd_padding_auth")
+    sig = b"\x01\x00\x00\x00" + bytes(12)
+    out = []
+    for cport, sport, iface, level in ((51081, TSCH_PORT, TSCH, 5), (51082, SVC_PORT, SVCCTL, 2)):
+        c = tcp(pw, cport, sport)
+        c.send(0, d.bind(1, [(0, iface, [NDR])], auth=(10, level, ntlm_negotiate())))
+        c.send(1, d.bind_ack(1, [(0, NDR)], auth=(10, level, ntlm_challenge())))
+        c.send(0, d.auth3(1, (10, level, ntlm_authenticate("mallory", "CORP", "WS09"))))
+        if iface is TSCH:
+            pads = list(range(1, 16))
+            frags = auth_fragments(d, 2, 0, 1, p.task, pads, level, 17)
+            c.send(0, b"".join(frags))
+            c.send(1, d.response(2, 0, p.task_resp, auth=(10, level, sig)))
+            out.append(task_truth(p, ports(c), 2, frags=len(frags), auth_level=level,
+                                  user="mallory", pads=pads))
+        else:
+            c.send(0, b"".join(auth_fragments(d, 2, 0, 15, p.open, [3], level, 21)))
+            c.send(1, d.response(2, 0, p.open_resp, auth=(10, level, sig)))
+            pads = [13, 7, 1, 15, 9]
+            frags = auth_fragments(d, 3, 0, 12, p.create, pads, level, 19)
+            c.send(0, b"".join(frags))
+            c.send(1, d.response(3, 0, p.create_resp, auth=(10, level, sig)))
+            out.append(service_truth(p, ports(c), 3, frags=len(frags), auth_level=level,
+                                     user="mallory", pads=pads))
+        c.close()
+    return pw, out[0], out[1], {}
+
+
+# --------------------------------------------------------------- call ids
+
+def call_id_reuse():
+    """Call ids used twice. Task connection: SchRpcHighestVersion with call_id
+    2, answered; then SchRpcRegisterTask with call_id 2 again (reuse after the
+    first call finished). Service connection: ROpenSCManagerW (call_id 2,
+    answered), RQueryServiceStatus with call_id 3 left unanswered, then
+    RCreateServiceW with call_id 3 while the query is still outstanding; one
+    response for call_id 3 (the creation's)."""
+    pw, d, p = PcapWriter(start=1700100900.0), Dce(), Payload("call_id_reuse")
+    c = tcp(pw, 51091, TSCH_PORT)
+    c.send(0, d.bind(1, [(0, TSCH, [NDR])]))
+    c.send(1, d.bind_ack(1, [(0, NDR)]))
+    c.send(0, d.request(2, 0, 0, b""))
+    c.send(1, d.response(2, 0, struct.pack("<II", 0x00010006, 0)))
+    c.send(0, d.request(2, 0, 1, p.task))
+    c.send(1, d.response(2, 0, p.task_resp))
+    c.close()
+    task = task_truth(p, ports(c), 2, reused_with="SchRpcHighestVersion")
+    c = tcp(pw, 51092, SVC_PORT)
+    c.send(0, d.bind(1, [(0, SVCCTL, [NDR])]))
+    c.send(1, d.bind_ack(1, [(0, NDR)]))
+    c.send(0, d.request(2, 0, 15, p.open))
+    c.send(1, d.response(2, 0, p.open_resp))
+    c.send(0, d.request(3, 0, 6, N.handle_only(SCM_HANDLE)))
+    c.send(0, d.request(3, 0, 12, p.create))
+    c.send(1, d.response(3, 0, p.create_resp))
+    c.close()
+    svc = service_truth(p, ports(c), 3, reused_with="RQueryServiceStatus")
+    return pw, task, svc, {}
+
+
+# --------------------------------------------------------------- SMB
+
+def smb_pipe_bind(s, fid, d, iface, pipe, call_id=1):
+    s.write(fid, d.bind(call_id, [(0, iface, [NDR])]))
+    s.read(fid, d.bind_ack(call_id, [(0, NDR)], sec_addr=b"\\PIPE\\%s\0" % pipe.encode()))
+
+
+def smb_write_ioctl_split():
+    """SMB2 (2.10), pipes \\atsvc and \\svcctl on IPC$: each creation request
+    PDU is split, its first part sent by WRITE and the rest by IOCTL
+    FSCTL_PIPE_TRANSCEIVE (whose output is the response)."""
+    pw, d, p = PcapWriter(start=1700101000.0), Dce(), Payload("smb_write_ioctl_split")
+    c = tcp(pw, 51101, 445)
+    s = S.Smb2Conv(c)
+    smb2_login(s, 0x0000100000000E01, "svc_ops", "CORP", "WS11")
+    fa, fb = S.file_id(41), S.file_id(42)
+    s.create("atsvc", fa)
+    smb_pipe_bind(s, fa, d, TSCH, "atsvc")
+    req = d.request(2, 0, 1, p.task)
+    cut = len(req) // 3
+    s.write(fa, req[:cut])
+    s.transceive(fa, req[cut:], d.response(2, 0, p.task_resp))
+    task = task_truth(p, ports(c), 2, transport="ncacn_np", named_pipe="atsvc",
+                      split=[cut, len(req) - cut])
+    s.create("svcctl", fb)
+    smb_pipe_bind(s, fb, d, SVCCTL, "svcctl")
+    s.write(fb, d.request(2, 0, 15, p.open))
+    s.read(fb, d.response(2, 0, p.open_resp))
+    req = d.request(3, 0, 12, p.create)
+    cut = 40          # the header, the request fields and 16 stub bytes
+    s.write(fb, req[:cut])
+    s.transceive(fb, req[cut:], d.response(3, 0, p.create_resp))
+    svc = service_truth(p, ports(c), 3, transport="ncacn_np", named_pipe="svcctl",
+                        split=[cut, len(req) - cut])
+    s.close(fa)
+    s.close(fb)
+    c.close()
+    return pw, task, svc, {}
+
+
+def smb2_compound():
+    """SMB2 (2.10) compounded messages. \\atsvc: one related compound of
+    CREATE, WRITE (bind), READ (bind_ack), WRITE (SchRpcRegisterTask) and READ
+    (its response), all but the CREATE on the all-ones FileId, answered by one
+    compound of five responses. \\svcctl: a related compound of CREATE, WRITE
+    (bind), READ, WRITE (ROpenSCManagerW), READ; then an unrelated compound of
+    WRITE (RCreateServiceW) and READ on the pipe's FileId."""
+    pw, d, p = PcapWriter(start=1700101100.0), Dce(), Payload("smb2_compound")
+    c = tcp(pw, 51111, 445)
+    s = S.Smb2Conv(c)
+    smb2_login(s, 0x0000100000000E02, "svc_ops", "CORP", "WS12")
+    related = {"flags": S.SMB2_FLAGS_RELATED, "session": 0xFFFFFFFFFFFFFFFF, "tree": 0xFFFFFFFF}
+    rflag = {"flags": S.SMB2_FLAGS_RELATED}
+    R = S.FID_RELATED
+
+    def chain(pipe, fid, iface, steps):
+        bind = d.bind(1, [(0, iface, [NDR])])
+        ack = d.bind_ack(1, [(0, NDR)], sec_addr=b"\\PIPE\\%s\0" % pipe.encode())
+        reqs = [(S.SMB2_CREATE, S.create_req(pipe), {}),
+                (S.SMB2_WRITE, S.write_req(R, bind), related),
+                (S.SMB2_READ, S.read_req(R), related)]
+        resps = [(S.SMB2_CREATE, S.create_resp(fid), {}),
+                 (S.SMB2_WRITE, S.write_resp(len(bind)), rflag),
+                 (S.SMB2_READ, S.read_resp(ack), rflag)]
+        for req, resp in steps:
+            reqs += [(S.SMB2_WRITE, S.write_req(R, req), related),
+                     (S.SMB2_READ, S.read_req(R), related)]
+            resps += [(S.SMB2_WRITE, S.write_resp(len(req)), rflag),
+                      (S.SMB2_READ, S.read_resp(resp), rflag)]
+        s.compound(reqs, resps)
+
+    fa, fb = S.file_id(43), S.file_id(44)
+    chain("atsvc", fa, TSCH, [(d.request(2, 0, 1, p.task), d.response(2, 0, p.task_resp))])
+    task = task_truth(p, ports(c), 2, transport="ncacn_np", named_pipe="atsvc")
+    chain("svcctl", fb, SVCCTL, [(d.request(2, 0, 15, p.open), d.response(2, 0, p.open_resp))])
+    req, resp = d.request(3, 0, 12, p.create), d.response(3, 0, p.create_resp)
+    s.compound([(S.SMB2_WRITE, S.write_req(fb, req), {}), (S.SMB2_READ, S.read_req(fb), {})],
+               [(S.SMB2_WRITE, S.write_resp(len(req)), {}), (S.SMB2_READ, S.read_resp(resp), {})])
+    svc = service_truth(p, ports(c), 3, transport="ncacn_np", named_pipe="svcctl")
+    s.close(fa)
+    s.close(fb)
+    c.close()
+    return pw, task, svc, {}
+
+
+def smb3_negotiate(s):
+    """NEGOTIATE for SMB 3.0 with multichannel (capabilities 0x0F: DFS,
+    leasing, large MTU, multi-channel)."""
+    s.exchange(S.SMB2_NEGOTIATE, S.negotiate_req([0x0202, 0x0210, 0x0300]),
+               S.negotiate_resp(0x0300, S.spnego_init(), caps=0x0F),
+               req_kw={"session": 0, "tree": 0}, resp_kw={"session": 0, "tree": 0})
+
+
+def bind_other_connection():
+    """SMB 3.0 multichannel. Connection A (client port 51121): NEGOTIATE,
+    SESSION_SETUP (CORP\\mallory), TREE_CONNECT IPC$, CREATE \\atsvc and
+    \\svcctl, the binds by WRITE and READ. Connection B (port 51122), a second
+    channel of the same session: NEGOTIATE, SESSION_SETUP with
+    SMB2_SESSION_FLAG_BINDING and the same SessionId (no TREE_CONNECT, no
+    CREATE: tree and FileIds are the session's), then the calls by WRITE and
+    READ on the same TreeId and FileIds."""
+    pw, d, p = PcapWriter(start=1700101200.0), Dce(), Payload("bind_other_connection")
+    sid, tree = 0x0000100000000E03, 5
+    fa, fb = S.file_id(45), S.file_id(46)
+    a = tcp(pw, 51121, 445)
+    sa = S.Smb2Conv(a)
+    smb3_negotiate(sa)
+    sa.session_setup(sid, ntlm_authenticate("mallory", "CORP", "WS13"))
+    sa.tree_connect(SMB_SHARE, tree, share_type=0x02)
+    sa.create("atsvc", fa)
+    smb_pipe_bind(sa, fa, d, TSCH, "atsvc")
+    sa.create("svcctl", fb)
+    smb_pipe_bind(sa, fb, d, SVCCTL, "svcctl")
+    b = tcp(pw, 51122, 445)
+    sb = S.Smb2Conv(b)
+    smb3_negotiate(sb)
+    # session binding: the existing SessionId, Flags = SMB2_SESSION_FLAG_BINDING
+
+    def bind_setup(blob):
+        return struct.pack("<HBBIIHHQ", 25, 0x01, 1, 1, 0, 64 + 24, len(blob), 0) + blob
+    sb.session = sid
+    sb.exchange(S.SMB2_SESSION_SETUP, bind_setup(S.spnego_init(ntlm_negotiate())),
+                S.session_setup_resp(S.spnego_resp(ntlm_challenge(), state=1, mech=True)),
+                status=S.STATUS_MORE_PROCESSING_REQUIRED, req_kw={"tree": 0},
+                resp_kw={"tree": 0})
+    sb.exchange(S.SMB2_SESSION_SETUP,
+                bind_setup(S.spnego_resp(ntlm_authenticate("mallory", "CORP", "WS13"))),
+                S.session_setup_resp(S.spnego_resp(state=0)), req_kw={"tree": 0},
+                resp_kw={"tree": 0})
+    sb.tree = tree
+    sb.write(fa, d.request(2, 0, 1, p.task))
+    sb.read(fa, d.response(2, 0, p.task_resp))
+    task = task_truth(p, ports(b), 2, transport="ncacn_np")
+    sb.write(fb, d.request(2, 0, 15, p.open))
+    sb.read(fb, d.response(2, 0, p.open_resp))
+    sb.write(fb, d.request(3, 0, 12, p.create))
+    sb.read(fb, d.response(3, 0, p.create_resp))
+    svc = service_truth(p, ports(b), 3, transport="ncacn_np")
+    sb.close(fa)
+    sb.close(fb)
+    b.close()
+    a.close()
+    return pw, task, svc, {"bind_connection": ports(a)}
+
+
+CASES = {
+    "one_byte_segments": one_byte_segments,
+    "out_of_order": out_of_order,
+    "overlap_conflict": overlap_conflict,
+    "one_byte_fragments": one_byte_fragments,
+    "decoy_contexts": decoy_contexts,
+    "alter_context_switch": alter_context_switch,
+    "big_endian": big_endian,
+    "ndr64": ndr64,
+    "smb_write_ioctl_split": smb_write_ioctl_split,
+    "smb2_compound": smb2_compound,
+    "bind_other_connection": bind_other_connection,
+    "odd_padding_auth": odd_padding_auth,
+    "call_id_reuse": call_id_reuse,
+}
+
+
+def build(name):
+    """(pcap bytes, truth document) of one case."""
+    pw, task, svc, extra = CASES[name]()
+    doc = {"capture": "evasion_%s.pcap" % name, "case": name,
+           "about": " ".join(CASES[name].__doc__.split()),
+           "task": task, "service": svc, "extra": extra}
+    return pw.bytes(), doc
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.path.join(ROOT, "pcaps"))
+    ap.add_argument("--truth", default=os.path.join(ROOT, "tests", "expected", "evasion"))
+    ap.add_argument("names", nargs="*")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    os.makedirs(a.truth, exist_ok=True)
+    for name in a.names or CASES:
+        data, doc = build(name)
+        with open(os.path.join(a.out, doc["capture"]), "wb") as f:
+            f.write(data)
+        with open(os.path.join(a.truth, "evasion_%s.truth.json" % name), "w") as f:
+            json.dump(doc, f, indent=1, sort_keys=True)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
