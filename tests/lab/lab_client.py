@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""The lab's own clients, built on impacket's RPC layer, for what its example
+tools do not do:
+
+  change-service TARGET NAME NEWPATH
+      \\pipe\\svcctl: open an existing service, read its configuration, point
+      its binary path at NEWPATH (ChangeServiceConfigW), start it, put the old
+      path back (the "fileless" lateral movement of SCShell and
+      PCAP-ATTACK's ChangeServiceConfigA)
+  epm-task TARGET TASKNAME COMMAND ARGS [--auth-level L]
+      ept_map for ITaskSchedulerService over ncacn_ip_tcp on TARGET:135, then
+      to the port it named: SchRpcRegisterTask, SchRpcRun, SchRpcDelete
+      (schtasks /s over TCP)
+  epm-lsa TARGET
+      ept_map for lsarpc (a real Samba endpoint) on TARGET:135, then to its
+      dynamic port with packet privacy: LsarOpenPolicy2, LsarClose
+  at-job TARGET COMMAND
+      \\pipe\\atsvc, ATSvc: NetrJobAdd, NetrJobEnum, NetrJobDel (at.exe)
+
+Credentials: LAB\\Administrator, password Passw0rd! (the lab's account).
+"""
+
+import argparse
+import sys
+
+from impacket.dcerpc.v5 import atsvc, epm, lsad, scmr, transport, tsch
+from impacket.dcerpc.v5.dtypes import NULL
+from impacket.dcerpc.v5.rpcrt import (RPC_C_AUTHN_LEVEL_CONNECT, RPC_C_AUTHN_LEVEL_PKT_PRIVACY,
+                                      DCERPCException)
+
+USER, PASSWORD, DOMAIN = "Administrator", "Passw0rd!", "LAB"
+
+TASK_XML = """<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <RegistrationInfo>
+    <Author>LAB\\Administrator</Author>
+  </RegistrationInfo>
+  <Triggers>
+    <TimeTrigger>
+      <StartBoundary>2024-05-21T10:00:00</StartBoundary>
+      <Enabled>true</Enabled>
+    </TimeTrigger>
+  </Triggers>
+  <Principals>
+    <Principal id="Author">
+      <UserId>S-1-5-18</UserId>
+      <RunLevel>HighestAvailable</RunLevel>
+    </Principal>
+  </Principals>
+  <Settings>
+    <Enabled>true</Enabled>
+    <Hidden>false</Hidden>
+  </Settings>
+  <Actions Context="Author">
+    <Exec>
+      <Command>%s</Command>
+      <Arguments>%s</Arguments>
+    </Exec>
+  </Actions>
+</Task>
+"""
+
+
+def esc(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def smb_dce(target, pipe, level=None):
+    t = transport.DCERPCTransportFactory(r"ncacn_np:%s[\pipe\%s]" % (target, pipe))
+    t.set_credentials(USER, PASSWORD, DOMAIN, "", "")
+    dce = t.get_dce_rpc()
+    if level is not None:
+        dce.set_credentials(*t.get_credentials())
+        dce.set_auth_level(level)
+    dce.connect()
+    return dce
+
+
+def change_service(a):
+    dce = smb_dce(a.target, "svcctl")
+    dce.bind(scmr.MSRPC_UUID_SCMR)
+    scm = scmr.hROpenSCManagerW(dce)["lpScHandle"]
+    svc = scmr.hROpenServiceW(dce, scm, a.name + "\0")["lpServiceHandle"]
+    old = scmr.hRQueryServiceConfigW(dce, svc)["lpServiceConfig"]["lpBinaryPathName"]
+    print("%s: %s" % (a.name, old))
+    scmr.hRChangeServiceConfigW(dce, svc, lpBinaryPathName=a.path + "\0")
+    try:
+        scmr.hRStartServiceW(dce, svc)
+    except DCERPCException as e:
+        print("start: %s" % e)
+    scmr.hRChangeServiceConfigW(dce, svc, lpBinaryPathName=old)
+    scmr.hRCloseServiceHandle(dce, svc)
+    scmr.hRCloseServiceHandle(dce, scm)
+    dce.disconnect()
+
+
+def ept_map(target, iface):
+    port = epm.hept_map(target, iface, protocol="ncacn_ip_tcp")
+    print("ept_map %s: %s" % (target, port))
+    return port
+
+
+def tcp_dce(binding, level):
+    t = transport.DCERPCTransportFactory(binding)
+    t.set_credentials(USER, PASSWORD, DOMAIN, "", "")
+    dce = t.get_dce_rpc()
+    dce.set_credentials(*t.get_credentials())
+    dce.set_auth_level(level)
+    dce.connect()
+    return dce
+
+
+def epm_task(a):
+    binding = ept_map(a.target, tsch.MSRPC_UUID_TSCHS)
+    dce = tcp_dce(binding, a.auth_level)
+    dce.bind(tsch.MSRPC_UUID_TSCHS)
+    xml = TASK_XML % (esc(a.command), esc(a.arguments))
+    tsch.hSchRpcRegisterTask(dce, a.task, xml, tsch.TASK_CREATE, NULL, tsch.TASK_LOGON_NONE)
+    tsch.hSchRpcRun(dce, a.task)
+    tsch.hSchRpcDelete(dce, a.task)
+    dce.disconnect()
+
+
+def epm_lsa(a):
+    binding = ept_map(a.target, lsad.MSRPC_UUID_LSAD)
+    dce = tcp_dce(binding, RPC_C_AUTHN_LEVEL_PKT_PRIVACY)
+    dce.bind(lsad.MSRPC_UUID_LSAD)
+    try:
+        pol = lsad.hLsarOpenPolicy2(dce, lsad.POLICY_LOOKUP_NAMES)["PolicyHandle"]
+        lsad.hLsarClose(dce, pol)
+    except DCERPCException as e:
+        print("LsarOpenPolicy2: %s (Samba refuses LSA on ncacn_ip_tcp)" % e)
+    dce.disconnect()
+
+
+def at_job(a):
+    dce = smb_dce(a.target, "atsvc")
+    dce.bind(atsvc.MSRPC_UUID_ATSVC)
+    info = atsvc.AT_INFO()
+    info["JobTime"] = 10 * 3600 * 1000  # 10:00
+    info["DaysOfMonth"] = 0
+    info["DaysOfWeek"] = 0
+    info["Flags"] = 0
+    info["Command"] = a.command + "\0"
+    job = atsvc.hNetrJobAdd(dce, NULL, info)["pJobId"]
+    print("job %d" % job)
+    atsvc.hNetrJobEnum(dce)
+    atsvc.hNetrJobDel(dce, NULL, job, job)
+    dce.disconnect()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("change-service")
+    p.add_argument("target")
+    p.add_argument("name")
+    p.add_argument("path")
+    p.set_defaults(fn=change_service)
+    p = sub.add_parser("epm-task")
+    p.add_argument("target")
+    p.add_argument("task")
+    p.add_argument("command")
+    p.add_argument("arguments")
+    p.add_argument("--auth-level", type=int, default=RPC_C_AUTHN_LEVEL_CONNECT)
+    p.set_defaults(fn=epm_task)
+    p = sub.add_parser("epm-lsa")
+    p.add_argument("target")
+    p.set_defaults(fn=epm_lsa)
+    p = sub.add_parser("at-job")
+    p.add_argument("target")
+    p.add_argument("command")
+    p.set_defaults(fn=at_job)
+    a = ap.parse_args()
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
