@@ -82,6 +82,7 @@ enum rpc_call_kind { RPC_KIND_REQUEST, RPC_KIND_BIND, RPC_KIND_ALTER_CONTEXT };
 #define RPC_F_IFACE_HINT 0x20    /* interface inferred (named pipe, endpoint mapper), not bound */
 #define RPC_F_OVERLAP 0x40       /* the TCP stream had conflicting overlaps */
 #define RPC_F_IFACE_EPM 0x80     /* with IFACE_HINT: the endpoint mapper announced the port */
+#define RPC_F_ARGS_MEMCAP 0x100  /* the memcap left no room to decode the arguments */
 
 #define RPC_PTYPE_NONE 0xff
 

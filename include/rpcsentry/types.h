@@ -28,6 +28,7 @@ struct flow_ref {
     struct flow_key key;
     uint64_t flow_id; /* stable for the flow's life, below 2^53 (exact in JSON) */
     uint8_t client;   /* endpoint index of the side that opened it, or FLOW_CLIENT_UNKNOWN */
+    bool overlap_conflict; /* TCP segments overlapped with different bytes (first kept) */
 };
 
 static inline int flow_key_alen(const struct flow_key *k) { return k->ipver == 6 ? 16 : 4; }

@@ -32,6 +32,10 @@ struct worker {
     struct detect *detect;  /* the rule set this worker matches against */
     struct output *out;     /* where records go */
     struct smb_registry *smb_registry; /* SMB sessions across connections (transport) */
+    /* a decoder's working buffer (the task XML as UTF-8), a fixed cost per worker
+     * kept out of the memcap: a full memcap must not stop the decoding of a creation */
+    char *scratch;
+    size_t scratch_len;
     struct epm_table *epm;             /* ports the endpoint mapper announced (iface/epm.c) */
     struct appid *appid;               /* nDPI, or NULL (flow/appid.c) */
     struct story_table *stories;       /* calls adding up to an execution (detect) */

@@ -229,6 +229,8 @@ static const struct rpc_identity *call_identity(const struct dce_assoc *a)
 static void request_done(struct worker *w, struct dce_assoc *a, struct dce_call *c)
 {
     c->req_done = true;
+    if (a->t->flow->overlap_conflict)
+        c->rec.flags |= RPC_F_OVERLAP;
     c->rec.identity = call_identity(a);
     if (!c->rec.req_stub) {
         c->rec.req_stub = c->req_stub.data;
@@ -256,6 +258,8 @@ static void call_finish(struct worker *w, struct dce_assoc *a, struct dce_call *
         c->rec.flags |= RPC_F_GAP;
         request_done(w, a, c);
     }
+    if (a->t->flow->overlap_conflict)
+        c->rec.flags |= RPC_F_OVERLAP;
     c->rec.identity = call_identity(a);
     c->rec.res_stub = c->res_stub.data;
     c->rec.res_stub_avail = c->res_stub.len;

@@ -112,6 +112,7 @@ struct rule {
     int transport;                 /* -1 any, else enum rpc_transport_kind */
     int sealed;                    /* -1 any, 0, 1 */
     int target;                    /* -1 any, 0, 1 */
+    int inferred;                  /* rpc.inferred: interface named without its bind; -1 any */
     uint8_t auth_min, auth_max;    /* rpc.auth_level range; 0..255 = any */
     uint32_t indicators;           /* rpc.indicator: any of these bits */
     char *story;                   /* rpc.story:kind (story records only) */

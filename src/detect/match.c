@@ -118,6 +118,10 @@ bool rule_match_call(const struct rule *r, const struct rpc_call *c, bool at_res
         return false;
     if (r->transport >= 0 && (int)c->transport->kind != r->transport)
         return false;
+    if (r->inferred >= 0 &&
+        (((c->flags & RPC_F_CTX_UNKNOWN) && (c->flags & RPC_F_IFACE_HINT)) != 0) !=
+            (r->inferred == 1))
+        return false;
     if (r->sealed >= 0 && c->sealed != (r->sealed == 1))
         return false;
     if (r->target >= 0 && (c->iface && c->iface->target) != (r->target == 1))

@@ -879,9 +879,11 @@ static bool parse_option(struct parse *p, char *name, char *v)
                (strcmp(name, "rpc.class") == 0 || strcmp(name, "rpc.transport") == 0 ||
                 strcmp(name, "rpc.sealed") == 0 || strcmp(name, "rpc.target") == 0 ||
                 strcmp(name, "rpc.auth_level") == 0 || strcmp(name, "rpc.indicator") == 0 ||
-                strcmp(name, "rpc.story") == 0)) {
+                strcmp(name, "rpc.story") == 0 || strcmp(name, "rpc.inferred") == 0)) {
         if (strcmp(name, "rpc.sealed") == 0)
             return parse_bool_kw(p, name, v, &r->sealed);
+        if (strcmp(name, "rpc.inferred") == 0)
+            return parse_bool_kw(p, name, v, &r->inferred);
         if (strcmp(name, "rpc.target") == 0)
             return parse_bool_kw(p, name, v, &r->target);
         if (!v)
@@ -994,6 +996,7 @@ struct rule *rule_parse(const char *text, const char *file, unsigned line, char 
     r->transport = -1;
     r->sealed = -1;
     r->target = -1;
+    r->inferred = -1;
     r->auth_max = 255;
     r->info.gid = 1;
     r->info.rev = 1;

@@ -6,7 +6,7 @@
 
 struct rpc_args *args_new(struct memacct *m)
 {
-    struct rpc_args *a = mem_alloc(m, MEM_APP, sizeof *a);
+    struct rpc_args *a = mem_alloc(m, MEM_ARGS, sizeof *a);
     if (!a)
         return NULL;
     a->n = 1;
@@ -21,7 +21,7 @@ struct rpc_args *args_new(struct memacct *m)
 void args_free(struct memacct *m, struct rpc_args *a)
 {
     if (a)
-        mem_free(m, MEM_APP, a, sizeof *a);
+        mem_free(m, MEM_ARGS, a, sizeof *a);
 }
 
 static uint16_t add(struct rpc_args *a, uint16_t parent, const char *name, uint8_t type)

@@ -125,8 +125,15 @@ static bool run_decoder(struct worker *w, struct rpc_call *call, iface_decode_fn
 {
     if (!fn || call->sealed || !stub || len == 0)
         return false;
-    if (!call->args && !(call->args = args_new(&w->mem)))
+    if (!call->args && !(call->args = args_new(&w->mem))) {
+        /* even the reserve is spent: the record says its arguments were not read */
+        w->stats.dce_memcap++;
+        if (!(call->flags & RPC_F_ARGS_MEMCAP))
+            anomaly_raise(w, call->transport->flow, NULL, ANOM_DCE_MEMCAP,
+                          "no memory left for the decoded arguments");
+        call->flags |= RPC_F_ARGS_MEMCAP;
         return false;
+    }
     struct ndr n = ndr_init(stub, len, call->ctx.syntax == RPC_SYNTAX_NDR64, call->le);
     fn(w, call, &n);
     return true;

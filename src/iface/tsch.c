@@ -35,7 +35,11 @@ static void task_xml(struct worker *w, struct rpc_call *call, struct ndr *n, uin
         return;
     }
     struct rd s = rd_sub(&n->c, (size_t)actual * 2);
-    char *xml = mem_alloc(&w->mem, MEM_APP, TASK_XML_MAX);
+    if (!w->scratch) {
+        w->scratch = malloc(TASK_XML_MAX);
+        w->scratch_len = w->scratch ? TASK_XML_MAX : 0;
+    }
+    char *xml = w->scratch_len >= TASK_XML_MAX ? w->scratch : NULL;
     if (!xml) {
         args_bool(call->args, a, "xml_not_read", true);
         return;
@@ -54,7 +58,6 @@ static void task_xml(struct worker *w, struct rpc_call *call, struct ndr *n, uin
     args_strn(call->args, a, "xml", xml, keep);
     if (keep < len || cut)
         args_bool(call->args, a, "xml_truncated", true);
-    mem_free(&w->mem, MEM_APP, xml, TASK_XML_MAX);
 }
 
 /* SchRpcRegisterTask (1): what task, from which XML, created or updated, as whom. */

@@ -416,7 +416,7 @@ static void write_flags(struct json *j, uint32_t f)
     } names[] = {{RPC_F_MIDSTREAM, "midstream"},       {RPC_F_GAP, "gap"},
                  {RPC_F_STUB_TRUNC, "stub_truncated"}, {RPC_F_GIVEN_UP, "given_up"},
                  {RPC_F_CTX_UNKNOWN, "context_unknown"}, {RPC_F_IFACE_HINT, "interface_inferred"},
-                 {RPC_F_OVERLAP, "stream_overlap"},
+                 {RPC_F_OVERLAP, "stream_overlap"}, {RPC_F_ARGS_MEMCAP, "args_memcap"},
                  {RPC_F_IFACE_EPM, "interface_from_endpoint_mapper"}};
     if (!f)
         return;

@@ -3,6 +3,7 @@
  * live capture, the periodic tick of live capture, and the hand-over of a
  * reloaded rule set between threads.
  */
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,6 +60,8 @@ void worker_teardown(struct worker *w)
     transport_worker_free(w); /* a shared endpoint-mapper table stays with its owner */
     output_close(w->out);
     w->out = NULL;
+    free(w->scratch);
+    w->scratch = NULL;
     if (w->mem.total_used)
         log_error("internal: %zu accounted bytes not released at exit", w->mem.total_used);
 }

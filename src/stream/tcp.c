@@ -147,6 +147,8 @@ static bool ooo_insert(struct worker *w, struct flow *f, int ep, uint32_t seq, c
     if (overlap)
         w->stats.tcp_overlaps++;
     if (conflict)
+        f->ref.overlap_conflict = true; /* every call completed from now on says so */
+    if (conflict)
         anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_OVERLAP,
                       "overlapping segments with different data; first data kept");
     return true;

@@ -25,7 +25,7 @@
 #define NBSS_HDR 4
 #define SMB_BUF_MAX (1u << 20)  /* messages buffered whole up to this size */
 #define SMB_PEEK 1024           /* of larger ones, only this much is read (headers) */
-#define SMB_MAX_PIPES 128
+#define SMB_MAX_PIPES 1024
 #define SMB_MAX_PENDING 1024
 #define SMB_MAX_SESSIONS 64
 #define SMB_MAX_TREES 128
@@ -133,6 +133,15 @@ struct smb_reg_tree {
     bool ipc;
     char share[SMB_NAME_MAX];
 };
+/* A pipe of the session, so that another channel can use its FileId: name and first bind. */
+#define SMB_REG_PIPES 8
+struct smb_reg_pipe {
+    uint8_t fid[16];
+    char name[64];
+    bool has_iface;
+    struct uuid uuid;
+    uint16_t ver_major;
+};
 struct smb_reg_entry {
     bool used, has_identity;
     uint8_t server[16];
@@ -140,6 +149,8 @@ struct smb_reg_entry {
     struct rpc_identity identity;
     struct smb_reg_tree trees[SMB_REG_TREES];
     unsigned n_trees;
+    struct smb_reg_pipe pipes[SMB_REG_PIPES];
+    unsigned next_pipe;
 };
 struct smb_registry {
     struct smb_reg_entry e[SMB_REG_MAX];
@@ -302,11 +313,21 @@ static void tree_add(struct worker *w, struct smb_conn *c, uint32_t id, uint64_t
 
 static bool fid_eq(const uint8_t *a, const uint8_t *b, size_t n) { return memcmp(a, b, n) == 0; }
 
+/* The pipe used moves to the front: the list runs from most to least recently used,
+ * and a flood of opens evicts the pipe idle longest, not one bound and in use. */
 static struct smb_pipe *pipe_by_fid(struct smb_conn *c, const uint8_t *fid, size_t n)
 {
-    for (struct smb_pipe *p = c->pipes; p; p = p->next)
-        if (p->open && fid_eq(p->fid, fid, n))
+    for (struct smb_pipe **pp = &c->pipes; *pp; pp = &(*pp)->next) {
+        struct smb_pipe *p = *pp;
+        if (p->open && fid_eq(p->fid, fid, n)) {
+            if (pp != &c->pipes) {
+                *pp = p->next;
+                p->next = c->pipes;
+                c->pipes = p;
+            }
             return p;
+        }
+    }
     return NULL;
 }
 
@@ -380,6 +401,25 @@ static void session_learn(struct worker *w, struct smb_conn *c, uint64_t id,
     }
 }
 
+/* The registry's record of a pipe of this session (SMB 3 multichannel), or NULL. */
+static struct smb_reg_pipe *reg_pipe(struct worker *w, struct smb_conn *c, uint64_t session,
+                                     const uint8_t *fid, bool create)
+{
+    struct smb_reg_entry *e = reg_find(w, c, session, create);
+    if (!e)
+        return NULL;
+    static const uint8_t zero[16];
+    for (unsigned i = 0; i < SMB_REG_PIPES; i++)
+        if (memcmp(e->pipes[i].fid, fid, 16) == 0 && memcmp(fid, zero, 16) != 0)
+            return &e->pipes[i];
+    if (!create)
+        return NULL;
+    struct smb_reg_pipe *rp = &e->pipes[e->next_pipe++ % SMB_REG_PIPES];
+    memset(rp, 0, sizeof *rp);
+    memcpy(rp->fid, fid, 16);
+    return rp;
+}
+
 /* "\PIPE\svcctl", "\svcctl", "svcctl" -> "svcctl" */
 static void pipe_name_normalise(const char *in, char *out, size_t n)
 {
@@ -423,10 +463,17 @@ static struct smb_pipe *pipe_new(struct worker *w, struct smb_conn *c, const cha
                                  const char *share, uint64_t session, uint32_t tree)
 {
     if (c->n_pipes >= SMB_MAX_PIPES) {
-        /* a flood of pipes: the oldest (last in the list) makes room */
-        struct smb_pipe *old = c->pipes;
-        while (old && old->next)
-            old = old->next;
+        /* a flood of pipes: the one used least recently (last in the list) makes room,
+         * one with no accepted bind first, so that opening many pipes does not push out
+         * the bound pipe a call is about to use */
+        struct smb_pipe *old = NULL, *unbound = NULL;
+        for (struct smb_pipe *x = c->pipes; x; x = x->next) {
+            old = x;
+            if (!dce_first_context(x->dce))
+                unbound = x;
+        }
+        if (unbound)
+            old = unbound;
         anomaly(w, c, ANOM_SMB_TOO_MANY_PIPES, NULL);
         if (old)
             pipe_free(w, c, old);
@@ -460,7 +507,7 @@ static struct smb_pipe *pipe_new(struct worker *w, struct smb_conn *c, const cha
 }
 
 /* After data went into a pipe: remember what its first bind named, for siblings. */
-static void pipe_learn(struct smb_conn *c, struct smb_pipe *p)
+static void pipe_learn(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
 {
     if (p->learned || !p->name[0])
         return;
@@ -468,6 +515,12 @@ static void pipe_learn(struct smb_conn *c, struct smb_pipe *p)
     if (!ctx)
         return;
     p->learned = true;
+    struct smb_reg_pipe *rp = reg_pipe(w, c, p->info.smb_session_id, p->fid, false);
+    if (rp) { /* another channel of the session may use this FileId */
+        rp->has_iface = true;
+        rp->uuid = ctx->uuid;
+        rp->ver_major = ctx->ver_major;
+    }
     for (unsigned i = 0; i < c->n_learned; i++)
         if (strcasecmp(c->learned[i].name, p->name) == 0)
             return;
@@ -489,7 +542,7 @@ static void pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, 
     if (p->carries != PIPE_RPC)
         return;
     dce_data(w, p->dce, ep, d, n);
-    pipe_learn(c, p);
+    pipe_learn(w, c, p);
 }
 
 static struct smb_pending *pend_add(struct worker *w, struct smb_conn *c, uint64_t msg,
@@ -566,11 +619,23 @@ static struct smb_pipe *adopt(struct worker *w, struct smb_conn *c, const uint8_
     if (!tree_may_hold_pipes(w, c, session, tree) || dce_hdr_check(d, n, NULL) != 1)
         return NULL;
     struct smb_tree *t = tree_find(w, c, session, tree);
-    struct smb_pipe *p = pipe_new(w, c, "", t ? t->share : NULL, session, tree);
+    /* opened on another channel of the session (SMB 3 multichannel): its name and bind */
+    uint8_t full[16] = {0};
+    memcpy(full, fid, fidlen < 16 ? fidlen : 16);
+    struct smb_reg_pipe *rp = fidlen == 16 ? reg_pipe(w, c, session, full, false) : NULL;
+    struct smb_reg_pipe known;
+    if (rp)
+        known = *rp; /* pipe_new may write the registry */
+    struct smb_pipe *p = pipe_new(w, c, rp ? known.name : "", t ? t->share : NULL, session, tree);
     if (!p)
         return NULL;
     memcpy(p->fid, fid, fidlen);
     p->open = true;
+    if (rp && known.has_iface) {
+        dce_set_iface_hint(p->dce, &known.uuid, known.ver_major, DCE_HINT_PIPE);
+        p->info.iface_candidates = NULL;
+        p->learned = true;
+    }
     return p;
 }
 
@@ -711,6 +776,9 @@ static void smb2_create(struct worker *w, struct smb_conn *c, const struct smb2_
     memcpy(p->fid, fid, 16);
     p->open = true;
     memcpy(ch->fid, fid, 16);
+    struct smb_reg_pipe *rp = reg_pipe(w, c, p->info.smb_session_id, fid, true);
+    if (rp)
+        snprintf(rp->name, sizeof rp->name, "%.63s", p->name);
 }
 
 static void smb2_close(struct worker *w, struct smb_conn *c, const struct smb2_hdr *h,

@@ -9,6 +9,7 @@ const char *mem_cat_name(enum mem_cat c)
     case MEM_FLOW: return "flow";
     case MEM_STREAM: return "stream";
     case MEM_APP: return "app";
+    case MEM_ARGS: return "args";
     default: return "?";
     }
 }
@@ -17,8 +18,11 @@ bool mem_charge(struct memacct *m, enum mem_cat c, size_t n)
 {
     if (!m)
         return true;
+    size_t total_cap = m->total_cap;
+    if (c == MEM_ARGS)
+        total_cap += total_cap / 16; /* the reserve: see mem.h */
     if ((m->cap[c] && m->used[c] + n > m->cap[c]) ||
-        (m->total_cap && m->total_used + n > m->total_cap)) {
+        (total_cap && m->total_used + n > total_cap)) {
         m->refused[c]++;
         return false;
     }

@@ -165,7 +165,7 @@ class Evasion(unittest.TestCase):
             [(a["src_port"], a["dcerpc"].get("call_id")) for a in alerts]))
         self.assertEqual(same[0]["direction"], "to_server")
 
-    def check(self, case):
+    def check(self, case, task_sid=None, service_sid=None):
         """The common checks; returns (truth, records, task record, service record)."""
         truth = truth_of(case)
         self.assertEqual(truth["case"], case)
@@ -175,8 +175,8 @@ class Evasion(unittest.TestCase):
             validate_record(self, r)
         task = self.task_record(recs, truth["task"])
         svc = self.service_record(recs, truth["service"])
-        self.alert_for(recs, task, TASK_SID)
-        self.alert_for(recs, svc, SERVICE_SID)
+        self.alert_for(recs, task, task_sid or TASK_SID)
+        self.alert_for(recs, svc, service_sid or SERVICE_SID)
         return truth, recs, task, svc
 
     def segments(self, case):
@@ -214,17 +214,8 @@ class Evasion(unittest.TestCase):
         for e in x["anomalies"]:
             self.assertIn(e, events)
 
-    # The sensor keeps the first bytes and raises the anomaly
-    # stream.reassembly_overlap, but never marks the calls: RPC_F_OVERLAP
-    # ("stream_overlap") is defined in include/rpcsentry/rpc_call.h and mapped in
-    # src/output/eve.c, yet nothing sets it (src/stream/tcp.c ooo_insert only
-    # raises ANOM_STREAM_OVERLAP, frames 35 and 61). The SchRpcRegisterTask
-    # record (client port 51071, call_id 2, request completed at frame 39,
-    # response 42) and the RCreateServiceW record (port 51072, call_id 3,
-    # frames 64/67) carry no rpcsentry.flags at all.
-    # Reproduce: build/rpcsentry -r pcaps/evasion_overlap_conflict.pcap -l - -q
-    #            | grep -c stream_overlap      (0 call records; expected 2)
-    @unittest.expectedFailure
+    # The sensor keeps the first bytes, raises stream.reassembly_overlap, and
+    # every call completed on that flow afterwards carries the stream_overlap flag.
     def test_overlap_conflict_flag(self):
         truth, recs, task, svc = self.check("overlap_conflict")
         for rec, want in ((task, truth["task"]), (svc, truth["service"])):
@@ -285,22 +276,21 @@ class Evasion(unittest.TestCase):
         self.assertEqual(task["app_proto"], "smb")
         self.assertEqual(svc["rpcsentry"].get("share"), "\\\\10.1.0.20\\IPC$")
 
-    # SMB 3 multichannel is not followed across connections: the pipes (FileId
-    # and DCE/RPC association with its bound contexts) live per connection in
-    # src/transport/smb.c (struct smb_conn.pipes); only the session's user and
-    # trees are shared through the registry. On the second channel (client port
-    # 51122) the WRITEs on the FileIds opened and bound on port 51121 are adopted
-    # as pipes with no name and no bind, so SchRpcRegisterTask (call_id 2,
-    # request frame 60, response 66), ROpenSCManagerW (call_id 2, frames 68/74)
-    # and RCreateServiceW (call_id 3, frames 76/82) are reported with no
-    # interface, no operation,
-    # class "other", flags ["context_unknown"], their stubs not decoded; no alert
-    # 4300001 or 4300018.
-    # Reproduce: build/rpcsentry -r pcaps/evasion_bind_other_connection.pcap -l - -q
-    @unittest.expectedFailure
+    # SMB 3 multichannel: the pipes are opened and bound on one channel (client
+    # port 51121) and written on another (51122). The session registry keeps
+    # each pipe's FileId, name and first bind, so the second channel names the
+    # calls, flagged interface_inferred (the bind is on the other connection).
+    # standard.rules' dcerpc.iface follows Suricata (a bind seen on the same
+    # connection), so the alerts are rpcsentry.rules' inferred ones: 4300230.
     def test_bind_other_connection(self):
-        truth, recs, task, svc = self.check("bind_other_connection")
+        truth, recs, task, svc = self.check("bind_other_connection", 4300230, 4300230)
         self.assertEqual(task["rpcsentry"].get("auth", {}).get("user"), "mallory")
+        for r in (task, svc):
+            self.assertEqual(r["src_port"], 51122)
+            self.assertIn("interface_inferred", r["rpcsentry"]["flags"])
+        # none of the standard alerts fires on a context it did not see bound
+        self.assertFalse([a for a in recs if a["event_type"] == "alert"
+                          and a["alert"]["signature_id"] in (TASK_SID, SERVICE_SID)])
 
     def test_odd_padding_auth(self):
         truth, recs, task, svc = self.check("odd_padding_auth")

@@ -22,8 +22,8 @@ generators.
             never filled (the server only repeats its ACK of the hole's start),
             round-robin across the connections; a real task registration in
             the middle.
-  smb_pipes one SMB2 session opening 600 pipes that are never closed; each gets
-            a svcctl bind and then a WRITE of 30,000 bytes of a request that
+  smb_pipes one SMB2 session opening 1,200 pipes that are never closed; each gets
+            a svcctl bind and then a WRITE of 5,000 bytes of a request that
             announces 65,535. In the middle, a real service creation on its
             own pipe (bind, ROpenSCManagerW, RCreateServiceW); and a real task
             registration on \\atsvc whose bind and request are separated by
@@ -218,7 +218,7 @@ def ooo(path, conns=20, segs=1200, size=1400, hole=65536):
 
 # --------------------------------------------------------------- (d) SMB pipes
 
-def smb_pipes(path, pipes=600, partial=30000, churn=200):
+def smb_pipes(path, pipes=1200, partial=5000, churn=200):
     w = StreamWriter(path, 1700500000, dt_us=100)
     d = Dce()
     c = TcpConn(w, Endpoint(CLIENT, 52004), Endpoint(SERVER, 445))

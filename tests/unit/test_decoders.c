@@ -365,3 +365,34 @@ TEST(argument_tree_bounds)
     CHECK_EQ(a->n, ARGS_MAX_NODES);
     args_free(NULL, a);
 }
+
+/* A memcap spent to the last byte, reserve included: the call says so and is counted. */
+TEST(arguments_with_no_memory_left_are_flagged_and_counted)
+{
+    struct w st = {.le = true};
+    w_create_service(&st, "updsvc", "C:\\Windows\\Temp\\u.exe");
+    struct rpc_call c;
+    memset(&c, 0, sizeof c);
+    c.kind = RPC_KIND_REQUEST;
+    c.transport = &tcp;
+    c.opnum = 12;
+    c.le = true;
+    c.ctx.iface = by_name("svcctl");
+    c.ctx.syntax = RPC_SYNTAX_NDR;
+    c.res_ptype = RPC_PTYPE_NONE;
+    void *state = NULL;
+    c.iface_state = &state;
+    c.req_stub = st.b;
+    c.req_stub_avail = c.req_stub_len = st.n;
+    struct worker *w = test_worker();
+    w->mem.total_cap = 4096;
+    w->mem.total_used = 4096 + 256; /* the cap and all of its reserve but 0 bytes */
+    iface_request(w, &c);
+    CHECK(c.args == NULL);
+    CHECK(c.flags & RPC_F_ARGS_MEMCAP);
+    CHECK_EQ(c.cls, RPC_CLASS_CREATE); /* the operation is still known and judged */
+    CHECK_EQ(w->stats.dce_memcap, 1);
+    CHECK_EQ(w->anomalies[ANOM_DCE_MEMCAP], 1);
+    w->mem.total_used = 0;
+    iface_assoc_state_free(w, state);
+}

@@ -6,6 +6,7 @@
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/json.h"
+#include "rpcsentry/mem.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/uuid.h"
 
@@ -213,4 +214,22 @@ TEST(timestamp_format_matches_suricata)
 TEST(flow_record_fits_the_budget)
 {
     CHECK(sizeof(struct flow) + sizeof(void *) <= 256);
+}
+
+/* Decoded arguments may pass the global cap by a sixteenth of it; nothing else may. */
+TEST(mem_args_reserve)
+{
+    struct memacct m;
+    memset(&m, 0, sizeof m);
+    m.total_cap = 1600;
+    CHECK(mem_charge(&m, MEM_APP, 1600));
+    CHECK(!mem_charge(&m, MEM_APP, 1));
+    CHECK(!mem_charge(&m, MEM_FLOW, 1));
+    CHECK(mem_charge(&m, MEM_ARGS, 100));
+    CHECK(!mem_charge(&m, MEM_ARGS, 1));
+    CHECK_EQ(m.refused[MEM_ARGS], 1);
+    CHECK_EQ(m.total_peak, 1700);
+    mem_release(&m, MEM_ARGS, 100);
+    mem_release(&m, MEM_APP, 1600);
+    CHECK_EQ(m.total_used, 0);
 }
