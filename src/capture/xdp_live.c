@@ -49,6 +49,7 @@ struct xdp_iface {
     int ifindex;
     enum xdp_attach_mode mode;
     struct xdp_program *prog;
+    struct bpf_object *obj; /* ours: a program made from an object does not close it */
     int xsks_fd, ports_fd, cfg_fd, counters_fd;
     struct xdp_opts opts;
 };
@@ -171,10 +172,11 @@ struct xdp_iface *xdp_attach(const struct xdp_opts *o, char *err, size_t errlen)
                  o->native ? "native" : "generic");
         set_err(err, errlen, what, e);
         xdp_program__close(x->prog);
+        bpf_object__close(obj);
         free(x);
         return NULL;
     }
-    obj = xdp_program__bpf_obj(x->prog);
+    x->obj = obj;
     x->xsks_fd = bpf_object__find_map_fd_by_name(obj, "xsks");
     x->ports_fd = bpf_object__find_map_fd_by_name(obj, "rpc_ports");
     x->cfg_fd = bpf_object__find_map_fd_by_name(obj, "cfg");
@@ -247,6 +249,8 @@ void xdp_detach(struct xdp_iface *x)
         xdp_program__detach(x->prog, x->ifindex, x->mode, 0);
         xdp_program__close(x->prog);
     }
+    if (x->obj)
+        bpf_object__close(x->obj);
     free(x);
 }
 

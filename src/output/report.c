@@ -298,8 +298,9 @@ int report_main(int argc, char **argv, FILE *out, FILE *err)
         if (!read_file(&r, argv[i], err))
             rc = 1;
     /* each call's alerts: those with its flow and transaction */
-    qsort(r.al, r.nal, sizeof *r.al, cmp_alert);
-    for (size_t i = 0; i < r.n; i++) {
+    if (r.nal) /* qsort and bsearch take no null array, even an empty one */
+        qsort(r.al, r.nal, sizeof *r.al, cmp_alert);
+    for (size_t i = 0; i < r.n && r.nal; i++) {
         struct alert_key key = {r.a[i].flow_id, r.a[i].tx_id, r.a[i].file, 0};
         struct alert_key *k = bsearch(&key, r.al, r.nal, sizeof *r.al, cmp_alert);
         while (k && k > r.al && !cmp_alert(k - 1, &key))
@@ -310,8 +311,10 @@ int report_main(int argc, char **argv, FILE *out, FILE *err)
                 r.a[i].worst = k->severity;
         }
     }
-    qsort(r.a, r.n, sizeof *r.a, cmp_action);
-    qsort(r.s, r.ns, sizeof *r.s, cmp_story);
+    if (r.n)
+        qsort(r.a, r.n, sizeof *r.a, cmp_action);
+    if (r.ns)
+        qsort(r.s, r.ns, sizeof *r.s, cmp_story);
 
     size_t hosts = count_distinct(&r, offsetof(struct action, server));
     size_t users = count_distinct(&r, offsetof(struct action, user));

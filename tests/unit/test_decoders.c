@@ -96,6 +96,7 @@ static struct worker *test_worker(void)
     static struct worker w;
     static struct config cfg;
     config_defaults(&cfg);
+    free(w.scratch); /* what the last decoder allocated, as worker_teardown would */
     memset(&w, 0, sizeof w);
     w.cfg = &cfg;
     return &w;
