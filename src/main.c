@@ -97,6 +97,7 @@ struct settings {
 enum opt_id {
     O_READ = 'r', O_IFACE = 'i', O_LOGDIR = 'l', O_FILTER = 'F', O_RULES = 'S', O_CONFIG = 'c',
     O_QUIET = 'q', O_VERBOSE = 'v', O_VERSION = 'V', O_HELP = 'h', O_OUTPUT = 'o',
+    O_CHECKSUM = 'k',
     O_COMPAT = 1000, O_NO_BINDS, O_MEMCAP, O_TEST_RULES, O_NO_DEFAULT_RULES, O_ALERT_REFS,
     O_ALERT_EACH_DIR, O_NO_NDPI, O_FLOW_RECORDS, O_WORKERS, O_SNAPLEN, O_BUFFER, O_NO_PROMISC,
     O_STATS_INTERVAL, O_USER, O_FLOW_MAX, O_EPM_TTL, O_TCP_TIMEOUT, O_STUB_MAX, O_AF_XDP,
@@ -172,6 +173,13 @@ static const struct optdef {
     {"flow-records", O_FLOW_RECORDS, false, true, NULL,
      "write a `flow` record for every flow when it ends"},
     {"no-ndpi", O_NO_NDPI, false, true, NULL, "do not identify flows with nDPI"},
+    {"checksum-checks", O_CHECKSUM, true, true, "auto|all|none",
+     "auto (default live): a TCP segment of a flow being decoded\n"
+     "with a wrong checksum is dropped when its sender has sent\n"
+     "right ones (offload spoils them all, a decoy only some);\n"
+     "all: every packet with a wrong IPv4/TCP/UDP checksum is\n"
+     "dropped, as Suricata's -k all; none (default reading files):\n"
+     "every packet is used"},
     {"memcap", O_MEMCAP, true, true, "BYTES",
      "global cap on buffered state (default 192M; k/M/G suffixes)"},
     {"workers", O_WORKERS, true, true, "N",
@@ -324,6 +332,18 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_NO_BINDS: st->cfg.log_binds = !on; break;
     case O_FLOW_RECORDS: st->cfg.log_flows = on; break;
     case O_NO_NDPI: st->cfg.ndpi = !on; break;
+    case O_CHECKSUM:
+        if (!strcmp(v, "auto"))
+            st->cfg.checksum_checks = CHECKSUM_AUTO;
+        else if (!strcmp(v, "all") || !strcmp(v, "yes"))
+            st->cfg.checksum_checks = CHECKSUM_ALL;
+        else if (!strcmp(v, "none") || !strcmp(v, "no"))
+            st->cfg.checksum_checks = CHECKSUM_NONE;
+        else {
+            log_error("%s: checksum-checks takes auto, all or none, not '%s'", where, v);
+            return 2;
+        }
+        break;
     case O_NO_PROMISC: st->live.promisc = !on; break;
     case O_QUIET: st->quiet = on; break;
     case O_VERBOSE:
@@ -560,6 +580,9 @@ static void print_summary(const struct stats_snapshot *sn, const char *what, con
             (unsigned long long)s->tcp_overlaps, (unsigned long long)s->decode_truncated,
             (unsigned long long)s->decode_invalid, (unsigned long long)s->decode_ip_fragment,
             (unsigned long long)s->decode_ip_len_fixed);
+    if (s->decode_bad_checksum)
+        fprintf(stderr, "rpcsentry: %llu packets dropped for a wrong checksum\n",
+                (unsigned long long)s->decode_bad_checksum);
     fprintf(stderr, "rpcsentry: %llu events written to %s",
             (unsigned long long)s->events_written, dest);
     if (s->events_dropped)
@@ -1080,6 +1103,14 @@ static int run_sensor(int argc, char **argv, struct settings *st)
         return 2;
     }
     bool live = st->live.iface != NULL || st->xdp.iface != NULL;
+    /*
+     * On a monitoring port the sensor sends nothing, so a wrong checksum is a
+     * decoy or damage: auto. Captures to hunt through are often edited
+     * (anonymised, trimmed) without fixing checksums, which auto would take
+     * for decoys: none, unless asked.
+     */
+    if (st->cfg.checksum_checks == CHECKSUM_BY_CAPTURE)
+        st->cfg.checksum_checks = live ? CHECKSUM_AUTO : CHECKSUM_NONE;
     if (!live && st->nreads == 0) {
         log_error("nothing to read: give a capture with -r, or an interface with -i");
         usage(stderr);

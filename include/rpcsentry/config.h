@@ -40,8 +40,24 @@ struct config {
                                      the response when both match; default once per call */
     uint16_t community_id_seed;
 
+    /* decode */
+    uint8_t checksum_checks;      /* enum checksum_mode */
+
     /* behaviour */
     uint64_t hash_seed;           /* keyed hash for flow tables */
+};
+
+/*
+ * Which packets with a wrong checksum are not used. A host that leaves
+ * checksums to its card shows wrong ones on all it sends when captured on
+ * itself; an attacker's decoy segment is a wrong one among right ones.
+ */
+enum checksum_mode {
+    CHECKSUM_BY_CAPTURE, /* not set: auto capturing live, none reading files */
+    CHECKSUM_NONE, /* every packet is used */
+    CHECKSUM_AUTO, /* TCP on flows being decoded: dropped once the same direction has
+                      carried a right checksum */
+    CHECKSUM_ALL,  /* every IPv4, TCP and UDP checksum judged, as Suricata's -k all */
 };
 
 void config_defaults(struct config *c);

@@ -53,6 +53,8 @@ struct packet {
     uint32_t payload_len;
     const uint8_t *l3;        /* the IP header, and the IP packet's length as used */
     uint32_t l3_len;
+    const uint8_t *l4;        /* the TCP/UDP header, and the segment's length to the IP end */
+    uint32_t l4_len;
 };
 
 enum decode_result {
@@ -67,6 +69,15 @@ enum decode_result {
 
 /* Parses p->data per p->linktype and fills the decoded fields. Pure. */
 enum decode_result decode_layers(struct packet *p);
+
+/*
+ * True when the IPv4 header checksum and the TCP/UDP checksum (with its
+ * pseudo-header) are right, or cannot be judged: an IP length fixed from the
+ * frame (captured before segmentation offload, where checksums are left to
+ * the card) or a UDP checksum of 0 over IPv4 (none sent). Needs decode_layers
+ * to have returned DECODE_OK.
+ */
+bool decode_checksums_ok(const struct packet *p);
 
 /* Stage entry: decodes, counts, and hands TCP/UDP packets to the flow stage. */
 void decode_packet(struct worker *w, struct packet *p);

@@ -53,6 +53,7 @@ struct flow {
     uint8_t ndpi_state;                 /* enum appid_state (appid.c) */
     uint8_t ndpi_pkts;                  /* packets with payload shown to nDPI */
     uint8_t alerted;                    /* an alert was raised on this flow */
+    uint8_t checksum_good;              /* bit per endpoint: sent a right TCP checksum */
 };
 
 /*

@@ -16,6 +16,7 @@
     X(decode_unsupported_link)                                                                 \
     X(decode_ip_fragment)                                                                      \
     X(decode_ip_len_fixed)                                                                     \
+    X(decode_bad_checksum)                                                                     \
     X(decode_other_proto)                                                                      \
     X(flows_created)                                                                           \
     X(flows_timed_out)                                                                         \

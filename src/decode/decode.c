@@ -85,6 +85,8 @@ static enum decode_result decode_ethertype(struct packet *p, struct rd *c, uint1
 static enum decode_result decode_l4(struct packet *p, struct rd *c, uint8_t proto)
 {
     p->proto = proto;
+    p->l4 = c->p + c->off;
+    p->l4_len = c->off <= c->len ? (uint32_t)(c->len - c->off) : 0;
     if (proto == IPPROTO_TCP) {
         p->sport = rd_u16be(c);
         p->dport = rd_u16be(c);
@@ -237,6 +239,8 @@ enum decode_result decode_layers(struct packet *p)
     p->payload_len = 0;
     p->l3 = NULL;
     p->l3_len = 0;
+    p->l4 = NULL;
+    p->l4_len = 0;
     p->tcp_flags = 0;
     p->sport = p->dport = 0;
 
@@ -292,6 +296,51 @@ enum decode_result decode_layers(struct packet *p)
     }
 }
 
+/* The Internet checksum's running sum (RFC 1071) over len bytes, big-endian words. */
+static uint64_t sum16(uint64_t sum, const uint8_t *b, size_t len)
+{
+    for (; len >= 2; b += 2, len -= 2)
+        sum += (uint32_t)b[0] << 8 | b[1];
+    if (len)
+        sum += (uint32_t)b[0] << 8;
+    return sum;
+}
+
+static uint16_t fold(uint64_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+bool decode_checksums_ok(const struct packet *p)
+{
+    if (p->ip_len_fixed || !p->l3 || !p->l4)
+        return true;
+    uint64_t sum = 0;
+    if (p->ipver == 4) {
+        size_t ihl = (size_t)(p->l3[0] & 15) * 4;
+        if (fold(sum16(0, p->l3, ihl)) != 0xffff)
+            return false;
+        uint8_t pseudo[12] = {0};
+        memcpy(pseudo, p->src, 4);
+        memcpy(pseudo + 4, p->dst, 4);
+        pseudo[9] = p->proto;
+        pseudo[10] = (uint8_t)(p->l4_len >> 8), pseudo[11] = (uint8_t)p->l4_len;
+        sum = sum16(0, pseudo, sizeof pseudo);
+        if (p->proto == IPPROTO_UDP && p->l4_len >= 8 && p->l4[6] == 0 && p->l4[7] == 0)
+            return true; /* no checksum sent */
+    } else {
+        uint8_t pseudo[40] = {0};
+        memcpy(pseudo, p->src, 16);
+        memcpy(pseudo + 16, p->dst, 16);
+        pseudo[34] = (uint8_t)(p->l4_len >> 8), pseudo[35] = (uint8_t)p->l4_len;
+        pseudo[39] = p->proto;
+        sum = sum16(0, pseudo, sizeof pseudo);
+    }
+    return fold(sum16(sum, p->l4, p->l4_len)) == 0xffff;
+}
+
 void decode_packet(struct worker *w, struct packet *p)
 {
     w->stats.packets++;
@@ -301,6 +350,10 @@ void decode_packet(struct worker *w, struct packet *p)
     case DECODE_OK:
         if (p->ip_len_fixed)
             w->stats.decode_ip_len_fixed++;
+        else if (w->cfg->checksum_checks == CHECKSUM_ALL && !decode_checksums_ok(p)) {
+            w->stats.decode_bad_checksum++; /* as a receiver would: the segment is not used */
+            return;
+        }
         flow_packet(w, p);
         return;
     case DECODE_NOT_IP: w->stats.decode_not_ip++; return;

@@ -276,6 +276,19 @@ void flow_packet(struct worker *w, const struct packet *p)
     }
 
     int ep = flow_packet_ep(f, p);
+    if (tcp && w->cfg->checksum_checks == CHECKSUM_AUTO && f->app != FLOW_APP_IGNORED &&
+        !p->ip_len_fixed) {
+        uint8_t bit = (uint8_t)(1u << ep);
+        if (decode_checksums_ok(p)) {
+            f->checksum_good |= bit;
+        } else if (f->checksum_good & bit) {
+            /* not offload, which spoils every checksum a host sends: the
+               receiver drops this segment, and so do we */
+            w->stats.decode_bad_checksum++;
+            anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_BAD_CHECKSUM, NULL);
+            return;
+        }
+    }
     f->last_us = p->ts_us;
     f->pkts[ep]++;
     f->bytes[ep] += p->wirelen;

@@ -39,7 +39,8 @@ TRUTH_DIR = os.path.join(EXPECTED, "evasion")
 TASK_SID = 4300001      # RPCSENTRY CREATE ITaskSchedulerService (SchRpcRegisterTask)
 SERVICE_SID = 4300018   # RPCSENTRY CREATE svcctl (RCreateServiceW)
 
-CASES = ["one_byte_segments", "out_of_order", "overlap_conflict", "one_byte_fragments",
+CASES = ["one_byte_segments", "out_of_order", "overlap_conflict", "bad_checksum_decoy",
+         "one_byte_fragments",
          "decoy_contexts", "alter_context_switch", "big_endian", "ndr64",
          "smb_write_ioctl_split", "smb2_compound", "bind_other_connection", "odd_padding_auth",
          "call_id_reuse"]
@@ -54,7 +55,8 @@ def truth_of(case):
 
 def records_of(case):
     if case not in _records:
-        _records[case] = records(os.path.join(PCAPS, "evasion_%s.pcap" % case))
+        _records[case] = records(os.path.join(PCAPS, "evasion_%s.pcap" % case),
+                                 *truth_of(case)["extra"].get("args", []))
     return _records[case]
 
 
@@ -213,6 +215,36 @@ class Evasion(unittest.TestCase):
         events = {r["anomaly"]["event"] for r in recs if r["event_type"] == "anomaly"}
         for e in x["anomalies"]:
             self.assertIn(e, events)
+
+    def test_bad_checksum_decoy(self):
+        truth, recs, task, svc = self.check("bad_checksum_decoy")
+        x = truth["extra"]
+        out = json.dumps(recs)
+        for decoy in (x["decoy_command"], x["decoy_binary_path"]):
+            self.assertNotIn(json.dumps(decoy)[1:-1], out, "decoy bytes were reported")
+        bad = [r for r in recs if r["event_type"] == "anomaly"
+               and r["anomaly"]["event"] == "stream.bad_checksum"]
+        self.assertEqual(sorted(r["src_port"] for r in bad),
+                         [truth["task"]["src_port"], truth["service"]["src_port"]])
+        self.assertNotIn("stream_overlap", json.dumps([task, svc]),
+                         "a dropped decoy is not an overlap")
+
+    def test_bad_checksum_decoy_needs_checks_on_files(self):
+        """Without -k auto (reading files defaults to none, since hunted
+        captures are often edited without fixing checksums) the decoy came
+        first and first data wins: the decoy is what the sensor reports. This
+        is why live capture defaults to auto."""
+        truth = truth_of("bad_checksum_decoy")
+        path = os.path.join(PCAPS, "evasion_bad_checksum_decoy.pcap")
+        for args, stats in ((["-k", "none"], 0), ([], 0), (["-k", "auto"], 2),
+                            (["-k", "all"], 2)):
+            recs = records(path, "--stats-interval", "3600", *args)
+            out = json.dumps([r for r in recs if r["event_type"] != "stats"])
+            decoy_seen = json.dumps(truth["extra"]["decoy_command"])[1:-1] in out
+            self.assertEqual(decoy_seen, stats == 0, args)
+            counter = [r["rpcsentry"]["stats"]["decode_bad_checksum"] for r in recs
+                       if r["event_type"] == "stats"]
+            self.assertEqual(counter[-1:], [stats], args)
 
     # The sensor keeps the first bytes, raises stream.reassembly_overlap, and
     # every call completed on that flow afterwards carries the stream_overlap flag.

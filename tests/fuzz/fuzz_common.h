@@ -33,6 +33,7 @@ static inline struct worker *fuzz_worker(void)
     if (!ready) {
         config_defaults(&fuzz_cfg);
         fuzz_cfg.flow_max = 64;
+        fuzz_cfg.checksum_checks = CHECKSUM_AUTO; /* the flow stage's check runs */
         fuzz_cfg.stream_ooo_max = 4096;
         fuzz_cfg.stream_ooo_segs = 16;
         fuzz_cfg.dce_stub_max = 8192;

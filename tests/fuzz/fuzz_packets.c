@@ -32,6 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p.pcap_cnt = ++cnt;
         w->now_us = ts;
         w->pcap_cnt = cnt;
+        struct packet q = p; /* every frame through the checksum code too */
+        if (decode_layers(&q) == DECODE_OK)
+            (void)decode_checksums_ok(&q);
         decode_packet(w, &p);
         off += len;
     }

@@ -366,6 +366,49 @@ def overlap_conflict():
                            "anomalies": ["stream.reassembly_overlap"]}
 
 
+def send_with_bad_checksum_decoy(conn, side, real, decoy):
+    """The decoy first, at the same sequence numbers, with its TCP checksum
+    spoilt: the receiving host drops it and takes the real bytes that follow;
+    a sensor that keeps the first data seen reports the decoy."""
+    assert len(real) == len(decoy) and real != decoy
+    frame = bytearray(conn._frame(side, 0x18, decoy, conn.seq[side], conn.seq[1 - side]))
+    frame[-len(decoy) - 4] ^= 0x5a  # the TCP checksum's first byte (20-byte header)
+    conn.pw.add(bytes(frame))
+    conn.send(side, real)
+
+
+def bad_checksum_decoy():
+    """Each creation request is preceded by a decoy of the same length at the
+    same sequence numbers (a harmless command / binary path) whose TCP
+    checksum is wrong, as an attacker injects one to blind a first-data-wins
+    sensor. The hosts drop the decoy. With -k auto (the default live; files
+    need it given) the sensor drops it too, since the same sender's other
+    segments had right checksums, and reports the real call, the packet
+    counted as decode_bad_checksum with a stream.bad_checksum anomaly."""
+    pw, d = PcapWriter(start=1700100800.0), Dce()
+    p, x = Payload("bad_checksum_decoy"), Payload("bad_checksum_decoy", decoy=True)
+    c = tcp(pw, 51081, TSCH_PORT)
+    c.send(0, d.bind(1, [(0, TSCH, [NDR])]))
+    c.send(1, d.bind_ack(1, [(0, NDR)]))
+    send_with_bad_checksum_decoy(c, 0, d.request(2, 0, 1, p.task), d.request(2, 0, 1, x.task))
+    c.send(1, d.response(2, 0, p.task_resp))
+    c.close()
+    task = task_truth(p, ports(c), 2)
+    c = tcp(pw, 51082, SVC_PORT)
+    c.send(0, d.bind(1, [(0, SVCCTL, [NDR])]))
+    c.send(1, d.bind_ack(1, [(0, NDR)]))
+    c.send(0, d.request(2, 0, 15, p.open))
+    c.send(1, d.response(2, 0, p.open_resp))
+    send_with_bad_checksum_decoy(c, 0, d.request(3, 0, 12, p.create),
+                                 d.request(3, 0, 12, x.create))
+    c.send(1, d.response(3, 0, p.create_resp))
+    c.close()
+    svc = service_truth(p, ports(c), 3)
+    return pw, task, svc, {"decoy_command": x.command, "decoy_binary_path": x.binary_path,
+                           "bad_checksums": 2, "anomalies": ["stream.bad_checksum"],
+                           "args": ["-k", "auto"]}
+
+
 # --------------------------------------------------------------- authentication
 
 def auth_request(d, call_id, ctx, opnum, piece, flags, alloc_hint, pad, level, value):
@@ -613,6 +656,7 @@ CASES = {
     "one_byte_segments": one_byte_segments,
     "out_of_order": out_of_order,
     "overlap_conflict": overlap_conflict,
+    "bad_checksum_decoy": bad_checksum_decoy,
     "one_byte_fragments": one_byte_fragments,
     "decoy_contexts": decoy_contexts,
     "alter_context_switch": alter_context_switch,
