@@ -174,12 +174,11 @@ static const struct optdef {
      "write a `flow` record for every flow when it ends"},
     {"no-ndpi", O_NO_NDPI, false, true, NULL, "do not identify flows with nDPI"},
     {"checksum-checks", O_CHECKSUM, true, true, "auto|all|none",
-     "auto (default live): a TCP segment of a flow being decoded\n"
-     "with a wrong checksum is dropped when its sender has sent\n"
-     "right ones (offload spoils them all, a decoy only some);\n"
-     "all: every packet with a wrong IPv4/TCP/UDP checksum is\n"
-     "dropped, as Suricata's -k all; none (default reading files):\n"
-     "every packet is used"},
+     "none (default): every packet is used; auto: a TCP segment\n"
+     "of a flow being decoded with a wrong checksum is dropped\n"
+     "when its sender has sent right ones (offload spoils them\n"
+     "all, a decoy only some); all: every packet with a wrong\n"
+     "IPv4/TCP/UDP checksum is dropped, as Suricata's -k all"},
     {"memcap", O_MEMCAP, true, true, "BYTES",
      "global cap on buffered state (default 192M; k/M/G suffixes)"},
     {"workers", O_WORKERS, true, true, "N",
@@ -1103,14 +1102,6 @@ static int run_sensor(int argc, char **argv, struct settings *st)
         return 2;
     }
     bool live = st->live.iface != NULL || st->xdp.iface != NULL;
-    /*
-     * On a monitoring port the sensor sends nothing, so a wrong checksum is a
-     * decoy or damage: auto. Captures to hunt through are often edited
-     * (anonymised, trimmed) without fixing checksums, which auto would take
-     * for decoys: none, unless asked.
-     */
-    if (st->cfg.checksum_checks == CHECKSUM_BY_CAPTURE)
-        st->cfg.checksum_checks = live ? CHECKSUM_AUTO : CHECKSUM_NONE;
     if (!live && st->nreads == 0) {
         log_error("nothing to read: give a capture with -r, or an interface with -i");
         usage(stderr);

@@ -53,8 +53,7 @@ struct config {
  * itself; an attacker's decoy segment is a wrong one among right ones.
  */
 enum checksum_mode {
-    CHECKSUM_BY_CAPTURE, /* not set: auto capturing live, none reading files */
-    CHECKSUM_NONE, /* every packet is used */
+    CHECKSUM_NONE, /* every packet is used (the default) */
     CHECKSUM_AUTO, /* TCP on flows being decoded: dropped once the same direction has
                       carried a right checksum */
     CHECKSUM_ALL,  /* every IPv4, TCP and UDP checksum judged, as Suricata's -k all */

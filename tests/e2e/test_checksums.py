@@ -13,8 +13,8 @@ kinds of frame where we differ on purpose:
 - ICMP: tshark judges the IP header of ICMP errors; the sensor decodes TCP and
   UDP only and never looks at them.
 
-The default modes (none reading files, auto live) are checked on the evasion
-capture in test_evasion.py.
+The modes (none by default, auto, all) are checked on the evasion capture in
+test_evasion.py.
 """
 import glob
 import json

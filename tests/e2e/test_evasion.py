@@ -229,11 +229,10 @@ class Evasion(unittest.TestCase):
         self.assertNotIn("stream_overlap", json.dumps([task, svc]),
                          "a dropped decoy is not an overlap")
 
-    def test_bad_checksum_decoy_needs_checks_on_files(self):
-        """Without -k auto (reading files defaults to none, since hunted
-        captures are often edited without fixing checksums) the decoy came
-        first and first data wins: the decoy is what the sensor reports. This
-        is why live capture defaults to auto."""
+    def test_bad_checksum_decoy_needs_checks_on(self):
+        """Without -k auto or all (off by default, as on most sensors: own-host
+        captures and edited ones have wrong checksums everywhere) the decoy
+        came first and first data wins: the decoy is what the sensor reports."""
         truth = truth_of("bad_checksum_decoy")
         path = os.path.join(PCAPS, "evasion_bad_checksum_decoy.pcap")
         for args, stats in ((["-k", "none"], 0), ([], 0), (["-k", "auto"], 2),

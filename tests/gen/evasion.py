@@ -381,8 +381,8 @@ def bad_checksum_decoy():
     """Each creation request is preceded by a decoy of the same length at the
     same sequence numbers (a harmless command / binary path) whose TCP
     checksum is wrong, as an attacker injects one to blind a first-data-wins
-    sensor. The hosts drop the decoy. With -k auto (the default live; files
-    need it given) the sensor drops it too, since the same sender's other
+    sensor. The hosts drop the decoy. With -k auto (not the default) the
+    sensor drops it too, since the same sender's other
     segments had right checksums, and reports the real call, the packet
     counted as decode_bad_checksum with a stream.bad_checksum anomaly."""
     pw, d = PcapWriter(start=1700100800.0), Dce()
