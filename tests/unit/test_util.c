@@ -1,5 +1,6 @@
 /* Cursor, UUID, hashes, text conversion, JSON writer. */
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "harness.h"
@@ -214,6 +215,10 @@ TEST(timestamp_format_matches_suricata)
 TEST(flow_record_fits_the_budget)
 {
     CHECK(sizeof(struct flow) + sizeof(void *) <= 256);
+    /* a lookup reads one cache line; a packet writes one more */
+    CHECK(offsetof(struct flow, ref.key) + sizeof(struct flow_key) <= 64);
+    CHECK(offsetof(struct flow, alerted) < 128 && offsetof(struct flow, last_us) >= 64);
+    CHECK_EQ(sizeof(struct flow), 192);
 }
 
 /* Decoded arguments may pass the global cap by a sixteenth of it; nothing else may. */
