@@ -4,6 +4,7 @@
  * local socket or UDP) and Redis (RPUSH to a list or PUBLISH to a channel,
  * as Suricata's redis output does), plus the parser of sink specs.
  */
+#define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -189,10 +190,36 @@ static bool syslog_connect(void *ctx, char *err, size_t errlen)
     return true;
 }
 
+/*
+ * The RFC 5424 severity of a record, so that a syslog pipeline can route on
+ * it: an alert by its rule's severity (1 critical, 2 error, 3 and more
+ * warning), stories and anomalies warning, everything else informational.
+ */
+static int record_severity(const char *line, size_t len)
+{
+    static const char et_key[] = "\"event_type\":\"", sev_key[] = "\"severity\":";
+    const char *et = memmem(line, len, et_key, sizeof et_key - 1);
+    if (!et)
+        return 6;
+    et += sizeof et_key - 1;
+    size_t left = len - (size_t)(et - line);
+    if (left >= 6 && !memcmp(et, "alert\"", 6)) {
+        const char *sv = memmem(et, left, sev_key, sizeof sev_key - 1);
+        int sev = 3;
+        if (sv && sv + sizeof sev_key - 1 < line + len)
+            sev = sv[sizeof sev_key - 1] - '0';
+        return sev <= 1 ? 2 : sev == 2 ? 3 : 4;
+    }
+    if ((left >= 17 && !memcmp(et, "lateral_movement\"", 17)) ||
+        (left >= 8 && !memcmp(et, "anomaly\"", 8)))
+        return 4;
+    return 6;
+}
+
 static bool syslog_send(void *ctx, const char *line, size_t len)
 {
     struct syslog_ctx *s = ctx;
-    /* <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA MSG; severity 5 (notice) */
+    /* <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA MSG */
     size_t need = len + 512;
     if (need > s->bufcap) {
         char *b = realloc(s->buf, need);
@@ -207,7 +234,8 @@ static bool syslog_send(void *ctx, const char *line, size_t len)
     gmtime_r(&tv.tv_sec, &tm);
     char ts[40];
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    int n = snprintf(s->buf, s->bufcap, "<%d>1 %s.%06ldZ %s %s %d - - ", s->facility * 8 + 5, ts,
+    int n = snprintf(s->buf, s->bufcap, "<%d>1 %s.%06ldZ %s %s %d - - ",
+                     s->facility * 8 + record_severity(line, len), ts,
                      (long)tv.tv_usec, s->host, s->tag, (int)getpid());
     if (n < 0)
         return false;

@@ -174,11 +174,20 @@ class Outputs(unittest.TestCase):
         self.assertEqual(len(msgs), len(ref))
         pat = re.compile(r"^<(\d+)>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) (\S+) rstest (\d+) - - (.*)$",
                          re.S)
+        seen = set()
         for m, line in zip(msgs, ref):
             g = pat.match(m)
             self.assertTrue(g, m[:200])
-            self.assertEqual(int(g.group(1)), 19 * 8 + 5, "local3.notice")
+            rec = json.loads(line)
+            # severity: alerts by their rule's (1 crit, 2 err, 3 warning), stories and
+            # anomalies warning, the rest info; facility local3 = 19
+            et = rec["event_type"]
+            want = {1: 2, 2: 3}.get(rec["alert"]["severity"], 4) if et == "alert" else \
+                4 if et in ("lateral_movement", "anomaly") else 6
+            self.assertEqual(int(g.group(1)), 19 * 8 + want, (et, line[:200]))
+            seen.add(want)
             self.assertEqual(g.group(5), line)
+        self.assertEqual(seen, {2, 3, 4, 6}, "the capture gives every severity")
 
     def test_types_per_output(self):
         with TempDir() as d:
