@@ -6,9 +6,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct worker *w = fuzz_worker();
-    static struct flow_ref ref;
+    /* in a flow record, as in the pipeline: an alert marks the flow that holds the ref */
+    static struct flow ref_flow;
     uint64_t tx = 0;
-    struct smb_conn *c = smb_conn_new(w, &ref, &tx, size > 0 && (data[0] & 0x40));
+    struct smb_conn *c = smb_conn_new(w, &ref_flow.ref, &tx, size > 0 && (data[0] & 0x40));
     if (!c)
         return 0;
     size_t off = 0;

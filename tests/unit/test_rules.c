@@ -9,6 +9,7 @@
 
 #include "../../src/detect/detect_internal.h"
 #include "harness.h"
+#include "rpcsentry/flow.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/rpc_call.h"
 
@@ -165,7 +166,9 @@ TEST(rules_long_content_is_accepted)
 
 /* ---- the matcher ---- */
 
-static struct flow_ref mflow;
+/* in a flow record, as in the pipeline: an alert marks the flow that holds the ref */
+static struct flow mflow_rec;
+#define mflow (mflow_rec.ref)
 static uint64_t mtx;
 static struct rpc_transport mtcp = {.kind = RPC_TRANSPORT_TCP, .flow = &mflow, .tx_counter = &mtx};
 
