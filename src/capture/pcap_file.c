@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "rpcsentry/capture.h"
@@ -21,6 +22,133 @@ static bool looks_not_capture(const char *msg)
            strstr(msg, "file is empty") || strstr(msg, "truncated dump file; tried to read 4");
 }
 
+/* One frame of a capture, to the dispatcher or straight down the pipeline. */
+static inline void frame(struct worker *w, struct capture_result *res, const uint8_t *data,
+                         uint32_t caplen, uint32_t len, uint64_t ts_us, int link)
+{
+    res->packets++;
+    res->bytes += len;
+    if (w->dispatch) {
+        /* several workers: this thread only reads and hands over */
+        dispatch_packet(w->dispatch, data, caplen, len, ts_us, link, ++w->pcap_cnt);
+        return;
+    }
+    struct packet p;
+    p.data = data;
+    p.caplen = caplen;
+    p.wirelen = len;
+    p.ts_us = ts_us;
+    p.linktype = link;
+    p.pcap_cnt = ++w->pcap_cnt;
+    w->now_us = ts_us;
+    decode_packet(w, &p);
+}
+
+static inline uint32_t u32_of(const uint8_t *b, bool swap)
+{
+    uint32_t v;
+    memcpy(&v, b, 4);
+    return swap ? __builtin_bswap32(v) : v;
+}
+
+#define MAX_CAPLEN 262144 /* libpcap's bound on a record: above it the file is corrupt */
+#define RELEASE_STEP ((size_t)16 << 20) /* mapped bytes read past before they are let go */
+
+/*
+ * Classic pcap files (not pcapng, not standard input) are read from a
+ * mapping of the file, the frames used where they lie: libpcap copies each
+ * one twice (the kernel's read into its stdio buffer, then fread into its
+ * own), a fifth of the time of a run over a large file that is mostly
+ * traffic the sensor does not decode. libpcap still opens the file, checks
+ * its header and compiles the filter; the records are read as it reads them
+ * (byte order from the magic, nanosecond stamps to microseconds, a record
+ * longer than the snapshot length cut to it, one beyond 256 KiB or cut short
+ * by the end of the file an error after the frames before it). The pages
+ * read are let go every 16 MiB (they stay in the page cache), so the
+ * sensor's resident memory does not grow with the file. Returns false when
+ * the file is not one of these: libpcap reads it.
+ */
+static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
+                        const struct bpf_program *filter, volatile const bool *stop,
+                        struct capture_result *res)
+{
+    FILE *fp = pcap_file(pc);
+    struct stat st;
+    if (!fp || fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 24)
+        return false;
+    size_t size = (size_t)st.st_size;
+    const uint8_t *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fileno(fp), 0);
+    if (m == MAP_FAILED)
+        return false;
+    uint32_t magic;
+    memcpy(&magic, m, 4);
+    bool swap, nano;
+    if (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d)
+        swap = false, nano = magic == 0xa1b23c4d;
+    else if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1)
+        swap = true, nano = magic == 0x4d3cb2a1;
+    else {
+        munmap((void *)(uintptr_t)m, size);
+        return false; /* pcapng, or a variant libpcap knows better */
+    }
+    (void)madvise((void *)(uintptr_t)m, size, MADV_SEQUENTIAL);
+    int link = pcap_datalink(pc);
+    uint32_t snap = (uint32_t)pcap_snapshot(pc);
+    size_t off = 24, released = 0;
+    while (!(stop && *stop) && off < size) {
+        if (off - released >= RELEASE_STEP + 4096) {
+            size_t upto = (off - 4096) & ~(size_t)4095; /* whole pages behind the record */
+            (void)madvise((void *)(uintptr_t)(m + released), upto - released, MADV_DONTNEED);
+            released = upto;
+        }
+        worker_poll(w);
+        if (size - off < 16) {
+            res->status = CAPTURE_TRUNCATED;
+            snprintf(res->message, sizeof res->message,
+                     "%s: truncated dump file; tried to read 16 header bytes, only got %zu "
+                     "(read %llu packets)", path, size - off, (unsigned long long)res->packets);
+            break;
+        }
+        const uint8_t *h = m + off;
+        uint32_t sec = u32_of(h, swap), frac = u32_of(h + 4, swap);
+        uint32_t caplen = u32_of(h + 8, swap), len = u32_of(h + 12, swap);
+        if (caplen > MAX_CAPLEN) {
+            res->status = CAPTURE_TRUNCATED;
+            snprintf(res->message, sizeof res->message,
+                     "%s: invalid packet capture length %u, bigger than snaplen of %u "
+                     "(read %llu packets)", path, caplen, MAX_CAPLEN,
+                     (unsigned long long)res->packets);
+            break;
+        }
+        if (size - off - 16 < caplen) {
+            res->status = CAPTURE_TRUNCATED;
+            snprintf(res->message, sizeof res->message,
+                     "%s: truncated dump file; tried to read %u captured bytes, only got %zu "
+                     "(read %llu packets)", path, caplen, size - off - 16,
+                     (unsigned long long)res->packets);
+            break;
+        }
+        const uint8_t *data = h + 16;
+        off += 16 + (size_t)caplen;
+        if (caplen > snap && snap)
+            caplen = snap; /* as libpcap does: the snapshot length's worth */
+        if ((w->pcap_cnt & 4095) == 0)
+            atomic_store_explicit(&capture_progress_pos, (unsigned long long)off,
+                                  memory_order_relaxed);
+        uint64_t ts_us = (uint64_t)sec * 1000000 + (nano ? frac / 1000 : frac);
+        if (filter) {
+            struct pcap_pkthdr ph = {.caplen = caplen, .len = len};
+            ph.ts.tv_sec = (time_t)sec;
+            ph.ts.tv_usec = (suseconds_t)(nano ? frac / 1000 : frac);
+            if (!pcap_offline_filter(filter, &ph, data))
+                continue;
+        }
+        frame(w, res, data, caplen, len, ts_us, link);
+    }
+    munmap((void *)(uintptr_t)m, size);
+    return true;
+}
+
 void capture_file(struct worker *w, const char *path, const char *bpf, volatile const bool *stop,
                   struct capture_result *res)
 {
@@ -32,8 +160,9 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
         snprintf(res->message, sizeof res->message, "%s: %s", path, errbuf);
         return;
     }
-    if (bpf && *bpf) {
-        struct bpf_program prog;
+    struct bpf_program prog;
+    bool filtered = bpf && *bpf;
+    if (filtered) {
         if (pcap_compile(pc, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
             pcap_setfilter(pc, &prog) != 0) {
             res->status = CAPTURE_BAD_FILTER;
@@ -41,19 +170,20 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
             pcap_close(pc);
             return;
         }
-        pcap_freecode(&prog);
     }
     w->pcap_filename = path;
     w->pcap_cnt = 0;
     int link = pcap_datalink(pc);
     struct pcap_pkthdr *h;
     const u_char *data;
-    int r;
+    int r = 0;
     if (w->dispatch)
         dispatch_file_begin(w->dispatch, path);
     FILE *fp = pcap_file(pc);
     atomic_store_explicit(&capture_progress_pos, 0, memory_order_relaxed);
-    while (!(stop && *stop) && (r = pcap_next_ex(pc, &h, &data)) >= 0) {
+    bool mapped = getenv("RPCSENTRY_NO_MMAP") == NULL &&
+                  read_mapped(w, pc, path, filtered ? &prog : NULL, stop, res);
+    while (!mapped && !(stop && *stop) && (r = pcap_next_ex(pc, &h, &data)) >= 0) {
         worker_poll(w);
         if (r == 0)
             continue;
@@ -63,28 +193,12 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
                 atomic_store_explicit(&capture_progress_pos, (unsigned long long)at,
                                       memory_order_relaxed);
         }
-        if (w->dispatch) {
-            /* several workers: this thread only reads and hands over */
-            res->packets++;
-            res->bytes += h->len;
-            dispatch_packet(w->dispatch, data, h->caplen, h->len,
-                            (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec, link,
-                            ++w->pcap_cnt);
-            continue;
-        }
-        struct packet p;
-        p.data = data;
-        p.caplen = h->caplen;
-        p.wirelen = h->len;
-        p.ts_us = (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec;
-        p.linktype = link;
-        p.pcap_cnt = ++w->pcap_cnt;
-        w->now_us = p.ts_us;
-        res->packets++;
-        res->bytes += h->len;
-        decode_packet(w, &p);
+        frame(w, res, data, h->caplen, h->len,
+              (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec, link);
     }
-    if (!(stop && *stop) && r == PCAP_ERROR) {
+    if (filtered)
+        pcap_freecode(&prog);
+    if (!mapped && !(stop && *stop) && r == PCAP_ERROR) {
         res->status = CAPTURE_TRUNCATED;
         snprintf(res->message, sizeof res->message, "%s: %s (read %llu packets)", path,
                  pcap_geterr(pc), (unsigned long long)res->packets);

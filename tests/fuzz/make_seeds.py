@@ -3,7 +3,8 @@
 
     tests/fuzz/make_seeds.py OUTDIR [CAPTURE ...]
 
-packets: whole captures as [link][u16 len][frame] sequences. dcerpc, smb: the
+packets: whole captures as [link][u16 len][frame] sequences. pcapfile: the first
+64 KiB of each capture file as it is. dcerpc, smb: the
 TCP payloads of each connection, in capture order, as [dir][u16 len][bytes]
 chunks. stubs: the generator's NDR stubs. taskxml, ntlmssp: the generator's
 task XML and NTLMSSP messages. Captures default to pcaps/ and, when present,
@@ -96,6 +97,8 @@ def main():
             continue
         write(outdir, "packets", name, b"".join(
             struct.pack("<BH", LINKS.index(l) if l in LINKS else 0, len(f)) + f for l, f in fr))
+        with open(path, "rb") as f:
+            write(outdir, "pcapfile", name, f.read(65536))  # the file itself, its start
         conns = {}
         for l, f in fr:
             t = tcp_payload(l, f)
