@@ -52,7 +52,7 @@ static inline uint32_t u32_of(const uint8_t *b, bool swap)
 }
 
 #define MAX_CAPLEN 262144 /* libpcap's bound on a record: above it the file is corrupt */
-#define RELEASE_STEP ((size_t)16 << 20) /* mapped bytes read past before they are let go */
+#define RELEASE_STEP ((size_t)4 << 20) /* mapped bytes read past before they are let go */
 
 /*
  * Classic pcap files (not pcapng, not standard input) are read from a
@@ -64,7 +64,7 @@ static inline uint32_t u32_of(const uint8_t *b, bool swap)
  * (byte order from the magic, nanosecond stamps to microseconds, a record
  * longer than the snapshot length cut to it, one beyond 256 KiB or cut short
  * by the end of the file an error after the frames before it). The pages
- * read are let go every 16 MiB (they stay in the page cache), so the
+ * read are let go every 4 MiB (they stay in the page cache), so the
  * sensor's resident memory does not grow with the file. Returns false when
  * the file is not one of these: libpcap reads it.
  */
