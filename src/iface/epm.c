@@ -383,16 +383,31 @@ static void req_map(struct worker *w, struct rpc_call *call, struct ndr *n)
     args_num(ar, a, "max_towers", max);
 }
 
+/*
+ * The head both answers share: the context handle, the count returned and
+ * the conformant-varying array's header. False when they do not hold
+ * together (offset or length past the maximum, more than MAX_ENTRIES, or
+ * more than the count).
+ */
+static bool answer_head(struct ndr *n, uint32_t *num, uint64_t *actual)
+{
+    uint8_t h[20];
+    ndr_handle(n, h);
+    *num = ndr_u32(n);
+    uint64_t max = ndr_size(n), off = ndr_size(n);
+    *actual = ndr_size(n);
+    return ndr_ok(n) && *actual <= max && off <= max && *actual <= MAX_ENTRIES &&
+           *actual <= *num + 0ull;
+}
+
 /* ept_map's answer: the towers, each an endpoint; TCP ones are learned. */
 static void res_map(struct worker *w, struct rpc_call *call, struct ndr *n)
 {
     struct rpc_args *ar = call->args;
     uint16_t r = args_section(ar, "result");
-    uint8_t h[20];
-    ndr_handle(n, h);
-    uint32_t num = ndr_u32(n);
-    uint64_t max = ndr_size(n), off = ndr_size(n), actual = ndr_size(n);
-    if (!ndr_ok(n) || actual > max || off > max || actual > MAX_ENTRIES || actual > num + 0ull)
+    uint32_t num;
+    uint64_t actual;
+    if (!answer_head(n, &num, &actual))
         return iface_decode_failed(w, call, r);
     uint8_t nonnull[MAX_ENTRIES / 8] = {0};
     for (uint64_t i = 0; i < actual; i++)
@@ -461,11 +476,9 @@ static void res_lookup(struct worker *w, struct rpc_call *call, struct ndr *n)
 {
     struct rpc_args *ar = call->args;
     uint16_t r = args_section(ar, "result");
-    uint8_t h[20];
-    ndr_handle(n, h);
-    uint32_t num = ndr_u32(n);
-    uint64_t max = ndr_size(n), off = ndr_size(n), actual = ndr_size(n);
-    if (!ndr_ok(n) || actual > max || off > max || actual > MAX_ENTRIES || actual > num + 0ull)
+    uint32_t num;
+    uint64_t actual;
+    if (!answer_head(n, &num, &actual))
         return iface_decode_failed(w, call, r);
     /* the entries, their towers deferred after the array */
     enum { KEEP = 64 }; /* annotations kept for the record; towers are read for all */

@@ -338,30 +338,41 @@ def send_overlapped(conn, side, real, decoy, seg=100, shift=37):
     conn._send(1 - side, 0x10, b"")
 
 
+def decoyed_creations(name, start, cports, send_decoyed, **flags):
+    """A task creation (SchRpcRegisterTask) and a service creation
+    (RCreateServiceW after ROpenSCManagerW), each on its own connection,
+    whose creation request goes out through send_decoyed(conn, side, real,
+    decoy) with a decoy of the same length (a harmless command / binary
+    path). Returns (pcap, task truth, service truth, the decoy payload)."""
+    pw, d = PcapWriter(start=start), Dce()
+    p, x = Payload(name), Payload(name, decoy=True)
+    c = tcp(pw, cports[0], TSCH_PORT)
+    c.send(0, d.bind(1, [(0, TSCH, [NDR])]))
+    c.send(1, d.bind_ack(1, [(0, NDR)]))
+    send_decoyed(c, 0, d.request(2, 0, 1, p.task), d.request(2, 0, 1, x.task))
+    c.send(1, d.response(2, 0, p.task_resp))
+    c.close()
+    task = task_truth(p, ports(c), 2, **flags)
+    c = tcp(pw, cports[1], SVC_PORT)
+    c.send(0, d.bind(1, [(0, SVCCTL, [NDR])]))
+    c.send(1, d.bind_ack(1, [(0, NDR)]))
+    c.send(0, d.request(2, 0, 15, p.open))
+    c.send(1, d.response(2, 0, p.open_resp))
+    send_decoyed(c, 0, d.request(3, 0, 12, p.create), d.request(3, 0, 12, x.create))
+    c.send(1, d.response(3, 0, p.create_resp))
+    c.close()
+    svc = service_truth(p, ports(c), 3, **flags)
+    return pw, task, svc, x
+
+
 def overlap_conflict():
     """Both creation requests sent with overlapping retransmissions that carry
     different bytes (a decoy command / binary path of the same length, the
     case name replaced by x's). The real bytes always arrive first; the sensor
     keeps the first data seen, so the real call must be reported, with
     rpcsentry.flags "stream_overlap"."""
-    pw, d = PcapWriter(start=1700100700.0), Dce()
-    p, x = Payload("overlap_conflict"), Payload("overlap_conflict", decoy=True)
-    c = tcp(pw, 51071, TSCH_PORT)
-    c.send(0, d.bind(1, [(0, TSCH, [NDR])]))
-    c.send(1, d.bind_ack(1, [(0, NDR)]))
-    send_overlapped(c, 0, d.request(2, 0, 1, p.task), d.request(2, 0, 1, x.task))
-    c.send(1, d.response(2, 0, p.task_resp))
-    c.close()
-    task = task_truth(p, ports(c), 2, flags=["stream_overlap"])
-    c = tcp(pw, 51072, SVC_PORT)
-    c.send(0, d.bind(1, [(0, SVCCTL, [NDR])]))
-    c.send(1, d.bind_ack(1, [(0, NDR)]))
-    c.send(0, d.request(2, 0, 15, p.open))
-    c.send(1, d.response(2, 0, p.open_resp))
-    send_overlapped(c, 0, d.request(3, 0, 12, p.create), d.request(3, 0, 12, x.create))
-    c.send(1, d.response(3, 0, p.create_resp))
-    c.close()
-    svc = service_truth(p, ports(c), 3, flags=["stream_overlap"])
+    pw, task, svc, x = decoyed_creations("overlap_conflict", 1700100700.0, (51071, 51072),
+                                         send_overlapped, flags=["stream_overlap"])
     return pw, task, svc, {"decoy_command": x.command, "decoy_binary_path": x.binary_path,
                            "anomalies": ["stream.reassembly_overlap"]}
 
@@ -385,25 +396,8 @@ def bad_checksum_decoy():
     sensor drops it too, since the same sender's other
     segments had right checksums, and reports the real call, the packet
     counted as decode_bad_checksum with a stream.bad_checksum anomaly."""
-    pw, d = PcapWriter(start=1700100800.0), Dce()
-    p, x = Payload("bad_checksum_decoy"), Payload("bad_checksum_decoy", decoy=True)
-    c = tcp(pw, 51081, TSCH_PORT)
-    c.send(0, d.bind(1, [(0, TSCH, [NDR])]))
-    c.send(1, d.bind_ack(1, [(0, NDR)]))
-    send_with_bad_checksum_decoy(c, 0, d.request(2, 0, 1, p.task), d.request(2, 0, 1, x.task))
-    c.send(1, d.response(2, 0, p.task_resp))
-    c.close()
-    task = task_truth(p, ports(c), 2)
-    c = tcp(pw, 51082, SVC_PORT)
-    c.send(0, d.bind(1, [(0, SVCCTL, [NDR])]))
-    c.send(1, d.bind_ack(1, [(0, NDR)]))
-    c.send(0, d.request(2, 0, 15, p.open))
-    c.send(1, d.response(2, 0, p.open_resp))
-    send_with_bad_checksum_decoy(c, 0, d.request(3, 0, 12, p.create),
-                                 d.request(3, 0, 12, x.create))
-    c.send(1, d.response(3, 0, p.create_resp))
-    c.close()
-    svc = service_truth(p, ports(c), 3)
+    pw, task, svc, x = decoyed_creations("bad_checksum_decoy", 1700100800.0, (51081, 51082),
+                                         send_with_bad_checksum_decoy)
     return pw, task, svc, {"decoy_command": x.command, "decoy_binary_path": x.binary_path,
                            "bad_checksums": 2, "anomalies": ["stream.bad_checksum"],
                            "args": ["-k", "auto"]}
