@@ -353,19 +353,25 @@ static struct uuid ndr_uuid(struct ndr *n)
     return rd_uuid(&n->c, n->le);
 }
 
+/* A request's optional object UUID, written when present and not nil. */
+static void object_arg(struct rpc_args *ar, uint16_t a, struct ndr *n)
+{
+    if (!ndr_ptr(n))
+        return;
+    struct uuid obj = ndr_uuid(n);
+    if (ndr_ok(n) && !uuid_is_nil(&obj)) {
+        char s[UUID_STR_LEN];
+        uuid_fmt(&obj, s);
+        args_str(ar, a, "object", s);
+    }
+}
+
 /* ept_map (3): the interface asked for, in a tower. */
 static void req_map(struct worker *w, struct rpc_call *call, struct ndr *n)
 {
     struct rpc_args *ar = call->args;
     uint16_t a = args_section(ar, "args");
-    if (ndr_ptr(n)) {
-        struct uuid obj = ndr_uuid(n);
-        if (ndr_ok(n) && !uuid_is_nil(&obj)) {
-            char s[UUID_STR_LEN];
-            uuid_fmt(&obj, s);
-            args_str(ar, a, "object", s);
-        }
-    }
+    object_arg(ar, a, n);
     if (ndr_ptr(n)) {
         uint32_t tl = 0;
         const uint8_t *tw = read_tower(n, &tl);
@@ -446,14 +452,7 @@ static void req_lookup(struct worker *w, struct rpc_call *call, struct ndr *n)
     struct rpc_args *ar = call->args;
     uint16_t a = args_section(ar, "args");
     uint32_t inquiry = ndr_u32(n);
-    if (ndr_ptr(n)) {
-        struct uuid obj = ndr_uuid(n);
-        if (ndr_ok(n) && !uuid_is_nil(&obj)) {
-            char s[UUID_STR_LEN];
-            uuid_fmt(&obj, s);
-            args_str(ar, a, "object", s);
-        }
-    }
+    object_arg(ar, a, n);
     if (ndr_ptr(n)) {
         struct uuid id = ndr_uuid(n);
         uint16_t major = ndr_u16(n), minor = ndr_u16(n);
