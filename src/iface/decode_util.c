@@ -63,8 +63,11 @@ struct iface_state *iface_state_get(struct worker *w, struct rpc_call *call)
 
 void iface_assoc_state_free(struct worker *w, void *state)
 {
-    if (state)
-        mem_free(&w->mem, MEM_APP, state, sizeof(struct iface_state));
+    struct iface_state *st = state;
+    if (!st)
+        return;
+    mem_free(&w->mem, MEM_APP, st->handles, (size_t)st->cap * sizeof *st->handles);
+    mem_free(&w->mem, MEM_APP, st, sizeof *st);
 }
 
 void iface_decode_failed(struct worker *w, struct rpc_call *call, uint16_t section)

@@ -34,7 +34,14 @@ void args_ndr_string(struct rpc_args *a, uint16_t parent, const char *name, stru
 void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *name,
                             struct ndr *n, bool wide);
 
-/* Per-association state the decoders keep: service handles to names (svcctl). */
+/*
+ * Per-association state the decoders keep: service handles to names (svcctl).
+ * The handle table grows by doubling from IFACE_FIRST_HANDLES up to
+ * IFACE_MAX_HANDLES: an association holds two or three handles (the manager's
+ * and a service's), and thousands of associations live at once on a busy
+ * sensor, so a full table each (18 KiB) was most of the sensor's memory.
+ */
+#define IFACE_FIRST_HANDLES 4
 #define IFACE_MAX_HANDLES 64
 struct iface_handle {
     uint8_t h[20];
@@ -42,8 +49,8 @@ struct iface_handle {
     char name[256];
 };
 struct iface_state {
-    struct iface_handle handles[IFACE_MAX_HANDLES];
-    unsigned n, next;            /* next: slot to overwrite when full */
+    struct iface_handle *handles;
+    unsigned n, cap, next;       /* next: slot to overwrite when full */
     char unanswered_open[256];   /* service of the last open whose answer was not seen */
 };
 struct iface_state *iface_state_get(struct worker *w, struct rpc_call *call);

@@ -80,8 +80,20 @@ static void handle_put(struct worker *w, struct rpc_call *call, const uint8_t h[
         st->unanswered_open[0] = '\0';
     struct iface_handle *e = handle_find(st, h);
     if (!e) {
-        e = st->n < IFACE_MAX_HANDLES ? &st->handles[st->n++]
-                                      : &st->handles[st->next++ % IFACE_MAX_HANDLES];
+        if (st->n == st->cap && st->cap < IFACE_MAX_HANDLES) {
+            unsigned cap = st->cap ? 2 * st->cap : IFACE_FIRST_HANDLES;
+            struct iface_handle *t = mem_realloc(&w->mem, MEM_APP, st->handles,
+                                                 (size_t)st->cap * sizeof *t,
+                                                 (size_t)cap * sizeof *t);
+            if (t)
+                st->handles = t, st->cap = cap;
+        }
+        if (st->n < st->cap)
+            e = &st->handles[st->n++];
+        else if (st->cap)
+            e = &st->handles[st->next++ % st->cap]; /* full, or no memory to grow */
+        else
+            return;
         memcpy(e->h, h, 20);
     }
     e->scm = scm;

@@ -10,6 +10,7 @@
 #include "harness.h"
 #include "rpcsentry/args.h"
 #include "rpcsentry/flow.h"
+#include "rpcsentry/detect.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/ndr.h"
 #include "rpcsentry/worker.h"
@@ -221,6 +222,62 @@ TEST(start_service_with_absurd_argument_count)
     const struct rpc_arg *inc = args_find(c.args, "args.decode_incomplete");
     CHECK(inc && inc->num);
     args_free(NULL, c.args);
+    iface_assoc_state_free(test_worker(), state);
+}
+
+/* The answer to a call decoded by run_request: its stub read as the pipeline does. */
+static void run_response(struct rpc_call *c, const struct w *st)
+{
+    c->res_ptype = 2; /* response */
+    c->res_stub = st->b;
+    c->res_stub_avail = st->n;
+    c->res_stub_len = st->n;
+    struct worker *w = test_worker();
+    iface_complete(w, c);
+    story_table_free(w); /* the call was noted for stories */
+}
+
+/* The service a handle names, as a later call on it reads it (NULL when none). */
+static const char *service_of_handle(uint8_t tag, void **state, struct rpc_args **keep)
+{
+    struct w st = {.le = true};
+    w_handle(&st, tag);
+    struct rpc_call c;
+    run_request(&c, "svcctl", 19, &st, st.n, state); /* RStartServiceW */
+    *keep = c.args;
+    return args_get(c.args, "args.service_name");
+}
+
+TEST(service_handles_grow_from_a_few_and_the_oldest_give_way)
+{
+    /* 70 services created on one association, each answered with its own handle:
+     * the table grows from 4 to 64 and the first 6 handles are the ones replaced */
+    void *state = NULL;
+    for (int i = 0; i < 70; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "svc%d", i);
+        struct w req = {.le = true};
+        w_create_service(&req, name, "C:\\x.exe");
+        struct rpc_call c;
+        run_request(&c, "svcctl", 12, &req, req.n, &state);
+        struct w res = {.le = true};
+        w_size(&res, 0);                     /* lpdwTagId: null */
+        w_handle(&res, (uint8_t)(0x80 + i)); /* lpServiceHandle */
+        w_u32(&res, 0);                      /* ERROR_SUCCESS */
+        run_response(&c, &res);
+        args_free(NULL, c.args);
+    }
+    for (int i = 0; i < 70; i++) {
+        struct rpc_args *a;
+        const char *svc = service_of_handle((uint8_t)(0x80 + i), &state, &a);
+        char want[16];
+        snprintf(want, sizeof want, "svc%d", i);
+        if (i < 6)
+            CHECK(svc == NULL);
+        else
+            CHECK_STR(svc ? svc : "(none)", want);
+        args_free(NULL, a);
+    }
     iface_assoc_state_free(test_worker(), state);
 }
 
