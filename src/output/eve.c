@@ -196,8 +196,23 @@ void output_emit(struct worker *w, struct output *o)
         w->stats.events_dropped++;
 }
 
+/* Decimal digits of v at o; returns the end (no NUL). Here, not snprintf: records are hot. */
+static char *put_dec(char *o, unsigned v)
+{
+    char b[10];
+    int n = 0;
+    do {
+        b[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *o++ = b[--n];
+    return o;
+}
+
 void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, int src_ep,
-                uint64_t ts_us, uint64_t pcap_cnt, const char *event_type, const char *app_proto)
+                uint64_t ts_us, uint64_t pcap_cnt, const char *event_type, const char *app_proto,
+                char *cid)
 {
     struct json *j = &o->j;
     char ts[TS_STR_LEN];
@@ -222,19 +237,41 @@ void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, i
     if (!c->used || c->flow_id != fr->flow_id || c->src != s ||
         memcmp(&c->key, k, sizeof *k) != 0) {
         int alen = flow_key_alen(k);
-        char a[ADDR_STR_LEN], b[ADDR_STR_LEN], vlan[32] = "";
+        char a[ADDR_STR_LEN], b[ADDR_STR_LEN];
         addr_format(k->addr[s], alen, a);
         addr_format(k->addr[d], alen, b);
-        if (k->vlan)
-            snprintf(vlan, sizeof vlan, ",\"vlan\":[%u]", k->vlan);
-        int n = snprintf(c->tuple, sizeof c->tuple,
-                         "\"src_ip\":\"%s\",\"src_port\":%u,\"dest_ip\":\"%s\",\"dest_port\":%u,"
-                         "\"proto\":\"%s\"%s",
-                         a, k->port[s], b, k->port[d],
-                         k->proto == 6 ? "TCP" : k->proto == 17 ? "UDP" : "IP", vlan);
-        c->tuple_len = (uint16_t)(n > 0 && (size_t)n < sizeof c->tuple ? n : 0);
-        community_id_v1(o->opts.community_id_seed, k->addr[s], k->addr[d], (size_t)alen, k->proto,
-                        k->port[s], k->port[d], c->cid);
+        /* at most 178 bytes: two IPv6 addresses of 45, ports of 5, the VLAN of 5 */
+        char *t = c->tuple;
+#define LIT(lit) (memcpy(t, lit, sizeof lit - 1), t += sizeof lit - 1)
+        LIT("\"src_ip\":\"");
+        t = stpcpy(t, a);
+        LIT("\",\"src_port\":");
+        t = put_dec(t, k->port[s]);
+        LIT(",\"dest_ip\":\"");
+        t = stpcpy(t, b);
+        LIT("\",\"dest_port\":");
+        t = put_dec(t, k->port[d]);
+        if (k->proto == 6)
+            LIT(",\"proto\":\"TCP\"");
+        else if (k->proto == 17)
+            LIT(",\"proto\":\"UDP\"");
+        else
+            LIT(",\"proto\":\"IP\"");
+        if (k->vlan) {
+            LIT(",\"vlan\":[");
+            t = put_dec(t, k->vlan);
+            *t++ = ']';
+        }
+#undef LIT
+        c->tuple_len = (uint16_t)(t - c->tuple);
+        if (cid && cid[0]) { /* the same both ways: Community ID orders the endpoints */
+            memcpy(c->cid, cid, COMMUNITY_ID_LEN);
+        } else {
+            community_id_v1(o->opts.community_id_seed, k->addr[s], k->addr[d], (size_t)alen,
+                            k->proto, k->port[s], k->port[d], c->cid);
+            if (cid)
+                memcpy(cid, c->cid, COMMUNITY_ID_LEN);
+        }
         c->key = *k;
         c->flow_id = fr->flow_id;
         c->src = (uint8_t)s;
@@ -302,18 +339,31 @@ static const char *fault_name(uint32_t st)
     }
 }
 
-static void version_str(char *out, size_t n, uint16_t maj, uint16_t min)
+/* "maj.min" (out: at least 12 bytes). */
+static void version_str(char *out, uint16_t maj, uint16_t min)
 {
-    snprintf(out, n, "%u.%u", maj, min);
+    char *o = put_dec(out, maj);
+    *o++ = '.';
+    *put_dec(o, min) = '\0';
+}
+
+/* "0x" and eight lower-case hex digits (out: 11 bytes). */
+static void hex32_str(char *out, uint32_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    out[0] = '0', out[1] = 'x';
+    for (int i = 0; i < 8; i++)
+        out[2 + i] = hex[(v >> (28 - 4 * i)) & 15];
+    out[10] = '\0';
 }
 
 static void write_iface_item(struct json *j, const struct rpc_ctx_item *it, const char *procedure)
 {
-    char u[UUID_STR_LEN], v[16];
+    char u[UUID_STR_LEN], v[12];
     json_obj_open(j, NULL);
     uuid_fmt(&it->uuid, u);
     json_str(j, "uuid", u);
-    version_str(v, sizeof v, it->ver_major, it->ver_minor);
+    version_str(v, it->ver_major, it->ver_minor);
     json_str(j, "version", v);
     if (it->ack_result >= 0)
         json_u64(j, "ack_result", (uint64_t)it->ack_result);
@@ -364,8 +414,8 @@ static void write_dcerpc(struct json *j, const struct rpc_call *c, bool in_fligh
         json_obj_close(j);
     }
     json_u64(j, "call_id", c->call_id);
-    char v[8];
-    snprintf(v, sizeof v, "5.%u", c->rpc_vers_minor);
+    char v[12];
+    version_str(v, 5, c->rpc_vers_minor);
     json_str(j, "rpc_version", v);
     json_obj_close(j);
 }
@@ -463,8 +513,8 @@ static void write_decoded(struct json *j, const struct rpc_call *c)
     if (c->has_status || result != ARGS_NONE) {
         json_obj_open(j, "result");
         if (c->has_status) {
-            char code[16];
-            snprintf(code, sizeof code, "0x%08x", c->status);
+            char code[11];
+            hex32_str(code, c->status);
             const char *name = c->status == 0 && c->iface && c->iface->returns_hresult
                                    ? "S_OK"
                                    : iface_status_name(c->status);
@@ -552,8 +602,8 @@ static void write_extension(struct json *j, const struct rpc_call *c)
     write_auth(j, c);
     json_bool(j, "sealed", c->sealed);
     if (c->res_ptype == DCE_FAULT) {
-        char st[16];
-        snprintf(st, sizeof st, "0x%08x", c->fault_status);
+        char st[11];
+        hex32_str(st, c->fault_status);
         json_obj_open(j, "fault");
         json_str(j, "status", st);
         const char *fn = fault_name(c->fault_status);
@@ -619,7 +669,8 @@ void output_call(struct worker *w, const struct rpc_call *c)
     bool answered = c->res_ptype != RPC_PTYPE_NONE;
     uint64_t ts = answered ? c->res_ts_us : c->req_ts_us;
     uint64_t cnt = answered ? c->res_pcap_cnt : c->req_pcap_cnt;
-    eve_header(w, o, c->transport->flow, c->client_ep, ts, cnt, "dcerpc", app_proto_of(c));
+    eve_header(w, o, c->transport->flow, c->client_ep, ts, cnt, "dcerpc", app_proto_of(c),
+               c->transport->community_id);
     json_u64(&o->j, "tx_id", c->tx_id);
     write_dcerpc(&o->j, c, false);
     if (c->transport->kind == RPC_TRANSPORT_NP)
@@ -714,7 +765,8 @@ void output_alert(struct worker *w, const struct rpc_call *c, const struct alert
     int src = at_response ? 1 - c->client_ep : c->client_ep;
     uint64_t ts = at_response ? c->res_ts_us : c->req_ts_us;
     uint64_t cnt = at_response ? c->res_pcap_cnt : c->req_pcap_cnt;
-    eve_header(w, o, c->transport->flow, src, ts, cnt, "alert", app_proto_of(c));
+    eve_header(w, o, c->transport->flow, src, ts, cnt, "alert", app_proto_of(c),
+               c->transport->community_id);
     struct json *j = &o->j;
     json_u64(j, "tx_id", c->tx_id);
     json_str(j, "direction", at_response ? "to_client" : "to_server");
@@ -766,7 +818,7 @@ void output_story(struct worker *w, const struct rpc_story *s)
     if (!o)
         return;
     eve_header(w, o, &s->flow, s->client_ep, s->ts_us, s->pcap_cnt, "lateral_movement",
-               s->over_smb ? "smb" : "dcerpc");
+               s->over_smb ? "smb" : "dcerpc", NULL);
     if (!o->opts.compat)
         write_story(&o->j, s);
     json_obj_close(&o->j);
@@ -779,7 +831,7 @@ void output_story_alert(struct worker *w, const struct rpc_story *s, const struc
     if (!o)
         return;
     eve_header(w, o, &s->flow, s->client_ep, s->ts_us, s->pcap_cnt, "alert",
-               s->over_smb ? "smb" : "dcerpc");
+               s->over_smb ? "smb" : "dcerpc", NULL);
     json_str(&o->j, "direction", "to_server");
     write_alert(&o->j, a, o->opts.alert_references);
     if (!o->opts.compat)
@@ -794,7 +846,7 @@ void output_stream_alert(struct worker *w, const struct flow_ref *fr, int ep,
     struct output *o = w->out;
     if (!o)
         return;
-    eve_header(w, o, fr, ep, w->now_us, w->pcap_cnt, "alert", NULL);
+    eve_header(w, o, fr, ep, w->now_us, w->pcap_cnt, "alert", NULL, NULL);
     bool to_server = fr->client == FLOW_CLIENT_UNKNOWN ? true : ep == fr->client;
     json_str(&o->j, "direction", to_server ? "to_server" : "to_client");
     write_alert(&o->j, a, o->opts.alert_references);
@@ -815,7 +867,7 @@ void output_flow(struct worker *w, const struct flow *f, int reason)
     /* the side that opened it is the source; unknown (mid-stream): the first seen */
     int client = f->ref.client == FLOW_CLIENT_UNKNOWN ? 0 : f->ref.client;
     int server = 1 - client;
-    eve_header(w, o, &f->ref, client, f->first_us, 0, "flow", appid_app_proto(w, f));
+    eve_header(w, o, &f->ref, client, f->first_us, 0, "flow", appid_app_proto(w, f), NULL);
     struct json *j = &o->j;
     char ts[TS_STR_LEN];
     json_obj_open(j, "flow");
@@ -882,7 +934,7 @@ void output_stats(struct worker *w, const struct stats_snapshot *n)
     const struct stats *s = &n->s;
     struct output_sink_stats ss[OUTPUT_MAX_SINKS];
     size_t nss = output_sink_stats(o, ss, OUTPUT_MAX_SINKS);
-    eve_header(w, o, NULL, 0, n->ts_us, 0, "stats", NULL);
+    eve_header(w, o, NULL, 0, n->ts_us, 0, "stats", NULL, NULL);
     struct json *j = &o->j;
     json_obj_open(j, "stats");
     json_u64(j, "uptime", n->uptime_s);
@@ -970,7 +1022,7 @@ void output_anomaly(struct worker *w, const struct flow_ref *fr, enum anomaly_ty
     if (!o || !ai)
         return;
     int src = fr && fr->client != FLOW_CLIENT_UNKNOWN ? fr->client : 0;
-    eve_header(w, o, fr, src, w->now_us, w->pcap_cnt, "anomaly", ai->app_proto);
+    eve_header(w, o, fr, src, w->now_us, w->pcap_cnt, "anomaly", ai->app_proto, NULL);
     struct json *j = &o->j;
     json_obj_open(j, "anomaly");
     json_str(j, "type", ai->type);

@@ -20,7 +20,7 @@ void json_free(struct json *j)
     memset(j, 0, sizeof *j);
 }
 
-static bool grow_slow(struct json *j, size_t extra)
+bool json_grow_slow(struct json *j, size_t extra)
 {
     size_t n = j->alloc ? j->alloc : 1024;
     while (n < j->len + extra + 1)
@@ -35,10 +35,7 @@ static bool grow_slow(struct json *j, size_t extra)
     return true;
 }
 
-static inline bool grow(struct json *j, size_t extra)
-{
-    return j->len + extra + 1 <= j->alloc || grow_slow(j, extra);
-}
+static inline bool grow(struct json *j, size_t extra) { return json_grow_(j, extra); }
 
 /* The buffer stays NUL-terminated only at the end (json_finish): bytes go in as they are. */
 static inline void put(struct json *j, const char *s, size_t n)
@@ -89,20 +86,51 @@ static const unsigned char special[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
 };
 
-static void put_string(struct json *j, const char *s, size_t n)
+/*
+ * How many bytes from p on a JSON string carries as they are. Eight at a
+ * time: a byte's top bit is set in m when the byte is below 0x20, is '"' or
+ * '\\' (the subtraction from zero borrows), or has its own top bit set. A
+ * borrow can only set bits above a byte that is special itself, so the
+ * lowest bit found marks the first special byte.
+ */
+static size_t plain_run(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ULL, tops = 0x8080808080808080ULL;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        uint64_t m = ((x - ones * 0x20) | ((x ^ (ones * '"')) - ones) |
+                      ((x ^ (ones * '\\')) - ones) | x) & tops;
+        if (m)
+            return i + ((size_t)__builtin_ctzll(m) >> 3);
+    }
+#endif
+    while (i < n && !special[p[i]])
+        i++;
+    return i;
+}
+
+void json_string_(struct json *j, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    putc_(j, '"');
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, run = 0;
+    size_t i = plain_run(p, n);
+    if (i == n) { /* nearly always: one copy */
+        if (!grow(j, n + 2))
+            return;
+        char *o = j->buf + j->len;
+        o[0] = '"';
+        memcpy(o + 1, s, n);
+        o[n + 1] = '"';
+        j->len += n + 2;
+        return;
+    }
+    putc_(j, '"');
+    put(j, s, i);
     while (i < n) {
         unsigned char c = p[i];
-        if (!special[c]) {
-            run++, i++;
-            continue;
-        }
-        put(j, (const char *)p + i - run, run);
-        run = 0;
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
             put(j, e, 2);
@@ -128,49 +156,32 @@ static void put_string(struct json *j, const char *s, size_t n)
                 i += l;
             }
         }
+        size_t run = plain_run(p + i, n - i);
+        put(j, (const char *)p + i, run);
+        i += run;
     }
-    put(j, (const char *)p + i - run, run);
     putc_(j, '"');
 }
 
-static void key(struct json *j, const char *k)
+void json_key_any_(struct json *j, const char *k)
 {
     if (j->need_comma[j->depth])
         putc_(j, ',');
     j->need_comma[j->depth] = true;
     if (!k)
         return;
-    /* keys are nearly always plain ASCII and short: copied as scanned, in one pass */
-    enum { SHORT = 64 };
-    if (grow(j, SHORT + 3)) {
-        char *o = j->buf + j->len;
-        size_t n = 0;
-        o[0] = '"';
-        while (n < SHORT && k[n] && !special[(unsigned char)k[n]]) {
-            o[n + 1] = k[n];
-            n++;
-        }
-        if (!k[n]) {
-            o[n + 1] = '"';
-            o[n + 2] = ':';
-            j->len += n + 3;
-            return;
-        }
-    }
-    /* long, or not plain: escaped as any string */
-    put_string(j, k, strlen(k));
+    json_string_(j, k, strlen(k));
     putc_(j, ':');
 }
 
-void json_obj_open(struct json *j, const char *k)
+void json_open_(struct json *j, char bracket)
 {
-    if (j->depth > 0 || j->len > 0)
-        key(j, k);
-    putc_(j, '{');
+    putc_(j, bracket);
     if (j->depth < JSON_MAX_DEPTH - 1)
         j->depth++;
     j->need_comma[j->depth] = false;
 }
+
 
 /* The outermost value closed: the text ends with a NUL (grow always keeps room for it). */
 static inline void terminate(struct json *j)
@@ -187,14 +198,6 @@ void json_obj_close(struct json *j)
     terminate(j);
 }
 
-void json_arr_open(struct json *j, const char *k)
-{
-    key(j, k);
-    putc_(j, '[');
-    if (j->depth < JSON_MAX_DEPTH - 1)
-        j->depth++;
-    j->need_comma[j->depth] = false;
-}
 
 void json_arr_close(struct json *j)
 {
@@ -204,16 +207,7 @@ void json_arr_close(struct json *j)
     terminate(j);
 }
 
-void json_strn(struct json *j, const char *k, const char *s, size_t n)
-{
-    key(j, k);
-    put_string(j, s, n);
-}
 
-void json_str(struct json *j, const char *k, const char *s)
-{
-    json_strn(j, k, s ? s : "", s ? strlen(s) : 0);
-}
 
 /* Decimal digits of v at the end of b (24 bytes); returns where they start. */
 static char *digits(uint64_t v, char *b)
@@ -226,52 +220,35 @@ static char *digits(uint64_t v, char *b)
     return p;
 }
 
-void json_u64(struct json *j, const char *k, uint64_t v)
+void json_u64_(struct json *j, uint64_t v)
 {
     char b[24];
     char *p = digits(v, b);
-    key(j, k);
     put(j, p, (size_t)(b + 24 - p));
 }
 
-void json_i64(struct json *j, const char *k, int64_t v)
+void json_i64_(struct json *j, int64_t v)
 {
     char b[25];
     char *p = digits(v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, b + 1);
     if (v < 0)
         *--p = '-';
-    key(j, k);
     put(j, p, (size_t)(b + 25 - p));
 }
 
-void json_bool(struct json *j, const char *k, bool v)
-{
-    key(j, k);
-    put(j, v ? "true" : "false", v ? 4 : 5);
-}
+void json_bytes_(struct json *j, const char *s, size_t n) { put(j, s, n); }
 
-void json_raw(struct json *j, const char *k, const char *raw)
-{
-    key(j, k);
-    put(j, raw, strlen(raw));
-}
-
-void json_members(struct json *j, const char *members, size_t n)
-{
-    if (!n)
-        return;
-    key(j, NULL);
-    put(j, members, n);
-}
-
-void json_hex(struct json *j, const char *k, const uint8_t *p, size_t n)
+void json_hex_(struct json *j, const uint8_t *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    key(j, k);
-    putc_(j, '"');
+    if (!grow(j, 2 * n + 2))
+        return;
+    char *o = j->buf + j->len;
+    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
-        char b[2] = {hex[p[i] >> 4], hex[p[i] & 15]};
-        put(j, b, 2);
+        *o++ = hex[p[i] >> 4];
+        *o++ = hex[p[i] & 15];
     }
-    putc_(j, '"');
+    *o = '"';
+    j->len += 2 * n + 2;
 }

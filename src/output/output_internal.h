@@ -49,9 +49,13 @@ struct output {
  * Starts a record in o->j: timestamp, flow_id, pcap_cnt, event_type and,
  * with a flow, the endpoints (src = endpoint src_ep), proto, app_proto and
  * community_id. The caller adds its objects and closes the outer object.
+ * cid, when not NULL, is the flow's own store of its Community ID (see
+ * struct rpc_transport): computed once per flow, not once per miss of the
+ * worker's small cache of recent headers.
  */
 void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, int src_ep,
-                uint64_t ts_us, uint64_t pcap_cnt, const char *event_type, const char *app_proto);
+                uint64_t ts_us, uint64_t pcap_cnt, const char *event_type, const char *app_proto,
+                char *cid);
 
 /* Hands the finished record to every sink and counts it. */
 void output_emit(struct worker *w, struct output *o);

@@ -161,6 +161,7 @@ struct smb_conn {
     const struct flow_ref *flow;
     int server_ep; /* endpoint that answers, -1 until a message says */
     uint64_t *tx_counter;
+    char *community_id;
     struct smb_dir dir[2];
     const char *dialect;
     struct smb_session *sessions;
@@ -486,6 +487,7 @@ static struct smb_pipe *pipe_new(struct worker *w, struct smb_conn *c, const cha
     p->info.kind = RPC_TRANSPORT_NP;
     p->info.flow = c->flow;
     p->info.tx_counter = c->tx_counter;
+    p->info.community_id = c->community_id;
     p->info.pipe = p->name;
     p->info.share = p->share[0] ? p->share : NULL;
     p->info.smb_session_id = session;
@@ -1357,15 +1359,15 @@ static void smb_message(struct worker *w, struct smb_conn *c, int ep, const uint
     }
 }
 
-struct smb_conn *smb_conn_new(struct worker *w, const struct flow_ref *flow,
-                              uint64_t *tx_counter, bool synced)
+struct smb_conn *smb_conn_new(struct worker *w, const struct rpc_transport *tcp, bool synced)
 {
     struct smb_conn *c = mem_calloc(&w->mem, MEM_APP, sizeof *c);
     if (!c)
         return NULL;
-    c->flow = flow;
+    c->flow = tcp->flow;
     c->server_ep = -1;
-    c->tx_counter = tx_counter;
+    c->tx_counter = tcp->tx_counter;
+    c->community_id = tcp->community_id;
     for (int i = 0; i < 2; i++) {
         buf_init(&c->dir[i].acc, &w->mem, MEM_APP, SMB_BUF_MAX + NBSS_HDR);
         c->dir[i].synced = synced;

@@ -12,6 +12,7 @@
 #include "rpcsentry/detect.h"
 #include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
+#include "rpcsentry/hash.h"
 #include "rpcsentry/smb.h"
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
@@ -22,6 +23,7 @@
 struct transport_state {
     struct rpc_transport info;   /* what records say about where calls ran */
     uint64_t tx_counter;
+    char community_id[COMMUNITY_ID_LEN];
     struct dce_assoc *dce;       /* FLOW_APP_DCERPC */
     struct smb_conn *smb;        /* FLOW_APP_SMB */
     /* while probing */
@@ -68,6 +70,7 @@ static struct transport_state *state_get(struct worker *w, struct flow *f)
             return NULL;
         s->info.flow = &f->ref;
         s->info.tx_counter = &s->tx_counter;
+        s->info.community_id = s->community_id;
         f->app_state = s;
     }
     return f->app_state;
@@ -113,7 +116,7 @@ static void engage(struct worker *w, struct flow *f, enum flow_app app, bool syn
         if (s->dce && !synced)
             dce_gap(w, s->dce, ep);
     } else {
-        s->smb = smb_conn_new(w, &f->ref, &s->tx_counter, synced);
+        s->smb = smb_conn_new(w, &s->info, synced);
         w->stats.app_smb_flows++;
     }
     if (!s->dce && !s->smb) {

@@ -130,6 +130,21 @@ void ts_format(uint64_t ts_us, char out[TS_STR_LEN])
 
 void addr_format(const uint8_t *addr, int alen, char out[ADDR_STR_LEN])
 {
-    if (!inet_ntop(alen == 4 ? AF_INET : AF_INET6, addr, out, ADDR_STR_LEN))
+    if (alen == 4) { /* by hand: glibc's inet_ntop formats IPv4 through sprintf */
+        char *o = out;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = addr[i];
+            if (i)
+                *o++ = '.';
+            if (v >= 100)
+                *o++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *o++ = (char)('0' + v / 10 % 10);
+            *o++ = (char)('0' + v % 10);
+        }
+        *o = '\0';
+        return;
+    }
+    if (!inet_ntop(AF_INET6, addr, out, ADDR_STR_LEN))
         snprintf(out, ADDR_STR_LEN, "?");
 }

@@ -1,5 +1,7 @@
 /* The SMB transport on its own (and the DCE/RPC behind its pipes), chunked as fuzz_dcerpc. */
 #include "fuzz_common.h"
+#include "rpcsentry/hash.h"
+#include "rpcsentry/rpc_call.h"
 #include "rpcsentry/smb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -9,7 +11,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* in a flow record, as in the pipeline: an alert marks the flow that holds the ref */
     static struct flow ref_flow;
     uint64_t tx = 0;
-    struct smb_conn *c = smb_conn_new(w, &ref_flow.ref, &tx, size > 0 && (data[0] & 0x40));
+    char cid[COMMUNITY_ID_LEN] = "";
+    struct rpc_transport tcp = {.kind = RPC_TRANSPORT_TCP, .flow = &ref_flow.ref,
+                                .tx_counter = &tx, .community_id = cid};
+    struct smb_conn *c = smb_conn_new(w, &tcp, size > 0 && (data[0] & 0x40));
     if (!c)
         return 0;
     size_t off = 0;
