@@ -203,6 +203,80 @@ TEST(json_writer_escapes_and_repairs)
     json_free(&j);
 }
 
+/* A byte at a time, written from RFC 8259 and RFC 3629 on their own: the reference. */
+static size_t escape_slowly(const unsigned char *s, size_t n, char *out)
+{
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\', out[o++] = (char)c, i++;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            out[o++] = '\\', out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't', i++;
+        } else if (c < 0x20) {
+            o += (size_t)sprintf(out + o, "\\u%04x", c), i++;
+        } else if (c < 0x80) {
+            out[o++] = (char)c, i++;
+        } else {
+            size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c <= 0xef ? 3
+                       : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+            unsigned cp = len == 4 ? c & 7 : len == 3 ? c & 15 : c & 31;
+            bool ok = len && i + len <= n;
+            for (size_t k = 1; ok && k < len; k++) {
+                ok = (s[i + k] & 0xc0) == 0x80;
+                cp = cp << 6 | (s[i + k] & 0x3f);
+            }
+            if (ok && len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+                ok = false;
+            if (ok && len == 4 && (cp < 0x10000 || cp > 0x10ffff))
+                ok = false;
+            if (ok) {
+                memcpy(out + o, s + i, len), o += len, i += len;
+            } else {
+                memcpy(out + o, "\xef\xbf\xbd", 3), o += 3, i++;
+            }
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return o;
+}
+
+TEST(json_strings_equal_a_bytewise_escaper)
+{
+    /* bytes on both sides of every class the writer tells apart, at every offset
+       of its 8-byte steps */
+    static const unsigned char alphabet[] = {
+        0x00, 0x01, 0x09, 0x0a, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7e, 0x7f,
+        0x80, 0xbf, 0xc2, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xed, 0xa0, 0xf0, 0x9f, 0x98, 0x80,
+        0xf4, 0x90, 0xff, 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a',
+    };
+    uint32_t seed = 12345;
+    struct json j;
+    json_init(&j);
+    static char want[64 * 6 + 8];
+    int bad = 0;
+    for (int round = 0; round < 20000; round++) {
+        unsigned char s[64];
+        seed = seed * 1103515245u + 12345u;
+        size_t n = (seed >> 16) % sizeof s;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            s[i] = alphabet[(seed >> 16) % sizeof alphabet];
+        }
+        json_reset(&j);
+        json_arr_open(&j, NULL);
+        json_strn(&j, NULL, (const char *)s, n);
+        size_t wn = escape_slowly(s, n, want);
+        /* after the "[" the array opened */
+        if (j.len != wn + 1 || memcmp(j.buf + 1, want, wn) != 0)
+            bad++;
+    }
+    CHECK_EQ(bad, 0);
+    json_free(&j);
+}
+
 TEST(timestamp_format_matches_suricata)
 {
     char ts[TS_STR_LEN];
