@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rpcsentry/types.h"
+
 struct worker;
 
 /* Link types (DLT_/LINKTYPE_ values as pcap files carry them). */
@@ -81,5 +83,22 @@ bool decode_checksums_ok(const struct packet *p);
 
 /* Stage entry: decodes, counts, and hands TCP/UDP packets to the flow stage. */
 void decode_packet(struct worker *w, struct packet *p);
+
+/*
+ * The same in two steps, for a reader that looks a few frames ahead:
+ * decode_ahead decodes a frame (p set as capture sets it), computes its flow
+ * key and asks the memory system for the hash bucket its lookup will read;
+ * decode_packet_ahead later counts it and hands it on as decode_packet does.
+ * Between the two, flow_prefetch_record may fetch the flow record itself.
+ * Only hints: the lookup still reads whatever is there when its turn comes.
+ */
+struct packet_ahead {
+    struct packet p;
+    enum decode_result r;
+    struct flow_key k; /* when r is DECODE_OK */
+    uint64_t h;
+};
+void decode_ahead(struct worker *w, struct packet_ahead *a);
+void decode_packet_ahead(struct worker *w, struct packet_ahead *a);
 
 #endif

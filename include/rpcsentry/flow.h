@@ -85,6 +85,17 @@ uint32_t flow_table_count(const struct flow_table *t);
 
 /* Stage entry: finds or creates the packet's flow and passes it on. */
 void flow_packet(struct worker *w, const struct packet *p);
+/* The same with the packet's key (flow_key_from_packet) and its flow_key_hash known. */
+void flow_packet_keyed(struct worker *w, const struct packet *p, const struct flow_key *k,
+                       uint64_t h);
+uint64_t flow_key_hash(const struct worker *w, const struct flow_key *k);
+
+/*
+ * Hints for a reader that looks ahead (see decode_ahead): the bucket of a
+ * key's hash, then, once that has had time to arrive, the record at its head.
+ */
+void flow_prefetch_bucket(struct worker *w, uint64_t h);
+void flow_prefetch_record(struct worker *w, uint64_t h);
 
 /* Ends flows idle past their timeout, as of capture time now_us. */
 void flow_expire(struct worker *w, uint64_t now_us);

@@ -44,6 +44,53 @@ static inline void frame(struct worker *w, struct capture_result *res, const uin
     decode_packet(w, &p);
 }
 
+/*
+ * Reading ahead: a frame is decoded as it is read and handed on AHEAD_DEPTH
+ * frames later. Meanwhile its flow's hash bucket, then the record the bucket
+ * points to, are fetched into the cache, so the lookup does not wait for
+ * memory: with thousands of flows at once the records do not stay in the
+ * cache, and two misses a packet were a tenth of a run on RPC-heavy traffic.
+ * The worker's packet count and clock follow the frame being handed on.
+ */
+#define AHEAD_DEPTH 2
+struct ahead {
+    struct packet_ahead a[AHEAD_DEPTH + 1];
+    unsigned head, n;
+};
+
+static void ahead_take(struct worker *w, struct ahead *ah)
+{
+    struct packet_ahead *a = &ah->a[ah->head];
+    ah->head = (ah->head + 1) % (AHEAD_DEPTH + 1);
+    ah->n--;
+    if (ah->n) { /* the next one's bucket was asked for a frame ago: now its record */
+        const struct packet_ahead *next = &ah->a[ah->head];
+        if (next->r == DECODE_OK)
+            flow_prefetch_record(w, next->h);
+    }
+    w->pcap_cnt = a->p.pcap_cnt;
+    w->now_us = a->p.ts_us;
+    decode_packet_ahead(w, a);
+}
+
+static inline void frame_ahead(struct worker *w, struct capture_result *res, struct ahead *ah,
+                               const uint8_t *data, uint32_t caplen, uint32_t len,
+                               uint64_t ts_us, int link)
+{
+    res->packets++;
+    res->bytes += len;
+    struct packet_ahead *a = &ah->a[(ah->head + ah->n) % (AHEAD_DEPTH + 1)];
+    a->p.data = data;
+    a->p.caplen = caplen;
+    a->p.wirelen = len;
+    a->p.ts_us = ts_us;
+    a->p.linktype = link;
+    a->p.pcap_cnt = res->packets; /* the file's frames handed on, counted from 1 */
+    decode_ahead(w, a);
+    if (++ah->n > AHEAD_DEPTH)
+        ahead_take(w, ah);
+}
+
 static inline uint32_t u32_of(const uint8_t *b, bool swap)
 {
     uint32_t v;
@@ -95,6 +142,7 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
     int link = pcap_datalink(pc);
     uint32_t snap = (uint32_t)pcap_snapshot(pc);
     size_t off = 24, released = 0;
+    struct ahead ah = {.n = 0};
     while (!(stop && *stop) && off < size) {
         if (off - released >= RELEASE_STEP + 4096) {
             size_t upto = (off - 4096) & ~(size_t)4095; /* whole pages behind the record */
@@ -132,7 +180,7 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
         off += 16 + (size_t)caplen;
         if (caplen > snap && snap)
             caplen = snap; /* as libpcap does: the snapshot length's worth */
-        if ((w->pcap_cnt & 4095) == 0)
+        if ((res->packets & 4095) == 0)
             atomic_store_explicit(&capture_progress_pos, (unsigned long long)off,
                                   memory_order_relaxed);
         uint64_t ts_us = (uint64_t)sec * 1000000 + (nano ? frac / 1000 : frac);
@@ -143,8 +191,13 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
             if (!pcap_offline_filter(filter, &ph, data))
                 continue;
         }
-        frame(w, res, data, caplen, len, ts_us, link);
+        if (w->dispatch)
+            frame(w, res, data, caplen, len, ts_us, link);
+        else
+            frame_ahead(w, res, &ah, data, caplen, len, ts_us, link);
     }
+    while (ah.n) /* what was read before the end (or an error) is all taken */
+        ahead_take(w, &ah);
     munmap((void *)(uintptr_t)m, size);
     return true;
 }

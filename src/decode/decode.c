@@ -341,26 +341,48 @@ bool decode_checksums_ok(const struct packet *p)
     return fold(sum16(sum, p->l4, p->l4_len)) == 0xffff;
 }
 
-void decode_packet(struct worker *w, struct packet *p)
+/* Counts a decoded packet; true when it goes on to the flow stage. */
+static bool decoded(struct worker *w, const struct packet *p, enum decode_result r)
 {
     w->stats.packets++;
     w->stats.bytes += p->wirelen;
-    enum decode_result r = decode_layers(p);
     switch (r) {
     case DECODE_OK:
         if (p->ip_len_fixed)
             w->stats.decode_ip_len_fixed++;
         else if (w->cfg->checksum_checks == CHECKSUM_ALL && !decode_checksums_ok(p)) {
             w->stats.decode_bad_checksum++; /* as a receiver would: the segment is not used */
-            return;
+            return false;
         }
-        flow_packet(w, p);
-        return;
-    case DECODE_NOT_IP: w->stats.decode_not_ip++; return;
-    case DECODE_OTHER_PROTO: w->stats.decode_other_proto++; return;
-    case DECODE_FRAGMENT: w->stats.decode_ip_fragment++; return;
-    case DECODE_TRUNCATED: w->stats.decode_truncated++; return;
-    case DECODE_INVALID: w->stats.decode_invalid++; return;
-    case DECODE_UNSUPPORTED_LINK: w->stats.decode_unsupported_link++; return;
+        return true;
+    case DECODE_NOT_IP: w->stats.decode_not_ip++; break;
+    case DECODE_OTHER_PROTO: w->stats.decode_other_proto++; break;
+    case DECODE_FRAGMENT: w->stats.decode_ip_fragment++; break;
+    case DECODE_TRUNCATED: w->stats.decode_truncated++; break;
+    case DECODE_INVALID: w->stats.decode_invalid++; break;
+    case DECODE_UNSUPPORTED_LINK: w->stats.decode_unsupported_link++; break;
     }
+    return false;
+}
+
+void decode_packet(struct worker *w, struct packet *p)
+{
+    if (decoded(w, p, decode_layers(p)))
+        flow_packet(w, p);
+}
+
+void decode_ahead(struct worker *w, struct packet_ahead *a)
+{
+    a->r = decode_layers(&a->p);
+    if (a->r == DECODE_OK) {
+        flow_key_from_packet(&a->p, &a->k, NULL);
+        a->h = flow_key_hash(w, &a->k);
+        flow_prefetch_bucket(w, a->h);
+    }
+}
+
+void decode_packet_ahead(struct worker *w, struct packet_ahead *a)
+{
+    if (decoded(w, &a->p, a->r))
+        flow_packet_keyed(w, &a->p, &a->k, a->h);
 }

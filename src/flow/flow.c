@@ -278,7 +278,38 @@ static struct flow *flow_lookup(struct worker *w, const struct flow_key *k, uint
     return NULL;
 }
 
+uint64_t flow_key_hash(const struct worker *w, const struct flow_key *k)
+{
+    return hash64(k, sizeof *k, w->cfg->hash_seed);
+}
+
+void flow_prefetch_bucket(struct worker *w, uint64_t h)
+{
+    struct flow_table *t = w->flows;
+    __builtin_prefetch(&t->buckets[h & t->mask]);
+}
+
+void flow_prefetch_record(struct worker *w, uint64_t h)
+{
+    struct flow_table *t = w->flows;
+    const struct flow *f = t->buckets[h & t->mask];
+    if (f) {
+        /* the lookup reads line 0, every packet writes line 1, the stages behind read line 2 */
+        __builtin_prefetch(f);
+        __builtin_prefetch((const char *)f + 64);
+        __builtin_prefetch((const char *)f + 128);
+    }
+}
+
 void flow_packet(struct worker *w, const struct packet *p)
+{
+    struct flow_key k;
+    flow_key_from_packet(p, &k, NULL);
+    flow_packet_keyed(w, p, &k, flow_key_hash(w, &k));
+}
+
+void flow_packet_keyed(struct worker *w, const struct packet *p, const struct flow_key *key,
+                       uint64_t h)
 {
     struct flow_table *t = w->flows;
     if (p->ts_us >= t->last_sweep_us + SWEEP_INTERVAL_US) {
@@ -286,9 +317,7 @@ void flow_packet(struct worker *w, const struct packet *p)
         t->last_sweep_us = p->ts_us;
     }
 
-    struct flow_key k;
-    flow_key_from_packet(p, &k, NULL);
-    uint64_t h = hash64(&k, sizeof k, w->cfg->hash_seed);
+    const struct flow_key k = *key;
     struct flow *f = flow_lookup(w, &k, h);
 
     bool tcp = p->proto == IPPROTO_TCP;

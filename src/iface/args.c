@@ -150,7 +150,7 @@ static const struct rpc_arg *find(const struct rpc_args *a, uint16_t i, const ch
     size_t len = dot ? (size_t)(dot - path) : strlen(path);
     for (uint16_t k = n->first; k != ARGS_NONE; k = a->node[k].next) {
         const char *nm = a->node[k].name;
-        if (nm && strlen(nm) == len && memcmp(nm, path, len) == 0) {
+        if (nm && strncmp(nm, path, len) == 0 && nm[len] == '\0') {
             const struct rpc_arg *r = find(a, k, dot ? dot + 1 : "");
             if (r)
                 return r;
@@ -186,7 +186,7 @@ static bool walk(const struct rpc_args *a, uint16_t i, const char *path,
     size_t len = dot ? (size_t)(dot - path) : strlen(path);
     for (uint16_t k = n->first; k != ARGS_NONE; k = a->node[k].next) {
         const char *nm = a->node[k].name;
-        if (nm && strlen(nm) == len && memcmp(nm, path, len) == 0 &&
+        if (nm && strncmp(nm, path, len) == 0 && nm[len] == '\0' &&
             walk(a, k, dot ? dot + 1 : "", fn, ctx))
             return true;
     }
