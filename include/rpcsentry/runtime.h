@@ -62,8 +62,15 @@ void runtime_collect(struct runtime_shared *sh);
  */
 struct dispatch;
 struct dispatch *dispatch_start(struct worker **ws, unsigned n);
+/* stays: data stays where it is until dispatch_file_end returns (a mapped file): not copied. */
 void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
-                     uint64_t ts_us, int linktype, uint64_t pcap_cnt);
+                     uint64_t ts_us, int linktype, uint64_t pcap_cnt, bool stays);
+/*
+ * How many bytes of a file (frames and their 16-byte record headers) the
+ * workers may still have to read behind the reader, at most (the reader
+ * lets mapped pages go only behind that).
+ */
+size_t dispatch_lag_max(const struct dispatch *d);
 void dispatch_file_begin(struct dispatch *d, const char *path);
 /* The file ended: each worker flushes its flows and stories when it gets there. */
 void dispatch_file_end(struct dispatch *d);

@@ -24,13 +24,13 @@ static bool looks_not_capture(const char *msg)
 
 /* One frame of a capture, to the dispatcher or straight down the pipeline. */
 static inline void frame(struct worker *w, struct capture_result *res, const uint8_t *data,
-                         uint32_t caplen, uint32_t len, uint64_t ts_us, int link)
+                         uint32_t caplen, uint32_t len, uint64_t ts_us, int link, bool stays)
 {
     res->packets++;
     res->bytes += len;
     if (w->dispatch) {
         /* several workers: this thread only reads and hands over */
-        dispatch_packet(w->dispatch, data, caplen, len, ts_us, link, ++w->pcap_cnt);
+        dispatch_packet(w->dispatch, data, caplen, len, ts_us, link, ++w->pcap_cnt, stays);
         return;
     }
     struct packet p;
@@ -44,51 +44,17 @@ static inline void frame(struct worker *w, struct capture_result *res, const uin
     decode_packet(w, &p);
 }
 
-/*
- * Reading ahead: a frame is decoded as it is read and handed on AHEAD_DEPTH
- * frames later. Meanwhile its flow's hash bucket, then the record the bucket
- * points to, are fetched into the cache, so the lookup does not wait for
- * memory: with thousands of flows at once the records do not stay in the
- * cache, and two misses a packet were a tenth of a run on RPC-heavy traffic.
- * The worker's packet count and clock follow the frame being handed on.
- */
-#define AHEAD_DEPTH 2
-struct ahead {
-    struct packet_ahead a[AHEAD_DEPTH + 1];
-    unsigned head, n;
-};
-
-static void ahead_take(struct worker *w, struct ahead *ah)
-{
-    struct packet_ahead *a = &ah->a[ah->head];
-    ah->head = (ah->head + 1) % (AHEAD_DEPTH + 1);
-    ah->n--;
-    if (ah->n) { /* the next one's bucket was asked for a frame ago: now its record */
-        const struct packet_ahead *next = &ah->a[ah->head];
-        if (next->r == DECODE_OK)
-            flow_prefetch_record(w, next->h);
-    }
-    w->pcap_cnt = a->p.pcap_cnt;
-    w->now_us = a->p.ts_us;
-    decode_packet_ahead(w, a);
-}
-
+/* The next frame of a mapped file, straight down the pipeline through the look-ahead. */
 static inline void frame_ahead(struct worker *w, struct capture_result *res, struct ahead *ah,
                                const uint8_t *data, uint32_t caplen, uint32_t len,
                                uint64_t ts_us, int link)
 {
     res->packets++;
     res->bytes += len;
-    struct packet_ahead *a = &ah->a[(ah->head + ah->n) % (AHEAD_DEPTH + 1)];
-    a->p.data = data;
-    a->p.caplen = caplen;
-    a->p.wirelen = len;
-    a->p.ts_us = ts_us;
-    a->p.linktype = link;
-    a->p.pcap_cnt = res->packets; /* the file's frames handed on, counted from 1 */
-    decode_ahead(w, a);
-    if (++ah->n > AHEAD_DEPTH)
-        ahead_take(w, ah);
+    /* the file's frames handed on, counted from 1, as frame() counts them */
+    struct packet p = {.data = data, .caplen = caplen, .wirelen = len, .ts_us = ts_us,
+                       .linktype = link, .pcap_cnt = res->packets};
+    ahead_push(w, ah, &p);
 }
 
 static inline uint32_t u32_of(const uint8_t *b, bool swap)
@@ -143,9 +109,12 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
     uint32_t snap = (uint32_t)pcap_snapshot(pc);
     size_t off = 24, released = 0;
     struct ahead ah = {.n = 0};
+    /* with workers, pages go only once no worker can still be reading them; one that
+       was would read them again from the page cache: slower, never wrong */
+    size_t lag = 4096 + (w->dispatch ? dispatch_lag_max(w->dispatch) : 0);
     while (!(stop && *stop) && off < size) {
-        if (off - released >= RELEASE_STEP + 4096) {
-            size_t upto = (off - 4096) & ~(size_t)4095; /* whole pages behind the record */
+        if (off - released >= RELEASE_STEP + lag) {
+            size_t upto = (off - lag) & ~(size_t)4095; /* whole pages behind the record */
             (void)madvise((void *)(uintptr_t)(m + released), upto - released, MADV_DONTNEED);
             released = upto;
         }
@@ -178,6 +147,10 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
         }
         const uint8_t *data = h + 16;
         off += 16 + (size_t)caplen;
+        /* the next record's header and the frame's first headers, while this one is handled
+           (records cross pages: the processor's own prefetcher stops at page ends) */
+        __builtin_prefetch(m + off);
+        __builtin_prefetch(m + off + 64);
         if (caplen > snap && snap)
             caplen = snap; /* as libpcap does: the snapshot length's worth */
         if ((res->packets & 4095) == 0)
@@ -192,12 +165,13 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
                 continue;
         }
         if (w->dispatch)
-            frame(w, res, data, caplen, len, ts_us, link);
+            frame(w, res, data, caplen, len, ts_us, link, true);
         else
             frame_ahead(w, res, &ah, data, caplen, len, ts_us, link);
     }
-    while (ah.n) /* what was read before the end (or an error) is all taken */
-        ahead_take(w, &ah);
+    ahead_drain(w, &ah); /* what was read before the end (or an error) is all taken */
+    if (w->dispatch)
+        dispatch_file_end(w->dispatch); /* the workers have the frames where they lie */
     munmap((void *)(uintptr_t)m, size);
     return true;
 }
@@ -247,7 +221,7 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
                                       memory_order_relaxed);
         }
         frame(w, res, data, h->caplen, h->len,
-              (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec, link);
+              (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec, link, false);
     }
     if (filtered)
         pcap_freecode(&prog);
@@ -256,10 +230,10 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
         snprintf(res->message, sizeof res->message, "%s: %s (read %llu packets)", path,
                  pcap_geterr(pc), (unsigned long long)res->packets);
     }
-    if (w->dispatch)
-        dispatch_file_end(w->dispatch);
-    else
+    if (!w->dispatch)
         flow_flush_all(w);
+    else if (!mapped) /* the mapped reader ended it before letting the mapping go */
+        dispatch_file_end(w->dispatch);
     pcap_close(pc);
 }
 

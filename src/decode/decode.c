@@ -386,3 +386,38 @@ void decode_packet_ahead(struct worker *w, struct packet_ahead *a)
     if (decoded(w, &a->p, a->r))
         flow_packet_keyed(w, &a->p, &a->k, a->h);
 }
+
+static void ahead_take(struct worker *w, struct ahead *ah)
+{
+    struct packet_ahead *a = &ah->a[ah->head];
+    ah->head = (ah->head + 1) % (AHEAD_DEPTH + 1);
+    ah->n--;
+    if (ah->n) { /* the next one's bucket was asked for a frame ago: now its record */
+        const struct packet_ahead *next = &ah->a[ah->head];
+        if (next->r == DECODE_OK)
+            flow_prefetch_record(w, next->h);
+    }
+    w->pcap_cnt = a->p.pcap_cnt;
+    w->now_us = a->p.ts_us;
+    decode_packet_ahead(w, a);
+}
+
+void ahead_push(struct worker *w, struct ahead *ah, const struct packet *p)
+{
+    struct packet_ahead *a = &ah->a[(ah->head + ah->n) % (AHEAD_DEPTH + 1)];
+    a->p.data = p->data;
+    a->p.caplen = p->caplen;
+    a->p.wirelen = p->wirelen;
+    a->p.ts_us = p->ts_us;
+    a->p.linktype = p->linktype;
+    a->p.pcap_cnt = p->pcap_cnt;
+    decode_ahead(w, a);
+    if (++ah->n > AHEAD_DEPTH)
+        ahead_take(w, ah);
+}
+
+void ahead_drain(struct worker *w, struct ahead *ah)
+{
+    while (ah->n)
+        ahead_take(w, ah);
+}

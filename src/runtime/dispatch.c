@@ -1,9 +1,12 @@
 /*
  * Reading captures with several workers: the reading thread hashes each
- * packet's address pair (both directions agree) and copies it into a batch
- * for that pair's worker; each worker thread decodes its batches in order. Markers in the same queues say where a file begins
- * (its name, for the records) and ends (its flows and stories are flushed,
- * as a single worker does).
+ * packet's address pair (both directions agree) and puts it in a batch for
+ * that pair's worker; each worker thread decodes its batches in order, with
+ * the same look-ahead as a single reader. Frames of a mapped file are
+ * passed by address (the mapping lives until every worker has ended the
+ * file); others are copied into the batch. Markers in the same queues say
+ * where a file begins (its name, for the records) and ends (its flows and
+ * stories are flushed, as a single worker does).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -28,6 +31,7 @@ struct entry {
     uint32_t off, caplen, wirelen;
     uint64_t ts_us, pcap_cnt;
     const char *path;
+    const uint8_t *frame; /* the frame where it lies, or NULL: in the batch at off */
 };
 
 struct batch {
@@ -56,6 +60,7 @@ struct dispatch {
     struct batch **cur;        /* the batch the reader fills for each worker */
     pthread_t *tid;
     uint64_t seed;
+    uint64_t last_cnt, last_ts; /* the file's last frame so far */
 };
 
 static void push(struct queue *q, struct batch *b)
@@ -109,14 +114,23 @@ static struct entry *room(struct dispatch *d, unsigned i, uint32_t bytes)
 
 static void run_batch(struct worker *w, struct batch *b)
 {
+    struct ahead ah = {.n = 0};
     for (uint32_t i = 0; i < b->n; i++) {
         const struct entry *e = &b->e[i];
+        if (e->kind != E_PACKET)
+            ahead_drain(w, &ah);
         if (e->kind == E_FILE_BEGIN) {
             w->pcap_filename = e->path;
             w->pcap_cnt = 0;
             continue;
         }
         if (e->kind == E_FILE_END) {
+            /* what ends now ends as of the file's last frame, as with one worker, not as of
+               this worker's last one */
+            if (e->pcap_cnt) {
+                w->pcap_cnt = e->pcap_cnt;
+                w->now_us = e->ts_us;
+            }
             flow_flush_all(w);
             pthread_mutex_lock(&w->dispatch_of->end_lock);
             w->dispatch_of->ended++;
@@ -124,18 +138,13 @@ static void run_batch(struct worker *w, struct batch *b)
             pthread_mutex_unlock(&w->dispatch_of->end_lock);
             continue;
         }
-        struct packet p;
-        p.data = b->data + e->off;
-        p.caplen = e->caplen;
-        p.wirelen = e->wirelen;
-        p.ts_us = e->ts_us;
-        p.pcap_cnt = e->pcap_cnt;
-        p.linktype = e->linktype;
-        w->pcap_cnt = e->pcap_cnt;
-        w->now_us = p.ts_us;
+        struct packet p = {.data = e->frame ? e->frame : b->data + e->off, .caplen = e->caplen,
+                           .wirelen = e->wirelen, .ts_us = e->ts_us, .pcap_cnt = e->pcap_cnt,
+                           .linktype = e->linktype};
         worker_adopt_rules(w);
-        decode_packet(w, &p);
+        ahead_push(w, &ah, &p);
     }
+    ahead_drain(w, &ah); /* before the batch goes back */
 }
 
 struct thread_arg {
@@ -228,8 +237,10 @@ static unsigned worker_of(struct dispatch *d, struct packet *p)
 }
 
 void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
-                     uint64_t ts_us, int linktype, uint64_t pcap_cnt)
+                     uint64_t ts_us, int linktype, uint64_t pcap_cnt, bool stays)
 {
+    d->last_cnt = pcap_cnt;
+    d->last_ts = ts_us;
     struct packet p;
     memset(&p, 0, sizeof p);
     p.data = data;
@@ -239,12 +250,22 @@ void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, u
     unsigned i = worker_of(d, &p);
     if (caplen > BATCH_BYTES)
         caplen = BATCH_BYTES; /* cannot happen with pcap's snap lengths; kept bounded */
+    /* a frame left where it lies still counts its bytes: a batch then spans at most
+       BATCH_BYTES of the file, which bounds how far behind the reader a worker is */
     struct entry *e = room(d, i, caplen);
     struct batch *b = d->cur[i];
-    memcpy(b->data + b->used, data, caplen);
-    *e = (struct entry){E_PACKET, linktype, b->used, caplen, wirelen, ts_us, pcap_cnt, NULL};
+    if (!stays)
+        memcpy(b->data + b->used, data, caplen);
+    *e = (struct entry){E_PACKET, linktype, b->used, caplen, wirelen, ts_us, pcap_cnt, NULL,
+                        stays ? data : NULL};
     b->used += caplen;
     b->n++;
+}
+
+size_t dispatch_lag_max(const struct dispatch *d)
+{
+    /* each worker's queued batches, the one it runs and the one being filled */
+    return (size_t)d->n * (BATCHES + 2) * (BATCH_BYTES + (size_t)BATCH_PKTS * 16);
 }
 
 static void marker(struct dispatch *d, enum entry_kind kind, const char *path)
@@ -252,13 +273,19 @@ static void marker(struct dispatch *d, enum entry_kind kind, const char *path)
     for (unsigned i = 0; i < d->n; i++) {
         struct entry *e = room(d, i, 0);
         *e = (struct entry){.kind = (uint8_t)kind, .path = path};
+        if (kind == E_FILE_END)
+            e->pcap_cnt = d->last_cnt, e->ts_us = d->last_ts;
         d->cur[i]->n++;
         if (kind == E_FILE_END)
             flush_one(d, i);
     }
 }
 
-void dispatch_file_begin(struct dispatch *d, const char *path) { marker(d, E_FILE_BEGIN, path); }
+void dispatch_file_begin(struct dispatch *d, const char *path)
+{
+    d->last_cnt = d->last_ts = 0;
+    marker(d, E_FILE_BEGIN, path);
+}
 
 /*
  * The file ended: each worker flushes its flows when it gets there; when all
