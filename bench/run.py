@@ -4,7 +4,7 @@
 medians over several runs, the sensor and the floor run in turn so that a
 machine whose speed drifts moves both.
 
-    bench/run.py [--runs N] [--mixed SIZE] [--rpc SIZE] [--build DIR] [--json FILE]
+    bench/run.py [--runs N] [--mixed SIZE] [--rpc SIZE] [--workers N] [--build DIR] [--json FILE]
     bench/run.py --smoke          small inputs, two runs: that it all works (CI)
 
 Inputs (bench/work/, made once by bench/gen_traffic from the project's
@@ -15,8 +15,11 @@ transfers, DNS, short connections) with RPC sessions sprinkled in; and
 fragments, PDUs split across segments), thousands at once.
 
 The sensor runs with everything on: the default rules, nDPI, EVE output to
-a file. Where Suricata is installed it is timed too, single-threaded, with
-EVE dcerpc, smb and alert records, as a peer.
+a file; once with one thread (the targets are for that), and once with
+--workers N (default: the processors there are, at most 8) to show how the
+multi-worker mode scales (its reading thread comes on top of the N). Where
+Suricata is installed it is timed too, single-threaded, with EVE dcerpc,
+smb and alert records, as a peer.
 """
 
 import argparse
@@ -92,6 +95,8 @@ def main():
     ap.add_argument("--mixed", default="1536M")
     ap.add_argument("--rpc", default="1024M")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
+                    help="also time the sensor with this many workers (1: not)")
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--smoke", action="store_true", help="small inputs, 2 runs (CI)")
     a = ap.parse_args()
@@ -112,6 +117,9 @@ def main():
             cmds = {
                 "rpcsentry": [sensor, "-q", "-r", path, "-l", outdir],
             }
+            if a.workers > 1:
+                cmds["rpcsentry-%dw" % a.workers] = cmds["rpcsentry"] + ["--workers",
+                                                                         str(a.workers)]
             if suricata:
                 cmds["suricata"] = [suricata, "-r", path, "-c", conf, "-l", outdir, "-k", "none",
                                     "--runmode", "single",
@@ -139,16 +147,17 @@ def main():
         shutil.rmtree(outdir, ignore_errors=True)
     print("%d runs each, medians; ratio = wall time / the libpcap loop's, run pair by pair"
           % a.runs)
-    print("%-7s %-10s %9s %9s %7s %10s %8s %9s" % ("input", "program", "floor s", "wall s",
-                                                   "ratio", "Mpkt/s", "Gbit/s", "peak MiB"))
+    print("%-7s %-12s %9s %9s %7s %10s %8s %9s %7s" % ("input", "program", "floor s", "wall s",
+                                                        "ratio", "Mpkt/s", "Gbit/s", "peak MiB",
+                                                        "cpu s"))
     for kind, row in results["files"].items():
-        for name in ("rpcsentry", "suricata"):
+        for name in [k for k in row if k.startswith("rpcsentry")] + ["suricata"]:
             if name not in row:
                 continue
             r = row[name]
-            print("%-7s %-10s %9.3f %9.3f %7.2f %10.3f %8.3f %9.1f" % (
+            print("%-7s %-12s %9.3f %9.3f %7.2f %10.3f %8.3f %9.1f %7.2f" % (
                 kind, name, r["floor_s"], r["wall_s"], r["ratio_to_floor"],
-                r["pkts_per_s"] / 1e6, r["gbit_per_s"], r["peak_rss_mib"]))
+                r["pkts_per_s"] / 1e6, r["gbit_per_s"], r["peak_rss_mib"], r["cpu_s"]))
         print("%-7s %.1f MB, %d packets" % ("", row["bytes"] / 1e6, row["packets"]))
     if a.json:
         with open(a.json, "w") as f:
