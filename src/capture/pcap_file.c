@@ -66,6 +66,7 @@ static inline uint32_t u32_of(const uint8_t *b, bool swap)
 
 #define MAX_CAPLEN 262144 /* libpcap's bound on a record: above it the file is corrupt */
 #define RELEASE_STEP ((size_t)4 << 20) /* mapped bytes read past before they are let go */
+#define PREFETCH_AHEAD ((size_t)8 << 10)
 
 /*
  * Classic pcap files (not pcapng, not standard input) are read from a
@@ -107,7 +108,7 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
     (void)madvise((void *)(uintptr_t)m, size, MADV_SEQUENTIAL);
     int link = pcap_datalink(pc);
     uint32_t snap = (uint32_t)pcap_snapshot(pc);
-    size_t off = 24, released = 0;
+    size_t off = 24, released = 0, pf = 0;
     struct ahead ah = {.n = 0};
     /* with workers, pages go only once no worker can still be reading them; one that
        was would read them again from the page cache: slower, never wrong */
@@ -147,10 +148,12 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
         }
         const uint8_t *data = h + 16;
         off += 16 + (size_t)caplen;
-        /* the next record's header and the frame's first headers, while this one is handled
-           (records cross pages: the processor's own prefetcher stops at page ends) */
-        __builtin_prefetch(m + off);
-        __builtin_prefetch(m + off + 64);
+        /* the file a few KiB ahead of the reader, line by line: the records' headers are
+           in the cache when their turn comes (the processor's own prefetcher stops at
+           page ends, and a reader handing frames to workers is fast enough to outrun it) */
+        for (size_t end = off + PREFETCH_AHEAD < size ? off + PREFETCH_AHEAD : size; pf < end;
+             pf += 64)
+            __builtin_prefetch(m + pf);
         if (caplen > snap && snap)
             caplen = snap; /* as libpcap does: the snapshot length's worth */
         if ((res->packets & 4095) == 0)
