@@ -1,12 +1,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "rpcsentry/capture.h"
 #include "rpcsentry/decode.h"
@@ -69,6 +72,61 @@ static inline uint32_t u32_of(const uint8_t *b, bool swap)
 #define PREFETCH_AHEAD ((size_t)8 << 10)
 
 /*
+ * A file that another process truncates while it is mapped raises SIGBUS
+ * where the pages are gone. The handler puts zeroed pages over the mapping
+ * from the faulting page to its end, notes it, and lets the read go on: the
+ * reader sees the note at the next record and ends the file as truncated,
+ * with its own message, as libpcap would end it at a short read. Faults
+ * elsewhere go to the handler that was there before (or kill as always).
+ * Files are mapped one at a time, by the reading thread; workers may fault
+ * on frames they were handed, hence one shared note.
+ */
+static struct {
+    _Atomic(const uint8_t *) base;
+    _Atomic size_t size;
+    volatile sig_atomic_t shrank;
+} reading;
+static struct sigaction sigbus_before;
+static size_t page_size;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    const uint8_t *b = atomic_load(&reading.base);
+    size_t n = atomic_load(&reading.size);
+    uintptr_t at = (uintptr_t)si->si_addr;
+    if (b && at >= (uintptr_t)b && at < (uintptr_t)b + n) {
+        uintptr_t from = at & ~(uintptr_t)(page_size - 1);
+        uintptr_t to = ((uintptr_t)b + n + page_size - 1) & ~(uintptr_t)(page_size - 1);
+        if (mmap((void *)from, to - from, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+                 0) != MAP_FAILED) {
+            reading.shrank = 1;
+            return; /* the load is made again, and reads zeros */
+        }
+    }
+    if (sigbus_before.sa_flags & SA_SIGINFO) {
+        sigbus_before.sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (sigbus_before.sa_handler != SIG_DFL && sigbus_before.sa_handler != SIG_IGN) {
+        sigbus_before.sa_handler(sig);
+        return;
+    }
+    /* as if there were no handler: the fault comes again and ends the process */
+    signal(SIGBUS, SIG_DFL);
+}
+
+static void sigbus_install(void)
+{
+    page_size = (size_t)sysconf(_SC_PAGESIZE);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &sigbus_before);
+}
+
+/*
  * Classic pcap files (not pcapng, not standard input) are read from a
  * mapping of the file, the frames used where they lie: libpcap copies each
  * one twice (the kernel's read into its stdio buffer, then fread into its
@@ -105,6 +163,11 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
         munmap((void *)(uintptr_t)m, size);
         return false; /* pcapng, or a variant libpcap knows better */
     }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sigbus_install);
+    reading.shrank = 0;
+    atomic_store(&reading.size, size);
+    atomic_store(&reading.base, m);
     (void)madvise((void *)(uintptr_t)m, size, MADV_SEQUENTIAL);
     int link = pcap_datalink(pc);
     uint32_t snap = (uint32_t)pcap_snapshot(pc);
@@ -130,6 +193,13 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
         const uint8_t *h = m + off;
         uint32_t sec = u32_of(h, swap), frac = u32_of(h + 4, swap);
         uint32_t caplen = u32_of(h + 8, swap), len = u32_of(h + 12, swap);
+        if (reading.shrank) {
+            res->status = CAPTURE_TRUNCATED;
+            snprintf(res->message, sizeof res->message,
+                     "%s: the file was cut short while it was read (read %llu packets)", path,
+                     (unsigned long long)res->packets);
+            break;
+        }
         if (caplen > MAX_CAPLEN) {
             res->status = CAPTURE_TRUNCATED;
             snprintf(res->message, sizeof res->message,
@@ -175,6 +245,7 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
     ahead_drain(w, &ah); /* what was read before the end (or an error) is all taken */
     if (w->dispatch)
         dispatch_file_end(w->dispatch); /* the workers have the frames where they lie */
+    atomic_store(&reading.base, NULL);
     munmap((void *)(uintptr_t)m, size);
     return true;
 }
