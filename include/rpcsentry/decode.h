@@ -110,7 +110,7 @@ void decode_packet_ahead(struct worker *w, struct packet_ahead *a);
  * RPC-heavy traffic). The worker's packet count and clock follow the frame
  * being handed on. A reader drains it before the frames' memory goes.
  */
-#define AHEAD_DEPTH 2
+#define AHEAD_DEPTH 4
 struct ahead {
     struct packet_ahead a[AHEAD_DEPTH + 1];
     unsigned head, n;

@@ -96,6 +96,8 @@ uint64_t flow_key_hash(const struct worker *w, const struct flow_key *k);
  */
 void flow_prefetch_bucket(struct worker *w, uint64_t h);
 void flow_prefetch_record(struct worker *w, uint64_t h);
+/* The flow at the head of a hash's bucket (the likely one), or NULL: for further hints. */
+const struct flow *flow_bucket_head(const struct worker *w, uint64_t h);
 
 /* Ends flows idle past their timeout, as of capture time now_us. */
 void flow_expire(struct worker *w, uint64_t now_us);

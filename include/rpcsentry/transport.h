@@ -26,6 +26,13 @@ void transport_gap(struct worker *w, struct flow *f, int ep, uint32_t len);
 /* The flow is over: finish open calls, free the state. */
 void transport_end(struct worker *w, struct flow *f);
 
+/*
+ * Hints for a reader that looks ahead (see struct ahead): the flow's
+ * transport state (step 0), then, once that has arrived, the first lines of
+ * its SMB or DCE/RPC engine's state (step 1).
+ */
+void transport_prefetch(const struct flow *f, int step);
+
 /* Frees what the transport keeps per worker across flows (at shutdown). */
 void transport_worker_free(struct worker *w);
 

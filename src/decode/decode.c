@@ -5,6 +5,7 @@
 
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/flow.h"
+#include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
 
 #define ETH_IPV4 0x0800
@@ -392,10 +393,20 @@ static void ahead_take(struct worker *w, struct ahead *ah)
     struct packet_ahead *a = &ah->a[ah->head];
     ah->head = (ah->head + 1) % (AHEAD_DEPTH + 1);
     ah->n--;
-    if (ah->n) { /* the next one's bucket was asked for a frame ago: now its record */
-        const struct packet_ahead *next = &ah->a[ah->head];
-        if (next->r == DECODE_OK)
-            flow_prefetch_record(w, next->h);
+    /* the frames still waiting, one step further each frame of age: the bucket was asked
+       for when a frame was pushed (age 0), then its record (1), its transport's state (2)
+       and its engine's state (3), each once the step before has had a frame's time */
+    for (unsigned age = 1; age < ah->n && age <= 3; age++) {
+        const struct packet_ahead *b = &ah->a[(ah->head + ah->n - 1 - age) % (AHEAD_DEPTH + 1)];
+        if (b->r != DECODE_OK)
+            continue;
+        if (age == 1) {
+            flow_prefetch_record(w, b->h);
+        } else {
+            const struct flow *f = flow_bucket_head(w, b->h);
+            if (f)
+                transport_prefetch(f, (int)age - 2);
+        }
     }
     w->pcap_cnt = a->p.pcap_cnt;
     w->now_us = a->p.ts_us;

@@ -289,6 +289,12 @@ void flow_prefetch_bucket(struct worker *w, uint64_t h)
     __builtin_prefetch(&t->buckets[h & t->mask]);
 }
 
+const struct flow *flow_bucket_head(const struct worker *w, uint64_t h)
+{
+    const struct flow_table *t = w->flows;
+    return t->buckets[h & t->mask];
+}
+
 void flow_prefetch_record(struct worker *w, uint64_t h)
 {
     struct flow_table *t = w->flows;

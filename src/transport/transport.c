@@ -89,6 +89,24 @@ static void state_free(struct worker *w, struct flow *f)
     f->app_state = NULL;
 }
 
+void transport_prefetch(const struct flow *f, int step)
+{
+    const struct transport_state *s = f->app_state;
+    if (!s)
+        return;
+    if (step == 0) {
+        for (size_t i = 0; i < sizeof *s; i += 64)
+            __builtin_prefetch((const char *)s + i);
+        return;
+    }
+    /* an engine's per-direction state sits in its first lines */
+    const char *e = f->app == FLOW_APP_SMB ? (const char *)s->smb
+                    : f->app == FLOW_APP_DCERPC ? (const char *)s->dce : NULL;
+    if (e)
+        for (int i = 0; i < 3; i++)
+            __builtin_prefetch(e + 64 * i);
+}
+
 static void feed(struct worker *w, struct flow *f, int ep, const uint8_t *d, size_t n)
 {
     struct transport_state *s = f->app_state;
