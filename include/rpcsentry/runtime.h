@@ -66,11 +66,12 @@ struct dispatch *dispatch_start(struct worker **ws, unsigned n);
 void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
                      uint64_t ts_us, int linktype, uint64_t pcap_cnt, bool stays);
 /*
- * How many bytes of a file (frames and their 16-byte record headers) the
- * workers may still have to read behind the reader, at most (the reader
- * lets mapped pages go only behind that).
+ * The earliest frame handed over where it lies (stays) that a worker may
+ * still read, or NULL: the reader lets mapped pages go only before it. Also
+ * sends on the batches being filled, so that a worker that gets few frames
+ * does not hold the oldest for long.
  */
-size_t dispatch_lag_max(const struct dispatch *d);
+const uint8_t *dispatch_oldest_frame(struct dispatch *d);
 void dispatch_file_begin(struct dispatch *d, const char *path);
 /* The file ended: each worker flushes its flows and stories when it gets there. */
 void dispatch_file_end(struct dispatch *d);

@@ -171,16 +171,26 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
     (void)madvise((void *)(uintptr_t)m, size, MADV_SEQUENTIAL);
     int link = pcap_datalink(pc);
     uint32_t snap = (uint32_t)pcap_snapshot(pc);
-    size_t off = 24, released = 0, pf = 0;
+    size_t off = 24, released = 0, checked = 0, pf = 0;
     struct ahead ah = {.n = 0};
-    /* with workers, pages go only once no worker can still be reading them; one that
-       was would read them again from the page cache: slower, never wrong */
-    size_t lag = 4096 + (w->dispatch ? dispatch_lag_max(w->dispatch) : 0);
     while (!(stop && *stop) && off < size) {
-        if (off - released >= RELEASE_STEP + lag) {
-            size_t upto = (off - lag) & ~(size_t)4095; /* whole pages behind the record */
-            (void)madvise((void *)(uintptr_t)(m + released), upto - released, MADV_DONTNEED);
-            released = upto;
+        if (off - checked >= RELEASE_STEP) {
+            /*
+             * Pages go only before the oldest frame still to be handled (in the look-ahead,
+             * or with workers). One read again after it went would be mapped again, with
+             * the whole large folio it belongs to, and would never go.
+             */
+            checked = off;
+            const uint8_t *keep = ah.n ? ah.a[ah.head].p.data - 16 : m + off;
+            const uint8_t *held = w->dispatch ? dispatch_oldest_frame(w->dispatch) : NULL;
+            if (held && held - 16 < keep)
+                keep = held - 16;
+            size_t upto = (size_t)(keep - m) & ~(size_t)4095;
+            if (upto > released) {
+                (void)madvise((void *)(uintptr_t)(m + released), upto - released,
+                              MADV_DONTNEED);
+                released = upto;
+            }
         }
         worker_poll(w);
         if (size - off < 16) {

@@ -38,11 +38,13 @@ struct batch {
     uint8_t data[BATCH_BYTES];
     struct entry e[BATCH_PKTS];
     uint32_t used, n;
+    const uint8_t *first_frame; /* its first frame left where it lies (NULL: none) */
 };
 
 struct queue {
     struct batch *b[BATCHES];
     struct batch *free[BATCHES];
+    struct batch *running;     /* the batch its worker is on */
     unsigned head, count, nfree;
     bool done;
     pthread_mutex_t lock;
@@ -81,12 +83,14 @@ static struct batch *take_free(struct queue *q)
     struct batch *b = q->free[--q->nfree];
     pthread_mutex_unlock(&q->lock);
     b->used = b->n = 0;
+    b->first_frame = NULL;
     return b;
 }
 
 static void give_back(struct queue *q, struct batch *b)
 {
     pthread_mutex_lock(&q->lock);
+    q->running = NULL;
     q->free[q->nfree++] = b;
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
@@ -170,6 +174,7 @@ static void *worker_main(void *arg)
         struct batch *b = q->b[q->head];
         q->head = (q->head + 1) % BATCHES;
         q->count--;
+        q->running = b;
         pthread_mutex_unlock(&q->lock);
         run_batch(d->ws[i], b);
         give_back(q, b);
@@ -256,16 +261,31 @@ void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, u
     struct batch *b = d->cur[i];
     if (!stays)
         memcpy(b->data + b->used, data, caplen);
+    else if (!b->first_frame)
+        b->first_frame = data;
     *e = (struct entry){E_PACKET, linktype, b->used, caplen, wirelen, ts_us, pcap_cnt, NULL,
                         stays ? data : NULL};
     b->used += caplen;
     b->n++;
 }
 
-size_t dispatch_lag_max(const struct dispatch *d)
+const uint8_t *dispatch_oldest_frame(struct dispatch *d)
 {
-    /* each worker's queued batches, the one it runs and the one being filled */
-    return (size_t)d->n * (BATCHES + 2) * (BATCH_BYTES + (size_t)BATCH_PKTS * 16);
+    const uint8_t *oldest = NULL;
+#define OLDER(b)                                                                               \
+    if ((b) && (b)->first_frame && (!oldest || (b)->first_frame < oldest))                     \
+        oldest = (b)->first_frame;
+    for (unsigned i = 0; i < d->n; i++) {
+        flush_one(d, i); /* a worker that gets few frames must not hold old ones for long */
+        struct queue *q = &d->q[i];
+        pthread_mutex_lock(&q->lock);
+        OLDER(q->running)
+        for (unsigned k = 0; k < q->count; k++)
+            OLDER(q->b[(q->head + k) % BATCHES])
+        pthread_mutex_unlock(&q->lock);
+    }
+#undef OLDER
+    return oldest;
 }
 
 static void marker(struct dispatch *d, enum entry_kind kind, const char *path)
