@@ -236,7 +236,7 @@ void stream_packet(struct worker *w, struct flow *f, const struct packet *p, int
         out_of_order(w, f, ep, seq, p->payload, n);
         return;
     }
-    uint32_t skip = (uint32_t)-d;
+    uint32_t skip = 0u - (uint32_t)d; /* d may be INT32_MIN: 2^31 behind */
     if (skip >= n) {
         w->stats.tcp_retransmissions++;
         return;
