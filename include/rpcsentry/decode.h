@@ -89,7 +89,8 @@ void decode_packet(struct worker *w, struct packet *p);
  * decode_ahead decodes a frame (p set as capture sets it), computes its flow
  * key and asks the memory system for the hash bucket its lookup will read;
  * decode_packet_ahead later counts it and hands it on as decode_packet does.
- * Between the two, flow_prefetch_record may fetch the flow record itself.
+ * Between the two, flow_prefetch_record and transport_prefetch may fetch
+ * the flow's record and state.
  * Only hints: the lookup still reads whatever is there when its turn comes.
  */
 struct packet_ahead {
@@ -103,12 +104,14 @@ void decode_packet_ahead(struct worker *w, struct packet_ahead *a);
 
 /*
  * A reader's look-ahead: each frame is decoded as it is pushed and handed on
- * AHEAD_DEPTH frames later; meanwhile its flow's hash bucket, then the
- * record the bucket points to, are fetched into the cache, so the lookup
- * does not wait for memory (with thousands of flows at once the records do
- * not stay in the cache: two misses a packet were a tenth of a run on
+ * AHEAD_DEPTH frames later; meanwhile its flow's hash bucket, the record the
+ * bucket points to, the flow's transport state and its SMB or DCE/RPC
+ * engine's state are fetched into the cache, one step a frame, so the
+ * stages do not wait for memory (with thousands of flows at once their
+ * state does not stay in the cache: those misses were a quarter of a run on
  * RPC-heavy traffic). The worker's packet count and clock follow the frame
- * being handed on. A reader drains it before the frames' memory goes.
+ * being handed on. A reader drains it before the frames' memory goes, and
+ * keeps the memory of the frames it holds (see read_mapped).
  */
 #define AHEAD_DEPTH 4
 struct ahead {
