@@ -15,6 +15,10 @@ cmake --build build-fuzz -j"$(nproc)" >/dev/null
 rm -rf build-fuzz/seeds && /usr/bin/python3 tests/fuzz/make_seeds.py build-fuzz/seeds
 mkdir -p build-fuzz/crashes build-fuzz/corpus
 
+# undefined behaviour stops the run, as in the sanitizer build, and the fuzzer keeps the input
+# (set at run time: -fno-sanitize-recover would also drop UBSan's checks from coverage)
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+
 status=0
 for t in "${TARGETS[@]}"; do
   corpus="build-fuzz/corpus/$t"
