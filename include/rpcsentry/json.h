@@ -76,7 +76,6 @@ static inline __attribute__((always_inline)) void json_key_(struct json *j, cons
 void json_open_(struct json *j, char bracket);
 void json_string_(struct json *j, const char *s, size_t n);
 void json_u64_(struct json *j, uint64_t v);
-void json_i64_(struct json *j, int64_t v);
 void json_bytes_(struct json *j, const char *s, size_t n); /* as they are */
 void json_hex_(struct json *j, const uint8_t *p, size_t n);
 
@@ -112,12 +111,6 @@ static inline void json_u64(struct json *j, const char *key, uint64_t v)
 {
     json_key_(j, key);
     json_u64_(j, v);
-}
-
-static inline void json_i64(struct json *j, const char *key, int64_t v)
-{
-    json_key_(j, key);
-    json_i64_(j, v);
 }
 
 static inline void json_bool(struct json *j, const char *key, bool v)

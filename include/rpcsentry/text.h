@@ -37,6 +37,9 @@ size_t latin1_to_utf8(struct rd *c, size_t n, char *out, size_t outsz, bool *tru
 void ts_format(uint64_t ts_us, char out[TS_STR_LEN]);
 
 /* IPv4 (alen 4) or IPv6 (alen 16) address to text; out >= 46 bytes. */
+/* The decimal digits of v at out (at most 20), no NUL; returns where they end. */
+char *dec_u64(char *out, uint64_t v);
+
 #define ADDR_STR_LEN 46
 void addr_format(const uint8_t *addr, int alen, char out[ADDR_STR_LEN]);
 

@@ -323,8 +323,7 @@ void flow_packet_keyed(struct worker *w, const struct packet *p, const struct fl
         t->last_sweep_us = p->ts_us;
     }
 
-    const struct flow_key k = *key;
-    struct flow *f = flow_lookup(w, &k, h);
+    struct flow *f = flow_lookup(w, key, h);
 
     bool tcp = p->proto == IPPROTO_TCP;
     bool syn_only = tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
@@ -337,10 +336,10 @@ void flow_packet_keyed(struct worker *w, const struct packet *p, const struct fl
         f = flow_alloc(w);
         if (!f)
             return;
-        f->ref.key = k;
+        f->ref.key = *key;
         f->hash = h;
         f->first_us = p->ts_us;
-        f->ref.flow_id = flow_make_id(&k, p->ts_us);
+        f->ref.flow_id = flow_make_id(key, p->ts_us);
         f->ref.client = FLOW_CLIENT_UNKNOWN;
         f->hnext = t->buckets[h & t->mask];
         t->buckets[h & t->mask] = f;

@@ -196,20 +196,6 @@ void output_emit(struct worker *w, struct output *o)
         w->stats.events_dropped++;
 }
 
-/* Decimal digits of v at o; returns the end (no NUL). Here, not snprintf: records are hot. */
-static char *put_dec(char *o, unsigned v)
-{
-    char b[10];
-    int n = 0;
-    do {
-        b[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *o++ = b[--n];
-    return o;
-}
-
 void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, int src_ep,
                 uint64_t ts_us, uint64_t pcap_cnt, const char *event_type, const char *app_proto,
                 char *cid)
@@ -246,11 +232,11 @@ void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, i
         LIT("\"src_ip\":\"");
         t = stpcpy(t, a);
         LIT("\",\"src_port\":");
-        t = put_dec(t, k->port[s]);
+        t = dec_u64(t, k->port[s]);
         LIT(",\"dest_ip\":\"");
         t = stpcpy(t, b);
         LIT("\",\"dest_port\":");
-        t = put_dec(t, k->port[d]);
+        t = dec_u64(t, k->port[d]);
         if (k->proto == 6)
             LIT(",\"proto\":\"TCP\"");
         else if (k->proto == 17)
@@ -259,7 +245,7 @@ void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, i
             LIT(",\"proto\":\"IP\"");
         if (k->vlan) {
             LIT(",\"vlan\":[");
-            t = put_dec(t, k->vlan);
+            t = dec_u64(t, k->vlan);
             *t++ = ']';
         }
 #undef LIT
@@ -342,9 +328,9 @@ static const char *fault_name(uint32_t st)
 /* "maj.min" (out: at least 12 bytes). */
 static void version_str(char *out, uint16_t maj, uint16_t min)
 {
-    char *o = put_dec(out, maj);
+    char *o = dec_u64(out, maj);
     *o++ = '.';
-    *put_dec(o, min) = '\0';
+    *dec_u64(o, min) = '\0';
 }
 
 /* "0x" and eight lower-case hex digits (out: 11 bytes). */

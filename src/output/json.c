@@ -1,4 +1,5 @@
 #include "rpcsentry/json.h"
+#include "rpcsentry/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,31 +210,10 @@ void json_arr_close(struct json *j)
 
 
 
-/* Decimal digits of v at the end of b (24 bytes); returns where they start. */
-static char *digits(uint64_t v, char *b)
-{
-    char *p = b + 24;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return p;
-}
-
 void json_u64_(struct json *j, uint64_t v)
 {
-    char b[24];
-    char *p = digits(v, b);
-    put(j, p, (size_t)(b + 24 - p));
-}
-
-void json_i64_(struct json *j, int64_t v)
-{
-    char b[25];
-    char *p = digits(v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, b + 1);
-    if (v < 0)
-        *--p = '-';
-    put(j, p, (size_t)(b + 25 - p));
+    char b[20];
+    put(j, b, (size_t)(dec_u64(b, v) - b));
 }
 
 void json_bytes_(struct json *j, const char *s, size_t n) { put(j, s, n); }

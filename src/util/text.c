@@ -128,19 +128,27 @@ void ts_format(uint64_t ts_us, char out[TS_STR_LEN])
     memcpy(out + 26, "+0000", 6);
 }
 
+char *dec_u64(char *out, uint64_t v)
+{
+    char b[20];
+    int n = 0;
+    do {
+        b[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *out++ = b[--n];
+    return out;
+}
+
 void addr_format(const uint8_t *addr, int alen, char out[ADDR_STR_LEN])
 {
     if (alen == 4) { /* by hand: glibc's inet_ntop formats IPv4 through sprintf */
         char *o = out;
         for (int i = 0; i < 4; i++) {
-            unsigned v = addr[i];
             if (i)
                 *o++ = '.';
-            if (v >= 100)
-                *o++ = (char)('0' + v / 100);
-            if (v >= 10)
-                *o++ = (char)('0' + v / 10 % 10);
-            *o++ = (char)('0' + v % 10);
+            o = dec_u64(o, addr[i]);
         }
         *o = '\0';
         return;
