@@ -39,6 +39,11 @@ void ts_format(uint64_t ts_us, char out[TS_STR_LEN]);
 /* IPv4 (alen 4) or IPv6 (alen 16) address to text; out >= 46 bytes. */
 /* The decimal digits of v at out (at most 20), no NUL; returns where they end. */
 char *dec_u64(char *out, uint64_t v);
+/* The low `digits` hex digits of v, lower case with leading zeros, no NUL; returns the end. */
+char *hex_u32(char *out, uint32_t v, int digits);
+/* "0x" and eight hex digits, as status codes are written ("0x%08x"), NUL-terminated. */
+#define HEX32_STR_LEN 11
+void hex32_str(char out[HEX32_STR_LEN], uint32_t v);
 
 #define ADDR_STR_LEN 46
 void addr_format(const uint8_t *addr, int alen, char out[ADDR_STR_LEN]);

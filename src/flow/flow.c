@@ -297,8 +297,7 @@ const struct flow *flow_bucket_head(const struct worker *w, uint64_t h)
 
 void flow_prefetch_record(struct worker *w, uint64_t h)
 {
-    struct flow_table *t = w->flows;
-    const struct flow *f = t->buckets[h & t->mask];
+    const struct flow *f = flow_bucket_head(w, h);
     if (f) {
         /* the lookup reads line 0, every packet writes line 1, the stages behind read line 2 */
         __builtin_prefetch(f);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "iface_internal.h"
+#include "rpcsentry/text.h"
 
 void args_flags(struct rpc_args *a, uint16_t parent, const char *name, uint32_t v,
                 const struct flag_name *names)
@@ -16,8 +17,8 @@ void args_flags(struct rpc_args *a, uint16_t parent, const char *name, uint32_t 
             rest &= ~f->bit;
         }
     if (rest) {
-        char hex[16];
-        snprintf(hex, sizeof hex, "0x%08x", rest);
+        char hex[HEX32_STR_LEN];
+        hex32_str(hex, rest);
         args_str(a, arr, NULL, hex);
     }
 }

@@ -333,16 +333,6 @@ static void version_str(char *out, uint16_t maj, uint16_t min)
     *dec_u64(o, min) = '\0';
 }
 
-/* "0x" and eight lower-case hex digits (out: 11 bytes). */
-static void hex32_str(char *out, uint32_t v)
-{
-    static const char hex[] = "0123456789abcdef";
-    out[0] = '0', out[1] = 'x';
-    for (int i = 0; i < 8; i++)
-        out[2 + i] = hex[(v >> (28 - 4 * i)) & 15];
-    out[10] = '\0';
-}
-
 static void write_iface_item(struct json *j, const struct rpc_ctx_item *it, const char *procedure)
 {
     char u[UUID_STR_LEN], v[12];
@@ -499,7 +489,7 @@ static void write_decoded(struct json *j, const struct rpc_call *c)
     if (c->has_status || result != ARGS_NONE) {
         json_obj_open(j, "result");
         if (c->has_status) {
-            char code[11];
+            char code[HEX32_STR_LEN];
             hex32_str(code, c->status);
             const char *name = c->status == 0 && c->iface && c->iface->returns_hresult
                                    ? "S_OK"
@@ -588,7 +578,7 @@ static void write_extension(struct json *j, const struct rpc_call *c)
     write_auth(j, c);
     json_bool(j, "sealed", c->sealed);
     if (c->res_ptype == DCE_FAULT) {
-        char st[11];
+        char st[HEX32_STR_LEN];
         hex32_str(st, c->fault_status);
         json_obj_open(j, "fault");
         json_str(j, "status", st);
@@ -842,7 +832,7 @@ void output_stream_alert(struct worker *w, const struct flow_ref *fr, int ep,
 
 static void tcp_flags_str(uint8_t f, char out[3])
 {
-    snprintf(out, 3, "%02x", f);
+    *hex_u32(out, f, 2) = '\0';
 }
 
 void output_flow(struct worker *w, const struct flow *f, int reason)

@@ -255,8 +255,9 @@ void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, u
     unsigned i = worker_of(d, &p);
     if (caplen > BATCH_BYTES)
         caplen = BATCH_BYTES; /* cannot happen with pcap's snap lengths; kept bounded */
-    /* a frame left where it lies still counts its bytes: a batch then spans at most
-       BATCH_BYTES of the file, which bounds how far behind the reader a worker is */
+    /* a frame left where it lies still counts its bytes, so batches of such frames are no
+       larger than those of copies: a worker holding one holds back less of the file from
+       being let go (dispatch_oldest_frame) */
     struct entry *e = room(d, i, caplen);
     struct batch *b = d->cur[i];
     if (!stays)

@@ -141,6 +141,20 @@ char *dec_u64(char *out, uint64_t v)
     return out;
 }
 
+char *hex_u32(char *out, uint32_t v, int digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < digits; i++)
+        out[i] = hex[(v >> (4 * (digits - 1 - i))) & 15];
+    return out + digits;
+}
+
+void hex32_str(char out[HEX32_STR_LEN], uint32_t v)
+{
+    out[0] = '0', out[1] = 'x';
+    *hex_u32(out + 2, v, 8) = '\0';
+}
+
 void addr_format(const uint8_t *addr, int alen, char out[ADDR_STR_LEN])
 {
     if (alen == 4) { /* by hand: glibc's inet_ntop formats IPv4 through sprintf */
