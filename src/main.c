@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <sys/prctl.h>
 #include <sys/time.h>
 #include <time.h>
@@ -31,6 +33,7 @@
 #include "rpcsentry/output.h"
 #include "rpcsentry/report.h"
 #include "rpcsentry/runtime.h"
+#include "rpcsentry/sink.h"
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
 
@@ -77,6 +80,9 @@ struct settings {
     const char **rules;
     size_t nrules;
     const char *log_dir;
+    bool log_dir_set;           /* -l or log-dir given: eve.json kept beside -o outputs */
+    const char *sensor_name;
+    unsigned output_wait;       /* seconds; 0: the default */
     const char **outputs;       /* -o specs */
     size_t noutputs;
     enum output_format format;
@@ -85,7 +91,7 @@ struct settings {
     const char *filter_file;
     const char *config_file;
     const char *user;
-    bool quiet, test_rules, default_rules, alert_refs;
+    bool quiet, test_rules, default_rules, alert_refs, systemd_dropin;
     int progress;               /* -1: when stderr is a terminal */
     struct live_opts live;
     struct xdp_opts xdp;
@@ -102,7 +108,7 @@ enum opt_id {
     O_ALERT_EACH_DIR, O_NO_NDPI, O_FLOW_RECORDS, O_WORKERS, O_SNAPLEN, O_BUFFER, O_NO_PROMISC,
     O_STATS_INTERVAL, O_USER, O_FLOW_MAX, O_EPM_TTL, O_TCP_TIMEOUT, O_STUB_MAX, O_AF_XDP,
     O_XDP_NATIVE, O_XDP_PASS, O_XDP_FRAMES, O_XDP_QUEUES, O_FORMAT, O_SYSLOG_TARGET,
-    O_SYSLOG_TAG, O_OUTPUT_QUEUE, O_PROGRESS, O_NO_PROGRESS,
+    O_SYSLOG_TAG, O_OUTPUT_QUEUE, O_PROGRESS, O_NO_PROGRESS, O_OUTPUT_WAIT, O_SENSOR_NAME, O_SYSTEMD_DROPIN,
 };
 
 /* One table for getopt and the configuration file: keys are the long names. */
@@ -130,7 +136,8 @@ static const struct optdef {
     {"log-dir", O_LOGDIR, true, true, "DIR",
      "write DIR/eve.json (default: current directory); '-' = stdout"},
     {"output", O_OUTPUT, true, true, "SPEC",
-     "write records to SPEC instead of DIR/eve.json; repeatable:\n"
+     "write records to SPEC as well (DIR/eve.json is kept when -l\n"
+     "names a directory; without -l, only the -o outputs); repeatable:\n"
      "-  file:PATH  unix:PATH  unix-dgram:PATH  syslog[:FACILITY]\n"
      "redis://HOST:PORT/list/KEY  redis://HOST:PORT/channel/NAME\n"
      "each may end in ?types=alert,dcerpc,anomaly,lateral_movement,\n"
@@ -140,13 +147,24 @@ static const struct optdef {
      "dce_rpc.log as JSON lines, with community_id; zeek-tsv:\n"
      "the same as Zeek's tab-separated text. Zeek's log has\n"
      "calls only, written to DIR/dce_rpc.log or the -o outputs"},
-    {"syslog-target", O_SYSLOG_TARGET, true, true, "PATH|HOST:PORT",
-     "where syslog outputs send: a socket path (default /dev/log)\n"
-     "or HOST:PORT over UDP (RFC 5424)"},
+    {"syslog-target", O_SYSLOG_TARGET, true, true, "PATH|[udp:|tcp:]HOST:PORT",
+     "where syslog outputs send: a local socket (default /dev/log;\n"
+     "RFC 3164, as syslog(3)), or HOST:PORT over UDP, or over TCP\n"
+     "with tcp:HOST:PORT (RFC 5424, MSGID = event_type)"},
     {"syslog-tag", O_SYSLOG_TAG, true, true, "TAG", "syslog APP-NAME (default rpcsentry)"},
     {"output-queue", O_OUTPUT_QUEUE, true, true, "BYTES",
-     "queue per socket/syslog/redis output before records are\n"
-     "dropped and counted (default 16M)"},
+     "queue per socket/syslog/redis output (default 16M); live,\n"
+     "records that find it full are dropped and counted; reading\n"
+     "files, the reader waits"},
+    {"output-wait", O_OUTPUT_WAIT, true, true, "SECONDS",
+     "reading files: an output that takes nothing for this long\n"
+     "(peer away, not reading) has failed: the run stops (default 30)"},
+    {"systemd-dropin", O_SYSTEMD_DROPIN, false, false, NULL,
+     "print the drop-in rpcsentry@.service needs for the network\n"
+     "outputs configured (IP sockets, IPAddressAllow= their peers)\n"
+     "and exit"},
+    {"sensor-name", O_SENSOR_NAME, true, true, "NAME",
+     "written as \"host\" in every record (default: the host name)"},
     {"progress", O_PROGRESS, false, true, NULL,
      "reading files: a progress line on stderr (default when\n"
      "stderr is a terminal)"},
@@ -299,7 +317,12 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_AF_XDP: st->xdp.iface = v; break;
     case O_XDP_NATIVE: st->xdp.native = on; break;
     case O_XDP_PASS: st->xdp.pass_others = on; break;
-    case O_LOGDIR: st->log_dir = v; break;
+    case O_LOGDIR:
+        st->log_dir = v;
+        st->log_dir_set = true;
+        break;
+    case O_SENSOR_NAME: st->sensor_name = v; break;
+    case O_SYSTEMD_DROPIN: st->systemd_dropin = on; break;
     case O_OUTPUT: st->outputs[st->noutputs++] = v; break;
     case O_SYSLOG_TARGET: st->syslog_target = v; break;
     case O_SYSLOG_TAG: st->syslog_tag = v; break;
@@ -371,6 +394,7 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_EPM_TTL:
     case O_XDP_FRAMES:
     case O_XDP_QUEUES:
+    case O_OUTPUT_WAIT:
     case O_TCP_TIMEOUT: {
         long lo = o->id == O_STATS_INTERVAL ? 0 : 1;
         long hi = o->id == O_WORKERS || o->id == O_XDP_QUEUES ? MAX_WORKERS
@@ -396,6 +420,8 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
             st->xdp.frames = (uint32_t)n;
         else if (o->id == O_XDP_QUEUES)
             st->xdp.queues = (int)n;
+        else if (o->id == O_OUTPUT_WAIT)
+            st->output_wait = (unsigned)n;
         else
             st->cfg.tcp_timeout_est = (uint32_t)n;
         break;
@@ -533,7 +559,7 @@ static void snapshot(struct worker *const *ws, unsigned n, bool live, uint64_t s
                                                           : 0;
 }
 
-static void print_summary(const struct stats_snapshot *sn, const char *what, const char *dest)
+static void print_summary(const struct stats_snapshot *sn, const char *what)
 {
     const struct stats *s = &sn->s;
     fprintf(stderr,
@@ -582,11 +608,38 @@ static void print_summary(const struct stats_snapshot *sn, const char *what, con
     if (s->decode_bad_checksum)
         fprintf(stderr, "rpcsentry: %llu packets dropped for a wrong checksum\n",
                 (unsigned long long)s->decode_bad_checksum);
-    fprintf(stderr, "rpcsentry: %llu events written to %s",
-            (unsigned long long)s->events_written, dest);
-    if (s->events_dropped)
-        fprintf(stderr, ", %llu dropped", (unsigned long long)s->events_dropped);
-    fprintf(stderr, "; peak memory accounted %zu bytes\n", sn->mem_peak);
+    fprintf(stderr, "rpcsentry: peak memory accounted %zu bytes\n", sn->mem_peak);
+}
+
+/*
+ * After the last record: waits for every output to write what it took, then
+ * says per output what reached it (an output that lost records always, as an
+ * error, even with -q). Returns the records some output did not deliver.
+ */
+static uint64_t finish_outputs(struct output *out)
+{
+    output_drain(out);
+    return output_undelivered(out);
+}
+
+static void report_outputs(struct output *out, bool quiet)
+{
+    struct output_sink_stats ss[8];
+    size_t n = output_sink_stats(out, ss, sizeof ss / sizeof ss[0]);
+    for (size_t i = 0; i < n && i < sizeof ss / sizeof ss[0]; i++) {
+        const char *name = strcmp(ss[i].spec, "-") ? ss[i].spec : "standard output";
+        if (ss[i].dropped)
+            log_error("output %s: %llu records written, %llu NOT DELIVERED (%s)", name,
+                      (unsigned long long)ss[i].written, (unsigned long long)ss[i].dropped,
+                      ss[i].why[0] ? ss[i].why : "dropped");
+        else if (!quiet)
+            fprintf(stderr, "rpcsentry: output %s: %llu records written\n", name,
+                    (unsigned long long)ss[i].written);
+    }
+    uint64_t lost = output_undelivered(out);
+    if (lost)
+        log_error("%llu records were not delivered to every output they were meant for; exit "
+                  "status 3", (unsigned long long)lost);
 }
 
 /*
@@ -710,6 +763,7 @@ static int run_files(struct settings *st, struct detect *detect, struct output *
         }
         wp[set_up] = &ws[set_up];
     }
+    struct output *view = out; /* for the summary: lives until the workers are torn down */
     if (n == 1) {
         out = NULL; /* the worker owns it */
         ws[0].reload_requested = &reload_in_file;
@@ -788,6 +842,7 @@ static int run_files(struct settings *st, struct detect *detect, struct output *
     snapshot(wp, n, false, started, &sn);
     if (st->stats_interval > 0)
         output_stats(&ws[0], &sn);
+    uint64_t lost = finish_outputs(view);
     snapshot(wp, n, false, started, &sn);
     if (!st->quiet) {
         if (skipped)
@@ -795,11 +850,13 @@ static int run_files(struct settings *st, struct detect *detect, struct output *
         char what[96];
         snprintf(what, sizeof what, "%u capture%s read%s%s", done, done == 1 ? "" : "s",
                  failed ? " (some failed)" : "", n > 1 ? " by several workers" : "");
-        print_summary(&sn, what, dest);
-        hunt_print_table(hunt, stderr);
+        print_summary(&sn, what);
     }
+    report_outputs(view, st->quiet);
+    if (!st->quiet)
+        hunt_print_table(hunt, stderr);
     hunt_free(hunt);
-    rc = failed ? 1 : 0;
+    rc = lost ? 3 : failed ? 1 : 0;
 done:;
     /* the rule set in use: a reload may have replaced the first */
     struct detect *in_use = n == 1 && set_up ? ws[0].detect : NULL;
@@ -874,6 +931,7 @@ static int run_live(struct settings *st, struct detect *detect, struct output *o
                      : (unsigned)(st->live.workers > 0 ? st->live.workers : 1);
     st->live.bpf = bpf;
     st->live.fanout_group = (int)(getpid() & 0xffff);
+    st->live.stop = &stop_requested;
     struct runtime_shared sh;
     memset(&sh, 0, sizeof sh);
     pthread_mutex_init(&sh.lock, NULL);
@@ -1000,12 +1058,15 @@ static int run_live(struct settings *st, struct detect *detect, struct output *o
     snapshot(ws, n, true, started, &sn);
     if (interval > 0)
         output_stats(&main_w, &sn);
+    if (finish_outputs(out))
+        rc = 3;
     if (!st->quiet) {
         char what[128];
         snprintf(what, sizeof what, "live capture on %s, %u worker%s", iface, n,
                  n == 1 ? "" : "s");
-        print_summary(&sn, what, dest);
+        print_summary(&sn, what);
     }
+    report_outputs(out, st->quiet);
 done:
     for (unsigned i = 0; i < set_up; i++)
         worker_teardown(&th[i].w);
@@ -1025,6 +1086,67 @@ done:
     story_table_free_shared(sh.stories);
     pthread_mutex_destroy(&sh.lock);
     return rc;
+}
+
+/* ---- the systemd drop-in for network outputs ---- */
+
+/*
+ * rpcsentry@.service allows no IP socket (RestrictAddressFamilies=,
+ * IPAddressDeny=any): the outputs that reach a Redis or syslog server over
+ * IP need both opened, for their peers only. Prints that drop-in for the
+ * outputs the settings name, each peer resolved now.
+ */
+static int print_systemd_dropin(const struct settings *st)
+{
+    char addrs[64][INET6_ADDRSTRLEN + 4];
+    size_t n = 0, peers = 0;
+    for (size_t i = 0; i < st->noutputs; i++) {
+        char host[256], port[16];
+        if (!sink_spec_ip_peer(st->outputs[i], st->syslog_target, host, sizeof host, port,
+                               sizeof port))
+            continue;
+        peers++;
+        struct addrinfo hints = {.ai_family = AF_UNSPEC}, *ai = NULL;
+        int e = getaddrinfo(host, port, &hints, &ai);
+        if (e != 0) {
+            log_error("%s: cannot resolve %s: %s", st->outputs[i], host, gai_strerror(e));
+            return 1;
+        }
+        for (struct addrinfo *a = ai; a && n < 64; a = a->ai_next) {
+            char txt[INET6_ADDRSTRLEN];
+            const void *p = a->ai_family == AF_INET
+                                ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+                                : (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+            if (!inet_ntop(a->ai_family, p, txt, sizeof txt))
+                continue;
+            char cidr[sizeof addrs[0]];
+            snprintf(cidr, sizeof cidr, "%s/%d", txt, a->ai_family == AF_INET ? 32 : 128);
+            bool dup = false;
+            for (size_t k = 0; k < n && !dup; k++)
+                dup = strcmp(addrs[k], cidr) == 0;
+            if (!dup)
+                snprintf(addrs[n++], sizeof addrs[0], "%s", cidr);
+        }
+        freeaddrinfo(ai);
+    }
+    printf("# rpcsentry@.service drop-in for the network outputs of %s,\n"
+           "# written by `rpcsentry --systemd-dropin`. Install it as\n"
+           "#   /etc/systemd/system/rpcsentry@.service.d/outputs.conf\n"
+           "# then `systemctl daemon-reload`. Write it again when the outputs change.\n",
+           st->config_file ? st->config_file : "the command line");
+    if (!peers) {
+        printf("# No output reaches an IP peer: the unit needs no drop-in.\n");
+        return 0;
+    }
+    printf("[Service]\n"
+           "# Redis and syslog over IP: Internet sockets, to these peers only (IPAddressDeny=any\n"
+           "# of the unit stays for every other address)\n"
+           "RestrictAddressFamilies=AF_UNIX AF_PACKET AF_NETLINK AF_INET AF_INET6\n"
+           "IPAddressAllow=");
+    for (size_t k = 0; k < n; k++)
+        printf("%s%s", k ? " " : "", addrs[k]);
+    printf("\n");
+    return 0;
 }
 
 /* ---- main ---- */
@@ -1097,6 +1219,8 @@ static int run_sensor(int argc, char **argv, struct settings *st)
         detect_free(d);
         return errors ? 1 : 0;
     }
+    if (st->systemd_dropin)
+        return print_systemd_dropin(st);
     if (st->live.iface && st->xdp.iface) {
         log_error("-i and --af-xdp together: one capture method");
         return 2;
@@ -1123,12 +1247,28 @@ static int run_sensor(int argc, char **argv, struct settings *st)
         bpf = join_args(argc - optind, argv + optind);
     }
 
+    /* a rule file that is not there is a mistake in the command, not a bad rule */
+    for (size_t i = 0; i < st->nrules; i++)
+        if (access(st->rules[i], R_OK) != 0) {
+            log_error("-S %s: %s", st->rules[i], strerror(errno));
+            free(bpf);
+            return 1;
+        }
     unsigned rule_errors = 0;
     struct detect *detect = load_rules(&rule_errors);
     if (!detect) {
         log_error("out of memory loading rules");
         free(bpf);
         return 1;
+    }
+    (void)rule_errors; /* a bad rule is reported and left out; the others run (Suricata) */
+    char host_buf[256];
+    const char *sensor_name = st->sensor_name;
+    if (!sensor_name || !*sensor_name) {
+        if (gethostname(host_buf, sizeof host_buf) != 0)
+            host_buf[0] = '\0';
+        host_buf[sizeof host_buf - 1] = '\0';
+        sensor_name = host_buf[0] ? host_buf : NULL;
     }
     char err[512];
     struct output_opts oo = {
@@ -1144,25 +1284,23 @@ static int run_sensor(int argc, char **argv, struct settings *st)
         .with_filename = !live,
         .alert_references = st->alert_refs,
         .community_id_seed = st->cfg.community_id_seed,
+        .log_dir_set = st->log_dir_set,
+        .lossless = !live,
+        .output_wait_s = st->output_wait,
+        .stop = &stop_requested,
+        .host = sensor_name,
+        .in_iface = live ? (st->live.iface ? st->live.iface : st->xdp.iface) : NULL,
     };
     struct output *out = output_open(&oo, err, sizeof err);
     if (!out) {
         log_error("%s", err);
         detect_free(detect);
         free(bpf);
-        return 1;
+        return 2;
     }
     install_signals();
-    char destbuf[600];
-    const char *dest = strcmp(st->log_dir, "-") == 0 ? "standard output" : st->log_dir;
-    if (st->noutputs) {
-        size_t k = 0;
-        destbuf[0] = '\0';
-        for (size_t i = 0; i < st->noutputs && k + 1 < sizeof destbuf; i++)
-            k += (size_t)snprintf(destbuf + k, sizeof destbuf - k, "%s%s", i ? ", " : "",
-                                  st->outputs[i]);
-        dest = destbuf;
-    }
+    char dest[2400];
+    output_describe(out, dest, sizeof dest);
     int rc = live ? run_live(st, detect, out, bpf, dest) : run_files(st, detect, out, bpf, dest);
     free(bpf);
     return rc;

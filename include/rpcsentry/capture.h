@@ -64,17 +64,25 @@ struct live_opts {
     const char *bpf;       /* filter expression, or NULL */
     int fanout_group;      /* PACKET_FANOUT group id when several workers share the interface */
     int workers;
+    volatile const bool *stop; /* an interface that is down at start is waited for until set */
 };
 
 struct live_source;
 
-/* Opens iface for one worker (joining the fanout group when opts->workers > 1). */
+/*
+ * Opens iface for one worker (joining the fanout group when opts->workers > 1).
+ * An interface that is down is waited for (said once on stderr), until it comes
+ * up or *opts->stop is set.
+ */
 struct live_source *live_open(const struct live_opts *opts, char *err, size_t errlen);
 
 /*
  * Reads packets into w until *stop is set, waking at least every 100 ms to
- * call worker_tick (timeouts, reload) even when the link is quiet.
- * Returns false, with err, when the capture fails (interface gone).
+ * call worker_tick (timeouts, reload) even when the link is quiet. A link
+ * that goes down is waited for on the same socket (the kernel binds it to the
+ * interface again when it comes up): flows, calls and tables are kept; each
+ * outage is said on stderr and counted (capture_link_down).
+ * Returns false, with err, when the capture fails (interface removed).
  */
 bool live_run(struct worker *w, struct live_source *s, volatile const bool *stop, char *err,
               size_t errlen);

@@ -4,7 +4,8 @@
 #ifndef RPCSENTRY_LOG_H
 #define RPCSENTRY_LOG_H
 
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+/* NOTICE: the end of what a warning announced (a peer back, a link up), shown with warnings */
+enum log_level { LOG_ERROR, LOG_WARN, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
 
 extern enum log_level log_threshold;
 
@@ -12,6 +13,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 

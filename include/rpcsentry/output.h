@@ -23,7 +23,8 @@ enum output_format { FORMAT_EVE, FORMAT_ZEEK, FORMAT_ZEEK_TSV };
 
 struct output_opts {
     const char *log_dir;  /* eve.json (or dce_rpc.log) goes there; "-" = standard output */
-    const char *const *outputs; /* -o specs (sink.h); none: the file in log_dir */
+    bool log_dir_set;     /* named by the user: its file is kept beside the -o outputs */
+    const char *const *outputs; /* -o specs (sink.h); none: only the file in log_dir */
     size_t n_outputs;
     enum output_format format;
     const char *syslog_target, *syslog_tag;
@@ -34,6 +35,11 @@ struct output_opts {
     bool with_filename;   /* pcap_filename in every record */
     bool alert_references; /* alert.references (Suricata: metadata.rule.reference) */
     uint16_t community_id_seed;
+    bool lossless;        /* reading files: outputs wait, never drop (sink.h) */
+    unsigned output_wait_s; /* lossless: an output that takes nothing this long has failed */
+    volatile bool *stop;  /* set when an output fails for good: the run should end */
+    const char *host;     /* the sensor's name: "host" in every record (NULL: none) */
+    const char *in_iface; /* live: the interface, "in_iface" in every record */
 };
 
 /* Opens the outputs; NULL with a message in err when that fails. */
@@ -45,11 +51,19 @@ void output_close(struct output *out);
 void output_flush(struct output *out);
 /* Reopens the files (log rotation: SIGHUP). */
 void output_reopen(struct output *out);
+/* Waits until every sink wrote what it took, or gave up (sink.h); before the summary. */
+void output_drain(struct output *out);
+/* Records some output did not deliver so far (dropped by a sink, or never built). */
+uint64_t output_undelivered(struct output *out);
+/* "file:/var/log/rpcsentry/eve.json, redis://..." into buf; returns its length. */
+size_t output_describe(const struct output *out, char *buf, size_t len);
 
 /* Each sink's counters, for stats and the summary: count how many, fill up to n. */
 struct output_sink_stats {
     char spec[256];
     uint64_t written, dropped;
+    bool failed;
+    char why[160]; /* the first reason for a loss, or "" */
 };
 size_t output_sink_stats(struct output *out, struct output_sink_stats *st, size_t n);
 
@@ -90,6 +104,11 @@ void output_story_alert(struct worker *w, const struct rpc_story *s, const struc
 /* An alert from a byte-level rule on a TCP stream direction (ep = the sender). */
 void output_stream_alert(struct worker *w, const struct flow_ref *fr, int ep,
                          const struct alert_info *a);
+
+/* One `anomaly` record about a call: its flow, tx_id, and in the extension its interface,
+ * operation, opnum, call_id and context. */
+void output_call_anomaly(struct worker *w, const struct rpc_call *call, enum anomaly_type t,
+                         const char *detail);
 
 /* One `anomaly` record (fr may be NULL for packet-level anomalies). */
 void output_anomaly(struct worker *w, const struct flow_ref *fr, enum anomaly_type t,

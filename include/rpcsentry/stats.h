@@ -9,6 +9,7 @@
 
 #define STATS_COUNTERS(X)                                                                      \
     X(packets)                                                                                 \
+    X(capture_link_down)                                                                       \
     X(bytes)                                                                                   \
     X(decode_not_ip)                                                                           \
     X(decode_truncated)                                                                        \

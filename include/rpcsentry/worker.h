@@ -22,6 +22,7 @@ struct epm_table;
 struct appid;
 struct runtime_shared;
 struct story_table;
+struct rpc_call;
 
 struct worker {
     const struct config *cfg;
@@ -51,6 +52,9 @@ struct worker {
      */
     void (*on_anomaly)(struct worker *w, const struct flow_ref *fr, enum anomaly_type t,
                        const char *detail);
+    /* The same for an anomaly about one call (its interface, operation, call_id, tx_id). */
+    void (*on_call_anomaly)(struct worker *w, const struct rpc_call *call, enum anomaly_type t,
+                            const char *detail);
 
     /*
      * Rule reload: when *reload_requested is set (a signal handler), the
@@ -88,5 +92,8 @@ static inline void worker_poll(struct worker *w)
  */
 void anomaly_raise(struct worker *w, const struct flow_ref *fr, uint32_t *seen,
                    enum anomaly_type t, const char *detail);
+/* The same for an anomaly about one call: the record names the call (see on_call_anomaly). */
+void anomaly_raise_call(struct worker *w, const struct rpc_call *call, uint32_t *seen,
+                        enum anomaly_type t, const char *detail);
 
 #endif

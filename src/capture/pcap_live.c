@@ -7,16 +7,20 @@
  */
 #include <errno.h>
 #include <linux/if_packet.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "rpcsentry/capture.h"
 #include "rpcsentry/decode.h"
+#include "rpcsentry/log.h"
 #include "rpcsentry/runtime.h"
 #include "rpcsentry/worker.h"
 
@@ -25,6 +29,9 @@
 struct live_source {
     pcap_t *p;
     int link;
+    char iface[IFNAMSIZ];
+    bool down;                 /* the link went down: waiting for it */
+    uint64_t down_since_us;
     uint64_t received, dropped, if_dropped; /* last pcap_stats, as 64-bit totals */
     unsigned last_recv, last_drop, last_ifdrop;
 };
@@ -50,6 +57,28 @@ struct live_source *live_open(const struct live_opts *o, char *err, size_t errle
     if (o->buffer_mb > 0)
         pcap_set_buffer_size(p, o->buffer_mb << 20);
     int rc = pcap_activate(p);
+    for (bool told = false; rc == PCAP_ERROR_IFACE_NOT_UP && !(o->stop && *o->stop);) {
+        /* a link that is down now may come up: wait, as Suricata does */
+        if (!told)
+            log_warn("%s is down: waiting for it to come up", o->iface);
+        told = true;
+        struct timespec ts = {0, 200 * 1000000};
+        nanosleep(&ts, NULL);
+        pcap_close(p);
+        if (!(p = pcap_create(o->iface, perr))) {
+            snprintf(err, errlen, "%s: %s", o->iface, perr);
+            return NULL;
+        }
+        pcap_set_snaplen(p, o->snaplen > 0 ? o->snaplen : 65535);
+        pcap_set_promisc(p, o->promisc);
+        pcap_set_timeout(p, WAKE_MS);
+        pcap_set_immediate_mode(p, o->immediate);
+        if (o->buffer_mb > 0)
+            pcap_set_buffer_size(p, o->buffer_mb << 20);
+        rc = pcap_activate(p);
+        if (rc >= 0)
+            log_notice("%s is up: capturing", o->iface);
+    }
     if (rc < 0) {
         snprintf(err, errlen, "%s: %s", o->iface,
                  rc == PCAP_ERROR ? pcap_geterr(p) : pcap_statustostr(rc));
@@ -92,6 +121,7 @@ struct live_source *live_open(const struct live_opts *o, char *err, size_t errle
     }
     s->p = p;
     s->link = pcap_datalink(p);
+    snprintf(s->iface, sizeof s->iface, "%s", o->iface);
     return s;
 }
 
@@ -124,6 +154,58 @@ static void refresh_counters(struct live_source *s)
     s->last_ifdrop = st.ps_ifdrop;
 }
 
+static uint64_t wall_now_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
+}
+
+static bool link_is_up(const struct live_source *s, int fd)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", s->iface);
+    return ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP) &&
+           (ifr.ifr_flags & IFF_RUNNING);
+}
+
+static void link_back(struct live_source *s)
+{
+    log_notice("capture on %s: the link is up again after %.1f s; going on with the flows "
+             "and calls in flight", s->iface,
+             (double)(wall_now_us() - s->down_since_us) / 1e6);
+    s->down = false;
+}
+
+/*
+ * The socket reported an error: a link that went down (ENETDOWN) is waited
+ * for on the same socket; anything else (the interface removed) ends capture.
+ */
+static bool link_error(struct worker *w, struct live_source *s, int fd, char *err,
+                       size_t errlen)
+{
+    int e = 0;
+    socklen_t len = sizeof e;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+        e = errno;
+    if (e == ENETDOWN || (e == 0 && !link_is_up(s, fd) && if_nametoindex(s->iface))) {
+        if (!s->down) {
+            log_warn("capture on %s: the link went down; waiting for it (flows, calls and "
+                     "the endpoint-mapper table are kept)", s->iface);
+            w->stats.capture_link_down++;
+            s->down = true;
+            s->down_since_us = wall_now_us();
+        }
+        struct timespec ts = {0, WAKE_MS * 1000000};
+        nanosleep(&ts, NULL); /* the error is read; poll no longer wakes for it */
+        return true;
+    }
+    snprintf(err, errlen, "capture on %s: %s", s->iface,
+             e ? strerror(e) : "the interface went away");
+    return false;
+}
+
 bool live_run(struct worker *w, struct live_source *s, volatile const bool *stop, char *err,
               size_t errlen)
 {
@@ -138,12 +220,15 @@ bool live_run(struct worker *w, struct live_source *s, volatile const bool *stop
             return false;
         }
         int n = 0;
-        if (ready > 0) {
-            if (pfd.revents & (POLLERR | POLLNVAL)) {
-                snprintf(err, errlen, "capture: the interface went away");
+        if (ready > 0 && (pfd.revents & (POLLERR | POLLNVAL))) {
+            if (!link_error(w, s, pfd.fd, err, errlen))
                 return false;
-            }
+            continue;
+        }
+        if (ready > 0) {
             n = pcap_dispatch(s->p, 512, on_packet, (u_char *)w);
+            if (n > 0 && s->down)
+                link_back(s);
         }
         if (n == PCAP_ERROR)
             return fail(s->p, err, errlen, "capture");
@@ -153,6 +238,8 @@ bool live_run(struct worker *w, struct live_source *s, volatile const bool *stop
         gettimeofday(&tv, NULL);
         uint64_t now = (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
         if (now >= last_tick + WAKE_MS * 1000) {
+            if (s->down && link_is_up(s, pfd.fd))
+                link_back(s);
             refresh_counters(s);
             w->kernel_received = s->received;
             w->kernel_dropped = s->dropped;

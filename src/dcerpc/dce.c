@@ -604,7 +604,8 @@ static void stub_append(struct worker *w, struct dce_assoc *a, struct dce_call *
     if (b->len + n > w->cfg->dce_stub_max) {
         size_t room = w->cfg->dce_stub_max > b->len ? w->cfg->dce_stub_max - b->len : 0;
         if (!(c->rec.flags & RPC_F_STUB_TRUNC))
-            anomaly_raise(w, a->t->flow, &a->anomalies_seen, ANOM_DCE_STUB_TOO_LARGE, NULL);
+            anomaly_raise_call(w, &c->rec, &a->anomalies_seen, ANOM_DCE_STUB_TOO_LARGE,
+                               "the stub is larger than --stub-max: the rest is not kept");
         c->rec.flags |= RPC_F_STUB_TRUNC;
         n = room;
     }
@@ -661,16 +662,17 @@ static void handle_request(struct worker *w, struct dce_assoc *a, int ep, struct
     if (call && first) {
         /* a new call with the id of one still open */
         if (!call->req_done)
-            anomaly_raise(w, a->t->flow, &a->anomalies_seen, ANOM_DCE_FRAG_MISMATCH,
-                          "first fragment while the previous request was incomplete");
+            anomaly_raise_call(w, &call->rec, &a->anomalies_seen, ANOM_DCE_FRAG_MISMATCH,
+                               "first fragment while the previous request was incomplete");
         else
-            anomaly_raise(w, a->t->flow, &a->anomalies_seen, ANOM_DCE_CALL_ID_REUSE, NULL);
+            anomaly_raise_call(w, &call->rec, &a->anomalies_seen, ANOM_DCE_CALL_ID_REUSE,
+                               "a new request with the call_id of a call still open");
         give_up(w, a, call);
         call = NULL;
     } else if (call && call->req_done) {
         /* a continuation of a request already complete: a fresh call picked up mid-way */
-        anomaly_raise(w, a->t->flow, &a->anomalies_seen, ANOM_DCE_FRAG_MISMATCH,
-                      "continuation fragment after the last fragment");
+        anomaly_raise_call(w, &call->rec, &a->anomalies_seen, ANOM_DCE_FRAG_MISMATCH,
+                           "continuation fragment after the last fragment");
         give_up(w, a, call);
         call = NULL;
     }

@@ -73,7 +73,13 @@ void iface_assoc_state_free(struct worker *w, void *state)
 
 void iface_decode_failed(struct worker *w, struct rpc_call *call, uint16_t section)
 {
-    anomaly_raise(w, call->transport->flow, NULL, ANOM_STUB_MALFORMED, NULL);
+    bool res = call->args && section < call->args->n && call->args->node[section].name &&
+               strcmp(call->args->node[section].name, "result") == 0;
+    anomaly_raise_call(w, call, NULL, ANOM_STUB_MALFORMED,
+                       res ? "the response stub does not decode as the operation's result: "
+                             "the result is incomplete"
+                           : "the request stub does not decode as the operation's arguments: "
+                             "the arguments are incomplete");
     if (call->args)
         args_bool(call->args, section, "decode_incomplete", true);
 }

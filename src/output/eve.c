@@ -21,6 +21,46 @@
 #include "rpcsentry/worker.h"
 #include "output_internal.h"
 
+/* The file in the log directory: eve.json (or dce_rpc.log), or standard output for "-". */
+static struct sink *open_log_dir_file(const struct output_opts *opts, const struct sink_env *env,
+                                      char *err, size_t errlen)
+{
+    const char *dir = opts->log_dir ? opts->log_dir : ".";
+    const char *name = opts->format != FORMAT_EVE ? "dce_rpc.log" : "eve.json";
+    if (strcmp(dir, "-") == 0)
+        return sink_file_open("-", env, err, errlen);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "log directory %s %s", dir,
+                 stat(dir, &st) != 0 ? "does not exist" : "is not a directory");
+        return NULL;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return sink_file_open(path, env, err, errlen);
+}
+
+/* Whether a file: or "-" sink already writes where s would (the same file, or stdout). */
+static bool same_target(const struct output_shared *sh, const struct sink *s)
+{
+    struct stat a, b;
+    bool s_out = strcmp(s->spec, "-") == 0;
+    for (size_t i = 0; i < sh->n_sinks; i++) {
+        const struct sink *o = sh->sinks[i];
+        if (s_out || strcmp(o->spec, "-") == 0) {
+            if (s_out && strcmp(o->spec, "-") == 0)
+                return true;
+            continue;
+        }
+        if (strncmp(o->spec, "file:", 5) || strncmp(s->spec, "file:", 5))
+            continue;
+        if (stat(o->spec + 5, &a) == 0 && stat(s->spec + 5, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino && strchr(o->spec, '?') == NULL)
+            return true;
+    }
+    return false;
+}
+
 struct output *output_open(const struct output_opts *opts, char *err, size_t errlen)
 {
     struct output *o = calloc(1, sizeof *o);
@@ -38,13 +78,16 @@ struct output *output_open(const struct output_opts *opts, char *err, size_t err
     sh->views = 1;
     json_init(&o->j);
     size_t cap = opts->queue_cap ? opts->queue_cap : (size_t)16 << 20;
+    struct sink_env env = {.lossless = opts->lossless,
+                           .wait_s = opts->output_wait_s ? opts->output_wait_s : 30,
+                           .stop = opts->stop};
     bool ok = true;
     if (opts->eve_path) {
-        struct sink *s = sink_file_open(opts->eve_path, err, errlen);
+        struct sink *s = sink_file_open(opts->eve_path, &env, err, errlen);
         if (s)
             sh->sinks[sh->n_sinks++] = s;
         ok = s != NULL;
-    } else if (opts->n_outputs) {
+    } else {
         for (size_t i = 0; i < opts->n_outputs && ok; i++) {
             if (sh->n_sinks == OUTPUT_MAX_SINKS) {
                 snprintf(err, errlen, "at most %d outputs", OUTPUT_MAX_SINKS);
@@ -52,37 +95,26 @@ struct output *output_open(const struct output_opts *opts, char *err, size_t err
                 break;
             }
             struct sink *s = sink_open_spec(opts->outputs[i], opts->syslog_target,
-                                            opts->syslog_tag, cap, err, errlen);
+                                            opts->syslog_tag, cap, &env, err, errlen);
             if (s)
                 sh->sinks[sh->n_sinks++] = s;
             ok = s != NULL;
         }
-    } else {
-        const char *dir = opts->log_dir ? opts->log_dir : ".";
-        const char *name = opts->format != FORMAT_EVE ? "dce_rpc.log" : "eve.json";
-        struct sink *s = NULL;
-        if (strcmp(dir, "-") == 0) {
-            s = sink_file_open("-", err, errlen);
-        } else {
-            struct stat st;
-            if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                snprintf(err, errlen, "log directory %s %s", dir,
-                         stat(dir, &st) != 0 ? "does not exist" : "is not a directory");
-            } else {
-                char path[4096];
-                snprintf(path, sizeof path, "%s/%s", dir, name);
-                s = sink_file_open(path, err, errlen);
+        /* the log directory's file is kept beside -o outputs when a directory was named */
+        if (ok && (!opts->n_outputs || opts->log_dir_set)) {
+            struct sink *s = open_log_dir_file(opts, &env, err, errlen);
+            if (s && !same_target(sh, s) && sh->n_sinks < OUTPUT_MAX_SINKS) {
+                s->types = (1u << EV_KINDS) - 1;
+                sh->sinks[sh->n_sinks++] = s;
+            } else if (s) {
+                if (sh->n_sinks == OUTPUT_MAX_SINKS) {
+                    snprintf(err, errlen, "at most %d outputs", OUTPUT_MAX_SINKS);
+                    ok = false;
+                }
+                s->close(s);
             }
+            ok = ok && s != NULL;
         }
-        if (s) {
-            snprintf(s->spec, sizeof s->spec, "%s%s%s", strcmp(dir, "-") ? "file:" : "-",
-                     strcmp(dir, "-") ? dir : "", strcmp(dir, "-") ? "/" : "");
-            if (strcmp(dir, "-"))
-                snprintf(s->spec + strlen(s->spec), sizeof s->spec - strlen(s->spec), "%s", name);
-            s->types = (1u << EV_KINDS) - 1;
-            sh->sinks[sh->n_sinks++] = s;
-        }
-        ok = s != NULL;
     }
     if (!ok) {
         for (size_t i = 0; i < sh->n_sinks; i++)
@@ -100,6 +132,44 @@ struct output *output_open(const struct output_opts *opts, char *err, size_t err
     return o;
 }
 
+size_t output_describe(const struct output *o, char *buf, size_t len)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; o && i < o->sh->n_sinks && k + 1 < len; i++) {
+        const char *spec = o->sh->sinks[i]->spec;
+        int n = snprintf(buf + k, len - k, "%s%s", i ? ", " : "",
+                         strcmp(spec, "-") == 0 ? "standard output" : spec);
+        if (n < 0)
+            break;
+        k += (size_t)n;
+    }
+    return k < len ? k : len - 1;
+}
+
+void output_drain(struct output *o)
+{
+    if (!o)
+        return;
+    pthread_mutex_lock(&o->sh->lock);
+    for (size_t i = 0; i < o->sh->n_sinks; i++)
+        o->sh->sinks[i]->drain(o->sh->sinks[i]);
+    pthread_mutex_unlock(&o->sh->lock);
+}
+
+uint64_t output_undelivered(struct output *o)
+{
+    uint64_t lost = 0;
+    if (!o)
+        return 0;
+    pthread_mutex_lock(&o->sh->lock);
+    for (size_t i = 0; i < o->sh->n_sinks; i++)
+        lost += atomic_load(&o->sh->sinks[i]->dropped);
+    lost += atomic_load(&o->sh->unformatted);
+    pthread_mutex_unlock(&o->sh->lock);
+    return lost;
+}
+
 size_t output_sink_stats(struct output *o, struct output_sink_stats *st, size_t n)
 {
     if (!o)
@@ -108,8 +178,11 @@ size_t output_sink_stats(struct output *o, struct output_sink_stats *st, size_t 
     size_t k = o->sh->n_sinks;
     for (size_t i = 0; i < k && i < n; i++) {
         snprintf(st[i].spec, sizeof st[i].spec, "%s", o->sh->sinks[i]->spec);
-        st[i].written = o->sh->sinks[i]->written;
-        st[i].dropped = o->sh->sinks[i]->dropped;
+        st[i].written = atomic_load(&o->sh->sinks[i]->written);
+        st[i].dropped = atomic_load(&o->sh->sinks[i]->dropped);
+        st[i].failed = atomic_load(&o->sh->sinks[i]->failed);
+        snprintf(st[i].why, sizeof st[i].why, "%s",
+                 atomic_load(&o->sh->sinks[i]->why_set) ? o->sh->sinks[i]->why : "");
     }
     pthread_mutex_unlock(&o->sh->lock);
     return k;
@@ -173,6 +246,7 @@ void output_emit(struct worker *w, struct output *o)
 {
     if (o->j.oom) {
         w->stats.events_dropped++;
+        atomic_fetch_add(&o->sh->unformatted, 1);
         return;
     }
     if (o->opts.format != FORMAT_EVE && o->kind != -1)
@@ -210,6 +284,10 @@ void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, i
     json_str(j, "timestamp", ts);
     if (fr)
         json_u64(j, "flow_id", fr->flow_id);
+    if (o->opts.in_iface)
+        json_str(j, "in_iface", o->opts.in_iface);
+    if (o->opts.host)
+        json_str(j, "host", o->opts.host);
     if (o->opts.with_filename && w->pcap_filename)
         json_str(j, "pcap_filename", w->pcap_filename);
     if (pcap_cnt)
@@ -963,7 +1041,7 @@ void output_stats(struct worker *w, const struct stats_snapshot *n)
 #define X(name) json_u64(j, #name, s->name);
         STATS_COUNTERS(X)
 #undef X
-        json_obj_open(j, "anomalies");
+        json_obj_open(j, "anomalies_by_event"); /* "anomalies" is the total, above */
         for (int t = 0; t < ANOM_COUNT; t++)
             if (n->anomalies[t])
                 json_u64(j, anomaly_info((enum anomaly_type)t)->event, n->anomalies[t]);
@@ -980,10 +1058,68 @@ void output_stats(struct worker *w, const struct stats_snapshot *n)
             json_str(j, "output", ss[i].spec);
             json_u64(j, "written", ss[i].written);
             json_u64(j, "dropped", ss[i].dropped);
+            if (ss[i].failed)
+                json_bool(j, "failed", true);
+            if (ss[i].why[0])
+                json_str(j, "reason", ss[i].why);
             json_obj_close(j);
         }
         json_arr_close(j);
         json_obj_close(j);
+        json_obj_close(j);
+    }
+    json_obj_close(j);
+    output_emit(w, o);
+}
+
+/* The anomaly object, Suricata's shape. */
+static void write_anomaly(struct json *j, const struct anomaly_info *ai)
+{
+    json_obj_open(j, "anomaly");
+    json_str(j, "type", ai->type);
+    json_str(j, "event", ai->event);
+    if (ai->app_proto) {
+        json_str(j, "layer", "proto_parser");
+        json_str(j, "app_proto", ai->app_proto);
+    }
+    json_obj_close(j);
+}
+
+void output_call_anomaly(struct worker *w, const struct rpc_call *c, enum anomaly_type t,
+                         const char *detail)
+{
+    struct output *o = w->out;
+    const struct anomaly_info *ai = anomaly_info(t);
+    if (!o || !ai)
+        return;
+    if (!c->transport || !c->transport->flow) {
+        output_anomaly(w, NULL, t, detail);
+        return;
+    }
+    eve_header(w, o, c->transport->flow, c->client_ep, w->now_us, w->pcap_cnt, "anomaly",
+               ai->app_proto, c->transport->community_id);
+    struct json *j = &o->j;
+    json_u64(j, "tx_id", c->tx_id);
+    write_anomaly(j, ai);
+    if (!o->opts.compat) {
+        char u[UUID_STR_LEN];
+        json_obj_open(j, "rpcsentry");
+        if (c->iface) {
+            json_str(j, "interface", c->iface->name);
+        } else if (!(c->flags & RPC_F_CTX_UNKNOWN) || (c->flags & RPC_F_IFACE_HINT)) {
+            uuid_fmt(&c->ctx.uuid, u);
+            json_str(j, "interface", u);
+        }
+        if (c->op)
+            json_str(j, "operation", c->op->name);
+        if (c->req_ptype != RPC_PTYPE_NONE)
+            json_u64(j, "opnum", c->opnum);
+        json_u64(j, "call_id", c->call_id);
+        json_u64(j, "context_id", c->ctx_id);
+        json_str(j, "transport", c->transport->kind == RPC_TRANSPORT_NP ? "ncacn_np"
+                                                                          : "ncacn_ip_tcp");
+        if (detail)
+            json_str(j, "detail", detail);
         json_obj_close(j);
     }
     json_obj_close(j);
@@ -1000,14 +1136,7 @@ void output_anomaly(struct worker *w, const struct flow_ref *fr, enum anomaly_ty
     int src = fr && fr->client != FLOW_CLIENT_UNKNOWN ? fr->client : 0;
     eve_header(w, o, fr, src, w->now_us, w->pcap_cnt, "anomaly", ai->app_proto, NULL);
     struct json *j = &o->j;
-    json_obj_open(j, "anomaly");
-    json_str(j, "type", ai->type);
-    json_str(j, "event", ai->event);
-    if (ai->app_proto) {
-        json_str(j, "layer", "proto_parser");
-        json_str(j, "app_proto", ai->app_proto);
-    }
-    json_obj_close(j);
+    write_anomaly(j, ai);
     if (detail && !o->opts.compat) {
         json_obj_open(j, "rpcsentry");
         json_str(j, "detail", detail);

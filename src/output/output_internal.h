@@ -3,6 +3,7 @@
 #define RPCSENTRY_OUTPUT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "rpcsentry/json.h"
 #include "rpcsentry/types.h"
@@ -19,6 +20,7 @@ struct output_shared {
     size_t n_sinks;
     pthread_mutex_t lock;
     unsigned views;          /* outputs using it; the last to close closes the sinks */
+    _Atomic uint64_t unformatted; /* records lost before any sink: no memory to build them */
 };
 
 /*

@@ -189,8 +189,10 @@ static bool read_file(struct report *r, const char *path, FILE *err)
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
+    unsigned long lines = 0, records = 0;
     while ((len = getline(&line, &cap, f)) > 0) {
         r->lines++;
+        lines++;
         cJSON *rec = cJSON_ParseWithLength(line, (size_t)len);
         if (!rec || !cJSON_IsObject(rec)) {
             r->bad++;
@@ -198,6 +200,7 @@ static bool read_file(struct report *r, const char *path, FILE *err)
             continue;
         }
         const char *type = str_at(rec, "event_type");
+        records += type != NULL;
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(rec, "rpcsentry");
         if (type && !strcmp(type, "dcerpc") && x)
             take_call(r, rec, x);
@@ -212,6 +215,11 @@ static bool read_file(struct report *r, const char *path, FILE *err)
     free(line);
     if (f != stdin)
         fclose(f);
+    if (lines && !records) { /* a file of something else, given by mistake */
+        fprintf(err, "rpcsentry report: %s: not EVE JSON (none of its %lu lines is a record "
+                     "with an event_type)\n", path, lines);
+        return false;
+    }
     return true;
 }
 

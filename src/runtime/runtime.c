@@ -29,6 +29,7 @@ bool worker_setup(struct worker *w, const struct config *cfg, struct output *out
     w->mem.cap[MEM_STREAM] = cfg->stream_memcap / n;
     w->out = out;
     w->on_anomaly = output_anomaly;
+    w->on_call_anomaly = output_call_anomaly;
     w->detect = d;
     w->shared = sh;
     if (sh) {

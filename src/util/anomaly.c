@@ -1,3 +1,4 @@
+#include "rpcsentry/rpc_call.h"
 #include "rpcsentry/types.h"
 #include "rpcsentry/worker.h"
 
@@ -14,19 +15,36 @@ const struct anomaly_info *anomaly_info(enum anomaly_type t)
     return (unsigned)t < ANOM_COUNT ? &infos[t] : NULL;
 }
 
-void anomaly_raise(struct worker *w, const struct flow_ref *fr, uint32_t *seen,
-                   enum anomaly_type t, const char *detail)
+/* Counts the anomaly; true when a record should be written (the first of its kind). */
+static bool count(struct worker *w, uint32_t *seen, enum anomaly_type t)
 {
     if ((unsigned)t >= ANOM_COUNT)
-        return;
+        return false;
     w->anomalies[t]++;
     w->stats.anomalies++;
     if (seen) {
         uint32_t bit = 1u << t;
         if (*seen & bit)
-            return;
+            return false;
         *seen |= bit;
     }
-    if (w->on_anomaly && infos[t].write_event)
+    return infos[t].write_event;
+}
+
+void anomaly_raise(struct worker *w, const struct flow_ref *fr, uint32_t *seen,
+                   enum anomaly_type t, const char *detail)
+{
+    if (count(w, seen, t) && w->on_anomaly)
         w->on_anomaly(w, fr, t, detail);
+}
+
+void anomaly_raise_call(struct worker *w, const struct rpc_call *call, uint32_t *seen,
+                        enum anomaly_type t, const char *detail)
+{
+    if (!count(w, seen, t))
+        return;
+    if (w->on_call_anomaly)
+        w->on_call_anomaly(w, call, t, detail);
+    else if (w->on_anomaly)
+        w->on_anomaly(w, call->transport->flow, t, detail);
 }

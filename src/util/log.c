@@ -3,11 +3,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-enum log_level log_threshold = LOG_WARN;
+enum log_level log_threshold = LOG_NOTICE;
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
-    static const char *const prefix[] = {"error", "warning", "info", "debug"};
+    static const char *const prefix[] = {"error", "warning", "notice", "info", "debug"};
     if (lvl > log_threshold)
         return;
     va_list ap;

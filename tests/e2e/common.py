@@ -26,13 +26,40 @@ def need_shared(test):
     test.skipTest("../shared (real captures) not present beside the checkout")
 
 
+def _no_repeated_keys(pairs):
+    seen = set()
+    for k, _ in pairs:
+        if k in seen:
+            raise ValueError("repeated key %r" % k)
+        seen.add(k)
+    return dict(pairs)
+
+
+def strict_loads(line):
+    """json.loads that refuses a repeated key at any depth: jq keeps the last one
+    silently, Elasticsearch rejects the whole document."""
+    return json.loads(line, object_pairs_hook=_no_repeated_keys)
+
+
+def check_record_lines(text, what="output"):
+    """Every JSON line of text parses with no repeated key (AssertionError naming it)."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.startswith("{"):
+            try:
+                strict_loads(line)
+            except ValueError as e:
+                raise AssertionError("%s line %d: %s: %s" % (what, n, e, line[:300]))
+
+
 def run(args, check=True):
-    """Runs rpcsentry with args; returns (returncode, stdout, stderr)."""
+    """Runs rpcsentry with args; returns (returncode, stdout, stderr). Every record on
+    stdout is checked for repeated keys."""
     p = subprocess.run([BIN] + list(args), capture_output=True, text=True, timeout=600)
     if check and p.returncode != 0:
         raise AssertionError("rpcsentry %s failed (%d): %s" % (args, p.returncode, p.stderr))
     if "internal:" in p.stderr or "runtime error" in p.stderr:
         raise AssertionError("rpcsentry %s: %s" % (args, p.stderr))
+    check_record_lines(p.stdout, "rpcsentry %s" % " ".join(map(str, args))[:200])
     return p.returncode, p.stdout, p.stderr
 
 
@@ -44,7 +71,7 @@ def records(pcaps, *extra):
     for p in pcaps:
         args += ["-r", p]
     _, out, _ = run(args + ["-q", "-l", "-"] + list(extra))
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
+    return [json.loads(line) for line in out.splitlines() if line.strip()]  # checked by run
 
 
 def calls(recs):
@@ -58,7 +85,7 @@ def shared_pcap(name):
 
 def load_jsonl(path):
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return [strict_loads(line) for line in f if line.strip()]
 
 
 _validators = {}

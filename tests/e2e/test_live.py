@@ -29,8 +29,9 @@ def packet_offsets(path):
 NS = "rpcsentry-test-%d" % os.getpid()
 REQUIRE = os.environ.get("RPCSENTRY_REQUIRE_LIVE") == "1"
 
-# per-record fields that say where or when, not what
-POSITION = {"timestamp", "flow_id", "pcap_cnt", "pcap_filename"}
+# per-record fields that say where or when, not what (live records carry in_iface,
+# those of a capture pcap_filename)
+POSITION = {"timestamp", "flow_id", "pcap_cnt", "pcap_filename", "in_iface"}
 EXT_POSITION = {"request_time", "request_pcap_cnt", "response_pcap_cnt"}
 
 
@@ -66,7 +67,7 @@ def normalise(rec):
 class Sensor:
     """rpcsentry capturing inside the namespace, until stop()."""
 
-    def __init__(self, logdir, *args):
+    def __init__(self, logdir, *args, wait_for="capturing on"):
         self.logdir = logdir
         # a fresh sysfs in the namespace hides the host's bpffs: mount one for XDP
         cmd = "mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec %s %s" % (
@@ -76,7 +77,7 @@ class Sensor:
                                   stdout=subprocess.DEVNULL, stderr=self.err)
         deadline = time.time() + 20
         while time.time() < deadline:
-            if "capturing on" in self.stderr():
+            if wait_for in self.stderr():
                 return
             if self.p.poll() is not None:
                 raise AssertionError("the sensor did not start: " + self.stderr())
@@ -160,6 +161,69 @@ class Live(unittest.TestCase):
                     self.assertEqual(sorted(normalise(r) for r in got), want, s.stderr())
                     compared += len(want)
         self.assertGreater(compared, 100)
+
+    def link(self, state):
+        sh("ip", "netns", "exec", NS, "ip", "link", "set", "vb", state)
+        deadline = time.time() + 10
+        while state == "up" and time.time() < deadline:  # the veth's carrier comes back
+            if "LOWER_UP" in sh("ip", "netns", "exec", NS, "ip", "link", "show", "va").stdout:
+                return
+            time.sleep(0.05)
+
+    def test_a_link_that_goes_down_and_up(self):
+        """The link goes down in the middle of a connection and comes back: the sensor goes
+        on, says so, counts it, and the calls after the flap are decoded with the bind and
+        the endpoint-mapper answers from before it: the records equal the file's."""
+        pcap = os.path.join(PCAPS, "tcp_lateral_movement.pcap")
+        with TempDir() as d:
+            # frames 1-29: the endpoint mapper, a bind and its first call; 30-74 the rest
+            a, b = os.path.join(d, "a.pcap"), os.path.join(d, "b.pcap")
+            sh("editcap", "-r", pcap, a, "1-29")
+            sh("editcap", "-r", pcap, b, "30-74")
+            logs = os.path.join(d, "logs")
+            os.mkdir(logs)
+            s = Sensor(logs, "-i", "vb", "--stats-interval", "1")
+            try:
+                replay(a)
+                self.link("down")
+                time.sleep(1.5)
+                self.link("up")
+                time.sleep(0.5)
+                replay(b)
+            finally:
+                self.link("up")
+            self.assertEqual(s.stop(), 0, s.stderr())
+            got = s.records()
+            err = s.stderr()
+        self.assertIn("capture on vb: the link went down", err)
+        self.assertRegex(err, r"capture on vb: the link is up again after \d+\.\d s")
+        stats = [r for r in got if r["event_type"] == "stats"]
+        self.assertEqual(stats[-1]["rpcsentry"]["stats"]["capture_link_down"], 1)
+        self.assertTrue(all(r.get("in_iface") == "vb" for r in got), "in_iface on every record")
+        got = [r for r in got if r["event_type"] != "stats"]
+        want = sorted(normalise(r) for r in records(pcap))
+        self.assertEqual(sorted(normalise(r) for r in got), want)
+        self.assertTrue(any(r["event_type"] == "dcerpc" and
+                            r["rpcsentry"].get("operation") == "SchRpcRun" for r in got))
+
+    def test_an_interface_down_at_start_is_waited_for(self):
+        pcap = os.path.join(PCAPS, "tcp_lateral_movement.pcap")
+        with TempDir() as d:
+            self.link("down")
+            try:
+                s = Sensor(d, "-i", "vb", wait_for="vb is down: waiting for it to come up")
+                time.sleep(1)
+                self.assertIsNone(s.p.poll(), "the sensor waits")
+            finally:
+                self.link("up")
+            deadline = time.time() + 10
+            while "capturing on" not in s.stderr() and time.time() < deadline:
+                time.sleep(0.05)
+            replay(pcap)
+            self.assertEqual(s.stop(), 0, s.stderr())
+            got = s.records()
+        want = sorted(normalise(r) for r in records(pcap))
+        self.assertEqual(sorted(normalise(r) for r in got if r["event_type"] != "stats"), want)
 
     def test_stats_records_count_what_the_kernel_delivered(self):
         pcap = os.path.join(PCAPS, "tcp_lateral_movement.pcap")

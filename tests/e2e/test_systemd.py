@@ -28,7 +28,7 @@ SYSUSERS = os.path.join(ROOT, "systemd", "rpcsentry.sysusers")
 CONFIG = os.path.join(ROOT, "etc", "rpcsentry.yaml")
 README = os.path.join(ROOT, "README.md")
 INSTANCE = "rpcsentry@eth1.service"
-NOT_IN_FILE = {"config", "test-rules", "version", "help"}  # refused in the configuration file
+NOT_IN_FILE = {"config", "test-rules", "systemd-dropin", "version", "help"}  # refused in the configuration file
 
 # systemd-analyze's own environment: plain text, no pager, no colours
 SD_ENV = dict(os.environ, SYSTEMD_PAGER="cat", SYSTEMD_COLORS="0", LC_ALL="C.UTF-8")
@@ -124,6 +124,88 @@ class Unit(unittest.TestCase):
             self.assertTrue(m, "no overall exposure level in:\n" + out)
             self.assertLessEqual(float(m.group(1)), limit,
                                  "exposure %s, README states %s:\n%s" % (m.group(1), limit, out))
+
+
+def readme_live_outputs():
+    """The -o specs (and --syslog-target) of the README's live examples (-i): what an
+    operator copies into the unit's configuration."""
+    with open(README) as f:
+        text = f.read()
+    found = []
+    for line in text.splitlines():
+        if not re.match(r"\s*rpcsentry .*-i \S+", line):
+            continue
+        specs = [s.strip('"') for s in re.findall(r'-o ("[^"]+"|\S+)', line)]
+        target = re.search(r"--syslog-target (\S+)", line)
+        if specs:
+            found.append((specs, target.group(1) if target else None))
+    return found
+
+
+class NetworkOutputs(unittest.TestCase):
+    """Every output the README shows for live capture is reachable under the unit: unix
+    sockets and the local syslog socket as it is; Redis and syslog over IP with the drop-in
+    `rpcsentry --systemd-dropin` writes from the same settings, which still verifies."""
+
+    def setUp(self):
+        self.analyze = need(self, "systemd-analyze", "systemd")
+
+    def test_readme_outputs_are_reachable_under_the_unit(self):
+        examples = readme_live_outputs()
+        self.assertGreaterEqual(len(examples), 2, "the README shows live outputs")
+        with open(UNIT) as f:
+            unit = f.read()
+        families = re.search(r"(?m)^RestrictAddressFamilies=(.*)$", unit).group(1).split()
+        self.assertIn("AF_UNIX", families)
+        hidden = ["/tmp/", "/var/tmp/", "/home/", "/root/"]  # PrivateTmp=, ProtectHome=
+        ip_peers = 0
+        for specs, target in examples:
+            args = [BIN]
+            for s in specs:
+                args += ["-o", s]
+            if target:
+                args += ["--syslog-target", target]
+            p = subprocess.run(args + ["--systemd-dropin"], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            dropin = p.stdout
+            for s in specs:
+                s = s.split("?")[0]
+                if s.startswith(("unix:", "unix-dgram:")):
+                    path = s.split(":", 1)[1]
+                    self.assertFalse(any(path.startswith(h) for h in hidden), path)
+                elif s.startswith("file:"):
+                    self.assertRegex(s, r"^file:/var/log/rpcsentry/", "only LogsDirectory= "
+                                     "is writable")
+                elif s.startswith("redis://") or (s.startswith("syslog") and target and
+                                                  not target.startswith("/")):
+                    ip_peers += 1
+                    host = re.match(r"redis://([^:/]+)", s).group(1) if s.startswith("redis") \
+                        else re.sub(r"^(udp|tcp):", "", target).rsplit(":", 1)[0]
+                    self.assertRegex(dropin, r"(?m)^RestrictAddressFamilies=.*\bAF_INET\b")
+                    allow = re.search(r"(?m)^IPAddressAllow=(.*)$", dropin)
+                    self.assertTrue(allow, dropin)
+                    self.assertIn(host + "/32", allow.group(1).split(), s)
+            with TempDir() as d:
+                unitdir = installed_unit(self, d)
+                os.makedirs(os.path.join(unitdir, "rpcsentry@.service.d"))
+                with open(os.path.join(unitdir, "rpcsentry@.service.d", "outputs.conf"),
+                          "w") as f:
+                    f.write(dropin)
+                path = os.path.join(unitdir, INSTANCE)
+                v = subprocess.run([self.analyze, "verify", path], capture_output=True,
+                                   text=True, env=SD_ENV, timeout=120)
+                self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+                self.assertEqual([l for l in (v.stdout + v.stderr).splitlines()
+                                  if "rpcsentry" in l], [], dropin)
+        self.assertGreaterEqual(ip_peers, 2, "the README shows Redis and syslog over IP")
+
+    def test_no_network_output_needs_no_dropin(self):
+        p = subprocess.run([BIN, "-o", "unix:/run/vector/rpc.sock", "--systemd-dropin"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("[Service]", p.stdout)
+        self.assertIn("needs no drop-in", p.stdout)
 
 
 class Consistency(unittest.TestCase):
