@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang
   libpcap-dev libcjson-dev libndpi-dev libbpf-dev libxdp-dev libpcre2-dev libyaml-dev libhiredis-dev
   python3 python3-jsonschema python3-yaml python3-impacket
-  tshark tcpreplay iproute2 systemd logrotate redis-server
+  tshark tcpreplay iproute2 systemd logrotate redis-server rsyslog
   samba samba-common-bin smbclient tcpdump ethtool
 )
 
