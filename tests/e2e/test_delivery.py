@@ -24,9 +24,7 @@ import unittest
 from common import (BIN, PCAPS, REQUIRE_SHARED, SHARED_PCAPS, TempDir, check_record_lines,
                     need_shared, strict_loads)
 
-# AddressSanitizer makes the sensor several times slower: a smaller capture there
-SANITIZED = "ASAN_OPTIONS" in os.environ
-BIG_BYTES = (60 if SANITIZED else 250) << 20
+BIG_BYTES = 250 << 20
 
 _big = {}
 
