@@ -351,6 +351,38 @@ class Cli(unittest.TestCase):
             with self.subTest(opt=opt):
                 self.assertEqual(run([opt]), (0, "rpcsentry %s\n" % version, ""))
 
+    # who saw it, and what went wrong on which call
+
+    def test_host_is_the_sensor_name(self):
+        import socket
+        _, out, _ = run(["-q", "-r", LATERAL, "-l", "-"])
+        recs = [json.loads(l) for l in out.splitlines()]
+        self.assertEqual({r.get("host") for r in recs}, {socket.gethostname()})
+        _, out, _ = run(["-q", "-r", LATERAL, "-l", "-", "--sensor-name", "dmz-tap-3"])
+        recs = [json.loads(l) for l in out.splitlines()]
+        self.assertEqual({r.get("host") for r in recs}, {"dmz-tap-3"})
+        self.assertFalse([r for r in recs if "in_iface" in r], "in_iface is for live records")
+
+    def test_an_anomaly_about_a_call_names_the_call(self):
+        _, out, _ = run(["-q", "-r", os.path.join(PCAPS, "evasion_call_id_reuse.pcap"), "-l", "-"])
+        recs = [json.loads(l) for l in out.splitlines()]
+        an = [r for r in recs if r["event_type"] == "anomaly"
+              and r["anomaly"]["event"] == "dcerpc.call_id_reuse"]
+        self.assertEqual(len(an), 1)
+        a = an[0]
+        validate_record(self, a)
+        x = a["rpcsentry"]
+        self.assertEqual((x["interface"], x["operation"], x["opnum"], x["call_id"],
+                          x["context_id"], x["transport"]),
+                         ("svcctl", "RQueryServiceStatus", 6, 3, 0, "ncacn_ip_tcp"))
+        self.assertIn("call_id", x["detail"])
+        # the call it names is a record of its own: the same flow, the same tx_id
+        call = [r for r in recs if r["event_type"] == "dcerpc" and r["flow_id"] == a["flow_id"]
+                and r["tx_id"] == a["tx_id"]]
+        self.assertEqual(len(call), 1)
+        self.assertEqual(call[0]["dcerpc"]["call_id"], 3)
+        self.assertEqual(call[0]["rpcsentry"]["operation"], "RQueryServiceStatus")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -57,6 +57,12 @@ class Workers(unittest.TestCase):
             one = recs("-r", path)
             self.assertGreater(len(one), 10000)
             self.assertTrue(any('"event_type": "anomaly"' in r for r in one))
+            # each says which call it is about (dcerpc.stub_malformed: a call cut by the end)
+            for r in (json.loads(r) for r in one if '"dcerpc.stub_malformed"' in r):
+                self.assertEqual((r["rpcsentry"]["interface"], r["rpcsentry"]["operation"]),
+                                 ("svcctl", "RCreateServiceW"))
+                self.assertIn("call_id", r["rpcsentry"])
+                self.assertIn("tx_id", r)
             for n in ("2", "3"):
                 with self.subTest(workers=n, reader="mapped"):
                     self.assertEqual(recs("-r", path, "--workers", n), one)
