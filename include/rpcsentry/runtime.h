@@ -78,7 +78,4 @@ void dispatch_file_end(struct dispatch *d);
 /* Waits for the workers to finish their queues, then stops them. */
 void dispatch_finish(struct dispatch *d);
 
-/* Adds src's counters into dst. */
-void stats_add(struct stats *dst, const struct stats *src);
-
 #endif

@@ -114,10 +114,3 @@ void runtime_collect(struct runtime_shared *sh)
     }
     pthread_mutex_unlock(&sh->lock);
 }
-
-void stats_add(struct stats *dst, const struct stats *src)
-{
-#define X(name) dst->name += src->name;
-    STATS_COUNTERS(X)
-#undef X
-}
