@@ -36,6 +36,14 @@ static bool fail(struct parse *p, const char *fmt, ...)
     return false;
 }
 
+/* Room for one more element after the n of arr (realloc'd in place); a rule error when
+ * memory runs out, arr untouched. */
+#define GROW(p, arr, n)                                                                        \
+    __extension__({                                                                            \
+        void *q_ = realloc((arr), ((n) + 1) * sizeof *(arr));                                  \
+        q_ ? ((arr) = q_, true) : fail((p), "out of memory");                                  \
+    })
+
 static char *trim(char *s)
 {
     while (isspace((unsigned char)*s))
@@ -164,7 +172,8 @@ static bool parse_addr(struct parse *p, const char *tok, struct addr_spec *a, in
         else {
             struct net_range all = {.ipver = 0};
             memset(all.hi, 0xff, 16);
-            a->r = realloc(a->r, (a->n + 1) * sizeof *a->r);
+            if (!GROW(p, a->r, a->n))
+                return false;
             a->r[a->n++] = all;
         }
         return true;
@@ -210,7 +219,8 @@ static bool parse_addr(struct parse *p, const char *tok, struct addr_spec *a, in
     if (!addr_one(tok, &r))
         return fail(p, "not an address: %s", tok);
     r.neg = neg;
-    a->r = realloc(a->r, (a->n + 1) * sizeof *a->r);
+    if (!GROW(p, a->r, a->n))
+        return false;
     a->r[a->n++] = r;
     return true;
 }
@@ -266,7 +276,10 @@ static bool parse_ports(struct parse *p, const char *tok, struct port_spec *s)
             return false;
         }
         r.neg = tneg;
-        s->r = realloc(s->r, (s->n + 1) * sizeof *s->r);
+        if (!GROW(p, s->r, s->n)) {
+            free(list);
+            return false;
+        }
         s->r[s->n++] = r;
     }
     free(list);
@@ -282,7 +295,8 @@ static struct pattern *new_pattern(struct parse *p, enum pattern_kind kind)
     struct rule *r = p->r;
     if (r->n_pat >= MAX_PATTERNS)
         return fail(p, "more than %d content/pcre in one rule", MAX_PATTERNS), NULL;
-    r->pat = realloc(r->pat, (r->n_pat + 1) * sizeof *r->pat);
+    if (!GROW(p, r->pat, r->n_pat))
+        return NULL;
     struct pattern *pt = &r->pat[r->n_pat++];
     memset(pt, 0, sizeof *pt);
     pt->kind = (uint8_t)kind;
@@ -592,7 +606,8 @@ static bool parse_opnum(struct parse *p, char *v)
                                           : (struct opnum_range){0, (uint16_t)(n - !ge)};
         if ((*v == '>' && !ge && n == 65535) || (*v == '<' && !ge && n == 0))
             return fail(p, "dcerpc.opnum: %s matches nothing", v);
-        r->opnums = realloc(r->opnums, (r->n_opnums + 1) * sizeof *r->opnums);
+        if (!GROW(p, r->opnums, r->n_opnums))
+            return false;
         r->opnums[r->n_opnums++] = rg;
         return true;
     }
@@ -612,7 +627,8 @@ static bool parse_opnum(struct parse *p, char *v)
         }
         if (r->n_opnums >= MAX_LIST)
             return fail(p, "dcerpc.opnum: too many values");
-        r->opnums = realloc(r->opnums, (r->n_opnums + 1) * sizeof *r->opnums);
+        if (!GROW(p, r->opnums, r->n_opnums))
+            return false;
         r->opnums[r->n_opnums++] = (struct opnum_range){(uint16_t)lo, (uint16_t)hi};
     }
     if (r->n_opnums == 0)
@@ -629,8 +645,14 @@ static bool parse_names(struct parse *p, char *v, char ***list, unsigned *n, con
             continue;
         if (*n >= MAX_LIST)
             return fail(p, "%s: too many values", kw);
-        *list = realloc(*list, (*n + 1) * sizeof **list);
-        (*list)[(*n)++] = strdup(t);
+        char *copy = strdup(t);
+        if (!copy)
+            return fail(p, "out of memory");
+        if (!GROW(p, *list, *n)) {
+            free(copy);
+            return false;
+        }
+        (*list)[(*n)++] = copy;
     }
     if (*n == 0)
         return fail(p, "%s: no value", kw);
@@ -817,6 +839,8 @@ static bool parse_option(struct parse *p, char *name, char *v)
             return fail(p, "metadata needs a value");
         size_t old = in->metadata ? strlen(in->metadata) : 0;
         char *m = realloc(in->metadata, old + strlen(v) + 3);
+        if (!m)
+            return fail(p, "out of memory");
         if (old)
             strcpy(m + old, ", ");
         strcpy(m + old + (old ? 2 : 0), trim(v));
@@ -827,7 +851,10 @@ static bool parse_option(struct parse *p, char *name, char *v)
         char *url = reference_url(p, trim(v));
         if (!url)
             return false;
-        in->references = realloc(in->references, (in->n_refs + 1) * sizeof *in->references);
+        if (!GROW(p, in->references, in->n_refs)) {
+            free(url);
+            return false;
+        }
         in->references[in->n_refs++] = url;
     } else if (strcmp(name, "flow") == 0) {
         if (!v)
@@ -872,8 +899,14 @@ static bool parse_option(struct parse *p, char *name, char *v)
         if (!v || !*trim(v))
             return fail(p, "rpc.arg needs a path (e.g. rpc.arg:args.binary_path)");
         p->buffer = BUF_ARG;
-        r->paths = realloc(r->paths, (r->n_paths + 1) * sizeof *r->paths);
-        r->paths[r->n_paths++] = strdup(trim(v));
+        char *path = strdup(trim(v));
+        if (!path)
+            return fail(p, "out of memory");
+        if (!GROW(p, r->paths, r->n_paths)) {
+            free(path);
+            return false;
+        }
+        r->paths[r->n_paths++] = path;
         p->arg_path = r->paths[r->n_paths - 1];
     } else if (strncmp(name, "rpc.", 4) == 0 &&
                (strcmp(name, "rpc.class") == 0 || strcmp(name, "rpc.transport") == 0 ||
