@@ -40,6 +40,7 @@ struct packet {
     uint64_t ts_us;
     uint64_t pcap_cnt;
     int linktype;
+    uint64_t order_seq;       /* several workers reading files: the frame's place in the run */
 
     /* set by decode_layers */
     uint8_t ipver;            /* 4 or 6 */
@@ -118,7 +119,7 @@ struct ahead {
     struct packet_ahead a[AHEAD_DEPTH + 1];
     unsigned head, n;
 };
-/* p: the capture's fields (data, caplen, wirelen, ts_us, linktype, pcap_cnt). */
+/* p: the capture's fields (data, caplen, wirelen, ts_us, linktype, pcap_cnt, order_seq). */
 void ahead_push(struct worker *w, struct ahead *ah, const struct packet *p);
 void ahead_drain(struct worker *w, struct ahead *ah);
 

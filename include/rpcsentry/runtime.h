@@ -75,8 +75,23 @@ const uint8_t *dispatch_oldest_frame(struct dispatch *d);
 void dispatch_file_begin(struct dispatch *d, const char *path);
 /* The file ended: each worker flushes its flows and stories when it gets there. */
 void dispatch_file_end(struct dispatch *d);
-/* Waits for the workers to finish their queues, then stops them. */
+/* Waits for the workers to finish their queues, then stops them (and unhooks them). */
 void dispatch_finish(struct dispatch *d);
+
+/*
+ * Capture order across workers. Every frame handed over has its place in the
+ * run (order_seq: counted from 1 over all the files read; a file's end takes
+ * one too). dispatch_order_at: worker w starts the frame at seq (all of its
+ * own before it are done). dispatch_order_wait: returns once every other
+ * worker has done all its frames placed before w's current one, so that what
+ * w does next to a table the workers share (endpoint mapper, stories) comes
+ * after everything earlier in the capture and before everything later, as
+ * with one worker, and never at the same time as another worker's access.
+ * Rarely waits: only while another worker is behind. Does nothing for a
+ * worker no dispatcher feeds (one worker, live capture).
+ */
+void dispatch_order_at(struct worker *w, uint64_t seq);
+void dispatch_order_wait(struct worker *w);
 
 /* Adds src's counters into dst. */
 void stats_add(struct stats *dst, const struct stats *src);

@@ -62,6 +62,8 @@ struct worker {
     /* reading files with several workers: this (reading) worker hands packets over */
     struct dispatch *dispatch;
     struct dispatch *dispatch_of;      /* the dispatcher feeding this worker */
+    unsigned dispatch_index;           /* which of its workers this one is */
+    uint64_t order_seq;                /* the place in the run of the frame being handled */
 
     /* live capture (runtime.c): what the workers share, and this worker's view of it */
     struct runtime_shared *shared;

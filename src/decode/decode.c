@@ -5,6 +5,7 @@
 
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/flow.h"
+#include "rpcsentry/runtime.h"
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
 
@@ -410,6 +411,8 @@ static void ahead_take(struct worker *w, struct ahead *ah)
     }
     w->pcap_cnt = a->p.pcap_cnt;
     w->now_us = a->p.ts_us;
+    if (w->dispatch_of)
+        dispatch_order_at(w, a->p.order_seq); /* before anything of it reaches a shared table */
     decode_packet_ahead(w, a);
 }
 
@@ -422,6 +425,7 @@ void ahead_push(struct worker *w, struct ahead *ah, const struct packet *p)
     a->p.ts_us = p->ts_us;
     a->p.linktype = p->linktype;
     a->p.pcap_cnt = p->pcap_cnt;
+    a->p.order_seq = p->order_seq;
     decode_ahead(w, a);
     if (++ah->n > AHEAD_DEPTH)
         ahead_take(w, ah);

@@ -23,6 +23,7 @@
 
 #include "rpcsentry/args.h"
 #include "rpcsentry/iface.h"
+#include "rpcsentry/runtime.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
 #include "story.h"
@@ -330,7 +331,13 @@ void story_note(struct worker *w, const struct rpc_call *c)
     if (!c->iface || !c->iface->target)
         return;
     struct story_table *t = w->stories;
+    uint8_t domain;
     if (t && t->shared) {
+        if (!step_of(c, &domain))
+            return;
+        /* in capture order (workers reading files): a story's window closes, and a full
+           table gives up its oldest, as with one worker */
+        dispatch_order_wait(w);
         pthread_mutex_lock(&t->lock);
         note(w, c);
         pthread_mutex_unlock(&t->lock);

@@ -14,6 +14,7 @@
 #include "iface_internal.h"
 #include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
+#include "rpcsentry/runtime.h"
 
 #define EPT_S_NOT_REGISTERED 0x16c9a0d6u
 #define MAX_TOWER 4096 /* octets of one tower; real ones are about 75 */
@@ -127,10 +128,18 @@ struct epm_table {
     pthread_mutex_t lock; /* shared tables only */
 };
 
-static void lock(struct epm_table *t)
+/*
+ * A shared table is read and written in capture order when workers read
+ * files (dispatch_order_wait): an answer is used by the frames after it in
+ * the capture and by none before, whichever worker has which, and expiry
+ * and eviction happen as with one worker.
+ */
+static void lock(struct worker *w, struct epm_table *t)
 {
-    if (t->shared)
+    if (t->shared) {
+        dispatch_order_wait(w);
         pthread_mutex_lock(&t->lock);
+    }
 }
 
 static void unlock(struct epm_table *t)
@@ -187,7 +196,7 @@ void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t
     if (!w->epm && !(w->epm = mem_calloc(&w->mem, MEM_APP, sizeof *w->epm)))
         return;
     struct epm_table *t = w->epm;
-    lock(t);
+    lock(w, t);
     unsigned home = slot_of(addr, port);
     struct epm_entry *slot = NULL, *oldest = NULL;
     for (unsigned i = 0; i < PROBE; i++) {
@@ -225,7 +234,7 @@ bool epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_
     if (!t)
         return false;
     bool found = false;
-    lock(t);
+    lock(w, t);
     unsigned home = slot_of(addr, port);
     for (unsigned i = 0; i < PROBE; i++) {
         struct epm_entry *e = &t->e[(home + i) % EPM_TABLE_SLOTS];
