@@ -77,10 +77,15 @@ bool epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_
 /* Frees the worker's table (a shared one stays: it belongs to whoever made it). */
 void epm_table_free(struct worker *w);
 
+/* Empties the worker's table, shared or not (no worker may be using it meanwhile). */
+void epm_forget(struct worker *w);
+
 /*
- * One table for several workers (live capture): the answer and the connection
- * it announces may reach different workers. Behind a lock; not accounted to
- * any worker's memory.
+ * One table for several workers: the answer and the connection it announces
+ * may reach different workers. Behind a lock; reading files, used in capture
+ * order (dispatch_order_wait), so that an answer names the calls after it in
+ * the capture and none before, as with one worker. Not accounted to any
+ * worker's memory.
  */
 struct epm_table *epm_table_new_shared(void);
 void epm_table_free_shared(struct epm_table *t);

@@ -259,6 +259,18 @@ void epm_table_free(struct worker *w)
     w->epm = NULL;
 }
 
+void epm_forget(struct worker *w)
+{
+    struct epm_table *t = w->epm;
+    if (!t || !t->shared) {
+        epm_table_free(w); /* made again at the next answer */
+        return;
+    }
+    pthread_mutex_lock(&t->lock);
+    memset(t->e, 0, sizeof t->e);
+    pthread_mutex_unlock(&t->lock);
+}
+
 /* ---- decoding ---- */
 
 static void add_iface(struct rpc_args *ar, uint16_t parent, const char *name,
