@@ -86,15 +86,17 @@ struct dispatch {
     /* capture order: workers waiting in dispatch_order_wait, and their wish that the
        reader send on its half-filled batches */
     _Atomic unsigned order_waiters;
+    _Atomic uint64_t order_need; /* the earliest place a waiter waits for */
     _Atomic bool flush_wanted;
     pthread_mutex_t order_lock;
     pthread_cond_t order_cond;
 };
 
-/* A waiting worker may be able to go on: tell it (rare: only when one waits). */
-static void order_moved(struct dispatch *d)
+/* A waiting worker may be able to go on: tell it (rare: only when one waits for a place
+   at or before seq, the place a worker has reached). */
+static void order_moved(struct dispatch *d, uint64_t seq)
 {
-    if (atomic_load(&d->order_waiters)) {
+    if (atomic_load(&d->order_waiters) && seq >= atomic_load(&d->order_need)) {
         pthread_mutex_lock(&d->order_lock);
         pthread_cond_broadcast(&d->order_cond);
         pthread_mutex_unlock(&d->order_lock);
@@ -132,7 +134,7 @@ static void give_back(struct dispatch *d, struct queue *q, struct batch *b)
     q->free[q->nfree++] = b;
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
-    order_moved(d); /* every frame it had is done */
+    order_moved(d, NO_SEQ); /* every frame it had is done */
 }
 
 static void flush_one(struct dispatch *d, unsigned i)
@@ -270,6 +272,7 @@ struct dispatch *dispatch_start(struct worker **ws, unsigned n)
     pthread_mutex_init(&d->end_lock, NULL);
     pthread_cond_init(&d->end_cond, NULL);
     pthread_mutex_init(&d->order_lock, NULL);
+    atomic_init(&d->order_need, NO_SEQ);
     pthread_cond_init(&d->order_cond, NULL);
     for (unsigned i = 0; i < n; i++) {
         ws[i]->dispatch_of = d;
@@ -460,7 +463,7 @@ void dispatch_order_at(struct worker *w, uint64_t seq)
     /* sequentially consistent, as the waiter's count and its read of pos: either it sees
        this place, or this sees it waiting */
     atomic_store(&d->q[w->dispatch_index].pos, seq);
-    order_moved(d);
+    order_moved(d, seq);
 }
 
 /* The earliest place among the frames worker i has not done, NO_SEQ if none. */
@@ -496,9 +499,15 @@ void dispatch_order_wait(struct worker *w)
         return;
     pthread_mutex_lock(&d->order_lock);
     atomic_fetch_add(&d->order_waiters, 1);
+    /* the others wake the waiters only once one of them reaches this place (or ends a
+       batch), not at each frame they do */
+    if (w->order_seq < atomic_load(&d->order_need))
+        atomic_store(&d->order_need, w->order_seq);
     atomic_store(&d->flush_wanted, true);
     while (!order_reached(d, w->dispatch_index, w->order_seq))
         pthread_cond_wait(&d->order_cond, &d->order_lock);
-    atomic_fetch_sub(&d->order_waiters, 1);
+    if (atomic_fetch_sub(&d->order_waiters, 1) == 1)
+        atomic_store(&d->order_need, NO_SEQ); /* else a later waiter's place may stay: more
+                                                 wake-ups, never fewer */
     pthread_mutex_unlock(&d->order_lock);
 }
