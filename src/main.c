@@ -698,8 +698,7 @@ static int run_files(struct settings *st, struct detect *detect, struct output *
     unsigned set_up = 0;
     int rc = 0;
     if (!files || !ws || !wp ||
-        (n > 1 && (!(sh.epm = epm_table_new_shared()) ||
-                   !(sh.stories = story_table_new_shared())))) {
+        (n > 1 && !(sh.epm = epm_table_new_shared()))) {
         log_error("%s", files ? "out of memory" : err);
         rc = 1;
         goto done;

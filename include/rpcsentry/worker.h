@@ -43,6 +43,9 @@ struct worker {
     /* the capture clock and position: the packet being handled */
     uint64_t now_us;
     uint64_t pcap_cnt;
+    /* the capture's clock: the latest frame time so far in the file, whichever worker
+       had the frame (frames' times may go back a little; this does not) */
+    uint64_t clock_us;
     const char *pcap_filename;
 
     /*

@@ -369,6 +369,8 @@ static bool decoded(struct worker *w, const struct packet *p, enum decode_result
 
 void decode_packet(struct worker *w, struct packet *p)
 {
+    if (p->ts_us > w->clock_us)
+        w->clock_us = p->ts_us;
     if (decoded(w, p, decode_layers(p)))
         flow_packet(w, p);
 }
@@ -411,6 +413,9 @@ static void ahead_take(struct worker *w, struct ahead *ah)
     }
     w->pcap_cnt = a->p.pcap_cnt;
     w->now_us = a->p.ts_us;
+    uint64_t clock = a->p.clock_us > a->p.ts_us ? a->p.clock_us : a->p.ts_us;
+    if (clock > w->clock_us)
+        w->clock_us = clock;
     if (w->dispatch_of)
         dispatch_order_at(w, a->p.order_seq); /* before anything of it reaches a shared table */
     decode_packet_ahead(w, a);
@@ -426,6 +431,7 @@ void ahead_push(struct worker *w, struct ahead *ah, const struct packet *p)
     a->p.linktype = p->linktype;
     a->p.pcap_cnt = p->pcap_cnt;
     a->p.order_seq = p->order_seq;
+    a->p.clock_us = p->clock_us;
     decode_ahead(w, a);
     if (++ah->n > AHEAD_DEPTH)
         ahead_take(w, ah);

@@ -6,13 +6,15 @@
  * passed by address (the mapping lives until every worker has ended the
  * file); others are copied into the batch. Markers in the same queues say
  * where a file begins (its name, for the records) and ends (its flows and
- * stories are flushed, as a single worker does).
+ * stories are flushed, as a single worker does). Each worker keeps the
+ * stories of its calls: a story's calls are between the same two hosts.
  *
  * Capture order: each frame carries its place in the run (order_seq), and
  * each worker publishes the place of the frame it is on. A worker about to
- * touch a table the workers share waits until no other worker still holds a
- * frame placed before its own (dispatch_order_wait), so the tables see the
- * capture's order whatever the threads' timing. Nobody waits on a worker
+ * touch the table the workers share (the endpoint mapper's) waits until no
+ * other worker still holds a frame placed before its own
+ * (dispatch_order_wait), so the table sees the capture's order whatever the
+ * threads' timing. Nobody waits on a worker
  * that is itself waiting: it waits only for frames placed before its own,
  * and the worker holding the earliest frame never waits. The reader's
  * half-filled batches hold frames too: a waiting worker asks the reader to
@@ -42,6 +44,7 @@ struct entry {
     uint32_t off, caplen, wirelen;
     uint64_t ts_us, pcap_cnt;
     uint64_t seq;         /* place in the run (a packet, a file's end) */
+    uint64_t clock_us;    /* the file's latest frame time up to this frame */
     const char *path;
     const uint8_t *frame; /* the frame where it lies, or NULL: in the batch at off */
 };
@@ -83,6 +86,7 @@ struct dispatch {
     uint64_t seed;
     uint64_t last_cnt, last_ts; /* the file's last frame so far */
     uint64_t seq;              /* the last place given (reader) */
+    uint64_t clock_us;         /* the file's latest frame time so far (reader) */
     /* capture order: workers waiting in dispatch_order_wait, and their wish that the
        reader send on its half-filled batches */
     _Atomic unsigned order_waiters;
@@ -194,6 +198,7 @@ static void run_batch(struct dispatch *d, struct worker *w, struct batch *b)
         if (e->kind == E_FILE_BEGIN) {
             w->pcap_filename = e->path;
             w->pcap_cnt = 0;
+            w->clock_us = 0;
             continue;
         }
         if (e->kind == E_FILE_END) {
@@ -211,6 +216,7 @@ static void run_batch(struct dispatch *d, struct worker *w, struct batch *b)
                 pthread_cond_wait(&d->end_cond, &d->end_lock);
             pthread_mutex_unlock(&d->end_lock);
             flow_flush_all(w);
+            detect_flush(w); /* its stories: their calls all went through this worker */
             pthread_mutex_lock(&d->end_lock);
             d->ended++;
             pthread_cond_broadcast(&d->end_cond);
@@ -219,7 +225,8 @@ static void run_batch(struct dispatch *d, struct worker *w, struct batch *b)
         }
         struct packet p = {.data = e->frame ? e->frame : b->data + e->off, .caplen = e->caplen,
                            .wirelen = e->wirelen, .ts_us = e->ts_us, .pcap_cnt = e->pcap_cnt,
-                           .linktype = e->linktype, .order_seq = e->seq};
+                           .linktype = e->linktype, .order_seq = e->seq,
+                           .clock_us = e->clock_us};
         worker_adopt_rules(w);
         ahead_push(w, &ah, &p);
     }
@@ -329,6 +336,8 @@ void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, u
 {
     d->last_cnt = pcap_cnt;
     d->last_ts = ts_us;
+    if (ts_us > d->clock_us)
+        d->clock_us = ts_us;
     if (atomic_load_explicit(&d->flush_wanted, memory_order_relaxed)) {
         /* a worker waits for frames that may sit in half-filled batches */
         atomic_store(&d->flush_wanted, false);
@@ -354,8 +363,8 @@ void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, u
         memcpy(b->data + b->used, data, caplen);
     else if (!b->first_frame)
         b->first_frame = data;
-    *e = (struct entry){E_PACKET, linktype, b->used, caplen, wirelen, ts_us, pcap_cnt, seq, NULL,
-                        stays ? data : NULL};
+    *e = (struct entry){E_PACKET, linktype, b->used, caplen, wirelen, ts_us, pcap_cnt, seq,
+                        d->clock_us, NULL, stays ? data : NULL};
     b->used += caplen;
     b->n++;
 }
@@ -399,14 +408,11 @@ static void marker(struct dispatch *d, enum entry_kind kind, const char *path)
 
 void dispatch_file_begin(struct dispatch *d, const char *path)
 {
-    d->last_cnt = d->last_ts = 0;
+    d->last_cnt = d->last_ts = d->clock_us = 0;
     marker(d, E_FILE_BEGIN, path);
 }
 
-/*
- * The file ended: each worker flushes its flows when it gets there; when all
- * have, the stories (shared) end too, as they do with one worker.
- */
+/* The file ended: each worker flushes its flows and stories when it gets there, in turn. */
 void dispatch_file_end(struct dispatch *d)
 {
     pthread_mutex_lock(&d->end_lock);
@@ -417,7 +423,6 @@ void dispatch_file_end(struct dispatch *d)
     while (d->ended < target)
         pthread_cond_wait(&d->end_cond, &d->end_lock);
     pthread_mutex_unlock(&d->end_lock);
-    detect_flush(d->ws[0]); /* every worker idle: its output is free to use */
 }
 
 void dispatch_finish(struct dispatch *d)
