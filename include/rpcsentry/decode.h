@@ -42,6 +42,8 @@ struct packet {
     int linktype;
     uint64_t order_seq;       /* several workers reading files: the frame's place in the run */
     uint64_t clock_us;        /* and the latest time of the file's frames up to it (0: ts_us) */
+    uint64_t answers_seq;     /* and the place of the last frame up to it that may carry an
+                                 endpoint-mapper answer (epm_mapper_port) */
 
     /* set by decode_layers */
     uint8_t ipver;            /* 4 or 6 */
@@ -121,7 +123,7 @@ struct ahead {
     unsigned head, n;
 };
 /* p: the capture's fields (data, caplen, wirelen, ts_us, linktype, pcap_cnt, order_seq,
- * clock_us). */
+ * clock_us, answers_seq). */
 void ahead_push(struct worker *w, struct ahead *ah, const struct packet *p);
 void ahead_drain(struct worker *w, struct ahead *ah);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "rpcsentry/cursor.h"
+#include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/runtime.h"
 #include "rpcsentry/transport.h"
@@ -346,6 +347,8 @@ bool decode_checksums_ok(const struct packet *p)
 /* Counts a decoded packet; true when it goes on to the flow stage. */
 static bool decoded(struct worker *w, const struct packet *p, enum decode_result r)
 {
+    w->frame_may_answer = r == DECODE_FRAGMENT ||
+                          (r == DECODE_OK && (epm_mapper_port(p->sport) || epm_mapper_port(p->dport)));
     w->stats.packets++;
     w->stats.bytes += p->wirelen;
     switch (r) {
@@ -417,7 +420,8 @@ static void ahead_take(struct worker *w, struct ahead *ah)
     if (clock > w->clock_us)
         w->clock_us = clock;
     if (w->dispatch_of)
-        dispatch_order_at(w, a->p.order_seq); /* before anything of it reaches a shared table */
+        dispatch_order_at(w, a->p.order_seq, a->p.answers_seq); /* before anything of it
+                                                                   reaches a shared table */
     decode_packet_ahead(w, a);
 }
 
@@ -432,6 +436,7 @@ void ahead_push(struct worker *w, struct ahead *ah, const struct packet *p)
     a->p.pcap_cnt = p->pcap_cnt;
     a->p.order_seq = p->order_seq;
     a->p.clock_us = p->clock_us;
+    a->p.answers_seq = p->answers_seq;
     decode_ahead(w, a);
     if (++ah->n > AHEAD_DEPTH)
         ahead_take(w, ah);

@@ -300,11 +300,12 @@ bool epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_
         return find(w, t, addr, ipver, port, out);
     /*
      * Several workers reading files: once no other worker holds a frame placed
-     * before this one, every answer before it is in the table or waiting; those
-     * go in, and none placed after it. The table is then as one worker would
-     * have it here (expiry and eviction included), whatever the timing.
+     * before this one on a mapper's port (the only frames that teach it), every
+     * answer before it is in the table or waiting; those go in, and none placed
+     * after it. The table is then as one worker would have it here (expiry and
+     * eviction included), whatever the timing.
      */
-    dispatch_order_wait(w);
+    dispatch_order_wait_answers(w);
     pthread_mutex_lock(&t->lock);
     if (w->dispatch_of)
         put_pending(w, t, w->order_seq);
@@ -401,6 +402,16 @@ static void learn(struct worker *w, const struct rpc_call *call, const struct ep
 {
     if (!t->has_iface || !t->has_port || t->transport != EPM_PROTO_TCP ||
         t->rpc == EPM_PROTO_CL || t->port == 0)
+        return;
+    /*
+     * Only the endpoint mapper's answers, as they arrive (or at the capture's end):
+     * not a server elsewhere answering as one, nor an answer held behind a hole
+     * that another flow's frame delivers by ending its flow (a time-out, which
+     * with several workers comes at another frame). So the reader knows by the
+     * ports alone which frames may teach the table (dispatch_order_wait_answers).
+     */
+    const struct flow_key *k = &call->transport->flow->key;
+    if (!w->frame_may_answer || (!epm_mapper_port(k->port[0]) && !epm_mapper_port(k->port[1])))
         return;
     const uint8_t *srv;
     uint8_t ipver;

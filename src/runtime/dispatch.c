@@ -27,6 +27,7 @@
 
 #include "rpcsentry/decode.h"
 #include "rpcsentry/detect.h"
+#include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/runtime.h"
@@ -45,6 +46,7 @@ struct entry {
     uint64_t ts_us, pcap_cnt;
     uint64_t seq;         /* place in the run (a packet, a file's end) */
     uint64_t clock_us;    /* the file's latest frame time up to this frame */
+    uint64_t answers_seq; /* the last place up to it that may carry an EPM answer */
     const char *path;
     const uint8_t *frame; /* the frame where it lies, or NULL: in the batch at off */
 };
@@ -87,6 +89,8 @@ struct dispatch {
     uint64_t last_cnt, last_ts; /* the file's last frame so far */
     uint64_t seq;              /* the last place given (reader) */
     uint64_t clock_us;         /* the file's latest frame time so far (reader) */
+    uint64_t answers_seq;      /* the last place given to a frame that may carry an
+                                  endpoint-mapper answer (reader) */
     /* capture order: workers waiting in dispatch_order_wait, and their wish that the
        reader send on its half-filled batches */
     _Atomic unsigned order_waiters;
@@ -208,7 +212,7 @@ static void run_batch(struct dispatch *d, struct worker *w, struct batch *b)
                 w->pcap_cnt = e->pcap_cnt;
                 w->now_us = e->ts_us;
             }
-            dispatch_order_at(w, e->seq); /* every frame of the file it had is done */
+            dispatch_order_at(w, e->seq, e->seq); /* every frame of the file it had is done */
             /* the workers end their flows one after the other, in their order, so that
                what the endings write to shared tables comes in the same order every run */
             pthread_mutex_lock(&d->end_lock);
@@ -226,7 +230,7 @@ static void run_batch(struct dispatch *d, struct worker *w, struct batch *b)
         struct packet p = {.data = e->frame ? e->frame : b->data + e->off, .caplen = e->caplen,
                            .wirelen = e->wirelen, .ts_us = e->ts_us, .pcap_cnt = e->pcap_cnt,
                            .linktype = e->linktype, .order_seq = e->seq,
-                           .clock_us = e->clock_us};
+                           .clock_us = e->clock_us, .answers_seq = e->answers_seq};
         worker_adopt_rules(w);
         ahead_push(w, &ah, &p);
     }
@@ -318,9 +322,13 @@ struct dispatch *dispatch_start(struct worker **ws, unsigned n)
  * the order the capture has them, as a single worker would. IP fragments go
  * with their flow.
  */
-static unsigned worker_of(struct dispatch *d, struct packet *p)
+static unsigned worker_of(struct dispatch *d, struct packet *p, bool *may_answer)
 {
     enum decode_result r = decode_layers(p);
+    /* an endpoint-mapper answer is learnt only on the mapper's ports (epm.c); a fragment's
+       ports may be in another fragment */
+    *may_answer = r == DECODE_FRAGMENT ||
+                  (r == DECODE_OK && (epm_mapper_port(p->sport) || epm_mapper_port(p->dport)));
     if (r != DECODE_OK && r != DECODE_FRAGMENT)
         return 0;
     uint8_t pair[33];
@@ -349,7 +357,8 @@ void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, u
     p.caplen = caplen;
     p.wirelen = wirelen;
     p.linktype = linktype;
-    unsigned i = worker_of(d, &p);
+    bool may_answer;
+    unsigned i = worker_of(d, &p, &may_answer);
     if (caplen > BATCH_BYTES)
         caplen = BATCH_BYTES; /* cannot happen with pcap's snap lengths; kept bounded */
     /* a frame left where it lies still counts its bytes, so batches of such frames are no
@@ -358,13 +367,15 @@ void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, u
     struct entry *e = room(d, i, caplen);
     struct batch *b = d->cur[i];
     uint64_t seq = ++d->seq;
+    if (may_answer)
+        d->answers_seq = seq;
     note_seq(d, i, seq);
     if (!stays)
         memcpy(b->data + b->used, data, caplen);
     else if (!b->first_frame)
         b->first_frame = data;
     *e = (struct entry){E_PACKET, linktype, b->used, caplen, wirelen, ts_us, pcap_cnt, seq,
-                        d->clock_us, NULL, stays ? data : NULL};
+                        d->clock_us, d->answers_seq, NULL, stays ? data : NULL};
     b->used += caplen;
     b->n++;
 }
@@ -392,6 +403,8 @@ static void marker(struct dispatch *d, enum entry_kind kind, const char *path)
 {
     /* a file's end has a place of its own, after its last frame, the same for every worker */
     uint64_t seq = kind == E_FILE_END ? ++d->seq : 0;
+    if (kind == E_FILE_END)
+        d->answers_seq = seq; /* what ends then may answer too */
     for (unsigned i = 0; i < d->n; i++) {
         struct entry *e = room(d, i, 0);
         *e = (struct entry){.kind = (uint8_t)kind, .path = path};
@@ -459,12 +472,13 @@ void dispatch_finish(struct dispatch *d)
 
 /* ---- capture order ---- */
 
-void dispatch_order_at(struct worker *w, uint64_t seq)
+void dispatch_order_at(struct worker *w, uint64_t seq, uint64_t answers_seq)
 {
     struct dispatch *d = w->dispatch_of;
     if (!d)
         return;
     w->order_seq = seq;
+    w->answers_seq = answers_seq;
     /* sequentially consistent, as the waiter's count and its read of pos: either it sees
        this place, or this sees it waiting */
     atomic_store(&d->q[w->dispatch_index].pos, seq);
@@ -497,22 +511,35 @@ static bool order_reached(struct dispatch *d, unsigned self, uint64_t seq)
     return true;
 }
 
-void dispatch_order_wait(struct worker *w)
+/* Returns once no other worker holds a frame placed before seq (at most w's own). */
+static void order_wait_for(struct worker *w, uint64_t seq)
 {
     struct dispatch *d = w->dispatch_of;
-    if (!d || order_reached(d, w->dispatch_index, w->order_seq))
+    if (!d || order_reached(d, w->dispatch_index, seq))
         return;
     pthread_mutex_lock(&d->order_lock);
     atomic_fetch_add(&d->order_waiters, 1);
     /* the others wake the waiters only once one of them reaches this place (or ends a
        batch), not at each frame they do */
-    if (w->order_seq < atomic_load(&d->order_need))
-        atomic_store(&d->order_need, w->order_seq);
+    if (seq < atomic_load(&d->order_need))
+        atomic_store(&d->order_need, seq);
     atomic_store(&d->flush_wanted, true);
-    while (!order_reached(d, w->dispatch_index, w->order_seq))
+    while (!order_reached(d, w->dispatch_index, seq))
         pthread_cond_wait(&d->order_cond, &d->order_lock);
     if (atomic_fetch_sub(&d->order_waiters, 1) == 1)
         atomic_store(&d->order_need, NO_SEQ); /* else a later waiter's place may stay: more
                                                  wake-ups, never fewer */
     pthread_mutex_unlock(&d->order_lock);
+}
+
+void dispatch_order_wait(struct worker *w)
+{
+    order_wait_for(w, w->order_seq);
+}
+
+void dispatch_order_wait_answers(struct worker *w)
+{
+    /* every frame up to the last that may answer; the current one when it is that frame */
+    uint64_t upto = w->answers_seq < w->order_seq ? w->answers_seq + 1 : w->order_seq;
+    order_wait_for(w, upto);
 }
