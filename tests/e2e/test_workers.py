@@ -1,6 +1,6 @@
 """Reading captures with several workers: the packets between two hosts go to
-one worker (the address pair, hashed), and what the workers share (the
-endpoint-mapper table, the stories) is used in capture order, so the records
+one worker (the address pair, hashed: a story's calls are one worker's), and
+the endpoint-mapper table they share is used in capture order, so the records
 are those of one worker, in another order, however the threads are scheduled.
 The comparisons run again while busy processes keep every processor taken,
 with more workers than processors: a race shows here instead of hiding."""
