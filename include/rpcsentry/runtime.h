@@ -24,7 +24,7 @@ struct detect;
 struct runtime_shared {
     pthread_mutex_t lock;
     struct epm_table *epm;
-    struct story_table *stories;
+    struct story_table *stories;  /* live capture; reading files each worker keeps its own */
     struct detect *detect;     /* the rule set workers adopt */
     struct detect *retired;    /* the one before it, until every worker has let go */
     unsigned gen;              /* bumped at each reload */
