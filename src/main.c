@@ -92,6 +92,7 @@ struct settings {
     const char *config_file;
     const char *user;
     bool quiet, test_rules, default_rules, alert_refs, systemd_dropin;
+    bool separate;              /* --separate-captures */
     int progress;               /* -1: when stderr is a terminal */
     struct live_opts live;
     struct xdp_opts xdp;
@@ -108,7 +109,8 @@ enum opt_id {
     O_ALERT_EACH_DIR, O_NO_NDPI, O_FLOW_RECORDS, O_WORKERS, O_SNAPLEN, O_BUFFER, O_NO_PROMISC,
     O_STATS_INTERVAL, O_USER, O_FLOW_MAX, O_EPM_TTL, O_TCP_TIMEOUT, O_STUB_MAX, O_AF_XDP,
     O_XDP_NATIVE, O_XDP_PASS, O_XDP_FRAMES, O_XDP_QUEUES, O_FORMAT, O_SYSLOG_TARGET,
-    O_SYSLOG_TAG, O_OUTPUT_QUEUE, O_PROGRESS, O_NO_PROGRESS, O_OUTPUT_WAIT, O_SENSOR_NAME, O_SYSTEMD_DROPIN,
+    O_SYSLOG_TAG, O_OUTPUT_QUEUE, O_PROGRESS, O_NO_PROGRESS, O_OUTPUT_WAIT, O_SENSOR_NAME,
+    O_SYSTEMD_DROPIN, O_SEPARATE,
 };
 
 /* One table for getopt and the configuration file: keys are the long names. */
@@ -199,6 +201,11 @@ static const struct optdef {
      "IPv4/TCP/UDP checksum is dropped, as Suricata's -k all"},
     {"memcap", O_MEMCAP, true, true, "BYTES",
      "global cap on buffered state (default 192M; k/M/G suffixes)"},
+    {"separate-captures", O_SEPARATE, false, true, NULL,
+     "reading several captures: nothing learnt in one (endpoint-\n"
+     "mapper answers, SMB sessions) is used in the next, each\n"
+     "gives the records of reading it alone (default: carried\n"
+     "over, for the pieces of one rotated capture)"},
     {"workers", O_WORKERS, true, true, "N",
      "worker threads: live, sharing the interface (PACKET_FANOUT_HASH);\n"
      "reading files, each flow's packets to one of them (default 1)"},
@@ -368,6 +375,7 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
         break;
     case O_NO_PROMISC: st->live.promisc = !on; break;
     case O_QUIET: st->quiet = on; break;
+    case O_SEPARATE: st->separate = on; break;
     case O_VERBOSE:
         if (on)
             log_threshold = log_threshold < LOG_DEBUG ? log_threshold + 1 : LOG_DEBUG;
@@ -744,8 +752,7 @@ static int run_files(struct settings *st, struct detect *detect, struct output *
     unsigned set_up = 0;
     int rc = 0;
     if (!files || !ws || !wp ||
-        (n > 1 && (!(sh.epm = epm_table_new_shared()) ||
-                   !(sh.stories = story_table_new_shared())))) {
+        (n > 1 && !(sh.epm = epm_table_new_shared()))) {
         log_error("%s", files ? "out of memory" : err);
         rc = 1;
         goto done;
@@ -797,6 +804,18 @@ static int run_files(struct settings *st, struct detect *detect, struct output *
         capture_file(rd, f->path, bpf, &stop_requested, &res);
         if (n == 1)
             detect_flush(rd); /* stories end with their capture, as flows do */
+        /*
+         * What crosses from one capture to the next: flows and stories end with
+         * their capture (above, and at each file's end in the workers); what was
+         * learnt about the hosts (the endpoint mapper's answers, until their
+         * time to live, and SMB sessions met on another channel) is kept, as
+         * the pieces of a rotated capture want, unless --separate-captures.
+         * The same with any number of workers: they are idle here, and the
+         * endpoint-mapper table they share is used in capture order.
+         */
+        if (st->separate)
+            for (unsigned i = 0; i < n; i++)
+                transport_forget(&ws[i]);
         enum hunt_outcome outcome = HUNT_READ;
         switch (res.status) {
         case CAPTURE_OK:

@@ -40,6 +40,10 @@ struct packet {
     uint64_t ts_us;
     uint64_t pcap_cnt;
     int linktype;
+    uint64_t order_seq;       /* several workers reading files: the frame's place in the run */
+    uint64_t clock_us;        /* and the latest time of the file's frames up to it (0: ts_us) */
+    uint64_t answers_seq;     /* and the place of the last frame up to it that may carry an
+                                 endpoint-mapper answer (epm_mapper_port) */
 
     /* set by decode_layers */
     uint8_t ipver;            /* 4 or 6 */
@@ -118,7 +122,8 @@ struct ahead {
     struct packet_ahead a[AHEAD_DEPTH + 1];
     unsigned head, n;
 };
-/* p: the capture's fields (data, caplen, wirelen, ts_us, linktype, pcap_cnt). */
+/* p: the capture's fields (data, caplen, wirelen, ts_us, linktype, pcap_cnt, order_seq,
+ * clock_us, answers_seq). */
 void ahead_push(struct worker *w, struct ahead *ah, const struct packet *p);
 void ahead_drain(struct worker *w, struct ahead *ah);
 

@@ -65,6 +65,18 @@ struct epm_entry {
 
 #define EPM_TABLE_SLOTS 4096
 
+/*
+ * The ports of the endpoint mapper (135, and 593 for ncacn_http) and of SMB
+ * (139, 445: its epmapper pipe). Answers are learnt only on flows with one of
+ * them, while a frame of such a port is handled (or the capture ends), so
+ * that the reader of several workers can tell, by the ports alone, which
+ * frames may teach the table (dispatch_order_wait_answers).
+ */
+static inline bool epm_mapper_port(uint16_t port)
+{
+    return port == 135 || port == 445 || port == 139 || port == 593;
+}
+
 /* Learns (addr, port) -> interface from a lookup's answer; replaces an older entry. */
 void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t port,
                const struct uuid *iface, uint16_t ver_major, uint16_t ver_minor,
@@ -77,10 +89,15 @@ bool epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_
 /* Frees the worker's table (a shared one stays: it belongs to whoever made it). */
 void epm_table_free(struct worker *w);
 
+/* Empties the worker's table, shared or not (no worker may be using it meanwhile). */
+void epm_forget(struct worker *w);
+
 /*
- * One table for several workers (live capture): the answer and the connection
- * it announces may reach different workers. Behind a lock; not accounted to
- * any worker's memory.
+ * One table for several workers: the answer and the connection it announces
+ * may reach different workers. Behind a lock; reading files, used in capture
+ * order (dispatch_order_wait), so that an answer names the calls after it in
+ * the capture and none before, as with one worker. Not accounted to any
+ * worker's memory.
  */
 struct epm_table *epm_table_new_shared(void);
 void epm_table_free_shared(struct epm_table *t);

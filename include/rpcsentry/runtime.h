@@ -24,7 +24,7 @@ struct detect;
 struct runtime_shared {
     pthread_mutex_t lock;
     struct epm_table *epm;
-    struct story_table *stories;
+    struct story_table *stories;  /* live capture; reading files each worker keeps its own */
     struct detect *detect;     /* the rule set workers adopt */
     struct detect *retired;    /* the one before it, until every worker has let go */
     unsigned gen;              /* bumped at each reload */
@@ -75,7 +75,25 @@ const uint8_t *dispatch_oldest_frame(struct dispatch *d);
 void dispatch_file_begin(struct dispatch *d, const char *path);
 /* The file ended: each worker flushes its flows and stories when it gets there. */
 void dispatch_file_end(struct dispatch *d);
-/* Waits for the workers to finish their queues, then stops them. */
+/* Waits for the workers to finish their queues, then stops them (and unhooks them). */
 void dispatch_finish(struct dispatch *d);
+
+/*
+ * Capture order across workers. Every frame handed over has its place in the
+ * run (order_seq: counted from 1 over all the files read; a file's end takes
+ * one too). dispatch_order_at: worker w starts the frame at seq (all of its
+ * own before it are done); answers_seq is the place of the last frame up to
+ * it on an endpoint-mapper port (epm_mapper_port; a file's end counts).
+ * dispatch_order_wait: returns once every other worker has done all its
+ * frames placed before w's current one, so that what w does next to the
+ * table the workers share comes after everything earlier in the capture, as
+ * with one worker. dispatch_order_wait_answers: the same for the frames
+ * before it that may carry an answer, all a lookup needs; it waits only
+ * while another worker is behind on such a frame. Both do nothing for a
+ * worker no dispatcher feeds (one worker, live capture).
+ */
+void dispatch_order_at(struct worker *w, uint64_t seq, uint64_t answers_seq);
+void dispatch_order_wait(struct worker *w);
+void dispatch_order_wait_answers(struct worker *w);
 
 #endif

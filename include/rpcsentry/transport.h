@@ -36,6 +36,10 @@ void transport_prefetch(const struct flow *f, int step);
 /* Frees what the transport keeps per worker across flows (at shutdown). */
 void transport_worker_free(struct worker *w);
 
+/* Forgets what was learnt across flows (endpoint-mapper answers, SMB sessions of other
+ * channels), as at start; the worker's flows must have ended. */
+void transport_forget(struct worker *w);
+
 /* Probe verdicts, exposed for tests. */
 enum transport_probe {
     PROBE_NEED_MORE,

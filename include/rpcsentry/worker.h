@@ -44,6 +44,9 @@ struct worker {
     /* the capture clock and position: the packet being handled */
     uint64_t now_us;
     uint64_t pcap_cnt;
+    /* the capture's clock: the latest frame time so far in the file, whichever worker
+       had the frame (frames' times may go back a little; this does not) */
+    uint64_t clock_us;
     const char *pcap_filename;
 
     /*
@@ -66,6 +69,12 @@ struct worker {
     /* reading files with several workers: this (reading) worker hands packets over */
     struct dispatch *dispatch;
     struct dispatch *dispatch_of;      /* the dispatcher feeding this worker */
+    unsigned dispatch_index;           /* which of its workers this one is */
+    uint64_t order_seq;                /* the place in the run of the frame being handled */
+    uint64_t answers_seq;              /* the last place up to it that may teach the EPM table */
+    /* the frame being handled is on an endpoint-mapper port (or an IP fragment), or the
+       flows are being ended with their capture: an answer delivered now is learnt */
+    bool frame_may_answer;
 
     /* live capture (runtime.c): what the workers share, and this worker's view of it */
     struct runtime_shared *shared;

@@ -284,6 +284,7 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
     }
     w->pcap_filename = path;
     w->pcap_cnt = 0;
+    w->clock_us = 0; /* captures' clocks are their own */
     int link = pcap_datalink(pc);
     struct pcap_pkthdr *h;
     const u_char *data;

@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "rpcsentry/cursor.h"
+#include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
+#include "rpcsentry/runtime.h"
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
 
@@ -345,6 +347,8 @@ bool decode_checksums_ok(const struct packet *p)
 /* Counts a decoded packet; true when it goes on to the flow stage. */
 static bool decoded(struct worker *w, const struct packet *p, enum decode_result r)
 {
+    w->frame_may_answer = r == DECODE_FRAGMENT ||
+                          (r == DECODE_OK && (epm_mapper_port(p->sport) || epm_mapper_port(p->dport)));
     w->stats.packets++;
     w->stats.bytes += p->wirelen;
     switch (r) {
@@ -368,6 +372,8 @@ static bool decoded(struct worker *w, const struct packet *p, enum decode_result
 
 void decode_packet(struct worker *w, struct packet *p)
 {
+    if (p->ts_us > w->clock_us)
+        w->clock_us = p->ts_us;
     if (decoded(w, p, decode_layers(p)))
         flow_packet(w, p);
 }
@@ -410,6 +416,12 @@ static void ahead_take(struct worker *w, struct ahead *ah)
     }
     w->pcap_cnt = a->p.pcap_cnt;
     w->now_us = a->p.ts_us;
+    uint64_t clock = a->p.clock_us > a->p.ts_us ? a->p.clock_us : a->p.ts_us;
+    if (clock > w->clock_us)
+        w->clock_us = clock;
+    if (w->dispatch_of)
+        dispatch_order_at(w, a->p.order_seq, a->p.answers_seq); /* before anything of it
+                                                                   reaches a shared table */
     decode_packet_ahead(w, a);
 }
 
@@ -422,6 +434,9 @@ void ahead_push(struct worker *w, struct ahead *ah, const struct packet *p)
     a->p.ts_us = p->ts_us;
     a->p.linktype = p->linktype;
     a->p.pcap_cnt = p->pcap_cnt;
+    a->p.order_seq = p->order_seq;
+    a->p.clock_us = p->clock_us;
+    a->p.answers_seq = p->answers_seq;
     decode_ahead(w, a);
     if (++ah->n > AHEAD_DEPTH)
         ahead_take(w, ah);

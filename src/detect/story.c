@@ -351,13 +351,20 @@ static void note(struct worker *w, const struct rpc_call *c)
     const struct flow_key *k = &c->transport->flow->key;
     const uint8_t *client = k->addr[c->client_ep & 1], *server = k->addr[1 - (c->client_ep & 1)];
     uint64_t now = c->req_ts_us ? c->req_ts_us : w->now_us;
+    /*
+     * A window closes when the capture's clock passes it: a story's fate is then
+     * its own calls' and the clock's, not that of the calls of other hosts that
+     * came between (which, with several workers, another worker has).
+     */
+    uint64_t clock = now > w->clock_us ? now : w->clock_us;
+    clock = clock > w->now_us ? clock : w->now_us;
     char key[256];
     const char *name = domain == DOM_SERVICE ? args_get(c->args, "args.service_name")
                                              : args_get(c->args, "args.path");
     lower_copy(key, sizeof key, name);
 
     /* windows that passed end their stories, oldest first */
-    while (t->oldest && t->oldest->last_us + STORY_WINDOW_US < now)
+    while (t->oldest && t->oldest->last_us + STORY_WINDOW_US < clock)
         retire(w, t->oldest);
     uint32_t h = story_hash(domain, server, key, client);
     struct slot *found = NULL;
@@ -365,6 +372,10 @@ static void note(struct worker *w, const struct rpc_call *c)
         if (s->hash == h && s->domain == domain && memcmp(s->server, server, 16) == 0 &&
             strcmp(s->key, key) == 0 && memcmp(s->client, client, 16) == 0)
             found = s;
+    if (found && found->last_us + STORY_WINDOW_US < clock) {
+        retire(w, found); /* its window passed, behind a younger story in the list */
+        found = NULL;
+    }
     if (!found) {
         if (step != ST_CREATE && step != ST_CHANGE && step != ST_REGISTER)
             return; /* a story starts with what creates or changes something */

@@ -237,6 +237,7 @@ void flow_expire(struct worker *w, uint64_t now_us)
 void flow_flush_all(struct worker *w)
 {
     struct flow_table *t = w->flows;
+    w->frame_may_answer = true; /* the capture's end: what the flows held is delivered now */
     /* oldest first, so records come out roughly in the order flows began to idle */
     while (t->lru_tail)
         flow_end(w, t->lru_tail, FLOW_END_FLUSH);

@@ -14,6 +14,7 @@
 #include "iface_internal.h"
 #include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
+#include "rpcsentry/runtime.h"
 
 #define EPT_S_NOT_REGISTERED 0x16c9a0d6u
 #define MAX_TOWER 4096 /* octets of one tower; real ones are about 75 */
@@ -121,27 +122,33 @@ const char *epm_tower_protseq(const struct epm_tower *t)
 
 /* ---- the table ---- */
 
+/*
+ * An answer one worker learnt while reading files with several, not yet in
+ * the table: it goes in, in capture order, when a frame placed after it
+ * needs the table (epm_lookup), or when too many wait.
+ */
+struct epm_pending {
+    uint64_t seq;              /* the place in the run of the answer's frame */
+    uint64_t now_us;           /* and its time */
+    struct epm_entry e;
+};
+#define EPM_PENDING_MAX 1024
+
 struct epm_table {
     struct epm_entry e[EPM_TABLE_SLOTS];
     bool shared;
     pthread_mutex_t lock; /* shared tables only */
+    struct epm_pending *pending; /* shared tables: by place, then as learnt */
+    unsigned n_pending;
 };
-
-static void lock(struct epm_table *t)
-{
-    if (t->shared)
-        pthread_mutex_lock(&t->lock);
-}
-
-static void unlock(struct epm_table *t)
-{
-    if (t->shared)
-        pthread_mutex_unlock(&t->lock);
-}
 
 struct epm_table *epm_table_new_shared(void)
 {
     struct epm_table *t = calloc(1, sizeof *t);
+    if (t && !(t->pending = calloc(EPM_PENDING_MAX, sizeof *t->pending))) {
+        free(t);
+        return NULL;
+    }
     if (t) {
         t->shared = true;
         pthread_mutex_init(&t->lock, NULL);
@@ -154,6 +161,7 @@ void epm_table_free_shared(struct epm_table *t)
     if (!t)
         return;
     pthread_mutex_destroy(&t->lock);
+    free(t->pending);
     free(t);
 }
 
@@ -175,28 +183,24 @@ static unsigned slot_of(const uint8_t addr[16], uint16_t port)
 
 #define PROBE 16 /* slots looked at from the home slot */
 
-static bool expired(const struct worker *w, const struct epm_entry *e)
+static bool expired(const struct worker *w, const struct epm_entry *e, uint64_t now_us)
 {
     uint64_t ttl = (uint64_t)w->cfg->epm_ttl * 1000000;
-    return w->now_us > e->learned_us + ttl;
+    return now_us > e->learned_us + ttl;
 }
 
-void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t port,
-               const struct uuid *iface, uint16_t ver_major, uint16_t ver_minor, uint64_t flow_id)
+/* Puts an answer in its slot, as of now_us (the answer's time). */
+static void put(struct worker *w, struct epm_table *t, const struct epm_entry *n, uint64_t now_us)
 {
-    if (!w->epm && !(w->epm = mem_calloc(&w->mem, MEM_APP, sizeof *w->epm)))
-        return;
-    struct epm_table *t = w->epm;
-    lock(t);
-    unsigned home = slot_of(addr, port);
+    unsigned home = slot_of(n->addr, n->port);
     struct epm_entry *slot = NULL, *oldest = NULL;
     for (unsigned i = 0; i < PROBE; i++) {
         struct epm_entry *e = &t->e[(home + i) % EPM_TABLE_SLOTS];
-        if (key_eq(e, addr, ipver, port)) {
+        if (key_eq(e, n->addr, n->ipver, n->port)) {
             slot = e;
             break;
         }
-        if (!slot && (!e->used || expired(w, e)))
+        if (!slot && (!e->used || expired(w, e, now_us)))
             slot = e;
         if (!oldest || e->learned_us < oldest->learned_us)
             oldest = e;
@@ -205,17 +209,85 @@ void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t
         slot = oldest; /* full around here: the oldest answer gives way */
         w->stats.epm_evicted++;
     }
-    memcpy(slot->addr, addr, 16);
-    slot->ipver = ipver;
-    slot->port = port;
-    slot->iface = *iface;
-    slot->ver_major = ver_major;
-    slot->ver_minor = ver_minor;
-    slot->learned_us = w->now_us;
-    slot->learned_flow_id = flow_id;
-    slot->used = true;
-    unlock(t);
+    *slot = *n;
+}
+
+/* The waiting answers placed at or before seq go in, in their order (t locked). */
+static void put_pending(struct worker *w, struct epm_table *t, uint64_t seq)
+{
+    unsigned k = 0;
+    while (k < t->n_pending && t->pending[k].seq <= seq) {
+        put(w, t, &t->pending[k].e, t->pending[k].now_us);
+        k++;
+    }
+    if (k) {
+        memmove(t->pending, t->pending + k, (t->n_pending - k) * sizeof *t->pending);
+        t->n_pending -= k;
+    }
+}
+
+void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t port,
+               const struct uuid *iface, uint16_t ver_major, uint16_t ver_minor, uint64_t flow_id)
+{
+    if (!w->epm && !(w->epm = mem_calloc(&w->mem, MEM_APP, sizeof *w->epm)))
+        return;
+    struct epm_table *t = w->epm;
+    struct epm_entry n = {.ipver = ipver, .port = port, .iface = *iface,
+                          .ver_major = ver_major, .ver_minor = ver_minor,
+                          .learned_us = w->now_us, .learned_flow_id = flow_id, .used = true};
+    memcpy(n.addr, addr, 16);
     w->stats.epm_learned++;
+    if (!t->shared) {
+        put(w, t, &n, w->now_us);
+        return;
+    }
+    pthread_mutex_lock(&t->lock);
+    if (!w->dispatch_of) { /* live capture: no capture order to keep */
+        put(w, t, &n, w->now_us);
+        pthread_mutex_unlock(&t->lock);
+        return;
+    }
+    /*
+     * Reading files with several workers: the answer waits, without making this
+     * worker wait, until a frame placed after it needs the table. Too many
+     * waiting: once every answer before this one is in the list (no other
+     * worker holds an earlier frame), those up to it go in.
+     */
+    if (t->n_pending == EPM_PENDING_MAX) {
+        pthread_mutex_unlock(&t->lock);
+        dispatch_order_wait(w);
+        pthread_mutex_lock(&t->lock);
+        put_pending(w, t, w->order_seq);
+        put(w, t, &n, w->now_us);
+        pthread_mutex_unlock(&t->lock);
+        return;
+    }
+    /* after those placed before it or with it (a frame's answers keep their order) */
+    unsigned at = t->n_pending;
+    while (at > 0 && t->pending[at - 1].seq > w->order_seq)
+        at--;
+    memmove(t->pending + at + 1, t->pending + at, (t->n_pending - at) * sizeof *t->pending);
+    t->pending[at] = (struct epm_pending){.seq = w->order_seq, .now_us = w->now_us, .e = n};
+    t->n_pending++;
+    pthread_mutex_unlock(&t->lock);
+}
+
+static bool find(struct worker *w, struct epm_table *t, const uint8_t addr[16], uint8_t ipver,
+                 uint16_t port, struct epm_entry *out)
+{
+    unsigned home = slot_of(addr, port);
+    for (unsigned i = 0; i < PROBE; i++) {
+        struct epm_entry *e = &t->e[(home + i) % EPM_TABLE_SLOTS];
+        if (key_eq(e, addr, ipver, port)) {
+            if (expired(w, e, w->now_us)) {
+                e->used = false;
+                return false;
+            }
+            *out = *e;
+            return true;
+        }
+    }
+    return false;
 }
 
 bool epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t port,
@@ -224,22 +296,21 @@ bool epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_
     struct epm_table *t = w->epm;
     if (!t)
         return false;
-    bool found = false;
-    lock(t);
-    unsigned home = slot_of(addr, port);
-    for (unsigned i = 0; i < PROBE; i++) {
-        struct epm_entry *e = &t->e[(home + i) % EPM_TABLE_SLOTS];
-        if (key_eq(e, addr, ipver, port)) {
-            if (expired(w, e))
-                e->used = false;
-            else {
-                *out = *e;
-                found = true;
-            }
-            break;
-        }
-    }
-    unlock(t);
+    if (!t->shared)
+        return find(w, t, addr, ipver, port, out);
+    /*
+     * Several workers reading files: once no other worker holds a frame placed
+     * before this one on a mapper's port (the only frames that teach it), every
+     * answer before it is in the table or waiting; those go in, and none placed
+     * after it. The table is then as one worker would have it here (expiry and
+     * eviction included), whatever the timing.
+     */
+    dispatch_order_wait_answers(w);
+    pthread_mutex_lock(&t->lock);
+    if (w->dispatch_of)
+        put_pending(w, t, w->order_seq);
+    bool found = find(w, t, addr, ipver, port, out);
+    pthread_mutex_unlock(&t->lock);
     return found;
 }
 
@@ -248,6 +319,19 @@ void epm_table_free(struct worker *w)
     if (w->epm && !w->epm->shared)
         mem_free(&w->mem, MEM_APP, w->epm, sizeof *w->epm);
     w->epm = NULL;
+}
+
+void epm_forget(struct worker *w)
+{
+    struct epm_table *t = w->epm;
+    if (!t || !t->shared) {
+        epm_table_free(w); /* made again at the next answer */
+        return;
+    }
+    pthread_mutex_lock(&t->lock);
+    memset(t->e, 0, sizeof t->e);
+    t->n_pending = 0;
+    pthread_mutex_unlock(&t->lock);
 }
 
 /* ---- decoding ---- */
@@ -318,6 +402,16 @@ static void learn(struct worker *w, const struct rpc_call *call, const struct ep
 {
     if (!t->has_iface || !t->has_port || t->transport != EPM_PROTO_TCP ||
         t->rpc == EPM_PROTO_CL || t->port == 0)
+        return;
+    /*
+     * Only the endpoint mapper's answers, as they arrive (or at the capture's end):
+     * not a server elsewhere answering as one, nor an answer held behind a hole
+     * that another flow's frame delivers by ending its flow (a time-out, which
+     * with several workers comes at another frame). So the reader knows by the
+     * ports alone which frames may teach the table (dispatch_order_wait_answers).
+     */
+    const struct flow_key *k = &call->transport->flow->key;
+    if (!w->frame_may_answer || (!epm_mapper_port(k->port[0]) && !epm_mapper_port(k->port[1])))
         return;
     const uint8_t *srv;
     uint8_t ipver;

@@ -6,14 +6,28 @@
  * passed by address (the mapping lives until every worker has ended the
  * file); others are copied into the batch. Markers in the same queues say
  * where a file begins (its name, for the records) and ends (its flows and
- * stories are flushed, as a single worker does).
+ * stories are flushed, as a single worker does). Each worker keeps the
+ * stories of its calls: a story's calls are between the same two hosts.
+ *
+ * Capture order: each frame carries its place in the run (order_seq), and
+ * each worker publishes the place of the frame it is on. A worker about to
+ * touch the table the workers share (the endpoint mapper's) waits until no
+ * other worker still holds a frame placed before its own
+ * (dispatch_order_wait), so the table sees the capture's order whatever the
+ * threads' timing. Nobody waits on a worker
+ * that is itself waiting: it waits only for frames placed before its own,
+ * and the worker holding the earliest frame never waits. The reader's
+ * half-filled batches hold frames too: a waiting worker asks the reader to
+ * send them on, and the reader sends them all before it blocks.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rpcsentry/decode.h"
 #include "rpcsentry/detect.h"
+#include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/runtime.h"
@@ -30,6 +44,9 @@ struct entry {
     int linktype;
     uint32_t off, caplen, wirelen;
     uint64_t ts_us, pcap_cnt;
+    uint64_t seq;         /* place in the run (a packet, a file's end) */
+    uint64_t clock_us;    /* the file's latest frame time up to this frame */
+    uint64_t answers_seq; /* the last place up to it that may carry an EPM answer */
     const char *path;
     const uint8_t *frame; /* the frame where it lies, or NULL: in the batch at off */
 };
@@ -39,7 +56,10 @@ struct batch {
     struct entry e[BATCH_PKTS];
     uint32_t used, n;
     const uint8_t *first_frame; /* its first frame left where it lies (NULL: none) */
+    uint64_t first_seq;         /* the place of its first packet or file end (NO_SEQ: none) */
 };
+
+#define NO_SEQ UINT64_MAX
 
 struct queue {
     struct batch *b[BATCHES];
@@ -49,6 +69,10 @@ struct queue {
     bool done;
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    uint64_t cur_first;        /* first_seq of the batch the reader fills (under lock) */
+    char pad0[64];
+    _Atomic uint64_t pos;      /* while running: the place of the frame its worker is on */
+    char pad1[64];
 };
 
 struct dispatch {
@@ -63,13 +87,36 @@ struct dispatch {
     pthread_t *tid;
     uint64_t seed;
     uint64_t last_cnt, last_ts; /* the file's last frame so far */
+    uint64_t seq;              /* the last place given (reader) */
+    uint64_t clock_us;         /* the file's latest frame time so far (reader) */
+    uint64_t answers_seq;      /* the last place given to a frame that may carry an
+                                  endpoint-mapper answer (reader) */
+    /* capture order: workers waiting in dispatch_order_wait, and their wish that the
+       reader send on its half-filled batches */
+    _Atomic unsigned order_waiters;
+    _Atomic uint64_t order_need; /* the earliest place a waiter waits for */
+    _Atomic bool flush_wanted;
+    pthread_mutex_t order_lock;
+    pthread_cond_t order_cond;
 };
+
+/* A waiting worker may be able to go on: tell it (rare: only when one waits for a place
+   at or before seq, the place a worker has reached). */
+static void order_moved(struct dispatch *d, uint64_t seq)
+{
+    if (atomic_load(&d->order_waiters) && seq >= atomic_load(&d->order_need)) {
+        pthread_mutex_lock(&d->order_lock);
+        pthread_cond_broadcast(&d->order_cond);
+        pthread_mutex_unlock(&d->order_lock);
+    }
+}
 
 static void push(struct queue *q, struct batch *b)
 {
     pthread_mutex_lock(&q->lock);
     q->b[(q->head + q->count) % BATCHES] = b;
     q->count++;
+    q->cur_first = NO_SEQ; /* its frames are in the queue now */
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
 }
@@ -84,16 +131,18 @@ static struct batch *take_free(struct queue *q)
     pthread_mutex_unlock(&q->lock);
     b->used = b->n = 0;
     b->first_frame = NULL;
+    b->first_seq = NO_SEQ;
     return b;
 }
 
-static void give_back(struct queue *q, struct batch *b)
+static void give_back(struct dispatch *d, struct queue *q, struct batch *b)
 {
     pthread_mutex_lock(&q->lock);
     q->running = NULL;
     q->free[q->nfree++] = b;
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
+    order_moved(d, NO_SEQ); /* every frame it had is done */
 }
 
 static void flush_one(struct dispatch *d, unsigned i)
@@ -104,6 +153,12 @@ static void flush_one(struct dispatch *d, unsigned i)
     }
 }
 
+static void flush_all(struct dispatch *d)
+{
+    for (unsigned i = 0; i < d->n; i++)
+        flush_one(d, i);
+}
+
 static struct entry *room(struct dispatch *d, unsigned i, uint32_t bytes)
 {
     struct batch *b = d->cur[i];
@@ -111,12 +166,33 @@ static struct entry *room(struct dispatch *d, unsigned i, uint32_t bytes)
         flush_one(d, i);
         b = NULL;
     }
-    if (!b)
-        b = d->cur[i] = take_free(&d->q[i]);
+    if (!b) {
+        struct queue *q = &d->q[i];
+        pthread_mutex_lock(&q->lock);
+        bool would_wait = q->nfree == 0;
+        pthread_mutex_unlock(&q->lock);
+        /* this worker is behind, maybe waiting for another whose frames sit in a
+           half-filled batch here: send them on before waiting (the queues always
+           have room for every batch) */
+        if (would_wait)
+            flush_all(d);
+        b = d->cur[i] = take_free(q);
+    }
     return &b->e[b->n];
 }
 
-static void run_batch(struct worker *w, struct batch *b)
+/* The batch being filled for worker i gets the frame at seq: the first one tells. */
+static void note_seq(struct dispatch *d, unsigned i, uint64_t seq)
+{
+    struct batch *b = d->cur[i];
+    if (b->first_seq == NO_SEQ) {
+        pthread_mutex_lock(&d->q[i].lock);
+        b->first_seq = d->q[i].cur_first = seq;
+        pthread_mutex_unlock(&d->q[i].lock);
+    }
+}
+
+static void run_batch(struct dispatch *d, struct worker *w, struct batch *b)
 {
     struct ahead ah = {.n = 0};
     for (uint32_t i = 0; i < b->n; i++) {
@@ -126,6 +202,7 @@ static void run_batch(struct worker *w, struct batch *b)
         if (e->kind == E_FILE_BEGIN) {
             w->pcap_filename = e->path;
             w->pcap_cnt = 0;
+            w->clock_us = 0;
             continue;
         }
         if (e->kind == E_FILE_END) {
@@ -135,16 +212,25 @@ static void run_batch(struct worker *w, struct batch *b)
                 w->pcap_cnt = e->pcap_cnt;
                 w->now_us = e->ts_us;
             }
+            dispatch_order_at(w, e->seq, e->seq); /* every frame of the file it had is done */
+            /* the workers end their flows one after the other, in their order, so that
+               what the endings write to shared tables comes in the same order every run */
+            pthread_mutex_lock(&d->end_lock);
+            while (d->ended % d->n != w->dispatch_index)
+                pthread_cond_wait(&d->end_cond, &d->end_lock);
+            pthread_mutex_unlock(&d->end_lock);
             flow_flush_all(w);
-            pthread_mutex_lock(&w->dispatch_of->end_lock);
-            w->dispatch_of->ended++;
-            pthread_cond_broadcast(&w->dispatch_of->end_cond);
-            pthread_mutex_unlock(&w->dispatch_of->end_lock);
+            detect_flush(w); /* its stories: their calls all went through this worker */
+            pthread_mutex_lock(&d->end_lock);
+            d->ended++;
+            pthread_cond_broadcast(&d->end_cond);
+            pthread_mutex_unlock(&d->end_lock);
             continue;
         }
         struct packet p = {.data = e->frame ? e->frame : b->data + e->off, .caplen = e->caplen,
                            .wirelen = e->wirelen, .ts_us = e->ts_us, .pcap_cnt = e->pcap_cnt,
-                           .linktype = e->linktype};
+                           .linktype = e->linktype, .order_seq = e->seq,
+                           .clock_us = e->clock_us, .answers_seq = e->answers_seq};
         worker_adopt_rules(w);
         ahead_push(w, &ah, &p);
     }
@@ -175,9 +261,10 @@ static void *worker_main(void *arg)
         q->head = (q->head + 1) % BATCHES;
         q->count--;
         q->running = b;
+        atomic_store(&q->pos, b->first_seq); /* before any of it is done */
         pthread_mutex_unlock(&q->lock);
-        run_batch(d->ws[i], b);
-        give_back(q, b);
+        run_batch(d, d->ws[i], b);
+        give_back(d, q, b);
     }
     return NULL;
 }
@@ -195,8 +282,13 @@ struct dispatch *dispatch_start(struct worker **ws, unsigned n)
     d->seed = 0x6b1c3f2d9e8a7b65ULL;
     pthread_mutex_init(&d->end_lock, NULL);
     pthread_cond_init(&d->end_cond, NULL);
-    for (unsigned i = 0; i < n; i++)
+    pthread_mutex_init(&d->order_lock, NULL);
+    atomic_init(&d->order_need, NO_SEQ);
+    pthread_cond_init(&d->order_cond, NULL);
+    for (unsigned i = 0; i < n; i++) {
         ws[i]->dispatch_of = d;
+        ws[i]->dispatch_index = i;
+    }
     if (!d->q || !d->cur || !d->tid) {
         free(d->q), free(d->cur), free(d->tid), free(d);
         return NULL;
@@ -205,6 +297,8 @@ struct dispatch *dispatch_start(struct worker **ws, unsigned n)
         struct queue *q = &d->q[i];
         pthread_mutex_init(&q->lock, NULL);
         pthread_cond_init(&q->cond, NULL);
+        q->cur_first = NO_SEQ;
+        atomic_init(&q->pos, NO_SEQ);
         for (unsigned k = 0; k < BATCHES; k++) {
             struct batch *b = malloc(sizeof *b);
             if (b)
@@ -228,9 +322,13 @@ struct dispatch *dispatch_start(struct worker **ws, unsigned n)
  * the order the capture has them, as a single worker would. IP fragments go
  * with their flow.
  */
-static unsigned worker_of(struct dispatch *d, struct packet *p)
+static unsigned worker_of(struct dispatch *d, struct packet *p, bool *may_answer)
 {
     enum decode_result r = decode_layers(p);
+    /* an endpoint-mapper answer is learnt only on the mapper's ports (epm.c); a fragment's
+       ports may be in another fragment */
+    *may_answer = r == DECODE_FRAGMENT ||
+                  (r == DECODE_OK && (epm_mapper_port(p->sport) || epm_mapper_port(p->dport)));
     if (r != DECODE_OK && r != DECODE_FRAGMENT)
         return 0;
     uint8_t pair[33];
@@ -246,13 +344,21 @@ void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, u
 {
     d->last_cnt = pcap_cnt;
     d->last_ts = ts_us;
+    if (ts_us > d->clock_us)
+        d->clock_us = ts_us;
+    if (atomic_load_explicit(&d->flush_wanted, memory_order_relaxed)) {
+        /* a worker waits for frames that may sit in half-filled batches */
+        atomic_store(&d->flush_wanted, false);
+        flush_all(d);
+    }
     struct packet p;
     memset(&p, 0, sizeof p);
     p.data = data;
     p.caplen = caplen;
     p.wirelen = wirelen;
     p.linktype = linktype;
-    unsigned i = worker_of(d, &p);
+    bool may_answer;
+    unsigned i = worker_of(d, &p, &may_answer);
     if (caplen > BATCH_BYTES)
         caplen = BATCH_BYTES; /* cannot happen with pcap's snap lengths; kept bounded */
     /* a frame left where it lies still counts its bytes, so batches of such frames are no
@@ -260,12 +366,16 @@ void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, u
        being let go (dispatch_oldest_frame) */
     struct entry *e = room(d, i, caplen);
     struct batch *b = d->cur[i];
+    uint64_t seq = ++d->seq;
+    if (may_answer)
+        d->answers_seq = seq;
+    note_seq(d, i, seq);
     if (!stays)
         memcpy(b->data + b->used, data, caplen);
     else if (!b->first_frame)
         b->first_frame = data;
-    *e = (struct entry){E_PACKET, linktype, b->used, caplen, wirelen, ts_us, pcap_cnt, NULL,
-                        stays ? data : NULL};
+    *e = (struct entry){E_PACKET, linktype, b->used, caplen, wirelen, ts_us, pcap_cnt, seq,
+                        d->clock_us, d->answers_seq, NULL, stays ? data : NULL};
     b->used += caplen;
     b->n++;
 }
@@ -291,11 +401,18 @@ const uint8_t *dispatch_oldest_frame(struct dispatch *d)
 
 static void marker(struct dispatch *d, enum entry_kind kind, const char *path)
 {
+    /* a file's end has a place of its own, after its last frame, the same for every worker */
+    uint64_t seq = kind == E_FILE_END ? ++d->seq : 0;
+    if (kind == E_FILE_END)
+        d->answers_seq = seq; /* what ends then may answer too */
     for (unsigned i = 0; i < d->n; i++) {
         struct entry *e = room(d, i, 0);
         *e = (struct entry){.kind = (uint8_t)kind, .path = path};
-        if (kind == E_FILE_END)
+        if (kind == E_FILE_END) {
             e->pcap_cnt = d->last_cnt, e->ts_us = d->last_ts;
+            e->seq = seq;
+            note_seq(d, i, seq);
+        }
         d->cur[i]->n++;
         if (kind == E_FILE_END)
             flush_one(d, i);
@@ -304,14 +421,11 @@ static void marker(struct dispatch *d, enum entry_kind kind, const char *path)
 
 void dispatch_file_begin(struct dispatch *d, const char *path)
 {
-    d->last_cnt = d->last_ts = 0;
+    d->last_cnt = d->last_ts = d->clock_us = 0;
     marker(d, E_FILE_BEGIN, path);
 }
 
-/*
- * The file ended: each worker flushes its flows when it gets there; when all
- * have, the stories (shared) end too, as they do with one worker.
- */
+/* The file ended: each worker flushes its flows and stories when it gets there, in turn. */
 void dispatch_file_end(struct dispatch *d)
 {
     pthread_mutex_lock(&d->end_lock);
@@ -322,7 +436,6 @@ void dispatch_file_end(struct dispatch *d)
     while (d->ended < target)
         pthread_cond_wait(&d->end_cond, &d->end_lock);
     pthread_mutex_unlock(&d->end_lock);
-    detect_flush(d->ws[0]); /* every worker idle: its output is free to use */
 }
 
 void dispatch_finish(struct dispatch *d)
@@ -338,6 +451,7 @@ void dispatch_finish(struct dispatch *d)
     }
     for (unsigned i = 0; i < d->n; i++) {
         pthread_join(d->tid[i], NULL);
+        d->ws[i]->dispatch_of = NULL; /* what follows runs on this thread alone */
         struct queue *q = &d->q[i];
         for (unsigned k = 0; k < q->nfree; k++)
             free(q->free[k]);
@@ -348,8 +462,84 @@ void dispatch_finish(struct dispatch *d)
     }
     pthread_mutex_destroy(&d->end_lock);
     pthread_cond_destroy(&d->end_cond);
+    pthread_mutex_destroy(&d->order_lock);
+    pthread_cond_destroy(&d->order_cond);
     free(d->q);
     free(d->cur);
     free(d->tid);
     free(d);
+}
+
+/* ---- capture order ---- */
+
+void dispatch_order_at(struct worker *w, uint64_t seq, uint64_t answers_seq)
+{
+    struct dispatch *d = w->dispatch_of;
+    if (!d)
+        return;
+    w->order_seq = seq;
+    w->answers_seq = answers_seq;
+    /* sequentially consistent, as the waiter's count and its read of pos: either it sees
+       this place, or this sees it waiting */
+    atomic_store(&d->q[w->dispatch_index].pos, seq);
+    order_moved(d, seq);
+}
+
+/* The earliest place among the frames worker i has not done, NO_SEQ if none. */
+static uint64_t pending_first(struct dispatch *d, unsigned i)
+{
+    struct queue *q = &d->q[i];
+    pthread_mutex_lock(&q->lock);
+    uint64_t m = q->cur_first;
+    if (q->count && q->b[q->head]->first_seq < m)
+        m = q->b[q->head]->first_seq;
+    if (q->running) {
+        uint64_t at = atomic_load(&q->pos);
+        m = at < m ? at : m;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return m;
+}
+
+/* No other worker holds a frame placed before seq. (A file's end is the same place for
+   all: a worker there holds nothing before it.) */
+static bool order_reached(struct dispatch *d, unsigned self, uint64_t seq)
+{
+    for (unsigned i = 0; i < d->n; i++)
+        if (i != self && pending_first(d, i) < seq)
+            return false;
+    return true;
+}
+
+/* Returns once no other worker holds a frame placed before seq (at most w's own). */
+static void order_wait_for(struct worker *w, uint64_t seq)
+{
+    struct dispatch *d = w->dispatch_of;
+    if (!d || order_reached(d, w->dispatch_index, seq))
+        return;
+    pthread_mutex_lock(&d->order_lock);
+    atomic_fetch_add(&d->order_waiters, 1);
+    /* the others wake the waiters only once one of them reaches this place (or ends a
+       batch), not at each frame they do */
+    if (seq < atomic_load(&d->order_need))
+        atomic_store(&d->order_need, seq);
+    atomic_store(&d->flush_wanted, true);
+    while (!order_reached(d, w->dispatch_index, seq))
+        pthread_cond_wait(&d->order_cond, &d->order_lock);
+    if (atomic_fetch_sub(&d->order_waiters, 1) == 1)
+        atomic_store(&d->order_need, NO_SEQ); /* else a later waiter's place may stay: more
+                                                 wake-ups, never fewer */
+    pthread_mutex_unlock(&d->order_lock);
+}
+
+void dispatch_order_wait(struct worker *w)
+{
+    order_wait_for(w, w->order_seq);
+}
+
+void dispatch_order_wait_answers(struct worker *w)
+{
+    /* every frame up to the last that may answer; the current one when it is that frame */
+    uint64_t upto = w->answers_seq < w->order_seq ? w->answers_seq + 1 : w->order_seq;
+    order_wait_for(w, upto);
 }

@@ -85,6 +85,7 @@ struct smb_pipe {
     char share[SMB_NAME_MAX];
     bool learned;          /* its first bind has been noted for the pipe name */
     uint8_t carries;       /* enum pipe_carries */
+    char candidates[96];   /* the interfaces its name may carry, when several (info) */
     struct rpc_transport info;
     struct dce_assoc *dce;
 };
@@ -447,14 +448,15 @@ static void pipe_set_hint(struct smb_conn *c, struct smb_pipe *p)
     if (n == 1) {
         dce_set_iface_hint(p->dce, &cands[0]->uuid, cands[0]->ver_major, DCE_HINT_PIPE);
     } else if (n > 1) {
-        /* e.g. \atsvc: ATSvc, ITaskSchedulerService or SASec; a bind will say */
-        static char lists[8][96];
-        static unsigned next;
-        char *l = lists[next++ % 8];
+        /* e.g. \atsvc: ATSvc, ITaskSchedulerService or SASec; a bind will say. The pipe's
+           own: a ring of a few shared by all pipes (and workers) was overwritten by the
+           ninth pipe's list, or by another worker's */
+        char *l = p->candidates;
         l[0] = '\0';
         for (size_t i = 0; i < n; i++) {
             size_t used = strlen(l);
-            snprintf(l + used, 96 - used, "%s%s", i ? " " : "", cands[i]->name);
+            snprintf(l + used, sizeof p->candidates - used, "%s%s", i ? " " : "",
+                     cands[i]->name);
         }
         p->info.iface_candidates = l;
     }

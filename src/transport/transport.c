@@ -294,3 +294,9 @@ void transport_worker_free(struct worker *w)
     smb_registry_free(w);
     epm_table_free(w);
 }
+
+void transport_forget(struct worker *w)
+{
+    smb_registry_free(w); /* made again when a session is next learnt */
+    epm_forget(w);
+}
