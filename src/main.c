@@ -308,11 +308,75 @@ static bool parse_flag(const char *v, bool *out)
  * Applies one option. Returns 0, or 2 with a message printed (where says
  * where it came from: "--name" or "file:line").
  */
+/* The options that take a size or a number in a range; 2 on a bad value. */
+static int apply_number(struct settings *st, const struct optdef *o, const char *v,
+                        const char *where)
+{
+    long n;
+    size_t sz;
+    switch (o->id) {
+    case O_MEMCAP:
+    case O_STUB_MAX:
+    case O_OUTPUT_QUEUE:
+        if (!parse_size(v, &sz) || sz == 0) {
+            log_error("%s: %s: not a size: %s", where, o->name, v);
+            return 2;
+        }
+        if (o->id == O_MEMCAP)
+            st->cfg.memcap = sz;
+        else if (o->id == O_OUTPUT_QUEUE)
+            st->queue_cap = sz;
+        else
+            st->cfg.dce_stub_max = (uint32_t)(sz > UINT32_MAX ? UINT32_MAX : sz);
+        break;
+    case O_WORKERS:
+    case O_SNAPLEN:
+    case O_BUFFER:
+    case O_STATS_INTERVAL:
+    case O_FLOW_MAX:
+    case O_EPM_TTL:
+    case O_XDP_FRAMES:
+    case O_XDP_QUEUES:
+    case O_OUTPUT_WAIT:
+    case O_TCP_TIMEOUT: {
+        long lo = o->id == O_STATS_INTERVAL ? 0 : 1;
+        long hi = o->id == O_WORKERS || o->id == O_XDP_QUEUES ? MAX_WORKERS
+                  : o->id == O_SNAPLEN                        ? 262144
+                                                              : INT32_MAX;
+        if (!parse_num(v, lo, hi, &n)) {
+            log_error("%s: %s: a number from %ld to %ld, not %s", where, o->name, lo, hi, v);
+            return 2;
+        }
+        if (o->id == O_WORKERS)
+            st->live.workers = (int)n;
+        else if (o->id == O_SNAPLEN)
+            st->live.snaplen = (int)n;
+        else if (o->id == O_BUFFER)
+            st->live.buffer_mb = (int)n;
+        else if (o->id == O_STATS_INTERVAL)
+            st->stats_interval = (int)n;
+        else if (o->id == O_FLOW_MAX)
+            st->cfg.flow_max = (uint32_t)n;
+        else if (o->id == O_EPM_TTL)
+            st->cfg.epm_ttl = (uint32_t)n;
+        else if (o->id == O_XDP_FRAMES)
+            st->xdp.frames = (uint32_t)n;
+        else if (o->id == O_XDP_QUEUES)
+            st->xdp.queues = (int)n;
+        else if (o->id == O_OUTPUT_WAIT)
+            st->output_wait = (unsigned)n;
+        else
+            st->cfg.tcp_timeout_est = (uint32_t)n;
+        break;
+    }
+    default: break;
+    }
+    return 0;
+}
+
 static int apply(struct settings *st, const struct optdef *o, const char *v, const char *where)
 {
     bool on = true;
-    long n;
-    size_t sz;
     if (!o->arg && !parse_flag(v, &on)) {
         log_error("%s: %s takes true or false", where, o->name);
         return 2;
@@ -383,17 +447,6 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_MEMCAP:
     case O_STUB_MAX:
     case O_OUTPUT_QUEUE:
-        if (!parse_size(v, &sz) || sz == 0) {
-            log_error("%s: %s: not a size: %s", where, o->name, v);
-            return 2;
-        }
-        if (o->id == O_MEMCAP)
-            st->cfg.memcap = sz;
-        else if (o->id == O_OUTPUT_QUEUE)
-            st->queue_cap = sz;
-        else
-            st->cfg.dce_stub_max = (uint32_t)(sz > UINT32_MAX ? UINT32_MAX : sz);
-        break;
     case O_WORKERS:
     case O_SNAPLEN:
     case O_BUFFER:
@@ -403,37 +456,7 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_XDP_FRAMES:
     case O_XDP_QUEUES:
     case O_OUTPUT_WAIT:
-    case O_TCP_TIMEOUT: {
-        long lo = o->id == O_STATS_INTERVAL ? 0 : 1;
-        long hi = o->id == O_WORKERS || o->id == O_XDP_QUEUES ? MAX_WORKERS
-                  : o->id == O_SNAPLEN                        ? 262144
-                                                              : INT32_MAX;
-        if (!parse_num(v, lo, hi, &n)) {
-            log_error("%s: %s: a number from %ld to %ld, not %s", where, o->name, lo, hi, v);
-            return 2;
-        }
-        if (o->id == O_WORKERS)
-            st->live.workers = (int)n;
-        else if (o->id == O_SNAPLEN)
-            st->live.snaplen = (int)n;
-        else if (o->id == O_BUFFER)
-            st->live.buffer_mb = (int)n;
-        else if (o->id == O_STATS_INTERVAL)
-            st->stats_interval = (int)n;
-        else if (o->id == O_FLOW_MAX)
-            st->cfg.flow_max = (uint32_t)n;
-        else if (o->id == O_EPM_TTL)
-            st->cfg.epm_ttl = (uint32_t)n;
-        else if (o->id == O_XDP_FRAMES)
-            st->xdp.frames = (uint32_t)n;
-        else if (o->id == O_XDP_QUEUES)
-            st->xdp.queues = (int)n;
-        else if (o->id == O_OUTPUT_WAIT)
-            st->output_wait = (unsigned)n;
-        else
-            st->cfg.tcp_timeout_est = (uint32_t)n;
-        break;
-    }
+    case O_TCP_TIMEOUT: return apply_number(st, o, v, where);
     default: break;
     }
     return 0;
@@ -534,153 +557,7 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
-static uint64_t wall_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
-}
-
-/* The counters of the workers, summed (read while they run: each figure is a moment's). */
-static void snapshot(struct worker *const *ws, unsigned n, bool live, uint64_t started_us,
-                     struct stats_snapshot *out)
-{
-    memset(out, 0, sizeof *out);
-    out->workers = n;
-    out->live = live;
-    out->ts_us = wall_us();
-    for (unsigned i = 0; i < n; i++) {
-        const struct worker *w = ws[i];
-        stats_add(&out->s, &w->stats);
-        for (int t = 0; t < ANOM_COUNT; t++)
-            out->anomalies[t] += w->anomalies[t];
-        out->kernel_received += w->kernel_received;
-        out->kernel_dropped += w->kernel_dropped;
-        out->kernel_if_dropped += w->kernel_if_dropped;
-        out->flows_active += w->flows ? flow_table_count(w->flows) : 0;
-        out->mem_in_use += w->mem.total_used;
-        out->mem_peak += w->mem.total_peak;
-        for (int c = 0; c < MEM_CAT_COUNT; c++)
-            out->mem_refused += w->mem.refused[c];
-    }
-    out->uptime_s = started_us && out->ts_us > started_us ? (out->ts_us - started_us) / 1000000
-                                                          : 0;
-}
-
-static void print_summary(const struct stats_snapshot *sn, const char *what)
-{
-    const struct stats *s = &sn->s;
-    fprintf(stderr,
-            "rpcsentry: %s, %llu packets, %llu bytes, %llu flows "
-            "(%llu DCE/RPC over TCP, %llu SMB)\n",
-            what, (unsigned long long)s->packets, (unsigned long long)s->bytes,
-            (unsigned long long)s->flows_created, (unsigned long long)s->app_dcerpc_flows,
-            (unsigned long long)s->app_smb_flows);
-    if (sn->live)
-        fprintf(stderr, "rpcsentry: kernel: %llu packets received, %llu dropped, %llu dropped by "
-                        "the interface\n",
-                (unsigned long long)sn->kernel_received, (unsigned long long)sn->kernel_dropped,
-                (unsigned long long)sn->kernel_if_dropped);
-    fprintf(stderr,
-            "rpcsentry: RPC calls: %llu (%llu on task/service interfaces): create %llu, "
-            "modify %llu, delete %llu, execute %llu, read %llu, other %llu; "
-            "%llu binds, %llu unreplied, %llu sealed; %llu alerts, %llu stories\n",
-            (unsigned long long)s->dce_calls, (unsigned long long)s->target_calls,
-            (unsigned long long)s->calls_create, (unsigned long long)s->calls_modify,
-            (unsigned long long)s->calls_delete, (unsigned long long)s->calls_execute,
-            (unsigned long long)s->calls_read, (unsigned long long)s->calls_other,
-            (unsigned long long)s->dce_binds, (unsigned long long)s->dce_unreplied,
-            (unsigned long long)s->dce_sealed, (unsigned long long)s->alerts,
-            (unsigned long long)s->stories);
-    if (s->epm_learned)
-        fprintf(stderr,
-                "rpcsentry: endpoint mapper: %llu endpoints learned, %llu connections named "
-                "from them\n",
-                (unsigned long long)s->epm_learned, (unsigned long long)s->epm_named);
-    fprintf(stderr, "rpcsentry: anomalies: %llu", (unsigned long long)s->anomalies);
-    const char *sep = " (";
-    for (int t = 0; t < ANOM_COUNT; t++)
-        if (sn->anomalies[t]) {
-            fprintf(stderr, "%s%s %llu", sep, anomaly_info((enum anomaly_type)t)->event,
-                    (unsigned long long)sn->anomalies[t]);
-            sep = ", ";
-        }
-    fprintf(stderr, "%s\n", strcmp(sep, " (") ? ")" : "");
-    fprintf(stderr,
-            "rpcsentry: tcp: %llu gaps, %llu out-of-order, %llu overlaps; "
-            "decode: %llu truncated, %llu invalid, %llu IP fragments, %llu IP lengths fixed\n",
-            (unsigned long long)s->tcp_gaps, (unsigned long long)s->tcp_out_of_order,
-            (unsigned long long)s->tcp_overlaps, (unsigned long long)s->decode_truncated,
-            (unsigned long long)s->decode_invalid, (unsigned long long)s->decode_ip_fragment,
-            (unsigned long long)s->decode_ip_len_fixed);
-    if (s->decode_bad_checksum)
-        fprintf(stderr, "rpcsentry: %llu packets dropped for a wrong checksum\n",
-                (unsigned long long)s->decode_bad_checksum);
-    fprintf(stderr, "rpcsentry: peak memory accounted %zu bytes\n", sn->mem_peak);
-}
-
-/*
- * After the last record: waits for every output to write what it took, then
- * says per output what reached it (an output that lost records always, as an
- * error, even with -q). Returns the records some output did not deliver.
- */
-static uint64_t finish_outputs(struct output *out)
-{
-    output_drain(out);
-    return output_undelivered(out);
-}
-
-static void report_outputs(struct output *out, bool quiet)
-{
-    struct output_sink_stats ss[8];
-    size_t n = output_sink_stats(out, ss, sizeof ss / sizeof ss[0]);
-    for (size_t i = 0; i < n && i < sizeof ss / sizeof ss[0]; i++) {
-        const char *name = strcmp(ss[i].spec, "-") ? ss[i].spec : "standard output";
-        if (ss[i].dropped)
-            log_error("output %s: %llu records written, %llu NOT DELIVERED (%s)", name,
-                      (unsigned long long)ss[i].written, (unsigned long long)ss[i].dropped,
-                      ss[i].why[0] ? ss[i].why : "dropped");
-        else if (!quiet)
-            fprintf(stderr, "rpcsentry: output %s: %llu records written\n", name,
-                    (unsigned long long)ss[i].written);
-    }
-    uint64_t lost = output_undelivered(out);
-    if (lost)
-        log_error("%llu records were not delivered to every output they were meant for; exit "
-                  "status 3", (unsigned long long)lost);
-}
-
-/*
- * Drops root for user: groups, gid, uid; no capability survives the change of
- * uid. Capturing live as root without --user is allowed, with one warning.
- */
-static bool drop_privileges(const char *user, bool warn_root)
-{
-    if (!user) {
-        if (warn_root && geteuid() == 0)
-            log_warn("running as root: give --user to drop privileges once capture is open");
-        return true;
-    }
-    struct passwd *pw = getpwnam(user);
-    if (!pw) {
-        log_error("--user %s: no such user", user);
-        return false;
-    }
-    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-        log_error("--user %s: %s", user, strerror(errno));
-        return false;
-    }
-    if (setuid(0) == 0) {
-        log_error("--user %s: root could be taken back", user);
-        return false;
-    }
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    log_info("running as %s", user);
-    return true;
-}
-
-/* ---- reading files ---- */
+/* ---- rules ---- */
 
 static struct {
     bool include_default;
@@ -692,419 +569,6 @@ static struct detect *load_rules(unsigned *errors)
 {
     return detect_load(rule_sources.include_default, rule_sources.files, rule_sources.n,
                        report_rule_error, errors);
-}
-
-/*
- * A reload for the worker reading files, between two packets. If any rule
- * fails, the rules in use stay, as Suricata does on a failed reload.
- */
-static void reload_in_worker(struct worker *w)
-{
-    output_reopen(w->out);
-    unsigned errors = 0;
-    struct detect *d = load_rules(&errors);
-    if (!d || errors) {
-        log_error("rule reload failed (%u errors): keeping the %u rules in use", errors,
-                  detect_rule_count(w->detect));
-        detect_free(d);
-        w->stats.rule_reloads_failed++;
-        return;
-    }
-    detect_free(w->detect);
-    w->detect = d;
-    w->stats.rule_reloads++;
-    log_info("rules reloaded: %u rules", detect_rule_count(d));
-}
-
-/* With several workers reading files, SIGHUP publishes the reloaded rules to them. */
-static void reload_publish(struct worker *reader)
-{
-    output_reopen(reader->out);
-    unsigned errors = 0;
-    struct detect *d = load_rules(&errors);
-    if (!d || errors) {
-        log_error("rule reload failed (%u errors): keeping the rules in use", errors);
-        detect_free(d);
-    } else if (!runtime_publish_rules(reader->shared, d)) {
-        log_warn("rule reload: the previous one is still being adopted; try again");
-        detect_free(d);
-    } else {
-        log_info("rules reloaded: %u rules", detect_rule_count(d));
-    }
-}
-
-static int run_files(struct settings *st, struct detect *detect, struct output *out,
-                     const char *bpf, const char *dest)
-{
-    char err[512];
-    unsigned n = st->live.workers > 1 ? (unsigned)st->live.workers : 1;
-    struct capture_input *files = capture_expand(st->reads, st->nreads, err, sizeof err);
-    struct worker *ws = calloc(n, sizeof *ws);
-    struct worker **wp = calloc(n, sizeof *wp);
-    struct runtime_shared sh;
-    memset(&sh, 0, sizeof sh);
-    pthread_mutex_init(&sh.lock, NULL);
-    sh.detect = detect;
-    sh.workers = n;
-    struct worker reader; /* several workers: the thread that reads and hands over */
-    memset(&reader, 0, sizeof reader);
-    reader.cfg = &st->cfg;
-    unsigned set_up = 0;
-    int rc = 0;
-    if (!files || !ws || !wp ||
-        (n > 1 && !(sh.epm = epm_table_new_shared()))) {
-        log_error("%s", files ? "out of memory" : err);
-        rc = 1;
-        goto done;
-    }
-    for (; set_up < n; set_up++) {
-        /* one worker writes straight to out; several each through a view of its sinks */
-        struct output *o = n == 1 ? out : output_view(out);
-        if (!o || !worker_setup(&ws[set_up], &st->cfg, o, detect, n > 1 ? &sh : NULL, err,
-                                sizeof err)) {
-            log_error("%s", o ? err : "out of memory");
-            if (n > 1)
-                output_close(o);
-            rc = 1;
-            goto done;
-        }
-        wp[set_up] = &ws[set_up];
-    }
-    struct output *view = out; /* for the summary: lives until the workers are torn down */
-    if (n == 1) {
-        out = NULL; /* the worker owns it */
-        ws[0].reload_requested = &reload_in_file;
-        ws[0].reload = reload_in_worker;
-    } else {
-        reader.out = out;
-        reader.shared = &sh;
-        reader.reload_requested = &reload_in_file;
-        reader.reload = reload_publish;
-    }
-    if (!drop_privileges(st->user, false)) {
-        rc = 1;
-        goto done;
-    }
-    struct worker *rd = &ws[0];
-    if (n > 1) {
-        if (!(reader.dispatch = dispatch_start(wp, n))) {
-            log_error("out of memory");
-            rc = 1;
-            goto done;
-        }
-        rd = &reader;
-    }
-    uint64_t started = wall_us();
-    unsigned done = 0, failed = 0, skipped = 0;
-    bool progress = st->progress == 1 || (st->progress < 0 && !st->quiet && isatty(2));
-    struct hunt *hunt = hunt_start(files, progress);
-    for (struct capture_input *f = files; f->path && !stop_requested; f++) {
-        struct capture_result res;
-        hunt_file_begin(hunt, (size_t)(f - files));
-        capture_file(rd, f->path, bpf, &stop_requested, &res);
-        if (n == 1)
-            detect_flush(rd); /* stories end with their capture, as flows do */
-        /*
-         * What crosses from one capture to the next: flows and stories end with
-         * their capture (above, and at each file's end in the workers); what was
-         * learnt about the hosts (the endpoint mapper's answers, until their
-         * time to live, and SMB sessions met on another channel) is kept, as
-         * the pieces of a rotated capture want, unless --separate-captures.
-         * The same with any number of workers: they are idle here, and the
-         * endpoint-mapper table they share is used in capture order.
-         */
-        if (st->separate)
-            for (unsigned i = 0; i < n; i++)
-                transport_forget(&ws[i]);
-        enum hunt_outcome outcome = HUNT_READ;
-        switch (res.status) {
-        case CAPTURE_OK:
-            done++;
-            break;
-        case CAPTURE_TRUNCATED:
-            done++;
-            hunt_stop_progress(hunt); /* messages on lines of their own */
-            log_warn("%s", res.message);
-            break;
-        case CAPTURE_NOT_CAPTURE:
-            if (f->from_dir) {
-                skipped++;
-                outcome = HUNT_SKIPPED;
-                log_info("skipping %s", res.message);
-                break;
-            }
-            /* a file named on its own must be a capture */
-            __attribute__((fallthrough));
-        case CAPTURE_ERROR:
-        case CAPTURE_BAD_FILTER:
-            failed++;
-            outcome = HUNT_FAILED;
-            hunt_stop_progress(hunt);
-            log_error("%s", res.message);
-            break;
-        }
-        /* the workers are idle between captures (the dispatch waits for them): count */
-        struct stats_snapshot now;
-        snapshot(wp, n, false, started, &now);
-        hunt_file_end(hunt, (size_t)(f - files), &now.s, outcome);
-        if (res.status == CAPTURE_BAD_FILTER)
-            break; /* the same expression fails on every file */
-    }
-    hunt_stop_progress(hunt);
-    dispatch_finish(reader.dispatch); /* every queue worked off */
-    reader.dispatch = NULL;
-    struct stats_snapshot sn;
-    for (unsigned i = 0; i < n; i++) {
-        flow_flush_all(&ws[i]);
-        detect_flush(&ws[i]);
-    }
-    snapshot(wp, n, false, started, &sn);
-    if (st->stats_interval > 0)
-        output_stats(&ws[0], &sn);
-    uint64_t lost = finish_outputs(view);
-    snapshot(wp, n, false, started, &sn);
-    if (!st->quiet) {
-        if (skipped)
-            fprintf(stderr, "rpcsentry: skipped %u files that are not captures\n", skipped);
-        char what[96];
-        snprintf(what, sizeof what, "%u capture%s read%s%s", done, done == 1 ? "" : "s",
-                 failed ? " (some failed)" : "", n > 1 ? " by several workers" : "");
-        print_summary(&sn, what);
-    }
-    report_outputs(view, st->quiet);
-    if (!st->quiet)
-        hunt_print_table(hunt, stderr);
-    hunt_free(hunt);
-    rc = lost ? 3 : failed ? 1 : 0;
-done:;
-    /* the rule set in use: a reload may have replaced the first */
-    struct detect *in_use = n == 1 && set_up ? ws[0].detect : NULL;
-    for (unsigned i = 0; i < set_up; i++)
-        worker_teardown(&ws[i]);
-    if (n == 1) {
-        detect_free(in_use ? in_use : detect);
-    } else {
-        runtime_collect(&sh);
-        detect_free(sh.retired);
-        detect_free(sh.detect);
-    }
-    output_close(out);
-    epm_table_free_shared(sh.epm);
-    story_table_free_shared(sh.stories);
-    pthread_mutex_destroy(&sh.lock);
-    free(ws);
-    free(wp);
-    capture_free_list(files);
-    return rc;
-}
-
-/* ---- live capture ---- */
-
-struct live_thread {
-    pthread_t tid;
-    struct worker w;
-    struct live_source *src;   /* libpcap */
-    struct xdp_source *xsrc;   /* or AF_XDP */
-    bool failed;
-    char err[256];
-};
-
-static void *live_thread_main(void *arg)
-{
-    struct live_thread *t = arg;
-    bool ok = t->xsrc ? xdp_run(&t->w, t->xsrc, &stop_requested, t->err, sizeof t->err)
-                      : live_run(&t->w, t->src, &stop_requested, t->err, sizeof t->err);
-    if (!ok) {
-        t->failed = true;
-        stop_requested = true; /* one worker lost its interface: the sensor stops */
-    }
-    return NULL;
-}
-
-static void xdp_port_learned(struct worker *w, uint16_t port)
-{
-    xdp_learn_port(w->port_ctx, port);
-}
-
-static int run_live(struct settings *st, struct detect *detect, struct output *out,
-                    const char *bpf, const char *dest)
-{
-    char err[512];
-    bool xdp = st->xdp.iface != NULL;
-    const char *iface = xdp ? st->xdp.iface : st->live.iface;
-    struct xdp_iface *xifc = NULL;
-    if (xdp) {
-        if (bpf)
-            log_warn("AF_XDP: the BPF filter is not applied (the XDP program chooses)");
-        st->xdp.dyn_lo = 49152;
-        st->xdp.dyn_hi = 65535;
-        xifc = xdp_attach(&st->xdp, err, sizeof err);
-        if (!xifc) {
-            log_error("%s", err);
-            detect_free(detect);
-            output_close(out);
-            return 1;
-        }
-    }
-    unsigned n = xdp ? (unsigned)xdp_queues(xifc)
-                     : (unsigned)(st->live.workers > 0 ? st->live.workers : 1);
-    st->live.bpf = bpf;
-    st->live.fanout_group = (int)(getpid() & 0xffff);
-    st->live.stop = &stop_requested;
-    struct runtime_shared sh;
-    memset(&sh, 0, sizeof sh);
-    pthread_mutex_init(&sh.lock, NULL);
-    sh.detect = detect;
-    sh.workers = n;
-    sh.epm = epm_table_new_shared();
-    sh.stories = story_table_new_shared();
-    struct live_thread *th = calloc(n, sizeof *th);
-    struct worker **ws = calloc(n, sizeof *ws);
-    /* the stats record needs a worker of its own to write with */
-    struct worker main_w;
-    memset(&main_w, 0, sizeof main_w);
-    main_w.cfg = &st->cfg;
-    main_w.out = output_view(out);
-    int rc = 0;
-    unsigned opened = 0, set_up = 0;
-    if (!th || !ws || !sh.epm || !sh.stories || !main_w.out) {
-        log_error("out of memory");
-        rc = 1;
-        goto done;
-    }
-    /* every socket and file before privileges go */
-    for (; opened < n; opened++) {
-        if (xdp)
-            th[opened].xsrc = xdp_open_queue(xifc, (int)opened, err, sizeof err);
-        else
-            th[opened].src = live_open(&st->live, err, sizeof err);
-        if (!th[opened].src && !th[opened].xsrc) {
-            log_error("%s", err);
-            rc = 1;
-            goto done;
-        }
-    }
-    for (; set_up < n; set_up++) {
-        /* each worker its own view of the sinks; out itself stays with us until the end */
-        struct output *o = output_view(out);
-        if (!o || !worker_setup(&th[set_up].w, &st->cfg, o, detect, &sh, err, sizeof err)) {
-            log_error("%s", o ? err : "out of memory");
-            output_close(o);
-            rc = 1;
-            goto done;
-        }
-    }
-    for (unsigned i = 0; i < n; i++) {
-        ws[i] = &th[i].w;
-        if (xdp) {
-            th[i].w.on_port_learned = xdp_port_learned;
-            th[i].w.port_ctx = xifc;
-        }
-    }
-    if (xdp && st->user && !xdp_spawn_guard(xifc))
-        log_warn("AF_XDP: no guard process: once running as %s the XDP program stays on %s "
-                 "after the sensor stops, until the next start replaces it", st->user, iface);
-    if (!drop_privileges(st->user, true)) {
-        rc = 1;
-        goto done;
-    }
-    uint64_t started = wall_us();
-    for (unsigned i = 0; i < n; i++)
-        if (pthread_create(&th[i].tid, NULL, live_thread_main, &th[i]) != 0) {
-            log_error("cannot start worker %u", i);
-            stop_requested = true;
-            n = i;
-            break;
-        }
-    char status[256];
-    snprintf(status, sizeof status, "READY=1\nSTATUS=capturing on %s (%s) with %u worker%s",
-             iface, xdp ? "AF_XDP" : "libpcap", n, n == 1 ? "" : "s");
-    notify_systemd(status);
-    if (!st->quiet)
-        fprintf(stderr, "rpcsentry: capturing on %s (%s%s), %u worker%s, writing to %s\n",
-                iface, xdp ? "AF_XDP, " : "libpcap",
-                xdp ? (th[0].xsrc && xdp_zero_copy(th[0].xsrc) ? "zero-copy" : "copy mode") : "",
-                n, n == 1 ? "" : "s", dest);
-    int interval = st->stats_interval < 0 ? 30 : st->stats_interval;
-    uint64_t watchdog = notify_watchdog_usec();
-    uint64_t next_stats = started + (uint64_t)interval * 1000000, last_ping = 0;
-    struct stats_snapshot sn;
-    while (!stop_requested) {
-        struct timespec ts = {0, 100 * 1000000};
-        nanosleep(&ts, NULL);
-        uint64_t now = wall_us();
-        if (hup_requested) {
-            hup_requested = 0;
-            notify_systemd("RELOADING=1");
-            output_reopen(main_w.out);
-            unsigned errors = 0;
-            struct detect *d = load_rules(&errors);
-            if (!d || errors) {
-                log_error("rule reload failed (%u errors): keeping the rules in use", errors);
-                detect_free(d);
-            } else if (!runtime_publish_rules(&sh, d)) {
-                log_warn("rule reload: the previous one is still being adopted; try again");
-                detect_free(d);
-            } else {
-                log_info("rules reloaded: %u rules", detect_rule_count(d));
-            }
-            notify_systemd("READY=1");
-        }
-        runtime_collect(&sh);
-        if (interval > 0 && now >= next_stats) {
-            snapshot(ws, n, true, started, &sn);
-            output_stats(&main_w, &sn);
-            next_stats = now + (uint64_t)interval * 1000000;
-        }
-        if (watchdog && now >= last_ping + watchdog / 2) {
-            notify_systemd("WATCHDOG=1");
-            last_ping = now;
-        }
-    }
-    notify_systemd("STOPPING=1");
-    for (unsigned i = 0; i < n; i++) {
-        pthread_join(th[i].tid, NULL);
-        if (th[i].failed) {
-            log_error("worker %u: %s", i, th[i].err);
-            rc = 1;
-        }
-    }
-    /* the last counters, calls in flight written as flows end */
-    for (unsigned i = 0; i < n; i++) {
-        flow_flush_all(&th[i].w);
-        detect_flush(&th[i].w);
-    }
-    snapshot(ws, n, true, started, &sn);
-    if (interval > 0)
-        output_stats(&main_w, &sn);
-    if (finish_outputs(out))
-        rc = 3;
-    if (!st->quiet) {
-        char what[128];
-        snprintf(what, sizeof what, "live capture on %s, %u worker%s", iface, n,
-                 n == 1 ? "" : "s");
-        print_summary(&sn, what);
-    }
-    report_outputs(out, st->quiet);
-done:
-    for (unsigned i = 0; i < set_up; i++)
-        worker_teardown(&th[i].w);
-    for (unsigned i = 0; th && i < opened; i++) {
-        live_close(th[i].src);
-        xdp_close_queue(th[i].xsrc);
-    }
-    xdp_detach(xifc); /* the program goes with the sockets */
-    output_close(out);
-    output_close(main_w.out);
-    free(th);
-    free(ws);
-    runtime_collect(&sh);
-    detect_free(sh.retired);
-    detect_free(sh.detect);
-    epm_table_free_shared(sh.epm);
-    story_table_free_shared(sh.stories);
-    pthread_mutex_destroy(&sh.lock);
-    return rc;
 }
 
 /* ---- the systemd drop-in for network outputs ---- */
@@ -1170,7 +634,8 @@ static int print_systemd_dropin(const struct settings *st)
 
 /* ---- main ---- */
 
-static int run_sensor(int argc, char **argv, struct settings *st)
+/* The configuration file, then the command line; -1 to go on, else the exit status. */
+static int parse_command_line(int argc, char **argv, struct settings *st)
 {
     struct option longopts[N_OPTS + 1];
     char shortopts[64] = "+";
@@ -1220,37 +685,40 @@ static int run_sensor(int argc, char **argv, struct settings *st)
         if (rc)
             return rc;
     }
+    return -1;
+}
 
-    rule_sources.include_default = st->default_rules;
-    rule_sources.files = st->rules;
-    rule_sources.n = st->nrules;
-    if (st->test_rules) {
-        unsigned errors = 0;
-        struct detect *d = load_rules(&errors);
-        if (!d) {
-            log_error("out of memory loading rules");
-            return 1;
-        }
-        printf("%u rules loaded (%s%s%s), %u errors\n", detect_rule_count(d),
-               st->default_rules ? detect_default_dir() : "",
-               st->default_rules && st->nrules ? " and " : "", st->nrules ? "-S files" : "",
-               errors);
-        detect_free(d);
-        return errors ? 1 : 0;
+/* --test-rules: the rule files checked, their errors reported; the exit status. */
+static int test_rules(const struct settings *st)
+{
+    unsigned errors = 0;
+    struct detect *d = load_rules(&errors);
+    if (!d) {
+        log_error("out of memory loading rules");
+        return 1;
     }
-    if (st->systemd_dropin)
-        return print_systemd_dropin(st);
+    printf("%u rules loaded (%s%s%s), %u errors\n", detect_rule_count(d),
+           st->default_rules ? detect_default_dir() : "",
+           st->default_rules && st->nrules ? " and " : "", st->nrules ? "-S files" : "",
+           errors);
+    detect_free(d);
+    return errors ? 1 : 0;
+}
+
+/* What to capture from: files or an interface, not both, not neither (else 2). */
+static int check_sources(const struct settings *st, int argc, bool *live)
+{
     if (st->live.iface && st->xdp.iface) {
         log_error("-i and --af-xdp together: one capture method");
         return 2;
     }
-    bool live = st->live.iface != NULL || st->xdp.iface != NULL;
-    if (!live && st->nreads == 0) {
+    *live = st->live.iface != NULL || st->xdp.iface != NULL;
+    if (!*live && st->nreads == 0) {
         log_error("nothing to read: give a capture with -r, or an interface with -i");
         usage(stderr);
         return 2;
     }
-    if (live && st->nreads) {
+    if (*live && st->nreads) {
         log_error("-r and -i together: read files or capture live, not both");
         return 2;
     }
@@ -1258,14 +726,12 @@ static int run_sensor(int argc, char **argv, struct settings *st)
         log_error("a filter from -F and one on the command line: give only one");
         return 2;
     }
-    char *bpf = NULL;
-    if (st->filter_file) {
-        if (!(bpf = read_filter_file(st->filter_file)))
-            return 1;
-    } else if (optind < argc) {
-        bpf = join_args(argc - optind, argv + optind);
-    }
+    return 0;
+}
 
+/* The rules and the outputs opened, then the run; frees bpf; the exit status. */
+static int start(struct settings *st, bool live, char *bpf)
+{
     /* a rule file that is not there is a mistake in the command, not a bad rule */
     for (size_t i = 0; i < st->nrules; i++)
         if (access(st->rules[i], R_OK) != 0) {
@@ -1320,9 +786,53 @@ static int run_sensor(int argc, char **argv, struct settings *st)
     install_signals();
     char dest[2400];
     output_describe(out, dest, sizeof dest);
-    int rc = live ? run_live(st, detect, out, bpf, dest) : run_files(st, detect, out, bpf, dest);
+    struct run_config rc_ = {
+        .cfg = &st->cfg,
+        .reads = st->reads,
+        .nreads = st->nreads,
+        .bpf = bpf,
+        .dest = dest,
+        .user = st->user,
+        .quiet = st->quiet,
+        .separate = st->separate,
+        .progress = st->progress,
+        .stats_interval = st->stats_interval,
+        .file_workers = st->live.workers > 1 ? (unsigned)st->live.workers : 1,
+        .live = &st->live,
+        .xdp = &st->xdp,
+        .stop = &stop_requested,
+        .hup = &hup_requested,
+        .reload_in_file = &reload_in_file,
+        .load_rules = load_rules,
+    };
+    int rc = live ? runtime_run_live(&rc_, detect, out) : runtime_run_files(&rc_, detect, out);
     free(bpf);
     return rc;
+}
+
+static int run_sensor(int argc, char **argv, struct settings *st)
+{
+    int rc = parse_command_line(argc, argv, st);
+    if (rc >= 0)
+        return rc;
+    rule_sources.include_default = st->default_rules;
+    rule_sources.files = st->rules;
+    rule_sources.n = st->nrules;
+    if (st->test_rules)
+        return test_rules(st);
+    if (st->systemd_dropin)
+        return print_systemd_dropin(st);
+    bool live = false;
+    if ((rc = check_sources(st, argc, &live)) != 0)
+        return rc;
+    char *bpf = NULL;
+    if (st->filter_file) {
+        if (!(bpf = read_filter_file(st->filter_file)))
+            return 1;
+    } else if (optind < argc) {
+        bpf = join_args(argc - optind, argv + optind);
+    }
+    return start(st, live, bpf);
 }
 
 int main(int argc, char **argv)

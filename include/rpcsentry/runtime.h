@@ -9,6 +9,7 @@
 #define RPCSENTRY_RUNTIME_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,5 +96,41 @@ void dispatch_finish(struct dispatch *d);
 void dispatch_order_at(struct worker *w, uint64_t seq, uint64_t answers_seq);
 void dispatch_order_wait(struct worker *w);
 void dispatch_order_wait_answers(struct worker *w);
+
+/* ---- a run (run.c) ---- */
+
+struct live_opts;
+struct xdp_opts;
+struct config;
+struct output;
+
+/* What the command line decided for a run: main.c fills it, the run reads it. */
+struct run_config {
+    struct config *cfg;               /* the engines' settings */
+    const char *const *reads;         /* -r: files and directories, in order */
+    size_t nreads;
+    const char *bpf;                  /* a filter expression, or NULL */
+    const char *dest;                 /* the outputs, as the start line names them */
+    const char *user;                 /* --user, or NULL */
+    bool quiet, separate;             /* -q; --separate-captures */
+    int progress;                     /* 1 on, 0 off, -1 when stderr is a terminal */
+    int stats_interval;               /* seconds; -1: the mode's default (30 live, none else) */
+    unsigned file_workers;            /* reading files: workers */
+    struct live_opts *live;           /* libpcap settings (live: iface set) */
+    struct xdp_opts *xdp;             /* AF_XDP settings (live: iface set) */
+    volatile bool *stop;              /* set by SIGINT/SIGTERM, and by a failed output */
+    volatile sig_atomic_t *hup;       /* SIGHUP, for the live supervisor */
+    volatile sig_atomic_t *reload_in_file; /* SIGHUP, for the worker reading files */
+    struct detect *(*load_rules)(unsigned *errors); /* the rule set, again at SIGHUP */
+};
+
+/*
+ * Reads the captures of rc into out with rule set d (both owned from here on:
+ * closed and freed before it returns). Returns the exit status: 0, 1 (a
+ * capture failed or setup did), 3 (a record was not delivered).
+ */
+int runtime_run_files(const struct run_config *rc, struct detect *d, struct output *out);
+/* Captures live on rc->live->iface or rc->xdp->iface until *rc->stop; the same statuses. */
+int runtime_run_live(const struct run_config *rc, struct detect *d, struct output *out);
 
 #endif
