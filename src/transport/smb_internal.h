@@ -1,0 +1,212 @@
+/*
+ * Shared inside src/transport/ by the SMB engine: its limits, command codes,
+ * tables (sessions, trees, pipes, pending requests, the registry shared
+ * across connections of a session) and the helpers SMB2 (smb2.c) and SMB1
+ * (smb1.c) use on them; smb.c holds the tables, the pipes and the framing.
+ */
+#ifndef RPCSENTRY_SMB_INTERNAL_H
+#define RPCSENTRY_SMB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "rpcsentry/cursor.h"
+#include "rpcsentry/smb.h"
+#include "rpcsentry/worker.h"
+
+#define NBSS_HDR 4
+#define SMB_BUF_MAX (1u << 20)  /* messages buffered whole up to this size */
+#define SMB_PEEK 1024           /* of larger ones, only this much is read (headers) */
+#define SMB_MAX_PIPES 1024
+#define SMB_MAX_PENDING 1024
+#define SMB_MAX_SESSIONS 64
+#define SMB_MAX_TREES 128
+#define SMB_MAX_CHAIN 64        /* compounded / AndX commands followed per message */
+#define SMB_NAME_MAX 128
+
+#define SMB2_NEGOTIATE 0x00
+#define SMB2_SESSION_SETUP 0x01
+#define SMB2_TREE_CONNECT 0x03
+#define SMB2_CREATE 0x05
+#define SMB2_CLOSE 0x06
+#define SMB2_READ 0x08
+#define SMB2_WRITE 0x09
+#define SMB2_IOCTL 0x0b
+
+#define SMB2_FLAGS_RESPONSE 0x01
+#define SMB2_FLAGS_ASYNC 0x02
+#define SMB2_FLAGS_RELATED 0x04
+
+#define SMB1_CLOSE 0x04
+#define SMB1_TRANSACTION 0x25
+#define SMB1_READ_ANDX 0x2e
+#define SMB1_WRITE_ANDX 0x2f
+#define SMB1_NEGOTIATE 0x72
+#define SMB1_SESSION_SETUP_ANDX 0x73
+#define SMB1_TREE_CONNECT_ANDX 0x75
+#define SMB1_NT_CREATE_ANDX 0xa2
+#define SMB1_FLAGS_REPLY 0x80
+#define SMB1_FLAGS2_UNICODE 0x8000
+
+#define STATUS_SUCCESS 0x00000000u
+#define STATUS_PENDING 0x00000103u
+#define STATUS_BUFFER_OVERFLOW 0x80000005u
+#define FSCTL_PIPE_TRANSCEIVE 0x0011c017u
+#define TRANS_TRANSACT_NMPIPE 0x0026
+
+struct smb_session {
+    struct smb_session *next;
+    uint64_t id;
+    struct rpc_identity identity;
+};
+
+struct smb_tree {
+    struct smb_tree *next;
+    uint64_t session;
+    uint32_t id;
+    bool ipc;
+    char share[SMB_NAME_MAX];
+};
+
+struct smb_pipe {
+    struct smb_pipe *next;
+    uint8_t fid[16];       /* SMB2 FileId; SMB1 uses the first two bytes */
+    bool open;             /* fid known (the CREATE answered, or adopted from traffic) */
+    uint64_t create_msg;   /* SMB2 MessageId / SMB1 MID of the CREATE, while not open */
+    char name[SMB_NAME_MAX];
+    char share[SMB_NAME_MAX];
+    bool learned;          /* its first bind has been noted for the pipe name */
+    uint8_t carries;       /* enum pipe_carries */
+    char candidates[96];   /* the interfaces its name may carry, when several (info) */
+    struct rpc_transport info;
+    struct dce_assoc *dce;
+};
+
+/* Whether a pipe carries DCE/RPC: known RPC pipe names do; others (\PSEXESVC, ...)
+ * are judged by their first bytes. */
+enum pipe_carries { PIPE_UNDECIDED, PIPE_RPC, PIPE_OTHER };
+
+enum pend_kind { PEND_TREE, PEND_CREATE, PEND_READ, PEND_IOCTL, PEND_TRANS };
+
+struct smb_pending {
+    struct smb_pending *next;
+    uint64_t msg_id;
+    uint8_t kind;
+    bool by_create;      /* the pipe was opened in the same chain: found by its CREATE */
+    uint64_t create_msg;
+    uint8_t fid[16];
+    uint64_t session;
+    char path[SMB_NAME_MAX]; /* share of a TREE_CONNECT */
+};
+
+/* What the first bind on a pipe of some name told us, for later pipes of that name. */
+struct learned_iface {
+    char name[SMB_NAME_MAX];
+    struct uuid uuid;
+    uint16_t ver_major;
+};
+
+struct smb_dir {
+    struct buf acc;
+    uint32_t need;    /* bytes of the current message still to gather into acc */
+    uint32_t skip;    /* bytes of the current message to discard */
+    uint32_t msg_len; /* size of the current NBSS message body */
+    bool synced;
+};
+
+/*
+ * Sessions outlive connections: SMB 3 multichannel binds a new connection
+ * to a session whose user and trees were set up on another. A bounded
+ * per-worker registry keyed by (server address, session id) remembers them.
+ */
+#define SMB_REG_MAX 256
+#define SMB_REG_TREES 16
+struct smb_reg_tree {
+    uint32_t id;
+    bool ipc;
+    char share[SMB_NAME_MAX];
+};
+/* A pipe of the session, so that another channel can use its FileId: name and first bind. */
+#define SMB_REG_PIPES 8
+struct smb_reg_pipe {
+    uint8_t fid[16];
+    char name[64];
+    bool has_iface;
+    struct uuid uuid;
+    uint16_t ver_major;
+};
+struct smb_reg_entry {
+    bool used, has_identity;
+    uint8_t server[16];
+    uint64_t session;
+    struct rpc_identity identity;
+    struct smb_reg_tree trees[SMB_REG_TREES];
+    unsigned n_trees;
+    struct smb_reg_pipe pipes[SMB_REG_PIPES];
+    unsigned next_pipe;
+};
+struct smb_registry {
+    struct smb_reg_entry e[SMB_REG_MAX];
+    unsigned next;
+};
+
+struct smb_conn {
+    const struct flow_ref *flow;
+    int server_ep; /* endpoint that answers, -1 until a message says */
+    uint64_t *tx_counter;
+    char *community_id;
+    struct smb_dir dir[2];
+    const char *dialect;
+    struct smb_session *sessions;
+    struct smb_tree *trees;
+    struct smb_pipe *pipes;
+    struct smb_pending *pending;
+    unsigned n_sessions, n_trees, n_pipes, n_pending;
+    struct learned_iface learned[8];
+    unsigned n_learned;
+    uint32_t anomalies_seen;
+    bool partial; /* the message being parsed was cut to its first SMB_PEEK bytes */
+};
+
+static inline bool smb_fid_eq(const uint8_t *a, const uint8_t *b, size_t n) { return memcmp(a, b, n) == 0; }
+
+void smb_anomaly(struct worker *w, struct smb_conn *c, enum anomaly_type t, const char *why);
+void smb_tree_add(struct worker *w, struct smb_conn *c, uint32_t id, uint64_t session,
+                     const char *share, bool ipc);
+struct smb_tree *smb_tree_find(struct worker *w, struct smb_conn *c, uint64_t session,
+                                  uint32_t id);
+struct smb_pipe *smb_pipe_by_fid(struct smb_conn *c, const uint8_t *fid, size_t n);
+struct smb_pipe *smb_pipe_by_create(struct smb_conn *c, uint64_t msg);
+void smb_pend_set_pipe(struct smb_pending *q, const struct smb_pipe *p);
+struct smb_pipe *smb_pend_pipe(struct smb_conn *c, const struct smb_pending *q);
+void smb_pipe_free(struct worker *w, struct smb_conn *c, struct smb_pipe *p);
+void smb_session_learn(struct worker *w, struct smb_conn *c, uint64_t id,
+                          const struct rpc_identity *ident);
+struct smb_reg_pipe *smb_reg_pipe(struct worker *w, struct smb_conn *c, uint64_t session,
+                                     const uint8_t *fid, bool create);
+struct smb_pipe *smb_pipe_new(struct worker *w, struct smb_conn *c, const char *name,
+                                 const char *share, uint64_t session, uint32_t tree);
+void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                      const uint8_t *d, size_t n);
+struct smb_pending *smb_pend_add(struct worker *w, struct smb_conn *c, uint64_t msg,
+                                    enum pend_kind kind);
+struct smb_pending *smb_pend_take(struct smb_conn *c, uint64_t msg);
+void smb_pend_free(struct worker *w, struct smb_pending *q);
+bool smb_tree_may_hold_pipes(struct worker *w, struct smb_conn *c, uint64_t session,
+                                uint32_t tree_id);
+void smb_data_missing(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                         const char *what);
+struct smb_pipe *smb_adopt(struct worker *w, struct smb_conn *c, const uint8_t *fid,
+                              size_t fidlen, uint64_t session, uint32_t tree,
+                              const uint8_t *d, size_t n);
+
+/* One SMB2 message (a compound: each command in turn), from ep. */
+void smb2_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg,
+                         size_t len);
+/* One SMB1 message (an AndX chain: each command in turn), from ep. */
+void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg,
+                         size_t len);
+
+#endif
