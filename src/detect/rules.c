@@ -802,173 +802,314 @@ static const struct {
                     "args.credentials.user|args.user"},
 };
 
-static bool parse_option(struct parse *p, char *name, char *v)
+/* ---- the keywords: one setup function each, found through one table ---- */
+
+static bool kw_msg(struct parse *p, const char *name, char *v, int arg)
 {
-    struct rule *r = p->r;
-    struct alert_info *in = &r->info;
-    if (strcmp(name, "msg") == 0) {
-        if (!v || !unquote(p, trim(v), "msg"))
-            return v ? false : fail(p, "msg needs a value");
-        free(in->msg);
-        in->msg = strdup(v);
-    } else if (strcmp(name, "sid") == 0 || strcmp(name, "rev") == 0 || strcmp(name, "gid") == 0 ||
-               strcmp(name, "priority") == 0) {
-        unsigned long long n;
-        if (!v || !parse_uint(trim(v), UINT32_MAX, &n))
-            return fail(p, "%s: not a number", name);
-        if (name[0] == 's')
-            in->sid = (uint32_t)n;
-        else if (name[0] == 'r')
-            in->rev = (uint32_t)n;
-        else if (name[0] == 'g')
-            in->gid = (uint32_t)n;
-        else
-            in->severity = (int)n;
-    } else if (strcmp(name, "classtype") == 0) {
-        const char *cat;
-        int prio;
-        if (!v || !classtype_lookup(trim(v), &cat, &prio))
-            return fail(p, "classtype: unknown class %s", v ? trim(v) : "");
-        free(in->classtype);
-        in->classtype = strdup(trim(v));
-        in->category = cat;
-        if (!in->severity)
-            in->severity = prio;
-    } else if (strcmp(name, "metadata") == 0) {
-        if (!v)
-            return fail(p, "metadata needs a value");
-        size_t old = in->metadata ? strlen(in->metadata) : 0;
-        char *m = realloc(in->metadata, old + strlen(v) + 3);
-        if (!m)
-            return fail(p, "out of memory");
-        if (old)
-            strcpy(m + old, ", ");
-        strcpy(m + old + (old ? 2 : 0), trim(v));
-        in->metadata = m;
-    } else if (strcmp(name, "reference") == 0) {
-        if (!v || !strchr(v, ','))
-            return fail(p, "reference: expected type,value");
-        char *url = reference_url(p, trim(v));
-        if (!url)
-            return false;
-        if (!GROW(p, in->references, in->n_refs)) {
-            free(url);
-            return false;
-        }
-        in->references[in->n_refs++] = url;
-    } else if (strcmp(name, "flow") == 0) {
-        if (!v)
-            return fail(p, "flow needs a value");
-        char *save = NULL;
-        for (char *t = strtok_r(v, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            t = trim(t);
-            if (strcmp(t, "to_server") == 0 || strcmp(t, "from_client") == 0)
-                r->flow = FLOW_TO_SERVER;
-            else if (strcmp(t, "to_client") == 0 || strcmp(t, "from_server") == 0)
-                r->flow = FLOW_TO_CLIENT;
-            else if (strcmp(t, "established") && strcmp(t, "stateless") &&
-                     strcmp(t, "not_established") && strcmp(t, "only_stream") &&
-                     strcmp(t, "no_stream"))
-                return fail(p, "flow: unknown option %s", t);
-        }
-    } else if (strcmp(name, "dcerpc.iface") == 0 || strcmp(name, "dce_iface") == 0) {
-        if (!v)
-            return fail(p, "%s needs a UUID", name);
-        return parse_iface(p, v);
-    } else if (strcmp(name, "dcerpc.opnum") == 0 || strcmp(name, "dce_opnum") == 0) {
-        if (!v)
-            return fail(p, "%s needs a value", name);
-        return parse_opnum(p, v);
-    } else if (strcmp(name, "dcerpc.stub_data") == 0 || strcmp(name, "dce_stub_data") == 0) {
-        p->buffer = BUF_STUB;
-    } else if (strcmp(name, "rpc.named_pipe") == 0) {
-        p->buffer = BUF_PIPE;
-    } else if (strcmp(name, "rpc.user") == 0) {
-        p->buffer = BUF_USER;
-    } else if (strcmp(name, "rpc.interface") == 0) {
-        if (!v)
-            p->buffer = BUF_INTERFACE;
-        else
-            return parse_names(p, v, &r->if_names, &r->n_if_names, name);
-    } else if (strcmp(name, "rpc.operation") == 0) {
-        if (!v)
-            p->buffer = BUF_OPERATION;
-        else
-            return parse_names(p, v, &r->op_names, &r->n_op_names, name);
-    } else if (strcmp(name, "rpc.arg") == 0) {
-        if (!v || !*trim(v))
-            return fail(p, "rpc.arg needs a path (e.g. rpc.arg:args.binary_path)");
-        p->buffer = BUF_ARG;
-        char *path = strdup(trim(v));
-        if (!path)
-            return fail(p, "out of memory");
-        if (!GROW(p, r->paths, r->n_paths)) {
-            free(path);
-            return false;
-        }
-        r->paths[r->n_paths++] = path;
-        p->arg_path = r->paths[r->n_paths - 1];
-    } else if (strncmp(name, "rpc.", 4) == 0 &&
-               (strcmp(name, "rpc.class") == 0 || strcmp(name, "rpc.transport") == 0 ||
-                strcmp(name, "rpc.sealed") == 0 || strcmp(name, "rpc.target") == 0 ||
-                strcmp(name, "rpc.auth_level") == 0 || strcmp(name, "rpc.indicator") == 0 ||
-                strcmp(name, "rpc.story") == 0 || strcmp(name, "rpc.inferred") == 0)) {
-        if (strcmp(name, "rpc.sealed") == 0)
-            return parse_bool_kw(p, name, v, &r->sealed);
-        if (strcmp(name, "rpc.inferred") == 0)
-            return parse_bool_kw(p, name, v, &r->inferred);
-        if (strcmp(name, "rpc.target") == 0)
-            return parse_bool_kw(p, name, v, &r->target);
-        if (!v)
-            return fail(p, "%s needs a value", name);
-        if (strcmp(name, "rpc.class") == 0)
-            return parse_class(p, v);
-        if (strcmp(name, "rpc.auth_level") == 0)
-            return parse_auth_level(p, v);
-        if (strcmp(name, "rpc.indicator") == 0)
-            return parse_indicator(p, v);
-        if (strcmp(name, "rpc.story") == 0) {
-            free(r->story);
-            r->story = strdup(trim(v));
-            return true;
-        }
-        v = trim(v);
-        if (strcmp(v, "ncacn_np") == 0 || strcmp(v, "smb") == 0)
-            r->transport = RPC_TRANSPORT_NP;
-        else if (strcmp(v, "ncacn_ip_tcp") == 0 || strcmp(v, "tcp") == 0)
-            r->transport = RPC_TRANSPORT_TCP;
-        else
-            return fail(p, "rpc.transport: expected ncacn_np or ncacn_ip_tcp");
-    } else if (strcmp(name, "content") == 0) {
-        if (!v)
-            return fail(p, "content needs a value");
-        return parse_content(p, v);
-    } else if (strcmp(name, "pcre") == 0) {
-        if (!v)
-            return fail(p, "pcre needs a value");
-        return parse_pcre(p, v);
-    } else if (strcmp(name, "nocase") == 0 || strcmp(name, "offset") == 0 ||
-               strcmp(name, "depth") == 0 || strcmp(name, "distance") == 0 ||
-               strcmp(name, "within") == 0 || strcmp(name, "endswith") == 0 ||
-               strcmp(name, "startswith") == 0) {
-        return content_modifier(p, name, v);
-    } else if (strcmp(name, "bsize") == 0) {
-        return parse_bsize(p, v);
-    } else if (strcmp(name, "byte_test") == 0 || strcmp(name, "byte_jump") == 0) {
-        return parse_byteop(p, name[5] == 't' ? 't' : 'j', v);
-    } else if (strcmp(name, "fast_pattern") == 0 || strcmp(name, "rawbytes") == 0 ||
-               strcmp(name, "requires") == 0 || strcmp(name, "target") == 0) {
-        /* hints for Suricata's engine, or version gates we satisfy */
-    } else {
-        for (size_t i = 0; i < sizeof arg_shortcuts / sizeof arg_shortcuts[0]; i++)
-            if (strcmp(name, arg_shortcuts[i].kw) == 0) {
-                p->buffer = BUF_ARG;
-                p->arg_path = arg_shortcuts[i].paths;
-                return true;
-            }
-        return fail(p, "unknown keyword %s", name);
+    (void)arg;
+    if (!unquote(p, trim(v), name))
+        return false;
+    free(p->r->info.msg);
+    p->r->info.msg = strdup(v);
+    return true;
+}
+
+/* sid, rev, gid, priority: arg says which */
+enum { NUM_SID, NUM_REV, NUM_GID, NUM_PRIORITY };
+static bool kw_number(struct parse *p, const char *name, char *v, int arg)
+{
+    struct alert_info *in = &p->r->info;
+    unsigned long long n;
+    if (!parse_uint(trim(v), UINT32_MAX, &n))
+        return fail(p, "%s: not a number", name);
+    if (arg == NUM_SID)
+        in->sid = (uint32_t)n;
+    else if (arg == NUM_REV)
+        in->rev = (uint32_t)n;
+    else if (arg == NUM_GID)
+        in->gid = (uint32_t)n;
+    else
+        in->severity = (int)n;
+    return true;
+}
+
+static bool kw_classtype(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    struct alert_info *in = &p->r->info;
+    const char *cat;
+    int prio;
+    if (!classtype_lookup(trim(v), &cat, &prio))
+        return fail(p, "classtype: unknown class %s", trim(v));
+    free(in->classtype);
+    in->classtype = strdup(trim(v));
+    in->category = cat;
+    if (!in->severity)
+        in->severity = prio;
+    return true;
+}
+
+static bool kw_metadata(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    struct alert_info *in = &p->r->info;
+    size_t old = in->metadata ? strlen(in->metadata) : 0;
+    char *m = realloc(in->metadata, old + strlen(v) + 3);
+    if (!m)
+        return fail(p, "out of memory");
+    if (old)
+        strcpy(m + old, ", ");
+    strcpy(m + old + (old ? 2 : 0), trim(v));
+    in->metadata = m;
+    return true;
+}
+
+static bool kw_reference(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    struct alert_info *in = &p->r->info;
+    if (!strchr(v, ','))
+        return fail(p, "reference: expected type,value");
+    char *url = reference_url(p, trim(v));
+    if (!url)
+        return false;
+    if (!GROW(p, in->references, in->n_refs)) {
+        free(url);
+        return false;
+    }
+    in->references[in->n_refs++] = url;
+    return true;
+}
+
+static bool kw_flow(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    char *save = NULL;
+    for (char *t = strtok_r(v, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        t = trim(t);
+        if (strcmp(t, "to_server") == 0 || strcmp(t, "from_client") == 0)
+            p->r->flow = FLOW_TO_SERVER;
+        else if (strcmp(t, "to_client") == 0 || strcmp(t, "from_server") == 0)
+            p->r->flow = FLOW_TO_CLIENT;
+        else if (strcmp(t, "established") && strcmp(t, "stateless") &&
+                 strcmp(t, "not_established") && strcmp(t, "only_stream") &&
+                 strcmp(t, "no_stream"))
+            return fail(p, "flow: unknown option %s", t);
     }
     return true;
+}
+
+static bool kw_iface(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    return parse_iface(p, v);
+}
+
+static bool kw_opnum(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    return parse_opnum(p, v);
+}
+
+/* A sticky buffer (arg): what the content after it inspects. */
+static bool kw_buffer(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)v;
+    p->buffer = arg;
+    return true;
+}
+
+/* rpc.interface / rpc.operation: a list of names, or without a value the sticky buffer. */
+static bool kw_names(struct parse *p, const char *name, char *v, int arg)
+{
+    struct rule *r = p->r;
+    if (!v) {
+        p->buffer = arg;
+        return true;
+    }
+    if (arg == BUF_INTERFACE)
+        return parse_names(p, v, &r->if_names, &r->n_if_names, name);
+    return parse_names(p, v, &r->op_names, &r->n_op_names, name);
+}
+
+static bool kw_arg(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    struct rule *r = p->r;
+    if (!*trim(v))
+        return fail(p, "rpc.arg needs a path (e.g. rpc.arg:args.binary_path)");
+    p->buffer = BUF_ARG;
+    char *path = strdup(trim(v));
+    if (!path)
+        return fail(p, "out of memory");
+    if (!GROW(p, r->paths, r->n_paths)) {
+        free(path);
+        return false;
+    }
+    r->paths[r->n_paths++] = path;
+    p->arg_path = r->paths[r->n_paths - 1];
+    return true;
+}
+
+/* rpc.sealed, rpc.inferred, rpc.target: arg says which */
+enum { BOOL_SEALED, BOOL_INFERRED, BOOL_TARGET };
+static bool kw_bool(struct parse *p, const char *name, char *v, int arg)
+{
+    struct rule *r = p->r;
+    return parse_bool_kw(p, name, v,
+                         arg == BOOL_SEALED     ? &r->sealed
+                         : arg == BOOL_INFERRED ? &r->inferred
+                                                : &r->target);
+}
+
+static bool kw_class(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    return parse_class(p, v);
+}
+
+static bool kw_auth_level(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    return parse_auth_level(p, v);
+}
+
+static bool kw_indicator(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    return parse_indicator(p, v);
+}
+
+static bool kw_story(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    free(p->r->story);
+    p->r->story = strdup(trim(v));
+    return true;
+}
+
+static bool kw_transport(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    v = trim(v);
+    if (strcmp(v, "ncacn_np") == 0 || strcmp(v, "smb") == 0)
+        p->r->transport = RPC_TRANSPORT_NP;
+    else if (strcmp(v, "ncacn_ip_tcp") == 0 || strcmp(v, "tcp") == 0)
+        p->r->transport = RPC_TRANSPORT_TCP;
+    else
+        return fail(p, "rpc.transport: expected ncacn_np or ncacn_ip_tcp");
+    return true;
+}
+
+static bool kw_content(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    return parse_content(p, v);
+}
+
+static bool kw_pcre(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    return parse_pcre(p, v);
+}
+
+static bool kw_modifier(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)arg;
+    return content_modifier(p, name, v);
+}
+
+static bool kw_bsize(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    return parse_bsize(p, v);
+}
+
+static bool kw_byteop(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name;
+    return parse_byteop(p, (char)arg, v);
+}
+
+/* hints for Suricata's engine, or version gates we satisfy */
+static bool kw_ignored(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)p, (void)name, (void)v, (void)arg;
+    return true;
+}
+
+/*
+ * Every keyword: its name, the older spelling Suricata also reads (or NULL),
+ * the error when it is given no value (after its name; NULL when it needs
+ * none or its setup decides), its setup, and a parameter for that setup.
+ */
+static const struct keyword {
+    const char *name, *alias;
+    const char *missing;
+    bool (*setup)(struct parse *p, const char *name, char *v, int arg);
+    int arg;
+} keywords[] = {
+    {"msg", NULL, " needs a value", kw_msg, 0},
+    {"sid", NULL, ": not a number", kw_number, NUM_SID},
+    {"rev", NULL, ": not a number", kw_number, NUM_REV},
+    {"gid", NULL, ": not a number", kw_number, NUM_GID},
+    {"priority", NULL, ": not a number", kw_number, NUM_PRIORITY},
+    {"classtype", NULL, ": unknown class ", kw_classtype, 0},
+    {"metadata", NULL, " needs a value", kw_metadata, 0},
+    {"reference", NULL, ": expected type,value", kw_reference, 0},
+    {"flow", NULL, " needs a value", kw_flow, 0},
+    {"dcerpc.iface", "dce_iface", " needs a UUID", kw_iface, 0},
+    {"dcerpc.opnum", "dce_opnum", " needs a value", kw_opnum, 0},
+    {"dcerpc.stub_data", "dce_stub_data", NULL, kw_buffer, BUF_STUB},
+    {"rpc.named_pipe", NULL, NULL, kw_buffer, BUF_PIPE},
+    {"rpc.user", NULL, NULL, kw_buffer, BUF_USER},
+    {"rpc.interface", NULL, NULL, kw_names, BUF_INTERFACE},
+    {"rpc.operation", NULL, NULL, kw_names, BUF_OPERATION},
+    {"rpc.arg", NULL, " needs a path (e.g. rpc.arg:args.binary_path)", kw_arg, 0},
+    {"rpc.sealed", NULL, NULL, kw_bool, BOOL_SEALED},
+    {"rpc.inferred", NULL, NULL, kw_bool, BOOL_INFERRED},
+    {"rpc.target", NULL, NULL, kw_bool, BOOL_TARGET},
+    {"rpc.class", NULL, " needs a value", kw_class, 0},
+    {"rpc.auth_level", NULL, " needs a value", kw_auth_level, 0},
+    {"rpc.indicator", NULL, " needs a value", kw_indicator, 0},
+    {"rpc.story", NULL, " needs a value", kw_story, 0},
+    {"rpc.transport", NULL, " needs a value", kw_transport, 0},
+    {"content", NULL, " needs a value", kw_content, 0},
+    {"pcre", NULL, " needs a value", kw_pcre, 0},
+    {"nocase", NULL, NULL, kw_modifier, 0},
+    {"offset", NULL, NULL, kw_modifier, 0},
+    {"depth", NULL, NULL, kw_modifier, 0},
+    {"distance", NULL, NULL, kw_modifier, 0},
+    {"within", NULL, NULL, kw_modifier, 0},
+    {"endswith", NULL, NULL, kw_modifier, 0},
+    {"startswith", NULL, NULL, kw_modifier, 0},
+    {"bsize", NULL, NULL, kw_bsize, 0},
+    {"byte_test", NULL, NULL, kw_byteop, 't'},
+    {"byte_jump", NULL, NULL, kw_byteop, 'j'},
+    {"fast_pattern", NULL, NULL, kw_ignored, 0},
+    {"rawbytes", NULL, NULL, kw_ignored, 0},
+    {"requires", NULL, NULL, kw_ignored, 0},
+    {"target", NULL, NULL, kw_ignored, 0},
+};
+
+static bool parse_option(struct parse *p, char *name, char *v)
+{
+    for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++) {
+        const struct keyword *k = &keywords[i];
+        if (strcmp(name, k->name) != 0 && !(k->alias && strcmp(name, k->alias) == 0))
+            continue;
+        if (!v && k->missing)
+            return fail(p, "%s%s", name, k->missing);
+        return k->setup(p, name, v, k->arg);
+    }
+    /* shortcuts for an argument's sticky buffer: rpc.binary_path, ... */
+    for (size_t i = 0; i < sizeof arg_shortcuts / sizeof arg_shortcuts[0]; i++)
+        if (strcmp(name, arg_shortcuts[i].kw) == 0) {
+            p->buffer = BUF_ARG;
+            p->arg_path = arg_shortcuts[i].paths;
+            return true;
+        }
+    return fail(p, "unknown keyword %s", name);
 }
 
 /* Splits "name:value; name; ..." respecting quotes and escapes. */
