@@ -50,7 +50,10 @@ static uint64_t rnd(void)
     return rng * 2685821657736338717ULL;
 }
 
-static uint32_t rndn(uint32_t n) { return (uint32_t)(rnd() % n); }
+static uint32_t rndn(uint32_t n)
+{
+    return (uint32_t)(rnd() % n);
+}
 
 /* ---- frames ---- */
 
@@ -65,7 +68,7 @@ static uint16_t ip_csum(const uint8_t *h)
 }
 
 struct conn {
-    uint32_t a, b;        /* client, server IPv4 (host order) */
+    uint32_t a, b; /* client, server IPv4 (host order) */
     uint16_t pa, pb;
     uint32_t seq[2];
 };
@@ -100,7 +103,8 @@ static void tcp_frame(struct conn *c, int from, uint8_t flags, const uint8_t *da
     c->seq[from] += n + ((flags & 0x03) ? 1 : 0);
 }
 
-static void udp_frame(uint32_t a, uint32_t b, uint16_t pa, uint16_t pb, const uint8_t *d, uint32_t n)
+static void udp_frame(uint32_t a, uint32_t b, uint16_t pa, uint16_t pb, const uint8_t *d,
+                      uint32_t n)
 {
     static uint8_t f[2048];
     memset(f, 0, 42);
@@ -207,7 +211,7 @@ static void index_flows(void)
 /* One copy of a template flow being replayed. */
 struct replay {
     size_t flow, next;
-    uint32_t a, b;  /* new client and server addresses */
+    uint32_t a, b; /* new client and server addresses */
     uint16_t pa, pb;
 };
 
@@ -219,7 +223,7 @@ static void start_replay(struct replay *r)
     r->next = 0;
     copies++;
     r->a = 0x0a000000u | (copies & 0xffff) << 8 | (1 + rndn(250)); /* 10.x.y.z clients */
-    r->b = 0x0ac80000u | rndn(4096);                                 /* 10.200.0.0/20 servers */
+    r->b = 0x0ac80000u | rndn(4096);                               /* 10.200.0.0/20 servers */
     r->pa = (uint16_t)(20000 + copies % 40000);
     const struct tflow *t = &tf[r->flow];
     /* the server keeps its well-known port (135, 445, a dynamic one): it names what it is */
@@ -258,8 +262,8 @@ static bool step_replay(struct replay *r)
 
 struct bulk {
     struct conn c;
-    uint32_t left;     /* bytes still to send from the server */
-    uint8_t kind;      /* 0 HTTP-like, 1 TLS-like, 2 short connection */
+    uint32_t left; /* bytes still to send from the server */
+    uint8_t kind;  /* 0 HTTP-like, 1 TLS-like, 2 short connection */
     uint8_t phase;
 };
 
@@ -269,8 +273,8 @@ static void start_bulk(struct bulk *b)
 {
     memset(b, 0, sizeof *b);
     bulk_copies++;
-    b->c.a = 0xc0a80000u | rndn(65536);                /* 192.168.0.0/16 clients */
-    b->c.b = 0x5db80000u | rndn(65536);                /* servers out there */
+    b->c.a = 0xc0a80000u | rndn(65536); /* 192.168.0.0/16 clients */
+    b->c.b = 0x5db80000u | rndn(65536); /* servers out there */
     b->c.pa = (uint16_t)(1024 + rndn(60000));
     uint32_t r = rndn(100);
     b->kind = r < 45 ? 0 : r < 90 ? 1 : 2;
@@ -285,16 +289,16 @@ static uint32_t client_hello(uint8_t *o)
     static const char host[] = "www.example.com";
     uint8_t body[400];
     uint32_t n = 0;
-    body[n++] = 0x03, body[n++] = 0x03;           /* client version TLS 1.2 */
+    body[n++] = 0x03, body[n++] = 0x03; /* client version TLS 1.2 */
     for (int i = 0; i < 32; i++)
-        body[n++] = (uint8_t)(i * 7 + 1);         /* random */
-    body[n++] = 0;                                /* session id */
+        body[n++] = (uint8_t)(i * 7 + 1); /* random */
+    body[n++] = 0;                        /* session id */
     static const uint8_t suites[] = {0x13, 0x01, 0x13, 0x02, 0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x2c,
                                      0xc0, 0x30, 0x00, 0x9c, 0x00, 0x9d, 0x00, 0x2f, 0x00, 0x35};
     body[n++] = 0, body[n++] = sizeof suites;
     memcpy(body + n, suites, sizeof suites);
     n += sizeof suites;
-    body[n++] = 1, body[n++] = 0;                 /* compression: null */
+    body[n++] = 1, body[n++] = 0; /* compression: null */
     uint32_t ext_len_at = n;
     n += 2;
     uint32_t hl = sizeof host - 1;
@@ -333,9 +337,18 @@ static void step_bulk(struct bulk *b)
     }
     struct conn *c = &b->c;
     switch (b->phase) {
-    case 0: tcp_frame(c, 0, 0x02, NULL, 0); b->phase++; return;           /* SYN */
-    case 1: tcp_frame(c, 1, 0x12, NULL, 0); b->phase++; return;           /* SYN-ACK */
-    case 2: tcp_frame(c, 0, 0x10, NULL, 0); b->phase++; return;           /* ACK */
+    case 0:
+        tcp_frame(c, 0, 0x02, NULL, 0);
+        b->phase++;
+        return; /* SYN */
+    case 1:
+        tcp_frame(c, 1, 0x12, NULL, 0);
+        b->phase++;
+        return; /* SYN-ACK */
+    case 2:
+        tcp_frame(c, 0, 0x10, NULL, 0);
+        b->phase++;
+        return; /* ACK */
     case 3: {
         static const char get[] = "GET /static/app.js HTTP/1.1\r\nHost: www.example.com\r\n"
                                   "User-Agent: bench\r\nAccept: */*\r\n\r\n";
@@ -365,16 +378,26 @@ static void step_bulk(struct bulk *b)
             b->phase++;
         return;
     }
-    case 5: tcp_frame(c, 0, 0x11, NULL, 0); b->phase++; return;           /* FIN */
-    case 6: tcp_frame(c, 1, 0x11, NULL, 0); b->phase++; return;
-    default: tcp_frame(c, 0, 0x10, NULL, 0); b->phase = 255; return;
+    case 5:
+        tcp_frame(c, 0, 0x11, NULL, 0);
+        b->phase++;
+        return; /* FIN */
+    case 6:
+        tcp_frame(c, 1, 0x11, NULL, 0);
+        b->phase++;
+        return;
+    default:
+        tcp_frame(c, 0, 0x10, NULL, 0);
+        b->phase = 255;
+        return;
     }
 }
 
 static void dns_pair(void)
 {
-    uint8_t q[64] = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 3, 'w', 'w', 'w', 7,
-                     'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1};
+    uint8_t q[64] = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0,   0,   0,   0,   0,
+                     0,    3,    'w',  'w',  'w',  7,    'e', 'x', 'a', 'm', 'p',
+                     'l',  'e',  3,    'c',  'o',  'm',  0,   0,   1,   0,   1};
     uint32_t a = 0xc0a80000u | rndn(65536), dns = 0x0a000035;
     uint16_t pa = (uint16_t)(1024 + rndn(60000));
     q[0] = (uint8_t)rnd(), q[1] = (uint8_t)rnd();
@@ -452,8 +475,9 @@ int main(int argc, char **argv)
         }
     }
     fclose(out);
-    fprintf(stderr, "gen_traffic: %s, %llu bytes, %u RPC session copies (%llu bytes), "
-                    "%u other connections\n",
+    fprintf(stderr,
+            "gen_traffic: %s, %llu bytes, %u RPC session copies (%llu bytes), "
+            "%u other connections\n",
             argv[3], (unsigned long long)written, copies, (unsigned long long)rpc_bytes,
             bulk_copies);
     return 0;

@@ -3,17 +3,17 @@
  * then either captures read from files or live capture on an interface with
  * one worker thread per fanout member; signals, stats, a summary.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <sys/prctl.h>
 #include <sys/time.h>
 #include <time.h>
@@ -42,8 +42,8 @@
 /* ---- signals ---- */
 
 static volatile bool stop_requested;
-static volatile sig_atomic_t hup_requested;   /* SIGHUP: reopen the logs, reload the rules */
-static volatile sig_atomic_t reload_in_file;  /* the same, for a worker reading files */
+static volatile sig_atomic_t hup_requested;  /* SIGHUP: reopen the logs, reload the rules */
+static volatile sig_atomic_t reload_in_file; /* the same, for a worker reading files */
 
 static void on_stop(int sig)
 {
@@ -80,10 +80,10 @@ struct settings {
     const char **rules;
     size_t nrules;
     const char *log_dir;
-    bool log_dir_set;           /* -l or log-dir given: eve.json kept beside -o outputs */
+    bool log_dir_set; /* -l or log-dir given: eve.json kept beside -o outputs */
     const char *sensor_name;
-    unsigned output_wait;       /* seconds; 0: the default */
-    const char **outputs;       /* -o specs */
+    unsigned output_wait; /* seconds; 0: the default */
+    const char **outputs; /* -o specs */
     size_t noutputs;
     enum output_format format;
     const char *syslog_target, *syslog_tag;
@@ -92,25 +92,62 @@ struct settings {
     const char *config_file;
     const char *user;
     bool quiet, test_rules, default_rules, alert_refs, systemd_dropin;
-    bool separate;              /* --separate-captures */
-    int progress;               /* -1: when stderr is a terminal */
+    bool separate; /* --separate-captures */
+    int progress;  /* -1: when stderr is a terminal */
     struct live_opts live;
     struct xdp_opts xdp;
-    int stats_interval;         /* seconds; -1: the default for the mode */
-    char *strings[256];         /* values kept from the configuration file */
+    int stats_interval; /* seconds; -1: the default for the mode */
+    char *strings[256]; /* values kept from the configuration file */
     size_t nstrings;
 };
 
 enum opt_id {
-    O_READ = 'r', O_IFACE = 'i', O_LOGDIR = 'l', O_FILTER = 'F', O_RULES = 'S', O_CONFIG = 'c',
-    O_QUIET = 'q', O_VERBOSE = 'v', O_VERSION = 'V', O_HELP = 'h', O_OUTPUT = 'o',
+    O_READ = 'r',
+    O_IFACE = 'i',
+    O_LOGDIR = 'l',
+    O_FILTER = 'F',
+    O_RULES = 'S',
+    O_CONFIG = 'c',
+    O_QUIET = 'q',
+    O_VERBOSE = 'v',
+    O_VERSION = 'V',
+    O_HELP = 'h',
+    O_OUTPUT = 'o',
     O_CHECKSUM = 'k',
-    O_COMPAT = 1000, O_NO_BINDS, O_MEMCAP, O_TEST_RULES, O_NO_DEFAULT_RULES, O_ALERT_REFS,
-    O_ALERT_EACH_DIR, O_NO_NDPI, O_FLOW_RECORDS, O_WORKERS, O_SNAPLEN, O_BUFFER, O_NO_PROMISC,
-    O_STATS_INTERVAL, O_USER, O_FLOW_MAX, O_EPM_TTL, O_TCP_TIMEOUT, O_STUB_MAX, O_AF_XDP,
-    O_XDP_NATIVE, O_XDP_PASS, O_XDP_FRAMES, O_XDP_QUEUES, O_FORMAT, O_SYSLOG_TARGET,
-    O_SYSLOG_TAG, O_OUTPUT_QUEUE, O_PROGRESS, O_NO_PROGRESS, O_OUTPUT_WAIT, O_SENSOR_NAME,
-    O_SYSTEMD_DROPIN, O_SEPARATE,
+    O_COMPAT = 1000,
+    O_NO_BINDS,
+    O_MEMCAP,
+    O_TEST_RULES,
+    O_NO_DEFAULT_RULES,
+    O_ALERT_REFS,
+    O_ALERT_EACH_DIR,
+    O_NO_NDPI,
+    O_FLOW_RECORDS,
+    O_WORKERS,
+    O_SNAPLEN,
+    O_BUFFER,
+    O_NO_PROMISC,
+    O_STATS_INTERVAL,
+    O_USER,
+    O_FLOW_MAX,
+    O_EPM_TTL,
+    O_TCP_TIMEOUT,
+    O_STUB_MAX,
+    O_AF_XDP,
+    O_XDP_NATIVE,
+    O_XDP_PASS,
+    O_XDP_FRAMES,
+    O_XDP_QUEUES,
+    O_FORMAT,
+    O_SYSLOG_TARGET,
+    O_SYSLOG_TAG,
+    O_OUTPUT_QUEUE,
+    O_PROGRESS,
+    O_NO_PROGRESS,
+    O_OUTPUT_WAIT,
+    O_SENSOR_NAME,
+    O_SYSTEMD_DROPIN,
+    O_SEPARATE,
 };
 
 /* One table for getopt and the configuration file: keys are the long names. */
@@ -118,7 +155,7 @@ static const struct optdef {
     const char *name;
     int id;
     bool arg;
-    bool in_file;  /* may be set in the configuration file */
+    bool in_file; /* may be set in the configuration file */
     const char *argname, *help;
 } opts[] = {
     {"read", O_READ, true, true, "FILE|DIR",
@@ -188,8 +225,7 @@ static const struct optdef {
      "alerts on both, as Suricata does (default: once per call)"},
     {"compat", O_COMPAT, false, true, NULL,
      "Suricata-compatible records: no rpcsentry extension object"},
-    {"no-bind-records", O_NO_BINDS, false, true, NULL,
-     "do not write bind/alter_context exchanges"},
+    {"no-bind-records", O_NO_BINDS, false, true, NULL, "do not write bind/alter_context exchanges"},
     {"flow-records", O_FLOW_RECORDS, false, true, NULL,
      "write a `flow` record for every flow when it ends"},
     {"no-ndpi", O_NO_NDPI, false, true, NULL, "do not identify flows with nDPI"},
@@ -258,10 +294,11 @@ static void usage(FILE *f)
         }
         fputc('\n', f);
     }
-    fprintf(f, "\nTrailing arguments form a BPF filter expression, as with tcpdump.\n"
-               "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reopens the log and reloads the rules.\n"
-               "Exit status: 0 on success (truncated captures are warned about), 1 when a\n"
-               "capture is missing, unreadable or corrupt, 2 on usage errors.\n");
+    fprintf(f,
+            "\nTrailing arguments form a BPF filter expression, as with tcpdump.\n"
+            "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reopens the log and reloads the rules.\n"
+            "Exit status: 0 on success (truncated captures are warned about), 1 when a\n"
+            "capture is missing, unreadable or corrupt, 2 on usage errors.\n");
 }
 
 static bool parse_size(const char *s, size_t *out)
@@ -272,9 +309,12 @@ static bool parse_size(const char *s, size_t *out)
     if (errno || end == s || *s == '-')
         return false;
     switch (*end) {
-    case 'k': case 'K': v <<= 10, end++; break;
-    case 'm': case 'M': v <<= 20, end++; break;
-    case 'g': case 'G': v <<= 30, end++; break;
+    case 'k':
+    case 'K': v <<= 10, end++; break;
+    case 'm':
+    case 'M': v <<= 20, end++; break;
+    case 'g':
+    case 'G': v <<= 30, end++; break;
     default: break;
     }
     if (*end)
@@ -699,8 +739,7 @@ static int test_rules(const struct settings *st)
     }
     printf("%u rules loaded (%s%s%s), %u errors\n", detect_rule_count(d),
            st->default_rules ? detect_default_dir() : "",
-           st->default_rules && st->nrules ? " and " : "", st->nrules ? "-S files" : "",
-           errors);
+           st->default_rules && st->nrules ? " and " : "", st->nrules ? "-S files" : "", errors);
     detect_free(d);
     return errors ? 1 : 0;
 }

@@ -16,12 +16,12 @@
 
 /* Where a flow's identification stands (struct flow's ndpi_state). */
 enum appid_state {
-    APPID_NONE = 0,   /* not looked at (no payload yet, or nDPI off) */
-    APPID_DETECTING,  /* nDPI holds state for it */
-    APPID_DECIDED,    /* nDPI named it */
-    APPID_GUESSED,    /* nDPI gave up and guessed from the ports */
-    APPID_FAILED,     /* nDPI gave up with nothing */
-    APPID_OURS,       /* the sensor's engines took it: their verdict stands */
+    APPID_NONE = 0,  /* not looked at (no payload yet, or nDPI off) */
+    APPID_DETECTING, /* nDPI holds state for it */
+    APPID_DECIDED,   /* nDPI named it */
+    APPID_GUESSED,   /* nDPI gave up and guessed from the ports */
+    APPID_FAILED,    /* nDPI gave up with nothing */
+    APPID_OURS,      /* the sensor's engines took it: their verdict stands */
 };
 
 struct worker;

@@ -20,7 +20,7 @@
 enum arg_type { ARG_OBJ, ARG_ARR, ARG_STR, ARG_NUM, ARG_BOOL };
 
 struct rpc_arg {
-    const char *name;     /* NULL inside arrays */
+    const char *name; /* NULL inside arrays */
     uint8_t type;
     uint16_t first, last; /* children (objects, arrays) */
     uint16_t next;        /* next sibling */
@@ -49,8 +49,7 @@ uint16_t args_section(struct rpc_args *a, const char *name);
 uint16_t args_obj(struct rpc_args *a, uint16_t parent, const char *name);
 uint16_t args_arr(struct rpc_args *a, uint16_t parent, const char *name);
 uint16_t args_str(struct rpc_args *a, uint16_t parent, const char *name, const char *s);
-uint16_t args_strn(struct rpc_args *a, uint16_t parent, const char *name, const char *s,
-                   size_t n);
+uint16_t args_strn(struct rpc_args *a, uint16_t parent, const char *name, const char *s, size_t n);
 uint16_t args_num(struct rpc_args *a, uint16_t parent, const char *name, uint64_t v);
 uint16_t args_bool(struct rpc_args *a, uint16_t parent, const char *name, bool v);
 

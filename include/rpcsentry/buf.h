@@ -27,7 +27,10 @@ bool buf_reserve(struct buf *b, size_t total);
 bool buf_append(struct buf *b, const void *p, size_t n);
 /* Drops the first n bytes, keeping the rest. */
 void buf_consume(struct buf *b, size_t n);
-static inline void buf_clear(struct buf *b) { b->len = 0; }
+static inline void buf_clear(struct buf *b)
+{
+    b->len = 0;
+}
 void buf_free(struct buf *b);
 
 #endif

@@ -23,7 +23,7 @@ struct capture_result {
     enum capture_status status;
     uint64_t packets;
     uint64_t bytes;
-    char message[512];   /* what went wrong, for the operator */
+    char message[512]; /* what went wrong, for the operator */
 };
 
 /*
@@ -31,8 +31,8 @@ struct capture_result {
  * BPF filter, and flushes its flows at the end. Stops early when *stop
  * becomes true (signals).
  */
-void capture_file(struct worker *w, const char *path, const char *bpf,
-                  volatile const bool *stop, struct capture_result *res);
+void capture_file(struct worker *w, const char *path, const char *bpf, volatile const bool *stop,
+                  struct capture_result *res);
 
 /* One capture to read, and whether it was found in a directory (then a file
  * that is not a capture is skipped rather than an error). */
@@ -49,20 +49,19 @@ struct capture_input {
  * files in name order. Returns an array ended by a NULL path, to free with
  * capture_free_list, or NULL with err set when an argument does not exist.
  */
-struct capture_input *capture_expand(const char *const *args, size_t n, char *err,
-                                     size_t errlen);
+struct capture_input *capture_expand(const char *const *args, size_t n, char *err, size_t errlen);
 void capture_free_list(struct capture_input *list);
 
 /* ---- live capture ---- */
 
 struct live_opts {
     const char *iface;
-    int snaplen;           /* bytes kept of each frame */
-    int buffer_mb;         /* kernel ring buffer, MiB */
+    int snaplen;   /* bytes kept of each frame */
+    int buffer_mb; /* kernel ring buffer, MiB */
     bool promisc;
-    bool immediate;        /* hand packets over at once rather than in batches */
-    const char *bpf;       /* filter expression, or NULL */
-    int fanout_group;      /* PACKET_FANOUT group id when several workers share the interface */
+    bool immediate;   /* hand packets over at once rather than in batches */
+    const char *bpf;  /* filter expression, or NULL */
+    int fanout_group; /* PACKET_FANOUT group id when several workers share the interface */
     int workers;
     volatile const bool *stop; /* an interface that is down at start is waited for until set */
 };
@@ -97,11 +96,11 @@ void live_close(struct live_source *s);
 
 struct xdp_opts {
     const char *iface;
-    bool native;           /* driver mode; otherwise generic (skb) mode, which works anywhere */
-    bool pass_others;      /* what the sensor does not want goes on to the kernel (else: dropped) */
-    uint32_t frames;       /* UMEM frames per queue (4 KiB each) */
+    bool native;      /* driver mode; otherwise generic (skb) mode, which works anywhere */
+    bool pass_others; /* what the sensor does not want goes on to the kernel (else: dropped) */
+    uint32_t frames;  /* UMEM frames per queue (4 KiB each) */
     uint16_t dyn_lo, dyn_hi; /* the dynamic RPC port range the XDP program passes */
-    int queues;            /* receive queues to read; 0 = all */
+    int queues;              /* receive queues to read; 0 = all */
 };
 
 struct xdp_iface;

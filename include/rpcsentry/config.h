@@ -11,40 +11,40 @@
 
 struct config {
     /* flows */
-    uint32_t flow_max;            /* flow records at most; the idle ones are evicted beyond */
-    uint32_t flow_hash_size;      /* buckets (rounded up to a power of two) */
-    uint32_t tcp_timeout_new;     /* seconds idle before a flow without data ends */
-    uint32_t tcp_timeout_est;     /* seconds idle for an established TCP flow */
-    uint32_t tcp_timeout_closed;  /* seconds after FIN/RST */
+    uint32_t flow_max;           /* flow records at most; the idle ones are evicted beyond */
+    uint32_t flow_hash_size;     /* buckets (rounded up to a power of two) */
+    uint32_t tcp_timeout_new;    /* seconds idle before a flow without data ends */
+    uint32_t tcp_timeout_est;    /* seconds idle for an established TCP flow */
+    uint32_t tcp_timeout_closed; /* seconds after FIN/RST */
     uint32_t udp_timeout;
 
     /* memory */
-    size_t memcap;                /* global cap on accounted memory, bytes */
-    size_t stream_memcap;         /* cap on buffered out-of-order TCP data, all flows */
-    uint32_t stream_ooo_max;      /* buffered out-of-order bytes per direction */
-    uint32_t stream_ooo_segs;     /* buffered out-of-order segments per direction */
+    size_t memcap;            /* global cap on accounted memory, bytes */
+    size_t stream_memcap;     /* cap on buffered out-of-order TCP data, all flows */
+    uint32_t stream_ooo_max;  /* buffered out-of-order bytes per direction */
+    uint32_t stream_ooo_segs; /* buffered out-of-order segments per direction */
 
     /* DCE/RPC */
-    uint32_t dce_stub_max;        /* request/response stub bytes kept per call */
-    uint32_t dce_max_calls;       /* outstanding calls per association */
-    uint32_t dce_max_contexts;    /* presentation contexts per association */
-    uint32_t dce_call_timeout;    /* seconds before an unanswered call is given up */
-    uint32_t epm_ttl;             /* seconds an endpoint-mapper answer names its port */
+    uint32_t dce_stub_max;     /* request/response stub bytes kept per call */
+    uint32_t dce_max_calls;    /* outstanding calls per association */
+    uint32_t dce_max_contexts; /* presentation contexts per association */
+    uint32_t dce_call_timeout; /* seconds before an unanswered call is given up */
+    uint32_t epm_ttl;          /* seconds an endpoint-mapper answer names its port */
 
     /* output */
-    bool compat;                  /* drop the rpcsentry extension object */
-    bool log_binds;               /* write bind/alter_context records */
-    bool log_flows;               /* write a `flow` record when each flow ends */
-    bool ndpi;                    /* identify flows with nDPI (when built with it) */
-    bool alert_each_direction;    /* Suricata's way: a rule alerts at the request and again at
-                                     the response when both match; default once per call */
+    bool compat;               /* drop the rpcsentry extension object */
+    bool log_binds;            /* write bind/alter_context records */
+    bool log_flows;            /* write a `flow` record when each flow ends */
+    bool ndpi;                 /* identify flows with nDPI (when built with it) */
+    bool alert_each_direction; /* Suricata's way: a rule alerts at the request and again at
+                                  the response when both match; default once per call */
     uint16_t community_id_seed;
 
     /* decode */
-    uint8_t checksum_checks;      /* enum checksum_mode */
+    uint8_t checksum_checks; /* enum checksum_mode */
 
     /* behaviour */
-    uint64_t hash_seed;           /* keyed hash for flow tables */
+    uint64_t hash_seed; /* keyed hash for flow tables */
 };
 
 /*

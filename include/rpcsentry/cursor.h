@@ -32,7 +32,10 @@ static inline size_t rd_left(const struct rd *c)
     return c->err ? 0 : c->len - c->off;
 }
 
-static inline bool rd_ok(const struct rd *c) { return !c->err; }
+static inline bool rd_ok(const struct rd *c)
+{
+    return !c->err;
+}
 
 /* True when n more bytes can be read; sets nothing. */
 static inline bool rd_has(const struct rd *c, size_t n)
@@ -78,8 +81,7 @@ static inline uint32_t rd_u32le(struct rd *c)
         return (uint32_t)rd_fail(c);
     const uint8_t *b = c->p + c->off;
     c->off += 4;
-    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) |
-           ((uint32_t)b[3] << 24);
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
 }
 
 static inline uint32_t rd_u32be(struct rd *c)
@@ -88,8 +90,7 @@ static inline uint32_t rd_u32be(struct rd *c)
         return (uint32_t)rd_fail(c);
     const uint8_t *b = c->p + c->off;
     c->off += 4;
-    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) |
-           (uint32_t)b[3];
+    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | (uint32_t)b[3];
 }
 
 static inline uint64_t rd_u64le(struct rd *c)
@@ -107,9 +108,18 @@ static inline uint64_t rd_u64be(struct rd *c)
 }
 
 /* Byte-order-selected reads, for protocols that announce it (DCE/RPC drep). */
-static inline uint16_t rd_u16(struct rd *c, bool le) { return le ? rd_u16le(c) : rd_u16be(c); }
-static inline uint32_t rd_u32(struct rd *c, bool le) { return le ? rd_u32le(c) : rd_u32be(c); }
-static inline uint64_t rd_u64(struct rd *c, bool le) { return le ? rd_u64le(c) : rd_u64be(c); }
+static inline uint16_t rd_u16(struct rd *c, bool le)
+{
+    return le ? rd_u16le(c) : rd_u16be(c);
+}
+static inline uint32_t rd_u32(struct rd *c, bool le)
+{
+    return le ? rd_u32le(c) : rd_u32be(c);
+}
+static inline uint64_t rd_u64(struct rd *c, bool le)
+{
+    return le ? rd_u64le(c) : rd_u64be(c);
+}
 
 static inline void rd_skip(struct rd *c, size_t n)
 {

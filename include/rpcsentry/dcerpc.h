@@ -71,8 +71,8 @@ struct dce_auth {
     bool present;
     uint8_t type, level, pad_len;
     uint32_t context_id;
-    size_t trailer_off;     /* offset of the 8-byte sec_trailer within the PDU */
-    const uint8_t *value;   /* auth_value, auth_len bytes */
+    size_t trailer_off;   /* offset of the 8-byte sec_trailer within the PDU */
+    const uint8_t *value; /* auth_value, auth_len bytes */
     size_t value_len;
 };
 

@@ -40,10 +40,10 @@ struct packet {
     uint64_t ts_us;
     uint64_t pcap_cnt;
     int linktype;
-    uint64_t order_seq;       /* several workers reading files: the frame's place in the run */
-    uint64_t clock_us;        /* and the latest time of the file's frames up to it (0: ts_us) */
-    uint64_t answers_seq;     /* and the place of the last frame up to it that may carry an
-                                 endpoint-mapper answer (epm_mapper_port) */
+    uint64_t order_seq;   /* several workers reading files: the frame's place in the run */
+    uint64_t clock_us;    /* and the latest time of the file's frames up to it (0: ts_us) */
+    uint64_t answers_seq; /* and the place of the last frame up to it that may carry an
+                             endpoint-mapper answer (epm_mapper_port) */
 
     /* set by decode_layers */
     uint8_t ipver;            /* 4 or 6 */
@@ -52,24 +52,24 @@ struct packet {
     uint16_t sport, dport;
     uint16_t vlan[2];
     uint8_t vlan_cnt;
-    bool ip_len_fixed;        /* IP length disagreed with the frame; captured bytes used */
+    bool ip_len_fixed; /* IP length disagreed with the frame; captured bytes used */
     uint8_t tcp_flags;
     uint32_t seq, ack;
-    const uint8_t *payload;   /* transport payload within data */
+    const uint8_t *payload; /* transport payload within data */
     uint32_t payload_len;
-    const uint8_t *l3;        /* the IP header, and the IP packet's length as used */
+    const uint8_t *l3; /* the IP header, and the IP packet's length as used */
     uint32_t l3_len;
-    const uint8_t *l4;        /* the TCP/UDP header, and the segment's length to the IP end */
+    const uint8_t *l4; /* the TCP/UDP header, and the segment's length to the IP end */
     uint32_t l4_len;
 };
 
 enum decode_result {
     DECODE_OK,
-    DECODE_NOT_IP,          /* ARP, LLDP, ...: not for us, not an error */
-    DECODE_OTHER_PROTO,     /* IP, but neither TCP nor UDP */
-    DECODE_FRAGMENT,        /* IP fragment: not reassembled, counted */
-    DECODE_TRUNCATED,       /* headers cut short by the snap length */
-    DECODE_INVALID,         /* malformed headers */
+    DECODE_NOT_IP,      /* ARP, LLDP, ...: not for us, not an error */
+    DECODE_OTHER_PROTO, /* IP, but neither TCP nor UDP */
+    DECODE_FRAGMENT,    /* IP fragment: not reassembled, counted */
+    DECODE_TRUNCATED,   /* headers cut short by the snap length */
+    DECODE_INVALID,     /* malformed headers */
     DECODE_UNSUPPORTED_LINK,
 };
 

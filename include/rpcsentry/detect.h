@@ -23,9 +23,9 @@ struct alert_info {
     uint32_t gid, sid, rev;
     char *msg;
     char *classtype;
-    const char *category;   /* the classtype's description */
-    int severity;           /* priority: 1 highest */
-    char *metadata;         /* "key value, key value", as written in the rule */
+    const char *category; /* the classtype's description */
+    int severity;         /* priority: 1 highest */
+    char *metadata;       /* "key value, key value", as written in the rule */
     char **references;
     unsigned n_refs;
 };
@@ -39,13 +39,13 @@ struct story_piece {
     enum rpc_class cls;
 };
 struct rpc_story {
-    const char *kind;         /* service_create_start_delete, task_register_run_delete, ... */
-    char summary[1024];       /* one line for people */
-    struct flow_ref flow;     /* of the call that completed it */
+    const char *kind;     /* service_create_start_delete, task_register_run_delete, ... */
+    char summary[1024];   /* one line for people */
+    struct flow_ref flow; /* of the call that completed it */
     uint8_t client_ep;
     const struct rpc_transport *transport; /* of that call; may be NULL when flushed */
-    char name[256];           /* service or task, "" when sealed */
-    char detail[512];         /* binary path or command, when known */
+    char name[256];                        /* service or task, "" when sealed */
+    char detail[512];                      /* binary path or command, when known */
     char user[256];
     bool sealed;
     bool over_smb;

@@ -19,13 +19,13 @@ struct worker;
 /* Protocol identifiers of tower floors (C706 appendix I, MS-RPCE 2.2.1.2.1). */
 enum epm_proto {
     EPM_PROTO_UUID = 0x0d,
-    EPM_PROTO_CO = 0x0b,       /* connection-oriented RPC */
-    EPM_PROTO_CL = 0x0a,       /* connectionless RPC */
+    EPM_PROTO_CO = 0x0b, /* connection-oriented RPC */
+    EPM_PROTO_CL = 0x0a, /* connectionless RPC */
     EPM_PROTO_LRPC = 0x0c,
     EPM_PROTO_TCP = 0x07,
     EPM_PROTO_UDP = 0x08,
     EPM_PROTO_IP = 0x09,
-    EPM_PROTO_NP = 0x0f,       /* named pipe */
+    EPM_PROTO_NP = 0x0f, /* named pipe */
     EPM_PROTO_LRPC_PORT = 0x10,
     EPM_PROTO_NETBIOS = 0x11,
     EPM_PROTO_HTTP = 0x1f,
@@ -37,12 +37,12 @@ struct epm_tower {
     bool has_iface, has_syntax, has_ip, has_port;
     struct uuid iface, syntax;
     uint16_t ver_major, ver_minor, syntax_ver;
-    uint8_t rpc;               /* EPM_PROTO_CO, _CL, _LRPC, or 0 */
-    uint8_t transport;         /* EPM_PROTO_TCP, _UDP, _NP, _HTTP, _LRPC_PORT, or 0 */
-    uint16_t port;             /* TCP, UDP, HTTP */
-    uint8_t ip[4];             /* IPv4 from the IP floor; 0.0.0.0 = the server itself */
-    char pipe[128];            /* named pipe or LRPC endpoint */
-    char host[64];             /* NetBIOS host floor */
+    uint8_t rpc;       /* EPM_PROTO_CO, _CL, _LRPC, or 0 */
+    uint8_t transport; /* EPM_PROTO_TCP, _UDP, _NP, _HTTP, _LRPC_PORT, or 0 */
+    uint16_t port;     /* TCP, UDP, HTTP */
+    uint8_t ip[4];     /* IPv4 from the IP floor; 0.0.0.0 = the server itself */
+    char pipe[128];    /* named pipe or LRPC endpoint */
+    char host[64];     /* NetBIOS host floor */
 };
 
 /* Parses tower octets; false (and a partial t) on a malformed tower. */
@@ -58,8 +58,8 @@ struct epm_entry {
     uint16_t port;
     struct uuid iface;
     uint16_t ver_major, ver_minor;
-    uint64_t learned_us;       /* packet time of the answer */
-    uint64_t learned_flow_id;  /* the flow that carried the lookup */
+    uint64_t learned_us;      /* packet time of the answer */
+    uint64_t learned_flow_id; /* the flow that carried the lookup */
     bool used;
 };
 
@@ -79,8 +79,7 @@ static inline bool epm_mapper_port(uint16_t port)
 
 /* Learns (addr, port) -> interface from a lookup's answer; replaces an older entry. */
 void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t port,
-               const struct uuid *iface, uint16_t ver_major, uint16_t ver_minor,
-               uint64_t flow_id);
+               const struct uuid *iface, uint16_t ver_major, uint16_t ver_minor, uint64_t flow_id);
 
 /* Copies the live entry for (addr, port) into out; false if none (expired ones are dropped). */
 bool epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t port,

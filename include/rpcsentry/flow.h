@@ -37,32 +37,32 @@ enum flow_end_reason { FLOW_END_TIMEOUT, FLOW_END_EVICTED, FLOW_END_CLOSED, FLOW
  */
 struct flow {
     /* line 0: the lookup */
-    struct flow *hnext;                 /* hash chain */
+    struct flow *hnext; /* hash chain */
     struct flow_ref ref;
     /* line 1: every packet */
     uint64_t last_us;
-    uint64_t lru_us;                    /* when it last moved to the head of the LRU list */
-    uint64_t bytes[2];                  /* per endpoint, as sent */
+    uint64_t lru_us;   /* when it last moved to the head of the LRU list */
+    uint64_t bytes[2]; /* per endpoint, as sent */
     uint32_t pkts[2];
     /* TCP in-order tracking, kept here so uninteresting flows need nothing more */
-    uint32_t next_seq[2];               /* next expected sequence number per sender */
-    uint8_t seq_known;                  /* bit per endpoint: next_seq valid */
-    uint8_t flags_seen[2];              /* TCP flags each endpoint has sent */
-    uint8_t app;                        /* enum flow_app */
-    uint8_t closed;                     /* FIN from both sides or a RST */
-    uint8_t ndpi_state;                 /* enum appid_state (appid.c) */
-    uint8_t ndpi_pkts;                  /* packets with payload shown to nDPI */
-    uint8_t checksum_good;              /* bit per endpoint: sent a right TCP checksum */
-    uint8_t alerted;                    /* an alert was raised on this flow */
+    uint32_t next_seq[2];  /* next expected sequence number per sender */
+    uint8_t seq_known;     /* bit per endpoint: next_seq valid */
+    uint8_t flags_seen[2]; /* TCP flags each endpoint has sent */
+    uint8_t app;           /* enum flow_app */
+    uint8_t closed;        /* FIN from both sides or a RST */
+    uint8_t ndpi_state;    /* enum appid_state (appid.c) */
+    uint8_t ndpi_pkts;     /* packets with payload shown to nDPI */
+    uint8_t checksum_good; /* bit per endpoint: sent a right TCP checksum */
+    uint8_t alerted;       /* an alert was raised on this flow */
     /* line 2: the rest */
-    struct flow *lru_prev, *lru_next;   /* newest at the head */
+    struct flow *lru_prev, *lru_next; /* newest at the head */
     uint64_t hash;
     uint64_t first_us;
-    struct tcp_session *tcp;            /* out-of-order buffers; NULL until needed */
-    void *app_state;                    /* transport's state; NULL until it engages */
+    struct tcp_session *tcp; /* out-of-order buffers; NULL until needed */
+    void *app_state;         /* transport's state; NULL until it engages */
     /* nDPI (appid.c): its state until it decides, then its verdict */
     void *ndpi;
-    uint32_t anomalies_seen;            /* anomaly kinds already reported on this flow */
+    uint32_t anomalies_seen; /* anomaly kinds already reported on this flow */
     uint16_t ndpi_master, ndpi_app;
 } __attribute__((aligned(64)));
 

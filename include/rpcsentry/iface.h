@@ -21,10 +21,14 @@
 struct worker;
 
 /* UUID literal in text order: UUID_LIT(0x86d35949, 0x83c9, 0x4044, 0xb4, 0x24, 0xdb, ...). */
-#define UUID_LIT(a, b, c, d0, d1, e0, e1, e2, e3, e4, e5)                                     \
-    {{(uint8_t)((a) >> 24), (uint8_t)((a) >> 16), (uint8_t)((a) >> 8), (uint8_t)(a),           \
-      (uint8_t)((b) >> 8), (uint8_t)(b), (uint8_t)((c) >> 8), (uint8_t)(c), d0, d1, e0, e1, e2, \
-      e3, e4, e5}}
+#define UUID_LIT(a, b, c, d0, d1, e0, e1, e2, e3, e4, e5)                                          \
+    {                                                                                              \
+        {                                                                                          \
+            (uint8_t)((a) >> 24), (uint8_t)((a) >> 16), (uint8_t)((a) >> 8), (uint8_t)(a),         \
+                (uint8_t)((b) >> 8), (uint8_t)(b), (uint8_t)((c) >> 8), (uint8_t)(c), d0, d1, e0,  \
+                e1, e2, e3, e4, e5                                                                 \
+        }                                                                                          \
+    }
 
 /*
  * A stub decoder: reads the stub through n (NDR or NDR64, the call's byte
@@ -36,7 +40,7 @@ struct worker;
 typedef void (*iface_decode_fn)(struct worker *w, struct rpc_call *call, struct ndr *n);
 
 struct iface_op {
-    const char *name;         /* as the specification names it; NULL = no such opnum */
+    const char *name; /* as the specification names it; NULL = no such opnum */
     enum rpc_class cls;
     iface_decode_fn decode_req;
     iface_decode_fn decode_res;
@@ -52,16 +56,16 @@ enum iface_suricata_names {
 struct iface_def {
     struct uuid uuid;
     uint16_t ver_major, ver_minor;
-    const char *name;         /* specification name: "ITaskSchedulerService" */
-    const char *service;      /* short name as Suricata's `service`: "svcctl", "atsvc", ... */
-    const char *spec;         /* "MS-TSCH", or NULL */
-    bool target;              /* remote task or service creation: what the sensor is for */
-    const char *pipes;        /* named pipes it is reached through, space-separated, or NULL */
-    const char *attack;       /* ATT&CK technique for its create/modify/execute operations */
+    const char *name;           /* specification name: "ITaskSchedulerService" */
+    const char *service;        /* short name as Suricata's `service`: "svcctl", "atsvc", ... */
+    const char *spec;           /* "MS-TSCH", or NULL */
+    bool target;                /* remote task or service creation: what the sensor is for */
+    const char *pipes;          /* named pipes it is reached through, space-separated, or NULL */
+    const char *attack;         /* ATT&CK technique for its create/modify/execute operations */
     const struct iface_op *ops; /* indexed by opnum */
     uint16_t n_ops;
-    uint8_t suricata_names;   /* enum iface_suricata_names */
-    bool returns_hresult;     /* operations return HRESULTs (0 is S_OK), not Win32 errors */
+    uint8_t suricata_names; /* enum iface_suricata_names */
+    bool returns_hresult;   /* operations return HRESULTs (0 is S_OK), not Win32 errors */
 };
 
 /* Interface by UUID (any version), or NULL. */

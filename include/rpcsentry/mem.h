@@ -23,7 +23,7 @@ enum mem_cat {
 
 struct memacct {
     size_t used[MEM_CAT_COUNT];
-    size_t cap[MEM_CAT_COUNT];  /* 0 = only the global cap applies */
+    size_t cap[MEM_CAT_COUNT]; /* 0 = only the global cap applies */
     size_t peak[MEM_CAT_COUNT];
     uint64_t refused[MEM_CAT_COUNT];
     size_t total_used, total_cap, total_peak;

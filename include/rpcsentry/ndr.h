@@ -25,9 +25,15 @@ static inline struct ndr ndr_init(const uint8_t *p, size_t len, bool ndr64, bool
     return n;
 }
 
-static inline bool ndr_ok(const struct ndr *n) { return rd_ok(&n->c); }
+static inline bool ndr_ok(const struct ndr *n)
+{
+    return rd_ok(&n->c);
+}
 
-static inline uint8_t ndr_u8(struct ndr *n) { return rd_u8(&n->c); }
+static inline uint8_t ndr_u8(struct ndr *n)
+{
+    return rd_u8(&n->c);
+}
 
 static inline uint16_t ndr_u16(struct ndr *n)
 {
@@ -48,10 +54,16 @@ static inline uint64_t ndr_u64(struct ndr *n)
 }
 
 /* A pointer's referent id (0 = NULL): 4 bytes, 8 in NDR64. */
-static inline uint64_t ndr_ptr(struct ndr *n) { return n->ndr64 ? ndr_u64(n) : ndr_u32(n); }
+static inline uint64_t ndr_ptr(struct ndr *n)
+{
+    return n->ndr64 ? ndr_u64(n) : ndr_u32(n);
+}
 
 /* A conformance or variance count, or a DWORD_PTR: 4 bytes, 8 in NDR64. */
-static inline uint64_t ndr_size(struct ndr *n) { return n->ndr64 ? ndr_u64(n) : ndr_u32(n); }
+static inline uint64_t ndr_size(struct ndr *n)
+{
+    return n->ndr64 ? ndr_u64(n) : ndr_u32(n);
+}
 
 /* A 20-byte context handle. */
 static inline void ndr_handle(struct ndr *n, uint8_t out[20])

@@ -12,8 +12,12 @@
 
 #include "rpcsentry/rpc_call.h"
 
-enum ntlmssp_type { NTLMSSP_NONE = 0, NTLMSSP_NEGOTIATE = 1, NTLMSSP_CHALLENGE = 2,
-                    NTLMSSP_AUTHENTICATE = 3 };
+enum ntlmssp_type {
+    NTLMSSP_NONE = 0,
+    NTLMSSP_NEGOTIATE = 1,
+    NTLMSSP_CHALLENGE = 2,
+    NTLMSSP_AUTHENTICATE = 3
+};
 
 /*
  * Looks for an NTLMSSP message in blob (raw, or wrapped in SPNEGO). Returns

@@ -22,24 +22,24 @@ struct output;
 enum output_format { FORMAT_EVE, FORMAT_ZEEK, FORMAT_ZEEK_TSV };
 
 struct output_opts {
-    const char *log_dir;  /* eve.json (or dce_rpc.log) goes there; "-" = standard output */
-    bool log_dir_set;     /* named by the user: its file is kept beside the -o outputs */
+    const char *log_dir;        /* eve.json (or dce_rpc.log) goes there; "-" = standard output */
+    bool log_dir_set;           /* named by the user: its file is kept beside the -o outputs */
     const char *const *outputs; /* -o specs (sink.h); none: only the file in log_dir */
     size_t n_outputs;
     enum output_format format;
     const char *syslog_target, *syslog_tag;
-    size_t queue_cap;     /* bytes queued per sink that talks to another process */
-    const char *eve_path; /* when set, records go to this file instead (tests: /dev/null) */
-    bool compat;          /* drop the rpcsentry extension (validates against Suricata's schema) */
-    bool log_binds;       /* bind/alter_context exchanges as records of their own */
-    bool with_filename;   /* pcap_filename in every record */
+    size_t queue_cap;      /* bytes queued per sink that talks to another process */
+    const char *eve_path;  /* when set, records go to this file instead (tests: /dev/null) */
+    bool compat;           /* drop the rpcsentry extension (validates against Suricata's schema) */
+    bool log_binds;        /* bind/alter_context exchanges as records of their own */
+    bool with_filename;    /* pcap_filename in every record */
     bool alert_references; /* alert.references (Suricata: metadata.rule.reference) */
     uint16_t community_id_seed;
-    bool lossless;        /* reading files: outputs wait, never drop (sink.h) */
+    bool lossless;          /* reading files: outputs wait, never drop (sink.h) */
     unsigned output_wait_s; /* lossless: an output that takes nothing this long has failed */
-    volatile bool *stop;  /* set when an output fails for good: the run should end */
-    const char *host;     /* the sensor's name: "host" in every record (NULL: none) */
-    const char *in_iface; /* live: the interface, "in_iface" in every record */
+    volatile bool *stop;    /* set when an output fails for good: the run should end */
+    const char *host;       /* the sensor's name: "host" in every record (NULL: none) */
+    const char *in_iface;   /* live: the interface, "in_iface" in every record */
 };
 
 /* Opens the outputs; NULL with a message in err when that fails. */
@@ -72,7 +72,7 @@ struct stats_snapshot {
     struct stats s;
     uint64_t anomalies[ANOM_COUNT];
     uint64_t kernel_received, kernel_dropped, kernel_if_dropped;
-    bool live;                       /* kernel counters mean something */
+    bool live; /* kernel counters mean something */
     uint64_t uptime_s;
     uint64_t flows_active;
     size_t mem_in_use, mem_peak;

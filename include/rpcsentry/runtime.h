@@ -25,11 +25,11 @@ struct detect;
 struct runtime_shared {
     pthread_mutex_t lock;
     struct epm_table *epm;
-    struct story_table *stories;  /* live capture; reading files each worker keeps its own */
-    struct detect *detect;     /* the rule set workers adopt */
-    struct detect *retired;    /* the one before it, until every worker has let go */
-    unsigned gen;              /* bumped at each reload */
-    unsigned adopted;          /* workers on `gen` */
+    struct story_table *stories; /* live capture; reading files each worker keeps its own */
+    struct detect *detect;       /* the rule set workers adopt */
+    struct detect *retired;      /* the one before it, until every worker has let go */
+    unsigned gen;                /* bumped at each reload */
+    unsigned adopted;            /* workers on `gen` */
     unsigned workers;
 };
 
@@ -38,8 +38,8 @@ struct runtime_shared {
  * the rule set d (shared, not owned) and, for live capture, sh. nDPI opens
  * here when cfg asks for it. False with err when something cannot be had.
  */
-bool worker_setup(struct worker *w, const struct config *cfg, struct output *out,
-                  struct detect *d, struct runtime_shared *sh, char *err, size_t errlen);
+bool worker_setup(struct worker *w, const struct config *cfg, struct output *out, struct detect *d,
+                  struct runtime_shared *sh, char *err, size_t errlen);
 
 /* Ends every flow and story (their records are written), frees the worker's state and output. */
 void worker_teardown(struct worker *w);
@@ -106,21 +106,21 @@ struct output;
 
 /* What the command line decided for a run: main.c fills it, the run reads it. */
 struct run_config {
-    struct config *cfg;               /* the engines' settings */
-    const char *const *reads;         /* -r: files and directories, in order */
+    struct config *cfg;       /* the engines' settings */
+    const char *const *reads; /* -r: files and directories, in order */
     size_t nreads;
-    const char *bpf;                  /* a filter expression, or NULL */
-    const char *dest;                 /* the outputs, as the start line names them */
-    const char *user;                 /* --user, or NULL */
-    bool quiet, separate;             /* -q; --separate-captures */
-    int progress;                     /* 1 on, 0 off, -1 when stderr is a terminal */
-    int stats_interval;               /* seconds; -1: the mode's default (30 live, none else) */
-    unsigned file_workers;            /* reading files: workers */
-    struct live_opts *live;           /* libpcap settings (live: iface set) */
-    struct xdp_opts *xdp;             /* AF_XDP settings (live: iface set) */
-    volatile bool *stop;              /* set by SIGINT/SIGTERM, and by a failed output */
-    volatile sig_atomic_t *hup;       /* SIGHUP, for the live supervisor */
-    volatile sig_atomic_t *reload_in_file; /* SIGHUP, for the worker reading files */
+    const char *bpf;            /* a filter expression, or NULL */
+    const char *dest;           /* the outputs, as the start line names them */
+    const char *user;           /* --user, or NULL */
+    bool quiet, separate;       /* -q; --separate-captures */
+    int progress;               /* 1 on, 0 off, -1 when stderr is a terminal */
+    int stats_interval;         /* seconds; -1: the mode's default (30 live, none else) */
+    unsigned file_workers;      /* reading files: workers */
+    struct live_opts *live;     /* libpcap settings (live: iface set) */
+    struct xdp_opts *xdp;       /* AF_XDP settings (live: iface set) */
+    volatile bool *stop;        /* set by SIGINT/SIGTERM, and by a failed output */
+    volatile sig_atomic_t *hup; /* SIGHUP, for the live supervisor */
+    volatile sig_atomic_t *reload_in_file;          /* SIGHUP, for the worker reading files */
     struct detect *(*load_rules)(unsigned *errors); /* the rule set, again at SIGHUP */
 };
 

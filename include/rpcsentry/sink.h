@@ -32,14 +32,14 @@ enum event_kind event_kind_of(const char *event_type);
 /* How every sink of a run behaves (see the top of this file). */
 struct sink_env {
     bool lossless;
-    unsigned wait_s;      /* lossless: how long an output may take nothing before it fails */
-    volatile bool *stop;  /* set when an output fails for good; may be NULL */
+    unsigned wait_s;     /* lossless: how long an output may take nothing before it fails */
+    volatile bool *stop; /* set when an output fails for good; may be NULL */
 };
 
 struct sink {
     const char *name;
-    char spec[256];    /* as given: "file:/var/log/x.json", "redis://..." */
-    uint32_t types;    /* bit per enum event_kind; all by default */
+    char spec[256]; /* as given: "file:/var/log/x.json", "redis://..." */
+    uint32_t types; /* bit per enum event_kind; all by default */
     /* takes one line (without its newline); false if it was dropped (counted) */
     bool (*write)(struct sink *s, const char *line, size_t len);
     /* hands what is buffered to the kernel (files); queued sinks send on their own */
@@ -51,8 +51,8 @@ struct sink {
     void (*close)(struct sink *s);  /* drains, closes, frees s */
     /* written: the kernel or the peer took it; dropped: lost, for the reason in why */
     _Atomic uint64_t written, dropped;
-    _Atomic bool failed;            /* given up for good (lossless), or a closed pipe */
-    char why[160];                  /* the first error, set once before failed or a drop */
+    _Atomic bool failed; /* given up for good (lossless), or a closed pipe */
+    char why[160];       /* the first error, set once before failed or a drop */
     _Atomic bool why_set;
 };
 
@@ -60,8 +60,7 @@ struct sink {
 void sink_note_error(struct sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A regular file, appended to ("-" = standard output). NULL and err on failure. */
-struct sink *sink_file_open(const char *path, const struct sink_env *env, char *err,
-                            size_t errlen);
+struct sink *sink_file_open(const char *path, const struct sink_env *env, char *err, size_t errlen);
 
 /*
  * What a queued sink needs from its transport. send() is given lines in
@@ -108,8 +107,7 @@ extern const struct sink_transport redis_transport;
  * a bad spec.
  */
 struct sink *sink_open_spec(const char *spec, const char *syslog_target, const char *syslog_tag,
-                            size_t queue_cap, const struct sink_env *env, char *err,
-                            size_t errlen);
+                            size_t queue_cap, const struct sink_env *env, char *err, size_t errlen);
 
 /*
  * Whether the output of spec reaches an IP peer (Redis, syslog over UDP or TCP), and which:

@@ -18,8 +18,7 @@
  * outsz is cut on a character boundary and *truncated is set. Returns the
  * UTF-8 length.
  */
-size_t utf16_to_utf8(struct rd *c, size_t units, bool le, char *out, size_t outsz,
-                     bool *truncated);
+size_t utf16_to_utf8(struct rd *c, size_t units, bool le, char *out, size_t outsz, bool *truncated);
 static inline size_t utf16le_to_utf8(struct rd *c, size_t units, char *out, size_t outsz,
                                      bool *truncated)
 {

@@ -16,9 +16,9 @@
 struct flow_key {
     uint8_t addr[2][16];
     uint16_t port[2];
-    uint16_t vlan;  /* outermost VLAN id, 0 when untagged */
-    uint8_t proto;  /* IPPROTO_TCP, IPPROTO_UDP */
-    uint8_t ipver;  /* 4 or 6 */
+    uint16_t vlan; /* outermost VLAN id, 0 when untagged */
+    uint8_t proto; /* IPPROTO_TCP, IPPROTO_UDP */
+    uint8_t ipver; /* 4 or 6 */
 };
 
 #define FLOW_CLIENT_UNKNOWN 0xff
@@ -26,42 +26,45 @@ struct flow_key {
 /* What an event needs to know about the flow it belongs to. */
 struct flow_ref {
     struct flow_key key;
-    uint64_t flow_id; /* stable for the flow's life, below 2^53 (exact in JSON) */
-    uint8_t client;   /* endpoint index of the side that opened it, or FLOW_CLIENT_UNKNOWN */
+    uint64_t flow_id;      /* stable for the flow's life, below 2^53 (exact in JSON) */
+    uint8_t client;        /* endpoint index of the side that opened it, or FLOW_CLIENT_UNKNOWN */
     bool overlap_conflict; /* TCP segments overlapped with different bytes (first kept) */
 };
 
-static inline int flow_key_alen(const struct flow_key *k) { return k->ipver == 6 ? 16 : 4; }
+static inline int flow_key_alen(const struct flow_key *k)
+{
+    return k->ipver == 6 ? 16 : 4;
+}
 
 /*
  * Anomalies: bad input worth a counter and, where an analyst cares, an
  * `anomaly` event. Columns: identifier, Suricata anomaly type, event name,
  * app_proto (or NULL), whether an event is written.
  */
-#define ANOMALY_TYPES(X)                                                                       \
-    X(ANOM_STREAM_GAP, "stream", "stream.reassembly_gap", NULL, true)                          \
-    X(ANOM_STREAM_OVERLAP, "stream", "stream.reassembly_overlap", NULL, true)                  \
-    X(ANOM_STREAM_OOO_MEMCAP, "stream", "stream.out_of_order_memcap", NULL, true)              \
-    X(ANOM_STREAM_MIDSTREAM, "stream", "stream.midstream_pickup", NULL, false)                 \
-    X(ANOM_STREAM_BAD_CHECKSUM, "stream", "stream.bad_checksum", NULL, true)                   \
-    X(ANOM_DCE_INVALID_HEADER, "applayer", "dcerpc.invalid_header", "dcerpc", true)            \
-    X(ANOM_DCE_RESYNC, "applayer", "dcerpc.resynchronised", "dcerpc", true)                    \
-    X(ANOM_DCE_INVALID_AUTH, "applayer", "dcerpc.invalid_auth_trailer", "dcerpc", true)        \
-    X(ANOM_DCE_MALFORMED_PDU, "applayer", "dcerpc.malformed_pdu", "dcerpc", true)              \
-    X(ANOM_DCE_UNEXPECTED_PTYPE, "applayer", "dcerpc.unexpected_pdu_type", "dcerpc", true)     \
-    X(ANOM_DCE_TOO_MANY_CONTEXTS, "applayer", "dcerpc.too_many_contexts", "dcerpc", true)      \
-    X(ANOM_DCE_TOO_MANY_CALLS, "applayer", "dcerpc.too_many_calls", "dcerpc", true)            \
-    X(ANOM_DCE_STUB_TOO_LARGE, "applayer", "dcerpc.stub_too_large", "dcerpc", true)            \
-    X(ANOM_DCE_FRAG_MISMATCH, "applayer", "dcerpc.fragment_mismatch", "dcerpc", true)          \
-    X(ANOM_DCE_CALL_ID_REUSE, "applayer", "dcerpc.call_id_reuse", "dcerpc", true)              \
-    X(ANOM_DCE_UNKNOWN_CONTEXT, "applayer", "dcerpc.unknown_context", "dcerpc", false)         \
-    X(ANOM_DCE_MEMCAP, "applayer", "dcerpc.memcap", "dcerpc", true)                            \
-    X(ANOM_DCE_ORPHAN_RESPONSE, "applayer", "dcerpc.response_without_request", "dcerpc", false) \
-    X(ANOM_DCE_UNMATCHED_BINDACK, "applayer", "dcerpc.bindack_without_bind", "dcerpc", false) \
-    X(ANOM_SMB_MALFORMED, "applayer", "smb.malformed", "smb", true)                             \
-    X(ANOM_SMB_ENCRYPTED, "applayer", "smb.encrypted_session", "smb", true)                     \
-    X(ANOM_SMB_TOO_MANY_PIPES, "applayer", "smb.too_many_pipes", "smb", true)                   \
-    X(ANOM_SMB_MEMCAP, "applayer", "smb.memcap", "smb", true)                                   \
+#define ANOMALY_TYPES(X)                                                                           \
+    X(ANOM_STREAM_GAP, "stream", "stream.reassembly_gap", NULL, true)                              \
+    X(ANOM_STREAM_OVERLAP, "stream", "stream.reassembly_overlap", NULL, true)                      \
+    X(ANOM_STREAM_OOO_MEMCAP, "stream", "stream.out_of_order_memcap", NULL, true)                  \
+    X(ANOM_STREAM_MIDSTREAM, "stream", "stream.midstream_pickup", NULL, false)                     \
+    X(ANOM_STREAM_BAD_CHECKSUM, "stream", "stream.bad_checksum", NULL, true)                       \
+    X(ANOM_DCE_INVALID_HEADER, "applayer", "dcerpc.invalid_header", "dcerpc", true)                \
+    X(ANOM_DCE_RESYNC, "applayer", "dcerpc.resynchronised", "dcerpc", true)                        \
+    X(ANOM_DCE_INVALID_AUTH, "applayer", "dcerpc.invalid_auth_trailer", "dcerpc", true)            \
+    X(ANOM_DCE_MALFORMED_PDU, "applayer", "dcerpc.malformed_pdu", "dcerpc", true)                  \
+    X(ANOM_DCE_UNEXPECTED_PTYPE, "applayer", "dcerpc.unexpected_pdu_type", "dcerpc", true)         \
+    X(ANOM_DCE_TOO_MANY_CONTEXTS, "applayer", "dcerpc.too_many_contexts", "dcerpc", true)          \
+    X(ANOM_DCE_TOO_MANY_CALLS, "applayer", "dcerpc.too_many_calls", "dcerpc", true)                \
+    X(ANOM_DCE_STUB_TOO_LARGE, "applayer", "dcerpc.stub_too_large", "dcerpc", true)                \
+    X(ANOM_DCE_FRAG_MISMATCH, "applayer", "dcerpc.fragment_mismatch", "dcerpc", true)              \
+    X(ANOM_DCE_CALL_ID_REUSE, "applayer", "dcerpc.call_id_reuse", "dcerpc", true)                  \
+    X(ANOM_DCE_UNKNOWN_CONTEXT, "applayer", "dcerpc.unknown_context", "dcerpc", false)             \
+    X(ANOM_DCE_MEMCAP, "applayer", "dcerpc.memcap", "dcerpc", true)                                \
+    X(ANOM_DCE_ORPHAN_RESPONSE, "applayer", "dcerpc.response_without_request", "dcerpc", false)    \
+    X(ANOM_DCE_UNMATCHED_BINDACK, "applayer", "dcerpc.bindack_without_bind", "dcerpc", false)      \
+    X(ANOM_SMB_MALFORMED, "applayer", "smb.malformed", "smb", true)                                \
+    X(ANOM_SMB_ENCRYPTED, "applayer", "smb.encrypted_session", "smb", true)                        \
+    X(ANOM_SMB_TOO_MANY_PIPES, "applayer", "smb.too_many_pipes", "smb", true)                      \
+    X(ANOM_SMB_MEMCAP, "applayer", "smb.memcap", "smb", true)                                      \
     X(ANOM_STUB_MALFORMED, "applayer", "dcerpc.stub_malformed", "dcerpc", true)
 
 enum anomaly_type {

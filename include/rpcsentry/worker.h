@@ -30,16 +30,16 @@ struct worker {
     uint64_t anomalies[ANOM_COUNT];
     struct memacct mem;
     struct flow_table *flows;
-    struct detect *detect;  /* the rule set this worker matches against */
-    struct output *out;     /* where records go */
+    struct detect *detect;             /* the rule set this worker matches against */
+    struct output *out;                /* where records go */
     struct smb_registry *smb_registry; /* SMB sessions across connections (transport) */
     /* a decoder's working buffer (the task XML as UTF-8), a fixed cost per worker
      * kept out of the memcap: a full memcap must not stop the decoding of a creation */
     char *scratch;
     size_t scratch_len;
-    struct epm_table *epm;             /* ports the endpoint mapper announced (iface/epm.c) */
-    struct appid *appid;               /* nDPI, or NULL (flow/appid.c) */
-    struct story_table *stories;       /* calls adding up to an execution (detect) */
+    struct epm_table *epm;       /* ports the endpoint mapper announced (iface/epm.c) */
+    struct appid *appid;         /* nDPI, or NULL (flow/appid.c) */
+    struct story_table *stories; /* calls adding up to an execution (detect) */
 
     /* the capture clock and position: the packet being handled */
     uint64_t now_us;
@@ -68,17 +68,17 @@ struct worker {
 
     /* reading files with several workers: this (reading) worker hands packets over */
     struct dispatch *dispatch;
-    struct dispatch *dispatch_of;      /* the dispatcher feeding this worker */
-    unsigned dispatch_index;           /* which of its workers this one is */
-    uint64_t order_seq;                /* the place in the run of the frame being handled */
-    uint64_t answers_seq;              /* the last place up to it that may teach the EPM table */
+    struct dispatch *dispatch_of; /* the dispatcher feeding this worker */
+    unsigned dispatch_index;      /* which of its workers this one is */
+    uint64_t order_seq;           /* the place in the run of the frame being handled */
+    uint64_t answers_seq;         /* the last place up to it that may teach the EPM table */
     /* the frame being handled is on an endpoint-mapper port (or an IP fragment), or the
        flows are being ended with their capture: an answer delivered now is learnt */
     bool frame_may_answer;
 
     /* live capture (runtime.c): what the workers share, and this worker's view of it */
     struct runtime_shared *shared;
-    unsigned rules_gen;                /* the rule set generation this worker uses */
+    unsigned rules_gen; /* the rule set generation this worker uses */
     int linktype;
     uint64_t kernel_received, kernel_dropped, kernel_if_dropped;
     /* AF_XDP: an endpoint-mapper answer named a TCP port; the XDP program must let it in */
@@ -99,8 +99,8 @@ static inline void worker_poll(struct worker *w)
  * Counts an anomaly and reports it. `seen` (may be NULL) is a per-flow bitmask
  * so that each kind is reported once per flow; the counter always moves.
  */
-void anomaly_raise(struct worker *w, const struct flow_ref *fr, uint32_t *seen,
-                   enum anomaly_type t, const char *detail);
+void anomaly_raise(struct worker *w, const struct flow_ref *fr, uint32_t *seen, enum anomaly_type t,
+                   const char *detail);
 /* The same for an anomaly about one call: the record names the call (see on_call_anomaly). */
 void anomaly_raise_call(struct worker *w, const struct rpc_call *call, uint32_t *seen,
                         enum anomaly_type t, const char *detail);

@@ -49,14 +49,18 @@ static inline void frame(struct worker *w, struct capture_result *res, const uin
 
 /* The next frame of a mapped file, straight down the pipeline through the look-ahead. */
 static inline void frame_ahead(struct worker *w, struct capture_result *res, struct ahead *ah,
-                               const uint8_t *data, uint32_t caplen, uint32_t len,
-                               uint64_t ts_us, int link)
+                               const uint8_t *data, uint32_t caplen, uint32_t len, uint64_t ts_us,
+                               int link)
 {
     res->packets++;
     res->bytes += len;
     /* the file's frames handed on, counted from 1, as frame() counts them */
-    struct packet p = {.data = data, .caplen = caplen, .wirelen = len, .ts_us = ts_us,
-                       .linktype = link, .pcap_cnt = res->packets};
+    struct packet p = {.data = data,
+                       .caplen = caplen,
+                       .wirelen = len,
+                       .ts_us = ts_us,
+                       .linktype = link,
+                       .pcap_cnt = res->packets};
     ahead_push(w, ah, &p);
 }
 
@@ -187,8 +191,7 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
                 keep = held - 16;
             size_t upto = (size_t)(keep - m) & ~(size_t)4095;
             if (upto > released) {
-                (void)madvise((void *)(uintptr_t)(m + released), upto - released,
-                              MADV_DONTNEED);
+                (void)madvise((void *)(uintptr_t)(m + released), upto - released, MADV_DONTNEED);
                 released = upto;
             }
         }
@@ -197,7 +200,8 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
             res->status = CAPTURE_TRUNCATED;
             snprintf(res->message, sizeof res->message,
                      "%s: truncated dump file; tried to read 16 header bytes, only got %zu "
-                     "(read %llu packets)", path, size - off, (unsigned long long)res->packets);
+                     "(read %llu packets)",
+                     path, size - off, (unsigned long long)res->packets);
             break;
         }
         const uint8_t *h = m + off;
@@ -214,16 +218,16 @@ static bool read_mapped(struct worker *w, pcap_t *pc, const char *path,
             res->status = CAPTURE_TRUNCATED;
             snprintf(res->message, sizeof res->message,
                      "%s: invalid packet capture length %u, bigger than snaplen of %u "
-                     "(read %llu packets)", path, caplen, MAX_CAPLEN,
-                     (unsigned long long)res->packets);
+                     "(read %llu packets)",
+                     path, caplen, MAX_CAPLEN, (unsigned long long)res->packets);
             break;
         }
         if (size - off - 16 < caplen) {
             res->status = CAPTURE_TRUNCATED;
             snprintf(res->message, sizeof res->message,
                      "%s: truncated dump file; tried to read %u captured bytes, only got %zu "
-                     "(read %llu packets)", path, caplen, size - off - 16,
-                     (unsigned long long)res->packets);
+                     "(read %llu packets)",
+                     path, caplen, size - off - 16, (unsigned long long)res->packets);
             break;
         }
         const uint8_t *data = h + 16;

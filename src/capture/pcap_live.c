@@ -30,7 +30,7 @@ struct live_source {
     pcap_t *p;
     int link;
     char iface[IFNAMSIZ];
-    bool down;                 /* the link went down: waiting for it */
+    bool down; /* the link went down: waiting for it */
     uint64_t down_since_us;
     uint64_t received, dropped, if_dropped; /* last pcap_stats, as 64-bit totals */
     unsigned last_recv, last_drop, last_ifdrop;
@@ -173,8 +173,8 @@ static bool link_is_up(const struct live_source *s, int fd)
 static void link_back(struct live_source *s)
 {
     log_notice("capture on %s: the link is up again after %.1f s; going on with the flows "
-             "and calls in flight", s->iface,
-             (double)(wall_now_us() - s->down_since_us) / 1e6);
+               "and calls in flight",
+               s->iface, (double)(wall_now_us() - s->down_since_us) / 1e6);
     s->down = false;
 }
 
@@ -182,8 +182,7 @@ static void link_back(struct live_source *s)
  * The socket reported an error: a link that went down (ENETDOWN) is waited
  * for on the same socket; anything else (the interface removed) ends capture.
  */
-static bool link_error(struct worker *w, struct live_source *s, int fd, char *err,
-                       size_t errlen)
+static bool link_error(struct worker *w, struct live_source *s, int fd, char *err, size_t errlen)
 {
     int e = 0;
     socklen_t len = sizeof e;
@@ -192,7 +191,8 @@ static bool link_error(struct worker *w, struct live_source *s, int fd, char *er
     if (e == ENETDOWN || (e == 0 && !link_is_up(s, fd) && if_nametoindex(s->iface))) {
         if (!s->down) {
             log_warn("capture on %s: the link went down; waiting for it (flows, calls and "
-                     "the endpoint-mapper table are kept)", s->iface);
+                     "the endpoint-mapper table are kept)",
+                     s->iface);
             w->stats.capture_link_down++;
             s->down = true;
             s->down_since_us = wall_now_us();

@@ -181,8 +181,7 @@ struct xdp_iface *xdp_attach(const struct xdp_opts *o, char *err, size_t errlen)
     x->ports_fd = bpf_object__find_map_fd_by_name(obj, "rpc_ports");
     x->cfg_fd = bpf_object__find_map_fd_by_name(obj, "cfg");
     x->counters_fd = bpf_object__find_map_fd_by_name(obj, "counters");
-    struct rs_xdp_cfg c = {.dyn_lo = o->dyn_lo, .dyn_hi = o->dyn_hi,
-                           .pass_others = o->pass_others};
+    struct rs_xdp_cfg c = {.dyn_lo = o->dyn_lo, .dyn_hi = o->dyn_hi, .pass_others = o->pass_others};
     uint32_t zero = 0;
     if (x->xsks_fd < 0 || x->ports_fd < 0 || x->cfg_fd < 0 ||
         bpf_map_update_elem(x->cfg_fd, &zero, &c, BPF_ANY) != 0) {
@@ -272,8 +271,11 @@ struct xdp_source *xdp_open_queue(struct xdp_iface *x, int queue, char *err, siz
         free(s);
         return NULL;
     }
-    struct xsk_umem_config uc = {.fill_size = frames / 2, .comp_size = 64,
-                                 .frame_size = fsize, .frame_headroom = 0, .flags = 0};
+    struct xsk_umem_config uc = {.fill_size = frames / 2,
+                                 .comp_size = 64,
+                                 .frame_size = fsize,
+                                 .frame_headroom = 0,
+                                 .flags = 0};
     int e = xsk_umem__create(&s->umem, s->area, s->area_len, &s->fill, &s->comp, &uc);
     if (e) {
         set_err(err, errlen, "UMEM", e);
@@ -362,8 +364,7 @@ bool xdp_run(struct worker *w, struct xdp_source *s, volatile const bool *stop, 
                 if (pk.ts_us > w->now_us)
                     w->now_us = pk.ts_us;
                 decode_packet(w, &pk);
-                *xsk_ring_prod__fill_addr(&s->fill, fidx + i) =
-                    xsk_umem__extract_addr(d->addr);
+                *xsk_ring_prod__fill_addr(&s->fill, fidx + i) = xsk_umem__extract_addr(d->addr);
             }
             s->received += n;
             xsk_ring_prod__submit(&s->fill, n);
@@ -381,7 +382,10 @@ bool xdp_run(struct worker *w, struct xdp_source *s, volatile const bool *stop, 
     return true;
 }
 
-bool xdp_zero_copy(const struct xdp_source *s) { return s->zero_copy; }
+bool xdp_zero_copy(const struct xdp_source *s)
+{
+    return s->zero_copy;
+}
 
 void xdp_close_queue(struct xdp_source *s)
 {
@@ -396,7 +400,10 @@ void xdp_close_queue(struct xdp_source *s)
     free(s);
 }
 
-bool xdp_available(void) { return true; }
+bool xdp_available(void)
+{
+    return true;
+}
 
 #else /* built without libxdp/libbpf */
 
@@ -404,7 +411,10 @@ bool xdp_available(void) { return true; }
 
 #include "rpcsentry/capture.h"
 
-bool xdp_available(void) { return false; }
+bool xdp_available(void)
+{
+    return false;
+}
 
 struct xdp_iface *xdp_attach(const struct xdp_opts *o, char *err, size_t errlen)
 {
@@ -417,13 +427,19 @@ int xdp_queues(const struct xdp_iface *x)
     (void)x;
     return 0;
 }
-void xdp_learn_port(struct xdp_iface *x, uint16_t port) { (void)x, (void)port; }
+void xdp_learn_port(struct xdp_iface *x, uint16_t port)
+{
+    (void)x, (void)port;
+}
 bool xdp_spawn_guard(struct xdp_iface *x)
 {
     (void)x;
     return false;
 }
-void xdp_detach(struct xdp_iface *x) { (void)x; }
+void xdp_detach(struct xdp_iface *x)
+{
+    (void)x;
+}
 struct xdp_source *xdp_open_queue(struct xdp_iface *x, int queue, char *err, size_t errlen)
 {
     (void)x, (void)queue, (void)err, (void)errlen;
@@ -440,6 +456,9 @@ bool xdp_zero_copy(const struct xdp_source *s)
     (void)s;
     return false;
 }
-void xdp_close_queue(struct xdp_source *s) { (void)s; }
+void xdp_close_queue(struct xdp_source *s)
+{
+    (void)s;
+}
 
 #endif

@@ -36,17 +36,17 @@ struct dce_assoc {
     struct dce_dir dir[2];
     struct rpc_ctx_item *ctxs;
     uint16_t n_ctxs, cap_ctxs;
-    struct dce_call *bind;               /* bind/alter_context awaiting its answer */
-    struct dce_call *head, *tail;        /* outstanding requests */
+    struct dce_call *bind;        /* bind/alter_context awaiting its answer */
+    struct dce_call *head, *tail; /* outstanding requests */
     uint32_t n_calls;
-    uint8_t auth_type, auth_level;       /* negotiated at bind/alter_context */
-    struct rpc_identity identity;        /* from NTLMSSP AUTHENTICATE in auth3/alter/bind */
+    uint8_t auth_type, auth_level; /* negotiated at bind/alter_context */
+    struct rpc_identity identity;  /* from NTLMSSP AUTHENTICATE in auth3/alter/bind */
     bool have_hint;
-    bool hint_epm;      /* the hint came from the endpoint mapper, not a pipe name */
+    bool hint_epm; /* the hint came from the endpoint mapper, not a pipe name */
     struct rpc_ctx_item hint;
     uint32_t anomalies_seen;
-    void *iface_state;                   /* what iface's decoders keep (handles) */
-    char sec_addr[48];                   /* the server's secondary address from its bind_ack */
+    void *iface_state; /* what iface's decoders keep (handles) */
+    char sec_addr[48]; /* the server's secondary address from its bind_ack */
 };
 
 static const struct uuid ndr_syntax =
@@ -59,22 +59,32 @@ static const uint8_t btfn_prefix[8] = {0x6c, 0xb7, 0x1c, 0x2c, 0x98, 0x12, 0x45,
 const char *dce_ptype_name(uint8_t t)
 {
     static const char *const names[] = {
-        "REQUEST",  "PING",          "RESPONSE", "FAULT",   "WORKING",  "NOCALL",
-        "REJECT",   "ACK",           "CL_CANCEL", "FACK",   "CANCEL_ACK", "BIND",
-        "BINDACK",  "BINDNAK",       "ALTER_CONTEXT", "ALTER_CONTEXT_RESP", "AUTH3",
-        "SHUTDOWN", "CO_CANCEL",     "ORPHANED", "RTS"};
+        "REQUEST",   "PING",     "RESPONSE",      "FAULT",
+        "WORKING",   "NOCALL",   "REJECT",        "ACK",
+        "CL_CANCEL", "FACK",     "CANCEL_ACK",    "BIND",
+        "BINDACK",   "BINDNAK",  "ALTER_CONTEXT", "ALTER_CONTEXT_RESP",
+        "AUTH3",     "SHUTDOWN", "CO_CANCEL",     "ORPHANED",
+        "RTS"};
     return t < sizeof names / sizeof names[0] ? names[t] : "UNKNOWN";
 }
 
 static bool co_ptype(uint8_t t)
 {
     switch (t) {
-    case DCE_REQUEST: case DCE_RESPONSE: case DCE_FAULT: case DCE_BIND: case DCE_BIND_ACK:
-    case DCE_BIND_NAK: case DCE_ALTER_CONTEXT: case DCE_ALTER_CONTEXT_RESP: case DCE_AUTH3:
-    case DCE_SHUTDOWN: case DCE_CO_CANCEL: case DCE_ORPHANED: case DCE_RTS:
-        return true;
-    default:
-        return false;
+    case DCE_REQUEST:
+    case DCE_RESPONSE:
+    case DCE_FAULT:
+    case DCE_BIND:
+    case DCE_BIND_ACK:
+    case DCE_BIND_NAK:
+    case DCE_ALTER_CONTEXT:
+    case DCE_ALTER_CONTEXT_RESP:
+    case DCE_AUTH3:
+    case DCE_SHUTDOWN:
+    case DCE_CO_CANCEL:
+    case DCE_ORPHANED:
+    case DCE_RTS: return true;
+    default: return false;
     }
 }
 
@@ -350,8 +360,8 @@ static uint8_t syntax_of(const struct uuid *u)
 
 struct pdu {
     struct dce_hdr h;
-    struct rd c;          /* over the whole PDU, positioned after the common header */
-    size_t body_end;      /* where the body stops: the sec_trailer, or frag_len */
+    struct rd c;     /* over the whole PDU, positioned after the common header */
+    size_t body_end; /* where the body stops: the sec_trailer, or frag_len */
     struct dce_auth auth;
 };
 
@@ -648,8 +658,7 @@ static void handle_request(struct worker *w, struct dce_assoc *a, int ep, struct
     if (has_object)
         object = rd_uuid(c, le);
     if (!rd_ok(c) || c->off > p->body_end) {
-        anomaly_raise(w, a->t->flow, &a->anomalies_seen, ANOM_DCE_MALFORMED_PDU,
-                      "short request");
+        anomaly_raise(w, a->t->flow, &a->anomalies_seen, ANOM_DCE_MALFORMED_PDU, "short request");
         return;
     }
     const uint8_t *stub;
@@ -733,8 +742,7 @@ static void handle_response(struct worker *w, struct dce_assoc *a, int ep, struc
         rd_skip(c, 4);
     }
     if (!rd_ok(c) || c->off > p->body_end) {
-        anomaly_raise(w, a->t->flow, &a->anomalies_seen, ANOM_DCE_MALFORMED_PDU,
-                      "short response");
+        anomaly_raise(w, a->t->flow, &a->anomalies_seen, ANOM_DCE_MALFORMED_PDU, "short response");
         return;
     }
     struct dce_call *call = find_call(a, p->h.call_id, false);
@@ -791,29 +799,18 @@ static void handle_pdu(struct worker *w, struct dce_assoc *a, int ep, const uint
     parse_auth(w, a, &p);
     switch (p.h.ptype) {
     case DCE_BIND:
-    case DCE_ALTER_CONTEXT:
-        handle_bind(w, a, ep, &p);
-        break;
+    case DCE_ALTER_CONTEXT: handle_bind(w, a, ep, &p); break;
     case DCE_BIND_ACK:
     case DCE_BIND_NAK:
-    case DCE_ALTER_CONTEXT_RESP:
-        handle_bind_ack(w, a, ep, &p);
-        break;
-    case DCE_REQUEST:
-        handle_request(w, a, ep, &p);
-        break;
+    case DCE_ALTER_CONTEXT_RESP: handle_bind_ack(w, a, ep, &p); break;
+    case DCE_REQUEST: handle_request(w, a, ep, &p); break;
     case DCE_RESPONSE:
-    case DCE_FAULT:
-        handle_response(w, a, ep, &p);
-        break;
-    case DCE_AUTH3:
-        learn_identity(a, &p.auth);
-        break;
+    case DCE_FAULT: handle_response(w, a, ep, &p); break;
+    case DCE_AUTH3: learn_identity(a, &p.auth); break;
     case DCE_SHUTDOWN:
     case DCE_CO_CANCEL:
     case DCE_ORPHANED:
-    case DCE_RTS:
-        break;
+    case DCE_RTS: break;
     default:
         anomaly_raise(w, a->t->flow, &a->anomalies_seen, ANOM_DCE_UNEXPECTED_PTYPE, NULL);
         break;

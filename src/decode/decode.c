@@ -39,8 +39,7 @@ static enum decode_result decode_ethertype(struct packet *p, struct rd *c, uint1
     for (int hops = 0; hops <= MAX_TAGS; hops++) {
         switch (type) {
         case ETH_IPV4:
-        case ETH_IPV6:
-            return decode_ip(p, c);
+        case ETH_IPV6: return decode_ip(p, c);
         case ETH_VLAN:
         case ETH_QINQ:
         case ETH_QINQ_OLD: {
@@ -78,8 +77,7 @@ static enum decode_result decode_ethertype(struct packet *p, struct rd *c, uint1
             } while (!(label & 0x100) && ++n < MAX_TAGS);
             return decode_ipver(p, c);
         }
-        default:
-            return DECODE_NOT_IP;
+        default: return DECODE_NOT_IP;
         }
     }
     return DECODE_INVALID;
@@ -135,7 +133,7 @@ static void apply_ip_length(struct packet *p, struct rd *ip, size_t start, size_
     if (total == 0 || total > avail)
         p->ip_len_fixed = true; /* use what was captured */
     else
-        ip->len = start + total;  /* drop link-layer padding */
+        ip->len = start + total; /* drop link-layer padding */
 }
 
 static enum decode_result decode_ip(struct packet *p, struct rd *c)
@@ -292,10 +290,8 @@ enum decode_result decode_layers(struct packet *p)
     case LINK_RAW_DLT12:
     case LINK_RAW_DLT14:
     case LINK_IPV4:
-    case LINK_IPV6:
-        return decode_ipver(p, &c);
-    default:
-        return DECODE_UNSUPPORTED_LINK;
+    case LINK_IPV6: return decode_ipver(p, &c);
+    default: return DECODE_UNSUPPORTED_LINK;
     }
 }
 
@@ -347,8 +343,9 @@ bool decode_checksums_ok(const struct packet *p)
 /* Counts a decoded packet; true when it goes on to the flow stage. */
 static bool decoded(struct worker *w, const struct packet *p, enum decode_result r)
 {
-    w->frame_may_answer = r == DECODE_FRAGMENT ||
-                          (r == DECODE_OK && (epm_mapper_port(p->sport) || epm_mapper_port(p->dport)));
+    w->frame_may_answer =
+        r == DECODE_FRAGMENT ||
+        (r == DECODE_OK && (epm_mapper_port(p->sport) || epm_mapper_port(p->dport)));
     w->stats.packets++;
     w->stats.bytes += p->wirelen;
     switch (r) {

@@ -28,15 +28,15 @@ struct iface_group {
 };
 
 struct detect {
-    struct rule *all;           /* every rule, for freeing */
+    struct rule *all; /* every rule, for freeing */
     unsigned count;
-    struct rule **generic;      /* rules without dcerpc.iface */
+    struct rule **generic; /* rules without dcerpc.iface */
     unsigned n_generic;
     struct iface_group *groups;
     unsigned n_groups;
-    struct rule **stories;      /* rules on story records */
+    struct rule **stories; /* rules on story records */
     unsigned n_stories;
-    struct rule **stream;       /* byte-level fallback rules */
+    struct rule **stream; /* byte-level fallback rules */
     unsigned n_stream;
 };
 
@@ -374,9 +374,15 @@ void detect_free(struct detect *d)
     free(d);
 }
 
-unsigned detect_rule_count(const struct detect *d) { return d ? d->count : 0; }
+unsigned detect_rule_count(const struct detect *d)
+{
+    return d ? d->count : 0;
+}
 
-bool detect_has_stream_rules(const struct detect *d) { return d && d->n_stream; }
+bool detect_has_stream_rules(const struct detect *d)
+{
+    return d && d->n_stream;
+}
 
 /* ---- evaluation ---- */
 
@@ -522,8 +528,8 @@ void story_table_free(struct worker *w)
 }
 
 /* Does rule r match these bytes, coming from endpoint ep of the flow? */
-static bool stream_hit(const struct rule *r, const struct flow_ref *fr, int ep,
-                       const uint8_t *data, size_t len)
+static bool stream_hit(const struct rule *r, const struct flow_ref *fr, int ep, const uint8_t *data,
+                       size_t len)
 {
     int client = fr->client == FLOW_CLIENT_UNKNOWN ? ep : fr->client;
     bool to_client = ep != client;

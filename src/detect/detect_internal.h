@@ -37,21 +37,21 @@ struct port_spec {
 
 /* What a content or pcre looks at. */
 enum buffer_id {
-    BUF_STUB,            /* dcerpc.stub_data: request stub (to_server) or response (to_client) */
-    BUF_PIPE,            /* rpc.named_pipe */
-    BUF_USER,            /* rpc.user: user, or DOMAIN\user */
-    BUF_INTERFACE,       /* rpc.interface: name (or UUID when unnamed) */
-    BUF_OPERATION,       /* rpc.operation */
-    BUF_ARG,             /* rpc.arg:<path> or one of its shortcuts: every value at the path */
-    BUF_STREAM,          /* raw reassembled bytes (byte-level fallback rules) */
+    BUF_STUB,      /* dcerpc.stub_data: request stub (to_server) or response (to_client) */
+    BUF_PIPE,      /* rpc.named_pipe */
+    BUF_USER,      /* rpc.user: user, or DOMAIN\user */
+    BUF_INTERFACE, /* rpc.interface: name (or UUID when unnamed) */
+    BUF_OPERATION, /* rpc.operation */
+    BUF_ARG,       /* rpc.arg:<path> or one of its shortcuts: every value at the path */
+    BUF_STREAM,    /* raw reassembled bytes (byte-level fallback rules) */
 };
 
 /* byte_test / byte_jump: read a number from the buffer, compare or move. */
 struct byteop {
-    char kind;             /* 't' test, 'j' jump */
+    char kind; /* 't' test, 'j' jump */
     uint8_t nbytes;
-    char op;               /* test: = < > & ^ ! */
-    bool dce, big;         /* dce: the call's byte order; else big (default) or little */
+    char op;       /* test: = < > & ^ ! */
+    bool dce, big; /* dce: the call's byte order; else big (default) or little */
     int32_t offset;
     uint64_t value;
     int32_t post_offset;
@@ -65,12 +65,12 @@ struct pattern {
     uint8_t buffer;       /* enum buffer_id */
     const char *arg_path; /* BUF_ARG: dotted paths, '|'-separated */
     bool negated, nocase, relative, endswith;
-    uint8_t *bytes;       /* content */
+    uint8_t *bytes; /* content */
     size_t len;
     int32_t offset, depth, distance, within; /* -1 = not given */
     bool has_distance, has_within;
-    pcre2_code *re;       /* pcre */
-    struct byteop bo;     /* byte_test / byte_jump */
+    pcre2_code *re;            /* pcre */
+    struct byteop bo;          /* byte_test / byte_jump */
     uint64_t size_lo, size_hi; /* bsize: the buffer's whole length within [lo, hi] */
 };
 
@@ -80,12 +80,12 @@ struct opnum_range {
 
 /* The rule: its header and every condition. */
 struct rule {
-    struct rule *next;             /* in the engine's list */
-    unsigned order;                /* load order */
-    bool dropped;                  /* a duplicate gid:sid that lost to another */
+    struct rule *next; /* in the engine's list */
+    unsigned order;    /* load order */
+    bool dropped;      /* a duplicate gid:sid that lost to another */
     char *file;
     unsigned line;
-    bool pass;                     /* `pass` rules silence alerts on the calls they match */
+    bool pass; /* `pass` rules silence alerts on the calls they match */
     enum { RP_ANY, RP_DCERPC, RP_SMB, RP_TCP } proto;
     struct addr_spec src, dst;
     struct port_spec sp, dp;
@@ -93,33 +93,33 @@ struct rule {
 
     /* where it looks */
     enum { FLOW_EITHER, FLOW_TO_SERVER, FLOW_TO_CLIENT } flow;
-    bool stream_rule;               /* only raw byte content: the fallback path */
+    bool stream_rule; /* only raw byte content: the fallback path */
 
     /* Suricata's DCE/RPC keywords */
     bool has_iface;
     struct uuid iface;
-    char iface_op;                 /* 0, '<', '>', '=', '!' */
+    char iface_op; /* 0, '<', '>', '=', '!' */
     uint16_t iface_ver;
     struct opnum_range *opnums;
     unsigned n_opnums;
 
     /* ours */
-    uint32_t classes;              /* bit per enum rpc_class; 0 = any */
-    char **if_names;               /* rpc.interface:a,b (names or UUIDs) */
+    uint32_t classes; /* bit per enum rpc_class; 0 = any */
+    char **if_names;  /* rpc.interface:a,b (names or UUIDs) */
     unsigned n_if_names;
-    char **op_names;               /* rpc.operation:a,b */
+    char **op_names; /* rpc.operation:a,b */
     unsigned n_op_names;
-    int transport;                 /* -1 any, else enum rpc_transport_kind */
-    int sealed;                    /* -1 any, 0, 1 */
-    int target;                    /* -1 any, 0, 1 */
-    int inferred;                  /* rpc.inferred: interface named without its bind; -1 any */
-    uint8_t auth_min, auth_max;    /* rpc.auth_level range; 0..255 = any */
-    uint32_t indicators;           /* rpc.indicator: any of these bits */
-    char *story;                   /* rpc.story:kind (story records only) */
+    int transport;              /* -1 any, else enum rpc_transport_kind */
+    int sealed;                 /* -1 any, 0, 1 */
+    int target;                 /* -1 any, 0, 1 */
+    int inferred;               /* rpc.inferred: interface named without its bind; -1 any */
+    uint8_t auth_min, auth_max; /* rpc.auth_level range; 0..255 = any */
+    uint32_t indicators;        /* rpc.indicator: any of these bits */
+    char *story;                /* rpc.story:kind (story records only) */
 
     struct pattern *pat;
     unsigned n_pat;
-    char **paths;                  /* rpc.arg paths the patterns point into */
+    char **paths; /* rpc.arg paths the patterns point into */
     unsigned n_paths;
 
     struct alert_info info;

@@ -24,8 +24,8 @@ static bool addr_in(const struct addr_spec *a, const uint8_t *addr, uint8_t ipve
     bool any_pos = false, hit = false;
     for (unsigned i = 0; i < a->n; i++) {
         const struct net_range *r = &a->r[i];
-        bool in = (r->ipver == 0 || r->ipver == ipver) &&
-                  memcmp(addr, r->lo, 16) >= 0 && memcmp(addr, r->hi, 16) <= 0;
+        bool in = (r->ipver == 0 || r->ipver == ipver) && memcmp(addr, r->lo, 16) >= 0 &&
+                  memcmp(addr, r->hi, 16) <= 0;
         if (r->neg && in)
             return false;
         if (!r->neg) {
@@ -89,10 +89,22 @@ bool rule_match_call(const struct rule *r, const struct rpc_call *c, bool at_res
             return false;
         uint16_t v = c->ctx.ver_major;
         switch (r->iface_op) {
-        case '<': if (!(v < r->iface_ver)) return false; break;
-        case '>': if (!(v > r->iface_ver)) return false; break;
-        case '=': if (v != r->iface_ver) return false; break;
-        case '!': if (v == r->iface_ver) return false; break;
+        case '<':
+            if (!(v < r->iface_ver))
+                return false;
+            break;
+        case '>':
+            if (!(v > r->iface_ver))
+                return false;
+            break;
+        case '=':
+            if (v != r->iface_ver)
+                return false;
+            break;
+        case '!':
+            if (v == r->iface_ver)
+                return false;
+            break;
         default: break;
         }
     }
@@ -118,9 +130,8 @@ bool rule_match_call(const struct rule *r, const struct rpc_call *c, bool at_res
         return false;
     if (r->transport >= 0 && (int)c->transport->kind != r->transport)
         return false;
-    if (r->inferred >= 0 &&
-        (((c->flags & RPC_F_CTX_UNKNOWN) && (c->flags & RPC_F_IFACE_HINT)) != 0) !=
-            (r->inferred == 1))
+    if (r->inferred >= 0 && (((c->flags & RPC_F_CTX_UNKNOWN) && (c->flags & RPC_F_IFACE_HINT)) !=
+                             0) != (r->inferred == 1))
         return false;
     if (r->sealed >= 0 && c->sealed != (r->sealed == 1))
         return false;
@@ -180,8 +191,8 @@ static const uint8_t *find(const uint8_t *hay, size_t n, const uint8_t *needle, 
 struct mctx {
     const uint8_t *buf;
     size_t len;
-    uint64_t whole;  /* the buffer's length before any cap on what is kept */
-    bool le;      /* the call's byte order, for `dce` byte operations */
+    uint64_t whole; /* the buffer's length before any cap on what is kept */
+    bool le;        /* the call's byte order, for `dce` byte operations */
     int steps;
 };
 
@@ -262,9 +273,9 @@ static bool match_from(struct mctx *m, const struct pattern *p, unsigned n, size
             pcre2_set_depth_limit(mc, 1000);
             /* a relative pcre sees the buffer from the previous match on: its ^
              * anchors there, as in Suricata */
-            int rc = md && mc ? pcre2_match(p->re, m->buf + start, (size_t)(end - start), 0, 0,
-                                            md, mc)
-                              : -1;
+            int rc = md && mc
+                         ? pcre2_match(p->re, m->buf + start, (size_t)(end - start), 0, 0, md, mc)
+                         : -1;
             if (rc > 0) {
                 hit = true;
                 mend = (size_t)start + pcre2_get_ovector_pointer(md)[1];
@@ -279,8 +290,8 @@ static bool match_from(struct mctx *m, const struct pattern *p, unsigned n, size
     if (p->negated) {
         bool hit = false;
         if (start < end) {
-            const uint8_t *f = find(m->buf + start, (size_t)(end - start), p->bytes, p->len,
-                                    p->nocase);
+            const uint8_t *f =
+                find(m->buf + start, (size_t)(end - start), p->bytes, p->len, p->nocase);
             hit = f && (!p->endswith || f + p->len == m->buf + m->len);
         }
         return !hit && match_from(m, p + 1, n - 1, prev_end);

@@ -38,10 +38,10 @@ static bool fail(struct parse *p, const char *fmt, ...)
 
 /* Room for one more element after the n of arr (realloc'd in place); a rule error when
  * memory runs out, arr untouched. */
-#define GROW(p, arr, n)                                                                        \
-    __extension__({                                                                            \
-        void *q_ = realloc((arr), ((n) + 1) * sizeof *(arr));                                  \
-        q_ ? ((arr) = q_, true) : fail((p), "out of memory");                                  \
+#define GROW(p, arr, n)                                                                            \
+    __extension__({                                                                                \
+        void *q_ = realloc((arr), ((n) + 1) * sizeof *(arr));                                      \
+        q_ ? ((arr) = q_, true) : fail((p), "out of memory");                                      \
     })
 
 static char *trim(char *s)
@@ -136,7 +136,7 @@ static bool addr_one(const char *tok, struct net_range *r)
         return false;
     memcpy(r->hi, r->lo, 16);
     for (int i = bits; i < alen * 8; i++) {
-        r->lo[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+        r->lo[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
         r->hi[i / 8] |= (uint8_t)(0x80 >> (i % 8));
     }
     return true;
@@ -389,7 +389,8 @@ static bool parse_pcre(struct parse *p, char *v)
         case 'E': opts |= PCRE2_DOLLAR_ENDONLY; break;
         case 'G': opts |= PCRE2_UNGREEDY; break;
         case 'R': relative = true; break;
-        case 'B': case 'O': break; /* rawbytes, match limits: no meaning here */
+        case 'B':
+        case 'O': break; /* rawbytes, match limits: no meaning here */
         default: return fail(p, "pcre: unknown flag '%c'", *f);
         }
     }
@@ -398,8 +399,8 @@ static bool parse_pcre(struct parse *p, char *v)
         return false;
     int errcode;
     PCRE2_SIZE erroff;
-    pt->re = pcre2_compile((PCRE2_SPTR)(v + 1), PCRE2_ZERO_TERMINATED, opts, &errcode, &erroff,
-                           NULL);
+    pt->re =
+        pcre2_compile((PCRE2_SPTR)(v + 1), PCRE2_ZERO_TERMINATED, opts, &errcode, &erroff, NULL);
     if (!pt->re) {
         PCRE2_UCHAR msg[128];
         pcre2_get_error_message(errcode, msg, sizeof msg);
@@ -540,8 +541,7 @@ static bool parse_bsize(struct parse *p, char *v)
     char *range = strstr(v, "<>");
     if (range) {
         *range = '\0';
-        if (!parse_uint(v, UINT32_MAX, &a) || !parse_uint(range + 2, UINT32_MAX, &b) ||
-            b <= a + 1)
+        if (!parse_uint(v, UINT32_MAX, &a) || !parse_uint(range + 2, UINT32_MAX, &b) || b <= a + 1)
             return fail(p, "bsize: not a range lo<>hi with room between: %s<>%s", v, range + 2);
         lo = a + 1, hi = b - 1;
     } else if (*v == '<' || *v == '>') {
@@ -669,8 +669,10 @@ static bool parse_class(struct parse *p, char *v)
             if (strcmp(t, rpc_class_name((enum rpc_class)c)) == 0)
                 break;
         if (c == RPC_CLASS_COUNT)
-            return fail(p, "rpc.class: unknown class %s (read, create, modify, delete, "
-                           "execute, other)", t);
+            return fail(p,
+                        "rpc.class: unknown class %s (read, create, modify, delete, "
+                        "execute, other)",
+                        t);
         p->r->classes |= 1u << c;
     }
     return true;
@@ -691,8 +693,10 @@ static bool parse_indicator(struct parse *p, char *v)
             if (strcmp(t, defs[i].name) == 0)
                 break;
         if (i == IND_COUNT)
-            return fail(p, "rpc.indicator: unknown indicator %s (any, or one of the names "
-                           "the records' indicators carry)", t);
+            return fail(p,
+                        "rpc.indicator: unknown indicator %s (any, or one of the names "
+                        "the records' indicators carry)",
+                        t);
         p->r->indicators |= 1u << i;
     }
     return true;
@@ -716,8 +720,8 @@ static bool parse_bool_kw(struct parse *p, const char *kw, char *v, int *out)
 
 static bool parse_auth_level(struct parse *p, char *v)
 {
-    static const char *names[] = {"", "none", "connect", "call", "packet", "packet_integrity",
-                                  "packet_privacy"};
+    static const char *names[] = {
+        "", "none", "connect", "call", "packet", "packet_integrity", "packet_privacy"};
     v = trim(v);
     int op = 0;
     if (*v == '<' || *v == '>')
@@ -892,8 +896,7 @@ static bool kw_flow(struct parse *p, const char *name, char *v, int arg)
         else if (strcmp(t, "to_client") == 0 || strcmp(t, "from_server") == 0)
             p->r->flow = FLOW_TO_CLIENT;
         else if (strcmp(t, "established") && strcmp(t, "stateless") &&
-                 strcmp(t, "not_established") && strcmp(t, "only_stream") &&
-                 strcmp(t, "no_stream"))
+                 strcmp(t, "not_established") && strcmp(t, "only_stream") && strcmp(t, "no_stream"))
             return fail(p, "flow: unknown option %s", t);
     }
     return true;
@@ -1154,8 +1157,7 @@ static bool parse_options(struct parse *p, char *s)
     return true;
 }
 
-struct rule *rule_parse(const char *text, const char *file, unsigned line, char *err,
-                        size_t errlen)
+struct rule *rule_parse(const char *text, const char *file, unsigned line, char *err, size_t errlen)
 {
     struct rule *r = calloc(1, sizeof *r);
     char *s = strdup(text);
@@ -1249,8 +1251,8 @@ struct rule *rule_parse(const char *text, const char *file, unsigned line, char 
     /* relative patterns need something before them in their buffer */
     for (unsigned i = 0; i < r->n_pat; i++) {
         struct pattern *pt = &r->pat[i];
-        bool first = i == 0 || r->pat[i - 1].buffer != pt->buffer ||
-                     r->pat[i - 1].arg_path != pt->arg_path;
+        bool first =
+            i == 0 || r->pat[i - 1].buffer != pt->buffer || r->pat[i - 1].arg_path != pt->arg_path;
         if (pt->kind != PAT_CONTENT)
             continue;
         if (pt->relative && first)

@@ -27,25 +27,31 @@
 #include "rpcsentry/worker.h"
 #include "story.h"
 
-#define STORY_SLOTS 4096         /* stories in progress at most; the oldest gives way */
+#define STORY_SLOTS 4096 /* stories in progress at most; the oldest gives way */
 #define STORY_BUCKETS 1024
-#define STORY_CHUNK 64           /* slots allocated at a time, as needed */
+#define STORY_CHUNK 64 /* slots allocated at a time, as needed */
 #define STORY_WINDOW_US (600ULL * 1000000)
 
 enum step {
-    ST_CREATE = 1, ST_CHANGE = 2, ST_START = 4, ST_DELETE = 8, ST_RESTORE = 16,
-    ST_REGISTER = 32, ST_RUN = 64, ST_TASK_DELETE = 128,
+    ST_CREATE = 1,
+    ST_CHANGE = 2,
+    ST_START = 4,
+    ST_DELETE = 8,
+    ST_RESTORE = 16,
+    ST_REGISTER = 32,
+    ST_RUN = 64,
+    ST_TASK_DELETE = 128,
 };
 enum domain { DOM_SERVICE, DOM_TASK };
 
 struct slot {
-    struct slot *hnext;      /* bucket chain */
+    struct slot *hnext;         /* bucket chain */
     struct slot *older, *newer; /* by last piece, oldest first */
     uint32_t hash;
     bool used;
     uint8_t domain;
     uint8_t server[16], client[16];
-    char key[256];          /* lower-cased name; "" when sealed */
+    char key[256]; /* lower-cased name; "" when sealed */
     uint32_t steps;
     uint64_t last_us;
     struct rpc_story s;
@@ -201,15 +207,15 @@ static void report(struct worker *w, struct slot *s, const char *kind)
     int srv = st->client_ep == 1 ? 0 : 1;
     addr_format(st->flow.key.addr[srv], flow_key_alen(&st->flow.key), server);
     const char *what = s->domain == DOM_SERVICE ? "service" : "task";
-    const char *how = strcmp(kind, "service_create_start_delete") == 0 ? "created, started and deleted"
-                      : strcmp(kind, "service_create_start") == 0    ? "created and started"
-                      : strcmp(kind, "service_binary_swap") == 0
-                          ? "pointed at another binary, started, and restored"
-                      : strcmp(kind, "service_binary_change_start") == 0
-                          ? "pointed at another binary and started"
-                      : strcmp(kind, "task_register_run_delete") == 0 ? "registered, run and deleted"
-                      : strcmp(kind, "task_register_delete") == 0   ? "registered and deleted"
-                                                                      : "registered and run";
+    const char *how =
+        strcmp(kind, "service_create_start_delete") == 0 ? "created, started and deleted"
+        : strcmp(kind, "service_create_start") == 0      ? "created and started"
+        : strcmp(kind, "service_binary_swap") == 0
+            ? "pointed at another binary, started, and restored"
+        : strcmp(kind, "service_binary_change_start") == 0 ? "pointed at another binary and started"
+        : strcmp(kind, "task_register_run_delete") == 0    ? "registered, run and deleted"
+        : strcmp(kind, "task_register_delete") == 0        ? "registered and deleted"
+                                                           : "registered and run";
     /* the summary may cut a long detail: the record carries it whole */
     char head[640];
     snprintf(head, sizeof head, "%s %s%.256s%s %s on %s", what, st->name[0] ? "'" : "",
@@ -262,8 +268,8 @@ static struct slot *slot_new(struct worker *w, struct story_table *t)
 {
     if (!t->free && t->allocated < STORY_SLOTS) {
         /* a shared table is nobody's memory to account */
-        struct story_chunk *c = t->shared ? calloc(1, sizeof *c)
-                                          : mem_calloc(&w->mem, MEM_APP, sizeof *c);
+        struct story_chunk *c =
+            t->shared ? calloc(1, sizeof *c) : mem_calloc(&w->mem, MEM_APP, sizeof *c);
         if (c) {
             c->next = t->chunks;
             t->chunks = c;
@@ -302,11 +308,17 @@ static uint32_t step_of(const struct rpc_call *c, uint8_t *domain)
     if (strcmp(name, "svcctl") == 0) {
         *domain = DOM_SERVICE;
         switch (c->opnum) {
-        case 12: case 24: case 44: case 45: case 60: return ST_CREATE;
-        case 11: case 23:
+        case 12:
+        case 24:
+        case 44:
+        case 45:
+        case 60: return ST_CREATE;
+        case 11:
+        case 23:
             /* only a new binary makes a change an execution vehicle */
             return c->sealed || args_get(c->args, "args.binary_path") ? ST_CHANGE : 0;
-        case 19: case 31: return ST_START;
+        case 19:
+        case 31: return ST_START;
         case 2: return ST_DELETE;
         default: return 0;
         }
@@ -419,8 +431,7 @@ static void note(struct worker *w, const struct rpc_call *c)
             d = args_get(c->args, "args.task.actions.command");
         if (d) {
             const char *argv = args_get(c->args, "args.task.actions.arguments");
-            snprintf(st->detail, sizeof st->detail, "%s%s%s", d, argv ? " " : "",
-                     argv ? argv : "");
+            snprintf(st->detail, sizeof st->detail, "%s%s%s", d, argv ? " " : "", argv ? argv : "");
         }
     }
     if (st->n_pieces < STORY_MAX_PIECES) {

@@ -27,7 +27,10 @@ struct appid {
     size_t flow_size;
 };
 
-bool appid_available(void) { return true; }
+bool appid_available(void)
+{
+    return true;
+}
 
 struct appid *appid_open(char *err, size_t errlen)
 {
@@ -82,7 +85,8 @@ void appid_packet(struct worker *w, struct flow *f, const struct packet *p)
     const uint16_t *port = f->ref.key.port;
     bool rpc_port = port[0] == 135 || port[1] == 135 || port[0] == 445 || port[1] == 445 ||
                     port[0] == 139 || port[1] == 139;
-    if (f->app == FLOW_APP_DCERPC || f->app == FLOW_APP_SMB || (rpc_port && f->ref.key.proto == 6)) {
+    if (f->app == FLOW_APP_DCERPC || f->app == FLOW_APP_SMB ||
+        (rpc_port && f->ref.key.proto == 6)) {
         /* the sensor's own engines have it: nDPI has nothing to add */
         release(w, f);
         f->ndpi_state = APPID_OURS;
@@ -229,7 +233,10 @@ bool appid_ndpi(const struct worker *w, const struct flow *f, char *name, size_t
 
 #else /* no nDPI in this build */
 
-bool appid_available(void) { return false; }
+bool appid_available(void)
+{
+    return false;
+}
 
 struct appid *appid_open(char *err, size_t errlen)
 {
@@ -237,12 +244,18 @@ struct appid *appid_open(char *err, size_t errlen)
     return NULL;
 }
 
-void appid_close(struct appid *a) { (void)a; }
+void appid_close(struct appid *a)
+{
+    (void)a;
+}
 void appid_packet(struct worker *w, struct flow *f, const struct packet *p)
 {
     (void)w, (void)f, (void)p;
 }
-void appid_flow_end(struct worker *w, struct flow *f) { (void)w, (void)f; }
+void appid_flow_end(struct worker *w, struct flow *f)
+{
+    (void)w, (void)f;
+}
 int appid_engine_hint(const struct flow *f)
 {
     (void)f;

@@ -26,9 +26,9 @@
 #define SLAB_HEADER 64
 #define SLAB_RECS ((SLAB_BYTES - SLAB_HEADER) / sizeof(struct flow))
 #define FLOW_CHARGE 256
-#define LRU_COARSE_US 1000000   /* a flow moves to the head of the LRU list once a second */
+#define LRU_COARSE_US 1000000 /* a flow moves to the head of the LRU list once a second */
 #define SWEEP_INTERVAL_US 1000000
-#define SWEEP_MAX_SKIP 64       /* idle-but-not-expired records looked past per sweep */
+#define SWEEP_MAX_SKIP 64 /* idle-but-not-expired records looked past per sweep */
 
 struct flow_slab {
     struct flow_slab *next;
@@ -84,7 +84,10 @@ struct flow_table *flow_table_new(struct worker *w)
     return t;
 }
 
-uint32_t flow_table_count(const struct flow_table *t) { return t->count; }
+uint32_t flow_table_count(const struct flow_table *t)
+{
+    return t->count;
+}
 
 void flow_key_from_packet(const struct packet *p, struct flow_key *k, bool *swapped)
 {
@@ -383,8 +386,7 @@ void flow_packet_keyed(struct worker *w, const struct packet *p, const struct fl
     f->flags_seen[ep] |= p->tcp_flags;
     if (f->ref.client == FLOW_CLIENT_UNKNOWN && (p->tcp_flags & TCP_SYN))
         f->ref.client = (uint8_t)((p->tcp_flags & TCP_ACK) ? 1 - ep : ep);
-    if ((p->tcp_flags & TCP_RST) ||
-        ((f->flags_seen[0] & TCP_FIN) && (f->flags_seen[1] & TCP_FIN)))
+    if ((p->tcp_flags & TCP_RST) || ((f->flags_seen[0] & TCP_FIN) && (f->flags_seen[1] & TCP_FIN)))
         f->closed = 1;
 
     stream_packet(w, f, p, ep);

@@ -74,8 +74,7 @@ uint16_t args_arr(struct rpc_args *a, uint16_t parent, const char *name)
     return add(a, parent, name, ARG_ARR);
 }
 
-uint16_t args_strn(struct rpc_args *a, uint16_t parent, const char *name, const char *s,
-                   size_t n)
+uint16_t args_strn(struct rpc_args *a, uint16_t parent, const char *name, const char *s, size_t n)
 {
     if (!a)
         return ARGS_NONE;

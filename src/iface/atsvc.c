@@ -4,11 +4,11 @@
 #include "iface_internal.h"
 
 static const struct flag_name job_flags[] = {
-    {0x01, "run_periodically"}, {0x02, "exec_error"}, {0x04, "runs_today"},
+    {0x01, "run_periodically"}, {0x02, "exec_error"},     {0x04, "runs_today"},
     {0x08, "add_current_date"}, {0x10, "noninteractive"}, {0, NULL},
 };
 
-static const char *const weekdays[] = {"monday", "tuesday", "wednesday", "thursday",
+static const char *const weekdays[] = {"monday", "tuesday",  "wednesday", "thursday",
                                        "friday", "saturday", "sunday"};
 
 /* NetrJobAdd (0): the command and when it runs. */

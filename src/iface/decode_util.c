@@ -45,8 +45,8 @@ void args_ndr_string(struct rpc_args *a, uint16_t parent, const char *name, stru
         args_str(a, parent, name, s);
 }
 
-void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *name,
-                            struct ndr *n, bool wide)
+void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,
+                            bool wide)
 {
     char s[ARG_STR_MAX];
     if (ndr_unique_string(n, wide, s, sizeof s, NULL))

@@ -7,8 +7,8 @@
  */
 #include <arpa/inet.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iface_internal.h"
@@ -75,9 +75,7 @@ bool epm_tower_parse(const uint8_t *p, size_t n, struct epm_tower *t)
         }
         case EPM_PROTO_CO:
         case EPM_PROTO_CL:
-        case EPM_PROTO_LRPC:
-            t->rpc = lhs[0];
-            break;
+        case EPM_PROTO_LRPC: t->rpc = lhs[0]; break;
         case EPM_PROTO_TCP:
         case EPM_PROTO_UDP:
         case EPM_PROTO_HTTP:
@@ -98,11 +96,8 @@ bool epm_tower_parse(const uint8_t *p, size_t n, struct epm_tower *t)
             t->transport = lhs[0];
             floor_text(rhs, rhs_len, t->pipe, sizeof t->pipe);
             break;
-        case EPM_PROTO_NETBIOS:
-            floor_text(rhs, rhs_len, t->host, sizeof t->host);
-            break;
-        default:
-            break; /* other protocols: counted, not interpreted */
+        case EPM_PROTO_NETBIOS: floor_text(rhs, rhs_len, t->host, sizeof t->host); break;
+        default: break; /* other protocols: counted, not interpreted */
         }
     }
     return true;
@@ -128,8 +123,8 @@ const char *epm_tower_protseq(const struct epm_tower *t)
  * needs the table (epm_lookup), or when too many wait.
  */
 struct epm_pending {
-    uint64_t seq;              /* the place in the run of the answer's frame */
-    uint64_t now_us;           /* and its time */
+    uint64_t seq;    /* the place in the run of the answer's frame */
+    uint64_t now_us; /* and its time */
     struct epm_entry e;
 };
 #define EPM_PENDING_MAX 1024
@@ -137,7 +132,7 @@ struct epm_pending {
 struct epm_table {
     struct epm_entry e[EPM_TABLE_SLOTS];
     bool shared;
-    pthread_mutex_t lock; /* shared tables only */
+    pthread_mutex_t lock;        /* shared tables only */
     struct epm_pending *pending; /* shared tables: by place, then as learnt */
     unsigned n_pending;
 };
@@ -165,8 +160,7 @@ void epm_table_free_shared(struct epm_table *t)
     free(t);
 }
 
-static bool key_eq(const struct epm_entry *e, const uint8_t addr[16], uint8_t ipver,
-                   uint16_t port)
+static bool key_eq(const struct epm_entry *e, const uint8_t addr[16], uint8_t ipver, uint16_t port)
 {
     return e->used && e->port == port && e->ipver == ipver && memcmp(e->addr, addr, 16) == 0;
 }
@@ -232,9 +226,14 @@ void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t
     if (!w->epm && !(w->epm = mem_calloc(&w->mem, MEM_APP, sizeof *w->epm)))
         return;
     struct epm_table *t = w->epm;
-    struct epm_entry n = {.ipver = ipver, .port = port, .iface = *iface,
-                          .ver_major = ver_major, .ver_minor = ver_minor,
-                          .learned_us = w->now_us, .learned_flow_id = flow_id, .used = true};
+    struct epm_entry n = {.ipver = ipver,
+                          .port = port,
+                          .iface = *iface,
+                          .ver_major = ver_major,
+                          .ver_minor = ver_minor,
+                          .learned_us = w->now_us,
+                          .learned_flow_id = flow_id,
+                          .used = true};
     memcpy(n.addr, addr, 16);
     w->stats.epm_learned++;
     if (!t->shared) {
@@ -336,8 +335,8 @@ void epm_forget(struct worker *w)
 
 /* ---- decoding ---- */
 
-static void add_iface(struct rpc_args *ar, uint16_t parent, const char *name,
-                      const struct uuid *u, uint16_t major, uint16_t minor)
+static void add_iface(struct rpc_args *ar, uint16_t parent, const char *name, const struct uuid *u,
+                      uint16_t major, uint16_t minor)
 {
     char s[UUID_STR_LEN], v[16];
     uint16_t o = args_obj(ar, parent, name);
@@ -400,8 +399,8 @@ static void server_of(const struct rpc_call *call, const uint8_t **addr, uint8_t
 /* A TCP endpoint an answer announced: the server itself, and the IP floor's address. */
 static void learn(struct worker *w, const struct rpc_call *call, const struct epm_tower *t)
 {
-    if (!t->has_iface || !t->has_port || t->transport != EPM_PROTO_TCP ||
-        t->rpc == EPM_PROTO_CL || t->port == 0)
+    if (!t->has_iface || !t->has_port || t->transport != EPM_PROTO_TCP || t->rpc == EPM_PROTO_CL ||
+        t->port == 0)
         return;
     /*
      * Only the endpoint mapper's answers, as they arrive (or at the capture's end):

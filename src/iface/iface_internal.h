@@ -31,8 +31,8 @@ void args_enum(struct rpc_args *a, uint16_t parent, const char *name, uint32_t v
 /* A string read by the NDR reader, added only when the read succeeded. */
 void args_ndr_string(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,
                      bool wide);
-void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *name,
-                            struct ndr *n, bool wide);
+void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,
+                            bool wide);
 
 /*
  * Per-association state the decoders keep: service handles to names (svcctl).
@@ -45,13 +45,13 @@ void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *nam
 #define IFACE_MAX_HANDLES 64
 struct iface_handle {
     uint8_t h[20];
-    bool scm;                    /* a service control manager handle, not a service */
+    bool scm; /* a service control manager handle, not a service */
     char name[256];
 };
 struct iface_state {
     struct iface_handle *handles;
-    unsigned n, cap, next;       /* next: slot to overwrite when full */
-    char unanswered_open[256];   /* service of the last open whose answer was not seen */
+    unsigned n, cap, next;     /* next: slot to overwrite when full */
+    char unanswered_open[256]; /* service of the last open whose answer was not seen */
 };
 struct iface_state *iface_state_get(struct worker *w, struct rpc_call *call);
 

@@ -33,13 +33,15 @@ static const struct indicator_def defs[IND_COUNT] = {
     [IND_RANDOM_NAME] = {"random_name", NULL,
                          "the new service or task has a short random-looking name, as "
                          "impacket and Metasploit generate"},
-    [IND_HIDDEN_TASK] = {"hidden_task", "T1564",
-                         "the task definition sets Settings/Hidden"},
+    [IND_HIDDEN_TASK] = {"hidden_task", "T1564", "the task definition sets Settings/Hidden"},
     [IND_RUNS_AS_SYSTEM] = {"runs_as_system", NULL,
                             "the task or service runs as SYSTEM (S-1-5-18, LocalSystem)"},
 };
 
-const struct indicator_def *indicator_table(void) { return defs; }
+const struct indicator_def *indicator_table(void)
+{
+    return defs;
+}
 
 /* Case-insensitive search; returns the match or NULL. */
 static const char *ci_find(const char *hay, const char *needle)
@@ -80,18 +82,28 @@ static const char *find_word(const char *s, const char *word)
     return NULL;
 }
 
-static const char *lolbins[] = {"cmd", "comspec", "powershell", "pwsh", "wscript", "cscript",
-                                "mshta", "rundll32", "regsvr32", "certutil", "bitsadmin",
-                                "msiexec", "wmic", NULL};
+static const char *lolbins[] = {"cmd",       "comspec", "powershell", "pwsh",     "wscript",
+                                "cscript",   "mshta",   "rundll32",   "regsvr32", "certutil",
+                                "bitsadmin", "msiexec", "wmic",       NULL};
 
 static const char *script_exts[] = {".bat", ".cmd", ".ps1", ".psm1", ".vbs", ".vbe", ".js",
-                                    ".jse", ".wsf", ".wsh", ".hta", ".py", NULL};
+                                    ".jse", ".wsf", ".wsh", ".hta",  ".py",  NULL};
 
-static const char *writable[] = {"%temp%", "%tmp%", "\\temp\\", "\\appdata\\", "%appdata%",
-                                 "%localappdata%", "\\programdata\\", "%programdata%",
-                                 "\\users\\public\\", "\\windows\\temp\\",
-                                 "\\spool\\drivers\\color\\", "\\perflogs\\",
-                                 "\\$recycle.bin\\", "\\windows\\tasks\\", NULL};
+static const char *writable[] = {"%temp%",
+                                 "%tmp%",
+                                 "\\temp\\",
+                                 "\\appdata\\",
+                                 "%appdata%",
+                                 "%localappdata%",
+                                 "\\programdata\\",
+                                 "%programdata%",
+                                 "\\users\\public\\",
+                                 "\\windows\\temp\\",
+                                 "\\spool\\drivers\\color\\",
+                                 "\\perflogs\\",
+                                 "\\$recycle.bin\\",
+                                 "\\windows\\tasks\\",
+                                 NULL};
 
 struct ind_ctx {
     struct rpc_args *a;
@@ -147,15 +159,17 @@ static void check_command(struct ind_ctx *x, const char *s)
         const char *t = p + 1;
         while (*t == ' ' || *t == '"' || *t == '>')
             t++;
-        if (strncmp(t, "\\\\", 2) == 0 || ci_find(t, "temp") == t || ci_find(t, "%windir%\\temp") == t ||
-            ci_find(t, "%temp%") == t || (strchr(t, '$') && strchr(t, '\\'))) {
+        if (strncmp(t, "\\\\", 2) == 0 || ci_find(t, "temp") == t ||
+            ci_find(t, "%windir%\\temp") == t || ci_find(t, "%temp%") == t ||
+            (strchr(t, '$') && strchr(t, '\\'))) {
             raise_ind(x, IND_OUTPUT_REDIRECT, p, (size_t)(t - p) + strcspn(t, " \"'&|"));
             break;
         }
     }
     if (find_word(s, "powershell") || find_word(s, "pwsh")) {
-        static const char *enc[] = {" -e ", " -en ", " -enc ", " -enco", " -encodedcommand",
-                                    " -ec ", "frombase64string", NULL};
+        static const char *enc[] = {
+            " -e ", " -en ", " -enc ", " -enco", " -encodedcommand", " -ec ", "frombase64string",
+            NULL};
         for (const char **e = enc; *e; e++) {
             const char *at = ci_find(s, *e);
             if (at) {

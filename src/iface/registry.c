@@ -1,6 +1,6 @@
 /* The list of interfaces, lookups over it, and the iface stage's entry points. */
-#include <strings.h>
 #include <string.h>
+#include <strings.h>
 
 #include "iface_internal.h"
 #include "rpcsentry/detect.h"
@@ -84,12 +84,9 @@ const char *iface_suricata_procedure(const struct iface_def *d, const struct ifa
 {
     const char *n = op->name;
     switch (d->suricata_names) {
-    case SURI_NAMES_STRIP_R:
-        return n[0] == 'R' && n[1] >= 'A' && n[1] <= 'Z' ? n + 1 : n;
-    case SURI_NAMES_STRIP_IDL:
-        return strncmp(n, "IDL_", 4) == 0 ? n + 4 : n;
-    default:
-        return n;
+    case SURI_NAMES_STRIP_R: return n[0] == 'R' && n[1] >= 'A' && n[1] <= 'Z' ? n + 1 : n;
+    case SURI_NAMES_STRIP_IDL: return strncmp(n, "IDL_", 4) == 0 ? n + 4 : n;
+    default: return n;
     }
 }
 
@@ -161,8 +158,8 @@ void iface_request(struct worker *w, struct rpc_call *call)
     if (call->iface && call->iface->target && call->sealed && call->op &&
         call->cls == RPC_CLASS_CREATE && call->iface == &iface_tsch && call->opnum == 1)
         call->class_detail = "create_or_update"; /* the flags that would say are sealed */
-    if (call->op && run_decoder(w, call, call->op->decode_req, call->req_stub,
-                                call->req_stub_avail))
+    if (call->op &&
+        run_decoder(w, call, call->op->decode_req, call->req_stub, call->req_stub_avail))
         indicators_evaluate(w, call);
     detect_request(w, call);
 }

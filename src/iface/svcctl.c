@@ -7,15 +7,15 @@
 #define NO_CHANGE 0xffffffffu
 
 static const struct flag_name service_types[] = {
-    {0x01, "kernel_driver"},       {0x02, "file_system_driver"},
-    {0x10, "win32_own_process"},   {0x20, "win32_share_process"},
-    {0x40, "user_service"},        {0x80, "user_service_instance"},
+    {0x01, "kernel_driver"},        {0x02, "file_system_driver"},
+    {0x10, "win32_own_process"},    {0x20, "win32_share_process"},
+    {0x40, "user_service"},         {0x80, "user_service_instance"},
     {0x100, "interactive_process"}, {0, NULL},
 };
 
 static const struct flag_name start_types[] = {
-    {0, "boot_start"}, {1, "system_start"}, {2, "auto_start"}, {3, "demand_start"},
-    {4, "disabled"},   {0, NULL},
+    {0, "boot_start"},   {1, "system_start"}, {2, "auto_start"},
+    {3, "demand_start"}, {4, "disabled"},     {0, NULL},
 };
 
 static const struct flag_name error_controls[] = {
@@ -23,26 +23,48 @@ static const struct flag_name error_controls[] = {
 };
 
 static const struct flag_name scm_access[] = {
-    {0xf003f, "all_access"},        {0x0001, "connect"},      {0x0002, "create_service"},
-    {0x0004, "enumerate_service"},  {0x0008, "lock"},         {0x0010, "query_lock_status"},
-    {0x0020, "modify_boot_config"}, {0x10000000, "generic_all"}, {0x20000000, "generic_execute"},
-    {0x40000000, "generic_write"},  {0x80000000, "generic_read"},
-    {0x02000000, "maximum_allowed"}, {0x00020000, "read_control"}, {0, NULL},
+    {0xf003f, "all_access"},
+    {0x0001, "connect"},
+    {0x0002, "create_service"},
+    {0x0004, "enumerate_service"},
+    {0x0008, "lock"},
+    {0x0010, "query_lock_status"},
+    {0x0020, "modify_boot_config"},
+    {0x10000000, "generic_all"},
+    {0x20000000, "generic_execute"},
+    {0x40000000, "generic_write"},
+    {0x80000000, "generic_read"},
+    {0x02000000, "maximum_allowed"},
+    {0x00020000, "read_control"},
+    {0, NULL},
 };
 
 static const struct flag_name service_access[] = {
-    {0xf01ff, "all_access"},        {0x0001, "query_config"},  {0x0002, "change_config"},
-    {0x0004, "query_status"},       {0x0008, "enumerate_dependents"}, {0x0010, "start"},
-    {0x0020, "stop"},               {0x0040, "pause_continue"}, {0x0080, "interrogate"},
-    {0x0100, "user_defined_control"}, {0x10000, "delete"},    {0x20000, "read_control"},
-    {0x40000, "write_dac"},         {0x80000, "write_owner"}, {0x10000000, "generic_all"},
-    {0x20000000, "generic_execute"}, {0x40000000, "generic_write"},
-    {0x80000000, "generic_read"},   {0x02000000, "maximum_allowed"}, {0, NULL},
+    {0xf01ff, "all_access"},
+    {0x0001, "query_config"},
+    {0x0002, "change_config"},
+    {0x0004, "query_status"},
+    {0x0008, "enumerate_dependents"},
+    {0x0010, "start"},
+    {0x0020, "stop"},
+    {0x0040, "pause_continue"},
+    {0x0080, "interrogate"},
+    {0x0100, "user_defined_control"},
+    {0x10000, "delete"},
+    {0x20000, "read_control"},
+    {0x40000, "write_dac"},
+    {0x80000, "write_owner"},
+    {0x10000000, "generic_all"},
+    {0x20000000, "generic_execute"},
+    {0x40000000, "generic_write"},
+    {0x80000000, "generic_read"},
+    {0x02000000, "maximum_allowed"},
+    {0, NULL},
 };
 
 static const struct flag_name controls[] = {
-    {1, "stop"},          {2, "pause"},         {3, "continue"},      {4, "interrogate"},
-    {5, "shutdown"},      {6, "paramchange"},   {7, "netbindadd"},    {8, "netbindremove"},
+    {1, "stop"},          {2, "pause"},           {3, "continue"},   {4, "interrogate"},
+    {5, "shutdown"},      {6, "paramchange"},     {7, "netbindadd"}, {8, "netbindremove"},
     {9, "netbindenable"}, {10, "netbinddisable"}, {0, NULL},
 };
 
@@ -51,10 +73,17 @@ static const struct flag_name action_types[] = {
 };
 
 static const struct flag_name config2_levels[] = {
-    {1, "description"},         {2, "failure_actions"},     {3, "delayed_auto_start"},
-    {4, "failure_actions_flag"}, {5, "service_sid"},         {6, "required_privileges"},
-    {7, "preshutdown"},         {8, "trigger_info"},        {9, "preferred_node"},
-    {11, "launch_protected"},   {0, NULL},
+    {1, "description"},
+    {2, "failure_actions"},
+    {3, "delayed_auto_start"},
+    {4, "failure_actions_flag"},
+    {5, "service_sid"},
+    {6, "required_privileges"},
+    {7, "preshutdown"},
+    {8, "trigger_info"},
+    {9, "preferred_node"},
+    {11, "launch_protected"},
+    {0, NULL},
 };
 
 /* ---- handles: service names follow them from Open/Create into later calls ---- */
@@ -82,9 +111,9 @@ static void handle_put(struct worker *w, struct rpc_call *call, const uint8_t h[
     if (!e) {
         if (st->n == st->cap && st->cap < IFACE_MAX_HANDLES) {
             unsigned cap = st->cap ? 2 * st->cap : IFACE_FIRST_HANDLES;
-            struct iface_handle *t = mem_realloc(&w->mem, MEM_APP, st->handles,
-                                                 (size_t)st->cap * sizeof *t,
-                                                 (size_t)cap * sizeof *t);
+            struct iface_handle *t =
+                mem_realloc(&w->mem, MEM_APP, st->handles, (size_t)st->cap * sizeof *t,
+                            (size_t)cap * sizeof *t);
             if (t)
                 st->handles = t, st->cap = cap;
         }
@@ -109,8 +138,7 @@ static void handle_drop(struct rpc_call *call, const uint8_t h[20])
 }
 
 /* The handle a request starts with: names the service it is about, when known. */
-static void read_service_handle(struct rpc_call *call, struct ndr *n, uint16_t args,
-                                uint8_t h[20])
+static void read_service_handle(struct rpc_call *call, struct ndr *n, uint16_t args, uint8_t h[20])
 {
     ndr_handle(n, h);
     struct iface_state *st = call->iface_state ? *call->iface_state : NULL;
@@ -205,7 +233,7 @@ static void dec_create(struct worker *w, struct rpc_call *call, struct ndr *n, b
     args_ndr_string(ar, a, "binary_path", n, wide);
     args_ndr_unique_string(ar, a, "load_order_group", n, wide);
     if (ndr_ptr(n))
-        ndr_u32(n); /* lpdwTagId */
+        ndr_u32(n);       /* lpdwTagId */
     skip_unique_bytes(n); /* lpDependencies */
     ndr_u32(n);
     args_ndr_unique_string(ar, a, "start_name", n, wide);

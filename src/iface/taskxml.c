@@ -23,8 +23,8 @@ struct xml {
 
 static bool name_char(unsigned char c)
 {
-    return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == ':';
+    return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' || c == ':';
 }
 
 static void text_put(struct xml *x, const char *s, size_t n)
@@ -69,7 +69,8 @@ static bool read_text(struct xml *x, const char *stop_at, char until)
             text_put(x, s, (size_t)(x->p - s));
             continue;
         }
-        const char *semi = memchr(x->p, ';', (size_t)(stop_at - x->p) < 12 ? (size_t)(stop_at - x->p) : 12);
+        const char *semi =
+            memchr(x->p, ';', (size_t)(stop_at - x->p) < 12 ? (size_t)(stop_at - x->p) : 12);
         if (!semi)
             return false;
         const char *e = x->p + 1;
@@ -78,7 +79,7 @@ static bool read_text(struct xml *x, const char *stop_at, char until)
             unsigned long v = 0;
             bool hex = e[1] == 'x' || e[1] == 'X';
             for (const char *d = e + (hex ? 2 : 1); d < semi; d++) {
-                int dv = (*d >= '0' && *d <= '9') ? *d - '0'
+                int dv = (*d >= '0' && *d <= '9')                          ? *d - '0'
                          : hex && (*d | 0x20) >= 'a' && (*d | 0x20) <= 'f' ? (*d | 0x20) - 'a' + 10
                                                                            : -1;
                 if (dv < 0 || v > 0x10ffff)
@@ -129,9 +130,12 @@ static const char *trigger_kind(const char *el)
 {
     static const struct {
         const char *el, *kind;
-    } k[] = {{"TimeTrigger", "time"},       {"CalendarTrigger", "calendar"},
-             {"BootTrigger", "boot"},       {"LogonTrigger", "logon"},
-             {"IdleTrigger", "idle"},       {"EventTrigger", "event"},
+    } k[] = {{"TimeTrigger", "time"},
+             {"CalendarTrigger", "calendar"},
+             {"BootTrigger", "boot"},
+             {"LogonTrigger", "logon"},
+             {"IdleTrigger", "idle"},
+             {"EventTrigger", "event"},
              {"RegistrationTrigger", "registration"},
              {"SessionStateChangeTrigger", "session_state_change"},
              {"WnfStateChangeTrigger", "wnf_state_change"}};
@@ -149,11 +153,11 @@ static void on_open(struct xml *x, const char *el, const char *attrs, size_t ale
         if (x->actions == ARGS_NONE)
             x->actions = args_arr(a, x->task, "actions");
         x->action = args_obj(a, x->actions, NULL);
-        const char *t = strcmp(el, "Exec") == 0         ? "exec"
-                        : strcmp(el, "ComHandler") == 0 ? "com_handler"
-                        : strcmp(el, "SendEmail") == 0  ? "send_email"
+        const char *t = strcmp(el, "Exec") == 0          ? "exec"
+                        : strcmp(el, "ComHandler") == 0  ? "com_handler"
+                        : strcmp(el, "SendEmail") == 0   ? "send_email"
                         : strcmp(el, "ShowMessage") == 0 ? "show_message"
-                                                        : el;
+                                                         : el;
         args_str(a, x->action, "type", t);
     } else if (parent_is(x, 1, "Triggers")) {
         const char *kind = trigger_kind(el);
@@ -189,14 +193,16 @@ static void on_close(struct xml *x, const char *el)
         n--;
 
     if (parent_is(x, 1, "Exec") && parent_is(x, 2, "Actions")) {
-        const char *k = strcmp(el, "Command") == 0          ? "command"
-                        : strcmp(el, "Arguments") == 0      ? "arguments"
+        const char *k = strcmp(el, "Command") == 0            ? "command"
+                        : strcmp(el, "Arguments") == 0        ? "arguments"
                         : strcmp(el, "WorkingDirectory") == 0 ? "working_directory"
                                                               : NULL;
         if (k && x->action != ARGS_NONE)
             args_strn(a, x->action, k, t, n);
     } else if (parent_is(x, 1, "ComHandler") && parent_is(x, 2, "Actions")) {
-        const char *k = strcmp(el, "ClassId") == 0 ? "class_id" : strcmp(el, "Data") == 0 ? "data" : NULL;
+        const char *k = strcmp(el, "ClassId") == 0 ? "class_id"
+                        : strcmp(el, "Data") == 0  ? "data"
+                                                   : NULL;
         if (k && x->action != ARGS_NONE)
             args_strn(a, x->action, k, t, n);
     } else if (parent_is(x, 1, "Principal") && x->principal != ARGS_NONE) {
@@ -208,11 +214,11 @@ static void on_close(struct xml *x, const char *el)
         if (k)
             args_strn(a, x->principal, k, t, n);
     } else if (x->trigger != ARGS_NONE && x->depth >= 3 && strcmp(x->stack[1], "Triggers") == 0) {
-        const char *k = strcmp(el, "StartBoundary") == 0 ? "start_boundary"
-                        : strcmp(el, "Interval") == 0    ? "interval"
+        const char *k = strcmp(el, "StartBoundary") == 0  ? "start_boundary"
+                        : strcmp(el, "Interval") == 0     ? "interval"
                         : strcmp(el, "DaysInterval") == 0 ? "days_interval"
-                        : strcmp(el, "Delay") == 0       ? "delay"
-                        : strcmp(el, "UserId") == 0      ? "user_id"
+                        : strcmp(el, "Delay") == 0        ? "delay"
+                        : strcmp(el, "UserId") == 0       ? "user_id"
                         : strcmp(el, "Subscription") == 0 ? "subscription"
                                                           : NULL;
         if (k)
@@ -233,8 +239,7 @@ static void on_close(struct xml *x, const char *el)
         x->trigger = ARGS_NONE;
 }
 
-enum taskxml_status taskxml_parse(const char *xml, size_t len, struct rpc_args *a,
-                                  uint16_t parent)
+enum taskxml_status taskxml_parse(const char *xml, size_t len, struct rpc_args *a, uint16_t parent)
 {
     struct xml x;
     memset(&x, 0, sizeof x);

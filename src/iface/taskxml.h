@@ -20,7 +20,6 @@ enum taskxml_status {
 };
 
 /* Reads xml (UTF-8, len bytes) and adds a "task" object under parent. */
-enum taskxml_status taskxml_parse(const char *xml, size_t len, struct rpc_args *a,
-                                  uint16_t parent);
+enum taskxml_status taskxml_parse(const char *xml, size_t len, struct rpc_args *a, uint16_t parent);
 
 #endif

@@ -10,13 +10,24 @@
 #define TASK_XML_KEEP 8192         /* of which the record keeps at most this much */
 
 static const struct flag_name register_flags[] = {
-    {0x01, "validate_only"}, {0x02, "create"},  {0x04, "update"}, {0x08, "disable"},
-    {0x10, "dont_add_principal_ace"}, {0x20, "ignore_registration_triggers"}, {0, NULL},
+    {0x01, "validate_only"},
+    {0x02, "create"},
+    {0x04, "update"},
+    {0x08, "disable"},
+    {0x10, "dont_add_principal_ace"},
+    {0x20, "ignore_registration_triggers"},
+    {0, NULL},
 };
 
 static const struct flag_name logon_types[] = {
-    {0, "none"}, {1, "password"}, {2, "s4u"}, {3, "interactive_token"}, {4, "group"},
-    {5, "service_account"}, {6, "interactive_token_or_password"}, {0, NULL},
+    {0, "none"},
+    {1, "password"},
+    {2, "s4u"},
+    {3, "interactive_token"},
+    {4, "group"},
+    {5, "service_account"},
+    {6, "interactive_token_or_password"},
+    {0, NULL},
 };
 
 static const struct flag_name no_flags[] = {{0, NULL}};

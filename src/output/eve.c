@@ -10,19 +10,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "output_internal.h"
+#include "rpcsentry/appid.h"
 #include "rpcsentry/args.h"
 #include "rpcsentry/dcerpc.h"
 #include "rpcsentry/detect.h"
+#include "rpcsentry/flow.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/json.h"
-#include "rpcsentry/appid.h"
-#include "rpcsentry/flow.h"
 #include "rpcsentry/output.h"
 #include "rpcsentry/sink.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
-#include "output_internal.h"
 
 /* The file in the log directory: eve.json (or dce_rpc.log), or standard output for "-". */
 static struct sink *open_log_dir_file(const struct output_opts *opts, const struct sink_env *env,
@@ -97,8 +97,8 @@ struct output *output_open(const struct output_opts *opts, char *err, size_t err
                 ok = false;
                 break;
             }
-            struct sink *s = sink_open_spec(opts->outputs[i], opts->syslog_target,
-                                            opts->syslog_tag, cap, &env, err, errlen);
+            struct sink *s = sink_open_spec(opts->outputs[i], opts->syslog_target, opts->syslog_tag,
+                                            cap, &env, err, errlen);
             if (s)
                 sh->sinks[sh->n_sinks++] = s;
             ok = s != NULL;

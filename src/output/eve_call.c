@@ -9,19 +9,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "output_internal.h"
+#include "rpcsentry/appid.h"
 #include "rpcsentry/args.h"
 #include "rpcsentry/dcerpc.h"
 #include "rpcsentry/detect.h"
+#include "rpcsentry/flow.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/json.h"
-#include "rpcsentry/appid.h"
-#include "rpcsentry/flow.h"
 #include "rpcsentry/output.h"
 #include "rpcsentry/sink.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
-#include "output_internal.h"
 
 static const char *auth_type_name(uint8_t t)
 {
@@ -121,8 +121,7 @@ static void write_dcerpc(struct json *j, const struct rpc_call *c, bool in_fligh
         }
         if (!(c->flags & RPC_F_CTX_UNKNOWN) || (c->flags & RPC_F_IFACE_HINT)) {
             json_arr_open(j, "interfaces");
-            write_iface_item(j, &c->ctx,
-                             c->op ? iface_suricata_procedure(c->iface, c->op) : NULL);
+            write_iface_item(j, &c->ctx, c->op ? iface_suricata_procedure(c->iface, c->op) : NULL);
             json_arr_close(j);
         }
     } else if (c->n_items) {
@@ -157,13 +156,11 @@ static const char *attack_for(const struct rpc_call *c)
     switch (c->cls) {
     case RPC_CLASS_CREATE:
     case RPC_CLASS_MODIFY:
-    case RPC_CLASS_DELETE:
-        return c->iface->attack;
+    case RPC_CLASS_DELETE: return c->iface->attack;
     case RPC_CLASS_EXECUTE:
         /* starting a service is System Services: Service Execution */
         return strcmp(c->iface->service, "svcctl") == 0 ? "T1569.002" : c->iface->attack;
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 
@@ -193,10 +190,14 @@ static void write_flags(struct json *j, uint32_t f)
     static const struct {
         uint32_t bit;
         const char *name;
-    } names[] = {{RPC_F_MIDSTREAM, "midstream"},       {RPC_F_GAP, "gap"},
-                 {RPC_F_STUB_TRUNC, "stub_truncated"}, {RPC_F_GIVEN_UP, "given_up"},
-                 {RPC_F_CTX_UNKNOWN, "context_unknown"}, {RPC_F_IFACE_HINT, "interface_inferred"},
-                 {RPC_F_OVERLAP, "stream_overlap"}, {RPC_F_ARGS_MEMCAP, "args_memcap"},
+    } names[] = {{RPC_F_MIDSTREAM, "midstream"},
+                 {RPC_F_GAP, "gap"},
+                 {RPC_F_STUB_TRUNC, "stub_truncated"},
+                 {RPC_F_GIVEN_UP, "given_up"},
+                 {RPC_F_CTX_UNKNOWN, "context_unknown"},
+                 {RPC_F_IFACE_HINT, "interface_inferred"},
+                 {RPC_F_OVERLAP, "stream_overlap"},
+                 {RPC_F_ARGS_MEMCAP, "args_memcap"},
                  {RPC_F_IFACE_EPM, "interface_from_endpoint_mapper"}};
     if (!f)
         return;

@@ -4,19 +4,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "output_internal.h"
+#include "rpcsentry/appid.h"
 #include "rpcsentry/args.h"
 #include "rpcsentry/dcerpc.h"
 #include "rpcsentry/detect.h"
+#include "rpcsentry/flow.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/json.h"
-#include "rpcsentry/appid.h"
-#include "rpcsentry/flow.h"
 #include "rpcsentry/output.h"
 #include "rpcsentry/sink.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
-#include "output_internal.h"
 
 static void tcp_flags_str(uint8_t f, char out[3])
 {
@@ -46,10 +46,10 @@ void output_flow(struct worker *w, const struct flow *f, int reason)
     json_u64(j, "age", (f->last_us - f->first_us) / 1000000);
     bool tcp = f->ref.key.proto == 6;
     uint8_t all = (uint8_t)(f->flags_seen[0] | f->flags_seen[1]);
-    const char *state = !tcp ? (f->pkts[server] ? "established" : "new")
+    const char *state = !tcp        ? (f->pkts[server] ? "established" : "new")
                         : f->closed ? "closed"
                         : (f->flags_seen[client] & 0x10) && f->pkts[server] ? "established"
-                                                                               : "new";
+                                                                            : "new";
     json_str(j, "state", state);
     static const char *const reasons[] = {"timeout", "forced", "timeout", "shutdown"};
     json_str(j, "reason", reason >= 0 && reason < 4 ? reasons[reason] : "shutdown");
@@ -226,8 +226,8 @@ void output_call_anomaly(struct worker *w, const struct rpc_call *c, enum anomal
             json_u64(j, "opnum", c->opnum);
         json_u64(j, "call_id", c->call_id);
         json_u64(j, "context_id", c->ctx_id);
-        json_str(j, "transport", c->transport->kind == RPC_TRANSPORT_NP ? "ncacn_np"
-                                                                          : "ncacn_ip_tcp");
+        json_str(j, "transport",
+                 c->transport->kind == RPC_TRANSPORT_NP ? "ncacn_np" : "ncacn_ip_tcp");
         if (detail)
             json_str(j, "detail", detail);
         json_obj_close(j);

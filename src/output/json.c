@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void json_init(struct json *j) { memset(j, 0, sizeof *j); }
+void json_init(struct json *j)
+{
+    memset(j, 0, sizeof *j);
+}
 
 void json_reset(struct json *j)
 {
@@ -36,7 +39,10 @@ bool json_grow_slow(struct json *j, size_t extra)
     return true;
 }
 
-static inline bool grow(struct json *j, size_t extra) { return json_grow_(j, extra); }
+static inline bool grow(struct json *j, size_t extra)
+{
+    return json_grow_(j, extra);
+}
 
 /* The buffer stays NUL-terminated only at the end (json_finish): bytes go in as they are. */
 static inline void put(struct json *j, const char *s, size_t n)
@@ -84,7 +90,10 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 
 /* Bytes that a JSON string cannot carry as they are (or that start a UTF-8 sequence). */
 static const unsigned char special[256] = {
-    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+    [0 ... 0x1f] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+    [0x80 ... 0xff] = 1,
 };
 
 /*
@@ -102,8 +111,9 @@ static size_t plain_run(const unsigned char *p, size_t n)
     for (; i + 8 <= n; i += 8) {
         uint64_t x;
         memcpy(&x, p + i, 8);
-        uint64_t m = ((x - ones * 0x20) | ((x ^ (ones * '"')) - ones) |
-                      ((x ^ (ones * '\\')) - ones) | x) & tops;
+        uint64_t m =
+            ((x - ones * 0x20) | ((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones) | x) &
+            tops;
         if (m)
             return i + ((size_t)__builtin_ctzll(m) >> 3);
     }
@@ -183,7 +193,6 @@ void json_open_(struct json *j, char bracket)
     j->need_comma[j->depth] = false;
 }
 
-
 /* The outermost value closed: the text ends with a NUL (grow always keeps room for it). */
 static inline void terminate(struct json *j)
 {
@@ -199,7 +208,6 @@ void json_obj_close(struct json *j)
     terminate(j);
 }
 
-
 void json_arr_close(struct json *j)
 {
     putc_(j, ']');
@@ -208,15 +216,16 @@ void json_arr_close(struct json *j)
     terminate(j);
 }
 
-
-
 void json_u64_(struct json *j, uint64_t v)
 {
     char b[20];
     put(j, b, (size_t)(dec_u64(b, v) - b));
 }
 
-void json_bytes_(struct json *j, const char *s, size_t n) { put(j, s, n); }
+void json_bytes_(struct json *j, const char *s, size_t n)
+{
+    put(j, s, n);
+}
 
 void json_hex_(struct json *j, const uint8_t *p, size_t n)
 {

@@ -6,8 +6,8 @@
 #include <stdatomic.h>
 
 #include "rpcsentry/json.h"
-#include "rpcsentry/types.h"
 #include "rpcsentry/output.h"
+#include "rpcsentry/types.h"
 
 struct sink;
 struct rpc_call;
@@ -19,7 +19,7 @@ struct output_shared {
     struct sink *sinks[OUTPUT_MAX_SINKS];
     size_t n_sinks;
     pthread_mutex_t lock;
-    unsigned views;          /* outputs using it; the last to close closes the sinks */
+    unsigned views;               /* outputs using it; the last to close closes the sinks */
     _Atomic uint64_t unformatted; /* records lost before any sink: no memory to build them */
 };
 
@@ -29,12 +29,14 @@ struct output_shared {
  */
 #define HEADER_CACHE 64
 struct header_cache {
-    struct flow_key key;  /* the flow_id is a hash: the key settles it */
+    struct flow_key key; /* the flow_id is a hash: the key settles it */
     uint64_t flow_id;
     uint8_t src;
     bool used;
     uint16_t tuple_len;
-    char tuple[192];  /* "src_ip":..,"src_port":..,"dest_ip":..,"dest_port":..,"proto":..[,"vlan":[..]] */
+    char tuple
+        [192]; /* "src_ip":..,"src_port":..,"dest_ip":..,"dest_port":..,"proto":..[,"vlan":[..]]
+                */
     char cid[40];
 };
 

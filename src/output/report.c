@@ -20,7 +20,7 @@ struct action {
     bool sealed, failed;
     double flow_id;
     double tx_id;
-    int worst;      /* most serious alert severity on the call, 0 = none */
+    int worst; /* most serious alert severity on the call, 0 = none */
     unsigned alerts;
     unsigned long order; /* position in the input: ties in time keep it */
 };
@@ -46,7 +46,10 @@ struct report {
     unsigned long lines, bad, other;
 };
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 static const char *str_at(const cJSON *o, const char *k)
 {
@@ -93,10 +96,11 @@ static char *task_command(const cJSON *args)
     const char *cmd = str_at(args, "command");
     if (cmd)
         return strdup(cmd);
-    const cJSON *acts = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(args, "task"), "actions");
+    const cJSON *acts =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(args, "task"), "actions");
     const cJSON *act;
-    cJSON_ArrayForEach(act, acts) {
+    cJSON_ArrayForEach(act, acts)
+    {
         const char *c = str_at(act, "command");
         if (!c)
             continue;
@@ -216,8 +220,10 @@ static bool read_file(struct report *r, const char *path, FILE *err)
     if (f != stdin)
         fclose(f);
     if (lines && !records) { /* a file of something else, given by mistake */
-        fprintf(err, "rpcsentry report: %s: not EVE JSON (none of its %lu lines is a record "
-                     "with an event_type)\n", path, lines);
+        fprintf(err,
+                "rpcsentry report: %s: not EVE JSON (none of its %lu lines is a record "
+                "with an event_type)\n",
+                path, lines);
         return false;
     }
     return true;
@@ -346,8 +352,8 @@ int report_main(int argc, char **argv, FILE *out, FILE *err)
             snprintf(alerts, sizeof alerts, "  [%u alert%s, severity %d]", a->alerts,
                      a->alerts == 1 ? "" : "s", a->worst);
         fprintf(out, "%-19s  %-15s  %-15s  %-22s  %-7s  %-24s  %s", t, a->client ? a->client : "?",
-                a->server ? a->server : "?", a->user ? a->user : "-", a->cls,
-                a->op ? a->op : "?", a->what && *a->what ? a->what : "?");
+                a->server ? a->server : "?", a->user ? a->user : "-", a->cls, a->op ? a->op : "?",
+                a->what && *a->what ? a->what : "?");
         if (a->detail && *a->detail && (full || strlen(a->detail) <= 160))
             fprintf(out, ": %s", a->detail);
         else if (a->detail && *a->detail)

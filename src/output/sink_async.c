@@ -27,13 +27,13 @@ struct async_sink {
     /* the queue: [u32 length][bytes] entries in a ring */
     uint8_t *ring;
     size_t cap, head, used;
-    uint64_t queued;            /* lines in the ring */
+    uint64_t queued; /* lines in the ring */
     pthread_mutex_t lock;
     pthread_cond_t more, space, drained;
-    pthread_cond_t wake;        /* ends a pause between reconnects: only closing or draining */
+    pthread_cond_t wake; /* ends a pause between reconnects: only closing or draining */
     bool stopping, connected, warned;
     bool told_refusal;
-    bool draining;              /* close or drain is waiting: no more waiting on a dead peer */
+    bool draining; /* close or drain is waiting: no more waiting on a dead peer */
     pthread_t tid;
     /* the sender's batch: lines copied out of the ring, still in it until settled */
     char *bbuf;
@@ -168,7 +168,8 @@ static void give_up(struct async_sink *a, const char *why)
     pthread_cond_broadcast(&a->space);
     pthread_cond_broadcast(&a->drained);
     log_error("output %s: %s for %u s; giving up on it (%llu queued records lost, the run "
-              "stops)", s->spec, why, a->env.wait_s, (unsigned long long)lost);
+              "stops)",
+              s->spec, why, a->env.wait_s, (unsigned long long)lost);
     if (a->env.stop)
         *a->env.stop = true;
 }
@@ -192,8 +193,8 @@ static void *sender(void *arg)
         /* how long the queue may wait on the peer: lossless, wait_s; live, forever,
          * except when closing, when two seconds */
         uint64_t limit_ms = a->draining && !a->env.lossless ? 2000
-                            : a->env.lossless          ? (uint64_t)a->env.wait_s * 1000
-                                                       : 0;
+                            : a->env.lossless               ? (uint64_t)a->env.wait_s * 1000
+                                                            : 0;
         if (limit_ms && mono_ms() - last_progress > limit_ms) {
             if (a->env.lossless) {
                 give_up(a, err[0] ? err : "the peer took nothing");
@@ -273,7 +274,10 @@ static void *sender(void *arg)
     return NULL;
 }
 
-static void as_flush(struct sink *s) { (void)s; }
+static void as_flush(struct sink *s)
+{
+    (void)s;
+}
 
 static void as_reopen(struct sink *s)
 {

@@ -24,15 +24,15 @@ struct file_sink {
     struct sink base;
     struct sink_env env;
     int fd;
-    char *path;        /* NULL for standard output */
-    bool regular;      /* a regular file: can be cut back after a failed write */
-    bool line_flush;   /* a terminal: each record as it comes */
-    off_t end;         /* where the last whole record ends (regular files) */
+    char *path;      /* NULL for standard output */
+    bool regular;    /* a regular file: can be cut back after a failed write */
+    bool line_flush; /* a terminal: each record as it comes */
+    off_t end;       /* where the last whole record ends (regular files) */
     char *buf;
     size_t len, cap;
-    uint64_t pending;  /* whole records in buf */
-    bool in_outage;    /* live: the last write failed; told once, until writes work again */
-    time_t retry_at;   /* live: no new attempt before then */
+    uint64_t pending; /* whole records in buf */
+    bool in_outage;   /* live: the last write failed; told once, until writes work again */
+    time_t retry_at;  /* live: no new attempt before then */
 };
 
 void sink_note_error(struct sink *s, const char *fmt, ...)
@@ -93,13 +93,13 @@ static void write_failed(struct file_sink *f, size_t done, int err)
     bool fatal = f->env.lossless || err == EPIPE || err == EBADF;
     if (fatal) {
         if (!atomic_exchange(&s->failed, true))
-            log_error("output %s: %s; stopping (the records not written are counted)",
-                      s->spec, strerror(err));
+            log_error("output %s: %s; stopping (the records not written are counted)", s->spec,
+                      strerror(err));
         if (f->env.stop)
             *f->env.stop = true;
     } else if (!f->in_outage) {
-        log_error("output %s: %s; dropping and counting records until it can be written",
-                  s->spec, strerror(err));
+        log_error("output %s: %s; dropping and counting records until it can be written", s->spec,
+                  strerror(err));
         f->in_outage = true;
     }
     f->retry_at = time(NULL) + 1;
@@ -157,7 +157,10 @@ static bool fs_write(struct sink *s, const char *line, size_t len)
     return true;
 }
 
-static void fs_drain(struct sink *s) { fs_flush(s); }
+static void fs_drain(struct sink *s)
+{
+    fs_flush(s);
+}
 
 static void fs_reopen(struct sink *s)
 {
@@ -168,8 +171,7 @@ static void fs_reopen(struct sink *s)
     /* the new file first: if it cannot be had, the records keep going to the old one */
     int fd = open_append(f->path);
     if (fd < 0) {
-        log_error("reopening %s: %s; still writing to the file it was", f->path,
-                  strerror(errno));
+        log_error("reopening %s: %s; still writing to the file it was", f->path, strerror(errno));
         return;
     }
     if (f->fd >= 0)
@@ -189,8 +191,7 @@ static void fs_close(struct sink *s)
     free(f);
 }
 
-struct sink *sink_file_open(const char *path, const struct sink_env *env, char *err,
-                            size_t errlen)
+struct sink *sink_file_open(const char *path, const struct sink_env *env, char *err, size_t errlen)
 {
     struct file_sink *f = calloc(1, sizeof *f);
     char *buf = malloc(FILE_BUF);

@@ -22,10 +22,13 @@
 
 #include "rpcsentry/sink.h"
 
-static const char *const kind_names[EV_KINDS] = {"dcerpc", "alert", "anomaly",
-                                                 "lateral_movement", "flow", "stats"};
+static const char *const kind_names[EV_KINDS] = {"dcerpc",           "alert", "anomaly",
+                                                 "lateral_movement", "flow",  "stats"};
 
-const char *event_kind_name(enum event_kind k) { return k < EV_KINDS ? kind_names[k] : "?"; }
+const char *event_kind_name(enum event_kind k)
+{
+    return k < EV_KINDS ? kind_names[k] : "?";
+}
 
 enum event_kind event_kind_of(const char *t)
 {
@@ -199,9 +202,9 @@ struct syslog_ctx {
     char tag[48];
     char host[256];
     int fd;
-    size_t head_sent;      /* TCP: of the first frame */
-    char ts[40];           /* TCP: the first frame's time, kept while part of it is sent */
-    char *buf;             /* the frames of a batch */
+    size_t head_sent; /* TCP: of the first frame */
+    char ts[40];      /* TCP: the first frame's time, kept while part of it is sent */
+    char *buf;        /* the frames of a batch */
     size_t bufcap;
     struct iovec iov[512];
 };
@@ -257,8 +260,8 @@ void *syslog_transport_new(const char *target, int facility, const char *tag)
     if (!s)
         return NULL;
     snprintf(s->target, sizeof s->target, "%s", target && *target ? target : "/dev/log");
-    if (!syslog_target_parse(s->target, &s->proto, s->host_part, sizeof s->host_part,
-                             s->port_part, sizeof s->port_part)) {
+    if (!syslog_target_parse(s->target, &s->proto, s->host_part, sizeof s->host_part, s->port_part,
+                             sizeof s->port_part)) {
         free(s);
         return NULL;
     }
@@ -369,8 +372,8 @@ static int syslog_header(struct syslog_ctx *s, char *p, size_t room, const char 
                     (int)getpid(), (int)etn, et);
 }
 
-static enum send_result syslog_send(void *ctx, const struct iovec *lines, size_t n,
-                                    size_t *settled, size_t *refused, char *err, size_t errlen)
+static enum send_result syslog_send(void *ctx, const struct iovec *lines, size_t n, size_t *settled,
+                                    size_t *refused, char *err, size_t errlen)
 {
     struct syslog_ctx *s = ctx;
     if (n > sizeof s->iov / sizeof s->iov[0])
@@ -466,8 +469,8 @@ static bool redis_connect(void *ctx, char *err, size_t errlen)
     return true;
 }
 
-static enum send_result redis_send(void *ctx, const struct iovec *lines, size_t n,
-                                   size_t *settled, size_t *refused, char *err, size_t errlen)
+static enum send_result redis_send(void *ctx, const struct iovec *lines, size_t n, size_t *settled,
+                                   size_t *refused, char *err, size_t errlen)
 {
     struct redis_ctx *r = ctx;
     const char *cmd = r->channel ? "PUBLISH" : "RPUSH";
@@ -506,8 +509,8 @@ static void redis_disconnect(void *ctx)
     r->c = NULL;
 }
 
-const struct sink_transport redis_transport = {"redis", redis_connect, redis_send,
-                                               redis_disconnect, free};
+const struct sink_transport redis_transport = {"redis", redis_connect, redis_send, redis_disconnect,
+                                               free};
 
 /* ---- specs ---- */
 
@@ -553,8 +556,8 @@ static bool redis_spec_parse(const char *spec, char *host, size_t hostlen, int *
     return host[0] != '\0';
 }
 
-bool sink_spec_ip_peer(const char *spec_in, const char *syslog_target, char *host,
-                       size_t hostlen, char *port, size_t portlen)
+bool sink_spec_ip_peer(const char *spec_in, const char *syslog_target, char *host, size_t hostlen,
+                       char *port, size_t portlen)
 {
     char spec[512];
     snprintf(spec, sizeof spec, "%s", spec_in);
@@ -582,10 +585,10 @@ static int facility_of(const char *name)
     static const struct {
         const char *name;
         int code;
-    } f[] = {{"kern", 0},    {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
-             {"syslog", 5},  {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
-             {"authpriv", 10}, {"ftp", 11},  {"local0", 16}, {"local1", 17}, {"local2", 18},
-             {"local3", 19}, {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23}};
+    } f[] = {{"kern", 0},      {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
+             {"syslog", 5},    {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
+             {"authpriv", 10}, {"ftp", 11},    {"local0", 16}, {"local1", 17}, {"local2", 18},
+             {"local3", 19},   {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (strcasecmp(name, f[i].name) == 0)
             return f[i].code;
@@ -601,8 +604,10 @@ static bool parse_types(const char *list, uint32_t *mask, char *err, size_t errl
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         enum event_kind k = event_kind_of(t);
         if (k == EV_KINDS) {
-            snprintf(err, errlen, "types: %s is not an event type (dcerpc, alert, anomaly, "
-                                  "lateral_movement, flow, stats)", t);
+            snprintf(err, errlen,
+                     "types: %s is not an event type (dcerpc, alert, anomaly, "
+                     "lateral_movement, flow, stats)",
+                     t);
             return false;
         }
         *mask |= 1u << k;
@@ -615,8 +620,7 @@ static bool parse_types(const char *list, uint32_t *mask, char *err, size_t errl
 }
 
 struct sink *sink_open_spec(const char *spec_in, const char *syslog_target, const char *syslog_tag,
-                            size_t queue_cap, const struct sink_env *env, char *err,
-                            size_t errlen)
+                            size_t queue_cap, const struct sink_env *env, char *err, size_t errlen)
 {
     err[0] = '\0';
     char spec[512];
@@ -653,8 +657,10 @@ struct sink *sink_open_spec(const char *spec_in, const char *syslog_target, cons
         enum syslog_proto proto;
         char h[256], pt[16];
         if (!syslog_target_parse(syslog_target, &proto, h, sizeof h, pt, sizeof pt)) {
-            snprintf(err, errlen, "--syslog-target %s: expected a socket path, HOST:PORT, "
-                                  "udp:HOST:PORT or tcp:HOST:PORT", syslog_target);
+            snprintf(err, errlen,
+                     "--syslog-target %s: expected a socket path, HOST:PORT, "
+                     "udp:HOST:PORT or tcp:HOST:PORT",
+                     syslog_target);
             return NULL;
         }
         if (proto != SYSLOG_LOCAL && !ip_sockets_allowed(spec_in, err, errlen))
@@ -665,8 +671,10 @@ struct sink *sink_open_spec(const char *spec_in, const char *syslog_target, cons
         char host[256], mode[16], key[256];
         int port;
         if (!redis_spec_parse(spec, host, sizeof host, &port, mode, key)) {
-            snprintf(err, errlen, "%s: expected redis://HOST:PORT/list/KEY or "
-                                  "redis://HOST:PORT/channel/NAME (PORT 1-65535)", spec_in);
+            snprintf(err, errlen,
+                     "%s: expected redis://HOST:PORT/list/KEY or "
+                     "redis://HOST:PORT/channel/NAME (PORT 1-65535)",
+                     spec_in);
             return NULL;
         }
         if (!ip_sockets_allowed(spec_in, err, errlen))
@@ -674,8 +682,10 @@ struct sink *sink_open_spec(const char *spec_in, const char *syslog_target, cons
         ctx = redis_transport_new(host, port, strcmp(mode, "channel") == 0, key);
         s = ctx ? sink_async_open(&redis_transport, ctx, queue_cap, env) : NULL;
     } else {
-        snprintf(err, errlen, "%s: not an output (-, file:PATH, unix:PATH, unix-dgram:PATH, "
-                              "syslog[:FACILITY], redis://HOST:PORT/list/KEY)", spec_in);
+        snprintf(err, errlen,
+                 "%s: not an output (-, file:PATH, unix:PATH, unix-dgram:PATH, "
+                 "syslog[:FACILITY], redis://HOST:PORT/list/KEY)",
+                 spec_in);
         return NULL;
     }
     if (!s) {

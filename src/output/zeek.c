@@ -75,8 +75,7 @@ void zeek_end(struct output_shared *sh, enum output_format f)
 /* "C" and the flow id in base 62, as long as Zeek's: the same flow, the same uid. */
 static void uid_of(uint64_t id, char out[24])
 {
-    static const char digits[] =
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     uint64_t v = id * 0x9e3779b97f4a7c15ull ^ (id >> 29); /* spread the bits */
     out[0] = 'C';
     for (int i = 1; i <= 17; i++) {
@@ -109,13 +108,12 @@ static size_t tsv_escape(const char *s, char *out, size_t cap)
     return k;
 }
 
-static void named_pipe_of(const struct rpc_call *c, const struct flow_key *k, int resp,
-                          char *out, size_t n)
+static void named_pipe_of(const struct rpc_call *c, const struct flow_key *k, int resp, char *out,
+                          size_t n)
 {
     if (c->sec_addr && c->sec_addr[0])
         snprintf(out, n, "%s", c->sec_addr);
-    else if (c->transport->kind == RPC_TRANSPORT_NP && c->transport->pipe &&
-             c->transport->pipe[0])
+    else if (c->transport->kind == RPC_TRANSPORT_NP && c->transport->pipe && c->transport->pipe[0])
         snprintf(out, n, "\\PIPE\\%s", c->transport->pipe);
     else
         snprintf(out, n, "%u", k->port[resp]);

@@ -64,14 +64,14 @@ struct batch {
 struct queue {
     struct batch *b[BATCHES];
     struct batch *free[BATCHES];
-    struct batch *running;     /* the batch its worker is on */
+    struct batch *running; /* the batch its worker is on */
     unsigned head, count, nfree;
     bool done;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    uint64_t cur_first;        /* first_seq of the batch the reader fills (under lock) */
+    uint64_t cur_first; /* first_seq of the batch the reader fills (under lock) */
     char pad0[64];
-    _Atomic uint64_t pos;      /* while running: the place of the frame its worker is on */
+    _Atomic uint64_t pos; /* while running: the place of the frame its worker is on */
     char pad1[64];
 };
 
@@ -83,14 +83,14 @@ struct dispatch {
     pthread_cond_t end_cond;
     struct worker **ws;
     struct queue *q;
-    struct batch **cur;        /* the batch the reader fills for each worker */
+    struct batch **cur; /* the batch the reader fills for each worker */
     pthread_t *tid;
     uint64_t seed;
     uint64_t last_cnt, last_ts; /* the file's last frame so far */
-    uint64_t seq;              /* the last place given (reader) */
-    uint64_t clock_us;         /* the file's latest frame time so far (reader) */
-    uint64_t answers_seq;      /* the last place given to a frame that may carry an
-                                  endpoint-mapper answer (reader) */
+    uint64_t seq;               /* the last place given (reader) */
+    uint64_t clock_us;          /* the file's latest frame time so far (reader) */
+    uint64_t answers_seq;       /* the last place given to a frame that may carry an
+                                   endpoint-mapper answer (reader) */
     /* capture order: workers waiting in dispatch_order_wait, and their wish that the
        reader send on its half-filled batches */
     _Atomic unsigned order_waiters;
@@ -227,10 +227,15 @@ static void run_batch(struct dispatch *d, struct worker *w, struct batch *b)
             pthread_mutex_unlock(&d->end_lock);
             continue;
         }
-        struct packet p = {.data = e->frame ? e->frame : b->data + e->off, .caplen = e->caplen,
-                           .wirelen = e->wirelen, .ts_us = e->ts_us, .pcap_cnt = e->pcap_cnt,
-                           .linktype = e->linktype, .order_seq = e->seq,
-                           .clock_us = e->clock_us, .answers_seq = e->answers_seq};
+        struct packet p = {.data = e->frame ? e->frame : b->data + e->off,
+                           .caplen = e->caplen,
+                           .wirelen = e->wirelen,
+                           .ts_us = e->ts_us,
+                           .pcap_cnt = e->pcap_cnt,
+                           .linktype = e->linktype,
+                           .order_seq = e->seq,
+                           .clock_us = e->clock_us,
+                           .answers_seq = e->answers_seq};
         worker_adopt_rules(w);
         ahead_push(w, &ah, &p);
     }
@@ -374,8 +379,9 @@ void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, u
         memcpy(b->data + b->used, data, caplen);
     else if (!b->first_frame)
         b->first_frame = data;
-    *e = (struct entry){E_PACKET, linktype, b->used, caplen, wirelen, ts_us, pcap_cnt, seq,
-                        d->clock_us, d->answers_seq, NULL, stays ? data : NULL};
+    *e = (struct entry){E_PACKET,    linktype,       b->used,  caplen,
+                        wirelen,     ts_us,          pcap_cnt, seq,
+                        d->clock_us, d->answers_seq, NULL,     stays ? data : NULL};
     b->used += caplen;
     b->n++;
 }
@@ -383,8 +389,8 @@ void dispatch_packet(struct dispatch *d, const uint8_t *data, uint32_t caplen, u
 const uint8_t *dispatch_oldest_frame(struct dispatch *d)
 {
     const uint8_t *oldest = NULL;
-#define OLDER(b)                                                                               \
-    if ((b) && (b)->first_frame && (!oldest || (b)->first_frame < oldest))                     \
+#define OLDER(b)                                                                                   \
+    if ((b) && (b)->first_frame && (!oldest || (b)->first_frame < oldest))                         \
         oldest = (b)->first_frame;
     for (unsigned i = 0; i < d->n; i++) {
         flush_one(d, i); /* a worker that gets few frames must not hold old ones for long */

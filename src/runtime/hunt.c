@@ -158,10 +158,12 @@ static int cmp_rows(const void *a, const void *b)
 {
     const struct file_row *x = *(const struct file_row *const *)a;
     const struct file_row *y = *(const struct file_row *const *)b;
-    uint64_t kx[] = {x->sev[0], x->sev[1], x->sev[2], x->stories, x->cls[1], x->cls[4],
-                     x->cls[2] + x->cls[3], x->cls[0]};
-    uint64_t ky[] = {y->sev[0], y->sev[1], y->sev[2], y->stories, y->cls[1], y->cls[4],
-                     y->cls[2] + y->cls[3], y->cls[0]};
+    uint64_t kx[] = {
+        x->sev[0], x->sev[1], x->sev[2], x->stories, x->cls[1], x->cls[4], x->cls[2] + x->cls[3],
+        x->cls[0]};
+    uint64_t ky[] = {
+        y->sev[0], y->sev[1], y->sev[2], y->stories, y->cls[1], y->cls[4], y->cls[2] + y->cls[3],
+        y->cls[0]};
     for (size_t i = 0; i < sizeof kx / sizeof kx[0]; i++)
         if (kx[i] != ky[i])
             return kx[i] > ky[i] ? -1 : 1;

@@ -65,8 +65,7 @@ static void snapshot(struct worker *const *ws, unsigned n, bool live, uint64_t s
         for (int c = 0; c < MEM_CAT_COUNT; c++)
             out->mem_refused += w->mem.refused[c];
     }
-    out->uptime_s = started_us && out->ts_us > started_us ? (out->ts_us - started_us) / 1000000
-                                                          : 0;
+    out->uptime_s = started_us && out->ts_us > started_us ? (out->ts_us - started_us) / 1000000 : 0;
 }
 
 static void print_summary(const struct stats_snapshot *sn, const char *what)
@@ -79,8 +78,9 @@ static void print_summary(const struct stats_snapshot *sn, const char *what)
             (unsigned long long)s->flows_created, (unsigned long long)s->app_dcerpc_flows,
             (unsigned long long)s->app_smb_flows);
     if (sn->live)
-        fprintf(stderr, "rpcsentry: kernel: %llu packets received, %llu dropped, %llu dropped by "
-                        "the interface\n",
+        fprintf(stderr,
+                "rpcsentry: kernel: %llu packets received, %llu dropped, %llu dropped by "
+                "the interface\n",
                 (unsigned long long)sn->kernel_received, (unsigned long long)sn->kernel_dropped,
                 (unsigned long long)sn->kernel_if_dropped);
     fprintf(stderr,
@@ -149,7 +149,8 @@ static void report_outputs(struct output *out, bool quiet)
     uint64_t lost = output_undelivered(out);
     if (lost)
         log_error("%llu records were not delivered to every output they were meant for; exit "
-                  "status 3", (unsigned long long)lost);
+                  "status 3",
+                  (unsigned long long)lost);
 }
 
 /*
@@ -254,7 +255,7 @@ struct files_run {
     struct worker *ws, **wp;
     struct worker reader;
     struct runtime_shared sh;
-    struct output *view;       /* the outputs, for the summary (owned by a worker or reader) */
+    struct output *view; /* the outputs, for the summary (owned by a worker or reader) */
     uint64_t started;
     unsigned done, failed, skipped;
 };
@@ -312,9 +313,7 @@ static enum hunt_outcome files_outcome(struct files_run *fr, const struct captur
                                        const struct capture_result *res, struct hunt *hunt)
 {
     switch (res->status) {
-    case CAPTURE_OK:
-        fr->done++;
-        return HUNT_READ;
+    case CAPTURE_OK: fr->done++; return HUNT_READ;
     case CAPTURE_TRUNCATED:
         fr->done++;
         hunt_stop_progress(hunt); /* messages on lines of their own */
@@ -329,8 +328,7 @@ static enum hunt_outcome files_outcome(struct files_run *fr, const struct captur
         /* a file named on its own must be a capture */
         __attribute__((fallthrough));
     case CAPTURE_ERROR:
-    case CAPTURE_BAD_FILTER:
-        break;
+    case CAPTURE_BAD_FILTER: break;
     }
     fr->failed++;
     hunt_stop_progress(hunt);
@@ -450,8 +448,8 @@ int runtime_run_files(const struct run_config *st, struct detect *detect, struct
 struct live_thread {
     pthread_t tid;
     struct worker w;
-    struct live_source *src;   /* libpcap */
-    struct xdp_source *xsrc;   /* or AF_XDP */
+    struct live_source *src; /* libpcap */
+    struct xdp_source *xsrc; /* or AF_XDP */
     bool failed;
     char err[256];
 };
@@ -482,9 +480,9 @@ struct live_run {
     unsigned n, opened, set_up;
     struct live_thread *th;
     struct worker **ws;
-    struct worker main_w;      /* writes the stats records */
+    struct worker main_w; /* writes the stats records */
     struct runtime_shared sh;
-    struct output *out;        /* ours until the end; the workers have views */
+    struct output *out; /* ours until the end; the workers have views */
     uint64_t started;
 };
 
@@ -532,8 +530,8 @@ static bool live_setup(struct live_run *lr, struct detect *detect)
     for (; lr->set_up < lr->n; lr->set_up++) {
         /* each worker its own view of the sinks; out itself stays with us until the end */
         struct output *o = output_view(lr->out);
-        if (!o || !worker_setup(&lr->th[lr->set_up].w, st->cfg, o, detect, &lr->sh, err,
-                                sizeof err)) {
+        if (!o ||
+            !worker_setup(&lr->th[lr->set_up].w, st->cfg, o, detect, &lr->sh, err, sizeof err)) {
             log_error("%s", o ? err : "out of memory");
             output_close(o);
             return false;
@@ -548,8 +546,8 @@ static bool live_setup(struct live_run *lr, struct detect *detect)
     }
     if (lr->xdp && st->user && !xdp_spawn_guard(lr->xifc))
         log_warn("AF_XDP: no guard process: once running as %s the XDP program stays on %s "
-                 "after the sensor stops, until the next start replaces it", st->user,
-                 lr->iface);
+                 "after the sensor stops, until the next start replaces it",
+                 st->user, lr->iface);
     return drop_privileges(st->user, true);
 }
 
@@ -572,9 +570,9 @@ static void live_start(struct live_run *lr)
     if (!st->quiet)
         fprintf(stderr, "rpcsentry: capturing on %s (%s%s), %u worker%s, writing to %s\n",
                 lr->iface, lr->xdp ? "AF_XDP, " : "libpcap",
-                lr->xdp ? (lr->th[0].xsrc && xdp_zero_copy(lr->th[0].xsrc) ? "zero-copy"
-                                                                          : "copy mode")
-                        : "",
+                lr->xdp
+                    ? (lr->th[0].xsrc && xdp_zero_copy(lr->th[0].xsrc) ? "zero-copy" : "copy mode")
+                    : "",
                 lr->n, lr->n == 1 ? "" : "s", st->dest);
 }
 

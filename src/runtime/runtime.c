@@ -3,8 +3,8 @@
  * live capture, the periodic tick of live capture, and the hand-over of a
  * reloaded rule set between threads.
  */
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rpcsentry/appid.h"
@@ -18,8 +18,8 @@
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
 
-bool worker_setup(struct worker *w, const struct config *cfg, struct output *out,
-                  struct detect *d, struct runtime_shared *sh, char *err, size_t errlen)
+bool worker_setup(struct worker *w, const struct config *cfg, struct output *out, struct detect *d,
+                  struct runtime_shared *sh, char *err, size_t errlen)
 {
     memset(w, 0, sizeof *w);
     w->cfg = cfg;

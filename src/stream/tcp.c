@@ -22,7 +22,10 @@ struct tcp_session {
 };
 
 /* Serial-number arithmetic (RFC 1982) on 32-bit sequence numbers. */
-static inline int32_t seq_diff(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
+static inline int32_t seq_diff(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b);
+}
 
 static void seg_free(struct worker *w, struct tcp_session *s, int ep, struct tcp_seg *g)
 {
@@ -46,7 +49,10 @@ static void session_free(struct worker *w, struct flow *f)
     f->tcp = NULL;
 }
 
-static bool ignored(const struct flow *f) { return f->app == FLOW_APP_IGNORED; }
+static bool ignored(const struct flow *f)
+{
+    return f->app == FLOW_APP_IGNORED;
+}
 
 static void deliver(struct worker *w, struct flow *f, int ep, const uint8_t *d, size_t n)
 {
@@ -162,8 +168,8 @@ static bool session_get(struct worker *w, struct flow *f)
     return f->tcp != NULL;
 }
 
-static void out_of_order(struct worker *w, struct flow *f, int ep, uint32_t seq,
-                         const uint8_t *d, uint32_t n)
+static void out_of_order(struct worker *w, struct flow *f, int ep, uint32_t seq, const uint8_t *d,
+                         uint32_t n)
 {
     w->stats.tcp_out_of_order++;
     for (int attempt = 0; attempt < 2; attempt++) {

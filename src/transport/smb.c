@@ -102,10 +102,8 @@ void smb_registry_free(struct worker *w)
     w->smb_registry = NULL;
 }
 
-
 /* A tree of the session: on this connection, or set up on another channel of the session. */
-struct smb_tree *smb_tree_find(struct worker *w, struct smb_conn *c, uint64_t session,
-                                  uint32_t id)
+struct smb_tree *smb_tree_find(struct worker *w, struct smb_conn *c, uint64_t session, uint32_t id)
 {
     for (struct smb_tree *t = c->trees; t; t = t->next)
         if (t->id == id && t->session == session)
@@ -123,7 +121,7 @@ struct smb_tree *smb_tree_find(struct worker *w, struct smb_conn *c, uint64_t se
 }
 
 void smb_tree_add(struct worker *w, struct smb_conn *c, uint32_t id, uint64_t session,
-                     const char *share, bool ipc)
+                  const char *share, bool ipc)
 {
     struct smb_reg_entry *e = reg_find(w, c, session, true);
     if (e) {
@@ -157,7 +155,6 @@ void smb_tree_add(struct worker *w, struct smb_conn *c, uint32_t id, uint64_t se
     t->ipc = ipc;
     snprintf(t->share, sizeof t->share, "%s", share);
 }
-
 
 /* The pipe used moves to the front: the list runs from most to least recently used,
  * and a flood of opens evicts the pipe idle longest, not one bound and in use. */
@@ -205,7 +202,6 @@ struct smb_pipe *smb_pend_pipe(struct smb_conn *c, const struct smb_pending *q)
     return smb_pipe_by_fid(c, q->fid, 16);
 }
 
-
 void smb_pipe_free(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
 {
     struct smb_pipe **pp = &c->pipes;
@@ -234,7 +230,7 @@ static const struct rpc_identity *session_identity(struct worker *w, struct smb_
 
 /* A session's user is known: on the connection and for its other channels. */
 void smb_session_learn(struct worker *w, struct smb_conn *c, uint64_t id,
-                          const struct rpc_identity *ident)
+                       const struct rpc_identity *ident)
 {
     struct smb_session *s = session_get(w, c, id, true);
     if (s)
@@ -248,7 +244,7 @@ void smb_session_learn(struct worker *w, struct smb_conn *c, uint64_t id,
 
 /* The registry's record of a pipe of this session (SMB 3 multichannel), or NULL. */
 struct smb_reg_pipe *smb_reg_pipe(struct worker *w, struct smb_conn *c, uint64_t session,
-                                     const uint8_t *fid, bool create)
+                                  const uint8_t *fid, bool create)
 {
     struct smb_reg_entry *e = reg_find(w, c, session, create);
     if (!e)
@@ -281,8 +277,7 @@ static void pipe_set_hint(struct smb_conn *c, struct smb_pipe *p)
 {
     for (unsigned i = 0; i < c->n_learned; i++)
         if (strcasecmp(c->learned[i].name, p->name) == 0) {
-            dce_set_iface_hint(p->dce, &c->learned[i].uuid, c->learned[i].ver_major,
-                               DCE_HINT_PIPE);
+            dce_set_iface_hint(p->dce, &c->learned[i].uuid, c->learned[i].ver_major, DCE_HINT_PIPE);
             p->info.iface_candidates = NULL;
             return;
         }
@@ -298,15 +293,14 @@ static void pipe_set_hint(struct smb_conn *c, struct smb_pipe *p)
         l[0] = '\0';
         for (size_t i = 0; i < n; i++) {
             size_t used = strlen(l);
-            snprintf(l + used, sizeof p->candidates - used, "%s%s", i ? " " : "",
-                     cands[i]->name);
+            snprintf(l + used, sizeof p->candidates - used, "%s%s", i ? " " : "", cands[i]->name);
         }
         p->info.iface_candidates = l;
     }
 }
 
 struct smb_pipe *smb_pipe_new(struct worker *w, struct smb_conn *c, const char *name,
-                                 const char *share, uint64_t session, uint32_t tree)
+                              const char *share, uint64_t session, uint32_t tree)
 {
     if (c->n_pipes >= SMB_MAX_PIPES) {
         /* a flood of pipes: the one used least recently (last in the list) makes room,
@@ -380,7 +374,7 @@ static void pipe_learn(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
 }
 
 void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
-                      const uint8_t *d, size_t n)
+                   const uint8_t *d, size_t n)
 {
     if (!p || !n)
         return;
@@ -393,7 +387,7 @@ void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int
 }
 
 struct smb_pending *smb_pend_add(struct worker *w, struct smb_conn *c, uint64_t msg,
-                                    enum pend_kind kind)
+                                 enum pend_kind kind)
 {
     if (c->n_pending >= SMB_MAX_PENDING) {
         /* requests never answered (one-sided capture): drop the oldest */
@@ -438,7 +432,7 @@ void smb_pend_free(struct worker *w, struct smb_pending *q)
 
 /* Is this tree a place where pipes live (IPC$), or unknown (picked up mid-stream)? */
 bool smb_tree_may_hold_pipes(struct worker *w, struct smb_conn *c, uint64_t session,
-                                uint32_t tree_id)
+                             uint32_t tree_id)
 {
     struct smb_tree *t = smb_tree_find(w, c, session, tree_id);
     return !t || t->ipc;
@@ -450,7 +444,7 @@ bool smb_tree_may_hold_pipes(struct worker *w, struct smb_conn *c, uint64_t sess
  * was meant for has lost bytes, and anything else does not matter.
  */
 void smb_data_missing(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
-                         const char *what)
+                      const char *what)
 {
     if (!c->partial)
         smb_anomaly(w, c, ANOM_SMB_MALFORMED, what);
@@ -459,9 +453,8 @@ void smb_data_missing(struct worker *w, struct smb_conn *c, struct smb_pipe *p, 
 }
 
 /* Data on a file we have not seen opened: a pipe if it carries DCE/RPC. */
-struct smb_pipe *smb_adopt(struct worker *w, struct smb_conn *c, const uint8_t *fid,
-                              size_t fidlen, uint64_t session, uint32_t tree,
-                              const uint8_t *d, size_t n)
+struct smb_pipe *smb_adopt(struct worker *w, struct smb_conn *c, const uint8_t *fid, size_t fidlen,
+                           uint64_t session, uint32_t tree, const uint8_t *d, size_t n)
 {
     if (!smb_tree_may_hold_pipes(w, c, session, tree) || dce_hdr_check(d, n, NULL) != 1)
         return NULL;
@@ -473,7 +466,8 @@ struct smb_pipe *smb_adopt(struct worker *w, struct smb_conn *c, const uint8_t *
     struct smb_reg_pipe known;
     if (rp)
         known = *rp; /* pipe_new may write the registry */
-    struct smb_pipe *p = smb_pipe_new(w, c, rp ? known.name : "", t ? t->share : NULL, session, tree);
+    struct smb_pipe *p =
+        smb_pipe_new(w, c, rp ? known.name : "", t ? t->share : NULL, session, tree);
     if (!p)
         return NULL;
     memcpy(p->fid, fid, fidlen);

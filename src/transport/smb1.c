@@ -19,7 +19,10 @@ struct smb1_hdr {
     bool reply, unicode;
 };
 
-static uint64_t smb1_key(const struct smb1_hdr *h) { return (uint64_t)h->pid << 16 | h->mid; }
+static uint64_t smb1_key(const struct smb1_hdr *h)
+{
+    return (uint64_t)h->pid << 16 | h->mid;
+}
 
 /*
  * A string in the byte area at the cursor: Unicode or OEM. Unicode strings
@@ -209,14 +212,14 @@ static void smb1_read(struct worker *w, struct smb_conn *c, int ep, const struct
             smb_pipe_data(w, c, p, ep, data, total);
         } else if (total) {
             smb_data_missing(w, c, smb_pipe_by_fid(c, q->fid, 16), ep,
-                         "READ_ANDX data past the end of the message");
+                             "READ_ANDX data past the end of the message");
         }
     }
     smb_pend_free(w, q);
 }
 
-static void smb1_transaction(struct worker *w, struct smb_conn *c, int ep,
-                             const struct smb1_hdr *h, struct rd words, uint8_t wc, struct rd msg)
+static void smb1_transaction(struct worker *w, struct smb_conn *c, int ep, const struct smb1_hdr *h,
+                             struct rd words, uint8_t wc, struct rd msg)
 {
     if (!h->reply) {
         rd_skip(&words, 22);
@@ -264,17 +267,19 @@ static void smb1_transaction(struct worker *w, struct smb_conn *c, int ep,
 static bool smb1_is_andx(uint8_t cmd)
 {
     switch (cmd) {
-    case SMB1_READ_ANDX: case SMB1_WRITE_ANDX: case SMB1_SESSION_SETUP_ANDX:
-    case SMB1_TREE_CONNECT_ANDX: case SMB1_NT_CREATE_ANDX: case 0x24 /* LOCKING_ANDX */:
-    case 0x2d /* OPEN_ANDX */: case 0x74 /* LOGOFF_ANDX */:
-        return true;
-    default:
-        return false;
+    case SMB1_READ_ANDX:
+    case SMB1_WRITE_ANDX:
+    case SMB1_SESSION_SETUP_ANDX:
+    case SMB1_TREE_CONNECT_ANDX:
+    case SMB1_NT_CREATE_ANDX:
+    case 0x24 /* LOCKING_ANDX */:
+    case 0x2d /* OPEN_ANDX */:
+    case 0x74 /* LOGOFF_ANDX */: return true;
+    default: return false;
     }
 }
 
-void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg,
-                         size_t len)
+void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg, size_t len)
 {
     struct rd m = rd_init(msg, len);
     struct smb1_hdr h;

@@ -111,8 +111,8 @@ static void smb2_tree_connect(struct worker *w, struct smb_conn *c, const struct
     smb_pend_free(w, q);
 }
 
-static void smb2_create(struct worker *w, struct smb_conn *c, const struct smb2_hdr *h,
-                        struct rd m, struct smb2_chain *ch)
+static void smb2_create(struct worker *w, struct smb_conn *c, const struct smb2_hdr *h, struct rd m,
+                        struct smb2_chain *ch)
 {
     if (!h->response) {
         rd_skip(&m, 44);
@@ -152,8 +152,8 @@ static void smb2_create(struct worker *w, struct smb_conn *c, const struct smb2_
         snprintf(rp->name, sizeof rp->name, "%.63s", p->name);
 }
 
-static void smb2_close(struct worker *w, struct smb_conn *c, const struct smb2_hdr *h,
-                       struct rd m, const struct smb2_chain *ch)
+static void smb2_close(struct worker *w, struct smb_conn *c, const struct smb2_hdr *h, struct rd m,
+                       const struct smb2_chain *ch)
 {
     if (h->response)
         return;
@@ -284,8 +284,7 @@ static void smb2_ioctl(struct worker *w, struct smb_conn *c, int ep, const struc
     smb_pend_free(w, q);
 }
 
-void smb2_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg,
-                         size_t len)
+void smb2_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg, size_t len)
 {
     struct smb2_chain ch;
     memset(&ch, 0, sizeof ch);

@@ -17,13 +17,13 @@
 #include "rpcsentry/worker.h"
 
 #define NBSS_HDR 4
-#define SMB_BUF_MAX (1u << 20)  /* messages buffered whole up to this size */
-#define SMB_PEEK 1024           /* of larger ones, only this much is read (headers) */
+#define SMB_BUF_MAX (1u << 20) /* messages buffered whole up to this size */
+#define SMB_PEEK 1024          /* of larger ones, only this much is read (headers) */
 #define SMB_MAX_PIPES 1024
 #define SMB_MAX_PENDING 1024
 #define SMB_MAX_SESSIONS 64
 #define SMB_MAX_TREES 128
-#define SMB_MAX_CHAIN 64        /* compounded / AndX commands followed per message */
+#define SMB_MAX_CHAIN 64 /* compounded / AndX commands followed per message */
 #define SMB_NAME_MAX 128
 
 #define SMB2_NEGOTIATE 0x00
@@ -72,14 +72,14 @@ struct smb_tree {
 
 struct smb_pipe {
     struct smb_pipe *next;
-    uint8_t fid[16];       /* SMB2 FileId; SMB1 uses the first two bytes */
-    bool open;             /* fid known (the CREATE answered, or adopted from traffic) */
-    uint64_t create_msg;   /* SMB2 MessageId / SMB1 MID of the CREATE, while not open */
+    uint8_t fid[16];     /* SMB2 FileId; SMB1 uses the first two bytes */
+    bool open;           /* fid known (the CREATE answered, or adopted from traffic) */
+    uint64_t create_msg; /* SMB2 MessageId / SMB1 MID of the CREATE, while not open */
     char name[SMB_NAME_MAX];
     char share[SMB_NAME_MAX];
-    bool learned;          /* its first bind has been noted for the pipe name */
-    uint8_t carries;       /* enum pipe_carries */
-    char candidates[96];   /* the interfaces its name may carry, when several (info) */
+    bool learned;        /* its first bind has been noted for the pipe name */
+    uint8_t carries;     /* enum pipe_carries */
+    char candidates[96]; /* the interfaces its name may carry, when several (info) */
     struct rpc_transport info;
     struct dce_assoc *dce;
 };
@@ -94,7 +94,7 @@ struct smb_pending {
     struct smb_pending *next;
     uint64_t msg_id;
     uint8_t kind;
-    bool by_create;      /* the pipe was opened in the same chain: found by its CREATE */
+    bool by_create; /* the pipe was opened in the same chain: found by its CREATE */
     uint64_t create_msg;
     uint8_t fid[16];
     uint64_t session;
@@ -170,43 +170,42 @@ struct smb_conn {
     bool partial; /* the message being parsed was cut to its first SMB_PEEK bytes */
 };
 
-static inline bool smb_fid_eq(const uint8_t *a, const uint8_t *b, size_t n) { return memcmp(a, b, n) == 0; }
+static inline bool smb_fid_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    return memcmp(a, b, n) == 0;
+}
 
 void smb_anomaly(struct worker *w, struct smb_conn *c, enum anomaly_type t, const char *why);
 void smb_tree_add(struct worker *w, struct smb_conn *c, uint32_t id, uint64_t session,
-                     const char *share, bool ipc);
-struct smb_tree *smb_tree_find(struct worker *w, struct smb_conn *c, uint64_t session,
-                                  uint32_t id);
+                  const char *share, bool ipc);
+struct smb_tree *smb_tree_find(struct worker *w, struct smb_conn *c, uint64_t session, uint32_t id);
 struct smb_pipe *smb_pipe_by_fid(struct smb_conn *c, const uint8_t *fid, size_t n);
 struct smb_pipe *smb_pipe_by_create(struct smb_conn *c, uint64_t msg);
 void smb_pend_set_pipe(struct smb_pending *q, const struct smb_pipe *p);
 struct smb_pipe *smb_pend_pipe(struct smb_conn *c, const struct smb_pending *q);
 void smb_pipe_free(struct worker *w, struct smb_conn *c, struct smb_pipe *p);
 void smb_session_learn(struct worker *w, struct smb_conn *c, uint64_t id,
-                          const struct rpc_identity *ident);
+                       const struct rpc_identity *ident);
 struct smb_reg_pipe *smb_reg_pipe(struct worker *w, struct smb_conn *c, uint64_t session,
-                                     const uint8_t *fid, bool create);
+                                  const uint8_t *fid, bool create);
 struct smb_pipe *smb_pipe_new(struct worker *w, struct smb_conn *c, const char *name,
-                                 const char *share, uint64_t session, uint32_t tree);
+                              const char *share, uint64_t session, uint32_t tree);
 void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
-                      const uint8_t *d, size_t n);
+                   const uint8_t *d, size_t n);
 struct smb_pending *smb_pend_add(struct worker *w, struct smb_conn *c, uint64_t msg,
-                                    enum pend_kind kind);
+                                 enum pend_kind kind);
 struct smb_pending *smb_pend_take(struct smb_conn *c, uint64_t msg);
 void smb_pend_free(struct worker *w, struct smb_pending *q);
 bool smb_tree_may_hold_pipes(struct worker *w, struct smb_conn *c, uint64_t session,
-                                uint32_t tree_id);
+                             uint32_t tree_id);
 void smb_data_missing(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
-                         const char *what);
-struct smb_pipe *smb_adopt(struct worker *w, struct smb_conn *c, const uint8_t *fid,
-                              size_t fidlen, uint64_t session, uint32_t tree,
-                              const uint8_t *d, size_t n);
+                      const char *what);
+struct smb_pipe *smb_adopt(struct worker *w, struct smb_conn *c, const uint8_t *fid, size_t fidlen,
+                           uint64_t session, uint32_t tree, const uint8_t *d, size_t n);
 
 /* One SMB2 message (a compound: each command in turn), from ep. */
-void smb2_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg,
-                         size_t len);
+void smb2_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg, size_t len);
 /* One SMB1 message (an AndX chain: each command in turn), from ep. */
-void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg,
-                         size_t len);
+void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg, size_t len);
 
 #endif

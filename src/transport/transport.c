@@ -17,20 +17,20 @@
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
 
-#define PROBE_KEEP 24   /* bytes kept while a header arrives in pieces */
-#define PROBE_TRIES 8   /* chunks per direction probed when the stream start was not seen */
+#define PROBE_KEEP 24 /* bytes kept while a header arrives in pieces */
+#define PROBE_TRIES 8 /* chunks per direction probed when the stream start was not seen */
 
 struct transport_state {
-    struct rpc_transport info;   /* what records say about where calls ran */
+    struct rpc_transport info; /* what records say about where calls ran */
     uint64_t tx_counter;
     char community_id[COMMUNITY_ID_LEN];
-    struct dce_assoc *dce;       /* FLOW_APP_DCERPC */
-    struct smb_conn *smb;        /* FLOW_APP_SMB */
+    struct dce_assoc *dce; /* FLOW_APP_DCERPC */
+    struct smb_conn *smb;  /* FLOW_APP_SMB */
     /* while probing */
     uint8_t probe[2][PROBE_KEEP];
     uint8_t probe_len[2];
     uint8_t tries[2];
-    struct stream_window *raw;   /* when byte-level fallback rules are loaded */
+    struct stream_window *raw; /* when byte-level fallback rules are loaded */
 };
 
 enum transport_probe transport_probe(const uint8_t *p, size_t n)
@@ -100,8 +100,9 @@ void transport_prefetch(const struct flow *f, int step)
         return;
     }
     /* an engine's per-direction state sits in its first lines */
-    const char *e = f->app == FLOW_APP_SMB ? (const char *)s->smb
-                    : f->app == FLOW_APP_DCERPC ? (const char *)s->dce : NULL;
+    const char *e = f->app == FLOW_APP_SMB      ? (const char *)s->smb
+                    : f->app == FLOW_APP_DCERPC ? (const char *)s->dce
+                                                : NULL;
     if (e)
         for (int i = 0; i < 3; i++)
             __builtin_prefetch(e + 64 * i);

@@ -31,8 +31,8 @@ static bool count(struct worker *w, uint32_t *seen, enum anomaly_type t)
     return infos[t].write_event;
 }
 
-void anomaly_raise(struct worker *w, const struct flow_ref *fr, uint32_t *seen,
-                   enum anomaly_type t, const char *detail)
+void anomaly_raise(struct worker *w, const struct flow_ref *fr, uint32_t *seen, enum anomaly_type t,
+                   const char *detail)
 {
     if (count(w, seen, t) && w->on_anomaly)
         w->on_anomaly(w, fr, t, detail);

@@ -91,8 +91,8 @@ bool conf_file_read(const char *path, struct conf_file *out, char *err, size_t e
             } else if (t == YAML_SEQUENCE_START_EVENT) {
                 st = SEQ;
             } else {
-                snprintf(err, errlen, "%s:%u: %s: a value or a list of values, not a mapping",
-                         path, line, key);
+                snprintf(err, errlen, "%s:%u: %s: a value or a list of values, not a mapping", path,
+                         line, key);
                 ok = false;
             }
             break;
@@ -106,8 +106,7 @@ bool conf_file_read(const char *path, struct conf_file *out, char *err, size_t e
                 ok = false;
             }
             break;
-        case DONE:
-            break;
+        case DONE: break;
         }
         bool end = t == YAML_STREAM_END_EVENT;
         yaml_event_delete(&e);

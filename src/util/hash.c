@@ -5,7 +5,10 @@
 
 /* ---- SHA-1 (FIPS 180-4) ---- */
 
-static uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+static uint32_t rol32(uint32_t x, int n)
+{
+    return (x << n) | (x >> (32 - n));
+}
 
 static void sha1_block(uint32_t h[5], const uint8_t *blk)
 {
@@ -61,8 +64,7 @@ void sha1(const void *data, size_t len, uint8_t out[SHA1_LEN])
 
 size_t base64_encode(const uint8_t *in, size_t len, char *out)
 {
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t o = 0, i = 0;
     for (; i + 2 < len; i += 3) {
         uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
@@ -111,11 +113,10 @@ uint64_t hash64(const void *key, size_t len, uint64_t seed)
 /* ICMP types that come in request/reply pairs map to their counterpart. */
 static bool icmp_counterpart(uint8_t proto, uint16_t type, uint16_t *peer)
 {
-    static const uint8_t v4[][2] = {{8, 0}, {0, 8}, {13, 14}, {14, 13}, {15, 16}, {16, 15},
-                                    {10, 9}, {9, 10}, {17, 18}, {18, 17}};
-    static const uint8_t v6[][2] = {{128, 129}, {129, 128}, {133, 134}, {134, 133},
-                                    {135, 136}, {136, 135}, {130, 131}, {131, 130},
-                                    {144, 145}, {145, 144}};
+    static const uint8_t v4[][2] = {{8, 0},   {0, 8},  {13, 14}, {14, 13}, {15, 16},
+                                    {16, 15}, {10, 9}, {9, 10},  {17, 18}, {18, 17}};
+    static const uint8_t v6[][2] = {{128, 129}, {129, 128}, {133, 134}, {134, 133}, {135, 136},
+                                    {136, 135}, {130, 131}, {131, 130}, {144, 145}, {145, 144}};
     const uint8_t(*m)[2] = proto == 1 ? v4 : v6;
     size_t n = proto == 1 ? sizeof v4 / sizeof v4[0] : sizeof v6 / sizeof v6[0];
     for (size_t i = 0; i < n; i++)

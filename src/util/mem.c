@@ -21,8 +21,7 @@ bool mem_charge(struct memacct *m, enum mem_cat c, size_t n)
     size_t total_cap = m->total_cap;
     if (c == MEM_ARGS)
         total_cap += total_cap / 16; /* the reserve: see mem.h */
-    if ((m->cap[c] && m->used[c] + n > m->cap[c]) ||
-        (total_cap && m->total_used + n > total_cap)) {
+    if ((m->cap[c] && m->used[c] + n > m->cap[c]) || (total_cap && m->total_used + n > total_cap)) {
         m->refused[c]++;
         return false;
     }

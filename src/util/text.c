@@ -28,8 +28,7 @@ static bool put_cp(uint32_t cp, char *out, size_t outsz, size_t *o)
     return true;
 }
 
-size_t utf16_to_utf8(struct rd *c, size_t units, bool le, char *out, size_t outsz,
-                     bool *truncated)
+size_t utf16_to_utf8(struct rd *c, size_t units, bool le, char *out, size_t outsz, bool *truncated)
 {
     size_t o = 0;
     bool ended = false, full = false;
@@ -116,8 +115,7 @@ void ts_format(uint64_t ts_us, char out[TS_STR_LEN])
         unsigned year = (unsigned)(tm.tm_year + 1900) % 10000;
         snprintf(head, sizeof head, "%04u-%02u-%02uT%02u:%02u:%02u", year,
                  (unsigned)(tm.tm_mon + 1) % 100, (unsigned)tm.tm_mday % 100,
-                 (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100,
-                 (unsigned)tm.tm_sec % 100);
+                 (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100, (unsigned)tm.tm_sec % 100);
         cached_sec = s;
     }
     memcpy(out, head, 19);

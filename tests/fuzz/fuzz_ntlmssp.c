@@ -9,7 +9,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct rpc_identity id;
     ntlmssp_parse(data, size, &id);
-    if (memchr(id.user, 0, sizeof id.user) == NULL || memchr(id.domain, 0, sizeof id.domain) == NULL ||
+    if (memchr(id.user, 0, sizeof id.user) == NULL ||
+        memchr(id.domain, 0, sizeof id.domain) == NULL ||
         memchr(id.host, 0, sizeof id.host) == NULL)
         abort();
     return 0;

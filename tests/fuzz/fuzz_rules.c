@@ -32,8 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* in a flow record, as in the pipeline: an alert marks the flow that holds the ref */
     static struct flow fr = {.ref = {.key = {.ipver = 4, .port = {50000, 445}}}};
     static uint64_t tx;
-    static struct rpc_transport t = {.kind = RPC_TRANSPORT_NP, .flow = &fr.ref, .tx_counter = &tx,
-                                     .pipe = "svcctl"};
+    static struct rpc_transport t = {
+        .kind = RPC_TRANSPORT_NP, .flow = &fr.ref, .tx_counter = &tx, .pipe = "svcctl"};
     struct rpc_call c;
     memset(&c, 0, sizeof c);
     c.kind = RPC_KIND_REQUEST;

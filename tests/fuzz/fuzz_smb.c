@@ -12,8 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct flow ref_flow;
     uint64_t tx = 0;
     char cid[COMMUNITY_ID_LEN] = "";
-    struct rpc_transport tcp = {.kind = RPC_TRANSPORT_TCP, .flow = &ref_flow.ref,
-                                .tx_counter = &tx, .community_id = cid};
+    struct rpc_transport tcp = {
+        .kind = RPC_TRANSPORT_TCP, .flow = &ref_flow.ref, .tx_counter = &tx, .community_id = cid};
     struct smb_conn *c = smb_conn_new(w, &tcp, size > 0 && (data[0] & 0x40));
     if (!c)
         return 0;

@@ -28,8 +28,14 @@ void test_fail(const char *file, int line, const char *fmt, ...)
     failures_in_test++;
 }
 
-void test_skip(const char *why) { skip_reason = why; }
-bool test_skipped(void) { return skip_reason != NULL; }
+void test_skip(const char *why)
+{
+    skip_reason = why;
+}
+bool test_skipped(void)
+{
+    return skip_reason != NULL;
+}
 
 const char *test_shared_path(const char *rel, char *buf, size_t n)
 {
@@ -44,8 +50,8 @@ const char *test_shared_path(const char *rel, char *buf, size_t n)
 int main(int argc, char **argv)
 {
     const char *filter = argc > 1 ? argv[1] : NULL;
-    bool require_shared = getenv("RPCSENTRY_REQUIRE_SHARED") &&
-                          strcmp(getenv("RPCSENTRY_REQUIRE_SHARED"), "1") == 0;
+    bool require_shared =
+        getenv("RPCSENTRY_REQUIRE_SHARED") && strcmp(getenv("RPCSENTRY_REQUIRE_SHARED"), "1") == 0;
     int run = 0, failed = 0, skipped = 0;
     for (struct test_case *t = tests; t; t = t->next) {
         if (filter && !strstr(t->name, filter))
@@ -60,8 +66,8 @@ int main(int argc, char **argv)
         } else if (skip_reason) {
             if (require_shared) {
                 failed++;
-                fprintf(stderr, "FAIL %s (skipped, but RPCSENTRY_REQUIRE_SHARED=1: %s)\n",
-                        t->name, skip_reason);
+                fprintf(stderr, "FAIL %s (skipped, but RPCSENTRY_REQUIRE_SHARED=1: %s)\n", t->name,
+                        skip_reason);
             } else {
                 skipped++;
                 fprintf(stderr, "skip %s: %s\n", t->name, skip_reason);

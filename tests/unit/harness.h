@@ -26,37 +26,40 @@ bool test_skipped(void);
 /* Path of a shared reference file (../shared beside the checkout), or NULL if absent. */
 const char *test_shared_path(const char *rel, char *buf, size_t n);
 
-#define TEST(name)                                                                             \
-    static void test_##name(void);                                                             \
-    static struct test_case tc_##name = {#name, test_##name, NULL};                            \
-    __attribute__((constructor)) static void reg_##name(void) { test_register(&tc_##name); }   \
+#define TEST(name)                                                                                 \
+    static void test_##name(void);                                                                 \
+    static struct test_case tc_##name = {#name, test_##name, NULL};                                \
+    __attribute__((constructor)) static void reg_##name(void)                                      \
+    {                                                                                              \
+        test_register(&tc_##name);                                                                 \
+    }                                                                                              \
     static void test_##name(void)
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            test_fail(__FILE__, __LINE__, "%s", #cond);                                        \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            test_fail(__FILE__, __LINE__, "%s", #cond);                                            \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                                         \
-    do {                                                                                       \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                                  \
-        if (va_ != vb_)                                                                        \
-            test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, va_, vb_);         \
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
+        if (va_ != vb_)                                                                            \
+            test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, va_, vb_);             \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                        \
-    do {                                                                                       \
-        const char *sa_ = (a), *sb_ = (b);                                                     \
-        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0)                                             \
-            test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b,                \
-                      sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");                             \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *sa_ = (a), *sb_ = (b);                                                         \
+        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0)                                                 \
+            test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b,                    \
+                      sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");                                 \
     } while (0)
 
-#define SKIP(why)                                                                              \
-    do {                                                                                       \
-        test_skip(why);                                                                        \
-        return;                                                                                \
+#define SKIP(why)                                                                                  \
+    do {                                                                                           \
+        test_skip(why);                                                                            \
+        return;                                                                                    \
     } while (0)
 
 #endif

@@ -70,7 +70,7 @@ TEST(appid_releases_state_once_decided)
     f.ref.key.proto = 17;
     appid_packet(w, &f, &p);
     CHECK_EQ(f.ndpi_state, APPID_DECIDED);
-    CHECK(f.ndpi == NULL);                 /* freed at the verdict */
+    CHECK(f.ndpi == NULL); /* freed at the verdict */
     CHECK_EQ(w->mem.total_used, 0);
     CHECK_STR(appid_app_proto(w, &f), "dns");
     char name[64];

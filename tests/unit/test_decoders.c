@@ -9,8 +9,8 @@
 #include "../../src/iface/taskxml.h"
 #include "harness.h"
 #include "rpcsentry/args.h"
-#include "rpcsentry/flow.h"
 #include "rpcsentry/detect.h"
+#include "rpcsentry/flow.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/ndr.h"
 #include "rpcsentry/worker.h"
@@ -37,8 +37,14 @@ static void w_uint(struct w *w, uint64_t v, size_t size)
     w->n += size;
 }
 
-static void w_u32(struct w *w, uint32_t v) { w_uint(w, v, 4); }
-static void w_size(struct w *w, uint64_t v) { w_uint(w, v, w->ndr64 ? 8 : 4); }
+static void w_u32(struct w *w, uint32_t v)
+{
+    w_uint(w, v, 4);
+}
+static void w_size(struct w *w, uint64_t v)
+{
+    w_uint(w, v, w->ndr64 ? 8 : 4);
+}
 
 /* A conformant varying string; counts as given (so tests can lie). */
 static void w_cvs_counts(struct w *w, const char *s, uint64_t max, uint64_t off, uint64_t actual)
@@ -117,7 +123,8 @@ static const struct iface_def *by_name(const char *name)
 /* in a flow record, as in the pipeline: an alert marks the flow that holds the ref */
 static struct flow ref_flow;
 static uint64_t tx;
-static struct rpc_transport tcp = {.kind = RPC_TRANSPORT_TCP, .flow = &ref_flow.ref, .tx_counter = &tx};
+static struct rpc_transport tcp = {
+    .kind = RPC_TRANSPORT_TCP, .flow = &ref_flow.ref, .tx_counter = &tx};
 
 /* Decodes a request stub; the caller frees call->args. */
 static void run_request(struct rpc_call *c, const char *iface, uint16_t opnum, const struct w *st,
@@ -182,10 +189,10 @@ TEST(ndr_string_rejects_absurd_counts)
     struct {
         uint64_t max, off, actual;
     } bad[] = {
-        {4, 0, 5},                  /* more characters than the maximum */
-        {4, 5, 1},                  /* offset past the maximum */
+        {4, 0, 5},                   /* more characters than the maximum */
+        {4, 5, 1},                   /* offset past the maximum */
         {0xffffffff, 0, 0xffffffff}, /* claims 8 GB of characters */
-        {6, 3, 4},                  /* offset + actual beyond the maximum */
+        {6, 3, 4},                   /* offset + actual beyond the maximum */
     };
     for (int ndr64 = 0; ndr64 < 2; ndr64++)
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -213,8 +220,8 @@ TEST(start_service_with_absurd_argument_count)
 {
     struct w st = {.le = true};
     w_handle(&st, 0x52);
-    w_u32(&st, 0x7fffffff); /* argc */
-    w_size(&st, 0x20000);   /* argv present */
+    w_u32(&st, 0x7fffffff);  /* argc */
+    w_size(&st, 0x20000);    /* argv present */
     w_size(&st, 0x7fffffff); /* conformance = argc, absurd */
     struct rpc_call c;
     void *state = NULL;
@@ -334,7 +341,8 @@ TEST(task_xml_references_are_decoded_and_entities_limited)
     /* numeric references cannot hide the program from matching */
     CHECK_EQ(xml_parse("<Task><Actions><Exec><Command>&#99;&#x6D;d.exe</Command>"
                        "<Arguments>/c a &amp;&amp; b &lt;x&gt; &quot;q&quot; &apos;</Arguments>"
-                       "</Exec></Actions></Task>", &a),
+                       "</Exec></Actions></Task>",
+                       &a),
              TASKXML_OK);
     CHECK_STR(args_get(a, "task.actions.command"), "cmd.exe");
     CHECK_STR(args_get(a, "task.actions.arguments"), "/c a && b <x> \"q\" '");
@@ -350,11 +358,11 @@ TEST(task_xml_references_are_decoded_and_entities_limited)
 TEST(task_xml_malformed_and_deep_documents)
 {
     static const char *bad[] = {
-        "<Task><Actions></Task>",       /* crossed */
-        "<Task>",                       /* unclosed */
-        "</Task>",                      /* closing first */
-        "<Task></Task><Task></Task>",   /* two roots */
-        "<Task a=\"1></Task>",          /* unterminated attribute */
+        "<Task><Actions></Task>",     /* crossed */
+        "<Task>",                     /* unclosed */
+        "</Task>",                    /* closing first */
+        "<Task></Task><Task></Task>", /* two roots */
+        "<Task a=\"1></Task>",        /* unterminated attribute */
         "<Task><!-- never closed </Task>",
         "<Task><![CDATA[ never closed </Task>",
         "",

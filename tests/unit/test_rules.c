@@ -24,11 +24,16 @@ static struct rule *parse(const char *text, char *err, size_t n)
 TEST(rules_parse_the_suricata_forms)
 {
     static const char *good[] = {
-        "alert dcerpc any any -> any any (msg:\"x\"; dcerpc.iface:367abb81-9844-35f1-ad32-98f038001003; sid:1;)",
-        "alert tcp any any -> any [135,139,445,1024:] (dce_iface:afa8bd80-7d8a-11c9-bef4-08002b102989,=1,any_frag; sid:2;)",
-        "alert dcerpc any any -> any ![139,445] (dcerpc.opnum:26; content:\"|00 00|\"; endswith; sid:3;)",
-        "alert smb $HOME_NET any -> $EXTERNAL_NET any (dcerpc.opnum:1-5,7,12-65535; sid:4; rev:3; gid:1;)",
-        "alert tcp 10.0.0.0/8 !1024: <> [192.168.1.1,!192.168.1.2] any (content:\"a\\;b\\\"c\"; sid:5;)",
+        "alert dcerpc any any -> any any (msg:\"x\"; "
+        "dcerpc.iface:367abb81-9844-35f1-ad32-98f038001003; sid:1;)",
+        "alert tcp any any -> any [135,139,445,1024:] "
+        "(dce_iface:afa8bd80-7d8a-11c9-bef4-08002b102989,=1,any_frag; sid:2;)",
+        "alert dcerpc any any -> any ![139,445] (dcerpc.opnum:26; content:\"|00 00|\"; endswith; "
+        "sid:3;)",
+        "alert smb $HOME_NET any -> $EXTERNAL_NET any (dcerpc.opnum:1-5,7,12-65535; sid:4; rev:3; "
+        "gid:1;)",
+        "alert tcp 10.0.0.0/8 !1024: <> [192.168.1.1,!192.168.1.2] any (content:\"a\\;b\\\"c\"; "
+        "sid:5;)",
         "pass dcerpc any any -> any any (rpc.class:read; sid:6;)",
         "drop dcerpc any any -> any any (flow:established,to_server; sid:7;)",
         "alert dcerpc any any -> any any (dcerpc.stub_data; content:\"a\"; offset:2; depth:4; "
@@ -36,10 +41,12 @@ TEST(rules_parse_the_suricata_forms)
         "byte_jump:2,0,relative,little,post_offset 1; bsize:>3; sid:8;)",
         "alert dcerpc any any -> any any (rpc.service_binary; content:\"cmd\"; nocase; "
         "rpc.named_pipe; content:\"svcctl\"; rpc.indicator:any; rpc.auth_level:>=packet; sid:9;)",
-        "alert dcerpc any any -> any any (rpc.interface:svcctl,ATSvc; rpc.operation:RCreateServiceW; "
+        "alert dcerpc any any -> any any (rpc.interface:svcctl,ATSvc; "
+        "rpc.operation:RCreateServiceW; "
         "rpc.transport:ncacn_np; rpc.sealed:false; rpc.target; classtype:attempted-admin; "
         "metadata:a b, c d; reference:url,example.org/x; reference:cve,2020-1472; sid:10;)",
-        "alert dcerpc any any -> any any (rpc.arg:args.service_name; content:\"PSEXESVC\"; sid:11;)",
+        "alert dcerpc any any -> any any (rpc.arg:args.service_name; content:\"PSEXESVC\"; "
+        "sid:11;)",
         "alert dcerpc any any -> any any (rpc.story:service_create_start_delete; sid:12;)",
     };
     char err[256];
@@ -57,7 +64,8 @@ TEST(rules_parse_the_suricata_forms)
         CHECK_STR(r->info.category, "Attempted Administrator Privilege Gain");
         CHECK_EQ(r->info.n_refs, 2);
         CHECK_STR(r->info.references[0], "https://example.org/x");
-        CHECK_STR(r->info.references[1], "https://cve.mitre.org/cgi-bin/cvename.cgi?name=2020-1472");
+        CHECK_STR(r->info.references[1],
+                  "https://cve.mitre.org/cgi-bin/cvename.cgi?name=2020-1472");
         CHECK_EQ(r->transport, RPC_TRANSPORT_NP);
         CHECK_EQ(r->sealed, 0);
         CHECK_EQ(r->target, 1);
@@ -92,7 +100,8 @@ TEST(rules_refuse_what_users_get_wrong_and_say_why)
         {"alert dcerpc any any -> any any (msg:x; sid:1;)", "double quotes"},
         {"alert dcerpc any any -> any any (sid:abc;)", "sid: not a number"},
         {"alert dcerpc any any -> any any (dcerpc.iface:not-a-uuid; sid:1;)", "not a UUID"},
-        {"alert dcerpc any any -> any any (dcerpc.iface:367abb81-9844-35f1-ad32-98f038001003,~2; sid:1;)",
+        {"alert dcerpc any any -> any any (dcerpc.iface:367abb81-9844-35f1-ad32-98f038001003,~2; "
+         "sid:1;)",
          "expected <, >, = or !"},
         {"alert dcerpc any any -> any any (dcerpc.opnum:5-2; sid:1;)", "not a range"},
         {"alert dcerpc any any -> any any (dcerpc.opnum:70000; sid:1;)", "not a number"},
@@ -212,11 +221,11 @@ static int matches(const char *options, const struct rpc_call *c)
     return hit;
 }
 
-#define EXPECT(opts, want)                                                                     \
-    do {                                                                                       \
-        int got_ = matches(opts, &c);                                                          \
-        if (got_ != (want))                                                                    \
-            test_fail(__FILE__, __LINE__, "%s: %s", opts, got_ ? "matched" : "did not match"); \
+#define EXPECT(opts, want)                                                                         \
+    do {                                                                                           \
+        int got_ = matches(opts, &c);                                                              \
+        if (got_ != (want))                                                                        \
+            test_fail(__FILE__, __LINE__, "%s: %s", opts, got_ ? "matched" : "did not match");     \
     } while (0)
 
 TEST(content_modifiers_follow_suricata)
@@ -275,17 +284,21 @@ TEST(byte_test_and_jump_read_as_suricata_does)
     struct rpc_call c;
     make_call(&c, stub, sizeof stub, true);
     EXPECT("dcerpc.stub_data; content:\"|5c 00 5c 00 31|\"; byte_test:2,=,55,0,relative;", 1);
-    EXPECT("dcerpc.stub_data; content:\"|5c 00 5c 00 31|\"; byte_test:2,=,14080,0,relative,little;", 1);
-    EXPECT("dcerpc.stub_data; content:\"|5c 00 5c 00 31|\"; byte_test:2,=,14080,0,relative,dce;", 1);
+    EXPECT("dcerpc.stub_data; content:\"|5c 00 5c 00 31|\"; byte_test:2,=,14080,0,relative,little;",
+           1);
+    EXPECT("dcerpc.stub_data; content:\"|5c 00 5c 00 31|\"; byte_test:2,=,14080,0,relative,dce;",
+           1);
     EXPECT("dcerpc.stub_data; content:\"|5c 00 5c 00 31|\"; byte_test:2,>,55,0,relative;", 0);
     EXPECT("dcerpc.stub_data; content:\"|5c 00 5c 00 31|\"; byte_test:2,!=,55,0,relative;", 0);
     EXPECT("dcerpc.stub_data; content:\"|5c 00 5c 00 31|\"; byte_test:1,&,0x30,1,relative;", 1);
     EXPECT("dcerpc.stub_data; byte_test:2,=,0x5c00,0;", 1);
     /* jump over the 2-byte little-endian length 2 that starts 2 bytes after the match */
     EXPECT("dcerpc.stub_data; content:\"|5c 00 5c 00 31|\"; byte_jump:2,2,relative,little; "
-           "content:\"q\"; within:1;", 1);
+           "content:\"q\"; within:1;",
+           1);
     EXPECT("dcerpc.stub_data; content:\"|5c 00 5c 00 31|\"; byte_jump:2,2,relative,little; "
-           "content:\"z\"; within:1;", 0);
+           "content:\"z\"; within:1;",
+           0);
     EXPECT("dcerpc.stub_data; content:\"|5c 00 5c 00 31|\"; byte_jump:2,0,relative;", 0);
     /* dce follows the call's byte order: a big-endian call reads 00 37 as 55 */
     make_call(&c, stub, sizeof stub, false);
@@ -389,12 +402,12 @@ TEST(rule_files_report_file_and_line_and_keep_the_good_rules)
     FILE *f = fdopen(fd, "w");
     fputs("# comment\n"
           "\n"
-          "alert dcerpc any any -> any any (sid:1;)\n"           /* 3: good */
+          "alert dcerpc any any -> any any (sid:1;)\n"                 /* 3: good */
           "alert dcerpc any any -> any any (dcerpc.opnum:x; sid:2;)\n" /* 4: bad */
-          "alert dcerpc any any -> any any (\\\n"                 /* 5-6: continued, good */
+          "alert dcerpc any any -> any any (\\\n"                      /* 5-6: continued, good */
           "  dcerpc.opnum:3; sid:3;)\n"
-          "alert dcerpc any any -> any any (sid:1;)\n"           /* 7: duplicate of 3 */
-          "alert dcerpc any any -> any any (sid:9;",             /* 8: unclosed, no newline */
+          "alert dcerpc any any -> any any (sid:1;)\n" /* 7: duplicate of 3 */
+          "alert dcerpc any any -> any any (sid:9;",   /* 8: unclosed, no newline */
           f);
     fclose(f);
     n_reported = 0;

@@ -23,14 +23,14 @@
 
 struct fake {
     pthread_mutex_t lock;
-    char got[4096][16];       /* lines taken, in order */
+    char got[4096][16]; /* lines taken, in order */
     size_t n_got;
     int connects;
-    int refuse_every;          /* refuse every k-th line offered (0: none) */
-    size_t break_at;           /* break the link when this many lines were taken (once) */
+    int refuse_every; /* refuse every k-th line offered (0: none) */
+    size_t break_at;  /* break the link when this many lines were taken (once) */
     bool broke;
-    bool stall;                /* take nothing: connected, not reading */
-    bool down;                 /* refuse connections */
+    bool stall; /* take nothing: connected, not reading */
+    bool down;  /* refuse connections */
     size_t offered;
 };
 
@@ -85,8 +85,14 @@ static enum send_result fake_send(void *ctx, const struct iovec *lines, size_t n
     return r;
 }
 
-static void fake_disconnect(void *ctx) { (void)ctx; }
-static void fake_free(void *ctx) { (void)ctx; }
+static void fake_disconnect(void *ctx)
+{
+    (void)ctx;
+}
+static void fake_free(void *ctx)
+{
+    (void)ctx;
+}
 
 static const struct sink_transport fake_transport = {"fake", fake_connect, fake_send,
                                                      fake_disconnect, fake_free};
@@ -171,7 +177,7 @@ TEST(sink_async_lossless_gives_up_on_a_peer_that_takes_nothing)
     struct sink_env env = {.lossless = true, .wait_s = 1, .stop = &stop};
     struct sink *s = sink_async_open(&fake_transport, f, 4096, &env);
     enum log_level was = log_threshold;
-    log_threshold = LOG_ERROR; /* the sink's own error line is expected */
+    log_threshold = LOG_ERROR;     /* the sink's own error line is expected */
     for (int i = 0; i < 1000; i++) /* blocks while the queue is full, until the sink fails */
         put(s, i);
     s->drain(s);
@@ -191,7 +197,7 @@ TEST(sink_async_live_drops_and_counts_when_full)
     struct sink_env env = {.lossless = false};
     struct sink *s = sink_async_open(&fake_transport, f, 4096, &env);
     enum log_level was = log_threshold;
-    log_threshold = LOG_ERROR; /* the sink's own error line is expected */
+    log_threshold = LOG_ERROR;     /* the sink's own error line is expected */
     for (int i = 0; i < 1000; i++) /* never waits: the peer is down */
         put(s, i);
     uint64_t dropped_now = atomic_load(&s->dropped);

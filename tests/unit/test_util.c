@@ -21,7 +21,7 @@ TEST(cursor_reads_and_fails_sticky)
     CHECK(rd_ok(&c));
     CHECK_EQ(rd_u32le(&c), 0); /* only 2 bytes left */
     CHECK(!rd_ok(&c));
-    CHECK_EQ(rd_u8(&c), 0);    /* still failing */
+    CHECK_EQ(rd_u8(&c), 0); /* still failing */
     CHECK_EQ(rd_left(&c), 0);
 }
 
@@ -219,8 +219,10 @@ static size_t escape_slowly(const unsigned char *s, size_t n, char *out)
         } else if (c < 0x80) {
             out[o++] = (char)c, i++;
         } else {
-            size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c <= 0xef ? 3
-                       : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+            size_t len = c >= 0xf0 && c <= 0xf4   ? 4
+                         : c >= 0xe0 && c <= 0xef ? 3
+                         : c >= 0xc2 && c <= 0xdf ? 2
+                                                  : 0;
             unsigned cp = len == 4 ? c & 7 : len == 3 ? c & 15 : c & 31;
             bool ok = len && i + len <= n;
             for (size_t k = 1; ok && k < len; k++) {
@@ -250,7 +252,7 @@ TEST(json_strings_equal_a_bytewise_escaper)
     static const unsigned char alphabet[] = {
         0x00, 0x01, 0x09, 0x0a, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7e, 0x7f,
         0x80, 0xbf, 0xc2, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xed, 0xa0, 0xf0, 0x9f, 0x98, 0x80,
-        0xf4, 0x90, 0xff, 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a',
+        0xf4, 0x90, 0xff, 'a',  'a',  'a',  'a',  'a',  'a',  'a',  'a',  'a',  'a',  'a',
     };
     uint32_t seed = 12345;
     struct json j;

@@ -10,12 +10,14 @@
  * (it counts them). Loaded through libxdp, so it shares the
  * interface with other XDP programs.
  */
+/* the kernel's types first: the libbpf helpers are written in them */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
+
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <xdp/xdp_helpers.h>

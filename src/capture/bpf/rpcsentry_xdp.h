@@ -6,8 +6,8 @@
 #define RS_XDP_MAX_PORTS 4096
 
 struct rs_xdp_cfg {
-    __u16 dyn_lo, dyn_hi;  /* the dynamic RPC port range */
-    __u8 pass_others;      /* 1: what the sensor does not want goes on to the kernel */
+    __u16 dyn_lo, dyn_hi; /* the dynamic RPC port range */
+    __u8 pass_others;     /* 1: what the sensor does not want goes on to the kernel */
     __u8 pad[3];
 };
 
