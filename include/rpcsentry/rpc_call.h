@@ -28,10 +28,8 @@ enum rpc_class {
     RPC_CLASS_EXECUTE,
     RPC_CLASS_COUNT
 };
-const char *rpc_class_name(enum rpc_class c);
 
 enum rpc_transport_kind { RPC_TRANSPORT_TCP, RPC_TRANSPORT_NP };
-const char *rpc_transport_name(enum rpc_transport_kind k); /* ncacn_ip_tcp, ncacn_np */
 
 /* The user behind a call, from NTLMSSP AUTHENTICATE (never a secret). */
 #define RPC_NAME_MAX 128

@@ -14,6 +14,7 @@
 
 #include "detect_internal.h"
 #include "rpcsentry/iface.h"
+#include "rpcsentry/names.h"
 
 #define MAX_PATTERNS 32
 #define MAX_LIST 64
@@ -720,8 +721,6 @@ static bool parse_bool_kw(struct parse *p, const char *kw, char *v, int *out)
 
 static bool parse_auth_level(struct parse *p, char *v)
 {
-    static const char *names[] = {
-        "", "none", "connect", "call", "packet", "packet_integrity", "packet_privacy"};
     v = trim(v);
     int op = 0;
     if (*v == '<' || *v == '>')
@@ -729,14 +728,8 @@ static bool parse_auth_level(struct parse *p, char *v)
     bool eq = *v == '=';
     if (op && eq)
         v++;
-    unsigned long long n = 0;
-    int i;
-    for (i = 1; i <= 6; i++)
-        if (strcmp(v, names[i]) == 0)
-            break;
-    if (i <= 6)
-        n = (unsigned long long)i;
-    else if (!parse_uint(v, 255, &n))
+    unsigned long long n = rpc_auth_level_of(v);
+    if (!n && !parse_uint(v, 255, &n))
         return fail(p, "rpc.auth_level: not a level: %s", v);
     struct rule *r = p->r;
     r->auth_min = op == '>' ? (uint8_t)(n + !eq) : op == '<' ? 0 : (uint8_t)n;

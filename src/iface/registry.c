@@ -90,23 +90,6 @@ const char *iface_suricata_procedure(const struct iface_def *d, const struct ifa
     }
 }
 
-const char *rpc_class_name(enum rpc_class c)
-{
-    switch (c) {
-    case RPC_CLASS_READ: return "read";
-    case RPC_CLASS_CREATE: return "create";
-    case RPC_CLASS_MODIFY: return "modify";
-    case RPC_CLASS_DELETE: return "delete";
-    case RPC_CLASS_EXECUTE: return "execute";
-    default: return "other";
-    }
-}
-
-const char *rpc_transport_name(enum rpc_transport_kind k)
-{
-    return k == RPC_TRANSPORT_NP ? "ncacn_np" : "ncacn_ip_tcp";
-}
-
 /* Names the call's interface and operation and sets its class from the table. */
 static void classify(struct rpc_call *call)
 {

@@ -11,13 +11,7 @@
 #include <sys/stat.h>
 
 #include "output_internal.h"
-#include "rpcsentry/appid.h"
-#include "rpcsentry/args.h"
-#include "rpcsentry/dcerpc.h"
-#include "rpcsentry/detect.h"
-#include "rpcsentry/flow.h"
 #include "rpcsentry/hash.h"
-#include "rpcsentry/iface.h"
 #include "rpcsentry/json.h"
 #include "rpcsentry/output.h"
 #include "rpcsentry/sink.h"

@@ -10,55 +10,14 @@
 #include <sys/stat.h>
 
 #include "output_internal.h"
-#include "rpcsentry/appid.h"
-#include "rpcsentry/args.h"
+#include "rpcsentry/alert.h"
 #include "rpcsentry/dcerpc.h"
-#include "rpcsentry/detect.h"
-#include "rpcsentry/flow.h"
-#include "rpcsentry/hash.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/json.h"
+#include "rpcsentry/names.h"
 #include "rpcsentry/output.h"
-#include "rpcsentry/sink.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
-
-static const char *auth_type_name(uint8_t t)
-{
-    switch (t) {
-    case 0: return "none";
-    case 9: return "SPNEGO";
-    case 10: return "NTLMSSP";
-    case 14: return "SCHANNEL";
-    case 16: return "Kerberos";
-    case 68: return "Netlogon";
-    case 255: return "default";
-    default: return "unknown";
-    }
-}
-
-static const char *auth_level_name(uint8_t l)
-{
-    switch (l) {
-    case 1: return "none";
-    case 2: return "connect";
-    case 3: return "call";
-    case 4: return "packet";
-    case 5: return "packet_integrity";
-    case 6: return "packet_privacy";
-    default: return "unknown";
-    }
-}
-
-static const char *syntax_name(uint8_t s)
-{
-    switch (s) {
-    case RPC_SYNTAX_NDR: return "NDR";
-    case RPC_SYNTAX_NDR64: return "NDR64";
-    case RPC_SYNTAX_BTFN: return "bind_time_feature_negotiation";
-    default: return "unknown";
-    }
-}
 
 /* nca_s_* and common Win32 codes seen in faults. */
 static const char *fault_name(uint32_t st)
@@ -171,8 +130,8 @@ static void write_auth(struct json *j, const struct rpc_call *c)
         return;
     json_obj_open(j, "auth");
     if (c->auth_type || c->auth_level) {
-        json_str(j, "type", auth_type_name(c->auth_type));
-        json_str(j, "level", auth_level_name(c->auth_level));
+        json_str(j, "type", rpc_auth_type_name(c->auth_type));
+        json_str(j, "level", rpc_auth_level_name(c->auth_level));
         json_u64(j, "level_id", c->auth_level);
     }
     if (id && id->valid) {
@@ -296,7 +255,7 @@ static void write_extension(struct json *j, const struct rpc_call *c)
             json_str(j, "object", u);
         }
         if (!(c->flags & RPC_F_CTX_UNKNOWN))
-            json_str(j, "syntax", syntax_name(c->ctx.syntax));
+            json_str(j, "syntax", rpc_syntax_name(c->ctx.syntax));
     } else {
         json_arr_open(j, "interfaces");
         for (uint16_t i = 0; i < c->n_items; i++) {
@@ -308,7 +267,7 @@ static void write_extension(struct json *j, const struct rpc_call *c)
             if (it->iface)
                 json_str(j, "name", it->iface->name);
             json_bool(j, "target", it->iface && it->iface->target);
-            json_str(j, "syntax", syntax_name(it->syntax));
+            json_str(j, "syntax", rpc_syntax_name(it->syntax));
             json_obj_close(j);
         }
         json_arr_close(j);

@@ -19,7 +19,6 @@
 #include "rpcsentry/rpc_call.h"
 #include "rpcsentry/sink.h"
 #include "rpcsentry/text.h"
-#include "rpcsentry/uuid.h"
 #include "rpcsentry/worker.h"
 
 static const char zeek_fields[] =
