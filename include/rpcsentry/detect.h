@@ -63,7 +63,7 @@ struct stream_window {
     uint64_t fired; /* bit per stream rule (the first 64) that alerted on this flow */
 };
 bool detect_has_stream_rules(const struct detect *d);
-void detect_stream(struct worker *w, const struct flow_ref *flow, int ep, const uint8_t *data,
-                   size_t len, struct stream_window *win);
+void detect_stream(struct worker *w, struct flow_ref *flow, int ep, const uint8_t *data, size_t len,
+                   struct stream_window *win);
 
 #endif

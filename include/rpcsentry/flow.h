@@ -53,7 +53,6 @@ struct flow {
     uint8_t ndpi_state;    /* enum appid_state (appid.c) */
     uint8_t ndpi_pkts;     /* packets with payload shown to nDPI */
     uint8_t checksum_good; /* bit per endpoint: sent a right TCP checksum */
-    uint8_t alerted;       /* an alert was raised on this flow */
     /* line 2: the rest */
     struct flow *lru_prev, *lru_next; /* newest at the head */
     uint64_t hash;
@@ -65,17 +64,6 @@ struct flow {
     uint32_t anomalies_seen; /* anomaly kinds already reported on this flow */
     uint16_t ndpi_master, ndpi_app;
 } __attribute__((aligned(64)));
-
-/*
- * Marks the flow whose record holds fr as alerted (for its `flow` record).
- * Only for the ref inside a live flow (a call's transport, a stream), never a
- * copy (a story keeps one).
- */
-static inline void flow_mark_alerted(const struct flow_ref *fr)
-{
-    struct flow *f = (struct flow *)(void *)((char *)(uintptr_t)fr - offsetof(struct flow, ref));
-    f->alerted = 1;
-}
 
 struct flow_table;
 

@@ -83,9 +83,8 @@ struct stats_snapshot {
 /* One `stats` record, as Suricata writes them, with the rest in the extension. */
 void output_stats(struct worker *w, const struct stats_snapshot *snap);
 
-struct flow;
-/* One `flow` record, as Suricata writes it, for a flow that ends (reason: enum flow_end_reason). */
-void output_flow(struct worker *w, const struct flow *f, int reason);
+/* One `flow` record, as Suricata writes it, for a flow that ends. */
+void output_flow(struct worker *w, const struct flow_summary *f);
 
 /* One `dcerpc` record for a finished call or bind. */
 void output_call(struct worker *w, const struct rpc_call *call);

@@ -43,10 +43,10 @@ struct rpc_identity {
 /* Where an association runs. Filled by the transport; outlives the association. */
 struct rpc_transport {
     enum rpc_transport_kind kind;
-    const struct flow_ref *flow;
-    uint64_t *tx_counter; /* per-flow transaction numbering */
-    char *community_id;   /* the flow's, once a record computed it ("" until then,
-                             COMMUNITY_ID_LEN bytes); NULL: not kept */
+    struct flow_ref *flow; /* the flow's own ref: detect marks it alerted */
+    uint64_t *tx_counter;  /* per-flow transaction numbering */
+    char *community_id;    /* the flow's, once a record computed it ("" until then,
+                              COMMUNITY_ID_LEN bytes); NULL: not kept */
     /* ncacn_np only: the pipe and the session it was opened in */
     const char *pipe;  /* "svcctl" (without \PIPE\); "" when its open was not seen */
     const char *share; /* "\\\\host\\IPC$", or NULL when not seen */

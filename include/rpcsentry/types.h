@@ -29,6 +29,25 @@ struct flow_ref {
     uint64_t flow_id;      /* stable for the flow's life, below 2^53 (exact in JSON) */
     uint8_t client;        /* endpoint index of the side that opened it, or FLOW_CLIENT_UNKNOWN */
     bool overlap_conflict; /* TCP segments overlapped with different bytes (first kept) */
+    bool alerted;          /* a rule alerted on the flow (its `flow` record says so); set by
+                              detect on the ref its calls and streams point at */
+};
+_Static_assert(sizeof(struct flow_ref) == 56, "the flow record's first line holds the ref");
+
+/* What a `flow` record says of a flow that ends; the flow stage fills it for output. */
+struct flow_summary {
+    const struct flow_ref *ref;
+    uint64_t first_us, last_us;
+    uint64_t bytes[2]; /* per endpoint, as sent */
+    uint32_t pkts[2];
+    uint8_t flags_seen[2]; /* TCP flags each endpoint sent */
+    bool closed;           /* FIN from both sides or a RST */
+    int reason;            /* enum flow_end_reason */
+    const char *app_proto; /* Suricata's name for what the flow carried, or NULL */
+    bool ndpi;             /* nDPI's verdict follows */
+    bool ndpi_guessed;
+    char ndpi_protocol[64];
+    const char *ndpi_category; /* or NULL */
 };
 
 static inline int flow_key_alen(const struct flow_key *k)

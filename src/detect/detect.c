@@ -451,7 +451,7 @@ static void fire(struct worker *w, struct rpc_call *c, bool at_response)
         return;
     }
     if (hits.n)
-        flow_mark_alerted(c->transport->flow);
+        c->transport->flow->alerted = true;
     for (unsigned i = 0; i < hits.n; i++) {
         count_alert(w, &hits.r[i]->info);
         output_alert(w, c, &hits.r[i]->info, at_response);
@@ -538,8 +538,8 @@ static bool stream_hit(const struct rule *r, const struct flow_ref *fr, int ep, 
     return rule_match_header(r, &fr->key, client, to_client) && rule_match_stream(r, data, len);
 }
 
-void detect_stream(struct worker *w, const struct flow_ref *flow, int ep, const uint8_t *data,
-                   size_t len, struct stream_window *win)
+void detect_stream(struct worker *w, struct flow_ref *flow, int ep, const uint8_t *data, size_t len,
+                   struct stream_window *win)
 {
     struct detect *d = w->detect;
     if (!d || !d->n_stream || !len)
@@ -559,7 +559,7 @@ void detect_stream(struct worker *w, const struct flow_ref *flow, int ep, const 
             !(have && stream_hit(r, flow, ep, seam, have + head)))
             continue;
         win->fired |= bit;
-        flow_mark_alerted(flow);
+        flow->alerted = true;
         count_alert(w, &r->info);
         output_stream_alert(w, flow, ep, &r->info);
     }

@@ -138,12 +138,35 @@ static void lru_push_head(struct flow_table *t, struct flow *f)
         t->lru_tail = f;
 }
 
+/* What the `flow` record of f says, nDPI's verdict included. */
+static void flow_summarise(const struct worker *w, const struct flow *f, enum flow_end_reason why,
+                           struct flow_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    s->ref = &f->ref;
+    s->first_us = f->first_us;
+    s->last_us = f->last_us;
+    for (int ep = 0; ep < 2; ep++) {
+        s->bytes[ep] = f->bytes[ep];
+        s->pkts[ep] = f->pkts[ep];
+        s->flags_seen[ep] = f->flags_seen[ep];
+    }
+    s->closed = f->closed;
+    s->reason = (int)why;
+    s->app_proto = appid_app_proto(w, f);
+    s->ndpi = appid_ndpi(w, f, s->ndpi_protocol, sizeof s->ndpi_protocol, &s->ndpi_category,
+                         &s->ndpi_guessed);
+}
+
 static void flow_end(struct worker *w, struct flow *f, enum flow_end_reason why)
 {
     struct flow_table *t = w->flows;
     appid_flow_end(w, f);
-    if (w->cfg->log_flows && w->out)
-        output_flow(w, f, why);
+    if (w->cfg->log_flows && w->out) {
+        struct flow_summary s;
+        flow_summarise(w, f, why, &s);
+        output_flow(w, &s);
+    }
     stream_flow_end(w, f);
     struct flow **pp = &t->buckets[f->hash & t->mask];
     while (*pp && *pp != f)

@@ -5,8 +5,6 @@
 #include <sys/stat.h>
 
 #include "output_internal.h"
-#include "rpcsentry/appid.h"
-#include "rpcsentry/flow.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/json.h"
 #include "rpcsentry/output.h"
@@ -18,15 +16,15 @@ static void tcp_flags_str(uint8_t f, char out[3])
     *hex_u32(out, f, 2) = '\0';
 }
 
-void output_flow(struct worker *w, const struct flow *f, int reason)
+void output_flow(struct worker *w, const struct flow_summary *f)
 {
     struct output *o = w->out;
     if (!o)
         return;
     /* the side that opened it is the source; unknown (mid-stream): the first seen */
-    int client = f->ref.client == FLOW_CLIENT_UNKNOWN ? 0 : f->ref.client;
+    int client = f->ref->client == FLOW_CLIENT_UNKNOWN ? 0 : f->ref->client;
     int server = 1 - client;
-    eve_header(w, o, &f->ref, client, f->first_us, 0, "flow", appid_app_proto(w, f), NULL);
+    eve_header(w, o, f->ref, client, f->first_us, 0, "flow", f->app_proto, NULL);
     struct json *j = &o->j;
     char ts[TS_STR_LEN];
     json_obj_open(j, "flow");
@@ -39,7 +37,7 @@ void output_flow(struct worker *w, const struct flow *f, int reason)
     ts_format(f->last_us, ts);
     json_str(j, "end", ts);
     json_u64(j, "age", (f->last_us - f->first_us) / 1000000);
-    bool tcp = f->ref.key.proto == 6;
+    bool tcp = f->ref->key.proto == 6;
     uint8_t all = (uint8_t)(f->flags_seen[0] | f->flags_seen[1]);
     const char *state = !tcp        ? (f->pkts[server] ? "established" : "new")
                         : f->closed ? "closed"
@@ -47,8 +45,8 @@ void output_flow(struct worker *w, const struct flow *f, int reason)
                                                                             : "new";
     json_str(j, "state", state);
     static const char *const reasons[] = {"timeout", "forced", "timeout", "shutdown"};
-    json_str(j, "reason", reason >= 0 && reason < 4 ? reasons[reason] : "shutdown");
-    json_bool(j, "alerted", f->alerted);
+    json_str(j, "reason", f->reason >= 0 && f->reason < 4 ? reasons[f->reason] : "shutdown");
+    json_bool(j, "alerted", f->ref->alerted);
     json_obj_close(j);
     if (tcp) {
         char fl[3];
@@ -69,16 +67,13 @@ void output_flow(struct worker *w, const struct flow *f, int reason)
                 json_bool(j, bits[i].name, true);
         json_obj_close(j);
     }
-    char name[64];
-    const char *category = NULL;
-    bool guessed = false;
-    if (appid_ndpi(w, f, name, sizeof name, &category, &guessed)) {
+    if (f->ndpi) {
         /* Suricata's nDPI plugin has this object; its content is nDPI's own */
         json_obj_open(j, "ndpi");
-        json_str(j, "protocol", name);
-        if (category)
-            json_str(j, "category", category);
-        json_bool(j, "guessed", guessed);
+        json_str(j, "protocol", f->ndpi_protocol);
+        if (f->ndpi_category)
+            json_str(j, "category", f->ndpi_category);
+        json_bool(j, "guessed", f->ndpi_guessed);
         json_obj_close(j);
     }
     json_obj_close(j);

@@ -153,7 +153,7 @@ struct smb_registry {
 };
 
 struct smb_conn {
-    const struct flow_ref *flow;
+    struct flow_ref *flow;
     int server_ep; /* endpoint that answers, -1 until a message says */
     uint64_t *tx_counter;
     char *community_id;

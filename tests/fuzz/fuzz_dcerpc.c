@@ -10,10 +10,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct worker *w = fuzz_worker();
-    /* in a flow record, as in the pipeline: an alert marks the flow that holds the ref */
-    static struct flow ref_flow;
+    static struct flow_ref ref_flow; /* the flow a call belongs to: no flow record needed */
     uint64_t tx = 0;
-    struct rpc_transport t = {.kind = RPC_TRANSPORT_TCP, .flow = &ref_flow.ref, .tx_counter = &tx};
+    struct rpc_transport t = {.kind = RPC_TRANSPORT_TCP, .flow = &ref_flow, .tx_counter = &tx};
     struct dce_assoc *a = dce_assoc_new(w, &t);
     if (!a)
         return 0;

@@ -29,11 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(text);
         return 0;
     }
-    /* in a flow record, as in the pipeline: an alert marks the flow that holds the ref */
-    static struct flow fr = {.ref = {.key = {.ipver = 4, .port = {50000, 445}}}};
+    static struct flow_ref fr = {.key = {.ipver = 4, .port = {50000, 445}}};
     static uint64_t tx;
     static struct rpc_transport t = {
-        .kind = RPC_TRANSPORT_NP, .flow = &fr.ref, .tx_counter = &tx, .pipe = "svcctl"};
+        .kind = RPC_TRANSPORT_NP, .flow = &fr, .tx_counter = &tx, .pipe = "svcctl"};
     struct rpc_call c;
     memset(&c, 0, sizeof c);
     c.kind = RPC_KIND_REQUEST;

@@ -8,12 +8,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct worker *w = fuzz_worker();
-    /* in a flow record, as in the pipeline: an alert marks the flow that holds the ref */
-    static struct flow ref_flow;
+    /* the flow a call belongs to: no flow record needed (an alert marks the ref) */
+    static struct flow_ref ref_flow;
     uint64_t tx = 0;
     char cid[COMMUNITY_ID_LEN] = "";
     struct rpc_transport tcp = {
-        .kind = RPC_TRANSPORT_TCP, .flow = &ref_flow.ref, .tx_counter = &tx, .community_id = cid};
+        .kind = RPC_TRANSPORT_TCP, .flow = &ref_flow, .tx_counter = &tx, .community_id = cid};
     struct smb_conn *c = smb_conn_new(w, &tcp, size > 0 && (data[0] & 0x40));
     if (!c)
         return 0;

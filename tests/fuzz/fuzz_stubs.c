@@ -16,11 +16,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct iface_def *const *all;
     size_t n = iface_all(&all);
     const struct iface_def *d = all[data[0] % n];
-    /* in a flow record, as in the pipeline: an alert marks the flow that holds the ref */
-    static struct flow ref_flow;
+    /* the flow a call belongs to: no flow record needed (an alert marks the ref) */
+    static struct flow_ref ref_flow;
     static void *state;
     uint64_t tx = 0;
-    struct rpc_transport t = {.kind = RPC_TRANSPORT_TCP, .flow = &ref_flow.ref, .tx_counter = &tx};
+    struct rpc_transport t = {.kind = RPC_TRANSPORT_TCP, .flow = &ref_flow, .tx_counter = &tx};
     struct rpc_call c;
     memset(&c, 0, sizeof c);
     c.kind = RPC_KIND_REQUEST;

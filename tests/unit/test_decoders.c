@@ -120,11 +120,9 @@ static const struct iface_def *by_name(const char *name)
     return NULL;
 }
 
-/* in a flow record, as in the pipeline: an alert marks the flow that holds the ref */
-static struct flow ref_flow;
+static struct flow_ref ref_flow; /* the flow a call belongs to: no flow record needed */
 static uint64_t tx;
-static struct rpc_transport tcp = {
-    .kind = RPC_TRANSPORT_TCP, .flow = &ref_flow.ref, .tx_counter = &tx};
+static struct rpc_transport tcp = {.kind = RPC_TRANSPORT_TCP, .flow = &ref_flow, .tx_counter = &tx};
 
 /* Decodes a request stub; the caller frees call->args. */
 static void run_request(struct rpc_call *c, const char *iface, uint16_t opnum, const struct w *st,

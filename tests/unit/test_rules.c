@@ -175,9 +175,7 @@ TEST(rules_long_content_is_accepted)
 
 /* ---- the matcher ---- */
 
-/* in a flow record, as in the pipeline: an alert marks the flow that holds the ref */
-static struct flow mflow_rec;
-#define mflow (mflow_rec.ref)
+static struct flow_ref mflow; /* the flow a call belongs to: no flow record needed */
 static uint64_t mtx;
 static struct rpc_transport mtcp = {.kind = RPC_TRANSPORT_TCP, .flow = &mflow, .tx_counter = &mtx};
 
