@@ -26,7 +26,7 @@ HEADER_STAGE = {
     "report": "output", "runtime": "runtime", "hunt": "runtime",
     # beneath every stage: the record types, and the worker every stage is handed
     "rpc_call": "record", "types": "record", "stats": "record", "worker": "record",
-    "alert": "record", "names": "record",
+    "alert": "record", "names": "record", "argkeys": "record",
     # shared utilities
     "buf": "util", "cursor": "util", "hash": "util", "uuid": "util", "text": "util",
     "mem": "util", "log": "util", "config": "util", "conffile": "util", "notify": "util",

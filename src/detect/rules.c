@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "detect_internal.h"
+#include "rpcsentry/argkeys.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/names.h"
 
@@ -791,12 +792,13 @@ static char *reference_url(struct parse *p, char *v)
 static const struct {
     const char *kw, *paths;
 } arg_shortcuts[] = {
-    {"rpc.task_command", "args.task.actions.command|args.task.actions.arguments|args.command"},
-    {"rpc.task_path", "args.path|result.actual_path"},
-    {"rpc.service_binary", "args.binary_path|args.failure_actions.command"},
-    {"rpc.service_name", "args.service_name"},
-    {"rpc.account", "args.start_name|args.task.principal.user_id|args.account|"
-                    "args.credentials.user|args.user"},
+    {"rpc.task_command", ARGS(ARG_TASK_ACTIONS "." ARG_COMMAND) "|" ARGS(
+                             ARG_TASK_ACTIONS "." ARG_ARGUMENTS) "|" ARGS(ARG_COMMAND)},
+    {"rpc.task_path", ARGS(ARG_PATH) "|result.actual_path"},
+    {"rpc.service_binary", ARGS(ARG_BINARY_PATH) "|" ARGS("failure_" ARG_ACTIONS "." ARG_COMMAND)},
+    {"rpc.service_name", ARGS(ARG_SERVICE_NAME)},
+    {"rpc.account", ARGS(ARG_START_NAME) "|args.task.principal.user_id|args.account|"
+                                         "args.credentials.user|args.user"},
 };
 
 /* ---- the keywords: one setup function each, found through one table ---- */

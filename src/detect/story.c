@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpcsentry/argkeys.h"
 #include "rpcsentry/args.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/text.h"
@@ -316,7 +317,7 @@ static uint32_t step_of(const struct rpc_call *c, uint8_t *domain)
         case 11:
         case 23:
             /* only a new binary makes a change an execution vehicle */
-            return c->sealed || args_get(c->args, "args.binary_path") ? ST_CHANGE : 0;
+            return c->sealed || args_get(c->args, ARGS(ARG_BINARY_PATH)) ? ST_CHANGE : 0;
         case 19:
         case 31: return ST_START;
         case 2: return ST_DELETE;
@@ -371,8 +372,8 @@ static void note(struct worker *w, const struct rpc_call *c)
     uint64_t clock = now > w->clock_us ? now : w->clock_us;
     clock = clock > w->now_us ? clock : w->now_us;
     char key[256];
-    const char *name = domain == DOM_SERVICE ? args_get(c->args, "args.service_name")
-                                             : args_get(c->args, "args.path");
+    const char *name = domain == DOM_SERVICE ? args_get(c->args, ARGS(ARG_SERVICE_NAME))
+                                             : args_get(c->args, ARGS(ARG_PATH));
     lower_copy(key, sizeof key, name);
 
     /* windows that passed end their stories, oldest first */
@@ -426,11 +427,11 @@ static void note(struct worker *w, const struct rpc_call *c)
         snprintf(st->user, sizeof st->user, "%s%s%s", c->identity->domain,
                  c->identity->domain[0] ? "\\" : "", c->identity->user);
     if (!st->detail[0]) {
-        const char *d = args_get(c->args, "args.binary_path");
+        const char *d = args_get(c->args, ARGS(ARG_BINARY_PATH));
         if (!d)
-            d = args_get(c->args, "args.task.actions.command");
+            d = args_get(c->args, ARGS(ARG_TASK_ACTIONS "." ARG_COMMAND));
         if (d) {
-            const char *argv = args_get(c->args, "args.task.actions.arguments");
+            const char *argv = args_get(c->args, ARGS(ARG_TASK_ACTIONS "." ARG_ARGUMENTS));
             snprintf(st->detail, sizeof st->detail, "%s%s%s", d, argv ? " " : "", argv ? argv : "");
         }
     }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "iface_internal.h"
+#include "rpcsentry/argkeys.h"
 
 static const struct flag_name job_flags[] = {
     {0x01, "run_periodically"}, {0x02, "exec_error"},     {0x04, "runs_today"},
@@ -23,7 +24,7 @@ static void req_job_add(struct worker *w, struct rpc_call *call, struct ndr *n)
     uint8_t dow = ndr_u8(n), flags = ndr_u8(n);
     uint64_t cmd = ndr_ptr(n);
     if (cmd)
-        args_ndr_string(ar, a, "command", n, true);
+        args_ndr_string(ar, a, ARG_COMMAND, n, true);
     if (!ndr_ok(n))
         return iface_decode_failed(w, call, a);
     char t[16];

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "iface_internal.h"
+#include "rpcsentry/argkeys.h"
 
 #define NO_CHANGE 0xffffffffu
 
@@ -144,11 +145,11 @@ static void read_service_handle(struct rpc_call *call, struct ndr *n, uint16_t a
     struct iface_state *st = call->iface_state ? *call->iface_state : NULL;
     struct iface_handle *e = ndr_ok(n) ? handle_find(st, h) : NULL;
     if (e && !e->scm && e->name[0]) {
-        args_str(call->args, args, "service_name", e->name);
+        args_str(call->args, args, ARG_SERVICE_NAME, e->name);
     } else if (!e && st && st->unanswered_open[0]) {
         /* one-sided capture: the open's answer (the handle) was never seen; the
          * service opened last on this association is the likely one */
-        args_str(call->args, args, "service_name", st->unanswered_open);
+        args_str(call->args, args, ARG_SERVICE_NAME, st->unanswered_open);
         args_str(call->args, args, "service_name_source", "unanswered_open");
     }
 }
@@ -156,7 +157,7 @@ static void read_service_handle(struct rpc_call *call, struct ndr *n, uint16_t a
 /* An open or create request: its service until the answer maps a handle to it. */
 static void note_open(struct worker *w, struct rpc_call *call)
 {
-    const char *svc = args_get(call->args, "args.service_name");
+    const char *svc = args_get(call->args, ARGS(ARG_SERVICE_NAME));
     struct iface_state *st = svc ? iface_state_get(w, call) : NULL;
     if (st)
         snprintf(st->unanswered_open, sizeof st->unanswered_open, "%s", svc);
@@ -190,7 +191,7 @@ static void dec_open_service(struct worker *w, struct rpc_call *call, struct ndr
     uint16_t a = args_section(call->args, "args");
     uint8_t h[20];
     ndr_handle(n, h);
-    args_ndr_string(call->args, a, "service_name", n, wide);
+    args_ndr_string(call->args, a, ARG_SERVICE_NAME, n, wide);
     uint32_t access = ndr_u32(n);
     if (!ndr_ok(n))
         return iface_decode_failed(w, call, a);
@@ -227,16 +228,16 @@ static void dec_create(struct worker *w, struct rpc_call *call, struct ndr *n, b
     uint16_t a = args_section(ar, "args");
     uint8_t h[20];
     ndr_handle(n, h);
-    args_ndr_string(ar, a, "service_name", n, wide);
+    args_ndr_string(ar, a, ARG_SERVICE_NAME, n, wide);
     args_ndr_unique_string(ar, a, "display_name", n, wide);
     uint32_t access = ndr_u32(n), type = ndr_u32(n), start = ndr_u32(n), err = ndr_u32(n);
-    args_ndr_string(ar, a, "binary_path", n, wide);
+    args_ndr_string(ar, a, ARG_BINARY_PATH, n, wide);
     args_ndr_unique_string(ar, a, "load_order_group", n, wide);
     if (ndr_ptr(n))
         ndr_u32(n);       /* lpdwTagId */
     skip_unique_bytes(n); /* lpDependencies */
     ndr_u32(n);
-    args_ndr_unique_string(ar, a, "start_name", n, wide);
+    args_ndr_unique_string(ar, a, ARG_START_NAME, n, wide);
     bool password = skip_unique_bytes(n); /* never decoded: a secret, encrypted anyway */
     ndr_u32(n);
     if (!ndr_ok(n))
@@ -297,8 +298,8 @@ static void dec_change(struct worker *w, struct rpc_call *call, struct ndr *n, b
         args_enum(ar, a, "error_control", err, error_controls);
     }
     if (has_bin) {
-        args_str(ar, ch, NULL, "binary_path");
-        args_str(ar, a, "binary_path", bin);
+        args_str(ar, ch, NULL, ARG_BINARY_PATH);
+        args_str(ar, a, ARG_BINARY_PATH, bin);
     }
     if (has_group) {
         args_str(ar, ch, NULL, "load_order_group");
@@ -307,8 +308,8 @@ static void dec_change(struct worker *w, struct rpc_call *call, struct ndr *n, b
     if (has_deps)
         args_str(ar, ch, NULL, "dependencies");
     if (has_start) {
-        args_str(ar, ch, NULL, "start_name");
-        args_str(ar, a, "start_name", startname);
+        args_str(ar, ch, NULL, ARG_START_NAME);
+        args_str(ar, a, ARG_START_NAME, startname);
     }
     if (has_pw)
         args_str(ar, ch, NULL, "password");
@@ -366,8 +367,8 @@ static bool failure_actions(struct rpc_args *ar, uint16_t a, struct ndr n, bool 
     if (msg)
         args_str(ar, fa, "reboot_message", rebootmsg);
     if (cmd)
-        args_str(ar, fa, "command", command);
-    uint16_t arr = args_arr(ar, fa, "actions");
+        args_str(ar, fa, ARG_COMMAND, command);
+    uint16_t arr = args_arr(ar, fa, ARG_ACTIONS);
     for (uint32_t i = 0; i < nacts; i++) {
         uint16_t o = args_obj(ar, arr, NULL);
         args_enum(ar, o, "type", types[i], action_types);
@@ -433,7 +434,7 @@ static void dec_start(struct worker *w, struct rpc_call *call, struct ndr *n, bo
             if (i < shown)
                 refs[i] = r;
         }
-        uint16_t arr = args_arr(ar, a, "arguments");
+        uint16_t arr = args_arr(ar, a, ARG_ARGUMENTS);
         for (uint32_t i = 0; i < shown && ndr_ok(n); i++)
             if (refs[i])
                 args_ndr_string(ar, arr, NULL, n, wide);
@@ -490,7 +491,7 @@ static void res_open_service(struct worker *w, struct rpc_call *call, struct ndr
     uint8_t h[20];
     ndr_handle(n, h);
     if (ndr_ok(n))
-        handle_put(w, call, h, false, args_get(call->args, "args.service_name"));
+        handle_put(w, call, h, false, args_get(call->args, ARGS(ARG_SERVICE_NAME)));
 }
 
 static void res_create(struct worker *w, struct rpc_call *call, struct ndr *n)

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rpcsentry/argkeys.h"
+
 #define XML_MAX_DEPTH 32
 #define XML_TEXT_MAX 4096
 #define XML_NAME_MAX 64
@@ -151,7 +153,7 @@ static void on_open(struct xml *x, const char *el, const char *attrs, size_t ale
     struct rpc_args *a = x->a;
     if (parent_is(x, 1, "Actions")) {
         if (x->actions == ARGS_NONE)
-            x->actions = args_arr(a, x->task, "actions");
+            x->actions = args_arr(a, x->task, ARG_ACTIONS);
         x->action = args_obj(a, x->actions, NULL);
         const char *t = strcmp(el, "Exec") == 0          ? "exec"
                         : strcmp(el, "ComHandler") == 0  ? "com_handler"
@@ -193,8 +195,8 @@ static void on_close(struct xml *x, const char *el)
         n--;
 
     if (parent_is(x, 1, "Exec") && parent_is(x, 2, "Actions")) {
-        const char *k = strcmp(el, "Command") == 0            ? "command"
-                        : strcmp(el, "Arguments") == 0        ? "arguments"
+        const char *k = strcmp(el, "Command") == 0            ? ARG_COMMAND
+                        : strcmp(el, "Arguments") == 0        ? ARG_ARGUMENTS
                         : strcmp(el, "WorkingDirectory") == 0 ? "working_directory"
                                                               : NULL;
         if (k && x->action != ARGS_NONE)
@@ -246,7 +248,7 @@ enum taskxml_status taskxml_parse(const char *xml, size_t len, struct rpc_args *
     x.p = xml;
     x.end = xml + len;
     x.a = a;
-    x.task = args_obj(a, parent, "task");
+    x.task = args_obj(a, parent, ARG_TASK);
     x.actions = x.triggers = x.principal = x.action = x.trigger = ARGS_NONE;
     /* a UTF-8 byte order mark, as converted from UTF-16 */
     if (len >= 3 && memcmp(xml, "\xef\xbb\xbf", 3) == 0)

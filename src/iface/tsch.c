@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "iface_internal.h"
+#include "rpcsentry/argkeys.h"
 #include "rpcsentry/text.h"
 #include "taskxml.h"
 
@@ -76,7 +77,7 @@ static void req_register(struct worker *w, struct rpc_call *call, struct ndr *n)
 {
     struct rpc_args *ar = call->args;
     uint16_t a = args_section(ar, "args");
-    args_ndr_unique_string(ar, a, "path", n, true);
+    args_ndr_unique_string(ar, a, ARG_PATH, n, true);
     task_xml(w, call, n, a);
     uint32_t flags = ndr_u32(n);
     args_ndr_unique_string(ar, a, "sddl", n, true);
@@ -135,7 +136,7 @@ static void req_run(struct worker *w, struct rpc_call *call, struct ndr *n)
 {
     struct rpc_args *ar = call->args;
     uint16_t a = args_section(ar, "args");
-    args_ndr_string(ar, a, "path", n, true);
+    args_ndr_string(ar, a, ARG_PATH, n, true);
     uint32_t argc = ndr_u32(n);
     if (ndr_ptr(n)) {
         uint64_t max = ndr_size(n);
@@ -148,7 +149,7 @@ static void req_run(struct worker *w, struct rpc_call *call, struct ndr *n)
             if (i < shown)
                 refs[i] = r;
         }
-        uint16_t arr = args_arr(ar, a, "arguments");
+        uint16_t arr = args_arr(ar, a, ARG_ARGUMENTS);
         for (uint32_t i = 0; i < shown && ndr_ok(n); i++)
             if (refs[i])
                 args_ndr_string(ar, arr, NULL, n, true);
@@ -168,9 +169,9 @@ static void dec_path(struct worker *w, struct rpc_call *call, struct ndr *n, boo
 {
     uint16_t a = args_section(call->args, "args");
     if (unique)
-        args_ndr_unique_string(call->args, a, "path", n, true);
+        args_ndr_unique_string(call->args, a, ARG_PATH, n, true);
     else
-        args_ndr_string(call->args, a, "path", n, true);
+        args_ndr_string(call->args, a, ARG_PATH, n, true);
     if (!ndr_ok(n))
         iface_decode_failed(w, call, a);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpcsentry/argkeys.h"
 #include "rpcsentry/report.h"
 
 struct action {
@@ -93,18 +94,18 @@ static char *user_of(const cJSON *x, const cJSON *rec)
 /* The command a task runs: its first exec action, or at.exe's command line. */
 static char *task_command(const cJSON *args)
 {
-    const char *cmd = str_at(args, "command");
+    const char *cmd = str_at(args, ARG_COMMAND);
     if (cmd)
         return strdup(cmd);
-    const cJSON *acts =
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(args, "task"), "actions");
+    const cJSON *acts = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(args, ARG_TASK), ARG_ACTIONS);
     const cJSON *act;
     cJSON_ArrayForEach(act, acts)
     {
-        const char *c = str_at(act, "command");
+        const char *c = str_at(act, ARG_COMMAND);
         if (!c)
             continue;
-        const char *a = str_at(act, "arguments");
+        const char *a = str_at(act, ARG_ARGUMENTS);
         size_t n = strlen(c) + (a ? strlen(a) : 0) + 2;
         char *s = malloc(n);
         if (s)
@@ -136,15 +137,15 @@ static void take_call(struct report *r, const cJSON *rec, const cJSON *x)
     a->op = dup_or_null(str_at(x, "operation"));
     a->cls = strdup(cls);
     a->file = dup_or_null(str_at(rec, "pcap_filename"));
-    const char *name = str_at(args, "service_name");
+    const char *name = str_at(args, ARG_SERVICE_NAME);
     if (!name)
-        name = str_at(args, "path");
+        name = str_at(args, ARG_PATH);
     if (!name)
         name = str_at(args, "task_name");
     if (!name && a->iface && !strcmp(a->iface, "ATSvc"))
         name = "(at job)";
     a->what = dup_or_null(name);
-    const char *bin = str_at(args, "binary_path");
+    const char *bin = str_at(args, ARG_BINARY_PATH);
     a->detail = bin ? strdup(bin) : task_command(args);
     a->sealed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "sealed"));
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(x, "result");
