@@ -484,20 +484,7 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
         if (on)
             log_threshold = log_threshold < LOG_DEBUG ? log_threshold + 1 : LOG_DEBUG;
         break;
-    case O_MEMCAP:
-    case O_STUB_MAX:
-    case O_OUTPUT_QUEUE:
-    case O_WORKERS:
-    case O_SNAPLEN:
-    case O_BUFFER:
-    case O_STATS_INTERVAL:
-    case O_FLOW_MAX:
-    case O_EPM_TTL:
-    case O_XDP_FRAMES:
-    case O_XDP_QUEUES:
-    case O_OUTPUT_WAIT:
-    case O_TCP_TIMEOUT: return apply_number(st, o, v, where);
-    default: break;
+    default: return apply_number(st, o, v, where); /* sizes and numbers; the rest: none */
     }
     return 0;
 }

@@ -42,7 +42,8 @@ static bool fail(pcap_t *p, char *err, size_t errlen, const char *what)
     return false;
 }
 
-struct live_source *live_open(const struct live_opts *o, char *err, size_t errlen)
+/* A handle on o->iface with o's settings, activated (*rc: pcap_activate's); NULL and err. */
+static pcap_t *activated(const struct live_opts *o, int *rc, char *err, size_t errlen)
 {
     char perr[PCAP_ERRBUF_SIZE] = "";
     pcap_t *p = pcap_create(o->iface, perr);
@@ -56,7 +57,17 @@ struct live_source *live_open(const struct live_opts *o, char *err, size_t errle
     pcap_set_immediate_mode(p, o->immediate);
     if (o->buffer_mb > 0)
         pcap_set_buffer_size(p, o->buffer_mb << 20);
-    int rc = pcap_activate(p);
+    *rc = pcap_activate(p);
+    return p;
+}
+
+struct live_source *live_open(const struct live_opts *o, char *err, size_t errlen)
+{
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    int rc;
+    pcap_t *p = activated(o, &rc, err, errlen);
+    if (!p)
+        return NULL;
     for (bool told = false; rc == PCAP_ERROR_IFACE_NOT_UP && !(o->stop && *o->stop);) {
         /* a link that is down now may come up: wait, as Suricata does */
         if (!told)
@@ -65,17 +76,8 @@ struct live_source *live_open(const struct live_opts *o, char *err, size_t errle
         struct timespec ts = {0, 200 * 1000000};
         nanosleep(&ts, NULL);
         pcap_close(p);
-        if (!(p = pcap_create(o->iface, perr))) {
-            snprintf(err, errlen, "%s: %s", o->iface, perr);
+        if (!(p = activated(o, &rc, err, errlen)))
             return NULL;
-        }
-        pcap_set_snaplen(p, o->snaplen > 0 ? o->snaplen : 65535);
-        pcap_set_promisc(p, o->promisc);
-        pcap_set_timeout(p, WAKE_MS);
-        pcap_set_immediate_mode(p, o->immediate);
-        if (o->buffer_mb > 0)
-            pcap_set_buffer_size(p, o->buffer_mb << 20);
-        rc = pcap_activate(p);
         if (rc >= 0)
             log_notice("%s is up: capturing", o->iface);
     }
