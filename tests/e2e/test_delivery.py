@@ -23,6 +23,7 @@ import unittest
 
 from common import (BIN, PCAPS, REQUIRE_SHARED, SHARED_PCAPS, TempDir, check_record_lines,
                     need_shared, strict_loads)
+from test_outputs import Redis, free_port
 
 BIG_BYTES = 250 << 20
 
@@ -78,14 +79,6 @@ def eve_lines(d):
         data = f.read()
     assert data.endswith(b"\n") or not data, "eve.json ends in a torn line"
     return data.decode().splitlines()
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class StreamReader(threading.Thread):
@@ -146,36 +139,6 @@ class DgramReader(threading.Thread):
                 self.grams.append(self.sock.recv(1 << 20).decode())
             except OSError:
                 return
-
-
-class Redis:
-    """A redis-server of our own on a free loopback port; no persistence, and no
-    output limit for subscribers (Redis cuts a slow subscriber off at 32 MB by default)."""
-
-    def __enter__(self):
-        if not shutil.which("redis-server"):
-            raise unittest.SkipTest("redis-server not installed")
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="rpcsentry-redis-")
-        self.p = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir,
-             "--client-output-buffer-limit", "pubsub 0 0 0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            if self.cli("PING").strip() == "PONG":
-                return self
-            time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def cli(self, *args, timeout=120):
-        return subprocess.run(["redis-cli", "-p", str(self.port), "--raw"] + list(args),
-                              capture_output=True, text=True, timeout=timeout).stdout
-
-    def __exit__(self, *a):
-        self.p.kill()
-        self.p.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Rsyslog:

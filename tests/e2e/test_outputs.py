@@ -37,7 +37,8 @@ def lines_of(path):
 
 
 class Redis:
-    """A redis-server of our own on a free loopback port, no persistence."""
+    """A redis-server of our own on a free loopback port, no persistence, no output limit
+    for subscribers."""
 
     def __enter__(self):
         if not shutil.which("redis-server"):
@@ -46,7 +47,9 @@ class Redis:
         self.dir = TempDir().__enter__()
         self.p = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
+             "--appendonly", "no", "--dir", self.dir,
+             # no output limit for subscribers: Redis cuts a slow one off at 32 MB by default
+             "--client-output-buffer-limit", "pubsub 0 0 0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             if self.cli("PING").strip() == "PONG":
