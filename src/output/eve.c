@@ -51,9 +51,11 @@ static bool same_target(const struct output_shared *sh, const struct sink *s)
         }
         if (strncmp(o->spec, "file:", 5) || strncmp(s->spec, "file:", 5))
             continue;
-        if (stat(o->spec + 5, &a) == 0 && stat(s->spec + 5, &b) == 0 && a.st_dev == b.st_dev &&
-            a.st_ino == b.st_ino && strchr(o->spec, '?') == NULL)
-            return true;
+        char path[sizeof o->spec]; /* the spec's path, without its ?types= */
+        snprintf(path, sizeof path, "%.*s", (int)strcspn(o->spec + 5, "?"), o->spec + 5);
+        if (stat(path, &a) == 0 && stat(s->spec + 5, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino)
+            return true; /* -o names the log directory's file: that spec alone writes it */
     }
     return false;
 }

@@ -249,6 +249,16 @@ class Cli(unittest.TestCase):
         self.assertTrue(in_file)
         self.assertEqual(in_file, self.read("-r", LATERAL))
 
+    def test_o_naming_the_log_directorys_file_writes_it_once(self):
+        """-o file:DIR/eve.json?types=alert beside -l DIR: that spec alone writes the file."""
+        with TempDir() as d:
+            run(["-q", "-r", LATERAL, "-l", d, "-o", "file:%s/eve.json?types=alert" % d])
+            with open(os.path.join(d, "eve.json")) as f:
+                got = [json.loads(l) for l in f]
+        want = [r for r in self.read("-r", LATERAL) if r["event_type"] == "alert"]
+        self.assertTrue(want)
+        self.assertEqual([r["event_type"] for r in got], ["alert"] * len(want))
+
     def test_log_dash_writes_to_stdout(self):
         rc, out, err = run(["-r", LATERAL, "-l", "-"])
         self.assertEqual(rc, 0)
