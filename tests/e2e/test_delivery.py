@@ -23,7 +23,7 @@ import unittest
 
 from common import (BIN, PCAPS, REQUIRE_SHARED, SHARED_PCAPS, TempDir, check_record_lines,
                     need_shared, strict_loads)
-from test_outputs import Redis, free_port
+from test_outputs import Redis, StreamReader, free_port
 
 BIG_BYTES = 250 << 20
 
@@ -79,49 +79,6 @@ def eve_lines(d):
         data = f.read()
     assert data.endswith(b"\n") or not data, "eve.json ends in a torn line"
     return data.decode().splitlines()
-
-
-class StreamReader(threading.Thread):
-    """A unix stream listener keeping what it reads; stall_after: bytes to read before
-    it stops reading (without closing) until released."""
-
-    def __init__(self, path, stall_after=None, bind_now=True):
-        super().__init__(daemon=True)
-        self.path = path
-        self.chunks = []
-        self.stall_after = stall_after
-        self.release = threading.Event()
-        self.sock = None
-        if bind_now:
-            self.listen()
-
-    def listen(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(self.path)
-        self.sock.listen(4)
-        self.start()
-
-    def run(self):
-        got = 0
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            while True:
-                if self.stall_after is not None and got >= self.stall_after:
-                    self.release.wait()
-                    conn.close()
-                    return
-                data = conn.recv(1 << 20)
-                if not data:
-                    break
-                self.chunks.append(data)
-                got += len(data)
-            conn.close()
-
-    def lines(self):
-        return b"".join(self.chunks).decode().splitlines()
 
 
 class DgramReader(threading.Thread):
@@ -259,7 +216,7 @@ class Lossless(unittest.TestCase):
             time.sleep(0.5)
             sr.sock.close()
             dr.sock.close()
-        self.assert_delivered(p, ref, sr.lines(), "unix stream")
+        self.assert_delivered(p, ref, sr.lines, "unix stream")
         self.assert_delivered(p, ref, dr.grams, "unix datagram")
 
     def test_rsyslog_local_socket_and_udp(self):
@@ -304,7 +261,7 @@ class Lossless(unittest.TestCase):
             reader.sock.close()
             ref = eve_lines(out)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(reader.lines(), ref)
+        self.assertEqual(reader.lines, ref)
 
 
 class Losses(unittest.TestCase):

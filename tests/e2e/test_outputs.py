@@ -69,28 +69,43 @@ class Redis:
 
 
 class StreamReader(threading.Thread):
-    """Accepts connections on a unix stream socket and keeps every line."""
+    """A unix stream listener keeping every line it reads. stop_after: lines to read before
+    it goes away for good; stall_after: bytes to read before it stops reading, connected,
+    until release is set (then it closes); bind_now=False: nobody listens until listen()."""
 
-    def __init__(self, path, stop_after=None):
+    def __init__(self, path, stop_after=None, stall_after=None, bind_now=True):
         super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(4)
+        self.path = path
         self.lines = []
-        self.stop_after = stop_after  # lines to read before going away for good
+        self.stop_after = stop_after
+        self.stall_after = stall_after
+        self.release = threading.Event()
+        self.sock = None
+        if bind_now:
+            self.listen()
+
+    def listen(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(4)
         self.start()
 
     def run(self):
-        buf = b""
+        buf, got = b"", 0
         while True:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
             while True:
-                data = conn.recv(65536)
+                if self.stall_after is not None and got >= self.stall_after:
+                    self.release.wait()
+                    conn.close()
+                    return
+                data = conn.recv(1 << 20)
                 if not data:
                     break
+                got += len(data)
                 buf += data
                 *done, buf = buf.split(b"\n")
                 self.lines += [d.decode() for d in done]
