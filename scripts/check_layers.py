@@ -21,12 +21,13 @@ ORDER = ["capture", "decode", "flow", "stream", "transport", "dcerpc", "iface", 
 HEADER_STAGE = {
     "capture": "capture", "decode": "decode", "flow": "flow", "appid": "flow",
     "stream": "stream", "transport": "transport", "smb": "transport", "dcerpc": "dcerpc",
-    "ntlmssp": "dcerpc", "iface": "iface", "epm": "iface", "args": "iface", "ndr": "iface",
+    "ntlmssp": "dcerpc", "iface": "iface", "epm": "iface", "ndr": "iface",
     "detect": "detect", "output": "output", "sink": "output", "json": "output",
     "report": "output", "runtime": "runtime", "hunt": "runtime",
     # beneath every stage: the record types, and the worker every stage is handed
     "rpc_call": "record", "types": "record", "stats": "record", "worker": "record",
-    "alert": "record", "names": "record", "argkeys": "record",
+    "alert": "record", "names": "record", "argkeys": "record", "packet": "record",
+    "flow_record": "record", "args": "record", "catalog": "record",
     # shared utilities
     "buf": "util", "cursor": "util", "hash": "util", "uuid": "util", "text": "util",
     "mem": "util", "log": "util", "config": "util", "conffile": "util", "notify": "util",

@@ -9,7 +9,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rpcsentry/decode.h"
+
 struct worker;
+
+/*
+ * A reader's look-ahead: each frame is decoded as it is pushed and handed on
+ * AHEAD_DEPTH frames later; meanwhile its flow's hash bucket, the record the
+ * bucket points to, the flow's transport state and its SMB or DCE/RPC
+ * engine's state are fetched into the cache, one step a frame
+ * (decode_prefetch), so the stages do not wait for memory (with thousands of
+ * flows at once their state does not stay in the cache: those misses were a
+ * quarter of a run on RPC-heavy traffic). The worker's packet count and clock
+ * follow the frame being handed on, and the capture-order gate (the worker's
+ * order_at) its place. A reader drains it before the frames' memory goes, and
+ * keeps the memory of the frames it holds (see read_mapped).
+ */
+#define AHEAD_DEPTH 4
+struct ahead {
+    struct packet_ahead a[AHEAD_DEPTH + 1];
+    unsigned head, n;
+};
+/* p: the capture's fields (data, caplen, wirelen, ts_us, linktype, pcap_cnt, order_seq,
+ * clock_us, answers_seq). */
+void ahead_push(struct worker *w, struct ahead *ah, const struct packet *p);
+void ahead_drain(struct worker *w, struct ahead *ah);
 
 enum capture_status {
     CAPTURE_OK,
@@ -28,8 +52,9 @@ struct capture_result {
 
 /*
  * Reads one capture file ("-" = standard input) through w, with an optional
- * BPF filter, and flushes its flows at the end. Stops early when *stop
- * becomes true (signals).
+ * BPF filter. Stops early when *stop becomes true (signals). The flows stay:
+ * the caller ends them (flow_flush_all) where the capture ends them; with
+ * several workers (w->dispatch) each worker ends its own at the file's end.
  */
 void capture_file(struct worker *w, const char *path, const char *bpf, volatile const bool *stop,
                   struct capture_result *res);
@@ -77,7 +102,7 @@ struct live_source *live_open(const struct live_opts *opts, char *err, size_t er
 
 /*
  * Reads packets into w until *stop is set, waking at least every 100 ms to
- * call worker_tick (timeouts, reload) even when the link is quiet. A link
+ * call the worker's tick (timeouts, reload) even when the link is quiet. A link
  * that goes down is waited for on the same socket (the kernel binds it to the
  * interface again when it comes up): flows, calls and tables are kept; each
  * outage is said on stderr and counted (capture_link_down).

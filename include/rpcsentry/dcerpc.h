@@ -14,43 +14,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rpcsentry/names.h"
 #include "rpcsentry/rpc_call.h"
 
 struct worker;
 struct dce_assoc;
-
-enum dce_ptype {
-    DCE_REQUEST = 0,
-    DCE_PING = 1,
-    DCE_RESPONSE = 2,
-    DCE_FAULT = 3,
-    DCE_WORKING = 4,
-    DCE_NOCALL = 5,
-    DCE_REJECT = 6,
-    DCE_ACK = 7,
-    DCE_CL_CANCEL = 8,
-    DCE_FACK = 9,
-    DCE_CANCEL_ACK = 10,
-    DCE_BIND = 11,
-    DCE_BIND_ACK = 12,
-    DCE_BIND_NAK = 13,
-    DCE_ALTER_CONTEXT = 14,
-    DCE_ALTER_CONTEXT_RESP = 15,
-    DCE_AUTH3 = 16,
-    DCE_SHUTDOWN = 17,
-    DCE_CO_CANCEL = 18,
-    DCE_ORPHANED = 19,
-    DCE_RTS = 20,
-};
 
 #define DCE_PFC_FIRST_FRAG 0x01
 #define DCE_PFC_LAST_FRAG 0x02
 #define DCE_PFC_OBJECT_UUID 0x80
 
 #define DCE_HDR_LEN 16
-
-/* Suricata's names for PDU types: "REQUEST", "BINDACK", ... */
-const char *dce_ptype_name(uint8_t ptype);
 
 struct dce_hdr {
     uint8_t vers, vers_minor, ptype, flags;

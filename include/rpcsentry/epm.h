@@ -65,18 +65,6 @@ struct epm_entry {
 
 #define EPM_TABLE_SLOTS 4096
 
-/*
- * The ports of the endpoint mapper (135, and 593 for ncacn_http) and of SMB
- * (139, 445: its epmapper pipe). Answers are learnt only on flows with one of
- * them, while a frame of such a port is handled (or the capture ends), so
- * that the reader of several workers can tell, by the ports alone, which
- * frames may teach the table (dispatch_order_wait_answers).
- */
-static inline bool epm_mapper_port(uint16_t port)
-{
-    return port == 135 || port == 445 || port == 139 || port == 593;
-}
-
 /* Learns (addr, port) -> interface from a lookup's answer; replaces an older entry. */
 void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t port,
                const struct uuid *iface, uint16_t ver_major, uint16_t ver_minor, uint64_t flow_id);
@@ -94,7 +82,7 @@ void epm_forget(struct worker *w);
 /*
  * One table for several workers: the answer and the connection it announces
  * may reach different workers. Behind a lock; reading files, used in capture
- * order (dispatch_order_wait), so that an answer names the calls after it in
+ * order (the worker's order_wait), so that an answer names the calls after it in
  * the capture and none before, as with one worker. Not accounted to any
  * worker's memory.
  */

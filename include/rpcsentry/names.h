@@ -24,4 +24,31 @@ uint8_t rpc_auth_level_of(const char *name);
 /* The transfer syntax of a presentation context: NDR, NDR64, bind_time_feature_negotiation */
 const char *rpc_syntax_name(uint8_t syntax);
 
+/* DCE/RPC PDU types (C706 12.6.4, MS-RPCE 2.2.2.1), and Suricata's names for them:
+   "REQUEST", "BINDACK", ... ("UNKNOWN" past RTS) */
+enum dce_ptype {
+    DCE_REQUEST = 0,
+    DCE_PING = 1,
+    DCE_RESPONSE = 2,
+    DCE_FAULT = 3,
+    DCE_WORKING = 4,
+    DCE_NOCALL = 5,
+    DCE_REJECT = 6,
+    DCE_ACK = 7,
+    DCE_CL_CANCEL = 8,
+    DCE_FACK = 9,
+    DCE_CANCEL_ACK = 10,
+    DCE_BIND = 11,
+    DCE_BIND_ACK = 12,
+    DCE_BIND_NAK = 13,
+    DCE_ALTER_CONTEXT = 14,
+    DCE_ALTER_CONTEXT_RESP = 15,
+    DCE_AUTH3 = 16,
+    DCE_SHUTDOWN = 17,
+    DCE_CO_CANCEL = 18,
+    DCE_ORPHANED = 19,
+    DCE_RTS = 20,
+};
+const char *dce_ptype_name(uint8_t ptype);
+
 #endif

@@ -41,6 +41,8 @@ struct rpc_identity {
 };
 
 /* Where an association runs. Filled by the transport; outlives the association. */
+struct worker;
+
 struct rpc_transport {
     enum rpc_transport_kind kind;
     struct flow_ref *flow; /* the flow's own ref: detect marks it alerted */
@@ -55,6 +57,11 @@ struct rpc_transport {
     const char *smb_dialect; /* "NT LM 0.12", "2.10", "3.11", ...; NULL if unknown */
     const struct rpc_identity *smb_identity;
     const char *iface_candidates; /* the pipe's possible interfaces when no bind says which */
+    /* ncacn_ip_tcp: the interface the endpoint mapper announced on one of the connection's
+       endpoints, asked by the DCE/RPC engine for a call whose bind it has not seen (the
+       answer may come after the connection opened); false: none. Set by transport. */
+    bool (*mapper_hint)(struct worker *w, const struct rpc_transport *t, struct uuid *iface,
+                        uint16_t *ver_major);
 };
 
 /* Transfer syntaxes a context can use. */

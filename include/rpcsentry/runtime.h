@@ -79,24 +79,6 @@ void dispatch_file_end(struct dispatch *d);
 /* Waits for the workers to finish their queues, then stops them (and unhooks them). */
 void dispatch_finish(struct dispatch *d);
 
-/*
- * Capture order across workers. Every frame handed over has its place in the
- * run (order_seq: counted from 1 over all the files read; a file's end takes
- * one too). dispatch_order_at: worker w starts the frame at seq (all of its
- * own before it are done); answers_seq is the place of the last frame up to
- * it on an endpoint-mapper port (epm_mapper_port; a file's end counts).
- * dispatch_order_wait: returns once every other worker has done all its
- * frames placed before w's current one, so that what w does next to the
- * table the workers share comes after everything earlier in the capture, as
- * with one worker. dispatch_order_wait_answers: the same for the frames
- * before it that may carry an answer, all a lookup needs; it waits only
- * while another worker is behind on such a frame. Both do nothing for a
- * worker no dispatcher feeds (one worker, live capture).
- */
-void dispatch_order_at(struct worker *w, uint64_t seq, uint64_t answers_seq);
-void dispatch_order_wait(struct worker *w);
-void dispatch_order_wait_answers(struct worker *w);
-
 /* ---- a run (run.c) ---- */
 
 struct live_opts;

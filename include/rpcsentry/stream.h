@@ -25,6 +25,9 @@ struct packet;
 /* Stage entry for a TCP packet of flow f sent by endpoint ep. */
 void stream_packet(struct worker *w, struct flow *f, const struct packet *p, int ep);
 
+/* A look-ahead's hint (flow_prefetch): step 0 the transport's state of f, 1 its engine's. */
+void stream_prefetch(const struct flow *f, int step);
+
 /* Flushes what is buffered (with gaps), ends the transport, frees the session. */
 void stream_flow_end(struct worker *w, struct flow *f);
 

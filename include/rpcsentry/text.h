@@ -31,6 +31,16 @@ static inline size_t utf16le_to_utf8(struct rd *c, size_t units, char *out, size
  */
 size_t latin1_to_utf8(struct rd *c, size_t n, char *out, size_t outsz, bool *truncated);
 
+/* Code point cp (below 0x110000) as UTF-8 in b; returns its length, 1 to 4. */
+size_t utf8_encode(uint32_t cp, char b[4]);
+
+/*
+ * Copies the text of p[0..n) up to its first NUL into out (size outsz, always
+ * NUL-terminated), each byte outside printable ASCII as '?': for the short
+ * single-byte names the wire carries (ports, pipes, hosts).
+ */
+void printable_copy(const uint8_t *p, size_t n, char *out, size_t outsz);
+
 /* Suricata's timestamp form: 2026-11-22T02:23:58.123456+0000 (UTC). out >= 32 bytes. */
 #define TS_STR_LEN 32
 void ts_format(uint64_t ts_us, char out[TS_STR_LEN]);

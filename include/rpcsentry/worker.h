@@ -7,6 +7,7 @@
 #define RPCSENTRY_WORKER_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rpcsentry/config.h"
@@ -23,6 +24,7 @@ struct appid;
 struct runtime_shared;
 struct story_table;
 struct rpc_call;
+struct flow_summary;
 
 struct worker {
     const struct config *cfg;
@@ -58,6 +60,9 @@ struct worker {
     /* The same for an anomaly about one call (its interface, operation, call_id, tx_id). */
     void (*on_call_anomaly)(struct worker *w, const struct rpc_call *call, enum anomaly_type t,
                             const char *detail);
+    /* Called when a flow ends, with what its `flow` record says, if flow records are
+       wanted (cfg->log_flows); NULL: none written. */
+    void (*on_flow_end)(struct worker *w, const struct flow_summary *s);
 
     /*
      * Rule reload: when *reload_requested is set (a signal handler), the
@@ -66,6 +71,19 @@ struct worker {
     volatile sig_atomic_t *reload_requested;
     void (*reload)(struct worker *w);
 
+    /*
+     * Capture order across workers reading files (runtime/dispatch.c); NULL
+     * with one worker and live. order_at: w starts the frame placed at seq in
+     * the run (all of its own before it are done); answers_seq is the place of
+     * the last frame up to it that may carry an endpoint-mapper answer
+     * (decode_may_answer; a file's end counts). order_wait: returns once every
+     * other worker has done all its frames placed before w's current one, so
+     * that what w does next to a table the workers share comes after
+     * everything earlier in the capture, as with one worker; with `answers`,
+     * only the frames before it that may carry an answer (all a lookup needs).
+     */
+    void (*order_at)(struct worker *w, uint64_t seq, uint64_t answers_seq);
+    void (*order_wait)(struct worker *w, bool answers);
     /* reading files with several workers: this (reading) worker hands packets over */
     struct dispatch *dispatch;
     struct dispatch *dispatch_of; /* the dispatcher feeding this worker */
@@ -76,6 +94,9 @@ struct worker {
        flows are being ended with their capture: an answer delivered now is learnt */
     bool frame_may_answer;
 
+    /* Called at least every 100 ms by a live capture loop, even on a quiet link: timeouts,
+       a new rule set (runtime.c's worker_tick). */
+    void (*tick)(struct worker *w, uint64_t now_us);
     /* live capture (runtime.c): what the workers share, and this worker's view of it */
     struct runtime_shared *shared;
     unsigned rules_gen; /* the rule set generation this worker uses */

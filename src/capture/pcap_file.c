@@ -13,7 +13,6 @@
 
 #include "rpcsentry/capture.h"
 #include "rpcsentry/decode.h"
-#include "rpcsentry/flow.h"
 #include "rpcsentry/runtime.h"
 #include "rpcsentry/worker.h"
 
@@ -319,9 +318,7 @@ void capture_file(struct worker *w, const char *path, const char *bpf, volatile 
         snprintf(res->message, sizeof res->message, "%s: %s (read %llu packets)", path,
                  pcap_geterr(pc), (unsigned long long)res->packets);
     }
-    if (!w->dispatch)
-        flow_flush_all(w);
-    else if (!mapped) /* the mapped reader ended it before letting the mapping go */
+    if (w->dispatch && !mapped) /* the mapped reader ended it before letting the mapping go */
         dispatch_file_end(w->dispatch);
     pcap_close(pc);
 }

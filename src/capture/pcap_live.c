@@ -21,7 +21,6 @@
 #include "rpcsentry/capture.h"
 #include "rpcsentry/decode.h"
 #include "rpcsentry/log.h"
-#include "rpcsentry/runtime.h"
 #include "rpcsentry/worker.h"
 
 #define WAKE_MS 100
@@ -246,7 +245,8 @@ bool live_run(struct worker *w, struct live_source *s, volatile const bool *stop
             w->kernel_received = s->received;
             w->kernel_dropped = s->dropped;
             w->kernel_if_dropped = s->if_dropped;
-            worker_tick(w, now);
+            if (w->tick)
+                w->tick(w, now);
             last_tick = now;
         }
     }

@@ -33,7 +33,6 @@
 
 #include "rpcsentry/capture.h"
 #include "rpcsentry/decode.h"
-#include "rpcsentry/runtime.h"
 #include "rpcsentry/worker.h"
 #include "rpcsentry_xdp.h"
 
@@ -374,7 +373,8 @@ bool xdp_run(struct worker *w, struct xdp_source *s, volatile const bool *stop, 
             recvfrom(xsk_socket__fd(s->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
         if (now >= last_tick + WAKE_MS * 1000) {
             refresh(w, s);
-            worker_tick(w, now);
+            if (w->tick)
+                w->tick(w, now);
             last_tick = now;
         }
     }

@@ -1,7 +1,10 @@
 /*
  * The connection-oriented DCE/RPC engine: PDU framing per direction,
  * presentation contexts, fragment reassembly by call_id, request/response
- * matching, auth trailers. See include/rpcsentry/dcerpc.h.
+ * matching, auth trailers. See include/rpcsentry/dcerpc.h. About 900
+ * lines, kept whole: one state machine per association whose parts (the
+ * per-direction framing, the call list, the contexts) change together; the
+ * header checks, NTLMSSP and the interfaces' decoders are elsewhere.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +12,9 @@
 #include "rpcsentry/buf.h"
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/dcerpc.h"
-#include "rpcsentry/epm.h"
 #include "rpcsentry/iface.h"
 #include "rpcsentry/ntlmssp.h"
+#include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
 
 #define DCE_ACC_MAX (65535 + DCE_HDR_LEN) /* one whole PDU plus the next header */
@@ -55,18 +58,6 @@ static const struct uuid ndr64_syntax =
     UUID_LIT(0x71710533, 0xbeba, 0x4937, 0x83, 0x19, 0xb5, 0xdb, 0xef, 0x9c, 0xcc, 0x36);
 /* bind time feature negotiation: 6cb71c2c-9812-4540-<bitmask> */
 static const uint8_t btfn_prefix[8] = {0x6c, 0xb7, 0x1c, 0x2c, 0x98, 0x12, 0x45, 0x40};
-
-const char *dce_ptype_name(uint8_t t)
-{
-    static const char *const names[] = {
-        "REQUEST",   "PING",     "RESPONSE",      "FAULT",
-        "WORKING",   "NOCALL",   "REJECT",        "ACK",
-        "CL_CANCEL", "FACK",     "CANCEL_ACK",    "BIND",
-        "BINDACK",   "BINDNAK",  "ALTER_CONTEXT", "ALTER_CONTEXT_RESP",
-        "AUTH3",     "SHUTDOWN", "CO_CANCEL",     "ORPHANED",
-        "RTS"};
-    return t < sizeof names / sizeof names[0] ? names[t] : "UNKNOWN";
-}
 
 static bool co_ptype(uint8_t t)
 {
@@ -494,16 +485,8 @@ static void handle_bind_ack(struct worker *w, struct dce_assoc *a, int ep, struc
         uint16_t sec_len = rd_u16(c, le);
         /* the port ("135") or pipe ("\\PIPE\\lsass") the server says it listens on;
            alter_context answers carry an empty one, which keeps the first */
-        if (sec_len > 1 && rd_left(c) >= sec_len) {
-            size_t k = 0;
-            for (uint16_t i = 0; i < sec_len && k + 1 < sizeof a->sec_addr; i++) {
-                uint8_t ch = c->p[c->off + i];
-                if (!ch)
-                    break;
-                a->sec_addr[k++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-            }
-            a->sec_addr[k] = '\0';
-        }
+        if (sec_len > 1 && rd_left(c) >= sec_len)
+            printable_copy(c->p + c->off, sec_len, a->sec_addr, sizeof a->sec_addr);
         rd_skip(c, sec_len);
         rd_align(c, 4);
         uint8_t n = rd_u8(c);
@@ -574,14 +557,11 @@ static void epm_hint(struct worker *w, struct dce_assoc *a)
 {
     if (a->have_hint || a->t->kind != RPC_TRANSPORT_TCP)
         return;
-    const struct flow_key *k = &a->t->flow->key;
-    for (int ep = 0; ep < 2; ep++) {
-        struct epm_entry e;
-        if (epm_lookup(w, k->addr[ep], k->ipver, k->port[ep], &e)) {
-            dce_set_iface_hint(a, &e.iface, e.ver_major, DCE_HINT_EPM);
-            w->stats.epm_named++;
-            return;
-        }
+    struct uuid iface;
+    uint16_t ver_major;
+    if (a->t->mapper_hint && a->t->mapper_hint(w, a->t, &iface, &ver_major)) {
+        dce_set_iface_hint(a, &iface, ver_major, DCE_HINT_EPM);
+        w->stats.epm_named++;
     }
 }
 

@@ -4,10 +4,7 @@
 #include <string.h>
 
 #include "rpcsentry/cursor.h"
-#include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
-#include "rpcsentry/runtime.h"
-#include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
 
 #define ETH_IPV4 0x0800
@@ -295,64 +292,17 @@ enum decode_result decode_layers(struct packet *p)
     }
 }
 
-/* The Internet checksum's running sum (RFC 1071) over len bytes, big-endian words. */
-static uint64_t sum16(uint64_t sum, const uint8_t *b, size_t len)
-{
-    for (; len >= 2; b += 2, len -= 2)
-        sum += (uint32_t)b[0] << 8 | b[1];
-    if (len)
-        sum += (uint32_t)b[0] << 8;
-    return sum;
-}
-
-static uint16_t fold(uint64_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)sum;
-}
-
-bool decode_checksums_ok(const struct packet *p)
-{
-    if (p->ip_len_fixed || !p->l3 || !p->l4)
-        return true;
-    uint64_t sum = 0;
-    if (p->ipver == 4) {
-        size_t ihl = (size_t)(p->l3[0] & 15) * 4;
-        if (fold(sum16(0, p->l3, ihl)) != 0xffff)
-            return false;
-        uint8_t pseudo[12] = {0};
-        memcpy(pseudo, p->src, 4);
-        memcpy(pseudo + 4, p->dst, 4);
-        pseudo[9] = p->proto;
-        pseudo[10] = (uint8_t)(p->l4_len >> 8), pseudo[11] = (uint8_t)p->l4_len;
-        sum = sum16(0, pseudo, sizeof pseudo);
-        if (p->proto == IPPROTO_UDP && p->l4_len >= 8 && p->l4[6] == 0 && p->l4[7] == 0)
-            return true; /* no checksum sent */
-    } else {
-        uint8_t pseudo[40] = {0};
-        memcpy(pseudo, p->src, 16);
-        memcpy(pseudo + 16, p->dst, 16);
-        pseudo[34] = (uint8_t)(p->l4_len >> 8), pseudo[35] = (uint8_t)p->l4_len;
-        pseudo[39] = p->proto;
-        sum = sum16(0, pseudo, sizeof pseudo);
-    }
-    return fold(sum16(sum, p->l4, p->l4_len)) == 0xffff;
-}
-
 /* Counts a decoded packet; true when it goes on to the flow stage. */
 static bool decoded(struct worker *w, const struct packet *p, enum decode_result r)
 {
-    w->frame_may_answer =
-        r == DECODE_FRAGMENT ||
-        (r == DECODE_OK && (epm_mapper_port(p->sport) || epm_mapper_port(p->dport)));
+    w->frame_may_answer = decode_may_answer(p, r);
     w->stats.packets++;
     w->stats.bytes += p->wirelen;
     switch (r) {
     case DECODE_OK:
         if (p->ip_len_fixed)
             w->stats.decode_ip_len_fixed++;
-        else if (w->cfg->checksum_checks == CHECKSUM_ALL && !decode_checksums_ok(p)) {
+        else if (w->cfg->checksum_checks == CHECKSUM_ALL && !packet_checksums_ok(p)) {
             w->stats.decode_bad_checksum++; /* as a receiver would: the segment is not used */
             return false;
         }
@@ -381,7 +331,7 @@ void decode_ahead(struct worker *w, struct packet_ahead *a)
     if (a->r == DECODE_OK) {
         flow_key_from_packet(&a->p, &a->k, NULL);
         a->h = flow_key_hash(w, &a->k);
-        flow_prefetch_bucket(w, a->h);
+        flow_prefetch(w, a->h, 0);
     }
 }
 
@@ -391,56 +341,8 @@ void decode_packet_ahead(struct worker *w, struct packet_ahead *a)
         flow_packet_keyed(w, &a->p, &a->k, a->h);
 }
 
-static void ahead_take(struct worker *w, struct ahead *ah)
+void decode_prefetch(struct worker *w, const struct packet_ahead *a, int step)
 {
-    struct packet_ahead *a = &ah->a[ah->head];
-    ah->head = (ah->head + 1) % (AHEAD_DEPTH + 1);
-    ah->n--;
-    /* the frames still waiting, one step further each frame of age: the bucket was asked
-       for when a frame was pushed (age 0), then its record (1), its transport's state (2)
-       and its engine's state (3), each once the step before has had a frame's time */
-    for (unsigned age = 1; age < ah->n && age <= 3; age++) {
-        const struct packet_ahead *b = &ah->a[(ah->head + ah->n - 1 - age) % (AHEAD_DEPTH + 1)];
-        if (b->r != DECODE_OK)
-            continue;
-        if (age == 1) {
-            flow_prefetch_record(w, b->h);
-        } else {
-            const struct flow *f = flow_bucket_head(w, b->h);
-            if (f)
-                transport_prefetch(f, (int)age - 2);
-        }
-    }
-    w->pcap_cnt = a->p.pcap_cnt;
-    w->now_us = a->p.ts_us;
-    uint64_t clock = a->p.clock_us > a->p.ts_us ? a->p.clock_us : a->p.ts_us;
-    if (clock > w->clock_us)
-        w->clock_us = clock;
-    if (w->dispatch_of)
-        dispatch_order_at(w, a->p.order_seq, a->p.answers_seq); /* before anything of it
-                                                                   reaches a shared table */
-    decode_packet_ahead(w, a);
-}
-
-void ahead_push(struct worker *w, struct ahead *ah, const struct packet *p)
-{
-    struct packet_ahead *a = &ah->a[(ah->head + ah->n) % (AHEAD_DEPTH + 1)];
-    a->p.data = p->data;
-    a->p.caplen = p->caplen;
-    a->p.wirelen = p->wirelen;
-    a->p.ts_us = p->ts_us;
-    a->p.linktype = p->linktype;
-    a->p.pcap_cnt = p->pcap_cnt;
-    a->p.order_seq = p->order_seq;
-    a->p.clock_us = p->clock_us;
-    a->p.answers_seq = p->answers_seq;
-    decode_ahead(w, a);
-    if (++ah->n > AHEAD_DEPTH)
-        ahead_take(w, ah);
-}
-
-void ahead_drain(struct worker *w, struct ahead *ah)
-{
-    while (ah->n)
-        ahead_take(w, ah);
+    if (a->r == DECODE_OK)
+        flow_prefetch(w, a->h, step);
 }

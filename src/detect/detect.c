@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "detect_internal.h"
-#include "rpcsentry/flow.h"
-#include "rpcsentry/iface.h"
+#include "rpcsentry/catalog.h"
+#include "rpcsentry/flow_record.h"
 #include "rpcsentry/output.h"
 #include "rpcsentry/worker.h"
 #include "story.h"

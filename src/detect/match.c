@@ -11,7 +11,7 @@
 
 #include "detect_internal.h"
 #include "rpcsentry/args.h"
-#include "rpcsentry/iface.h"
+#include "rpcsentry/catalog.h"
 
 #define MAX_STEPS 4096 /* pattern tries per buffer: bounds backtracking */
 

@@ -23,7 +23,7 @@
 
 #include "rpcsentry/argkeys.h"
 #include "rpcsentry/args.h"
-#include "rpcsentry/iface.h"
+#include "rpcsentry/catalog.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
 #include "story.h"

@@ -12,8 +12,8 @@
 
 #include "rpcsentry/appid.h"
 #include "rpcsentry/build_config.h"
-#include "rpcsentry/decode.h"
 #include "rpcsentry/flow.h"
+#include "rpcsentry/packet.h"
 #include "rpcsentry/worker.h"
 
 #define APPID_MAX_PKTS 12

@@ -1,14 +1,13 @@
 #include "rpcsentry/flow.h"
 #include "rpcsentry/appid.h"
-#include "rpcsentry/output.h"
 
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "rpcsentry/decode.h"
 #include "rpcsentry/hash.h"
+#include "rpcsentry/packet.h"
 #include "rpcsentry/stream.h"
 #include "rpcsentry/worker.h"
 
@@ -162,10 +161,10 @@ static void flow_end(struct worker *w, struct flow *f, enum flow_end_reason why)
 {
     struct flow_table *t = w->flows;
     appid_flow_end(w, f);
-    if (w->cfg->log_flows && w->out) {
+    if (w->cfg->log_flows && w->on_flow_end) {
         struct flow_summary s;
         flow_summarise(w, f, why, &s);
-        output_flow(w, &s);
+        w->on_flow_end(w, &s);
     }
     stream_flow_end(w, f);
     struct flow **pp = &t->buckets[f->hash & t->mask];
@@ -310,26 +309,23 @@ uint64_t flow_key_hash(const struct worker *w, const struct flow_key *k)
     return hash64(k, sizeof *k, w->cfg->hash_seed);
 }
 
-void flow_prefetch_bucket(struct worker *w, uint64_t h)
-{
-    struct flow_table *t = w->flows;
-    __builtin_prefetch(&t->buckets[h & t->mask]);
-}
-
-const struct flow *flow_bucket_head(const struct worker *w, uint64_t h)
+void flow_prefetch(struct worker *w, uint64_t h, int step)
 {
     const struct flow_table *t = w->flows;
-    return t->buckets[h & t->mask];
-}
-
-void flow_prefetch_record(struct worker *w, uint64_t h)
-{
-    const struct flow *f = flow_bucket_head(w, h);
-    if (f) {
+    if (step == 0) {
+        __builtin_prefetch(&t->buckets[h & t->mask]);
+        return;
+    }
+    const struct flow *f = t->buckets[h & t->mask]; /* the likely one */
+    if (!f)
+        return;
+    if (step == 1) {
         /* the lookup reads line 0, every packet writes line 1, the stages behind read line 2 */
         __builtin_prefetch(f);
         __builtin_prefetch((const char *)f + 64);
         __builtin_prefetch((const char *)f + 128);
+    } else {
+        stream_prefetch(f, step - 2);
     }
 }
 
@@ -388,7 +384,7 @@ void flow_packet_keyed(struct worker *w, const struct packet *p, const struct fl
     if (tcp && w->cfg->checksum_checks == CHECKSUM_AUTO && f->app != FLOW_APP_IGNORED &&
         !p->ip_len_fixed) {
         uint8_t bit = (uint8_t)(1u << ep);
-        if (decode_checksums_ok(p)) {
+        if (packet_checksums_ok(p)) {
             f->checksum_good |= bit;
         } else if (f->checksum_good & bit) {
             /* not offload, which spoils every checksum a host sends: the

@@ -13,8 +13,9 @@
 
 #include "iface_internal.h"
 #include "rpcsentry/epm.h"
-#include "rpcsentry/flow.h"
-#include "rpcsentry/runtime.h"
+#include "rpcsentry/flow_record.h"
+#include "rpcsentry/packet.h"
+#include "rpcsentry/text.h"
 
 #define EPT_S_NOT_REGISTERED 0x16c9a0d6u
 #define MAX_TOWER 4096 /* octets of one tower; real ones are about 75 */
@@ -26,15 +27,6 @@ static const struct uuid ndr64_syntax =
     UUID_LIT(0x71710533, 0xbeba, 0x4937, 0x83, 0x19, 0xb5, 0xdb, 0xef, 0x9c, 0xcc, 0x36);
 
 /* ---- towers ---- */
-
-/* A floor's text value (pipe, host): NUL-terminated on the wire, kept printable. */
-static void floor_text(const uint8_t *p, size_t n, char *out, size_t outsz)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && p[i] && o + 1 < outsz; i++)
-        out[o++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
-    out[o] = '\0';
-}
 
 bool epm_tower_parse(const uint8_t *p, size_t n, struct epm_tower *t)
 {
@@ -94,9 +86,9 @@ bool epm_tower_parse(const uint8_t *p, size_t n, struct epm_tower *t)
         case EPM_PROTO_NP:
         case EPM_PROTO_LRPC_PORT:
             t->transport = lhs[0];
-            floor_text(rhs, rhs_len, t->pipe, sizeof t->pipe);
+            printable_copy(rhs, rhs_len, t->pipe, sizeof t->pipe);
             break;
-        case EPM_PROTO_NETBIOS: floor_text(rhs, rhs_len, t->host, sizeof t->host); break;
+        case EPM_PROTO_NETBIOS: printable_copy(rhs, rhs_len, t->host, sizeof t->host); break;
         default: break; /* other protocols: counted, not interpreted */
         }
     }
@@ -254,7 +246,8 @@ void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t
      */
     if (t->n_pending == EPM_PENDING_MAX) {
         pthread_mutex_unlock(&t->lock);
-        dispatch_order_wait(w);
+        if (w->order_wait)
+            w->order_wait(w, false);
         pthread_mutex_lock(&t->lock);
         put_pending(w, t, w->order_seq);
         put(w, t, &n, w->now_us);
@@ -304,7 +297,8 @@ bool epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_
      * after it. The table is then as one worker would have it here (expiry and
      * eviction included), whatever the timing.
      */
-    dispatch_order_wait_answers(w);
+    if (w->order_wait)
+        w->order_wait(w, true);
     pthread_mutex_lock(&t->lock);
     if (w->dispatch_of)
         put_pending(w, t, w->order_seq);
@@ -407,10 +401,10 @@ static void learn(struct worker *w, const struct rpc_call *call, const struct ep
      * not a server elsewhere answering as one, nor an answer held behind a hole
      * that another flow's frame delivers by ending its flow (a time-out, which
      * with several workers comes at another frame). So the reader knows by the
-     * ports alone which frames may teach the table (dispatch_order_wait_answers).
+     * ports alone which frames may teach the table (the worker's order_wait).
      */
     const struct flow_key *k = &call->transport->flow->key;
-    if (!w->frame_may_answer || (!epm_mapper_port(k->port[0]) && !epm_mapper_port(k->port[1])))
+    if (!w->frame_may_answer || (!rpc_mapper_port(k->port[0]) && !rpc_mapper_port(k->port[1])))
         return;
     const uint8_t *srv;
     uint8_t ipver;
@@ -589,8 +583,8 @@ static void res_lookup(struct worker *w, struct rpc_call *call, struct ndr *n)
         }
         const uint8_t *txt = rd_take(&n->c, (size_t)alen);
         if (i < KEEP)
-            floor_text(txt ? txt : (const uint8_t *)"", txt ? (size_t)alen : 0, annotation[i],
-                       sizeof annotation[i]);
+            printable_copy(txt ? txt : (const uint8_t *)"", txt ? (size_t)alen : 0, annotation[i],
+                           sizeof annotation[i]);
     }
     args_num(ar, r, "num_entries", num);
     /*

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "rpcsentry/argkeys.h"
+#include "rpcsentry/text.h"
 
 #define XML_MAX_DEPTH 32
 #define XML_TEXT_MAX 4096
@@ -44,20 +45,9 @@ static void text_put(struct xml *x, const char *s, size_t n)
 static void text_cp(struct xml *x, unsigned long cp)
 {
     char b[4];
-    size_t n;
     if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000))
         cp = 0xfffd;
-    if (cp < 0x80)
-        b[0] = (char)cp, n = 1;
-    else if (cp < 0x800)
-        b[0] = (char)(0xc0 | cp >> 6), b[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
-    else if (cp < 0x10000)
-        b[0] = (char)(0xe0 | cp >> 12), b[1] = (char)(0x80 | ((cp >> 6) & 0x3f)),
-        b[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
-    else
-        b[0] = (char)(0xf0 | cp >> 18), b[1] = (char)(0x80 | ((cp >> 12) & 0x3f)),
-        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), b[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
-    text_put(x, b, n);
+    text_put(x, b, utf8_encode((uint32_t)cp, b));
 }
 
 /* Character data up to '<', with the five predefined entities and numeric references. */

@@ -11,8 +11,8 @@
 
 #include "output_internal.h"
 #include "rpcsentry/alert.h"
-#include "rpcsentry/dcerpc.h"
-#include "rpcsentry/iface.h"
+#include "rpcsentry/args.h"
+#include "rpcsentry/catalog.h"
 #include "rpcsentry/json.h"
 #include "rpcsentry/names.h"
 #include "rpcsentry/output.h"

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "output_internal.h"
-#include "rpcsentry/iface.h"
+#include "rpcsentry/catalog.h"
 #include "rpcsentry/json.h"
 #include "rpcsentry/output.h"
 #include "rpcsentry/text.h"

@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "output_internal.h"
+#include "rpcsentry/catalog.h"
 #include "rpcsentry/hash.h"
-#include "rpcsentry/iface.h"
 #include "rpcsentry/rpc_call.h"
 #include "rpcsentry/sink.h"
 #include "rpcsentry/text.h"

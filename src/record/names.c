@@ -64,3 +64,15 @@ uint8_t rpc_auth_level_of(const char *name)
             return l;
     return 0;
 }
+
+const char *dce_ptype_name(uint8_t t)
+{
+    static const char *const names[] = {
+        "REQUEST",   "PING",     "RESPONSE",      "FAULT",
+        "WORKING",   "NOCALL",   "REJECT",        "ACK",
+        "CL_CANCEL", "FACK",     "CANCEL_ACK",    "BIND",
+        "BINDACK",   "BINDNAK",  "ALTER_CONTEXT", "ALTER_CONTEXT_RESP",
+        "AUTH3",     "SHUTDOWN", "CO_CANCEL",     "ORPHANED",
+        "RTS"};
+    return t < sizeof names / sizeof names[0] ? names[t] : "UNKNOWN";
+}

@@ -13,7 +13,7 @@
  * each worker publishes the place of the frame it is on. A worker about to
  * touch the table the workers share (the endpoint mapper's) waits until no
  * other worker still holds a frame placed before its own
- * (dispatch_order_wait), so the table sees the capture's order whatever the
+ * (the worker's order_wait), so the table sees the capture's order whatever the
  * threads' timing. Nobody waits on a worker
  * that is itself waiting: it waits only for frames placed before its own,
  * and the worker holding the earliest frame never waits. The reader's
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpcsentry/capture.h"
 #include "rpcsentry/decode.h"
 #include "rpcsentry/detect.h"
 #include "rpcsentry/epm.h"
@@ -91,7 +92,7 @@ struct dispatch {
     uint64_t clock_us;          /* the file's latest frame time so far (reader) */
     uint64_t answers_seq;       /* the last place given to a frame that may carry an
                                    endpoint-mapper answer (reader) */
-    /* capture order: workers waiting in dispatch_order_wait, and their wish that the
+    /* capture order: workers waiting in order_wait, and their wish that the
        reader send on its half-filled batches */
     _Atomic unsigned order_waiters;
     _Atomic uint64_t order_need; /* the earliest place a waiter waits for */
@@ -99,6 +100,9 @@ struct dispatch {
     pthread_mutex_t order_lock;
     pthread_cond_t order_cond;
 };
+
+static void order_at(struct worker *w, uint64_t seq, uint64_t answers_seq);
+static void order_wait(struct worker *w, bool answers);
 
 /* A waiting worker may be able to go on: tell it (rare: only when one waits for a place
    at or before seq, the place a worker has reached). */
@@ -212,7 +216,7 @@ static void run_batch(struct dispatch *d, struct worker *w, struct batch *b)
                 w->pcap_cnt = e->pcap_cnt;
                 w->now_us = e->ts_us;
             }
-            dispatch_order_at(w, e->seq, e->seq); /* every frame of the file it had is done */
+            order_at(w, e->seq, e->seq); /* every frame of the file it had is done */
             /* the workers end their flows one after the other, in their order, so that
                what the endings write to shared tables comes in the same order every run */
             pthread_mutex_lock(&d->end_lock);
@@ -293,6 +297,8 @@ struct dispatch *dispatch_start(struct worker **ws, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         ws[i]->dispatch_of = d;
         ws[i]->dispatch_index = i;
+        ws[i]->order_at = order_at;
+        ws[i]->order_wait = order_wait;
     }
     if (!d->q || !d->cur || !d->tid) {
         free(d->q), free(d->cur), free(d->tid), free(d);
@@ -330,10 +336,7 @@ struct dispatch *dispatch_start(struct worker **ws, unsigned n)
 static unsigned worker_of(struct dispatch *d, struct packet *p, bool *may_answer)
 {
     enum decode_result r = decode_layers(p);
-    /* an endpoint-mapper answer is learnt only on the mapper's ports (epm.c); a fragment's
-       ports may be in another fragment */
-    *may_answer = r == DECODE_FRAGMENT ||
-                  (r == DECODE_OK && (epm_mapper_port(p->sport) || epm_mapper_port(p->dport)));
+    *may_answer = decode_may_answer(p, r);
     if (r != DECODE_OK && r != DECODE_FRAGMENT)
         return 0;
     uint8_t pair[33];
@@ -458,6 +461,8 @@ void dispatch_finish(struct dispatch *d)
     for (unsigned i = 0; i < d->n; i++) {
         pthread_join(d->tid[i], NULL);
         d->ws[i]->dispatch_of = NULL; /* what follows runs on this thread alone */
+        d->ws[i]->order_at = NULL;
+        d->ws[i]->order_wait = NULL;
         struct queue *q = &d->q[i];
         for (unsigned k = 0; k < q->nfree; k++)
             free(q->free[k]);
@@ -478,7 +483,7 @@ void dispatch_finish(struct dispatch *d)
 
 /* ---- capture order ---- */
 
-void dispatch_order_at(struct worker *w, uint64_t seq, uint64_t answers_seq)
+static void order_at(struct worker *w, uint64_t seq, uint64_t answers_seq)
 {
     struct dispatch *d = w->dispatch_of;
     if (!d)
@@ -538,14 +543,9 @@ static void order_wait_for(struct worker *w, uint64_t seq)
     pthread_mutex_unlock(&d->order_lock);
 }
 
-void dispatch_order_wait(struct worker *w)
-{
-    order_wait_for(w, w->order_seq);
-}
-
-void dispatch_order_wait_answers(struct worker *w)
+static void order_wait(struct worker *w, bool answers)
 {
     /* every frame up to the last that may answer; the current one when it is that frame */
-    uint64_t upto = w->answers_seq < w->order_seq ? w->answers_seq + 1 : w->order_seq;
+    uint64_t upto = !answers || w->answers_seq >= w->order_seq ? w->order_seq : w->answers_seq + 1;
     order_wait_for(w, upto);
 }

@@ -346,8 +346,10 @@ static void files_read(struct files_run *fr, struct hunt *hunt)
         struct capture_result res;
         hunt_file_begin(hunt, (size_t)(f - fr->files));
         capture_file(rd, f->path, st->bpf, st->stop, &res);
-        if (n == 1)
-            detect_flush(rd); /* stories end with their capture, as flows do */
+        if (n == 1) { /* flows and stories end with their capture */
+            flow_flush_all(rd);
+            detect_flush(rd);
+        }
         /*
          * What crosses from one capture to the next: flows and stories end with
          * their capture (above, and at each file's end in the workers); what was

@@ -30,6 +30,9 @@ bool worker_setup(struct worker *w, const struct config *cfg, struct output *out
     w->out = out;
     w->on_anomaly = output_anomaly;
     w->on_call_anomaly = output_call_anomaly;
+    if (out)
+        w->on_flow_end = output_flow;
+    w->tick = worker_tick;
     w->detect = d;
     w->shared = sh;
     if (sh) {

@@ -1,8 +1,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rpcsentry/decode.h"
-#include "rpcsentry/flow.h"
+#include "rpcsentry/flow_record.h"
+#include "rpcsentry/packet.h"
 #include "rpcsentry/stream.h"
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
@@ -254,6 +254,11 @@ void stream_packet(struct worker *w, struct flow *f, const struct packet *p, int
     drain(w, f, ep);
     if (ignored(f) && f->tcp)
         session_free(w, f);
+}
+
+void stream_prefetch(const struct flow *f, int step)
+{
+    transport_prefetch(f, step);
 }
 
 void stream_flow_end(struct worker *w, struct flow *f)

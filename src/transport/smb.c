@@ -15,9 +15,9 @@
 #include <strings.h>
 
 #include "rpcsentry/buf.h"
+#include "rpcsentry/catalog.h"
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/dcerpc.h"
-#include "rpcsentry/iface.h"
 #include "rpcsentry/ntlmssp.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"

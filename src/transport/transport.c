@@ -11,7 +11,7 @@
 #include "rpcsentry/dcerpc.h"
 #include "rpcsentry/detect.h"
 #include "rpcsentry/epm.h"
-#include "rpcsentry/flow.h"
+#include "rpcsentry/flow_record.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/smb.h"
 #include "rpcsentry/transport.h"
@@ -59,6 +59,22 @@ static bool announced(struct worker *w, const struct flow *f)
     for (int ep = 0; ep < 2; ep++)
         if (epm_lookup(w, k->addr[ep], k->ipver, k->port[ep], &e))
             return true;
+    return false;
+}
+
+/* The DCE/RPC engine's question (rpc_transport.mapper_hint): the interface announced on
+   one of the connection's endpoints. */
+static bool mapper_hint(struct worker *w, const struct rpc_transport *t, struct uuid *iface,
+                        uint16_t *ver_major)
+{
+    const struct flow_key *k = &t->flow->key;
+    struct epm_entry e;
+    for (int ep = 0; ep < 2; ep++)
+        if (epm_lookup(w, k->addr[ep], k->ipver, k->port[ep], &e)) {
+            *iface = e.iface;
+            *ver_major = e.ver_major;
+            return true;
+        }
     return false;
 }
 
@@ -129,6 +145,7 @@ static void engage(struct worker *w, struct flow *f, enum flow_app app, bool syn
     }
     if (app == FLOW_APP_DCERPC) {
         s->info.kind = RPC_TRANSPORT_TCP;
+        s->info.mapper_hint = mapper_hint;
         s->dce = dce_assoc_new(w, &s->info);
         w->stats.app_dcerpc_flows++;
         /* calls whose bind is not seen are named from the mapper's answers (dce.c) */

@@ -6,21 +6,39 @@
 #include <sys/socket.h>
 #include <time.h>
 
+size_t utf8_encode(uint32_t cp, char b[4])
+{
+    if (cp < 0x80) {
+        b[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        b[0] = (char)(0xc0 | cp >> 6), b[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        b[0] = (char)(0xe0 | cp >> 12), b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        b[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    b[0] = (char)(0xf0 | cp >> 18), b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    b[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), b[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+void printable_copy(const uint8_t *p, size_t n, char *out, size_t outsz)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && p[i] && o + 1 < outsz; i++)
+        out[o++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+    out[o] = '\0';
+}
+
 /* Appends code point cp as UTF-8 if it fits in out[0..outsz-1) (one byte kept for NUL). */
 static bool put_cp(uint32_t cp, char *out, size_t outsz, size_t *o)
 {
-    uint8_t b[4];
-    size_t n;
-    if (cp < 0x80)
-        b[0] = (uint8_t)cp, n = 1;
-    else if (cp < 0x800)
-        b[0] = (uint8_t)(0xc0 | cp >> 6), b[1] = (uint8_t)(0x80 | (cp & 0x3f)), n = 2;
-    else if (cp < 0x10000)
-        b[0] = (uint8_t)(0xe0 | cp >> 12), b[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)),
-        b[2] = (uint8_t)(0x80 | (cp & 0x3f)), n = 3;
-    else
-        b[0] = (uint8_t)(0xf0 | cp >> 18), b[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f)),
-        b[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)), b[3] = (uint8_t)(0x80 | (cp & 0x3f)), n = 4;
+    char b[4];
+    size_t n = utf8_encode(cp, b);
     if (*o + n + 1 > outsz)
         return false;
     memcpy(out + *o, b, n);

@@ -4,6 +4,7 @@ today are listed in scripts/layers.allow, and only shrink), and it does catch a 
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 
 from common import ROOT
@@ -27,10 +28,31 @@ class Layers(unittest.TestCase):
         self.assertFalse(ok("decode", "transport"), "two stages down")
         self.assertFalse(ok("util", "flow"), "the floor includes no stage")
         self.assertTrue(ok("runtime", "capture") and ok("main", "output"))
-        # today's ties are found, not assumed: the list is what the tree has
         found, unknown = check_layers.ties()
         self.assertEqual(unknown, [])
-        self.assertIn("src/decode/decode.c transport", found)
+
+    def test_a_planted_tie_is_found(self):
+        # a tree of three files: decode reaching two stages down, flow its next, a header
+        # of no known stage; the checker must name the first and the last, not the second
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, "src", "decode"))
+            os.makedirs(os.path.join(d, "src", "flow"))
+            os.makedirs(os.path.join(d, "include", "rpcsentry"))
+            with open(os.path.join(d, "src", "decode", "x.c"), "w") as f:
+                f.write('#include "rpcsentry/transport.h"\n#include "rpcsentry/packet.h"\n')
+            with open(os.path.join(d, "src", "flow", "y.c"), "w") as f:
+                f.write('#include "rpcsentry/stream.h"\n#include "rpcsentry/mystery.h"\n')
+            for h in ("transport", "packet", "stream"):
+                open(os.path.join(d, "include", "rpcsentry", h + ".h"), "w").close()
+            saved = check_layers.ROOT
+            check_layers.ROOT = d
+            try:
+                found, unknown = check_layers.ties()
+            finally:
+                check_layers.ROOT = saved
+        self.assertEqual(found, [os.path.join("src", "decode", "x.c") + " transport"])
+        self.assertEqual(len(unknown), 1)
+        self.assertIn("mystery", unknown[0])
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ static inline struct worker *fuzz_worker(void)
         char err[256];
         w.out = output_open(&oo, err, sizeof err);
         w.on_anomaly = output_anomaly;
+        w.on_flow_end = output_flow;
         /* the default rules and the byte-level examples, so the matcher runs on every call */
         const char *extra[] = {RS_SOURCE_DIR "/signatures/examples/fallback.rules"};
         unsigned errors = 0;

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         w->pcap_cnt = cnt;
         struct packet q = p; /* every frame through the checksum code too */
         if (decode_layers(&q) == DECODE_OK)
-            (void)decode_checksums_ok(&q);
+            (void)packet_checksums_ok(&q);
         decode_packet(w, &p);
         off += len;
     }

@@ -28,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct worker *w = fuzz_worker();
     struct capture_result res;
     capture_file(w, path, NULL, NULL, &res);
+    flow_flush_all(w);
     fuzz_check_released(w);
     return 0;
 }
