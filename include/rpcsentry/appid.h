@@ -42,9 +42,6 @@ void appid_packet(struct worker *w, struct flow *f, const struct packet *p);
 /* The flow ends: nDPI's state for it, if any, is released. */
 void appid_flow_end(struct worker *w, struct flow *f);
 
-/* What nDPI says of a flow the transport is still probing: FLOW_APP_DCERPC, FLOW_APP_SMB or 0. */
-int appid_engine_hint(const struct flow *f);
-
 /*
  * The flow's application protocol as Suricata names it ("dcerpc", "smb",
  * "http", "tls", ...), "failed" when nDPI looked at payload and found

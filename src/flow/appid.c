@@ -75,6 +75,21 @@ static bool known(ndpi_protocol r)
     return r.app_protocol != NDPI_PROTOCOL_UNKNOWN || r.master_protocol != NDPI_PROTOCOL_UNKNOWN;
 }
 
+/* What nDPI says of a flow: FLOW_APP_DCERPC, FLOW_APP_SMB or 0. */
+static uint8_t engine_hint(const struct flow *f)
+{
+    if (f->ndpi_state != APPID_DECIDED)
+        return 0;
+    uint16_t ids[2] = {f->ndpi_master, f->ndpi_app};
+    for (int i = 0; i < 2; i++) {
+        if (ids[i] == NDPI_PROTOCOL_DCERPC)
+            return FLOW_APP_DCERPC;
+        if (ids[i] == NDPI_PROTOCOL_SMBV1 || ids[i] == NDPI_PROTOCOL_SMBV23)
+            return FLOW_APP_SMB;
+    }
+    return 0;
+}
+
 void appid_packet(struct worker *w, struct flow *f, const struct packet *p)
 {
     struct appid *a = w->appid;
@@ -111,6 +126,7 @@ void appid_packet(struct worker *w, struct flow *f, const struct packet *p)
         f->ndpi_master = r.master_protocol;
         f->ndpi_app = r.app_protocol;
         f->ndpi_state = APPID_DECIDED;
+        f->app_hint = engine_hint(f);
         w->stats.appid_decided++;
         release(w, f);
         return;
@@ -138,20 +154,6 @@ void appid_flow_end(struct worker *w, struct flow *f)
 static uint16_t main_id(const struct flow *f)
 {
     return f->ndpi_master != NDPI_PROTOCOL_UNKNOWN ? f->ndpi_master : f->ndpi_app;
-}
-
-int appid_engine_hint(const struct flow *f)
-{
-    if (f->ndpi_state != APPID_DECIDED)
-        return 0;
-    uint16_t ids[2] = {f->ndpi_master, f->ndpi_app};
-    for (int i = 0; i < 2; i++) {
-        if (ids[i] == NDPI_PROTOCOL_DCERPC)
-            return FLOW_APP_DCERPC;
-        if (ids[i] == NDPI_PROTOCOL_SMBV1 || ids[i] == NDPI_PROTOCOL_SMBV23)
-            return FLOW_APP_SMB;
-    }
-    return 0;
 }
 
 /* nDPI's protocols with Suricata's app_proto name where Suricata has one. */
@@ -255,11 +257,6 @@ void appid_packet(struct worker *w, struct flow *f, const struct packet *p)
 void appid_flow_end(struct worker *w, struct flow *f)
 {
     (void)w, (void)f;
-}
-int appid_engine_hint(const struct flow *f)
-{
-    (void)f;
-    return 0;
 }
 
 const char *appid_app_proto(const struct worker *w, const struct flow *f)

@@ -6,7 +6,6 @@
  */
 #include <string.h>
 
-#include "rpcsentry/appid.h"
 #include "rpcsentry/buf.h"
 #include "rpcsentry/dcerpc.h"
 #include "rpcsentry/detect.h"
@@ -255,7 +254,7 @@ static void probe(struct worker *w, struct flow *f, int ep, const uint8_t *d, si
             feed(w, f, ep, d, n);
         return;
     }
-    int hint = appid_engine_hint(f);
+    int hint = f->app_hint; /* nDPI's verdict (flow/appid.c) */
     if (hint) {
         /* nDPI recognised DCE/RPC or SMB where the first bytes were not a header */
         w->stats.appid_handoffs++;
