@@ -53,6 +53,30 @@ void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *nam
         args_str(a, parent, name, s);
 }
 
+bool args_ndr_string_array(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,
+                           uint32_t argc, bool wide)
+{
+    if (!ndr_ptr(n))
+        return true;
+    uint64_t max = ndr_size(n);
+    if (max != argc || max > 1024)
+        return false;
+    uint64_t refs[32];
+    uint32_t shown = argc < 32 ? argc : 32;
+    for (uint32_t i = 0; i < argc; i++) {
+        uint64_t r = ndr_ptr(n);
+        if (i < shown)
+            refs[i] = r;
+    }
+    uint16_t arr = args_arr(a, parent, name);
+    for (uint32_t i = 0; i < shown && ndr_ok(n); i++)
+        if (refs[i])
+            args_ndr_string(a, arr, NULL, n, wide);
+    for (uint32_t i = shown; i < argc && ndr_ok(n); i++)
+        ndr_skip_string(n, wide);
+    return true;
+}
+
 struct iface_state *iface_state_get(struct worker *w, struct rpc_call *call)
 {
     if (!call->iface_state)

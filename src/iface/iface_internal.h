@@ -33,6 +33,14 @@ void args_ndr_string(struct rpc_args *a, uint16_t parent, const char *name, stru
                      bool wide);
 void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,
                             bool wide);
+/*
+ * A [unique] pointer to a conformant array of argc [string] pointers, then the
+ * strings (RStartServiceW's argv, SchRpcRun's pArgs): the first 32 go into an
+ * array `name` under parent, the rest are read past. False when the array's
+ * size is not argc or is absurd (over 1024): the stub is not what it says.
+ */
+bool args_ndr_string_array(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,
+                           uint32_t argc, bool wide);
 
 /*
  * Per-association state the decoders keep: service handles to names (svcctl).

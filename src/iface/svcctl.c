@@ -423,23 +423,7 @@ static void dec_start(struct worker *w, struct rpc_call *call, struct ndr *n, bo
     uint8_t h[20];
     read_service_handle(call, n, a, h);
     uint32_t argc = ndr_u32(n);
-    if (ndr_ptr(n)) {
-        uint64_t max = ndr_size(n);
-        if (max != argc || max > 1024)
-            return iface_decode_failed(w, call, a);
-        uint64_t refs[32];
-        uint32_t shown = argc < 32 ? argc : 32;
-        for (uint32_t i = 0; i < argc; i++) {
-            uint64_t r = ndr_ptr(n);
-            if (i < shown)
-                refs[i] = r;
-        }
-        uint16_t arr = args_arr(ar, a, ARG_ARGUMENTS);
-        for (uint32_t i = 0; i < shown && ndr_ok(n); i++)
-            if (refs[i])
-                args_ndr_string(ar, arr, NULL, n, wide);
-    }
-    if (!ndr_ok(n))
+    if (!args_ndr_string_array(ar, a, ARG_ARGUMENTS, n, argc, wide) || !ndr_ok(n))
         iface_decode_failed(w, call, a);
 }
 static void req_start_w(struct worker *w, struct rpc_call *c, struct ndr *n)

@@ -138,24 +138,8 @@ static void req_run(struct worker *w, struct rpc_call *call, struct ndr *n)
     uint16_t a = args_section(ar, "args");
     args_ndr_string(ar, a, ARG_PATH, n, true);
     uint32_t argc = ndr_u32(n);
-    if (ndr_ptr(n)) {
-        uint64_t max = ndr_size(n);
-        if (max != argc || max > 1024)
-            return iface_decode_failed(w, call, a);
-        uint64_t refs[32];
-        uint32_t shown = argc < 32 ? argc : 32;
-        for (uint32_t i = 0; i < argc; i++) {
-            uint64_t r = ndr_ptr(n);
-            if (i < shown)
-                refs[i] = r;
-        }
-        uint16_t arr = args_arr(ar, a, ARG_ARGUMENTS);
-        for (uint32_t i = 0; i < shown && ndr_ok(n); i++)
-            if (refs[i])
-                args_ndr_string(ar, arr, NULL, n, true);
-        for (uint32_t i = shown; i < argc && ndr_ok(n); i++)
-            ndr_skip_string(n, true);
-    }
+    if (!args_ndr_string_array(ar, a, ARG_ARGUMENTS, n, argc, true))
+        return iface_decode_failed(w, call, a);
     uint32_t flags = ndr_u32(n), session = ndr_u32(n);
     args_ndr_unique_string(ar, a, "user", n, true);
     if (!ndr_ok(n))

@@ -73,6 +73,7 @@ TEST(appid_releases_state_once_decided)
     CHECK(f.ndpi == NULL); /* freed at the verdict */
     CHECK_EQ(w->mem.total_used, 0);
     CHECK_STR(appid_app_proto(w, &f), "dns");
+    CHECK_EQ(f.app_hint, 0); /* DNS is no engine's */
     char name[64];
     const char *cat = NULL;
     bool guessed = true;
@@ -134,9 +135,10 @@ TEST(appid_hands_a_recognised_flow_to_the_dce_engine)
     f.ref.key.port[0] = 50000, f.ref.key.port[1] = 5000; /* nobody's port */
     f.ref.client = 0;
     f.flags_seen[0] = 0x02; /* its start was seen */
-    /* what nDPI would have said: DCE/RPC */
+    /* what appid writes in the record when nDPI says DCE/RPC */
     f.ndpi_state = APPID_DECIDED;
     f.ndpi_app = NDPI_PROTOCOL_DCERPC;
+    f.app_hint = FLOW_APP_DCERPC;
     static const uint8_t junk[] = "not a PDU header, but nDPI says DCE/RPC";
     transport_data(w, &f, 0, junk, sizeof junk);
     CHECK_EQ(f.app, FLOW_APP_DCERPC);
