@@ -26,6 +26,7 @@
 #include "rpcsentry/capture.h"
 #include "rpcsentry/conffile.h"
 #include "rpcsentry/config.h"
+#include "rpcsentry/decode.h"
 #include "rpcsentry/detect.h"
 #include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
@@ -98,8 +99,9 @@ struct settings {
     int progress;  /* -1: when stderr is a terminal */
     struct live_opts live;
     struct xdp_opts xdp;
-    int stats_interval; /* seconds; -1: the default for the mode */
-    char *strings[256]; /* values kept from the configuration file */
+    struct decode_opts decode; /* tunnels' ports, VLANs in the flow key */
+    int stats_interval;        /* seconds; -1: the default for the mode */
+    char *strings[256];        /* values kept from the configuration file */
     size_t nstrings;
 };
 
@@ -150,6 +152,9 @@ enum opt_id {
     O_SENSOR_NAME,
     O_SYSTEMD_DROPIN,
     O_SEPARATE,
+    O_VLAN_TRACKING,
+    O_VXLAN_PORT,
+    O_GENEVE_PORT,
 };
 
 /* One table for getopt and the configuration file: keys are the long names. */
@@ -239,6 +244,14 @@ static const struct optdef {
      "IPv4/TCP/UDP checksum is dropped, as Suricata's -k all"},
     {"memcap", O_MEMCAP, true, true, "BYTES",
      "global cap on buffered state (default 192M; k/M/G suffixes)"},
+    {"vlan-tracking", O_VLAN_TRACKING, false, true, NULL,
+     "the outer VLAN tag is part of the flow key, as Suricata's\n"
+     "vlan.use-for-tracking (default: not, so that a connection whose\n"
+     "directions carry different tags stays one flow)"},
+    {"vxlan-port", O_VXLAN_PORT, true, true, "PORT",
+     "UDP port of VXLAN, opened as a tunnel (default 4789; 0: none)"},
+    {"geneve-port", O_GENEVE_PORT, true, true, "PORT",
+     "UDP port of Geneve, opened as a tunnel (default 6081; 0: none)"},
     {"separate-captures", O_SEPARATE, false, true, NULL,
      "reading several captures: nothing learnt in one (endpoint-\n"
      "mapper answers, SMB sessions) is used in the next, each\n"
@@ -411,6 +424,14 @@ static int apply_number(struct settings *st, const struct optdef *o, const char 
             st->cfg.tcp_timeout_est = (uint32_t)n;
         break;
     }
+    case O_VXLAN_PORT:
+    case O_GENEVE_PORT:
+        if (!parse_num(v, 0, 65535, &n)) {
+            log_error("%s: %s: a port from 0 to 65535, not %s", where, o->name, v);
+            return 2;
+        }
+        *(o->id == O_VXLAN_PORT ? &st->decode.vxlan_port : &st->decode.geneve_port) = (uint16_t)n;
+        break;
     default: break;
     }
     return 0;
@@ -482,6 +503,7 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_NO_PROMISC: st->live.promisc = !on; break;
     case O_QUIET: st->quiet = on; break;
     case O_SEPARATE: st->separate = on; break;
+    case O_VLAN_TRACKING: st->decode.vlan_tracking = on; break;
     case O_VERBOSE:
         if (on)
             log_threshold = log_threshold < LOG_DEBUG ? log_threshold + 1 : LOG_DEBUG;
@@ -760,6 +782,7 @@ static int check_sources(const struct settings *st, int argc, bool *live)
 /* The rules and the outputs opened, then the run; frees bpf; the exit status. */
 static int start(struct settings *st, bool live, char *bpf)
 {
+    decode_configure(&st->decode); /* before any packet, and any thread */
     /* a rule file that is not there is a mistake in the command, not a bad rule */
     for (size_t i = 0; i < st->nrules; i++)
         if (access(st->rules[i], R_OK) != 0) {
@@ -880,6 +903,7 @@ int main(int argc, char **argv)
     st->default_rules = true;
     st->stats_interval = -1;
     st->live.promisc = true;
+    st->decode = (struct decode_opts){.vxlan_port = 4789, .geneve_port = 6081};
     st->live.immediate = false;
     st->live.snaplen = 65535;
     st->live.buffer_mb = 64;

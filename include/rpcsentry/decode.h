@@ -6,6 +6,7 @@
 #define RPCSENTRY_DECODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rpcsentry/packet.h"
@@ -21,7 +22,24 @@ enum decode_result {
     DECODE_TRUNCATED,   /* headers cut short by the snap length */
     DECODE_INVALID,     /* malformed headers */
     DECODE_UNSUPPORTED_LINK,
+    DECODE_UNKNOWN_ENCAP, /* a tunnel (or what one carries) we cannot open: p->encap_what */
 };
+
+/*
+ * What decoding depends on, set once before any packet (the defaults hold
+ * otherwise): the UDP ports of VXLAN (4789) and Geneve (6081), 0 for none;
+ * whether the outer VLAN tag is part of the flow key (false: a connection
+ * whose directions carry different tags stays one flow; true: as Suricata's
+ * vlan.use-for-tracking, overlapping address spaces on VLANs stay apart).
+ */
+struct decode_opts {
+    uint16_t vxlan_port, geneve_port;
+    bool vlan_tracking;
+};
+void decode_configure(const struct decode_opts *o);
+
+/* What a DECODE_UNKNOWN_ENCAP packet carried, for the anomaly: "GRE protocol 0x880b", ... */
+void decode_encap_what(uint32_t what, char *out, size_t outsz);
 
 /*
  * Whether a frame decoded to r may carry an endpoint-mapper answer: it is on

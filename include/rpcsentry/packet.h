@@ -29,6 +29,20 @@ enum {
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 
+/* Encapsulations a mirror port hands over (decode/tunnel.c). */
+enum packet_encap {
+    ENCAP_GRE,        /* GRE (RFC 2784/2890) carrying IP, Ethernet (0x6558) or MPLS */
+    ENCAP_ERSPAN,     /* ERSPAN type I, II (GRE 0x88be) and III (0x22eb) */
+    ENCAP_VXLAN,      /* VXLAN (RFC 7348) on its UDP port */
+    ENCAP_GENEVE,     /* Geneve (RFC 8926) on its UDP port, options skipped */
+    ENCAP_MPLS_PW,    /* Ethernet over an MPLS pseudowire, with the control word */
+    ENCAP_NSH,        /* Network Service Header (RFC 8300) */
+    ENCAP_FABRICPATH, /* Cisco FabricPath */
+    ENCAP_COUNT
+};
+/* Tunnels followed one inside another before the packet is refused. */
+#define ENCAP_MAX_DEPTH 4
+
 struct packet {
     /* set by capture */
     const uint8_t *data;
@@ -49,7 +63,12 @@ struct packet {
     uint16_t sport, dport;
     uint16_t vlan[2];
     uint8_t vlan_cnt;
-    bool ip_len_fixed; /* IP length disagreed with the frame; captured bytes used */
+    uint16_t key_vlan;   /* the VLAN the flow key uses: vlan[0], or 0 when VLANs are not
+                            used for tracking (decode_opts) */
+    uint8_t encap_depth; /* tunnels opened to reach the inner packet */
+    uint16_t encaps;     /* bit per enum packet_encap it came through */
+    uint32_t encap_what; /* DECODE_UNKNOWN_ENCAP: what was not known (packet_encap_name) */
+    bool ip_len_fixed;   /* IP length disagreed with the frame; captured bytes used */
     uint8_t tcp_flags;
     uint32_t seq, ack;
     const uint8_t *payload; /* transport payload within data */

@@ -19,6 +19,14 @@
     X(decode_ip_len_fixed)                                                                         \
     X(decode_bad_checksum)                                                                         \
     X(decode_other_proto)                                                                          \
+    X(decode_gre)                                                                                  \
+    X(decode_erspan)                                                                               \
+    X(decode_vxlan)                                                                                \
+    X(decode_geneve)                                                                               \
+    X(decode_mpls_pw)                                                                              \
+    X(decode_nsh)                                                                                  \
+    X(decode_fabricpath)                                                                           \
+    X(decode_unknown_encap)                                                                        \
     X(flows_created)                                                                               \
     X(flows_timed_out)                                                                             \
     X(flows_evicted)                                                                               \

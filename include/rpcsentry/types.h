@@ -29,6 +29,8 @@ struct flow_ref {
     uint64_t flow_id;      /* stable for the flow's life, below 2^53 (exact in JSON) */
     uint8_t client;        /* endpoint index of the side that opened it, or FLOW_CLIENT_UNKNOWN */
     bool overlap_conflict; /* TCP segments overlapped with different bytes (first kept) */
+    uint16_t vlan;         /* the outer VLAN tag of its first packet, 0 none: for records,
+                              whether or not VLANs are in the key (decode_opts) */
     bool alerted;          /* a rule alerted on the flow (its `flow` record says so); set by
                               detect on the ref its calls and streams point at */
 };
@@ -61,6 +63,7 @@ static inline int flow_key_alen(const struct flow_key *k)
  * app_proto (or NULL), whether an event is written.
  */
 #define ANOMALY_TYPES(X)                                                                           \
+    X(ANOM_DECODE_UNKNOWN_ENCAP, "decode", "decoder.unknown_encapsulation", NULL, true)            \
     X(ANOM_STREAM_GAP, "stream", "stream.reassembly_gap", NULL, true)                              \
     X(ANOM_STREAM_OVERLAP, "stream", "stream.reassembly_overlap", NULL, true)                      \
     X(ANOM_STREAM_OOO_MEMCAP, "stream", "stream.out_of_order_memcap", NULL, true)                  \

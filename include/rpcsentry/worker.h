@@ -30,6 +30,7 @@ struct worker {
     const struct config *cfg;
     struct stats stats;
     uint64_t anomalies[ANOM_COUNT];
+    uint32_t packet_anomalies_seen; /* packet-level anomaly kinds this worker has reported */
     struct memacct mem;
     struct flow_table *flows;
     struct detect *detect;             /* the rule set this worker matches against */

@@ -3,22 +3,27 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "decode_internal.h"
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/worker.h"
 
-#define ETH_IPV4 0x0800
-#define ETH_IPV6 0x86dd
 #define ETH_VLAN 0x8100
 #define ETH_QINQ 0x88a8
 #define ETH_QINQ_OLD 0x9100
 #define ETH_PPPOE 0x8864
-#define ETH_MPLS 0x8847
 #define ETH_MPLS_MC 0x8848
+#define ETH_NSH 0x894f
+#define ETH_FABRICPATH 0x8903
 
 #define MAX_TAGS 8 /* VLAN/MPLS labels followed before giving up */
 
-static enum decode_result decode_ip(struct packet *p, struct rd *c);
+struct decode_opts decode_opts = {.vxlan_port = 4789, .geneve_port = 6081, .vlan_tracking = false};
+
+void decode_configure(const struct decode_opts *o)
+{
+    decode_opts = *o;
+}
 
 static enum decode_result decode_ipver(struct packet *p, struct rd *c)
 {
@@ -30,8 +35,8 @@ static enum decode_result decode_ipver(struct packet *p, struct rd *c)
     return decode_ip(p, c);
 }
 
-/* Everything after an ethertype: VLAN tags, PPPoE, MPLS, then IP. */
-static enum decode_result decode_ethertype(struct packet *p, struct rd *c, uint16_t type)
+/* Everything after an ethertype: VLAN tags, PPPoE, MPLS, NSH, FabricPath, then IP. */
+enum decode_result decode_ethertype(struct packet *p, struct rd *c, uint16_t type)
 {
     for (int hops = 0; hops <= MAX_TAGS; hops++) {
         switch (type) {
@@ -72,16 +77,31 @@ static enum decode_result decode_ethertype(struct packet *p, struct rd *c, uint1
                 if (!rd_ok(c))
                     return DECODE_TRUNCATED;
             } while (!(label & 0x100) && ++n < MAX_TAGS);
-            return decode_ipver(p, c);
+            return decode_mpls_payload(p, c);
         }
+        case ETH_NSH: return decode_nsh(p, c);
+        case ETH_FABRICPATH: return decode_fabricpath(p, c);
         default: return DECODE_NOT_IP;
         }
     }
     return DECODE_INVALID;
 }
 
+enum decode_result decode_ether(struct packet *p, struct rd *c)
+{
+    rd_skip(c, 12);
+    uint16_t type = rd_u16be(c);
+    if (!rd_ok(c))
+        return DECODE_TRUNCATED;
+    if (type < 0x0600) /* 802.3 length: LLC frames are not IP for us */
+        return DECODE_NOT_IP;
+    return decode_ethertype(p, c, type);
+}
+
 static enum decode_result decode_l4(struct packet *p, struct rd *c, uint8_t proto)
 {
+    if (proto == IPPROTO_GRE)
+        return decode_gre(p, c);
     p->proto = proto;
     p->l4 = c->p + c->off;
     p->l4_len = c->off <= c->len ? (uint32_t)(c->len - c->off) : 0;
@@ -111,6 +131,10 @@ static enum decode_result decode_l4(struct packet *p, struct rd *c, uint8_t prot
         /* a UDP length shorter than what is there trims it; longer or 0 keeps what was captured */
         if (ulen >= 8 && (size_t)(ulen - 8) < rd_left(c))
             c->len = c->off + (ulen - 8);
+        enum decode_result r;
+        struct rd inner = *c;
+        if (decode_udp_tunnel(p, &inner, p->dport, &r))
+            return r;
     } else {
         return DECODE_OTHER_PROTO;
     }
@@ -133,7 +157,7 @@ static void apply_ip_length(struct packet *p, struct rd *ip, size_t start, size_
         ip->len = start + total; /* drop link-layer padding */
 }
 
-static enum decode_result decode_ip(struct packet *p, struct rd *c)
+enum decode_result decode_ip(struct packet *p, struct rd *c)
 {
     size_t start = c->off;
     uint8_t vihl = rd_u8(c);
@@ -227,6 +251,8 @@ static enum decode_result decode_ip(struct packet *p, struct rd *c)
     return DECODE_NOT_IP;
 }
 
+static enum decode_result decode_link(struct packet *p, struct rd *c);
+
 enum decode_result decode_layers(struct packet *p)
 {
     struct rd c = rd_init(p->data, p->caplen);
@@ -241,35 +267,36 @@ enum decode_result decode_layers(struct packet *p)
     p->l4_len = 0;
     p->tcp_flags = 0;
     p->sport = p->dport = 0;
+    p->encap_depth = 0;
+    p->encaps = 0;
+    p->encap_what = 0;
+    enum decode_result r = decode_link(p, &c);
+    p->key_vlan = decode_opts.vlan_tracking && p->vlan_cnt ? p->vlan[0] : 0;
+    return r;
+}
 
+static enum decode_result decode_link(struct packet *p, struct rd *c)
+{
     switch (p->linktype) {
-    case LINK_ETHERNET: {
-        rd_skip(&c, 12);
-        uint16_t type = rd_u16be(&c);
-        if (!rd_ok(&c))
-            return DECODE_TRUNCATED;
-        if (type < 0x0600) /* 802.3 length: LLC frames are not IP for us */
-            return DECODE_NOT_IP;
-        return decode_ethertype(p, &c, type);
-    }
+    case LINK_ETHERNET: return decode_ether(p, c);
     case LINK_SLL: {
-        rd_skip(&c, 14);
-        uint16_t type = rd_u16be(&c);
-        if (!rd_ok(&c))
+        rd_skip(c, 14);
+        uint16_t type = rd_u16be(c);
+        if (!rd_ok(c))
             return DECODE_TRUNCATED;
-        return decode_ethertype(p, &c, type);
+        return decode_ethertype(p, c, type);
     }
     case LINK_SLL2: {
-        uint16_t type = rd_u16be(&c);
-        rd_skip(&c, 18);
-        if (!rd_ok(&c))
+        uint16_t type = rd_u16be(c);
+        rd_skip(c, 18);
+        if (!rd_ok(c))
             return DECODE_TRUNCATED;
-        return decode_ethertype(p, &c, type);
+        return decode_ethertype(p, c, type);
     }
     case LINK_NULL:
     case LINK_LOOP: {
         uint8_t fam[4];
-        if (!rd_bytes(&c, fam, 4))
+        if (!rd_bytes(c, fam, 4))
             return DECODE_TRUNCATED;
         /* NULL is host order of the capturing machine; LOOP is network order */
         uint32_t le = (uint32_t)fam[0] | (uint32_t)fam[1] << 8 | (uint32_t)fam[2] << 16 |
@@ -278,18 +305,34 @@ enum decode_result decode_layers(struct packet *p)
                       (uint32_t)fam[0] << 24;
         uint32_t af = p->linktype == LINK_LOOP ? be : (le < 256 ? le : be);
         if (af == 2)
-            return decode_ip(p, &c);
+            return decode_ip(p, c);
         if (af == 10 || af == 24 || af == 28 || af == 30)
-            return decode_ip(p, &c);
+            return decode_ip(p, c);
         return DECODE_NOT_IP;
     }
     case LINK_RAW:
     case LINK_RAW_DLT12:
     case LINK_RAW_DLT14:
     case LINK_IPV4:
-    case LINK_IPV6: return decode_ipver(p, &c);
+    case LINK_IPV6: return decode_ipver(p, c);
     default: return DECODE_UNSUPPORTED_LINK;
     }
+}
+
+static void count_encaps(struct worker *w, uint16_t encaps)
+{
+    uint64_t *n[ENCAP_COUNT] = {
+        [ENCAP_GRE] = &w->stats.decode_gre,
+        [ENCAP_ERSPAN] = &w->stats.decode_erspan,
+        [ENCAP_VXLAN] = &w->stats.decode_vxlan,
+        [ENCAP_GENEVE] = &w->stats.decode_geneve,
+        [ENCAP_MPLS_PW] = &w->stats.decode_mpls_pw,
+        [ENCAP_NSH] = &w->stats.decode_nsh,
+        [ENCAP_FABRICPATH] = &w->stats.decode_fabricpath,
+    };
+    for (int i = 0; i < ENCAP_COUNT; i++)
+        if (encaps & (1u << i))
+            (*n[i])++;
 }
 
 /* Counts a decoded packet; true when it goes on to the flow stage. */
@@ -298,6 +341,8 @@ static bool decoded(struct worker *w, const struct packet *p, enum decode_result
     w->frame_may_answer = decode_may_answer(p, r);
     w->stats.packets++;
     w->stats.bytes += p->wirelen;
+    if (p->encaps)
+        count_encaps(w, p->encaps);
     switch (r) {
     case DECODE_OK:
         if (p->ip_len_fixed)
@@ -313,6 +358,13 @@ static bool decoded(struct worker *w, const struct packet *p, enum decode_result
     case DECODE_TRUNCATED: w->stats.decode_truncated++; break;
     case DECODE_INVALID: w->stats.decode_invalid++; break;
     case DECODE_UNSUPPORTED_LINK: w->stats.decode_unsupported_link++; break;
+    case DECODE_UNKNOWN_ENCAP: {
+        w->stats.decode_unknown_encap++;
+        char what[64];
+        decode_encap_what(p->encap_what, what, sizeof what);
+        anomaly_raise(w, NULL, &w->packet_anomalies_seen, ANOM_DECODE_UNKNOWN_ENCAP, what);
+        break;
+    }
     }
     return false;
 }

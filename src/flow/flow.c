@@ -102,7 +102,7 @@ void flow_key_from_packet(const struct packet *p, struct flow_key *k, bool *swap
     }
     k->proto = p->proto;
     k->ipver = p->ipver;
-    k->vlan = p->vlan_cnt ? p->vlan[0] : 0;
+    k->vlan = p->key_vlan;
     if (swapped)
         *swapped = swap;
 }
@@ -363,6 +363,7 @@ void flow_packet_keyed(struct worker *w, const struct packet *p, const struct fl
         f->first_us = p->ts_us;
         f->ref.flow_id = flow_make_id(key, p->ts_us);
         f->ref.client = FLOW_CLIENT_UNKNOWN;
+        f->ref.vlan = p->vlan_cnt ? p->vlan[0] : 0;
         f->hnext = t->buckets[h & t->mask];
         t->buckets[h & t->mask] = f;
         t->count++;

@@ -320,9 +320,9 @@ void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, i
             LIT(",\"proto\":\"UDP\"");
         else
             LIT(",\"proto\":\"IP\"");
-        if (k->vlan) {
+        if (fr->vlan) {
             LIT(",\"vlan\":[");
-            t = dec_u64(t, k->vlan);
+            t = dec_u64(t, fr->vlan);
             *t++ = ']';
         }
 #undef LIT

@@ -103,6 +103,11 @@ void output_stats(struct worker *w, const struct stats_snapshot *n)
     json_u64(j, "pkts", s->packets);
     json_u64(j, "bytes", s->bytes);
     json_u64(j, "invalid", s->decode_invalid + s->decode_truncated);
+    json_u64(j, "gre", s->decode_gre); /* the tunnels opened, as Suricata names them */
+    json_u64(j, "erspan", s->decode_erspan);
+    json_u64(j, "vxlan", s->decode_vxlan);
+    json_u64(j, "geneve", s->decode_geneve);
+    json_u64(j, "nsh", s->decode_nsh);
     json_obj_close(j);
     json_obj_open(j, "flow");
     json_u64(j, "total", s->flows_created);

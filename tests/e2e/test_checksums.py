@@ -66,8 +66,12 @@ class Checksums(unittest.TestCase):
         self.assertGreater(self.compare(paths), 10000)
 
     def test_our_captures_agree_with_tshark(self):
-        paths = sorted(glob.glob(os.path.join(PCAPS, "*.pcap")) +
-                       glob.glob(os.path.join(PCAPS, "lab", "*.pcap")))
+        # tshark 4.0 reads the last four octets of a FabricPath frame as its FCS (the
+        # frames on such a link carry one; the generator's, like most captures, do not),
+        # so it judges every inner TCP segment four octets short and bad: not compared
+        paths = sorted(p for p in glob.glob(os.path.join(PCAPS, "*.pcap")) +
+                       glob.glob(os.path.join(PCAPS, "lab", "*.pcap"))
+                       if not p.endswith("evasion_tunnel_fabricpath.pcap"))
         self.assertGreater(len(paths), 30)
         # the generators write right checksums, except the decoy evasion's two
         self.assertEqual(self.compare(paths), 2)

@@ -44,8 +44,8 @@ import smbgen as S  # noqa: E402
 from make_pcaps import (CLIENT, SCM_HANDLE, SERVER, SMB_SHARE, SVC_HANDLE,  # noqa: E402
                         smb2_login)
 from pcapgen import (NDR, NDR64, SRVSVC, SVCCTL, TSCH, Dce, Endpoint,  # noqa: E402
-                     PcapWriter, TcpConn, ntlm_authenticate, ntlm_challenge,
-                     ntlm_negotiate)
+                     PcapWriter, TcpConn, _csum, ethernet, ip_bytes, ipv4, ntlm_authenticate,
+                     ntlm_challenge, ntlm_negotiate)
 
 TSCH_PORT = 49667
 SVC_PORT = 49668
@@ -646,6 +646,166 @@ def bind_other_connection():
     return pw, task, svc, {"bind_connection": ports(a)}
 
 
+# --------------------------------------------------------------- mirror-port encapsulations
+
+MIRROR_SRC, MIRROR_DST = "192.0.2.1", "192.0.2.2"   # the switch and the collector
+TUNNEL_MACS = {"src_mac": b"\x02\x00\x00\x00\x00\x01", "dst_mac": b"\x02\x00\x00\x00\x00\x02"}
+
+
+def to_server(frame):
+    """Whether an Ethernet/IPv4 frame of the generator goes from CLIENT."""
+    return frame[26:30] == ip_bytes(CLIENT)
+
+
+def outer_ipv4(payload, proto):
+    return ethernet(ipv4(MIRROR_SRC, MIRROR_DST, payload, proto=proto), **TUNNEL_MACS)
+
+
+def outer_udp(payload, dport, sport=49999):
+    """UDP from the switch to the collector, checksum 0 (none, as VXLAN senders do)."""
+    return outer_ipv4(struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload, 17)
+
+
+def gre(proto, payload, csum=False, key=None, seq=None):
+    """A GRE header (RFC 2784/2890): version 0, the optional fields in order."""
+    flags = (0x8000 if csum else 0) | (0x2000 if key is not None else 0) | \
+        (0x1000 if seq is not None else 0)
+    opt = b""
+    if key is not None:
+        opt += struct.pack("!I", key)
+    if seq is not None:
+        opt += struct.pack("!I", seq)
+    if csum:
+        body = struct.pack("!HHHH", flags, proto, 0, 0) + opt + payload
+        return struct.pack("!HHHH", flags, proto, _csum(body), 0) + opt + payload
+    return struct.pack("!HH", flags, proto) + opt + payload
+
+
+class Wrap:
+    """Rewrites every frame of a case into its encapsulation; n counts frames."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, frame):
+        self.n += 1
+        return self.wrap(frame, to_server(frame))
+
+
+class GreIp(Wrap):
+    def wrap(self, f, up):
+        return outer_ipv4(gre(0x0800, f[14:]), 47)
+
+
+class GreEthernet(Wrap):
+    def wrap(self, f, up):
+        return outer_ipv4(gre(0x6558, f, csum=True, key=0x1234, seq=self.n), 47)
+
+
+class Erspan2(Wrap):
+    def wrap(self, f, up):
+        hdr = struct.pack("!HHI", 1 << 12 | 0, 0 << 13 | 0 << 11 | 5, 0)  # version 1, session 5
+        return outer_ipv4(gre(0x88BE, hdr + f, seq=self.n), 47)
+
+
+class Erspan3(Wrap):
+    def wrap(self, f, up):
+        # version 2, session 7, a timestamp, SGT 0, frame type 0 (Ethernet), O: a sub-header
+        hdr = struct.pack("!HHIHH", 2 << 12, 7, 1000 * self.n, 0, 0x0001)
+        platform = struct.pack("!II", 3 << 26, 0)          # platform-specific, id 3
+        return outer_ipv4(gre(0x22EB, hdr + platform + f, seq=self.n), 47)
+
+
+class Vxlan(Wrap):
+    def wrap(self, f, up):
+        return outer_udp(struct.pack("!BBHI", 0x08, 0, 0, 4242 << 8) + f, 4789)
+
+
+class Geneve(Wrap):
+    def wrap(self, f, up):
+        option = struct.pack("!HBB", 0x0103, 0x80, 1) + b"\xde\xad\xbe\xef"  # one 8-octet option
+        hdr = struct.pack("!BBHI", len(option) // 4, 0, 0x6558, 777 << 8)
+        return outer_udp(hdr + option + f, 6081)
+
+
+class MplsPseudowire(Wrap):
+    def wrap(self, f, up):
+        label = struct.pack("!I", 1001 << 12 | 0x100 | 64)   # bottom of stack, TTL 64
+        cw = struct.pack("!I", self.n & 0xFFFF)              # control word: 0000, sequence
+        return TUNNEL_MACS["dst_mac"] + TUNNEL_MACS["src_mac"] + b"\x88\x47" + label + cw + f
+
+
+class Nsh(Wrap):
+    def wrap(self, f, up):
+        # version 0, TTL 63, length 6 words, MD type 1, next protocol 3 (Ethernet); the
+        # service path (SPI 42, SI 255) and four context words
+        base = struct.pack("!BBBB", 63 >> 2, (63 & 3) << 6 | 6, 0x01, 3)
+        return (TUNNEL_MACS["dst_mac"] + TUNNEL_MACS["src_mac"] + b"\x89\x4f" + base +
+                struct.pack("!I", 42 << 8 | 255) + bytes(16) + f)
+
+
+class FabricPath(Wrap):
+    def wrap(self, f, up):
+        return (b"\x02\x00\x00\x0a\x00\x01" + b"\x02\x00\x00\x0b\x00\x01" + b"\x89\x03" +
+                struct.pack("!H", 1 << 6 | 32) + f)
+
+
+class VlanAsymmetric(Wrap):
+    """VLAN 10 on the client's frames, 20 on the server's (a router between two VLANs)."""
+
+    def wrap(self, f, up):
+        return f[:12] + struct.pack("!HH", 0x8100, 10 if up else 20) + f[12:]
+
+
+class Nested(Wrap):
+    """VXLAN inside GRE: two tunnels."""
+
+    def wrap(self, f, up):
+        inner = Vxlan().wrap(f, up)
+        return outer_ipv4(gre(0x0800, inner[14:]), 47)
+
+
+def wrapped(name, start, cports, wrap):
+    """A task creation and a service creation over TCP, as one_byte_segments
+    without the one-byte segments, every frame of both directions rewritten by
+    wrap (an encapsulation a mirror port delivers)."""
+    pw, p, d = PcapWriter(start=start), Payload(name), Dce()
+    task = tcp_task(pw, d, p, cports[0])
+    svc = tcp_service(pw, d, p, cports[1])
+    pw.frames = [(t, wrap(f), w) for t, f, w in pw.frames]
+    return pw, task, svc, {"args": ["--stats-interval", "1"]}
+
+
+def tunnel_case(cls, start, cports, about):
+    def case():
+        return wrapped(case.__name__, start, cports, cls())
+    case.__doc__ = about
+    return case
+
+
+TUNNELS = {
+    "tunnel_gre_ip": (GreIp, "GRE (no options) carrying the IPv4 packets: a GRE tunnel to a "
+                      "collector, IP in IP as routers mirror."),
+    "tunnel_gre_ethernet": (GreEthernet, "GRE with checksum, key and sequence number carrying "
+                            "whole Ethernet frames (0x6558, transparent Ethernet bridging)."),
+    "tunnel_erspan2": (Erspan2, "ERSPAN type II (GRE 0x88be with a sequence number, 8-octet "
+                       "ERSPAN header, session 5), as Cisco and Arista mirror sessions send."),
+    "tunnel_erspan3": (Erspan3, "ERSPAN type III (GRE 0x22eb, 12-octet header with the "
+                       "optional 8-octet platform-specific sub-header)."),
+    "tunnel_vxlan": (Vxlan, "VXLAN on UDP 4789 (VNI 4242), as cloud traffic mirroring sends."),
+    "tunnel_geneve": (Geneve, "Geneve on UDP 6081 with an 8-octet option (as AWS Gateway Load "
+                      "Balancer and cloud mirror targets send), Ethernet inside."),
+    "tunnel_mpls_pw": (MplsPseudowire, "Ethernet over an MPLS pseudowire: one label, the "
+                       "control word, then the frame (RFC 4448)."),
+    "tunnel_nsh": (Nsh, "Network Service Header (RFC 8300, MD type 1) carrying Ethernet."),
+    "tunnel_fabricpath": (FabricPath, "Cisco FabricPath: an outer header (ethertype 0x8903, "
+                          "FTag and TTL) before the original frame."),
+    "vlan_asymmetric": (VlanAsymmetric, "VLAN 10 on the client's frames and 20 on the "
+                        "server's: the two directions of each connection carry different tags."),
+    "tunnel_nested": (Nested, "VXLAN inside GRE: two tunnels, one inside the other."),
+}
+
+
 CASES = {
     "one_byte_segments": one_byte_segments,
     "out_of_order": out_of_order,
@@ -662,6 +822,10 @@ CASES = {
     "odd_padding_auth": odd_padding_auth,
     "call_id_reuse": call_id_reuse,
 }
+for _i, (_name, (_cls, _about)) in enumerate(TUNNELS.items()):
+    CASES[_name] = tunnel_case(_cls, 1700102000.0 + 100 * _i, (51201 + 2 * _i, 51202 + 2 * _i),
+                               _about)
+    CASES[_name].__name__ = _name
 
 
 def build(name):

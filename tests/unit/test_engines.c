@@ -11,9 +11,6 @@
 #include "rpcsentry/dcerpc.h"
 #include "rpcsentry/decode.h"
 
-#define LINK_ETHERNET 1
-#define LINK_SLL2 276
-
 /* Appends n bytes to a frame under construction. */
 struct frame {
     uint8_t b[512];
@@ -218,4 +215,79 @@ TEST(dce_header_check)
     shortlen[8] = 8; /* a PDU shorter than its own header */
     CHECK_EQ(dce_hdr_check(shortlen, sizeof shortlen, NULL), -1);
     CHECK_EQ(dce_hdr_check(bind, 3, NULL), 0); /* too few bytes to tell */
+}
+
+/* GRE over IPv4 around `inner` (an IPv4 packet, or what proto says). */
+static void gre_around(struct frame *f, uint16_t proto, const struct frame *inner)
+{
+    ipv4(f, (uint16_t)(20 + 4 + inner->n), 0, 47);
+    put16(f, 0); /* no options, version 0 */
+    put16(f, proto);
+    put(f, inner->b, inner->n);
+}
+
+TEST(decode_tunnels_unknown_and_too_deep)
+{
+    /* the innermost packet: IPv4/TCP to 135 */
+    struct frame in = {.n = 0};
+    ipv4(&in, 40, 0x4000, 6);
+    tcp(&in, 50000, 135, 1, 0, 0x02);
+    /* GRE in GRE in ... : ENCAP_MAX_DEPTH layers open, one more is refused */
+    struct frame layers = in;
+    for (int depth = 1; depth <= ENCAP_MAX_DEPTH + 1; depth++) {
+        struct frame f = {.n = 0};
+        ethernet(&f, 0x0800);
+        gre_around(&f, 0x0800, &layers);
+        struct packet p = packet_of(&f, LINK_ETHERNET);
+        enum decode_result r = decode_layers(&p);
+        if (depth <= ENCAP_MAX_DEPTH) {
+            CHECK_EQ(r, DECODE_OK);
+            CHECK_EQ(p.encap_depth, depth);
+            CHECK_EQ(p.dport, 135);
+            CHECK(p.encaps & (1u << ENCAP_GRE));
+        } else {
+            CHECK_EQ(r, DECODE_UNKNOWN_ENCAP);
+            char what[64];
+            decode_encap_what(p.encap_what, what, sizeof what);
+            CHECK_STR(what, "more than 4 tunnels inside one another");
+        }
+        struct frame next = {.n = 0};
+        memcpy(next.b, f.b + 14, f.n - 14); /* the IP packet: the next layer's inner */
+        next.n = f.n - 14;
+        layers = next;
+    }
+    /* PPTP's GRE (version 1) and a GRE protocol nobody mirrors: named, not dropped silently */
+    struct frame f = {.n = 0};
+    ethernet(&f, 0x0800);
+    gre_around(&f, 0x9999, &in);
+    struct packet p = packet_of(&f, LINK_ETHERNET);
+    CHECK_EQ(decode_layers(&p), DECODE_UNKNOWN_ENCAP);
+    char what[64];
+    decode_encap_what(p.encap_what, what, sizeof what);
+    CHECK_STR(what, "GRE protocol 0x9999");
+    f.b[14 + 20 + 1] = 1; /* version 1 */
+    p = packet_of(&f, LINK_ETHERNET);
+    CHECK_EQ(decode_layers(&p), DECODE_UNKNOWN_ENCAP);
+    decode_encap_what(p.encap_what, what, sizeof what);
+    CHECK_STR(what, "GRE version 1");
+}
+
+TEST(decode_vxlan_port_without_vxlan_is_plain_udp)
+{
+    struct frame f = {.n = 0};
+    ethernet(&f, 0x0800);
+    ipv4(&f, 20 + 8 + 30, 0x4000, 17);
+    put16(&f, 40000);
+    put16(&f, 4789);
+    put16(&f, 8 + 30);
+    put16(&f, 0);
+    uint8_t junk[30];
+    memset(junk, 0x41, sizeof junk); /* no I flag: not VXLAN */
+    put(&f, junk, sizeof junk);
+    struct packet p = packet_of(&f, LINK_ETHERNET);
+    CHECK_EQ(decode_layers(&p), DECODE_OK);
+    CHECK_EQ(p.proto, 17);
+    CHECK_EQ(p.dport, 4789);
+    CHECK_EQ(p.payload_len, 30);
+    CHECK_EQ(p.encaps, 0);
 }
