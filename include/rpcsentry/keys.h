@@ -62,6 +62,12 @@ size_t keys_nt_for_each(const struct keystore *ks, const char *domain, const cha
 /* The NT hash of a UTF-8 password (MD4 of its UTF-16LE form): for tests and tools. */
 bool keys_nt_hash_of_password(const char *password, uint8_t out[KEYS_NT_HASH_LEN]);
 
+/*
+ * The store of a run: libgcrypt made ready, then every --ntlm-secrets file
+ * (paths[0..n)) loaded. NULL with err when one cannot be (or out of memory).
+ */
+struct keystore *keys_load_files(const char *const *paths, size_t n, char *err, size_t errlen);
+
 /* Zeroes every key, then frees the store. NULL is fine. */
 void keys_free(struct keystore *ks);
 

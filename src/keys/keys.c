@@ -333,3 +333,20 @@ bool keys_nt_hash_of_password(const char *pw, uint8_t out[KEYS_NT_HASH_LEN])
     free(u16);
     return true;
 }
+
+struct keystore *keys_load_files(const char *const *paths, size_t n, char *err, size_t errlen)
+{
+    if (!keys_crypto_init(err, errlen))
+        return NULL;
+    struct keystore *ks = keys_new();
+    if (!ks) {
+        snprintf(err, errlen, "out of memory for the key store");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!keys_load_ntlm(ks, paths[i], err, errlen)) {
+            keys_free(ks);
+            return NULL;
+        }
+    return ks;
+}
