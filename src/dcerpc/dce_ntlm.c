@@ -143,6 +143,10 @@ static void authenticate(struct worker *w, struct dce_ntlm *n, int ep, uint8_t a
     }
     struct rpc_identity id;
     ntlmssp_parse(v, len, &id);
+    if (!id.user[0] || !m->nt_len) {
+        snprintf(n->fail, sizeof n->fail, "unsupported: anonymous NTLM logon");
+        return;
+    }
     struct try_ctx t = {.n = n, .m = m, .flags = m->flags ? m->flags : n->challenge_flags};
     size_t named = keys_nt_for_each(w->cfg->keys, id.domain, id.user, try_key, &t);
     if (!named) {
@@ -174,7 +178,9 @@ void dce_ntlm_auth(struct worker *w, struct dce_ntlm *n, int ep, uint8_t auth_ty
     if (auth_type != AUTH_NTLMSSP && auth_type != AUTH_SPNEGO) {
         drop_keys(n);
         snprintf(n->fail, sizeof n->fail, "unsupported: auth type %u%s", auth_type,
-                 auth_type == 16 ? " (Kerberos)" : "");
+                 auth_type == 16   ? " (Kerberos)"
+                 : auth_type == 68 ? " (Netlogon secure channel)"
+                                   : "");
         return;
     }
     struct ntlmssp_msg m;
