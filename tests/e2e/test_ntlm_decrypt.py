@@ -13,6 +13,10 @@ impacket's ntlm module and written to a secrets file of mode 0600; then:
 - Samba's rpcclient, sealed, over \\pipe\\srvsvc and over TCP (lsarpc):
   decrypted; the server name tshark decodes in NetrServerGetInfo is in the
   stub our rules see;
+- a task over TCP whose registration is sealed in four fragments: each
+  unsealed on its own with the stream running on, the task as the client
+  sent it; tshark 4.0 decrypts only the first fragment right (the task name
+  in it agrees), and loses the stream for the later fragments and calls;
 - a wrong password: one dcerpc.decrypt_failed anomaly per association with
   the reason, nothing decoded; a key for someone else: "no key for user";
 - a secrets file of mode 0644, or with a malformed line: refused, exit 1,
@@ -34,6 +38,7 @@ from test_decoded import Ndr, xml_actions
 
 ATEXEC = os.path.join(PCAPS, "lab", "atexec_privacy.pcap")
 SAMBA = os.path.join(PCAPS, "lab", "samba_rpcclient_sealed.pcap")
+FRAGMENTED = os.path.join(PCAPS, "lab", "epm_task_privacy_fragmented.pcap")
 PASSWORD = "Passw0rd!"
 TASK = "\\oWCFJowo"
 COMMAND = ("cmd.exe", "/C whoami > %windir%\\Temp\\oWCFJowo.tmp 2>&1")
@@ -206,6 +211,31 @@ class NtlmDecrypt(unittest.TestCase):
         self.assertEqual(self.sids(recs).count(9917003), 1)
         self.assertEqual(self.stats(recs)["dce_decrypted"], 2)
         self.assertEqual(self.anomalies(recs), [])
+
+    def test_sealed_fragments_over_tcp(self):
+        _, recs, _ = self.sensor(FRAGMENTED, "--ntlm-secrets", self.secrets)
+        cs = [c for c in calls(recs) if c["rpcsentry"]["sealed"]]
+        self.assertEqual([c["rpcsentry"]["operation"] for c in cs],
+                         ["SchRpcRegisterTask", "SchRpcRun", "SchRpcDelete"])
+        self.assertEqual(cs[0]["dcerpc"]["req"]["frag_cnt"], 4)
+        for c in cs:
+            self.assertIs(c["rpcsentry"].get("decrypted"), True)
+            self.assertEqual(c["rpcsentry"]["transport"], "ncacn_ip_tcp")
+            self.assertEqual(c["rpcsentry"]["args"]["path"], "\\LabSealedTask")
+        acts = cs[0]["rpcsentry"]["args"]["task"]["actions"]
+        self.assertEqual([(a["command"], a["arguments"]) for a in acts],
+                         [("C:\\Windows\\System32\\cmd.exe",
+                           "/c ipconfig /all > C:\\Windows\\Temp\\ip.txt")])
+        self.assertEqual(self.stats(recs)["dce_decrypted"], 3)
+        self.assertEqual(self.anomalies(recs), [])
+        # tshark: the first fragment of the registration, decrypted, names the same task
+        out = subprocess.run(
+            ["tshark", "-r", FRAGMENTED, "-o", "ntlmssp.nt_password:" + PASSWORD, "-Y",
+             "dcerpc.pkt_type == 0 && dcerpc.opnum == 1", "-T", "fields", "-e",
+             "dcerpc.decrypted_stub_data"], capture_output=True, text=True, timeout=300).stdout
+        first = bytes.fromhex(out.split()[0].split(",")[0])
+        self.assertEqual(len(first), 512)
+        self.assertEqual(Ndr(first).unique_string(), cs[0]["rpcsentry"]["args"]["path"])
 
     def test_wrong_password_one_anomaly_per_association_and_nothing_decoded(self):
         for pcap, assocs in ((ATEXEC, 1), (SAMBA, 2)):

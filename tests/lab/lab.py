@@ -239,6 +239,23 @@ scenario(
                  r"/c hostname > C:\Windows\Temp\h.txt"))
 
 scenario(
+    "epm_task_privacy_fragmented",
+    title="ept_map, then a task over TCP at packet privacy, its registration in sealed fragments",
+    server="fake", auth="DCE/RPC NTLMSSP at packet privacy (6) on ncacn_ip_tcp",
+    steps=[{"argv": client("epm-task", FAKE_IP, r"\LabSealedTask", r"C:\Windows\System32\cmd.exe",
+                           r"/c ipconfig /all > C:\Windows\Temp\ip.txt", "--auth-level", "6",
+                           "--max-frag", "512")}],
+    note="The client sends SchRpcRegisterTask in fragments of at most 512 stub bytes, each "
+    "sealed and signed on its own, the RC4 stream running on from one to the next. Sealed: "
+    "only the operations are visible without the key; with --ntlm-secrets for "
+    "LAB\\Administrator (Passw0rd!) the task name and command are "
+    "(tests/e2e/test_ntlm_decrypt.py).",
+    calls=[call(EPM, "ept_map", "read", **{"interface.uuid":
+                                            "86d35949-83c9-4044-b424-db363231fd0c"})]
+    + task_calls(r"\LabSealedTask", r"C:\Windows\System32\cmd.exe",
+                 r"/c ipconfig /all > C:\Windows\Temp\ip.txt", sealed=True))
+
+scenario(
     "at_job",
     title="ATSvc NetrJobAdd, NetrJobEnum, NetrJobDel over \\pipe\\atsvc (at.exe)",
     server="fake", auth="SMB2 session NTLMv2; no RPC-level auth",

