@@ -248,7 +248,7 @@ scenario(
     note="The client sends SchRpcRegisterTask in fragments of at most 512 stub bytes, each "
     "sealed and signed on its own, the RC4 stream running on from one to the next. Sealed: "
     "only the operations are visible without the key; with --ntlm-secrets for "
-    "LAB\\Administrator (Passw0rd!) the task name and command are "
+    "LAB\\Administrator (Passw0rd!) the task name and command are read "
     "(tests/e2e/test_ntlm_decrypt.py).",
     calls=[call(EPM, "ept_map", "read", **{"interface.uuid":
                                             "86d35949-83c9-4044-b424-db363231fd0c"})]
