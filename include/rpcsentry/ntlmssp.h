@@ -84,7 +84,7 @@ void ntlm_keys_wipe(struct ntlm_keys *k);
 struct gcry_cipher_handle;
 struct ntlm_sealer {
     struct gcry_cipher_handle *rc4[2];
-    uint8_t sign[2][16];
+    uint8_t sign[2][16], seal[2][16];
     uint32_t flags;
 };
 
@@ -110,8 +110,11 @@ void ntlm_seal(struct ntlm_sealer *s, int dir, uint8_t *msg, size_t len, size_t 
 int ntlm_unseal(struct ntlm_sealer *s, int dir, uint8_t *msg, size_t len, size_t soff, size_t slen,
                 const uint8_t sig[16]);
 
-/* A signature made in dir outside the messages we unseal (SPNEGO's mechListMIC): the stream moves.
- */
+/* A signature made in dir outside the messages we unseal (SPNEGO's mechListMIC): the
+ * stream moves. */
 void ntlm_sealer_skip(struct ntlm_sealer *s, int dir);
+
+/* Both streams start again from their keys (SPNEGO, once both mechListMICs are exchanged). */
+bool ntlm_sealer_reset(struct ntlm_sealer *s);
 
 #endif

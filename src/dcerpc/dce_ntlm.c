@@ -201,11 +201,14 @@ void dce_ntlm_auth(struct worker *w, struct dce_ntlm *n, int ep, uint8_t auth_ty
         break;
     case NTLMSSP_AUTHENTICATE: authenticate(w, n, ep, auth_type, value, len, &m); break;
     case NTLMSSP_NONE:
-        /* the server's last SPNEGO token: its mechListMIC is its first signature */
+        /* the server's last SPNEGO token: with its mechListMIC both MICs are exchanged, and
+           both sides start their NTLM streams again (MS-SPNG 3.3.5.1; Samba's
+           gensec_may_reset_crypto) */
         if (auth_type == AUTH_SPNEGO && n->have_keys && ep != n->client_ep &&
-            spnego_has_mic(value, len))
-            ntlm_sealer_skip(&n->sealer, 1);
-        else if (auth_type == AUTH_SPNEGO && !n->have_keys && !n->have_challenge)
+            spnego_has_mic(value, len) && !ntlm_sealer_reset(&n->sealer)) {
+            drop_keys(n);
+            snprintf(n->fail, sizeof n->fail, "unsupported: libgcrypt refused RC4");
+        } else if (auth_type == AUTH_SPNEGO && !n->have_keys && !n->have_challenge)
             snprintf(n->fail, sizeof n->fail, "unsupported: SPNEGO without NTLMSSP (Kerberos)");
         break;
     }

@@ -137,6 +137,7 @@ bool ntlm_sealer_init(struct ntlm_sealer *s, const struct ntlm_keys *k)
             return false;
         }
         memcpy(s->sign[d], k->sign[d], 16);
+        memcpy(s->seal[d], k->seal[d], 16);
     }
     s->flags = k->flags;
     return true;
@@ -197,6 +198,14 @@ int ntlm_unseal(struct ntlm_sealer *s, int dir, uint8_t *msg, size_t len, size_t
         return 0;
     checksum(s, dir, sig + 12, msg + soff, slen, want);
     return memcmp(want, got, 8) == 0 ? 2 : 0;
+}
+
+bool ntlm_sealer_reset(struct ntlm_sealer *s)
+{
+    for (int d = 0; d < 2; d++)
+        if (gcry_cipher_setkey(s->rc4[d], s->seal[d], 16))
+            return false;
+    return true;
 }
 
 void ntlm_sealer_skip(struct ntlm_sealer *s, int dir)

@@ -13,6 +13,9 @@ impacket's ntlm module and written to a secrets file of mode 0600; then:
 - Samba's rpcclient, sealed, over \\pipe\\srvsvc and over TCP (lsarpc):
   decrypted; the server name tshark decodes in NetrServerGetInfo is in the
   stub our rules see;
+- Samba's rpcclient with NTLMSSP inside SPNEGO (auth type 9), each side's
+  last token with a mechListMIC, after which both RC4 streams start again:
+  both calls decrypted, the server names tshark decodes in our stubs;
 - a task over TCP whose registration is sealed in four fragments: each
   unsealed on its own with the stream running on, the task as the client
   sent it; tshark 4.0 decrypts only the first fragment right (the task name
@@ -39,6 +42,7 @@ from test_decoded import Ndr, xml_actions
 ATEXEC = os.path.join(PCAPS, "lab", "atexec_privacy.pcap")
 SAMBA = os.path.join(PCAPS, "lab", "samba_rpcclient_sealed.pcap")
 FRAGMENTED = os.path.join(PCAPS, "lab", "epm_task_privacy_fragmented.pcap")
+SPNEGO = os.path.join(PCAPS, "lab", "samba_rpcclient_spnego_sealed.pcap")
 PASSWORD = "Passw0rd!"
 TASK = "\\oWCFJowo"
 COMMAND = ("cmd.exe", "/C whoami > %windir%\\Temp\\oWCFJowo.tmp 2>&1")
@@ -210,6 +214,29 @@ class NtlmDecrypt(unittest.TestCase):
             validate_record(self, c)
         self.assertEqual(self.sids(recs).count(9917003), 1)
         self.assertEqual(self.stats(recs)["dce_decrypted"], 2)
+        self.assertEqual(self.anomalies(recs), [])
+
+    def test_spnego_with_mechlistmic(self):
+        names = (tshark_field(SPNEGO, "srvsvc.srvsvc_NetSrvGetInfo.server_unc")
+                 + tshark_field(SPNEGO, "srvsvc.srvsvc_NetShareEnumAll.server_unc"))
+        self.assertEqual(names, ["\\\\192.0.2.20", "192.0.2.20"])
+        rules = os.path.join(self.tmp, "spnego.rules")
+        with open(rules, "w") as f:
+            f.write('alert dcerpc any any -> any any (msg:"GetInfo server"; rpc.decrypted; '
+                    'dcerpc.opnum:21; dcerpc.stub_data; content:"%s"; sid:9917004; rev:1;)\n'
+                    % utf16_content(names[0]))
+            f.write('alert dcerpc any any -> any any (msg:"ShareEnumAll server"; rpc.decrypted; '
+                    'dcerpc.opnum:15; dcerpc.stub_data; content:"%s"; sid:9917005; rev:1;)\n'
+                    % utf16_content(names[1]))
+        _, recs, _ = self.sensor(SPNEGO, "--ntlm-secrets", self.secrets, "-S", rules)
+        cs = [c for c in calls(recs) if c["rpcsentry"]["sealed"]]
+        self.assertEqual([c["rpcsentry"]["operation"] for c in cs],
+                         ["NetrServerGetInfo", "NetrShareEnum"])
+        for c in cs:
+            self.assertEqual(c["rpcsentry"]["auth"]["type"], "SPNEGO")
+            self.assertIs(c["rpcsentry"].get("decrypted"), True)
+        sids = self.sids(recs)
+        self.assertEqual((sids.count(9917004), sids.count(9917005)), (1, 1))
         self.assertEqual(self.anomalies(recs), [])
 
     def test_sealed_fragments_over_tcp(self):

@@ -351,6 +351,19 @@ scenario(
                                           "protocol": "ncacn_ip_tcp"}),
            call("lsarpc", "LsarOpenPolicy", "other", sealed=True)])
 
+scenario(
+    "samba_rpcclient_spnego_sealed",
+    title="Samba's rpcclient against Samba over \\pipe\\srvsvc, sealed, NTLMSSP inside SPNEGO",
+    server="samba", auth="DCE/RPC SPNEGO (auth type 9) with NTLMSSP at packet privacy "
+    "([seal,spnego] in the binding string)",
+    steps=[{"argv": ["rpcclient", "ncacn_np:%s[seal,spnego]" % SAMBA_IP, "-U",
+                     "LAB/Administrator%Passw0rd!", "-c", "srvinfo;netshareenumall"]}],
+    note="The NTLMSSP messages ride in SPNEGO tokens, each side's last one with a "
+    "mechListMIC: a signature that moves that side's RC4 stream before the first sealed "
+    "call. Sealed: only the operations are visible without the key.",
+    calls=[call("srvsvc", "NetrServerGetInfo", "other", sealed=True),
+           call("srvsvc", "NetrShareEnum", "other", sealed=True)])
+
 # ---------------------------------------------------------------- running
 
 def sh(cmd, check=True, **kw):
