@@ -284,6 +284,15 @@ class NtlmDecrypt(unittest.TestCase):
         self.assertEqual([a["rpcsentry"]["detail"] for a in an],
                          ["no key for user LAB\\Administrator"])
 
+    def test_several_hashes_for_the_user_the_one_that_proves_is_taken(self):
+        # an entry without a domain (any domain) with an old hash, then the right one
+        both = self.write_secrets("both", "administrator:%s\nlab\\ADMINISTRATOR:%s\n"
+                                  % (nt_hash("OldPassw0rd!"), self.hash))
+        _, recs, _ = self.sensor(ATEXEC, "--ntlm-secrets", both)
+        self.assertTrue(all(c["rpcsentry"].get("decrypted") for c in calls(recs)))
+        self.assertEqual(self.stats(recs)["dce_decrypted"], 4)
+        self.assertEqual(self.anomalies(recs), [])
+
     def test_the_yaml_file_takes_the_same_key(self):
         conf = os.path.join(self.tmp, "rpcsentry.yaml")
         with open(conf, "w") as f:
