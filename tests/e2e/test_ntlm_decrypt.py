@@ -293,6 +293,15 @@ class NtlmDecrypt(unittest.TestCase):
         self.assertEqual(self.stats(recs)["dce_decrypted"], 4)
         self.assertEqual(self.anomalies(recs), [])
 
+    def test_report_shows_the_decrypted_task(self):
+        logdir = os.path.join(self.tmp, "report")
+        os.makedirs(logdir, exist_ok=True)
+        run(["-q", "-r", ATEXEC, "-l", logdir, "--ntlm-secrets", self.secrets])
+        _, out, err = run(["report", os.path.join(logdir, "eve.json")])
+        self.outputs.append(out + err)
+        self.assertIn("%s: %s" % (TASK, " ".join(COMMAND)), out)
+        self.assertNotIn("arguments are encrypted", out)
+
     def test_the_yaml_file_takes_the_same_key(self):
         conf = os.path.join(self.tmp, "rpcsentry.yaml")
         with open(conf, "w") as f:
