@@ -1,6 +1,7 @@
 /*
  * NTLM session security on the published vectors of MS-NLMP 4.2 (4.2.1 common
- * values, 4.2.4 NTLMv2): the AUTHENTICATE_MESSAGE of 4.2.4.3 parsed, the keys
+ * values, 4.2.3 NTLMv1 with extended session security, 4.2.4 NTLMv2): the
+ * AUTHENTICATE_MESSAGE of 4.2.4.3 parsed, the keys
  * derived from the NT hash of "Password", "Plaintext" sealed and signed as
  * 4.2.4.4 shows, then unsealed and verified; a wrong hash, a flipped byte and
  * a wrong sequence refused. And the key store's file rules.
@@ -168,6 +169,47 @@ TEST(ntlm_v2_header_signing_and_wrong_key)
     /* without extended session security: said to be unsupported */
     why = ntlm_derive_keys(bad, server_challenge, &m, m.flags & ~NTLMSSP_F_ESS, &k2);
     CHECK(why && strncmp(why, "unsupported", 11) == 0);
+    ntlm_keys_wipe(&k);
+}
+
+/*
+ * 4.2.3 NTLMv1 with extended session security (NTLM2 session response): 56-bit
+ * sealing, no key exchange, so the checksum is not RC4-encrypted.
+ */
+TEST(ntlm_v1_ess_from_the_spec)
+{
+    if (!init_crypto())
+        return;
+    uint8_t lm[24], nt[24], hash[16];
+    CHECK_EQ(unhex("aaaaaaaaaaaaaaaa00000000000000000000000000000000", lm, sizeof lm), 24);
+    CHECK_EQ(unhex("7537f803ae367128ca458204bde7caf81e97ed2683267232", nt, sizeof nt), 24);
+    CHECK(keys_nt_hash_of_password("Password", hash));
+    struct ntlmssp_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = NTLMSSP_AUTHENTICATE;
+    m.lm = lm, m.lm_len = sizeof lm;
+    m.nt = nt, m.nt_len = sizeof nt;
+    m.unicode = true;
+    uint32_t flags = 0x820a8233u; /* 4.2.3's: 56-bit, ESS, no 128, no KEY_EXCH */
+    struct ntlm_keys k;
+    CHECK(ntlm_derive_keys(hash, server_challenge, &m, flags, &k) == NULL);
+    CHECK(!k.v2);
+    CHECK(eq_hex(k.session_base_key, 16, "d87262b0cde4b1cb7499becccdf10784")); /* 4.2.3.1.2 */
+    CHECK(eq_hex(k.key_exchange_key, 16, "eb93429a8bd952f8b89c55b87f475edc")); /* 4.2.3.1.3 */
+    CHECK(eq_hex(k.sign[0], 16, "60e799be5c72fc92922ae8ebe961fb8d"));          /* 4.2.3.4 */
+    CHECK(eq_hex(k.seal[0], 16, "04dd7f014d8504d265a25cc86a3a7c06"));
+    uint8_t text[18], sig[16];
+    for (int i = 0; i < 9; i++)
+        text[2 * i] = (uint8_t) "Plaintext"[i], text[2 * i + 1] = 0;
+    struct ntlm_sealer tx, rx;
+    CHECK(ntlm_sealer_init(&tx, &k) && ntlm_sealer_init(&rx, &k));
+    ntlm_seal(&tx, 0, text, sizeof text, 0, sizeof text, 0, sig);
+    CHECK(eq_hex(text, sizeof text, "a02372f6530273f3aa1eb90190ce5200c99d"));
+    CHECK(eq_hex(sig, 16, "01000000ff2aeb52f681793a00000000"));
+    CHECK_EQ(ntlm_unseal(&rx, 0, text, sizeof text, 0, sizeof text, sig), 1);
+    CHECK(text[0] == 'P' && text[2] == 'l');
+    ntlm_sealer_clear(&tx);
+    ntlm_sealer_clear(&rx);
     ntlm_keys_wipe(&k);
 }
 
