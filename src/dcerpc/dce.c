@@ -274,7 +274,9 @@ static void call_finish(struct worker *w, struct dce_assoc *a, struct dce_call *
     }
     if (a->t->flow->overlap_conflict)
         c->rec.flags |= RPC_F_OVERLAP;
-    if (c->rec.kind == RPC_KIND_REQUEST && c->rec.sealed && a->ntlm)
+    /* as dce_sealed: calls whose request was seen */
+    if (c->rec.kind == RPC_KIND_REQUEST && c->rec.sealed && a->ntlm &&
+        c->rec.req_ptype != RPC_PTYPE_NONE)
         c->rec.decrypted ? w->stats.dce_decrypted++ : w->stats.dce_decrypt_failed++;
     c->rec.identity = call_identity(a);
     c->rec.res_stub = c->res_stub.data;
