@@ -942,6 +942,8 @@ void dce_gap(struct worker *w, struct dce_assoc *a, int ep)
     buf_clear(&d->acc);
     d->synced = false;
     d->lost = true;
+    if (a->ntlm)
+        dce_ntlm_gap(a->ntlm, ep & 1);
     /* requests still being assembled lost a piece */
     for (struct dce_call *c = a->head; c; c = c->next)
         if (!c->req_done || c->rec.client_ep != (ep & 1))

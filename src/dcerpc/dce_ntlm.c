@@ -31,6 +31,7 @@
 struct dce_ntlm {
     bool have_challenge, have_keys;
     int8_t client_ep; /* -1: not known yet */
+    bool lost[2];     /* bytes of that direction (0: client's) were lost since the keys */
     uint32_t challenge_flags;
     uint8_t server_challenge[8];
     char fail[400]; /* why sealed PDUs cannot be opened ("" while they may be) */
@@ -164,6 +165,7 @@ static void authenticate(struct worker *w, struct dce_ntlm *n, int ep, uint8_t a
         return;
     }
     n->have_keys = true;
+    n->lost[0] = n->lost[1] = false;
     n->fail[0] = '\0';
     /* SPNEGO's mechListMIC beside the AUTHENTICATE is the client's first signature */
     if (auth_type == AUTH_SPNEGO && spnego_has_mic(v, len))
@@ -214,6 +216,12 @@ void dce_ntlm_auth(struct worker *w, struct dce_ntlm *n, int ep, uint8_t auth_ty
     }
 }
 
+void dce_ntlm_gap(struct dce_ntlm *n, int ep)
+{
+    if (n->have_keys)
+        n->lost[ep == n->client_ep ? 0 : 1] = true;
+}
+
 static void failed(struct worker *w, struct dce_ntlm *n, const struct flow_ref *fr, uint32_t *seen,
                    const char *why)
 {
@@ -245,6 +253,11 @@ bool dce_ntlm_unseal(struct worker *w, struct dce_ntlm *n, const struct flow_ref
         return false;
     }
     int dir = ep == n->client_ep ? 0 : 1;
+    if (n->lost[dir]) {
+        failed(w, n, fr, seen,
+               "bytes were lost: the RC4 stream of that direction cannot be followed");
+        return false;
+    }
     size_t sealed_len = s->trailer_off - s->body_off;
     int r = ntlm_unseal(&n->sealer, dir, n->plain.data, signed_len, s->body_off, sealed_len, sig);
     if (!r) {

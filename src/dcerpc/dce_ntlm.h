@@ -26,6 +26,9 @@ void dce_ntlm_free(struct worker *w, struct dce_ntlm *n);
 void dce_ntlm_auth(struct worker *w, struct dce_ntlm *n, int ep, uint8_t auth_type,
                    const uint8_t *value, size_t len);
 
+/* Bytes sent by ep were lost: that direction's RC4 stream can no longer be followed. */
+void dce_ntlm_gap(struct dce_ntlm *n, int ep);
+
 /* One sealed request/response fragment: the PDU and where its parts are. */
 struct dce_sealed_pdu {
     const uint8_t *pdu;

@@ -20,6 +20,8 @@ impacket's ntlm module and written to a secrets file of mode 0600; then:
   unsealed on its own with the stream running on, the task as the client
   sent it; tshark 4.0 decrypts only the first fragment right (the task name
   in it agrees), and loses the stream for the later fragments and calls;
+- the same capture with one sealed fragment's segment left out: the client's
+  stream cannot be followed any more: one anomaly saying so, nothing decrypted;
 - a wrong password: one dcerpc.decrypt_failed anomaly per association with
   the reason, nothing decoded; a key for someone else: "no key for user";
 - a secrets file of mode 0644, or with a malformed line: refused, exit 1,
@@ -31,6 +33,7 @@ impacket's ntlm module and written to a secrets file of mode 0600; then:
 import json
 import os
 import shutil
+import struct
 import stat
 import subprocess
 import tempfile
@@ -56,6 +59,22 @@ def nt_hash(password):
 
 def utf16_content(text):
     return "|" + " ".join("%02x" % b for b in text.encode("utf-16-le")) + "|"
+
+
+def drop_frames(src, dst, drop):
+    """Copies a classic pcap, leaving out the frames numbered in drop (from 1)."""
+    with open(src, "rb") as f:
+        data = f.read()
+    e = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    out, off, n = [data[:24]], 24, 0
+    while off + 16 <= len(data):
+        caplen = struct.unpack(e + "I", data[off + 8:off + 12])[0]
+        n += 1
+        if n not in drop:
+            out.append(data[off:off + 16 + caplen])
+        off += 16 + caplen
+    with open(dst, "wb") as f:
+        f.write(b"".join(out))
 
 
 def tshark_decrypted(pcap):
@@ -263,6 +282,21 @@ class NtlmDecrypt(unittest.TestCase):
         first = bytes.fromhex(out.split()[0].split(",")[0])
         self.assertEqual(len(first), 512)
         self.assertEqual(Ndr(first).unique_string(), cs[0]["rpcsentry"]["args"]["path"])
+
+    def test_a_lost_segment_stops_that_direction(self):
+        gap = os.path.join(self.tmp, "gap.pcap")
+        drop_frames(FRAGMENTED, gap, {23})  # the third fragment of SchRpcRegisterTask
+        _, recs, _ = self.sensor(gap, "--ntlm-secrets", self.secrets)
+        an = self.anomalies(recs)
+        self.assertEqual(len(an), 1)
+        self.assertIn("bytes were lost", an[0]["rpcsentry"]["detail"])
+        cs = [c for c in calls(recs) if c["rpcsentry"]["sealed"]]
+        self.assertEqual(len(cs), 3)
+        for c in cs:
+            self.assertNotIn("decrypted", c["rpcsentry"])
+            self.assertNotIn("args", c["rpcsentry"])
+        st = self.stats(recs)
+        self.assertEqual((st["dce_decrypted"], st["dce_decrypt_failed"]), (0, 3))
 
     def test_wrong_password_one_anomaly_per_association_and_nothing_decoded(self):
         for pcap, assocs in ((ATEXEC, 1), (SAMBA, 2)):
