@@ -16,6 +16,9 @@ impacket's ntlm module and written to a secrets file of mode 0600; then:
 - Samba's rpcclient with NTLMSSP inside SPNEGO (auth type 9), each side's
   last token with a mechListMIC, after which both RC4 streams start again:
   both calls decrypted, the server names tshark decodes in our stubs;
+- a service created, started and deleted over TCP at packet privacy: its
+  name and binary path equal the client's and tshark's (svcctl fields of its
+  own decryption), the story and the default alerts as for a clear one;
 - a task over TCP whose registration is sealed in four fragments: each
   unsealed on its own with the stream running on, the task as the client
   sent it; tshark 4.0 decrypts only the first fragment right (the task name
@@ -46,6 +49,7 @@ ATEXEC = os.path.join(PCAPS, "lab", "atexec_privacy.pcap")
 SAMBA = os.path.join(PCAPS, "lab", "samba_rpcclient_sealed.pcap")
 FRAGMENTED = os.path.join(PCAPS, "lab", "epm_task_privacy_fragmented.pcap")
 SPNEGO = os.path.join(PCAPS, "lab", "samba_rpcclient_spnego_sealed.pcap")
+SERVICE = os.path.join(PCAPS, "lab", "epm_service_privacy.pcap")
 PASSWORD = "Passw0rd!"
 TASK = "\\oWCFJowo"
 COMMAND = ("cmd.exe", "/C whoami > %windir%\\Temp\\oWCFJowo.tmp 2>&1")
@@ -257,6 +261,37 @@ class NtlmDecrypt(unittest.TestCase):
         sids = self.sids(recs)
         self.assertEqual((sids.count(9917004), sids.count(9917005)), (1, 1))
         self.assertEqual(self.anomalies(recs), [])
+
+    def test_sealed_service_creation_over_tcp(self):
+        out = subprocess.run(
+            ["tshark", "-r", SERVICE, "-o", "ntlmssp.nt_password:" + PASSWORD, "-Y",
+             "dcerpc.pkt_type == 0 && svcctl.binarypathname", "-T", "fields", "-e",
+             "frame.number", "-e", "svcctl.servicename", "-e", "svcctl.binarypathname"],
+            capture_output=True, text=True, timeout=300).stdout.split("\n")[0].split("\t")
+        name, path = "LabSealedSvc", "C:\\Windows\\Temp\\labsealed.exe -k run"
+        self.assertEqual(out[1:], [name, path])  # tshark, from its own decryption
+        _, recs, _ = self.sensor(SERVICE, "--ntlm-secrets", self.secrets)
+        cs = [c for c in calls(recs) if c["rpcsentry"]["sealed"]]
+        self.assertEqual([c["rpcsentry"]["operation"] for c in cs],
+                         ["ROpenSCManagerW", "RCreateServiceW", "RStartServiceW",
+                          "RDeleteService", "RCloseServiceHandle", "RCloseServiceHandle"])
+        for c in cs:
+            self.assertIs(c["rpcsentry"].get("decrypted"), True)
+            self.assertEqual(c["rpcsentry"]["result"]["status"], "ERROR_SUCCESS")
+            validate_record(self, c)
+        create = cs[1]["rpcsentry"]
+        self.assertEqual(create["request_pcap_cnt"], int(out[0]))
+        self.assertEqual((create["args"]["service_name"], create["args"]["binary_path"]),
+                         (name, path))
+        # the handle from the creation names the service of the later calls
+        self.assertEqual([c["rpcsentry"]["args"].get("service_name") for c in cs[2:5]],
+                         [name] * 3)
+        story = [r["rpcsentry"]["story"] for r in recs if r["event_type"] == "lateral_movement"]
+        self.assertEqual([(s["name"], s["detail"], s["sealed"]) for s in story],
+                         [(name, path, False)])
+        self.assertIn("RPCSENTRY CREATE svcctl: remote service created (RCreateServiceW)",
+                      [r["alert"]["signature"] for r in recs if r["event_type"] == "alert"])
+        self.assertEqual(self.stats(recs)["dce_decrypted"], 6)
 
     def test_sealed_fragments_over_tcp(self):
         _, recs, _ = self.sensor(FRAGMENTED, "--ntlm-secrets", self.secrets)

@@ -256,6 +256,24 @@ scenario(
                  r"/c ipconfig /all > C:\Windows\Temp\ip.txt", sealed=True))
 
 scenario(
+    "epm_service_privacy",
+    title="ept_map for svcctl, then a service created, started and deleted over TCP, sealed",
+    server="fake", auth="DCE/RPC NTLMSSP at packet privacy (6) on ncacn_ip_tcp",
+    steps=[{"argv": client("epm-service", FAKE_IP, "LabSealedSvc",
+                           r"C:\Windows\Temp\labsealed.exe -k run", "--auth-level", "6")}],
+    note="Sealed: only the operations are visible without the key; with --ntlm-secrets for "
+    "LAB\\Administrator (Passw0rd!) the service name and binary path are read "
+    "(tests/e2e/test_ntlm_decrypt.py).",
+    calls=[call(EPM, "ept_map", "read", **{"interface.uuid":
+                                            "367abb81-9844-35f1-ad32-98f038001003"}),
+           call(SVCCTL, "ROpenSCManagerW", "other", sealed=True),
+           call(SVCCTL, "RCreateServiceW", "create", sealed=True),
+           call(SVCCTL, "RStartServiceW", "execute", sealed=True),
+           call(SVCCTL, "RDeleteService", "delete", sealed=True),
+           call(SVCCTL, "RCloseServiceHandle", "other", sealed=True),
+           call(SVCCTL, "RCloseServiceHandle", "other", sealed=True)])
+
+scenario(
     "at_job",
     title="ATSvc NetrJobAdd, NetrJobEnum, NetrJobDel over \\pipe\\atsvc (at.exe)",
     server="fake", auth="SMB2 session NTLMv2; no RPC-level auth",
