@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """DESIGN.md's stage rule, checked: a stage includes its own headers, the next
 stage's, the record types and the shared utilities; nothing upstream, nothing
-further down. runtime/ and main.c wire the pipeline and may include anything.
+further down. The key store (src/keys, include/rpcsentry/keys.h) stands beside
+the pipeline: transport and dcerpc, the engines that unseal, may include it. runtime/ and main.c wire the pipeline and may include anything.
 
     scripts/check_layers.py            exit 1 on a tie that is not in the list below
     scripts/check_layers.py --list     print every tie against the rule
@@ -32,7 +33,11 @@ HEADER_STAGE = {
     "buf": "util", "cursor": "util", "hash": "util", "uuid": "util", "text": "util",
     "mem": "util", "log": "util", "config": "util", "conffile": "util", "notify": "util",
     "build_config": "util",
+    # the operator's key material (src/keys): loaded once, read by the engines that unseal
+    "keys": "keys",
 }
+# stages beside the pipeline, and which stages may use them
+SIDE = {"keys": ("transport", "dcerpc")}
 FREE = {"record", "util"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"rpcsentry/([a-z_0-9]+)\.h"', re.M)
 
@@ -59,6 +64,8 @@ def allowed(stage, header_stage):
         return True
     if stage in FREE:  # the floor and the utilities include only the floor and utilities
         return False
+    if header_stage in SIDE:
+        return stage in SIDE[header_stage]
     if stage in ORDER and header_stage in ORDER:
         return ORDER.index(header_stage) == ORDER.index(stage) + 1
     return False

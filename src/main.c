@@ -31,6 +31,7 @@
 #include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/hunt.h"
+#include "rpcsentry/keys.h"
 #include "rpcsentry/log.h"
 #include "rpcsentry/notify.h"
 #include "rpcsentry/output.h"
@@ -88,6 +89,8 @@ struct settings {
     unsigned output_wait; /* seconds; 0: the default */
     const char **outputs; /* -o specs */
     size_t noutputs;
+    const char **ntlm_secrets; /* --ntlm-secrets files */
+    size_t nntlm_secrets;
     enum output_format format;
     const char *syslog_target, *syslog_tag;
     size_t queue_cap;
@@ -155,6 +158,7 @@ enum opt_id {
     O_VLAN_TRACKING,
     O_VXLAN_PORT,
     O_GENEVE_PORT,
+    O_NTLM_SECRETS,
 };
 
 /* One table for getopt and the configuration file: keys are the long names. */
@@ -221,6 +225,10 @@ static const struct optdef {
      "repeatable; the default rule set is always loaded first"},
     {"config", O_CONFIG, true, false, "FILE",
      "read settings from FILE (YAML: the long option names as keys)"},
+    {"ntlm-secrets", O_NTLM_SECRETS, true, true, "FILE",
+     "NT hashes to unseal NTLMSSP packet privacy with, one account\n"
+     "a line: [DOMAIN\\]user:rid:LMHASH:NTHASH::: (secretsdump)\n"
+     "or [DOMAIN\\]user:NTHASH; mode 0600 or stricter; repeatable"},
     {"no-default-rules", O_NO_DEFAULT_RULES, false, true, NULL, "load only the -S rules"},
     {"test-rules", O_TEST_RULES, false, false, NULL,
      "check the rule files, report errors as file:line, and exit"},
@@ -447,6 +455,7 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     switch (o->id) {
     case O_READ: st->reads[st->nreads++] = v; break;
     case O_RULES: st->rules[st->nrules++] = v; break;
+    case O_NTLM_SECRETS: st->ntlm_secrets[st->nntlm_secrets++] = v; break;
     case O_IFACE: st->live.iface = v; break;
     case O_AF_XDP: st->xdp.iface = v; break;
     case O_XDP_NATIVE: st->xdp.native = on; break;
@@ -883,7 +892,19 @@ static int run_sensor(int argc, char **argv, struct settings *st)
     } else if (optind < argc) {
         bpf = join_args(argc - optind, argv + optind);
     }
-    return start(st, live, bpf);
+    struct keystore *keys = NULL;
+    if (st->nntlm_secrets) {
+        char err[600];
+        if (!(keys = keys_load_files(st->ntlm_secrets, st->nntlm_secrets, err, sizeof err))) {
+            log_error("--ntlm-secrets: %s", err);
+            free(bpf);
+            return 1;
+        }
+        st->cfg.keys = keys;
+    }
+    rc = start(st, live, bpf);
+    keys_free(keys); /* every key zeroed */
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -898,6 +919,7 @@ int main(int argc, char **argv)
     st->reads = calloc((size_t)argc + 256, sizeof *st->reads);
     st->rules = calloc((size_t)argc + 256, sizeof *st->rules);
     st->outputs = calloc((size_t)argc + 256, sizeof *st->outputs);
+    st->ntlm_secrets = calloc((size_t)argc + 256, sizeof *st->ntlm_secrets);
     st->progress = -1;
     st->log_dir = ".";
     st->default_rules = true;
@@ -908,12 +930,14 @@ int main(int argc, char **argv)
     st->live.snaplen = 65535;
     st->live.buffer_mb = 64;
     st->live.workers = 1;
-    int rc = st->reads && st->rules && st->outputs ? run_sensor(argc, argv, st) : 1;
+    int rc =
+        st->reads && st->rules && st->outputs && st->ntlm_secrets ? run_sensor(argc, argv, st) : 1;
     for (size_t i = 0; i < st->nstrings; i++)
         free(st->strings[i]);
     free(st->reads);
     free(st->rules);
     free(st->outputs);
+    free(st->ntlm_secrets);
     free(st);
     return rc;
 }

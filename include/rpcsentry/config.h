@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct keystore;
+
 struct config {
     /* flows */
     uint32_t flow_max;           /* flow records at most; the idle ones are evicted beyond */
@@ -45,6 +47,9 @@ struct config {
 
     /* behaviour */
     uint64_t hash_seed; /* keyed hash for flow tables */
+
+    /* the operator's keys (--ntlm-secrets), shared read-only; NULL: none, nothing unsealed */
+    const struct keystore *keys;
 };
 
 /*

@@ -106,7 +106,9 @@ struct rpc_call {
     /* authentication seen for this call (request trailer, else the association's) */
     uint8_t auth_type;
     uint8_t auth_level;
-    bool sealed; /* auth level 6: the stub is encrypted */
+    bool sealed;    /* auth level 6: the stub is encrypted */
+    bool decrypted; /* sealed, and every stub fragment so far unsealed with its signature
+                       verified (--ntlm-secrets): the stubs are plaintext */
     const struct rpc_identity *identity;
 
     /* request */

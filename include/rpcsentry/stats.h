@@ -50,6 +50,8 @@
     X(dce_binds)                                                                                   \
     X(dce_unreplied)                                                                               \
     X(dce_sealed)                                                                                  \
+    X(dce_decrypted)                                                                               \
+    X(dce_decrypt_failed)                                                                          \
     X(dce_memcap)                                                                                  \
     X(calls_read)                                                                                  \
     X(calls_create)                                                                                \

@@ -17,6 +17,8 @@
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
 
+#include "dce_ntlm.h"
+
 #define DCE_ACC_MAX (65535 + DCE_HDR_LEN) /* one whole PDU plus the next header */
 
 struct dce_dir {
@@ -30,6 +32,7 @@ struct dce_call {
     struct rpc_call rec;
     struct buf req_stub, res_stub;
     bool req_done;
+    bool decrypt_failed;                 /* a sealed fragment of it could not be unsealed */
     struct rpc_ctx_item items_inline[4]; /* bind items, when few */
     size_t items_alloc;                  /* bytes of rec.items when heap-allocated */
 };
@@ -48,8 +51,9 @@ struct dce_assoc {
     bool hint_epm; /* the hint came from the endpoint mapper, not a pipe name */
     struct rpc_ctx_item hint;
     uint32_t anomalies_seen;
-    void *iface_state; /* what iface's decoders keep (handles) */
-    char sec_addr[48]; /* the server's secondary address from its bind_ack */
+    void *iface_state;     /* what iface's decoders keep (handles) */
+    char sec_addr[48];     /* the server's secondary address from its bind_ack */
+    struct dce_ntlm *ntlm; /* unsealing state: only with a key store (--ntlm-secrets) */
 };
 
 static const struct uuid ndr_syntax =
@@ -261,6 +265,10 @@ static void call_finish(struct worker *w, struct dce_assoc *a, struct dce_call *
     }
     if (a->t->flow->overlap_conflict)
         c->rec.flags |= RPC_F_OVERLAP;
+    /* as dce_sealed: calls whose request was seen */
+    if (c->rec.kind == RPC_KIND_REQUEST && c->rec.sealed && a->ntlm &&
+        c->rec.req_ptype != RPC_PTYPE_NONE)
+        c->rec.decrypted ? w->stats.dce_decrypted++ : w->stats.dce_decrypt_failed++;
     c->rec.identity = call_identity(a);
     c->rec.res_stub = c->res_stub.data;
     c->rec.res_stub_avail = c->res_stub.len;
@@ -293,6 +301,7 @@ void dce_assoc_free(struct worker *w, struct dce_assoc *a)
     if (a->ctxs)
         mem_free(&w->mem, MEM_APP, a->ctxs, (size_t)a->cap_ctxs * sizeof *a->ctxs);
     iface_assoc_state_free(w, a->iface_state);
+    dce_ntlm_free(w, a->ntlm);
     mem_free(&w->mem, MEM_APP, a, sizeof *a);
 }
 
@@ -384,11 +393,14 @@ static void parse_auth(struct worker *w, struct dce_assoc *a, struct pdu *p)
     p->body_end = toff;
 }
 
-/* Learns identity from an NTLMSSP AUTHENTICATE carried in an auth value. */
-static void learn_identity(struct dce_assoc *a, const struct dce_auth *au)
+/* Learns identity from an NTLMSSP AUTHENTICATE carried in an auth value (and, with
+ * a key store, the exchange that unseals). */
+static void learn_identity(struct worker *w, struct dce_assoc *a, int ep, const struct dce_auth *au)
 {
     if (!au->present || !au->value)
         return;
+    if (w->cfg->keys && (a->ntlm || (a->ntlm = dce_ntlm_new(w))))
+        dce_ntlm_auth(w, a->ntlm, ep, au->type, au->value, au->value_len);
     struct rpc_identity id;
     if (ntlmssp_parse(au->value, au->value_len, &id) == NTLMSSP_AUTHENTICATE && id.valid)
         a->identity = id;
@@ -455,7 +467,7 @@ static void handle_bind(struct worker *w, struct dce_assoc *a, int ep, struct pd
         a->auth_level = p->auth.level;
         b->rec.auth_type = p->auth.type;
         b->rec.auth_level = p->auth.level;
-        learn_identity(a, &p->auth);
+        learn_identity(w, a, ep, &p->auth);
     }
     a->bind = b;
 }
@@ -514,7 +526,7 @@ static void handle_bind_ack(struct worker *w, struct dce_assoc *a, int ep, struc
         b->rec.res_ptype = p->h.ptype;
     }
     if (p->auth.present)
-        learn_identity(a, &p->auth);
+        learn_identity(w, a, ep, &p->auth);
     b->rec.res_frags = 1;
     b->rec.res_ts_us = w->now_us;
     b->rec.res_pcap_cnt = w->pcap_cnt;
@@ -626,6 +638,25 @@ static bool stub_slice(struct worker *w, struct dce_assoc *a, struct pdu *p, siz
     return *out != NULL || *len == 0;
 }
 
+/*
+ * A fragment at packet privacy, with a key store: its stub is unsealed and
+ * verified in place of the ciphertext (dce_ntlm.c); a failure leaves the
+ * ciphertext, and the call is not decrypted.
+ */
+static void unseal_fragment(struct worker *w, struct dce_assoc *a, struct dce_call *call, int ep,
+                            const struct pdu *p, size_t start, const uint8_t **stub, size_t *len)
+{
+    if (!p->auth.present || p->auth.level != 6 || !w->cfg->keys)
+        return;
+    if (!a->ntlm && !(a->ntlm = dce_ntlm_new(w)))
+        return;
+    struct dce_sealed_pdu s = {p->c.p, p->h.frag_len,       p->h.auth_len,
+                               start,  p->auth.trailer_off, p->auth.pad_len};
+    if (!dce_ntlm_unseal(w, a->ntlm, a->t->flow, &a->anomalies_seen, ep, &s, stub, len))
+        call->decrypt_failed = true;
+    call->rec.decrypted = !call->decrypt_failed;
+}
+
 static void handle_request(struct worker *w, struct dce_assoc *a, int ep, struct pdu *p)
 {
     struct rd *c = &p->c;
@@ -643,7 +674,8 @@ static void handle_request(struct worker *w, struct dce_assoc *a, int ep, struct
     }
     const uint8_t *stub;
     size_t stub_len;
-    if (!stub_slice(w, a, p, c->off, &stub, &stub_len))
+    size_t stub_start = c->off;
+    if (!stub_slice(w, a, p, stub_start, &stub, &stub_len))
         return;
 
     bool first = p->h.flags & DCE_PFC_FIRST_FRAG, last = p->h.flags & DCE_PFC_LAST_FRAG;
@@ -688,6 +720,7 @@ static void handle_request(struct worker *w, struct dce_assoc *a, int ep, struct
         call_link(a, call);
     }
     struct rpc_call *r = &call->rec;
+    unseal_fragment(w, a, call, ep, p, stub_start, &stub, &stub_len);
     r->req_frags++;
     r->req_stub_len += stub_len;
     if (first && last && call->req_stub.len == 0) {
@@ -754,6 +787,7 @@ static void handle_response(struct worker *w, struct dce_assoc *a, int ep, struc
         const uint8_t *stub;
         size_t stub_len;
         if (stub_slice(w, a, p, c->off, &stub, &stub_len)) {
+            unseal_fragment(w, a, call, ep, p, c->off, &stub, &stub_len);
             r->res_stub_len += stub_len;
             stub_append(w, a, call, &call->res_stub, stub, stub_len);
         }
@@ -786,7 +820,7 @@ static void handle_pdu(struct worker *w, struct dce_assoc *a, int ep, const uint
     case DCE_REQUEST: handle_request(w, a, ep, &p); break;
     case DCE_RESPONSE:
     case DCE_FAULT: handle_response(w, a, ep, &p); break;
-    case DCE_AUTH3: learn_identity(a, &p.auth); break;
+    case DCE_AUTH3: learn_identity(w, a, ep, &p.auth); break;
     case DCE_SHUTDOWN:
     case DCE_CO_CANCEL:
     case DCE_ORPHANED:
@@ -888,6 +922,8 @@ void dce_gap(struct worker *w, struct dce_assoc *a, int ep)
     buf_clear(&d->acc);
     d->synced = false;
     d->lost = true;
+    if (a->ntlm)
+        dce_ntlm_gap(a->ntlm, ep & 1);
     /* requests still being assembled lost a piece */
     for (struct dce_call *c = a->head; c; c = c->next)
         if (!c->req_done || c->rec.client_ep != (ep & 1))

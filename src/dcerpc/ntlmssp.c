@@ -69,3 +69,63 @@ enum ntlmssp_type ntlmssp_parse(const uint8_t *blob, size_t len, struct rpc_iden
     id->valid = true; /* an empty user is an anonymous logon, still worth reporting */
     return NTLMSSP_AUTHENTICATE;
 }
+
+/* A security buffer {len, maxlen, offset} of msg at field_off, as a slice of msg. */
+static const uint8_t *slice_field(const struct rd *msg, size_t field_off, size_t *len)
+{
+    struct rd c = *msg;
+    rd_seek(&c, field_off);
+    uint16_t n = rd_u16le(&c);
+    rd_skip(&c, 2);
+    uint32_t off = rd_u32le(&c);
+    *len = 0;
+    if (!rd_ok(&c) || n == 0)
+        return NULL;
+    struct rd s = *msg;
+    rd_seek(&s, off);
+    const uint8_t *p = rd_take(&s, n);
+    if (p)
+        *len = n;
+    return p;
+}
+
+enum ntlmssp_type ntlmssp_parse_msg(const uint8_t *blob, size_t len, struct ntlmssp_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    enum ntlmssp_type t = ntlmssp_parse(blob, len, NULL);
+    if (t == NTLMSSP_NONE)
+        return t;
+    size_t at = 0;
+    while (at + sizeof sig <= len && memcmp(blob + at, sig, sizeof sig) != 0)
+        at++; /* ntlmssp_parse found it, so this stops on it */
+    struct rd all = rd_init(blob, len);
+    rd_skip(&all, at);
+    struct rd msg = rd_sub(&all, len - at);
+    struct rd c = msg;
+    m->type = t;
+    if (t == NTLMSSP_NEGOTIATE) {
+        rd_seek(&c, 12);
+        m->flags = rd_u32le(&c);
+    } else if (t == NTLMSSP_CHALLENGE) {
+        rd_seek(&c, 20);
+        m->flags = rd_u32le(&c);
+        rd_bytes(&c, m->server_challenge, 8);
+    } else {
+        rd_seek(&c, 60);
+        m->flags = rd_u32le(&c);
+        if (!rd_ok(&c))
+            m->flags = 0; /* very old clients: no flags field */
+        m->lm = slice_field(&msg, 12, &m->lm_len);
+        m->nt = slice_field(&msg, 20, &m->nt_len);
+        m->domain = slice_field(&msg, 28, &m->domain_len);
+        m->user = slice_field(&msg, 36, &m->user_len);
+        m->session_key = slice_field(&msg, 52, &m->session_key_len);
+        m->unicode = m->flags ? (m->flags & NTLMSSP_F_UNICODE) != 0 : true;
+        return t;
+    }
+    if (!rd_ok(&c)) {
+        m->type = NTLMSSP_NONE;
+        return NTLMSSP_NONE;
+    }
+    return t;
+}

@@ -111,6 +111,7 @@ struct rule {
     unsigned n_op_names;
     int transport;              /* -1 any, else enum rpc_transport_kind */
     int sealed;                 /* -1 any, 0, 1 */
+    int decrypted;              /* -1 any, 0, 1: a sealed stub that --ntlm-secrets opened */
     int target;                 /* -1 any, 0, 1 */
     int inferred;               /* rpc.inferred: interface named without its bind; -1 any */
     uint8_t auth_min, auth_max; /* rpc.auth_level range; 0..255 = any */

@@ -328,6 +328,7 @@ struct rule *rule_parse(const char *text, const char *file, unsigned line, char 
     r->line = line;
     r->transport = -1;
     r->sealed = -1;
+    r->decrypted = -1;
     r->target = -1;
     r->inferred = -1;
     r->auth_max = 255;

@@ -679,15 +679,16 @@ static bool kw_arg(struct parse *p, const char *name, char *v, int arg)
     return true;
 }
 
-/* rpc.sealed, rpc.inferred, rpc.target: arg says which */
-enum { BOOL_SEALED, BOOL_INFERRED, BOOL_TARGET };
+/* rpc.sealed, rpc.decrypted, rpc.inferred, rpc.target: arg says which */
+enum { BOOL_SEALED, BOOL_DECRYPTED, BOOL_INFERRED, BOOL_TARGET };
 static bool kw_bool(struct parse *p, const char *name, char *v, int arg)
 {
     struct rule *r = p->r;
     return parse_bool_kw(p, name, v,
-                         arg == BOOL_SEALED     ? &r->sealed
-                         : arg == BOOL_INFERRED ? &r->inferred
-                                                : &r->target);
+                         arg == BOOL_SEALED      ? &r->sealed
+                         : arg == BOOL_DECRYPTED ? &r->decrypted
+                         : arg == BOOL_INFERRED  ? &r->inferred
+                                                 : &r->target);
 }
 
 static bool kw_class(struct parse *p, const char *name, char *v, int arg)
@@ -795,6 +796,7 @@ static const struct keyword {
     {"rpc.operation", NULL, NULL, kw_names, BUF_OPERATION},
     {"rpc.arg", NULL, " needs a path (e.g. rpc.arg:args.binary_path)", kw_arg, 0},
     {"rpc.sealed", NULL, NULL, kw_bool, BOOL_SEALED},
+    {"rpc.decrypted", NULL, NULL, kw_bool, BOOL_DECRYPTED},
     {"rpc.inferred", NULL, NULL, kw_bool, BOOL_INFERRED},
     {"rpc.target", NULL, NULL, kw_bool, BOOL_TARGET},
     {"rpc.class", NULL, " needs a value", kw_class, 0},

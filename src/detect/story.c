@@ -317,7 +317,9 @@ static uint32_t step_of(const struct rpc_call *c, uint8_t *domain)
         case 11:
         case 23:
             /* only a new binary makes a change an execution vehicle */
-            return c->sealed || args_get(c->args, ARGS(ARG_BINARY_PATH)) ? ST_CHANGE : 0;
+            return (c->sealed && !c->decrypted) || args_get(c->args, ARGS(ARG_BINARY_PATH))
+                       ? ST_CHANGE
+                       : 0;
         case 19:
         case 31: return ST_START;
         case 2: return ST_DELETE;
@@ -420,7 +422,7 @@ static void note(struct worker *w, const struct rpc_call *c)
     st->transport = c->transport;
     st->ts_us = now;
     st->pcap_cnt = c->res_pcap_cnt ? c->res_pcap_cnt : c->req_pcap_cnt;
-    st->sealed |= c->sealed;
+    st->sealed |= c->sealed && !c->decrypted; /* a decrypted piece names what it did */
     st->over_smb = c->transport->kind == RPC_TRANSPORT_NP;
     /* an anonymous or null session names no one: "DOMAIN\\" alone is not a user */
     if (c->identity && c->identity->valid && c->identity->user[0] && !st->user[0])

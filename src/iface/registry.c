@@ -103,7 +103,7 @@ static void classify(struct rpc_call *call)
 static bool run_decoder(struct worker *w, struct rpc_call *call, iface_decode_fn fn,
                         const uint8_t *stub, size_t len)
 {
-    if (!fn || call->sealed || !stub || len == 0)
+    if (!fn || (call->sealed && !call->decrypted) || !stub || len == 0)
         return false;
     if (!call->args && !(call->args = args_new(&w->mem))) {
         /* even the reserve is spent: the record says its arguments were not read */
@@ -125,8 +125,9 @@ static bool run_decoder(struct worker *w, struct rpc_call *call, iface_decode_fn
  */
 static void read_status(struct worker *w, struct rpc_call *call)
 {
-    if (!call->iface || !call->iface->target || call->sealed || call->res_ptype != 2 ||
-        call->res_stub_avail < 4 || call->res_stub_len != call->res_stub_avail)
+    if (!call->iface || !call->iface->target || (call->sealed && !call->decrypted) ||
+        call->res_ptype != 2 || call->res_stub_avail < 4 ||
+        call->res_stub_len != call->res_stub_avail)
         return;
     struct rd c = rd_init(call->res_stub, call->res_stub_avail);
     rd_seek(&c, call->res_stub_avail - 4);
@@ -138,7 +139,7 @@ static void read_status(struct worker *w, struct rpc_call *call)
 void iface_request(struct worker *w, struct rpc_call *call)
 {
     classify(call);
-    if (call->iface && call->iface->target && call->sealed && call->op &&
+    if (call->iface && call->iface->target && call->sealed && !call->decrypted && call->op &&
         call->cls == RPC_CLASS_CREATE && call->iface == &iface_tsch && call->opnum == 1)
         call->class_detail = "create_or_update"; /* the flags that would say are sealed */
     if (call->op &&

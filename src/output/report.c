@@ -147,7 +147,9 @@ static void take_call(struct report *r, const cJSON *rec, const cJSON *x)
     a->what = dup_or_null(name);
     const char *bin = str_at(args, ARG_BINARY_PATH);
     a->detail = bin ? strdup(bin) : task_command(args);
-    a->sealed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "sealed"));
+    /* a sealed call opened with --ntlm-secrets has its arguments: not "encrypted" */
+    a->sealed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "sealed")) &&
+                !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "decrypted"));
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(x, "result");
     a->failed = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(res, "success"));
     const cJSON *fid = cJSON_GetObjectItemCaseSensitive(rec, "flow_id");

@@ -1,15 +1,29 @@
 /*
  * The DCE/RPC engine on its own: the input is cut into chunks, each fed to
  * one direction: [direction+flags byte][u16 length][bytes]. Flag 0x80 of
- * the first byte declares a gap before the chunk.
+ * the first byte declares a gap before the chunk. A key store holds the lab
+ * account's NT hash (LAB\Administrator, Passw0rd!), so that every NTLMSSP
+ * exchange goes through the unsealing state (src/dcerpc/dce_ntlm.c), and the
+ * sealed lab captures among the seeds decrypt.
  */
 #include "fuzz_common.h"
 #include "rpcsentry/dcerpc.h"
+#include "rpcsentry/keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct worker *w = fuzz_worker();
+    static struct keystore *ks;
+    if (!ks) {
+        char err[256];
+        uint8_t h[KEYS_NT_HASH_LEN];
+        if (!keys_crypto_init(err, sizeof err) || !(ks = keys_new()) ||
+            !keys_nt_hash_of_password("Passw0rd!", h) ||
+            !keys_add_nt_hash(ks, "LAB", "Administrator", h))
+            abort();
+        fuzz_cfg.keys = ks;
+    }
     static struct flow_ref ref_flow; /* the flow a call belongs to: no flow record needed */
     uint64_t tx = 0;
     struct rpc_transport t = {.kind = RPC_TRANSPORT_TCP, .flow = &ref_flow, .tx_counter = &tx};

@@ -89,6 +89,7 @@ def write(outdir, target, name, data):
 def main():
     outdir = sys.argv[1]
     caps = sys.argv[2:] or sorted(glob.glob(os.path.join(ROOT, "pcaps", "*.pcap")) +
+                                  glob.glob(os.path.join(ROOT, "pcaps", "lab", "*.pcap")) +
                                   glob.glob(os.path.join(ROOT, "..", "shared", "pcaps", "*.pcap*")))
     for path in caps:
         name = os.path.basename(path)

@@ -239,6 +239,41 @@ scenario(
                  r"/c hostname > C:\Windows\Temp\h.txt"))
 
 scenario(
+    "epm_task_privacy_fragmented",
+    title="ept_map, then a task over TCP at packet privacy, its registration in sealed fragments",
+    server="fake", auth="DCE/RPC NTLMSSP at packet privacy (6) on ncacn_ip_tcp",
+    steps=[{"argv": client("epm-task", FAKE_IP, r"\LabSealedTask", r"C:\Windows\System32\cmd.exe",
+                           r"/c ipconfig /all > C:\Windows\Temp\ip.txt", "--auth-level", "6",
+                           "--max-frag", "512")}],
+    note="The client sends SchRpcRegisterTask in fragments of at most 512 stub bytes, each "
+    "sealed and signed on its own, the RC4 stream running on from one to the next. Sealed: "
+    "only the operations are visible without the key; with --ntlm-secrets for "
+    "LAB\\Administrator (Passw0rd!) the task name and command are read "
+    "(tests/e2e/test_ntlm_decrypt.py).",
+    calls=[call(EPM, "ept_map", "read", **{"interface.uuid":
+                                            "86d35949-83c9-4044-b424-db363231fd0c"})]
+    + task_calls(r"\LabSealedTask", r"C:\Windows\System32\cmd.exe",
+                 r"/c ipconfig /all > C:\Windows\Temp\ip.txt", sealed=True))
+
+scenario(
+    "epm_service_privacy",
+    title="ept_map for svcctl, then a service created, started and deleted over TCP, sealed",
+    server="fake", auth="DCE/RPC NTLMSSP at packet privacy (6) on ncacn_ip_tcp",
+    steps=[{"argv": client("epm-service", FAKE_IP, "LabSealedSvc",
+                           r"C:\Windows\Temp\labsealed.exe -k run", "--auth-level", "6")}],
+    note="Sealed: only the operations are visible without the key; with --ntlm-secrets for "
+    "LAB\\Administrator (Passw0rd!) the service name and binary path are read "
+    "(tests/e2e/test_ntlm_decrypt.py).",
+    calls=[call(EPM, "ept_map", "read", **{"interface.uuid":
+                                            "367abb81-9844-35f1-ad32-98f038001003"}),
+           call(SVCCTL, "ROpenSCManagerW", "other", sealed=True),
+           call(SVCCTL, "RCreateServiceW", "create", sealed=True),
+           call(SVCCTL, "RStartServiceW", "execute", sealed=True),
+           call(SVCCTL, "RDeleteService", "delete", sealed=True),
+           call(SVCCTL, "RCloseServiceHandle", "other", sealed=True),
+           call(SVCCTL, "RCloseServiceHandle", "other", sealed=True)])
+
+scenario(
     "at_job",
     title="ATSvc NetrJobAdd, NetrJobEnum, NetrJobDel over \\pipe\\atsvc (at.exe)",
     server="fake", auth="SMB2 session NTLMv2; no RPC-level auth",
@@ -333,6 +368,19 @@ scenario(
            call(EPM, "ept_map", "read", **{"interface.uuid": "12345778-1234-abcd-ef00-0123456789ab",
                                           "protocol": "ncacn_ip_tcp"}),
            call("lsarpc", "LsarOpenPolicy", "other", sealed=True)])
+
+scenario(
+    "samba_rpcclient_spnego_sealed",
+    title="Samba's rpcclient against Samba over \\pipe\\srvsvc, sealed, NTLMSSP inside SPNEGO",
+    server="samba", auth="DCE/RPC SPNEGO (auth type 9) with NTLMSSP at packet privacy "
+    "([seal,spnego] in the binding string)",
+    steps=[{"argv": ["rpcclient", "ncacn_np:%s[seal,spnego]" % SAMBA_IP, "-U",
+                     "LAB/Administrator%Passw0rd!", "-c", "srvinfo;netshareenumall"]}],
+    note="The NTLMSSP messages ride in SPNEGO tokens, each side's last one with a "
+    "mechListMIC: a signature that moves that side's RC4 stream before the first sealed "
+    "call. Sealed: only the operations are visible without the key.",
+    calls=[call("srvsvc", "NetrServerGetInfo", "other", sealed=True),
+           call("srvsvc", "NetrShareEnum", "other", sealed=True)])
 
 # ---------------------------------------------------------------- running
 

@@ -7,10 +7,11 @@ tools do not do:
       its binary path at NEWPATH (ChangeServiceConfigW), start it, put the old
       path back (the "fileless" lateral movement of SCShell and
       PCAP-ATTACK's ChangeServiceConfigA)
-  epm-task TARGET TASKNAME COMMAND ARGS [--auth-level L]
+  epm-task TARGET TASKNAME COMMAND ARGS [--auth-level L] [--max-frag N]
       ept_map for ITaskSchedulerService over ncacn_ip_tcp on TARGET:135, then
       to the port it named: SchRpcRegisterTask, SchRpcRun, SchRpcDelete
       (schtasks /s over TCP)
+  epm-service TARGET NAME BINPATH [--auth-level L]
   epm-lsa TARGET
       ept_map for lsarpc (a real Samba endpoint) on TARGET:135, then to its
       dynamic port with packet privacy: LsarOpenPolicy2, LsarClose
@@ -114,10 +115,30 @@ def epm_task(a):
     binding = ept_map(a.target, tsch.MSRPC_UUID_TSCHS)
     dce = tcp_dce(binding, a.auth_level)
     dce.bind(tsch.MSRPC_UUID_TSCHS)
+    if a.max_frag:
+        dce.set_max_fragment_size(a.max_frag)  # requests in fragments, each sealed on its own
     xml = TASK_XML % (esc(a.command), esc(a.arguments))
     tsch.hSchRpcRegisterTask(dce, a.task, xml, tsch.TASK_CREATE, NULL, tsch.TASK_LOGON_NONE)
     tsch.hSchRpcRun(dce, a.task)
     tsch.hSchRpcDelete(dce, a.task)
+    dce.disconnect()
+
+
+def epm_service(a):
+    """A service created, started and deleted over ncacn_ip_tcp (the port ept_map names)."""
+    binding = ept_map(a.target, scmr.MSRPC_UUID_SCMR)
+    dce = tcp_dce(binding, a.auth_level)
+    dce.bind(scmr.MSRPC_UUID_SCMR)
+    scm = scmr.hROpenSCManagerW(dce)["lpScHandle"]
+    svc = scmr.hRCreateServiceW(dce, scm, a.name + "\0", a.name + "\0",
+                                lpBinaryPathName=a.path + "\0")["lpServiceHandle"]
+    try:
+        scmr.hRStartServiceW(dce, svc)
+    except DCERPCException as e:
+        print("RStartServiceW: %s" % e)
+    scmr.hRDeleteService(dce, svc)
+    scmr.hRCloseServiceHandle(dce, svc)
+    scmr.hRCloseServiceHandle(dce, scm)
     dce.disconnect()
 
 
@@ -163,7 +184,14 @@ def main():
     p.add_argument("command")
     p.add_argument("arguments")
     p.add_argument("--auth-level", type=int, default=RPC_C_AUTHN_LEVEL_CONNECT)
+    p.add_argument("--max-frag", type=int, default=0)
     p.set_defaults(fn=epm_task)
+    p = sub.add_parser("epm-service")
+    p.add_argument("target")
+    p.add_argument("name")
+    p.add_argument("path")
+    p.add_argument("--auth-level", type=int, default=RPC_C_AUTHN_LEVEL_CONNECT)
+    p.set_defaults(fn=epm_service)
     p = sub.add_parser("epm-lsa")
     p.add_argument("target")
     p.set_defaults(fn=epm_lsa)

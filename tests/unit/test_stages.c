@@ -538,7 +538,7 @@ static void handshake(struct stage_run *r, struct conn *k)
 TEST(stream_out_of_order_with_a_conflicting_overlap_and_the_flow_record)
 {
     struct stage_run *r = stage_start();
-    struct conn k;
+    struct conn k = {.cport = 50000};
     handshake(r, &k);
     struct bytes bind = {.n = 0}, ack = {.n = 0}, req = {.n = 0}, res = {.n = 0};
     bind_pdu(&bind, 1);
