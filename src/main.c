@@ -159,6 +159,9 @@ enum opt_id {
     O_VXLAN_PORT,
     O_GENEVE_PORT,
     O_NTLM_SECRETS,
+    O_DEFRAG_POLICY,
+    O_DEFRAG_MEMCAP,
+    O_DEFRAG_TIMEOUT,
 };
 
 /* One table for getopt and the configuration file: keys are the long names. */
@@ -252,6 +255,14 @@ static const struct optdef {
      "IPv4/TCP/UDP checksum is dropped, as Suricata's -k all"},
     {"memcap", O_MEMCAP, true, true, "BYTES",
      "global cap on buffered state (default 192M; k/M/G suffixes)"},
+    {"defrag-policy", O_DEFRAG_POLICY, true, true, "POLICY",
+     "whose bytes overlapping IP fragments keep, as the host would:\n"
+     "windows (default), linux, bsd, first or last"},
+    {"defrag-memcap", O_DEFRAG_MEMCAP, true, true, "BYTES",
+     "IP fragments waiting for their datagram, at most (default 16M;\n"
+     "never more than a quarter of --memcap)"},
+    {"defrag-timeout", O_DEFRAG_TIMEOUT, true, true, "SECONDS",
+     "a datagram's fragments wait this long for the rest (default 60)"},
     {"vlan-tracking", O_VLAN_TRACKING, false, true, NULL,
      "the outer VLAN tag is part of the flow key, as Suricata's\n"
      "vlan.use-for-tracking (default: not, so that a connection whose\n"
@@ -381,12 +392,15 @@ static int apply_number(struct settings *st, const struct optdef *o, const char 
     case O_MEMCAP:
     case O_STUB_MAX:
     case O_OUTPUT_QUEUE:
+    case O_DEFRAG_MEMCAP:
         if (!parse_size(v, &sz) || sz == 0) {
             log_error("%s: %s: not a size: %s", where, o->name, v);
             return 2;
         }
         if (o->id == O_MEMCAP)
             st->cfg.memcap = sz;
+        else if (o->id == O_DEFRAG_MEMCAP)
+            st->cfg.defrag_memcap = sz;
         else if (o->id == O_OUTPUT_QUEUE)
             st->queue_cap = sz;
         else
@@ -401,6 +415,7 @@ static int apply_number(struct settings *st, const struct optdef *o, const char 
     case O_XDP_FRAMES:
     case O_XDP_QUEUES:
     case O_OUTPUT_WAIT:
+    case O_DEFRAG_TIMEOUT:
     case O_TCP_TIMEOUT: {
         long lo = o->id == O_STATS_INTERVAL ? 0 : 1;
         long hi = o->id == O_WORKERS || o->id == O_XDP_QUEUES ? MAX_WORKERS
@@ -428,6 +443,8 @@ static int apply_number(struct settings *st, const struct optdef *o, const char 
             st->xdp.queues = (int)n;
         else if (o->id == O_OUTPUT_WAIT)
             st->output_wait = (unsigned)n;
+        else if (o->id == O_DEFRAG_TIMEOUT)
+            st->cfg.defrag_timeout = (uint32_t)n;
         else
             st->cfg.tcp_timeout_est = (uint32_t)n;
         break;
@@ -513,6 +530,18 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_QUIET: st->quiet = on; break;
     case O_SEPARATE: st->separate = on; break;
     case O_VLAN_TRACKING: st->decode.vlan_tracking = on; break;
+    case O_DEFRAG_POLICY: {
+        static const char *const names[] = {"windows", "linux", "bsd", "first", "last"};
+        size_t i = 0;
+        while (i < 5 && strcmp(v, names[i]) != 0)
+            i++;
+        if (i == 5) {
+            log_error("%s: defrag-policy: windows, linux, bsd, first or last, not %s", where, v);
+            return 2;
+        }
+        st->cfg.defrag_policy = (uint8_t)i; /* enum defrag_policy's order */
+        break;
+    }
     case O_VERBOSE:
         if (on)
             log_threshold = log_threshold < LOG_DEBUG ? log_threshold + 1 : LOG_DEBUG;

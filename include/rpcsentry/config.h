@@ -44,6 +44,9 @@ struct config {
 
     /* decode */
     uint8_t checksum_checks; /* enum checksum_mode */
+    uint8_t defrag_policy;   /* enum defrag_policy: whose bytes overlapping IP fragments keep */
+    uint32_t defrag_timeout; /* seconds a datagram waits for its fragments */
+    size_t defrag_memcap;    /* cap on fragments waiting, all datagrams */
 
     /* behaviour */
     uint64_t hash_seed; /* keyed hash for flow tables */
@@ -51,6 +54,9 @@ struct config {
     /* the operator's keys (--ntlm-secrets), shared read-only; NULL: none, nothing unsealed */
     const struct keystore *keys;
 };
+
+/* IP reassembly's overlap policies (decode/defrag.c): as these hosts reassemble. */
+enum defrag_policy { DEFRAG_WINDOWS, DEFRAG_LINUX, DEFRAG_BSD, DEFRAG_FIRST, DEFRAG_LAST };
 
 /*
  * Which packets with a wrong checksum are not used. A host that leaves

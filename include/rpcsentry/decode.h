@@ -55,6 +55,9 @@ static inline bool decode_may_answer(const struct packet *p, enum decode_result 
 /* Parses p->data per p->linktype and fills the decoded fields. Pure. */
 enum decode_result decode_layers(struct packet *p);
 
+/* Frees the worker's decode state (fragments waiting for their datagram). */
+void decode_worker_free(struct worker *w);
+
 /* Stage entry: decodes, counts, and hands TCP/UDP packets to the flow stage. */
 void decode_packet(struct worker *w, struct packet *p);
 

@@ -15,6 +15,7 @@ enum mem_cat {
     MEM_FLOW,   /* flow records */
     MEM_STREAM, /* TCP out-of-order segments */
     MEM_APP,    /* application-layer buffers: DCE/RPC PDUs and stubs, SMB */
+    MEM_DEFRAG, /* IP fragments waiting for their datagram */
     MEM_ARGS,   /* decoded arguments of calls; may pass the global cap by a sixteenth
                    of it, so that a flood that fills the cap does not hide the arguments
                    of the creation it was meant to hide */

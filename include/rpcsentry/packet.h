@@ -77,6 +77,14 @@ struct packet {
     uint32_t l3_len;
     const uint8_t *l4; /* the TCP/UDP header, and the segment's length to the IP end */
     uint32_t l4_len;
+    /* DECODE_FRAGMENT: the fragment, for reassembly (decode/defrag.c) */
+    const uint8_t *frag_data; /* its data, frag_len octets at frag_off of the datagram's */
+    uint32_t frag_len, frag_off;
+    uint32_t frag_id;      /* identification (IPv4: 16 bits) */
+    bool frag_more;        /* more fragments follow */
+    uint8_t frag_proto;    /* the protocol (IPv6: the fragment header's next header) */
+    uint16_t frag_hdr_len; /* octets from l3 to the data (IPv6: to the fragment header) */
+    uint16_t frag_nh_at;   /* IPv6: offset from l3 of the next-header octet naming it */
 };
 
 /*

@@ -27,6 +27,11 @@
     X(decode_nsh)                                                                                  \
     X(decode_fabricpath)                                                                           \
     X(decode_unknown_encap)                                                                        \
+    X(defrag_fragments)                                                                            \
+    X(defrag_reassembled)                                                                          \
+    X(defrag_timeouts)                                                                             \
+    X(defrag_memcap)                                                                               \
+    X(defrag_dropped)                                                                              \
     X(flows_created)                                                                               \
     X(flows_timed_out)                                                                             \
     X(flows_evicted)                                                                               \

@@ -64,6 +64,9 @@ static inline int flow_key_alen(const struct flow_key *k)
  */
 #define ANOMALY_TYPES(X)                                                                           \
     X(ANOM_DECODE_UNKNOWN_ENCAP, "decode", "decoder.unknown_encapsulation", NULL, true)            \
+    X(ANOM_DEFRAG_OVERLAP, "decode", "defrag.overlap_conflict", NULL, true)                        \
+    X(ANOM_DEFRAG_TINY_FIRST, "decode", "defrag.tiny_first_fragment", NULL, true)                  \
+    X(ANOM_DEFRAG_TOO_LARGE, "decode", "defrag.too_large", NULL, true)                             \
     X(ANOM_STREAM_GAP, "stream", "stream.reassembly_gap", NULL, true)                              \
     X(ANOM_STREAM_OVERLAP, "stream", "stream.reassembly_overlap", NULL, true)                      \
     X(ANOM_STREAM_OOO_MEMCAP, "stream", "stream.out_of_order_memcap", NULL, true)                  \

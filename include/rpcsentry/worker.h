@@ -21,6 +21,7 @@ struct detect;
 struct smb_registry;
 struct epm_table;
 struct appid;
+struct defrag;
 struct runtime_shared;
 struct story_table;
 struct rpc_call;
@@ -42,6 +43,7 @@ struct worker {
     size_t scratch_len;
     struct epm_table *epm;       /* ports the endpoint mapper announced (iface/epm.c) */
     struct appid *appid;         /* nDPI, or NULL (flow/appid.c) */
+    struct defrag *defrag;       /* IP reassembly (decode/defrag.c); NULL until a fragment */
     struct story_table *stories; /* calls adding up to an execution (detect) */
 
     /* the capture clock and position: the packet being handled */

@@ -167,7 +167,7 @@ enum decode_result decode_ip(struct packet *p, struct rd *c)
         size_t ihl = (size_t)(vihl & 15) * 4;
         rd_skip(c, 1);
         uint16_t total = rd_u16be(c);
-        rd_skip(c, 2);
+        uint16_t id = rd_u16be(c);
         uint16_t frag = rd_u16be(c);
         rd_skip(c, 1);
         uint8_t proto = rd_u8(c);
@@ -190,8 +190,17 @@ enum decode_result decode_ip(struct packet *p, struct rd *c)
         apply_ip_length(p, c, start, total);
         p->l3 = c->p + start;
         p->l3_len = (uint32_t)(c->len - start);
-        if (frag & 0x3fff) /* MF or a fragment offset */
+        if (frag & 0x3fff) { /* MF or a fragment offset */
+            p->frag_id = id;
+            p->frag_off = (uint32_t)(frag & 0x1fff) * 8;
+            p->frag_more = frag & 0x2000;
+            p->frag_proto = proto;
+            p->frag_hdr_len = (uint16_t)ihl;
+            p->frag_nh_at = 0;
+            p->frag_len = (uint32_t)rd_left(c);
+            p->frag_data = rd_take(c, p->frag_len);
             return DECODE_FRAGMENT;
+        }
         return decode_l4(p, c, proto);
     }
     if ((vihl >> 4) == 6) {
@@ -207,7 +216,9 @@ enum decode_result decode_ip(struct packet *p, struct rd *c)
         apply_ip_length(p, c, start + 40, plen);
         p->l3 = c->p + start;
         p->l3_len = (uint32_t)(c->len - start);
+        size_t nh_at = 6; /* where the next-header octet naming the current header is */
         for (int hops = 0; hops < 16; hops++) {
+            size_t here = c->off - start;
             switch (next) {
             case 0:   /* hop-by-hop */
             case 43:  /* routing */
@@ -219,23 +230,35 @@ enum decode_result decode_ip(struct packet *p, struct rd *c)
                 next = rd_u8(c);
                 uint8_t len = rd_u8(c);
                 rd_skip(c, (size_t)len * 8 + 6);
+                nh_at = here;
                 break;
             }
             case 44: { /* fragment */
                 next = rd_u8(c);
                 rd_skip(c, 1);
                 uint16_t off = rd_u16be(c);
-                rd_skip(c, 4);
+                uint32_t id = rd_u32be(c);
                 if (!rd_ok(c))
                     return DECODE_TRUNCATED;
-                if (off & 0xfff9) /* offset or M flag */
+                if (off & 0xfff9) { /* offset or M flag */
+                    p->frag_id = id;
+                    p->frag_off = off & 0xfff8;
+                    p->frag_more = off & 1;
+                    p->frag_proto = next;
+                    p->frag_hdr_len = (uint16_t)here;
+                    p->frag_nh_at = (uint16_t)nh_at;
+                    p->frag_len = (uint32_t)rd_left(c);
+                    p->frag_data = rd_take(c, p->frag_len);
                     return DECODE_FRAGMENT;
+                }
+                nh_at = here;
                 break;
             }
             case 51: { /* authentication header */
                 next = rd_u8(c);
                 uint8_t len = rd_u8(c);
                 rd_skip(c, ((size_t)len + 2) * 4 - 2);
+                nh_at = here;
                 break;
             }
             default:
@@ -270,6 +293,8 @@ enum decode_result decode_layers(struct packet *p)
     p->encap_depth = 0;
     p->encaps = 0;
     p->encap_what = 0;
+    p->frag_data = NULL;
+    p->frag_len = 0;
     enum decode_result r = decode_link(p, &c);
     p->key_vlan = decode_opts.vlan_tracking && p->vlan_cnt ? p->vlan[0] : 0;
     return r;
@@ -336,11 +361,20 @@ static void count_encaps(struct worker *w, uint16_t encaps)
 }
 
 /* Counts a decoded packet; true when it goes on to the flow stage. */
+static bool judged(struct worker *w, const struct packet *p, enum decode_result r);
+
+/* Counts a captured frame decoded to r; true when it goes on to the flow stage. */
 static bool decoded(struct worker *w, const struct packet *p, enum decode_result r)
 {
     w->frame_may_answer = decode_may_answer(p, r);
     w->stats.packets++;
     w->stats.bytes += p->wirelen;
+    return judged(w, p, r);
+}
+
+/* The same for a frame or a datagram rebuilt from fragments (counted as its frames were). */
+static bool judged(struct worker *w, const struct packet *p, enum decode_result r)
+{
     if (p->encaps)
         count_encaps(w, p->encaps);
     switch (r) {
@@ -369,12 +403,47 @@ static bool decoded(struct worker *w, const struct packet *p, enum decode_result
     return false;
 }
 
+/*
+ * A fragment: into the reassembly; the datagram it completes is decoded and
+ * handed on as a packet of its own, with the frame's VLAN tags. A datagram
+ * may carry a tunnel whose inner packet is a fragment again: that one goes
+ * into the reassembly too (a second level, no more).
+ */
+static void fragment(struct worker *w, const struct packet *p)
+{
+    struct packet whole, inner;
+    const struct packet *f = p;
+    for (int level = 0; level < 2; level++) {
+        if (!defrag_packet(w, f, &whole))
+            return;
+        enum decode_result r = decode_layers(&whole);
+        whole.vlan[0] = p->vlan[0], whole.vlan[1] = p->vlan[1];
+        whole.vlan_cnt = p->vlan_cnt, whole.key_vlan = p->key_vlan;
+        if (r == DECODE_FRAGMENT && level == 0) {
+            inner = whole;
+            f = &inner;
+            continue;
+        }
+        if (judged(w, &whole, r))
+            flow_packet(w, &whole);
+        return;
+    }
+}
+
 void decode_packet(struct worker *w, struct packet *p)
 {
     if (p->ts_us > w->clock_us)
         w->clock_us = p->ts_us;
-    if (decoded(w, p, decode_layers(p)))
+    enum decode_result r = decode_layers(p);
+    if (decoded(w, p, r))
         flow_packet(w, p);
+    else if (r == DECODE_FRAGMENT)
+        fragment(w, p);
+}
+
+void decode_worker_free(struct worker *w)
+{
+    defrag_free(w);
 }
 
 void decode_ahead(struct worker *w, struct packet_ahead *a)
@@ -391,6 +460,8 @@ void decode_packet_ahead(struct worker *w, struct packet_ahead *a)
 {
     if (decoded(w, &a->p, a->r))
         flow_packet_keyed(w, &a->p, &a->k, a->h);
+    else if (a->r == DECODE_FRAGMENT)
+        fragment(w, &a->p);
 }
 
 void decode_prefetch(struct worker *w, const struct packet_ahead *a, int step)

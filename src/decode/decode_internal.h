@@ -10,6 +10,8 @@
 #define ETH_TEB 0x6558 /* transparent Ethernet bridging: an Ethernet frame follows */
 #define ETH_MPLS 0x8847
 
+struct worker;
+
 extern struct decode_opts decode_opts;
 
 /* An IP packet at the cursor (version from its first nibble). */
@@ -31,6 +33,15 @@ bool decode_udp_tunnel(struct packet *p, struct rd *c, uint16_t dport, enum deco
 enum decode_result decode_mpls_payload(struct packet *p, struct rd *c);
 enum decode_result decode_nsh(struct packet *p, struct rd *c);
 enum decode_result decode_fabricpath(struct packet *p, struct rd *c);
+
+/*
+ * A fragment (p from decode_layers, DECODE_FRAGMENT) into the worker's
+ * reassembly; when it completes a datagram, out is the datagram as a raw IP
+ * packet (its bytes in the worker's buffer, until the next call) and is
+ * returned; NULL otherwise.
+ */
+const struct packet *defrag_packet(struct worker *w, const struct packet *p, struct packet *out);
+void defrag_free(struct worker *w);
 
 /* Kinds of encapsulation_what: the layer, and the number it did not know. */
 #define ENCAP_WHAT(kind, n) ((uint32_t)(kind) << 24 | ((uint32_t)(n)&0xffffff))

@@ -110,11 +110,18 @@ static void print_summary(const struct stats_snapshot *sn, const char *what)
     fprintf(stderr, "%s\n", strcmp(sep, " (") ? ")" : "");
     fprintf(stderr,
             "rpcsentry: tcp: %llu gaps, %llu out-of-order, %llu overlaps; "
-            "decode: %llu truncated, %llu invalid, %llu IP fragments, %llu IP lengths fixed\n",
+            "decode: %llu truncated, %llu invalid, %llu IP fragments (%llu datagrams "
+            "reassembled), %llu IP lengths fixed\n",
             (unsigned long long)s->tcp_gaps, (unsigned long long)s->tcp_out_of_order,
             (unsigned long long)s->tcp_overlaps, (unsigned long long)s->decode_truncated,
             (unsigned long long)s->decode_invalid, (unsigned long long)s->decode_ip_fragment,
-            (unsigned long long)s->decode_ip_len_fixed);
+            (unsigned long long)s->defrag_reassembled, (unsigned long long)s->decode_ip_len_fixed);
+    if (s->defrag_timeouts || s->defrag_memcap || s->defrag_dropped)
+        fprintf(stderr,
+                "rpcsentry: IP reassembly: %llu datagrams timed out, %llu dropped at the "
+                "memory cap, %llu refused (too large, too many fragments, two ends)\n",
+                (unsigned long long)s->defrag_timeouts, (unsigned long long)s->defrag_memcap,
+                (unsigned long long)s->defrag_dropped);
     if (s->decode_bad_checksum)
         fprintf(stderr, "rpcsentry: %llu packets dropped for a wrong checksum\n",
                 (unsigned long long)s->decode_bad_checksum);

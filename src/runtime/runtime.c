@@ -9,6 +9,7 @@
 
 #include "rpcsentry/appid.h"
 #include "rpcsentry/config.h"
+#include "rpcsentry/decode.h"
 #include "rpcsentry/detect.h"
 #include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
@@ -27,6 +28,9 @@ bool worker_setup(struct worker *w, const struct config *cfg, struct output *out
     /* the caps are for the whole sensor: each worker gets its share */
     w->mem.total_cap = cfg->memcap / n;
     w->mem.cap[MEM_STREAM] = cfg->stream_memcap / n;
+    /* fragments never take more than a quarter of the whole: flows and calls come first */
+    size_t defrag_cap = cfg->defrag_memcap < cfg->memcap / 4 ? cfg->defrag_memcap : cfg->memcap / 4;
+    w->mem.cap[MEM_DEFRAG] = defrag_cap / n;
     w->out = out;
     w->on_anomaly = output_anomaly;
     w->on_call_anomaly = output_call_anomaly;
@@ -62,6 +66,7 @@ void worker_teardown(struct worker *w)
     detect_flush(w);
     story_table_free(w);
     transport_worker_free(w); /* a shared endpoint-mapper table stays with its owner */
+    decode_worker_free(w);
     output_close(w->out);
     w->out = NULL;
     free(w->scratch);

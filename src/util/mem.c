@@ -10,6 +10,7 @@ const char *mem_cat_name(enum mem_cat c)
     case MEM_STREAM: return "stream";
     case MEM_APP: return "app";
     case MEM_ARGS: return "args";
+    case MEM_DEFRAG: return "defrag";
     default: return "?";
     }
 }

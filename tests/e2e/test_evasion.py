@@ -60,6 +60,10 @@ TUNNELS = {
     "tunnel_nested": [("decoder", "gre"), ("decoder", "vxlan")],
 }
 CASES += list(TUNNELS)
+# IP fragments (issue 18): reassembled as the host would
+FRAGMENTS = ["ip_fragments_tiny", "ip_fragments_shuffled", "ipv6_fragments_hop_by_hop",
+             "ip_fragments_overlap"]
+CASES += FRAGMENTS
 
 _records = {}
 
@@ -139,7 +143,8 @@ class Evasion(unittest.TestCase):
         self.assertEqual(x.get("class"), "create")
         self.assertEqual(d.get("request"), "REQUEST")
         self.assertEqual((r["src_ip"], r["src_port"], r["dest_port"], d["call_id"]),
-                         ("10.1.0.5", want["src_port"], want["dest_port"], want["call_id"]),
+                         (want.get("client_ip", "10.1.0.5"), want["src_port"], want["dest_port"],
+                          want["call_id"]),
                          "connection and call_id")
         self.assertEqual(x.get("context_id"), want["context_id"], "context id")
         self.assertEqual(d["req"]["frag_cnt"], want["req_frag_cnt"], "dcerpc.req.frag_cnt")
@@ -410,6 +415,51 @@ class Evasion(unittest.TestCase):
             out.append(off)
             off += 16 + incl
         return out
+
+    # ---- IP fragments
+
+    def fragments(self, case, anomalies):
+        """The creations from reassembled datagrams: each call once and answered, the
+        reassembly counted, exactly the anomalies named; tshark (which reassembles too)
+        names the same operations."""
+        truth, recs, task, svc = self.check(case)
+        calls = [r for r in recs if r["event_type"] == "dcerpc"
+                 and r["dcerpc"].get("request") == "REQUEST"]
+        self.assertEqual(sorted(r["rpcsentry"]["operation"] for r in calls),
+                         ["RCreateServiceW", "ROpenSCManagerW", "SchRpcRegisterTask"])
+        self.assertTrue(all(r["dcerpc"].get("response") == "RESPONSE" for r in calls))
+        got = sorted({r["anomaly"]["event"] for r in recs if r["event_type"] == "anomaly"})
+        self.assertEqual(got, sorted(anomalies))
+        st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+        self.assertGreater(st["defrag_reassembled"], 5)
+        self.assertEqual((st["defrag_timeouts"], st["defrag_memcap"], st["defrag_dropped"]),
+                         (0, 0, 0))
+        if shutil.which("tshark"):
+            p = subprocess.run(["tshark", "-r", os.path.join(PCAPS, "evasion_%s.pcap" % case),
+                                "-Y", "dcerpc.pkt_type == 0", "-T", "fields",
+                                "-e", "dcerpc.opnum"], capture_output=True, text=True)
+            self.assertEqual(p.stdout.split(), ["1", "15", "12"], p.stderr)
+        return recs
+
+    def test_ip_fragments_tiny(self):
+        self.fragments("ip_fragments_tiny", ["defrag.tiny_first_fragment"])
+
+    def test_ip_fragments_shuffled(self):
+        self.fragments("ip_fragments_shuffled", [])  # the duplicate has the same bytes
+
+    def test_ipv6_fragments_hop_by_hop(self):
+        self.fragments("ipv6_fragments_hop_by_hop", [])
+
+    def test_ip_fragments_overlap(self):
+        self.fragments("ip_fragments_overlap", ["defrag.overlap_conflict"])
+        # the policies part as the case says: Linux's and first's readings lose the calls
+        path = os.path.join(PCAPS, "evasion_ip_fragments_overlap.pcap")
+        want = truth_of("ip_fragments_overlap")["service"]["binary_path"]
+        for policy, real in (("bsd", True), ("linux", False), ("first", False)):
+            recs = records(path, "--defrag-policy", policy)
+            paths = [r["rpcsentry"].get("args", {}).get("binary_path") for r in recs
+                     if r["event_type"] == "dcerpc" and "rpcsentry" in r]
+            self.assertEqual(want in paths, real, policy)
 
     # ---- the captures are the generator's
 

@@ -99,6 +99,7 @@ class Flood:
     """One flood: generated and read once per class; the tests look at the run."""
 
     name = None
+    extra = []
 
     @classmethod
     def setUpClass(cls):
@@ -109,7 +110,7 @@ class Flood:
         cls.gen_s = time.monotonic() - t0
         cls.size = os.path.getsize(cls.pcap)
         cls.rc, cls.stderr, cls.wall, cls.rss = run_measured(
-            ["-r", cls.pcap, "-l", cls.dir, "--memcap", MEMCAP_ARG], RUN_LIMIT_S * 2)
+            ["-r", cls.pcap, "-l", cls.dir, "--memcap", MEMCAP_ARG] + cls.extra, RUN_LIMIT_S * 2)
         m = PEAK_RE.search(cls.stderr)
         cls.peak = int(m.group(1)) if m else None
         cls.recs = []
@@ -274,6 +275,23 @@ class SmbPipesFlood(Flood, unittest.TestCase):
     def test_pipe_cap_hit(self):
         events = {r["anomaly"]["event"] for r in self.recs if r["event_type"] == "anomaly"}
         self.assertIn("smb.too_many_pipes", events)
+
+
+class FragmentsFlood(Flood, unittest.TestCase):
+    """(e) 30,000 datagrams whose first fragment alone comes (36 MB waiting, more than
+    the 16 MiB defrag cap), and a task registration sent in 64-octet fragments."""
+    name = "fragments"
+    extra = ["--stats-interval", "1"]
+
+    # The cap is hit and the oldest datagrams go first; the real call's fragments
+    # come one after the other (the flood runs between its segments, not between
+    # one segment's fragments), so each of its datagrams is whole before it could go.
+
+    def test_defrag_cap_hit_and_counted(self):
+        st = [r for r in self.recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+        self.assertGreater(st["defrag_memcap"], 1000)
+        self.assertGreaterEqual(st["defrag_reassembled"], 4)
+        self.assertGreaterEqual(st["defrag_fragments"], 30000)  # every fragment was looked at
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 
 #include "rpcsentry/appid.h"
 #include "rpcsentry/config.h"
+#include "rpcsentry/decode.h"
 #include "rpcsentry/detect.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/output.h"
@@ -70,6 +71,7 @@ static inline void fuzz_check_released(struct worker *w)
     detect_flush(w);
     story_table_free(w);
     transport_worker_free(w);
+    decode_worker_free(w); /* fragments waiting for their datagram */
     if (w->mem.total_used != (size_t)w->mem.used[MEM_FLOW])
         abort();
 }

@@ -806,6 +806,140 @@ TUNNELS = {
 }
 
 
+# --------------------------------------------------------------- IP fragments
+
+def _ipv4_hdr(hdr, total, ident, frag):
+    h = bytearray(hdr)
+    struct.pack_into("!HHH", h, 2, total, ident & 0xFFFF, frag)
+    struct.pack_into("!H", h, 10, 0)
+    struct.pack_into("!H", h, 10, _csum(bytes(h)))
+    return bytes(h)
+
+
+def v4_fragments(frame, size, ident, pieces=None):
+    """The Ethernet/IPv4 frame as fragments of `size` data octets (a multiple of 8), or
+    as the (offset, data) pieces given; each piece says MF unless it ends the datagram."""
+    eth, ip = frame[:14], frame[14:]
+    ihl = (ip[0] & 15) * 4
+    hdr, body = ip[:ihl], ip[ihl:]
+    if pieces is None:
+        pieces = [(o, body[o:o + size]) for o in range(0, len(body), size)]
+    out = []
+    for off, chunk in pieces:
+        mf = off + len(chunk) < len(body)
+        out.append(eth + _ipv4_hdr(hdr, ihl + len(chunk), ident, (0x2000 if mf else 0) | off // 8)
+                   + chunk)
+    return out
+
+
+def v6_of(frame, hop_by_hop=True):
+    """The Ethernet/IPv4/TCP frame as IPv6 (fd00::/8 addresses from the IPv4 ones), with a
+    hop-by-hop options header first; the TCP checksum made for IPv6."""
+    ip = frame[14:]
+    ihl = (ip[0] & 15) * 4
+    seg = bytearray(ip[ihl:])
+    src = b"\xfd" + bytes(11) + ip[12:16]
+    dst = b"\xfd" + bytes(11) + ip[16:20]
+    struct.pack_into("!H", seg, 16, 0)
+    pseudo = src + dst + struct.pack("!IxxxB", len(seg), 6)
+    struct.pack_into("!H", seg, 16, _csum(pseudo + bytes(seg)))
+    return frame[:12], src, dst, bytes(seg)
+
+
+def v6_fragments(frame, size, ident):
+    """The frame as IPv6 fragments of `size` octets after a hop-by-hop header (RFC 8200:
+    the hop-by-hop header is in every fragment, before the fragment header)."""
+    macs, src, dst, seg = v6_of(frame)
+    hbh = struct.pack("!BB", 44, 0) + b"\x01\x04\0\0\0\0"   # next: fragment; PadN
+    out = []
+    for off in range(0, len(seg), size):
+        chunk = seg[off:off + size]
+        m = 1 if off + size < len(seg) else 0
+        fh = struct.pack("!BBHI", 6, 0, off | m, ident)
+        payload = hbh + fh + chunk
+        ip6 = struct.pack("!IHBB", 6 << 28, len(payload), 0, 64) + src + dst + payload
+        out.append(macs + b"\x86\xdd" + ip6)
+    return out
+
+
+def refragment(pw, split):
+    """Every frame that carries TCP data replaced by what split(frame, n) makes of it."""
+    frames, n = [], 0
+    for t, f, w in pw.frames:
+        ip = f[14:]
+        data_len = len(ip) - (ip[0] & 15) * 4 - (ip[(ip[0] & 15) * 4 + 12] >> 4) * 4
+        if f[12:14] == b"\x08\x00" and ip[9] == 6 and data_len > 0:
+            n += 1
+            for i, g in enumerate(split(f, n)):
+                frames.append((t + i * 1e-5, g, None))
+        else:
+            frames.append((t, f, w))
+    pw.frames = frames
+
+
+def fragmented(name, start, cports, split, **truth):
+    pw, p, d = PcapWriter(start=start), Payload(name), Dce()
+    task = tcp_task(pw, d, p, cports[0])
+    svc = tcp_service(pw, d, p, cports[1])
+    task.update(truth)
+    svc.update(truth)
+    refragment(pw, split)
+    return pw, task, svc, {"args": ["--stats-interval", "1"]}
+
+
+def ip_fragments_tiny():
+    """Every IPv4 packet carrying TCP data sent as fragments of 8 octets: the first
+    holds only 8 octets of the TCP header (a tiny first fragment, which hosts still
+    reassemble)."""
+    return fragmented("ip_fragments_tiny", 1700103200.0, (51301, 51302),
+                      lambda f, n: v4_fragments(f, 8, 0x1000 + n))
+
+
+def ip_fragments_shuffled():
+    """IPv4 fragments of 24 octets in a seeded random order (the first never first),
+    one of them sent twice."""
+    rng = random.Random(1811)
+
+    def split(f, n):
+        frags = v4_fragments(f, 24, 0x2000 + n)
+        order = list(range(len(frags)))
+        rng.shuffle(order)
+        if len(order) > 1 and order[0] == 0:
+            order = order[1:] + order[:1]
+        out = [frags[i] for i in order]
+        return out + [frags[order[len(order) // 2]]]
+    return fragmented("ip_fragments_shuffled", 1700103300.0, (51311, 51312), split)
+
+
+def ipv6_fragments_hop_by_hop():
+    """The connections over IPv6, every packet carrying TCP data sent as fragments of 32
+    octets, each after a hop-by-hop options header (the fragment header is not the
+    first extension header)."""
+    return fragmented("ipv6_fragments_hop_by_hop", 1700103400.0, (51321, 51322),
+                      lambda f, n: v6_fragments(f, 32, 0x3000 + n), client_ip="fd00::a01:5")
+
+
+def ip_fragments_overlap():
+    """IPv4 fragments that overlap, decoy bytes (0x58) against the real ones, where the
+    policies part: (a) the real fragment of octets 16-56 comes after a decoy of 24-40,
+    covering it wholly: Windows, Linux and BSD keep the newer (real), first keeps the
+    decoy; (b) a decoy of the same offset and length as a real fragment comes after
+    it: Windows and BSD keep the older (real), Linux takes the newer (decoy). So only
+    Windows' (the default) and BSD's reading give the real calls."""
+    def split(f, n):
+        ip = f[14:]
+        ihl = (ip[0] & 15) * 4
+        body = ip[ihl:]
+        if len(body) < 64:
+            return v4_fragments(f, 8 * ((len(body) + 7) // 8), 0x4000 + n)
+        decoy = lambda a, b: bytes([0x58]) * (b - a)  # noqa: E731
+        pieces = [(0, body[0:24]), (24, decoy(24, 40)), (16, body[16:56]),
+                  (56, body[56:64]), (56, decoy(56, 64))]
+        rest = [(o, body[o:o + 64]) for o in range(64, len(body), 64)]
+        return v4_fragments(f, 0, 0x4000 + n, pieces=pieces + rest)
+    return fragmented("ip_fragments_overlap", 1700103500.0, (51331, 51332), split)
+
+
 CASES = {
     "one_byte_segments": one_byte_segments,
     "out_of_order": out_of_order,
@@ -821,6 +955,10 @@ CASES = {
     "bind_other_connection": bind_other_connection,
     "odd_padding_auth": odd_padding_auth,
     "call_id_reuse": call_id_reuse,
+    "ip_fragments_tiny": ip_fragments_tiny,
+    "ip_fragments_shuffled": ip_fragments_shuffled,
+    "ipv6_fragments_hop_by_hop": ipv6_fragments_hop_by_hop,
+    "ip_fragments_overlap": ip_fragments_overlap,
 }
 for _i, (_name, (_cls, _about)) in enumerate(TUNNELS.items()):
     CASES[_name] = tunnel_case(_cls, 1700102000.0 + 100 * _i, (51201 + 2 * _i, 51202 + 2 * _i),

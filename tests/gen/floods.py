@@ -28,6 +28,10 @@ generators.
             own pipe (bind, ROpenSCManagerW, RCreateServiceW); and a real task
             registration on \\atsvc whose bind and request are separated by
             200 more pipe openings.
+  fragments 30,000 UDP datagrams of which only the first fragment ever comes
+            (36 MB waiting, past the defrag cap), from 4,096 sources; in the
+            middle a task registration whose every data segment is sent as
+            64-octet IPv4 fragments.
 
 Each function returns what the sensor must report (the real creations).
 """
@@ -41,7 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import smbgen as S  # noqa: E402
-from evasion import Payload, smb_pipe_bind  # noqa: E402
+from evasion import Payload, smb_pipe_bind, v4_fragments  # noqa: E402
 from make_pcaps import CLIENT, SERVER, smb2_login  # noqa: E402
 from pcapgen import NDR, SVCCTL, TSCH, Dce, Endpoint, TcpConn, _csum, ip_bytes  # noqa: E402
 
@@ -269,7 +273,61 @@ def smb_pipes(path, pipes=1200, partial=5000, churn=200):
     return {"pipes": state["i"] + 2, "frames": w.n, "creations": [svc, task]}
 
 
-FLOODS = {"syn": syn, "open_calls": open_calls, "ooo": ooo, "smb_pipes": smb_pipes}
+# --------------------------------------------------------------- (e) IP fragments
+
+class Fragmenting:
+    """A writer that sends every frame carrying TCP data as IPv4 fragments of `size`."""
+
+    def __init__(self, w, size):
+        self.w, self.size, self.ident = w, size, 0x7000
+
+    def add(self, frame, dt=None, wirelen=None):
+        ihl = (frame[14] & 15) * 4
+        thl = (frame[14 + ihl + 12] >> 4) * 4
+        if frame[23] != 6 or len(frame) - 14 - ihl - thl <= 0:
+            return self.w.add(frame, dt=dt, wirelen=wirelen)
+        self.ident += 1
+        for g in v4_fragments(frame, self.size, self.ident):
+            n = self.w.add(g, dt=dt)
+        return n
+
+    @property
+    def n(self):
+        return self.w.n
+
+
+def fragments(path, datagrams=30000, size=1200):
+    """datagrams UDP datagrams of which only the first fragment (size octets, MF) ever
+    comes, from 4,096 sources; in the middle a task registration whose every data
+    segment is sent as 64-octet fragments, the flood between its sends."""
+    w = StreamWriter(path, 1700300000, dt_us=20)
+    server = ip_bytes(SERVER)
+    state = {"i": 0}
+    body = bytes(range(256)) * (size // 256 + 1)
+
+    def one():
+        i = state["i"]
+        state["i"] += 1
+        src = bytes([172, 20, (i >> 8) & 15, i & 255])
+        udp = struct.pack("!HHHH", 40000, 5000, 8 + 4 * size, 0) + body[:size - 8]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0x2000, 64, 17, 0,
+                         src, server)
+        ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+        w.add(ETH_V4 + ip + udp)
+
+    def burst(n):
+        for _ in range(n):
+            one()
+
+    burst(datagrams // 2)
+    truth = [task_session(Fragmenting(w, 64), 52101, "flood_fragments", lambda: burst(200))]
+    burst(datagrams - state["i"])
+    w.close()
+    return {"frames": w.n, "creations": truth}
+
+
+FLOODS = {"syn": syn, "open_calls": open_calls, "ooo": ooo, "smb_pipes": smb_pipes,
+          "fragments": fragments}
 
 
 def main():
