@@ -101,6 +101,7 @@ enum indicator_id {
     IND_RANDOM_NAME,
     IND_HIDDEN_TASK,
     IND_RUNS_AS_SYSTEM,
+    IND_PADDED,
     IND_COUNT
 };
 struct indicator_def {

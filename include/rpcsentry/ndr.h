@@ -74,12 +74,16 @@ static inline void ndr_handle(struct ndr *n, uint8_t out[20])
 
 /*
  * A conformant varying string (wide: UTF-16 in the stub's byte order;
- * otherwise single-byte characters) into out as UTF-8, cut at outsz.
+ * otherwise single-byte characters) into out as UTF-8; one longer than
+ * outsz keeps its start and its end with "…" between, and *truncated is set.
  * Checks that the counts are coherent and present in the stub; on failure
  * the reader's error is set and out is empty. Returns the characters the
  * wire claimed (actual count), for callers that report sizes.
  */
 uint64_t ndr_string(struct ndr *n, bool wide, char *out, size_t outsz, bool *truncated);
+/* The same, with the string's length in characters (the count less a terminating NUL). */
+uint64_t ndr_string_len(struct ndr *n, bool wide, char *out, size_t outsz, bool *truncated,
+                        uint64_t *length);
 
 /* Skips a conformant varying string. */
 void ndr_skip_string(struct ndr *n, bool wide);

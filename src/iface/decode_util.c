@@ -36,21 +36,43 @@ void args_enum(struct rpc_args *a, uint16_t parent, const char *name, uint32_t v
     args_str(a, parent, name, num);
 }
 
+/*
+ * A string the cap cut (its start and end kept, "…" between): its length in
+ * characters under parent's "truncated" object, by its name, so that the
+ * analyst sees the value is not whole and how long it was. (An array's
+ * strings show the "…" only.)
+ */
+static void note_cut(struct rpc_args *a, uint16_t parent, const char *name, uint64_t chars)
+{
+    if (!name)
+        return;
+    uint16_t t = args_child(a, parent, "truncated");
+    if (t == ARGS_NONE)
+        t = args_obj(a, parent, "truncated");
+    if (t != ARGS_NONE && args_child(a, t, name) == ARGS_NONE)
+        args_num(a, t, name, chars);
+}
+
 void args_ndr_string(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,
                      bool wide)
 {
     char s[ARG_STR_MAX];
-    ndr_string(n, wide, s, sizeof s, NULL);
-    if (ndr_ok(n))
-        args_str(a, parent, name, s);
+    bool cut;
+    uint64_t chars;
+    ndr_string_len(n, wide, s, sizeof s, &cut, &chars);
+    if (!ndr_ok(n))
+        return;
+    args_str(a, parent, name, s);
+    if (cut)
+        note_cut(a, parent, name, chars);
 }
 
 void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,
                             bool wide)
 {
-    char s[ARG_STR_MAX];
-    if (ndr_unique_string(n, wide, s, sizeof s, NULL))
-        args_str(a, parent, name, s);
+    if (ndr_ptr(n) == 0)
+        return;
+    args_ndr_string(a, parent, name, n, wide);
 }
 
 bool args_ndr_string_array(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,

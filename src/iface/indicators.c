@@ -5,6 +5,7 @@
  * with the value that triggered it. Rules can match them by name.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -36,6 +37,9 @@ static const struct indicator_def defs[IND_COUNT] = {
     [IND_HIDDEN_TASK] = {"hidden_task", "T1564", "the task definition sets Settings/Hidden"},
     [IND_RUNS_AS_SYSTEM] = {"runs_as_system", NULL,
                             "the task or service runs as SYSTEM (S-1-5-18, LocalSystem)"},
+    [IND_PADDED] = {"padded_argument", "T1027",
+                    "a command line or path holds a run of 64 blanks or more, or is longer "
+                    "than a record keeps: padding that pushes its real end out of view"},
 };
 
 const struct indicator_def *indicator_table(void)
@@ -204,10 +208,30 @@ static bool random_looking(const char *name)
     return flips >= 4 || max_run >= 5;
 }
 
+/* A run of PAD_RUN blanks, or a string cut with "…" (decode_util.c): padding. */
+#define PAD_RUN 64
+static void check_padding(struct ind_ctx *x, const char *s, size_t n)
+{
+    size_t run = 0, longest = 0;
+    for (size_t i = 0; i < n; i++) {
+        run = s[i] == ' ' || s[i] == '\t' ? run + 1 : 0;
+        longest = run > longest ? run : longest;
+    }
+    if (longest >= PAD_RUN) {
+        char v[32];
+        int k = snprintf(v, sizeof v, "%zu blanks", longest);
+        raise_ind(x, IND_PADDED, v, (size_t)k);
+        return;
+    }
+    const char *cut = strstr(s, "\xe2\x80\xa6");
+    if (cut && n >= 4000)
+        raise_ind(x, IND_PADDED, cut, 3);
+}
+
 static bool cmd_cb(const char *s, size_t n, void *ctx)
 {
-    (void)n;
     check_command(ctx, s);
+    check_padding(ctx, s, n);
     return false;
 }
 

@@ -9,16 +9,22 @@
 #include "rpcsentry/text.h"
 
 #define XML_MAX_DEPTH 32
-#define XML_TEXT_MAX 4096
+#define XML_TEXT_MAX 2048 /* the start of an element's text kept */
+#define XML_TAIL 2048     /* and its end */
 #define XML_NAME_MAX 64
 
 struct xml {
     const char *p, *end;
     char stack[XML_MAX_DEPTH][XML_NAME_MAX]; /* local names of open elements */
     int depth;
-    char text[XML_TEXT_MAX];
+    /* an element's text: its start in text, and once that is full its last XML_TAIL
+       octets in a ring (an attacker pads the start to push the rest out of a record) */
+    char text[XML_TEXT_MAX + XML_TAIL + 4];
     size_t text_len;
     bool text_cut;
+    char tail[XML_TAIL];
+    size_t tail_len;   /* octets that went to the ring */
+    size_t text_chars; /* characters of the whole text */
     /* where the task's pieces go */
     struct rpc_args *a;
     uint16_t task, actions, triggers, principal, action, trigger;
@@ -30,15 +36,51 @@ static bool name_char(unsigned char c)
            (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' || c == ':';
 }
 
+static void text_reset(struct xml *x)
+{
+    x->text_len = 0;
+    x->text[0] = '\0';
+    x->text_cut = false;
+    x->tail_len = 0;
+    x->text_chars = 0;
+}
+
 static void text_put(struct xml *x, const char *s, size_t n)
 {
-    if (x->text_len + n >= XML_TEXT_MAX) {
-        n = XML_TEXT_MAX - 1 - x->text_len;
+    for (size_t i = 0; i < n; i++)
+        x->text_chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+    size_t room = x->text_len < XML_TEXT_MAX - 1 ? XML_TEXT_MAX - 1 - x->text_len : 0;
+    size_t head = n < room ? n : room;
+    memcpy(x->text + x->text_len, s, head);
+    x->text_len += head;
+    x->text[x->text_len] = '\0';
+    for (size_t i = head; i < n; i++, x->tail_len++) { /* the rest: the ring keeps the end */
+        x->tail[x->tail_len % XML_TAIL] = s[i];
         x->text_cut = true;
     }
-    memcpy(x->text + x->text_len, s, n);
-    x->text_len += n;
-    x->text[x->text_len] = '\0';
+}
+
+/* A cut text whole again as far as it can be: its start, "…", its end (on characters). */
+static void text_join(struct xml *x)
+{
+    if (!x->text_cut)
+        return;
+    size_t h = x->text_len;
+    while (h > 0 && ((unsigned char)x->text[h] & 0xc0) == 0x80)
+        h--;
+    memcpy(x->text + h, "\xe2\x80\xa6", 3);
+    size_t keep = x->tail_len < XML_TAIL ? x->tail_len : XML_TAIL;
+    size_t from = x->tail_len - keep, o = h + 3;
+    bool started = false;
+    for (size_t i = from; i < x->tail_len; i++) {
+        char ch = x->tail[i % XML_TAIL];
+        if (!started && ((unsigned char)ch & 0xc0) == 0x80)
+            continue; /* the middle of a character */
+        started = true;
+        x->text[o++] = ch;
+    }
+    x->text[o] = '\0';
+    x->text_len = o;
 }
 
 /* Appends code point cp as UTF-8. */
@@ -176,6 +218,7 @@ static void on_open(struct xml *x, const char *el, const char *attrs, size_t ale
 static void on_close(struct xml *x, const char *el)
 {
     struct rpc_args *a = x->a;
+    text_join(x);
     const char *t = x->text;
     /* trim surrounding whitespace */
     while (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n')
@@ -189,8 +232,15 @@ static void on_close(struct xml *x, const char *el)
                         : strcmp(el, "Arguments") == 0        ? ARG_ARGUMENTS
                         : strcmp(el, "WorkingDirectory") == 0 ? "working_directory"
                                                               : NULL;
-        if (k && x->action != ARGS_NONE)
+        if (k && x->action != ARGS_NONE) {
             args_strn(a, x->action, k, t, n);
+            if (x->text_cut) { /* as a cut NDR string says it (decode_util.c) */
+                uint16_t c = args_child(a, x->action, "truncated");
+                if (c == ARGS_NONE)
+                    c = args_obj(a, x->action, "truncated");
+                args_num(a, c, k, x->text_chars);
+            }
+        }
     } else if (parent_is(x, 1, "ComHandler") && parent_is(x, 2, "Actions")) {
         const char *k = strcmp(el, "ClassId") == 0 ? "class_id"
                         : strcmp(el, "Data") == 0  ? "data"
@@ -326,16 +376,14 @@ enum taskxml_status taskxml_parse(const char *xml, size_t len, struct rpc_args *
                 return TASKXML_TOO_DEEP;
             seen_root = true;
             snprintf(x.stack[x.depth++], XML_NAME_MAX, "%s", el);
-            x.text_len = 0;
-            x.text[0] = '\0';
+            text_reset(&x);
             on_open(&x, el, ne, (size_t)(gt - ne));
             if (empty) {
                 on_close(&x, el);
                 x.depth--;
             }
         }
-        x.text_len = 0;
-        x.text[0] = '\0';
+        text_reset(&x);
         x.p = gt + 1;
     }
     return x.depth == 0 && seen_root ? TASKXML_OK : TASKXML_MALFORMED;

@@ -64,6 +64,7 @@ CASES += list(TUNNELS)
 FRAGMENTS = ["ip_fragments_tiny", "ip_fragments_shuffled", "ipv6_fragments_hop_by_hop",
              "ip_fragments_overlap"]
 CASES += FRAGMENTS
+CASES += ["padded_strings"]
 
 _records = {}
 
@@ -460,6 +461,37 @@ class Evasion(unittest.TestCase):
             paths = [r["rpcsentry"].get("args", {}).get("binary_path") for r in recs
                      if r["event_type"] == "dcerpc" and "rpcsentry" in r]
             self.assertEqual(want in paths, real, policy)
+
+    # ---- strings past the cap
+
+    def test_padded_strings(self):
+        """8,000 blanks inside the task's Arguments and the service's binary path: the
+        record keeps each string's start and end with "…" between, and says it was cut
+        and its length in characters (rpcsentry.args...truncated)."""
+        truth = truth_of("padded_strings")
+        recs = records_of("padded_strings")
+        for r in recs:
+            validate_record(self, r)
+        calls = {r["rpcsentry"]["operation"]: r for r in recs if r["event_type"] == "dcerpc"
+                 and r["dcerpc"].get("request") == "REQUEST"}
+        task = calls["SchRpcRegisterTask"]["rpcsentry"]["args"]["task"]["actions"][0]
+        svc = calls["RCreateServiceW"]["rpcsentry"]["args"]
+        for got, whole, cut in ((task["arguments"], truth["task"]["arguments"],
+                                 task.get("truncated", {}).get("arguments")),
+                                (svc["binary_path"], truth["service"]["binary_path"],
+                                 svc.get("truncated", {}).get("binary_path"))):
+            self.assertIn("\u2026", got)
+            head, tail = got.split("\u2026")
+            self.assertTrue(whole.startswith(head) and whole.endswith(tail), got[:80])
+            self.assertGreater(len(head), 1000)
+            self.assertGreater(len(tail), 1000)
+            self.assertTrue(tail.endswith("padded_strings") or tail.endswith("-k run"), tail[-40:])
+            self.assertEqual(cut, len(whole), "the length it had, in characters")
+        self.assertEqual(task["command"], truth["task"]["command"])  # not cut: whole
+        for op in ("SchRpcRegisterTask", "RCreateServiceW"):
+            inds = {i["name"]: i["value"] for i in calls[op]["rpcsentry"].get("indicators", [])}
+            # the longest run of blanks in what the record kept (the middle is cut out)
+            self.assertRegex(inds.get("padded_argument", ""), r"^[0-9]{4} blanks$", op)
 
     # ---- the captures are the generator's
 

@@ -84,14 +84,14 @@ class Payload:
     and transfer syntax. decoy: the same stubs with every letter of the case
     name replaced (same lengths), for the overlap case."""
 
-    def __init__(self, case, le=True, ndr64=False, decoy=False):
+    def __init__(self, case, le=True, ndr64=False, decoy=False, pad=0):
         kw = {"le": le, "ndr64": ndr64}
         tag = "x" * len(case) if decoy else case
         self.task_path = "\\Ev_" + tag
         self.command = "C:\\ProgramData\\Evasion\\%s.exe" % tag
-        self.arguments = "/quiet /case %s" % tag
+        self.arguments = "/quiet" + " " * pad + " /case %s" % tag
         self.service = "Ev_" + tag
-        self.binary_path = "C:\\Windows\\Temp\\%s_svc.exe -k run" % tag
+        self.binary_path = "C:\\Windows\\Temp\\%s_svc.exe" % tag + " " * pad + " -k run"
         xml = TASK_XML.format(command=self.command, arguments=self.arguments)
         self.task = N.sch_register_task(self.task_path, xml, flags=0x2, logon_type=3, **kw)
         self.task_resp = N.sch_register_task_response(self.task_path, **kw)
@@ -940,6 +940,16 @@ def ip_fragments_overlap():
     return fragmented("ip_fragments_overlap", 1700103500.0, (51331, 51332), split)
 
 
+def padded_strings():
+    """The task's Arguments and the service's binary path each padded with 8,000
+    blanks in the middle, so that what matters (the case name, "-k run") sits past
+    the 4 KiB a record keeps of a string: the record must keep the start and the
+    end, say it was cut and how long the string was."""
+    pw, p, d = PcapWriter(start=1700103600.0), Payload("padded_strings", pad=8000), Dce()
+    task = tcp_task(pw, d, p, 51341)
+    svc = tcp_service(pw, d, p, 51342)
+    return pw, task, svc, {}
+
 CASES = {
     "one_byte_segments": one_byte_segments,
     "out_of_order": out_of_order,
@@ -959,6 +969,7 @@ CASES = {
     "ip_fragments_shuffled": ip_fragments_shuffled,
     "ipv6_fragments_hop_by_hop": ipv6_fragments_hop_by_hop,
     "ip_fragments_overlap": ip_fragments_overlap,
+    "padded_strings": padded_strings,
 }
 for _i, (_name, (_cls, _about)) in enumerate(TUNNELS.items()):
     CASES[_name] = tunnel_case(_cls, 1700102000.0 + 100 * _i, (51201 + 2 * _i, 51202 + 2 * _i),
