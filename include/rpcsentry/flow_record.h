@@ -49,6 +49,7 @@ struct flow {
     uint8_t ndpi_state;    /* enum appid_state (appid.c) */
     uint8_t ndpi_pkts;     /* packets with payload shown to nDPI */
     uint8_t checksum_good; /* bit per endpoint: sent a right TCP checksum */
+    uint8_t data_seen;     /* bit per endpoint: in-order data went on to the transport */
     uint8_t app_hint;      /* enum flow_app nDPI recognised (FLOW_APP_DCERPC, FLOW_APP_SMB)
                               for the transport still probing the flow; 0 none (appid.c) */
     /* line 2: the rest */

@@ -27,6 +27,10 @@
     X(decode_nsh)                                                                                  \
     X(decode_fabricpath)                                                                           \
     X(decode_unknown_encap)                                                                        \
+    X(tcp_after_fin)                                                                               \
+    X(tcp_syn_data_ignored)                                                                        \
+    X(tcp_syn_restarts)                                                                            \
+    X(tcp_rst_ignored)                                                                             \
     X(defrag_fragments)                                                                            \
     X(defrag_reassembled)                                                                          \
     X(defrag_timeouts)                                                                             \

@@ -72,6 +72,9 @@ static inline int flow_key_alen(const struct flow_key *k)
     X(ANOM_STREAM_OOO_MEMCAP, "stream", "stream.out_of_order_memcap", NULL, true)                  \
     X(ANOM_STREAM_MIDSTREAM, "stream", "stream.midstream_pickup", NULL, false)                     \
     X(ANOM_STREAM_BAD_CHECKSUM, "stream", "stream.bad_checksum", NULL, true)                       \
+    X(ANOM_STREAM_AFTER_FIN, "stream", "stream.data_after_fin", NULL, true)                        \
+    X(ANOM_STREAM_SYN_DATA, "stream", "stream.syn_data_ignored", NULL, true)                       \
+    X(ANOM_STREAM_RST_IGNORED, "stream", "stream.rst_out_of_window", NULL, true)                   \
     X(ANOM_DCE_INVALID_HEADER, "applayer", "dcerpc.invalid_header", "dcerpc", true)                \
     X(ANOM_DCE_RESYNC, "applayer", "dcerpc.resynchronised", "dcerpc", true)                        \
     X(ANOM_DCE_INVALID_AUTH, "applayer", "dcerpc.invalid_auth_trailer", "dcerpc", true)            \

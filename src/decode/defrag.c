@@ -60,6 +60,7 @@ struct datagram {
     uint16_t nh_at;      /* IPv6: where in hdr the next-header octet to rewrite is */
     uint8_t next_header; /* IPv6: the fragment header's next header (first fragment) */
     uint16_t n, cap;
+    uint32_t got;       /* data octets received, overlaps counted twice: no assembly below end */
     struct frag *frags; /* in arrival order; cap entries, grown as they come */
 };
 
@@ -203,8 +204,8 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /*
- * Whether every octet of [0, end) is covered; then writes the data into out
- * by the policy and says whether overlapping fragments disagreed.
+ * Whether every octet of [0, end) is covered; meanwhile writes the data into
+ * out by the policy and says whether overlapping fragments disagreed.
  */
 static bool assemble(const struct datagram *g, uint8_t policy, uint8_t *out, bool *conflict)
 {
@@ -215,43 +216,21 @@ static bool assemble(const struct datagram *g, uint8_t policy, uint8_t *out, boo
         cuts[nc++] = g->frags[i].off + g->frags[i].len;
     }
     qsort(cuts, nc, sizeof cuts[0], cmp_u32);
-    if (cuts[0] != 0)
-        return false;
-    /* each piece between two cuts: covered by some fragment, and whose bytes it takes */
+    /* each piece between two cuts: the fragment whose bytes the host keeps there */
     uint32_t covered = 0;
     for (unsigned k = 0; k + 1 < nc && covered < g->end; k++) {
-        uint32_t a = cuts[k], b = cuts[k + 1] < g->end ? cuts[k + 1] : g->end;
-        if (a == b || a < covered)
-            continue;
-        if (a > covered)
-            return false; /* a hole */
-        int win = -1;
-        for (unsigned i = 0; i < g->n; i++) {
-            const struct frag *f = &g->frags[i];
-            if (f->off > a || f->off + f->len < b)
-                continue;
-            if (win < 0 || newer_wins(policy, &g->frags[win], f))
-                win = (int)i;
-        }
-        if (win < 0)
-            return false;
-        covered = b;
-    }
-    if (covered < g->end)
-        return false;
-    /* complete: now the bytes */
-    for (unsigned k = 0; k + 1 < nc; k++) {
         uint32_t a = cuts[k], b = cuts[k + 1] < g->end ? cuts[k + 1] : g->end;
         if (a >= b)
             continue;
         int win = -1;
         for (unsigned i = 0; i < g->n; i++) {
             const struct frag *f = &g->frags[i];
-            if (f->off > a || f->off + f->len < b)
-                continue;
-            if (win < 0 || newer_wins(policy, &g->frags[win], f))
+            if (f->off <= a && f->off + f->len >= b &&
+                (win < 0 || newer_wins(policy, &g->frags[win], f)))
                 win = (int)i;
         }
+        if (win < 0 || a > covered)
+            return false; /* a hole */
         const struct frag *wf = &g->frags[win];
         memcpy(out + a, wf->data + (a - wf->off), b - a);
         for (unsigned i = 0; i < g->n && !*conflict; i++) {
@@ -260,8 +239,9 @@ static bool assemble(const struct datagram *g, uint8_t policy, uint8_t *out, boo
                 memcmp(f->data + (a - f->off), out + a, b - a) != 0)
                 *conflict = true;
         }
+        covered = b;
     }
-    return true;
+    return covered >= g->end;
 }
 
 /* The datagram as one packet: the first fragment's header (fixed up) and the data. */
@@ -361,10 +341,12 @@ const struct packet *defrag_packet(struct worker *w, const struct packet *p, str
         w->stats.defrag_memcap++;
         return NULL;
     }
-    memcpy(f->data, p->frag_data, len);
+    if (len)
+        memcpy(f->data, p->frag_data, len);
     f->off = off, f->len = len;
     g->n++;
-    if (!g->have_last || !g->hdr_len)
+    g->got += len;
+    if (!g->have_last || !g->hdr_len || g->got < g->end)
         return NULL;
     bool conflict = false;
     if (!assemble(g, w->cfg->defrag_policy, d->out + g->hdr_len, &conflict))

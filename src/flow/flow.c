@@ -406,8 +406,22 @@ void flow_packet_keyed(struct worker *w, const struct packet *p, const struct fl
     f->flags_seen[ep] |= p->tcp_flags;
     if (f->ref.client == FLOW_CLIENT_UNKNOWN && (p->tcp_flags & TCP_SYN))
         f->ref.client = (uint8_t)((p->tcp_flags & TCP_ACK) ? 1 - ep : ep);
-    if ((p->tcp_flags & TCP_RST) || ((f->flags_seen[0] & TCP_FIN) && (f->flags_seen[1] & TCP_FIN)))
+    if ((f->flags_seen[0] & TCP_FIN) && (f->flags_seen[1] & TCP_FIN))
         f->closed = 1;
+    if (p->tcp_flags & TCP_RST) {
+        /* RFC 5961, as hosts now do: a reset counts only at the sequence number the
+           receiver expects next (after the sender's FIN, one more); another is ignored.
+           Flows the stream does not follow (ignored) have no such number: any counts */
+        uint8_t bit = (uint8_t)(1u << ep);
+        uint32_t next = f->next_seq[ep] + ((f->flags_seen[ep] & TCP_FIN) ? 1 : 0);
+        if (f->app == FLOW_APP_IGNORED || !(f->seq_known & bit) || p->seq == next ||
+            p->seq == f->next_seq[ep]) {
+            f->closed = 1;
+        } else {
+            w->stats.tcp_rst_ignored++;
+            anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_RST_IGNORED, NULL);
+        }
+    }
 
     stream_packet(w, f, p, ep);
 }

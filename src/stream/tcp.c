@@ -19,7 +19,14 @@ struct tcp_session {
     struct tcp_seg *ooo[2]; /* sorted by seq, non-overlapping */
     uint32_t ooo_bytes[2];
     uint32_t ooo_segs[2];
+    /* data a SYN carried: held until the peer's answer says whether it took it */
+    struct tcp_seg *syn_data[2];
+    /* where each direction's FIN is: nothing at or past it is the receiver's */
+    uint32_t fin_seq[2];
+    uint8_t fin_known; /* bit per endpoint */
 };
+
+#define SYN_DATA_MAX 4096 /* more than a SYN carries (an MSS) */
 
 /* Serial-number arithmetic (RFC 1982) on 32-bit sequence numbers. */
 static inline int32_t seq_diff(uint32_t a, uint32_t b)
@@ -39,12 +46,16 @@ static void session_free(struct worker *w, struct flow *f)
     struct tcp_session *s = f->tcp;
     if (!s)
         return;
-    for (int ep = 0; ep < 2; ep++)
+    for (int ep = 0; ep < 2; ep++) {
         while (s->ooo[ep]) {
             struct tcp_seg *g = s->ooo[ep];
             s->ooo[ep] = g->next;
             seg_free(w, s, ep, g);
         }
+        if (s->syn_data[ep])
+            mem_free(&w->mem, MEM_STREAM, s->syn_data[ep],
+                     sizeof *s->syn_data[ep] + s->syn_data[ep]->len);
+    }
     mem_free(&w->mem, MEM_STREAM, s, sizeof *s);
     f->tcp = NULL;
 }
@@ -56,8 +67,10 @@ static bool ignored(const struct flow *f)
 
 static void deliver(struct worker *w, struct flow *f, int ep, const uint8_t *d, size_t n)
 {
-    if (n && !ignored(f))
+    if (n && !ignored(f)) {
+        f->data_seen |= (uint8_t)(1u << ep);
         transport_data(w, f, ep, d, n);
+    }
 }
 
 /* Hands over buffered segments that have become in-order. */
@@ -202,32 +215,22 @@ static void out_of_order(struct worker *w, struct flow *f, int ep, uint32_t seq,
     drain(w, f, ep);
 }
 
-void stream_packet(struct worker *w, struct flow *f, const struct packet *p, int ep)
+/* A segment's data from ep at seq, as the receiver takes it: in order, ahead, or again. */
+static void segment(struct worker *w, struct flow *f, int ep, uint32_t seq, const uint8_t *data,
+                    uint32_t n)
 {
-    if (ignored(f)) {
-        if (f->tcp)
-            session_free(w, f);
-        return;
-    }
     uint8_t bit = (uint8_t)(1u << ep);
-    uint32_t seq = p->seq;
-    if (p->tcp_flags & TCP_SYN) {
-        seq++;
-        if (!(f->seq_known & bit)) {
-            f->next_seq[ep] = seq;
-            f->seq_known |= bit;
+    struct tcp_session *s = f->tcp;
+    if (s && (s->fin_known & bit)) { /* nothing at or after the FIN is the receiver's */
+        int32_t room = seq_diff(s->fin_seq[ep], seq);
+        if (room <= 0 || (uint32_t)room < n) {
+            w->stats.tcp_after_fin++;
+            anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_AFTER_FIN, NULL);
+            if (room <= 0)
+                return;
+            n = (uint32_t)room;
         }
     }
-
-    /* The peer acknowledged bytes we hold a hole before: they were lost by the capture. */
-    int other = 1 - ep;
-    if ((p->tcp_flags & TCP_ACK) && f->tcp && f->tcp->ooo[other] &&
-        seq_diff(p->ack, f->tcp->ooo[other]->seq) >= 0)
-        skip_gap(w, f, other);
-
-    uint32_t n = p->payload_len;
-    if (n == 0 || ignored(f))
-        return;
     w->stats.tcp_segments++;
     if (!(f->seq_known & bit)) {
         /* picked up mid-stream: this segment is where the direction starts */
@@ -239,7 +242,7 @@ void stream_packet(struct worker *w, struct flow *f, const struct packet *p, int
 
     int32_t d = seq_diff(seq, f->next_seq[ep]);
     if (d > 0) {
-        out_of_order(w, f, ep, seq, p->payload, n);
+        out_of_order(w, f, ep, seq, data, n);
         return;
     }
     uint32_t skip = 0u - (uint32_t)d; /* d may be INT32_MIN: 2^31 behind */
@@ -250,8 +253,77 @@ void stream_packet(struct worker *w, struct flow *f, const struct packet *p, int
     if (skip)
         w->stats.tcp_overlaps++;
     f->next_seq[ep] = seq + n;
-    deliver(w, f, ep, p->payload + skip, n - skip);
+    deliver(w, f, ep, data + skip, n - skip);
     drain(w, f, ep);
+}
+
+/* Data on a SYN: kept aside until the peer's SYN-ACK says whether it took it. */
+static void syn_data_hold(struct worker *w, struct flow *f, int ep, uint32_t seq, const uint8_t *d,
+                          uint32_t n)
+{
+    if (n > SYN_DATA_MAX || !session_get(w, f))
+        n = 0;
+    struct tcp_session *s = f->tcp;
+    if (!n || s->syn_data[ep])
+        return;
+    s->syn_data[ep] = seg_new(w, seq, d, n);
+}
+
+/* The peer of ep acknowledged up to ack: ep's SYN data counts if that covers it. */
+static void syn_data_judge(struct worker *w, struct flow *f, int ep, uint32_t ack)
+{
+    struct tcp_session *s = f->tcp;
+    struct tcp_seg *g = s->syn_data[ep];
+    s->syn_data[ep] = NULL;
+    if (seq_diff(ack, g->seq + g->len) >= 0) {
+        segment(w, f, ep, g->seq, g->data, g->len); /* taken (TCP Fast Open) */
+    } else {
+        w->stats.tcp_syn_data_ignored++; /* the host did not take it: neither do we */
+        anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_SYN_DATA, NULL);
+    }
+    mem_free(&w->mem, MEM_STREAM, g, sizeof *g + g->len);
+}
+
+void stream_packet(struct worker *w, struct flow *f, const struct packet *p, int ep)
+{
+    if (ignored(f)) {
+        if (f->tcp)
+            session_free(w, f);
+        return;
+    }
+    uint8_t bit = (uint8_t)(1u << ep);
+    uint32_t seq = p->seq, n = p->payload_len;
+    if (p->tcp_flags & TCP_SYN) {
+        seq++;
+        /* a SYN again with another ISN before any data: the handshake starts over */
+        bool restart = (f->seq_known & bit) && seq != f->next_seq[ep] && !(f->data_seen & bit);
+        if (restart)
+            w->stats.tcp_syn_restarts++;
+        if (!(f->seq_known & bit) || restart) {
+            f->next_seq[ep] = seq;
+            f->seq_known |= bit;
+        }
+        if (n)
+            syn_data_hold(w, f, ep, seq, p->payload, n);
+        n = 0;
+    }
+
+    int other = 1 - ep;
+    if ((p->tcp_flags & TCP_ACK) && f->tcp && f->tcp->syn_data[other])
+        syn_data_judge(w, f, other, p->ack);
+    /* The peer acknowledged bytes we hold a hole before: they were lost by the capture. */
+    if ((p->tcp_flags & TCP_ACK) && f->tcp && f->tcp->ooo[other] &&
+        seq_diff(p->ack, f->tcp->ooo[other]->seq) >= 0)
+        skip_gap(w, f, other);
+    if ((p->tcp_flags & TCP_FIN) && !ignored(f) && session_get(w, f) &&
+        !(f->tcp->fin_known & bit)) {
+        f->tcp->fin_seq[ep] = seq + n;
+        f->tcp->fin_known |= bit;
+    }
+
+    if (n == 0 || ignored(f))
+        return;
+    segment(w, f, ep, seq, p->payload, n);
     if (ignored(f) && f->tcp)
         session_free(w, f);
 }

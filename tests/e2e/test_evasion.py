@@ -65,6 +65,14 @@ FRAGMENTS = ["ip_fragments_tiny", "ip_fragments_shuffled", "ipv6_fragments_hop_b
              "ip_fragments_overlap"]
 CASES += FRAGMENTS
 CASES += ["padded_strings"]
+# a receiver-true TCP (issue 18): the anomaly each raises, and the counter that counts it
+TCP_CASES = {
+    "tcp_syn_data_decoy": ("stream.syn_data_ignored", "tcp_syn_data_ignored", 2),
+    "tcp_syn_retry_lower_isn": (None, "tcp_syn_restarts", 2),
+    "tcp_data_after_fin": ("stream.data_after_fin", "tcp_after_fin", 4),  # two segments each
+    "tcp_rst_out_of_window": ("stream.rst_out_of_window", "tcp_rst_ignored", 2),
+}
+CASES += list(TCP_CASES)
 
 _records = {}
 
@@ -461,6 +469,50 @@ class Evasion(unittest.TestCase):
             paths = [r["rpcsentry"].get("args", {}).get("binary_path") for r in recs
                      if r["event_type"] == "dcerpc" and "rpcsentry" in r]
             self.assertEqual(want in paths, real, policy)
+
+    # ---- a receiver-true TCP
+
+    def receiver_tcp(self, case):
+        """What the server's stack took, and nothing else: the two creations, each call
+        once and answered, no decoy call or bind, the case's anomaly and counter. tshark
+        names the same operations, except after the FIN, where it reads the decoy
+        requests a closed direction never delivers (tshark is wrong there)."""
+        anomaly, counter, times = TCP_CASES[case]
+        truth, recs, task, svc = self.check(case)
+        calls = [r for r in recs if r["event_type"] == "dcerpc"
+                 and r["dcerpc"].get("request") in ("REQUEST", "BIND")]
+        self.assertEqual(sorted((r["dcerpc"]["request"], r["rpcsentry"].get("operation", ""))
+                                for r in calls),
+                         [("BIND", ""), ("BIND", ""), ("REQUEST", "RCreateServiceW"),
+                          ("REQUEST", "ROpenSCManagerW"), ("REQUEST", "SchRpcRegisterTask")])
+        self.assertTrue(all(r["dcerpc"].get("response") in ("RESPONSE", "BINDACK")
+                            for r in calls))
+        self.assertEqual({i["name"] for r in calls if r["dcerpc"]["request"] == "BIND"
+                          for i in r["rpcsentry"]["interfaces"]}, {"ITaskSchedulerService",
+                                                                    "svcctl"})
+        got = sorted({r["anomaly"]["event"] for r in recs if r["event_type"] == "anomaly"})
+        self.assertEqual(got, [anomaly] if anomaly else [])
+        st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+        self.assertEqual(st[counter], times, counter)
+        if shutil.which("tshark"):
+            p = subprocess.run(["tshark", "-r", os.path.join(PCAPS, "evasion_%s.pcap" % case),
+                                "-Y", "dcerpc.pkt_type == 0", "-T", "fields",
+                                "-e", "dcerpc.opnum"], capture_output=True, text=True)
+            want = ["1", "1", "15", "12", "12"] if case == "tcp_data_after_fin" else \
+                ["1", "15", "12"]
+            self.assertEqual(p.stdout.split(), want, p.stderr)
+
+    def test_tcp_syn_data_decoy(self):
+        self.receiver_tcp("tcp_syn_data_decoy")
+
+    def test_tcp_syn_retry_lower_isn(self):
+        self.receiver_tcp("tcp_syn_retry_lower_isn")
+
+    def test_tcp_data_after_fin(self):
+        self.receiver_tcp("tcp_data_after_fin")
+
+    def test_tcp_rst_out_of_window(self):
+        self.receiver_tcp("tcp_rst_out_of_window")
 
     # ---- strings past the cap
 

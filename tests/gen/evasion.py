@@ -147,13 +147,13 @@ def scrambled(seed):
 # --------------------------------------------------------------- plain TCP sessions
 
 def tcp_task(pw, d, p, cport, send=None, recv=None, frag=None, contexts=None, acks=None,
-             ctx=0, call_base=1):
+             ctx=0, call_base=1, conn=None, before_call=None, close=None):
     """An ncacn_ip_tcp connection to the task scheduler: bind, SchRpcRegisterTask.
     send/recv: keyword arguments for every client / server TcpConn.send (seg,
     order); frag: stub bytes per request fragment; contexts/acks: the bind's
     presentation contexts and the answers (default: TSCH on NDR, context 0)."""
     send, recv = send or {}, recv or {}
-    c = tcp(pw, cport, TSCH_PORT)
+    c = conn or tcp(pw, cport, TSCH_PORT)
     contexts = contexts or [(0, TSCH, [NDR])]
     acks = acks or [(0, NDR)]
     c.send(0, d.bind(call_base, contexts), **send)
@@ -163,18 +163,20 @@ def tcp_task(pw, d, p, cport, send=None, recv=None, frag=None, contexts=None, ac
         pdus = d.fragments("req", call_id, ctx, 1, p.task, frag)
     else:
         pdus = [d.request(call_id, ctx, 1, p.task)]
+    if before_call:
+        before_call(c)
     c.send(0, b"".join(pdus), **send)
     c.send(1, d.response(call_id, ctx, p.task_resp), **recv)
-    c.close()
+    (close or TcpConn.close)(c)
     return task_truth(p, ports(c), call_id, frags=len(pdus), ctx=ctx)
 
 
 def tcp_service(pw, d, p, cport, send=None, recv=None, frag=None, contexts=None, acks=None,
-                ctx=0, call_base=1):
+                ctx=0, call_base=1, conn=None, before_call=None, close=None):
     """An ncacn_ip_tcp connection to svcctl: bind, ROpenSCManagerW,
     RCreateServiceW (see tcp_task)."""
     send, recv = send or {}, recv or {}
-    c = tcp(pw, cport, SVC_PORT)
+    c = conn or tcp(pw, cport, SVC_PORT)
     contexts = contexts or [(0, SVCCTL, [NDR])]
     acks = acks or [(0, NDR)]
     c.send(0, d.bind(call_base, contexts), **send)
@@ -186,9 +188,11 @@ def tcp_service(pw, d, p, cport, send=None, recv=None, frag=None, contexts=None,
         pdus = d.fragments("req", call_id, ctx, 12, p.create, frag)
     else:
         pdus = [d.request(call_id, ctx, 12, p.create)]
+    if before_call:
+        before_call(c)
     c.send(0, b"".join(pdus), **send)
     c.send(1, d.response(call_id, ctx, p.create_resp), **recv)
-    c.close()
+    (close or TcpConn.close)(c)
     return service_truth(p, ports(c), call_id, frags=len(pdus), ctx=ctx)
 
 
@@ -950,6 +954,83 @@ def padded_strings():
     svc = tcp_service(pw, d, p, 51342)
     return pw, task, svc, {}
 
+# --------------------------------------------------------------- a receiver-true TCP
+
+def handshake_with(pw, cport, sport, first_syn=None, syn_data=b""):
+    """A connection whose handshake is written here: optionally an earlier SYN with
+    another ISN that nobody answers, then the SYN (with syn_data on it), and a SYN-ACK
+    that acknowledges the SYN only (not its data)."""
+    c = TcpConn(pw, Endpoint(CLIENT, cport), Endpoint(SERVER, sport), handshake=False)
+    if first_syn is not None:
+        c._send(0, 0x02, b"", seq=first_syn, ack=0)
+        pw.t += 1.0  # the retry a second later
+    c._send(0, 0x02, syn_data, seq=c.seq[0] - 1, ack=0)
+    c._send(1, 0x12, b"", seq=c.seq[1] - 1, ack=c.seq[0])
+    c._send(0, 0x10, b"")
+    return c
+
+
+def tcp_syn_data_decoy():
+    """Each SYN carries a decoy bind (to srvsvc) that the server's SYN-ACK does not
+    acknowledge (it acks the SYN alone, as hosts without TCP Fast Open do), so the
+    host never sees it; the real bind follows at the same sequence numbers."""
+    pw, p, d = PcapWriter(start=1700103700.0), Payload("tcp_syn_data_decoy"), Dce()
+    decoy = d.bind(1, [(0, SRVSVC, [NDR])])
+    task = tcp_task(pw, d, p, 51351, conn=handshake_with(pw, 51351, TSCH_PORT, syn_data=decoy))
+    svc = tcp_service(pw, d, p, 51352,
+                      conn=handshake_with(pw, 51352, SVC_PORT, syn_data=decoy))
+    return pw, task, svc, {"args": ["--stats-interval", "1"]}
+
+
+def tcp_syn_retry_lower_isn():
+    """The client's first SYN (ISN 50,999) goes unanswered; a second later it
+    retries with another, lower ISN (999), which the server answers; all data follows
+    that one."""
+    pw, p, d = PcapWriter(start=1700103800.0), Payload("tcp_syn_retry_lower_isn"), Dce()
+    task = tcp_task(pw, d, p, 51361,
+                    conn=handshake_with(pw, 51361, TSCH_PORT, first_syn=50999))
+    svc = tcp_service(pw, d, p, 51362,
+                      conn=handshake_with(pw, 51362, SVC_PORT, first_syn=50999))
+    return pw, task, svc, {"args": ["--stats-interval", "1"]}
+
+
+def tcp_data_after_fin():
+    """After the creation and its answer, the client's FIN, then a decoy creation
+    request (another binary path) sent at the FIN's own sequence number and past it:
+    the server's stack has closed that direction and never reads it."""
+    pw, p, d = PcapWriter(start=1700103900.0), Payload("tcp_data_after_fin"), Dce()
+    decoy = Payload("tcp_data_after_fin", decoy=True)
+
+    def close_then_decoy(c, opnum, stub):
+        c._send(0, 0x11, b"")          # FIN at seq S
+        fin = c.seq[0]
+        c.seq[0] += 1
+        req = d.request(9, 0, opnum, stub)
+        c._send(0, 0x18, req, seq=fin)       # at the FIN's sequence number
+        c._send(0, 0x18, req, seq=fin + 1)   # and just past it
+        c._send(1, 0x11, b"")
+        c.seq[1] += 1
+        c._send(0, 0x10, b"")
+    task = tcp_task(pw, d, p, 51371, close=lambda c: close_then_decoy(c, 1, decoy.task))
+    svc = tcp_service(pw, d, p, 51372, close=lambda c: close_then_decoy(c, 12, decoy.create))
+    return pw, task, svc, {"args": ["--stats-interval", "1"]}
+
+
+def tcp_rst_out_of_window():
+    """Before each creation request, a reset in the server's name whose sequence number
+    is far from the one the client expects (out of window: a host ignores it, RFC 5961),
+    then 20 seconds of quiet, then the creation: a sensor that took the reset has
+    closed the flow (and timed it out) before the call comes."""
+    pw, p, d = PcapWriter(start=1700104000.0), Payload("tcp_rst_out_of_window"), Dce()
+
+    def rst(c):
+        c._send(1, 0x04, b"", seq=c.seq[1] + 1000000, ack=0)
+        pw.t += 20.0
+    task = tcp_task(pw, d, p, 51381, before_call=rst)
+    svc = tcp_service(pw, d, p, 51382, before_call=rst)
+    return pw, task, svc, {"args": ["--stats-interval", "1"]}
+
+
 CASES = {
     "one_byte_segments": one_byte_segments,
     "out_of_order": out_of_order,
@@ -970,6 +1051,10 @@ CASES = {
     "ipv6_fragments_hop_by_hop": ipv6_fragments_hop_by_hop,
     "ip_fragments_overlap": ip_fragments_overlap,
     "padded_strings": padded_strings,
+    "tcp_syn_data_decoy": tcp_syn_data_decoy,
+    "tcp_syn_retry_lower_isn": tcp_syn_retry_lower_isn,
+    "tcp_data_after_fin": tcp_data_after_fin,
+    "tcp_rst_out_of_window": tcp_rst_out_of_window,
 }
 for _i, (_name, (_cls, _about)) in enumerate(TUNNELS.items()):
     CASES[_name] = tunnel_case(_cls, 1700102000.0 + 100 * _i, (51201 + 2 * _i, 51202 + 2 * _i),

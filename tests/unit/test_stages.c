@@ -508,7 +508,8 @@ static void send_tcp(struct stage_run *r, struct conn *k, int from, uint8_t flag
         tcp[4 + i] = (uint8_t)(seq >> (24 - 8 * i)),
                 tcp[8 + i] = (uint8_t)(k->seq[!from] >> (24 - 8 * i));
     tcp[12] = 5 << 4, tcp[13] = flags | (flags & TCP_SYN && !from ? 0 : TCP_ACK), tcp[14] = 0xff;
-    memcpy(tcp + 20, payload, n);
+    if (n)
+        memcpy(tcp + 20, payload, n);
     uint8_t pseudo[12] = {0};
     memcpy(pseudo, ip + 12, 8);
     pseudo[9] = 6, pseudo[10] = (uint8_t)((20 + n) >> 8), pseudo[11] = (uint8_t)(20 + n);
