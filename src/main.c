@@ -1,9 +1,9 @@
 /*
  * rpcsentry: settings from the configuration file and the command line,
  * then either captures read from files or live capture on an interface with
- * one worker thread per fanout member; signals, stats, a summary. About 900
- * lines, nearly all the options: their table (one row each, with its help),
- * the check of each value and the YAML file's keys; the run is runtime/'s.
+ * one worker thread per fanout member; signals, stats, a summary. Nearly
+ * 1,000 lines, nearly all the options: their table (one row each, with its
+ * help), the check of each value and the YAML file's keys; the run is runtime/'s.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -254,6 +254,9 @@ bool keys_load_ntlm(struct keystore *ks, const char *path, char *err, size_t err
     FILE *f;
     if (!open_private(path, &f, err, errlen))
         return false;
+    /* stdio's buffer holds the file's text (the hashes): ours, so that it is wiped */
+    char iobuf[4096];
+    setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
     size_t first = ks->n;
     char buf[KEYS_LINE_MAX];
     unsigned lineno = 0;
@@ -286,6 +289,7 @@ bool keys_load_ntlm(struct keystore *ks, const char *path, char *err, size_t err
     }
     explicit_bzero(buf, sizeof buf);
     fclose(f);
+    explicit_bzero(iobuf, sizeof iobuf);
     if (!ok) {
         wipe_entries(ks->e + first, ks->n - first);
         ks->n = first;

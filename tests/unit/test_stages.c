@@ -294,14 +294,21 @@ static int count_records(const cJSON *all, const char *type)
 
 /* ---- the DCE/RPC engine on a flow reference ---- */
 
-TEST(dce_engine_bind_fragmented_request_and_response)
+/* The reference of a TCP connection 10.0.0.1:cport -> 10.0.0.2:sport, the client first. */
+static struct flow_ref tcp_ref(uint64_t id, uint16_t cport, uint16_t sport)
 {
-    struct stage_run *r = stage_start();
-    struct flow_ref ref = {.flow_id = 42, .client = 0};
+    struct flow_ref ref = {.flow_id = id, .client = 0};
     ref.key.ipver = 4, ref.key.proto = 6;
     ref.key.addr[0][0] = 10, ref.key.addr[0][3] = 1;
     ref.key.addr[1][0] = 10, ref.key.addr[1][3] = 2;
-    ref.key.port[0] = 50000, ref.key.port[1] = 49700;
+    ref.key.port[0] = cport, ref.key.port[1] = sport;
+    return ref;
+}
+
+TEST(dce_engine_bind_fragmented_request_and_response)
+{
+    struct stage_run *r = stage_start();
+    struct flow_ref ref = tcp_ref(42, 50000, 49700);
     uint64_t tx = 0;
     struct rpc_transport t = {.kind = RPC_TRANSPORT_TCP, .flow = &ref, .tx_counter = &tx};
     struct dce_assoc *a = dce_assoc_new(&r->w, &t);
@@ -373,11 +380,7 @@ static const uint8_t file_id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1
 TEST(smb2_pipe_on_ipc_carries_a_bind)
 {
     struct stage_run *r = stage_start();
-    struct flow_ref ref = {.flow_id = 7, .client = 0};
-    ref.key.ipver = 4, ref.key.proto = 6;
-    ref.key.addr[0][0] = 10, ref.key.addr[0][3] = 1;
-    ref.key.addr[1][0] = 10, ref.key.addr[1][3] = 2;
-    ref.key.port[0] = 50001, ref.key.port[1] = 445;
+    struct flow_ref ref = tcp_ref(7, 50001, 445);
     uint64_t tx = 0;
     char cid[64] = "";
     struct rpc_transport tcp = {
