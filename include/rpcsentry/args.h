@@ -53,6 +53,13 @@ uint16_t args_strn(struct rpc_args *a, uint16_t parent, const char *name, const 
 uint16_t args_num(struct rpc_args *a, uint16_t parent, const char *name, uint64_t v);
 uint16_t args_bool(struct rpc_args *a, uint16_t parent, const char *name, bool v);
 
+/*
+ * Says that the string `name` under object parent was cut (its start and end
+ * kept, "…" between): its whole length in characters, under parent's
+ * "truncated" object. An array's strings (name NULL) show the "…" only.
+ */
+void args_cut(struct rpc_args *a, uint16_t parent, const char *name, uint64_t chars);
+
 /* The string of node i (NUL-terminated in the arena), or NULL if it is not a string. */
 const char *args_value(const struct rpc_args *a, uint16_t i);
 

@@ -36,23 +36,6 @@ void args_enum(struct rpc_args *a, uint16_t parent, const char *name, uint32_t v
     args_str(a, parent, name, num);
 }
 
-/*
- * A string the cap cut (its start and end kept, "…" between): its length in
- * characters under parent's "truncated" object, by its name, so that the
- * analyst sees the value is not whole and how long it was. (An array's
- * strings show the "…" only.)
- */
-static void note_cut(struct rpc_args *a, uint16_t parent, const char *name, uint64_t chars)
-{
-    if (!name)
-        return;
-    uint16_t t = args_child(a, parent, "truncated");
-    if (t == ARGS_NONE)
-        t = args_obj(a, parent, "truncated");
-    if (t != ARGS_NONE && args_child(a, t, name) == ARGS_NONE)
-        args_num(a, t, name, chars);
-}
-
 void args_ndr_string(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,
                      bool wide)
 {
@@ -64,7 +47,7 @@ void args_ndr_string(struct rpc_args *a, uint16_t parent, const char *name, stru
         return;
     args_str(a, parent, name, s);
     if (cut)
-        note_cut(a, parent, name, chars);
+        args_cut(a, parent, name, chars);
 }
 
 void args_ndr_unique_string(struct rpc_args *a, uint16_t parent, const char *name, struct ndr *n,

@@ -234,12 +234,8 @@ static void on_close(struct xml *x, const char *el)
                                                               : NULL;
         if (k && x->action != ARGS_NONE) {
             args_strn(a, x->action, k, t, n);
-            if (x->text_cut) { /* as a cut NDR string says it (decode_util.c) */
-                uint16_t c = args_child(a, x->action, "truncated");
-                if (c == ARGS_NONE)
-                    c = args_obj(a, x->action, "truncated");
-                args_num(a, c, k, x->text_chars);
-            }
+            if (x->text_cut)
+                args_cut(a, x->action, k, x->text_chars);
         }
     } else if (parent_is(x, 1, "ComHandler") && parent_is(x, 2, "Actions")) {
         const char *k = strcmp(el, "ClassId") == 0 ? "class_id"

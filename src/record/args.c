@@ -211,3 +211,14 @@ const char *args_get(const struct rpc_args *a, const char *path)
     args_each(a, path, first, &s);
     return s;
 }
+
+void args_cut(struct rpc_args *a, uint16_t parent, const char *name, uint64_t chars)
+{
+    if (!name)
+        return;
+    uint16_t t = args_child(a, parent, "truncated");
+    if (t == ARGS_NONE)
+        t = args_obj(a, parent, "truncated");
+    if (t != ARGS_NONE && args_child(a, t, name) == ARGS_NONE)
+        args_num(a, t, name, chars);
+}

@@ -286,8 +286,11 @@ class Fragmenting:
         thl = (frame[14 + ihl + 12] >> 4) * 4
         if frame[23] != 6 or len(frame) - 14 - ihl - thl <= 0:
             return self.w.add(frame, dt=dt, wirelen=wirelen)
+        frags = v4_fragments(frame, self.size, self.ident + 1)
+        if len(frags) == 1:  # fits in one: not a fragment
+            return self.w.add(frame, dt=dt, wirelen=wirelen)
         self.ident += 1
-        for g in v4_fragments(frame, self.size, self.ident):
+        for g in frags:
             n = self.w.add(g, dt=dt)
         return n
 
@@ -320,10 +323,11 @@ def fragments(path, datagrams=30000, size=1200):
             one()
 
     burst(datagrams // 2)
-    truth = [task_session(Fragmenting(w, 64), 52101, "flood_fragments", lambda: burst(200))]
+    fw = Fragmenting(w, 64)
+    truth = [task_session(fw, 52101, "flood_fragments", lambda: burst(200))]
     burst(datagrams - state["i"])
     w.close()
-    return {"frames": w.n, "creations": truth}
+    return {"frames": w.n, "creations": truth, "fragmented": fw.ident - 0x7000}
 
 
 FLOODS = {"syn": syn, "open_calls": open_calls, "ooo": ooo, "smb_pipes": smb_pipes,
