@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """DESIGN.md's stage rule, checked: a stage includes its own headers, the next
 stage's, the record types and the shared utilities; nothing upstream, nothing
-further down. The key store (src/keys, include/rpcsentry/keys.h) stands beside
-the pipeline: transport and dcerpc, the engines that unseal, may include it. runtime/ and main.c wire the pipeline and may include anything.
+further down. Two side stages stand beside the pipeline: the key store
+(src/keys, keys.h) and the security mechanisms (src/auth: NTLMSSP and Kerberos
+messages, their keys and unsealing, whose tokens ride in SMB SESSION_SETUP and
+DCE/RPC auth trailers alike). transport and dcerpc, the engines that unseal,
+may include both; auth may include the key store. runtime/ and main.c wire the pipeline and may include anything.
 
     scripts/check_layers.py            exit 1 on a tie that is not in the list below
     scripts/check_layers.py --list     print every tie against the rule
@@ -22,7 +25,7 @@ ORDER = ["capture", "decode", "flow", "stream", "transport", "dcerpc", "iface", 
 HEADER_STAGE = {
     "capture": "capture", "decode": "decode", "flow": "flow", "appid": "flow",
     "stream": "stream", "transport": "transport", "smb": "transport", "dcerpc": "dcerpc",
-    "ntlmssp": "dcerpc", "iface": "iface", "epm": "iface", "ndr": "iface",
+    "ntlmssp": "auth", "kerberos": "auth", "iface": "iface", "epm": "iface", "ndr": "iface",
     "detect": "detect", "output": "output", "sink": "output", "json": "output",
     "report": "output", "runtime": "runtime", "hunt": "runtime",
     # beneath every stage: the record types, and the worker every stage is handed
@@ -37,7 +40,7 @@ HEADER_STAGE = {
     "keys": "keys",
 }
 # stages beside the pipeline, and which stages may use them
-SIDE = {"keys": ("transport", "dcerpc")}
+SIDE = {"keys": ("transport", "dcerpc", "auth"), "auth": ("transport", "dcerpc")}
 FREE = {"record", "util"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"rpcsentry/([a-z_0-9]+)\.h"', re.M)
 

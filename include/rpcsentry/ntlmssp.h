@@ -3,7 +3,7 @@
  * message, found raw or inside SPNEGO/GSS-API wrapping. Serves DCE/RPC auth
  * trailers and SMB SESSION_SETUP alike. With an operator's NT hash
  * (src/keys), the session keys of the exchange and the unsealing of its
- * messages (MS-NLMP 3.4): src/dcerpc/ntlm_crypto.c, libgcrypt only. Keys
+ * messages (MS-NLMP 3.4): src/auth/ntlm_crypto.c, libgcrypt only. Keys
  * computed here never leave the caller's memory: nothing here logs.
  */
 #ifndef RPCSENTRY_NTLMSSP_H
