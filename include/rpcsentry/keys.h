@@ -1,9 +1,9 @@
 /*
  * keys: the operator's key material (DESIGN.md: one store that hands keys to
  * the SMB and DCE/RPC engines). Loaded once before capture, then shared
- * read-only by every worker. Today it holds NT hashes (--ntlm-secrets);
- * each entry has a kind so that Kerberos keytab entries (principal, kvno,
- * enctype) and SMB 3 session keys can sit beside them later.
+ * read-only by every worker. It holds NT hashes (--ntlm-secrets) and
+ * Kerberos keys (--keytab: principal, kvno, enctype, key); each entry has a
+ * kind, so that SMB 3 session keys can sit beside them.
  *
  * Nothing here prints a key: errors name the file and line, never the line's
  * text. keys_free() zeroes every key before the memory goes back.
@@ -16,10 +16,11 @@
 #include <stdint.h>
 
 #define KEYS_NT_HASH_LEN 16
+#define KEYS_KEY_MAX 64 /* the longest key of any kind (aes256-cts-hmac-sha384-192: 32) */
 
 enum keys_kind {
     KEYS_NT_HASH, /* an account's NT hash (MD4 of its UTF-16LE password) */
-    /* later: KEYS_KRB5 (keytab entry), KEYS_SMB3_SESSION */
+    KEYS_KRB5,    /* a keytab entry: a service principal's long-term key */
 };
 
 struct keystore;
@@ -59,14 +60,54 @@ typedef bool (*keys_nt_fn)(const uint8_t hash[KEYS_NT_HASH_LEN], void *ctx);
 size_t keys_nt_for_each(const struct keystore *ks, const char *domain, const char *user,
                         keys_nt_fn fn, void *ctx);
 
+/*
+ * Adds every entry of a keytab (MIT's format, read by MIT krb5: principal,
+ * kvno, enctype and key of each). Refuses a file that group or others may
+ * read or write, as keys_load_ntlm does. False with err: nothing of it is kept.
+ */
+bool keys_load_keytab(struct keystore *ks, const char *path, char *err, size_t errlen);
+
+/* Adds one Kerberos key. False when out of memory or the key is longer than KEYS_KEY_MAX. */
+bool keys_add_krb5(struct keystore *ks, const char *principal, uint32_t kvno, int32_t enctype,
+                   const uint8_t *key, size_t len);
+
+/* One Kerberos key as keys_krb5_for_each hands it (valid during the call only). */
+struct keys_krb5 {
+    const char *principal; /* "name/instance@REALM" as the keytab spells it */
+    uint32_t kvno;
+    int32_t enctype;
+    const uint8_t *key;
+    size_t len;
+};
+
+/*
+ * Calls fn with each Kerberos key of that enctype, those of kvno first (a
+ * ticket names the kvno its server key had; a keytab may hold older ones),
+ * until fn returns true. Returns how many keys of the enctype there are.
+ */
+typedef bool (*keys_krb5_fn)(const struct keys_krb5 *k, void *ctx);
+size_t keys_krb5_for_each(const struct keystore *ks, int32_t enctype, uint32_t kvno,
+                          keys_krb5_fn fn, void *ctx);
+
+/* How many entries of a kind the store holds. */
+size_t keys_count_kind(const struct keystore *ks, enum keys_kind kind);
+
 /* The NT hash of a UTF-8 password (MD4 of its UTF-16LE form): for tests and tools. */
 bool keys_nt_hash_of_password(const char *password, uint8_t out[KEYS_NT_HASH_LEN]);
 
+/* The files of a run's keys. */
+struct keys_files {
+    const char *const *ntlm; /* --ntlm-secrets */
+    size_t n_ntlm;
+    const char *const *keytab; /* --keytab */
+    size_t n_keytab;
+};
+
 /*
- * The store of a run: libgcrypt made ready, then every --ntlm-secrets file
- * (paths[0..n)) loaded. NULL with err when one cannot be (or out of memory).
+ * The store of a run: libgcrypt made ready, then every file of f loaded.
+ * NULL with err (which names the option and the file) when one cannot be.
  */
-struct keystore *keys_load_files(const char *const *paths, size_t n, char *err, size_t errlen);
+struct keystore *keys_load_files(const struct keys_files *f, char *err, size_t errlen);
 
 /* Zeroes every key, then frees the store. NULL is fine. */
 void keys_free(struct keystore *ks);

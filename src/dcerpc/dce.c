@@ -13,10 +13,12 @@
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/dcerpc.h"
 #include "rpcsentry/iface.h"
+#include "rpcsentry/kerberos.h"
 #include "rpcsentry/ntlmssp.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
 
+#include "dce_krb.h"
 #include "dce_ntlm.h"
 
 #define DCE_ACC_MAX (65535 + DCE_HDR_LEN) /* one whole PDU plus the next header */
@@ -51,9 +53,13 @@ struct dce_assoc {
     bool hint_epm; /* the hint came from the endpoint mapper, not a pipe name */
     struct rpc_ctx_item hint;
     uint32_t anomalies_seen;
-    void *iface_state;     /* what iface's decoders keep (handles) */
-    char sec_addr[48];     /* the server's secondary address from its bind_ack */
-    struct dce_ntlm *ntlm; /* unsealing state: only with a key store (--ntlm-secrets) */
+    void *iface_state; /* what iface's decoders keep (handles) */
+    char sec_addr[48]; /* the server's secondary address from its bind_ack */
+    /* unsealing state, only with a key store (--ntlm-secrets, --keytab): one per mechanism;
+       krb_mech says which the association's last security context used */
+    struct dce_ntlm *ntlm;
+    struct dce_krb *krb;
+    bool krb_mech;
 };
 
 static const struct uuid ndr_syntax =
@@ -266,7 +272,7 @@ static void call_finish(struct worker *w, struct dce_assoc *a, struct dce_call *
     if (a->t->flow->overlap_conflict)
         c->rec.flags |= RPC_F_OVERLAP;
     /* as dce_sealed: calls whose request was seen */
-    if (c->rec.kind == RPC_KIND_REQUEST && c->rec.sealed && a->ntlm &&
+    if (c->rec.kind == RPC_KIND_REQUEST && c->rec.sealed && (a->ntlm || a->krb) &&
         c->rec.req_ptype != RPC_PTYPE_NONE)
         c->rec.decrypted ? w->stats.dce_decrypted++ : w->stats.dce_decrypt_failed++;
     c->rec.identity = call_identity(a);
@@ -302,6 +308,7 @@ void dce_assoc_free(struct worker *w, struct dce_assoc *a)
         mem_free(&w->mem, MEM_APP, a->ctxs, (size_t)a->cap_ctxs * sizeof *a->ctxs);
     iface_assoc_state_free(w, a->iface_state);
     dce_ntlm_free(w, a->ntlm);
+    dce_krb_free(w, a->krb);
     mem_free(&w->mem, MEM_APP, a, sizeof *a);
 }
 
@@ -393,15 +400,49 @@ static void parse_auth(struct worker *w, struct dce_assoc *a, struct pdu *p)
     p->body_end = toff;
 }
 
-/* Learns identity from an NTLMSSP AUTHENTICATE carried in an auth value (and, with
- * a key store, the exchange that unseals). */
+#define AUTH_SPNEGO 9
+#define AUTH_KERBEROS 16
+
+/*
+ * With a key store, the auth value goes to the mechanism that carries it:
+ * Kerberos for auth type 16 and for SPNEGO tokens holding a Kerberos
+ * message (and the tokens after those, such as SPNEGO's last answer), NTLMSSP
+ * otherwise. A ticket opened names the client (*id).
+ */
+static void learn_keys(struct worker *w, struct dce_assoc *a, int ep, const struct dce_auth *au,
+                       struct rpc_identity *id)
+{
+    const uint8_t *m;
+    size_t ml;
+    bool krb = au->type == AUTH_KERBEROS ||
+               (au->type == AUTH_SPNEGO &&
+                (krb_find(au->value, au->value_len, &m, &ml) != KRB_MSG_NONE ||
+                 (a->krb_mech && ntlmssp_parse(au->value, au->value_len, NULL) == NTLMSSP_NONE)));
+    if (krb) {
+        a->krb_mech = true;
+        if (a->krb || (a->krb = dce_krb_new(w)))
+            dce_krb_auth(w, a->krb, ep, au->value, au->value_len, id);
+        return;
+    }
+    a->krb_mech = false;
+    if (a->ntlm || (a->ntlm = dce_ntlm_new(w)))
+        dce_ntlm_auth(w, a->ntlm, ep, au->type, au->value, au->value_len);
+}
+
+/* Learns identity from an NTLMSSP AUTHENTICATE carried in an auth value or, with a key
+ * store, from the Kerberos ticket it opens (and the exchange that unseals). */
 static void learn_identity(struct worker *w, struct dce_assoc *a, int ep, const struct dce_auth *au)
 {
     if (!au->present || !au->value)
         return;
-    if (w->cfg->keys && (a->ntlm || (a->ntlm = dce_ntlm_new(w))))
-        dce_ntlm_auth(w, a->ntlm, ep, au->type, au->value, au->value_len);
-    struct rpc_identity id;
+    struct rpc_identity id = {0};
+    if (w->cfg->keys) {
+        learn_keys(w, a, ep, au, &id);
+        if (id.valid) {
+            a->identity = id;
+            return;
+        }
+    }
     if (ntlmssp_parse(au->value, au->value_len, &id) == NTLMSSP_AUTHENTICATE && id.valid)
         a->identity = id;
 }
@@ -648,12 +689,19 @@ static void unseal_fragment(struct worker *w, struct dce_assoc *a, struct dce_ca
 {
     if (!p->auth.present || p->auth.level != 6 || !w->cfg->keys)
         return;
-    if (!a->ntlm && !(a->ntlm = dce_ntlm_new(w)))
-        return;
     struct dce_sealed_pdu s = {p->c.p, p->h.frag_len,       p->h.auth_len,
                                start,  p->auth.trailer_off, p->auth.pad_len};
-    if (!dce_ntlm_unseal(w, a->ntlm, a->t->flow, &a->anomalies_seen, ep, &s, stub, len))
-        call->decrypt_failed = true;
+    if (a->krb_mech) {
+        if (!a->krb && !(a->krb = dce_krb_new(w)))
+            return;
+        if (!dce_krb_unseal(w, a->krb, a->t->flow, &a->anomalies_seen, ep, &s, stub, len))
+            call->decrypt_failed = true;
+    } else {
+        if (!a->ntlm && !(a->ntlm = dce_ntlm_new(w)))
+            return;
+        if (!dce_ntlm_unseal(w, a->ntlm, a->t->flow, &a->anomalies_seen, ep, &s, stub, len))
+            call->decrypt_failed = true;
+    }
     call->rec.decrypted = !call->decrypt_failed;
 }
 

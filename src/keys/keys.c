@@ -1,8 +1,11 @@
 /*
- * The key store: NT hashes from --ntlm-secrets files (include/rpcsentry/keys.h).
- * Small and read-only once loaded: a lookup walks the entries (an operator's
- * file holds tens to thousands of accounts, and a lookup happens once per
- * NTLMSSP AUTHENTICATE, not per packet).
+ * The key store: NT hashes from --ntlm-secrets files and Kerberos keys from
+ * --keytab files (include/rpcsentry/keys.h). Small and read-only once
+ * loaded: a lookup walks the entries (an operator's file holds tens to
+ * thousands of accounts, and a lookup happens once per NTLMSSP AUTHENTICATE
+ * or Kerberos AP-REQ, not per packet). Keytabs are read with MIT krb5; its
+ * copies of the keys are freed with krb5_free_keytab_entry_contents, which
+ * zeroes them.
  */
 #include "rpcsentry/keys.h"
 
@@ -10,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gcrypt.h>
+#include <krb5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +22,18 @@
 #include <unistd.h>
 
 #define KEYS_NAME_MAX 128
+#define KEYS_PRINCIPAL_MAX 256
 #define KEYS_LINE_MAX 4096
 
 struct key_entry {
     enum keys_kind kind;
-    char domain[KEYS_NAME_MAX]; /* "" = any domain */
+    char domain[KEYS_NAME_MAX]; /* NT hash: "" = any domain */
     char user[KEYS_NAME_MAX];
-    uint8_t key[KEYS_NT_HASH_LEN];
+    char principal[KEYS_PRINCIPAL_MAX]; /* Kerberos */
+    uint32_t kvno;
+    int32_t enctype;
+    uint8_t key_len;
+    uint8_t key[KEYS_KEY_MAX];
 };
 
 struct keystore {
@@ -79,14 +88,22 @@ void keys_free(struct keystore *ks)
     free(ks);
 }
 
-bool keys_add_nt_hash(struct keystore *ks, const char *domain, const char *user,
-                      const uint8_t hash[KEYS_NT_HASH_LEN])
+size_t keys_count_kind(const struct keystore *ks, enum keys_kind kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; ks && i < ks->n; i++)
+        n += ks->e[i].kind == kind;
+    return n;
+}
+
+/* A new zeroed entry at the end, or NULL when out of memory. */
+static struct key_entry *add_entry(struct keystore *ks)
 {
     if (ks->n == ks->cap) {
         size_t ncap = ks->cap ? ks->cap * 2 : 16;
         struct key_entry *ne = calloc(ncap, sizeof *ne);
         if (!ne)
-            return false;
+            return NULL;
         if (ks->e)
             memcpy(ne, ks->e, ks->n * sizeof *ne);
         /* the old copy is wiped, not just let go (realloc would leave it behind) */
@@ -95,8 +112,17 @@ bool keys_add_nt_hash(struct keystore *ks, const char *domain, const char *user,
         ks->e = ne;
         ks->cap = ncap;
     }
-    struct key_entry *k = &ks->e[ks->n++];
+    return &ks->e[ks->n++];
+}
+
+bool keys_add_nt_hash(struct keystore *ks, const char *domain, const char *user,
+                      const uint8_t hash[KEYS_NT_HASH_LEN])
+{
+    struct key_entry *k = add_entry(ks);
+    if (!k)
+        return false;
     k->kind = KEYS_NT_HASH;
+    k->key_len = KEYS_NT_HASH_LEN;
     snprintf(k->domain, sizeof k->domain, "%s", domain ? domain : "");
     snprintf(k->user, sizeof k->user, "%s", user);
     memcpy(k->key, hash, KEYS_NT_HASH_LEN);
@@ -119,6 +145,43 @@ size_t keys_nt_for_each(const struct keystore *ks, const char *domain, const cha
         if (fn && fn(k->key, ctx))
             break;
     }
+    return named;
+}
+
+bool keys_add_krb5(struct keystore *ks, const char *principal, uint32_t kvno, int32_t enctype,
+                   const uint8_t *key, size_t len)
+{
+    if (len > KEYS_KEY_MAX)
+        return false;
+    struct key_entry *k = add_entry(ks);
+    if (!k)
+        return false;
+    k->kind = KEYS_KRB5;
+    snprintf(k->principal, sizeof k->principal, "%s", principal ? principal : "");
+    k->kvno = kvno;
+    k->enctype = enctype;
+    k->key_len = (uint8_t)len;
+    memcpy(k->key, key, len);
+    return true;
+}
+
+size_t keys_krb5_for_each(const struct keystore *ks, int32_t enctype, uint32_t kvno,
+                          keys_krb5_fn fn, void *ctx)
+{
+    size_t named = 0;
+    if (!ks)
+        return 0;
+    /* two passes: the keys of the ticket's kvno, then the others of its enctype */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < ks->n; i++) {
+            const struct key_entry *k = &ks->e[i];
+            if (k->kind != KEYS_KRB5 || k->enctype != enctype || (k->kvno == kvno) != (pass == 0))
+                continue;
+            named++;
+            struct keys_krb5 v = {k->principal, k->kvno, k->enctype, k->key, k->key_len};
+            if (fn && fn(&v, ctx))
+                return named;
+        }
     return named;
 }
 
@@ -219,18 +282,18 @@ static char *trim(char *s)
     return s;
 }
 
-static bool open_private(const char *path, FILE **out, char *err, size_t errlen)
+static int open_private_fd(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return false;
+        return -1;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errlen, "%s: not a regular file", path);
         close(fd);
-        return false;
+        return -1;
     }
     if (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
         snprintf(err, errlen,
@@ -238,8 +301,16 @@ static bool open_private(const char *path, FILE **out, char *err, size_t errlen)
                  "writable by group or others (chmod 600 it)",
                  path, (unsigned)(st.st_mode & 07777));
         close(fd);
-        return false;
+        return -1;
     }
+    return fd;
+}
+
+static bool open_private(const char *path, FILE **out, char *err, size_t errlen)
+{
+    int fd = open_private_fd(path, err, errlen);
+    if (fd < 0)
+        return false;
     *out = fdopen(fd, "r");
     if (!*out) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -338,7 +409,76 @@ bool keys_nt_hash_of_password(const char *pw, uint8_t out[KEYS_NT_HASH_LEN])
     return true;
 }
 
-struct keystore *keys_load_files(const char *const *paths, size_t n, char *err, size_t errlen)
+/* ---- keytabs ---- */
+
+bool keys_load_keytab(struct keystore *ks, const char *path, char *err, size_t errlen)
+{
+    /* the permissions are ours to check; MIT krb5 reads any keytab it may open */
+    int fd = open_private_fd(path, err, errlen);
+    if (fd < 0)
+        return false;
+    close(fd);
+    krb5_context ctx;
+    if (krb5_init_context(&ctx) != 0) {
+        snprintf(err, errlen, "%s: MIT krb5 could not make a context", path);
+        return false;
+    }
+    size_t first = ks->n;
+    char name[16 + 4096];
+    snprintf(name, sizeof name, "FILE:%s", path);
+    krb5_keytab kt = NULL;
+    krb5_kt_cursor cur;
+    bool ok = false, started = false;
+    krb5_error_code ret = krb5_kt_resolve(ctx, name, &kt);
+    if (!ret)
+        ret = krb5_kt_start_seq_get(ctx, kt, &cur);
+    if (ret) {
+        const char *m = krb5_get_error_message(ctx, ret);
+        snprintf(err, errlen, "%s: not a keytab MIT krb5 can read (%s)", path, m);
+        krb5_free_error_message(ctx, m);
+        goto out;
+    }
+    started = true;
+    ok = true;
+    krb5_keytab_entry e;
+    unsigned n = 0;
+    while (ok && (ret = krb5_kt_next_entry(ctx, kt, &e, &cur)) == 0) {
+        n++;
+        char *pname = NULL;
+        if (krb5_unparse_name(ctx, e.principal, &pname) != 0) {
+            snprintf(err, errlen, "%s: entry %u: its principal cannot be read", path, n);
+            ok = false;
+        } else if (!keys_add_krb5(ks, pname, e.vno, e.key.enctype, e.key.contents, e.key.length)) {
+            snprintf(err, errlen, "%s: entry %u: key too long or out of memory", path, n);
+            ok = false;
+        }
+        krb5_free_unparsed_name(ctx, pname);
+        krb5_free_keytab_entry_contents(ctx, &e);
+    }
+    if (ok && ret != KRB5_KT_END) {
+        const char *m = krb5_get_error_message(ctx, ret);
+        snprintf(err, errlen, "%s: entry %u cannot be read (%s)", path, n + 1, m);
+        krb5_free_error_message(ctx, m);
+        ok = false;
+    }
+    if (ok && !n) {
+        snprintf(err, errlen, "%s: the keytab holds no key", path);
+        ok = false;
+    }
+out:
+    if (started)
+        krb5_kt_end_seq_get(ctx, kt, &cur);
+    if (kt)
+        krb5_kt_close(ctx, kt);
+    krb5_free_context(ctx);
+    if (!ok) {
+        wipe_entries(ks->e + first, ks->n - first);
+        ks->n = first;
+    }
+    return ok;
+}
+
+struct keystore *keys_load_files(const struct keys_files *f, char *err, size_t errlen)
 {
     if (!keys_crypto_init(err, errlen))
         return NULL;
@@ -347,8 +487,16 @@ struct keystore *keys_load_files(const char *const *paths, size_t n, char *err, 
         snprintf(err, errlen, "out of memory for the key store");
         return NULL;
     }
-    for (size_t i = 0; i < n; i++)
-        if (!keys_load_ntlm(ks, paths[i], err, errlen)) {
+    char why[1024];
+    for (size_t i = 0; i < f->n_ntlm; i++)
+        if (!keys_load_ntlm(ks, f->ntlm[i], why, sizeof why)) {
+            snprintf(err, errlen, "--ntlm-secrets: %s", why);
+            keys_free(ks);
+            return NULL;
+        }
+    for (size_t i = 0; i < f->n_keytab; i++)
+        if (!keys_load_keytab(ks, f->keytab[i], why, sizeof why)) {
+            snprintf(err, errlen, "--keytab: %s", why);
             keys_free(ks);
             return NULL;
         }

@@ -6,7 +6,11 @@ atexec, psexec, smbexec, services, and the lab's own scripts) to run through.
 Served:
   - DCE/RPC, connection-oriented, with NTLM at any auth level (connect,
     integrity, privacy: the server knows the lab password, derives the session
-    keys, unseals requests and seals its answers as Windows does);
+    keys, unseals requests and seals its answers as Windows does), and with
+    Kerberos inside SPNEGO at packet privacy (--keytab: the lab service
+    account's keys; the ticket and authenticator opened with impacket's
+    krb5 crypto, an AP-REP with a subkey of ours, DCE style, then RFC 4121
+    wrap tokens as Windows lays them out in an RPC PDU);
   - ITaskSchedulerService (86d35949-...), ATSvc (1ff70682-...), svcctl
     (367abb81-...) with a small table of services, and the endpoint mapper
     (ept_map, ept_lookup) naming one dynamic TCP port;
@@ -97,6 +101,19 @@ class Lab:
         self.handles = {}
         self.smb = None  # the impacket SMB server, to register RemCom's pipes
         self.pipes = {}  # pipe name -> local address of its handler
+        self.keytab = None
+        if args.keytab:
+            from impacket.krb5.keytab import Keytab
+            self.keytab = Keytab.loadFile(args.keytab)
+
+    def service_key(self, etype):
+        """The lab service account's key of that enctype, from its keytab."""
+        from impacket.krb5.crypto import Key
+        for e in self.keytab.entries:
+            kb = e.main_part["keyblock"]
+            if kb["keytype"] == etype:
+                return Key(etype, kb["keyvalue"]["data"])
+        raise Fault(NCA_S_OP_RNG_ERROR)
 
     def handle(self, what):
         h = bytes(4) + os.urandom(16)
@@ -231,6 +248,113 @@ class NtlmServer:
         self.seq_out += 1
         return sig.getData()
 
+    sig_len = 16
+
+
+# ---------------------------------------------------------------- Kerberos
+
+class KerberosServer:
+    """The acceptor of a DCE-style Kerberos exchange inside SPNEGO (what
+    impacket's clients do with -k): AP-REQ in the bind, our AP-REP with a
+    subkey in the bind_ack, the client's AP-REP in an alter_context; then
+    every stub is sealed with the subkey (RFC 4121 wrap tokens, rotated so
+    that the data is encrypted in place, as MS-KILE 3.4.5.4.1 has it)."""
+
+    SPNEGO_OID = bytes.fromhex("2b0601050502")
+    HDR = 16
+    RRC = 28
+
+    def __init__(self, lab):
+        self.lab, self.ready, self.seq_out = lab, False, 0
+        self.user = self.realm = None
+
+    @staticmethod
+    def der(tag, body):
+        n = len(body)
+        if n < 0x80:
+            return bytes([tag, n]) + body
+        ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        return bytes([tag, 0x80 | len(ln)]) + ln + body
+
+    @staticmethod
+    def ap_req_of(value):
+        """The AP-REQ inside an SPNEGO negTokenInit (or a bare GSS token)."""
+        from impacket.spnego import SPNEGO_NegTokenInit
+        tok = value
+        if value[:1] == b"\x60" and KerberosServer.SPNEGO_OID in value[:16]:
+            tok = SPNEGO_NegTokenInit(value)["MechToken"]
+        i = tok.find(b"\x01\x00\x6e")  # TOK_ID AP-REQ after the krb5 OID
+        return tok[i + 2:] if tok[:1] == b"\x60" and i > 0 else tok
+
+    def accept(self, value):
+        from impacket.krb5.asn1 import AP_REP, AP_REQ, Authenticator, EncAPRepPart, EncTicketPart
+        from impacket.krb5.crypto import Key, _enctype_table
+        from impacket.spnego import SPNEGO_NegTokenResp, TypesMech
+        from pyasn1.codec.der import decoder, encoder
+        from pyasn1.type.univ import noValue
+        req = decoder.decode(self.ap_req_of(value), asn1Spec=AP_REQ())[0]
+        etype = int(req["ticket"]["enc-part"]["etype"])
+        key = self.lab.service_key(etype)
+        plain = _enctype_table[etype]().decrypt(key, 2, bytes(req["ticket"]["enc-part"]["cipher"]))
+        etp = decoder.decode(plain, asn1Spec=EncTicketPart())[0]
+        skey = Key(int(etp["key"]["keytype"]), bytes(etp["key"]["keyvalue"]))
+        cipher = _enctype_table[skey.enctype]()
+        auth = decoder.decode(cipher.decrypt(skey, 11, bytes(req["authenticator"]["cipher"])),
+                              asn1Spec=Authenticator())[0]
+        self.user = "/".join(str(c) for c in etp["cname"]["name-string"])
+        self.realm = str(etp["crealm"])
+        self.key = Key(skey.enctype, os.urandom(len(skey.contents)))
+        self.cipher = cipher
+        part = EncAPRepPart()
+        part["ctime"] = str(auth["ctime"])  # the tags differ: the value is copied
+        part["cusec"] = int(auth["cusec"])
+        part["subkey"] = noValue
+        part["subkey"]["keytype"] = self.key.enctype
+        part["subkey"]["keyvalue"] = self.key.contents
+        part["seq-number"] = random.getrandbits(31)
+        rep = AP_REP()
+        rep["pvno"] = 5
+        rep["msg-type"] = 15
+        rep["enc-part"] = noValue
+        rep["enc-part"]["etype"] = skey.enctype
+        rep["enc-part"]["cipher"] = cipher.encrypt(skey, 12, encoder.encode(part), None)
+        resp = SPNEGO_NegTokenResp()
+        resp["NegState"] = b"\x01"  # accept-incomplete: the DCE-style third leg comes
+        resp["SupportedMech"] = TypesMech["MS KRB5 - Microsoft Kerberos 5"]
+        resp["ResponseToken"] = encoder.encode(rep)
+        LOG.info("Kerberos: %s@%s, ticket %d, subkey %d", self.user, self.realm, etype,
+                 self.key.enctype)
+        return resp.getData()
+
+    def third_leg(self, value):
+        from impacket.spnego import SPNEGO_NegTokenResp
+        self.ready = True
+        resp = SPNEGO_NegTokenResp()
+        resp["NegState"] = b"\x00"  # accept-completed
+        return resp.getData()
+
+    def unseal(self, data, token):
+        hdr = token[:self.HDR]
+        ec, rrc = struct.unpack(">HH", hdr[4:8])
+        blob = token[self.HDR:] + data
+        rot = (rrc + ec) % len(blob)
+        plain = self.cipher.decrypt(self.key, 24, blob[rot:] + blob[:rot])
+        return plain[:len(plain) - ec - self.HDR]
+
+    def seal(self, to_sign, to_encrypt):
+        hdr = struct.pack(">HBBHHQ", 0x0504, 7, 0xFF, 0, 0, self.seq_out)  # acceptor, sealed, subkey
+        self.seq_out += 1
+        c = self.cipher.encrypt(self.key, 22, to_encrypt + hdr, None)
+        c = c[-self.RRC:] + c[:-self.RRC]
+        hdr = hdr[:6] + struct.pack(">H", self.RRC) + hdr[8:]
+        head = self.HDR + self.RRC  # confounder and what the rotation brought forward
+        return c[head:], hdr + c[:head]
+
+    def sign(self, to_sign):
+        raise Fault(NCA_S_OP_RNG_ERROR)  # the lab's Kerberos sessions are sealed
+
+    sig_len = HDR + 16 + RRC
+
 
 # ---------------------------------------------------------------- DCE/RPC
 
@@ -326,6 +450,11 @@ class RpcConnection:
                 auth_out = struct.pack("<BBBBI", 10, level, 0, 0, actx) + self.auth.challenge(value)
             elif atype == 10 and value[8:12] == b"\x03\x00\x00\x00" and self.auth:
                 self.auth.authenticate(value)  # alter_context carrying AUTHENTICATE
+            elif atype == 9 and ptype == 11 and self.lab.keytab:
+                self.auth = KerberosServer(self.lab)
+                auth_out = struct.pack("<BBBBI", 9, level, 0, 0, actx) + self.auth.accept(value)
+            elif atype == 9 and isinstance(self.auth, KerberosServer):
+                auth_out = struct.pack("<BBBBI", 9, level, 0, 0, actx) + self.auth.third_leg(value)
         if ptype == 11:
             sec = (self.endpoint.encode() + b"\0") if self.endpoint else b""
             body = struct.pack("<HHIH", self.max_xmit, self.max_xmit, assoc or 0x12345, len(sec)) + sec
@@ -344,7 +473,9 @@ class RpcConnection:
         if auth:
             trailer, _ = auth
             pad = trailer[2]
-            if trailer[1] == 6 and self.auth and self.auth.ready:
+            if trailer[1] == 6 and isinstance(self.auth, KerberosServer) and self.auth.ready:
+                stub = self.auth.unseal(stub, auth[1])
+            elif trailer[1] == 6 and self.auth and self.auth.ready:
                 stub = self.auth.unseal(stub)
             elif trailer[1] == 5 and self.auth and self.auth.ready:
                 # integrity: keep the client's RC4 stream in step (its checksum)
@@ -380,7 +511,7 @@ class RpcConnection:
 
     def respond(self, call_id, ctx_id, stub):
         sign = self.auth is not None and self.auth.ready and self.auth_level >= 5
-        room = self.max_xmit - 24 - (16 + 8 + 16 if sign else 0)
+        room = self.max_xmit - 24 - (16 + 8 + self.auth.sig_len if sign else 0)
         room -= room % 16
         chunks = [stub[i:i + room] for i in range(0, len(stub), room)] or [b""]
         for i, chunk in enumerate(chunks):
@@ -391,9 +522,10 @@ class RpcConnection:
                 continue
             pad = (-len(chunk)) % 16
             chunk += bytes(pad)
-            trailer = struct.pack("<BBBBI", 10, self.auth_level, pad, 0, self.auth_ctx)
-            frag_len = 24 + len(chunk) + 8 + 16
-            pdu = hdr(2, flags, frag_len, 16, call_id) + head + chunk + trailer
+            atype = 9 if isinstance(self.auth, KerberosServer) else 10
+            trailer = struct.pack("<BBBBI", atype, self.auth_level, pad, 0, self.auth_ctx)
+            frag_len = 24 + len(chunk) + 8 + self.auth.sig_len
+            pdu = hdr(2, flags, frag_len, self.auth.sig_len, call_id) + head + chunk + trailer
             if self.auth_level == 6:
                 sealed, sig = self.auth.seal(pdu, chunk)
                 pdu = pdu[:24] + sealed + trailer
@@ -803,6 +935,8 @@ def main():
     ap.add_argument("--password", default="Passw0rd!")
     ap.add_argument("--domain", default="LAB")
     ap.add_argument("--log", default=None)
+    ap.add_argument("--keytab", default=None,
+                    help="keys of the service account Kerberos clients get tickets for")
     a = ap.parse_args()
     logging.basicConfig(filename=a.log, level=logging.INFO,
                         format="%(asctime)s %(name)s %(message)s")

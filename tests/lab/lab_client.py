@@ -11,14 +11,17 @@ tools do not do:
       ept_map for ITaskSchedulerService over ncacn_ip_tcp on TARGET:135, then
       to the port it named: SchRpcRegisterTask, SchRpcRun, SchRpcDelete
       (schtasks /s over TCP)
-  epm-service TARGET NAME BINPATH [--auth-level L]
+  epm-service TARGET NAME BINPATH [--auth-level L] [--kerberos KDC]
+      (--kerberos, also for epm-task: a ticket from the lab's KDC for
+      host/TARGET, DCE/RPC Kerberos inside SPNEGO instead of NTLM)
   epm-lsa TARGET
       ept_map for lsarpc (a real Samba endpoint) on TARGET:135, then to its
       dynamic port with packet privacy: LsarOpenPolicy2, LsarClose
   at-job TARGET COMMAND
       \\pipe\\atsvc, ATSvc: NetrJobAdd, NetrJobEnum, NetrJobDel (at.exe)
 
-Credentials: LAB\\Administrator, password Passw0rd! (the lab's account).
+Credentials: LAB\\Administrator, password Passw0rd! (the lab's account; in the
+lab's Kerberos realm LAB.EXAMPLE the same name and password).
 """
 
 import argparse
@@ -26,10 +29,10 @@ import sys
 
 from impacket.dcerpc.v5 import atsvc, epm, lsad, scmr, transport, tsch
 from impacket.dcerpc.v5.dtypes import NULL
-from impacket.dcerpc.v5.rpcrt import (RPC_C_AUTHN_LEVEL_CONNECT, RPC_C_AUTHN_LEVEL_PKT_PRIVACY,
-                                      DCERPCException)
+from impacket.dcerpc.v5.rpcrt import (RPC_C_AUTHN_GSS_NEGOTIATE, RPC_C_AUTHN_LEVEL_CONNECT,
+                                      RPC_C_AUTHN_LEVEL_PKT_PRIVACY, DCERPCException)
 
-USER, PASSWORD, DOMAIN = "Administrator", "Passw0rd!", "LAB"
+USER, PASSWORD, DOMAIN, REALM = "Administrator", "Passw0rd!", "LAB", "LAB.EXAMPLE"
 
 TASK_XML = """<?xml version="1.0" encoding="UTF-16"?>
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
@@ -101,11 +104,15 @@ def ept_map(target, iface):
     return port
 
 
-def tcp_dce(binding, level):
+def tcp_dce(binding, level, kdc=None):
     t = transport.DCERPCTransportFactory(binding)
-    t.set_credentials(USER, PASSWORD, DOMAIN, "", "")
+    t.set_credentials(USER, PASSWORD, REALM if kdc else DOMAIN, "", "")
+    if kdc:
+        t.set_kerberos(True, kdcHost=kdc)
     dce = t.get_dce_rpc()
     dce.set_credentials(*t.get_credentials())
+    if kdc:
+        dce.set_auth_type(RPC_C_AUTHN_GSS_NEGOTIATE)
     dce.set_auth_level(level)
     dce.connect()
     return dce
@@ -113,7 +120,7 @@ def tcp_dce(binding, level):
 
 def epm_task(a):
     binding = ept_map(a.target, tsch.MSRPC_UUID_TSCHS)
-    dce = tcp_dce(binding, a.auth_level)
+    dce = tcp_dce(binding, a.auth_level, a.kerberos)
     dce.bind(tsch.MSRPC_UUID_TSCHS)
     if a.max_frag:
         dce.set_max_fragment_size(a.max_frag)  # requests in fragments, each sealed on its own
@@ -127,7 +134,7 @@ def epm_task(a):
 def epm_service(a):
     """A service created, started and deleted over ncacn_ip_tcp (the port ept_map names)."""
     binding = ept_map(a.target, scmr.MSRPC_UUID_SCMR)
-    dce = tcp_dce(binding, a.auth_level)
+    dce = tcp_dce(binding, a.auth_level, a.kerberos)
     dce.bind(scmr.MSRPC_UUID_SCMR)
     scm = scmr.hROpenSCManagerW(dce)["lpScHandle"]
     svc = scmr.hRCreateServiceW(dce, scm, a.name + "\0", a.name + "\0",
@@ -185,12 +192,14 @@ def main():
     p.add_argument("arguments")
     p.add_argument("--auth-level", type=int, default=RPC_C_AUTHN_LEVEL_CONNECT)
     p.add_argument("--max-frag", type=int, default=0)
+    p.add_argument("--kerberos", metavar="KDC")
     p.set_defaults(fn=epm_task)
     p = sub.add_parser("epm-service")
     p.add_argument("target")
     p.add_argument("name")
     p.add_argument("path")
     p.add_argument("--auth-level", type=int, default=RPC_C_AUTHN_LEVEL_CONNECT)
+    p.add_argument("--kerberos", metavar="KDC")
     p.set_defaults(fn=epm_service)
     p = sub.add_parser("epm-lsa")
     p.add_argument("target")
