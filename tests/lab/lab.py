@@ -14,7 +14,9 @@ call, or the run fails.
   lab.py [--out DIR] [--prefix P] [--bin RPCSENTRY] [--keep-live] [--list] [SCENARIO...]
 
 Needs root, iproute2 (ip netns), tcpdump, samba (smbd, samba-dcerpcd),
-smbclient's net, ethtool and Debian's python3-impacket. Exit status 0 when
+smbclient's net, ethtool and Debian's python3-impacket; the Kerberos scenarios
+also samba-ad-dc (a DC provisioned for the run, its KDC at 192.0.2.22) and
+krb5-user (kinit, kvno). Exit status 0 when
 every scenario was captured and its live check passed.
 """
 
@@ -32,7 +34,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PY = "/usr/bin/python3"
-SAMBA_IP, FAKE_IP, CLIENT_IP = "192.0.2.20", "192.0.2.21", "192.0.2.10"
+SAMBA_IP, FAKE_IP, CLIENT_IP, DC_IP = "192.0.2.20", "192.0.2.21", "192.0.2.10", "192.0.2.22"
+REALM, DC_NAME = "LAB.EXAMPLE", "labdc.lab.example"
+# the lab's service account: the fake server's Kerberos identity (SPN host/FAKE_IP)
+SVC_ACCOUNT, SVC_PASSWORD = "labrpc", "Rpc-Passw0rd!"
 CREDS = "LAB/Administrator:Passw0rd!"
 MONITOR = "srv0"
 
@@ -64,6 +69,9 @@ OPNUMS = {
     "ept_lookup": 2, "ept_map": 3,
     "NetrShareEnum": 15, "NetrServerGetInfo": 21,
     "LsarClose": 0, "LsarOpenPolicy": 6, "LsarQueryInformationPolicy": 7, "LsarOpenPolicy2": 44,
+    # MS-SAMR 3.1.5
+    "SamrConnect5": 64, "SamrEnumerateDomainsInSamServer": 6, "SamrLookupDomainInSamServer": 5,
+    "SamrOpenDomain": 7, "SamrEnumerateUsersInDomain": 13, "SamrCloseHandle": 1,
 }
 def call(iface, op, cls, sealed=False, **args):
     c = {"interface": iface, "operation": op, "opnum": OPNUMS[op], "class": cls,
@@ -141,6 +149,15 @@ SCENARIOS = collections.OrderedDict()
 def scenario(name, **kw):
     kw["name"] = name
     SCENARIOS[name] = kw
+
+
+# the Kerberos scenarios' first steps: a TGT for LAB.EXAMPLE\Administrator from the lab's
+# KDC (MIT kinit, the password on stdin), and for the fake server the service ticket too
+# (impacket 0.10's own TGS-REQ has no checksum in its authenticator, which Samba's KDC
+# refuses with KRB_AP_ERR_INAPP_CKSUM: the ticket comes from MIT kvno into the cache,
+# where impacket takes it)
+KINIT = {"argv": ["kinit", "Administrator@" + REALM], "stdin": "Passw0rd!\n"}
+KVNO_FAKE = {"argv": ["kvno", "host/" + FAKE_IP]}
 
 
 scenario(
@@ -272,6 +289,81 @@ scenario(
            call(SVCCTL, "RDeleteService", "delete", sealed=True),
            call(SVCCTL, "RCloseServiceHandle", "other", sealed=True),
            call(SVCCTL, "RCloseServiceHandle", "other", sealed=True)])
+
+scenario(
+    "epm_task_kerberos",
+    title="ept_map, then a task over TCP sealed with Kerberos (impacket's client, a ticket from "
+    "the lab's KDC)",
+    server="fake", kdc=True, keytab="labrpc",
+    auth="DCE/RPC SPNEGO (9) with Kerberos at packet privacy (6) on ncacn_ip_tcp, DCE style: "
+    "AP-REQ in the bind, AP-REP with the server's subkey in the bind_ack, the client's AP-REP "
+    "in an alter_context; the ticket sealed with rc4-hmac (the service account has no "
+    "msDS-SupportedEncryptionTypes, so the KDC, as Windows's, takes RC4 for its tickets), the "
+    "session key and subkey aes256-cts-hmac-sha1-96",
+    steps=[KINIT, KVNO_FAKE,
+           {"argv": client("epm-task", FAKE_IP, r"\LabKrbTask", r"C:\Windows\System32\cmd.exe",
+                           r"/c whoami /all > C:\Windows\Temp\krb.txt", "--auth-level", "6",
+                           "--kerberos", DC_IP)}],
+    note="The service ticket is for host/192.0.2.21, the lab service account labrpc's SPN on the "
+    "DC; pcaps/lab/epm_task_kerberos.keytab holds that account's keys (samba-tool domain "
+    "exportkeytab). impacket pads the stub to 16 bytes inside the wrap token (EC 12), and "
+    "rotates by RRC + EC. Sealed: only the operations are visible without the keytab; with "
+    "--keytab the task name and command are read (tests/e2e/test_krb_decrypt.py).",
+    calls=[call(EPM, "ept_map", "read", **{"interface.uuid":
+                                            "86d35949-83c9-4044-b424-db363231fd0c"})]
+    + task_calls(None, None, None, sealed=True))
+
+scenario(
+    "epm_service_kerberos",
+    title="ept_map for svcctl, then a service created, started and deleted over TCP, sealed "
+    "with Kerberos",
+    server="fake", kdc=True, keytab="labrpc",
+    auth="DCE/RPC SPNEGO (9) with Kerberos at packet privacy (6) on ncacn_ip_tcp, DCE style; "
+    "the ticket rc4-hmac, the session key and subkey aes256-cts-hmac-sha1-96",
+    steps=[KINIT, KVNO_FAKE,
+           {"argv": client("epm-service", FAKE_IP, "LabKrbSvc",
+                           r"C:\Windows\Temp\labkrb.exe --serve", "--auth-level", "6",
+                           "--kerberos", DC_IP)}],
+    note="As epm_task_kerberos, for svcctl: with --keytab the service name and binary path are "
+    "read (tests/e2e/test_krb_decrypt.py).",
+    calls=[call(EPM, "ept_map", "read", **{"interface.uuid":
+                                            "367abb81-9844-35f1-ad32-98f038001003"}),
+           call(SVCCTL, "ROpenSCManagerW", "other", sealed=True),
+           call(SVCCTL, "RCreateServiceW", "create", sealed=True),
+           call(SVCCTL, "RStartServiceW", "execute", sealed=True),
+           call(SVCCTL, "RDeleteService", "delete", sealed=True),
+           call(SVCCTL, "RCloseServiceHandle", "other", sealed=True),
+           call(SVCCTL, "RCloseServiceHandle", "other", sealed=True)])
+
+SAMR_ENUM_USERS = [call("samr", op, "other", sealed=True) for op in (
+    "SamrConnect5", "SamrEnumerateDomainsInSamServer", "SamrLookupDomainInSamServer",
+    "SamrOpenDomain", "SamrEnumerateUsersInDomain", "SamrCloseHandle", "SamrCloseHandle")]
+
+scenario(
+    "samba_dc_krb5_sealed",
+    title="Samba's rpcclient against a Samba AD DC over TCP, sealed with Kerberos: raw (auth "
+    "type 16) and inside SPNEGO (9)",
+    server="dc", kdc=True, keytab="dc",
+    auth="DCE/RPC Kerberos at packet privacy on ncacn_ip_tcp ([seal,krb5] and "
+    "[seal,spnego,krb5] in the binding string); a ticket for host/labdc.lab.example, "
+    "aes256-cts-hmac-sha1-96 throughout",
+    steps=[KINIT,
+           {"argv": ["rpcclient", "ncacn_ip_tcp:%s[seal,krb5]" % DC_NAME, "--use-krb5-ccache",
+                     "@KRB5CC@", "-c", "enumdomusers"]},
+           {"argv": ["rpcclient", "ncacn_ip_tcp:%s[seal,spnego,krb5]" % DC_NAME,
+                     "--use-krb5-ccache", "@KRB5CC@", "-c", "enumdomusers"]}],
+    note="Both ends are Samba's (its Heimdal Kerberos, DCE style, the three-leg exchange with "
+    "an auth3 for type 16 and an alter_context inside SPNEGO). rpcclient asks the DC's "
+    "endpoint mapper for samr first (no auth on 135). pcaps/lab/samba_dc_krb5_sealed.keytab "
+    "holds the DC's machine account keys (LABDC$, exported for this run). Sealed: only the "
+    "operations are visible without it; tshark decrypts the raw exchange with it too "
+    "(tests/e2e/test_krb_decrypt.py).",
+    calls=[call(EPM, "ept_map", "read", **{"interface.uuid":
+                                            "12345778-1234-abcd-ef00-0123456789ac"})]
+    + SAMR_ENUM_USERS
+    + [call(EPM, "ept_map", "read", **{"interface.uuid":
+                                       "12345778-1234-abcd-ef00-0123456789ac"})]
+    + SAMR_ENUM_USERS)
 
 scenario(
     "at_job",
@@ -420,12 +512,18 @@ class Lab:
         self.procs = []
         self.keep_live = False
 
-    def up(self):
+    def up(self, need_dc=False):
         sh([os.path.join(HERE, "netns.sh"), "up", self.p])
+        self.client_env()
         self.start_samba()
+        waits = [(SAMBA_IP, 445), (SAMBA_IP, 135), (FAKE_IP, 445), (FAKE_IP, 135),
+                 (FAKE_IP, 49670)]
+        self.keytabs = {}
+        if need_dc:
+            self.start_dc()
+            waits += [(DC_IP, 88), (DC_IP, 135)]
         self.start_fake()
-        for ip, port in ((SAMBA_IP, 445), (SAMBA_IP, 135), (FAKE_IP, 445), (FAKE_IP, 135),
-                         (FAKE_IP, 49670)):
+        for ip, port in waits:
             wait_tcp(self.cli, ip, port)
         # the monitor sees the scenarios only: let the handshakes of the waits go by
         time.sleep(0.5)
@@ -456,12 +554,50 @@ class Lab:
                        "--libexec-rpcds", "-s", self.smbconf, "--debug-stdout", "-d1"),
                    os.path.join(d, "samba-dcerpcd.out"))
 
+    def client_env(self):
+        """Kerberos for the client's tools: a krb5.conf naming the lab's KDC, a ticket cache
+        of the run, and the DC's name in the client namespace's /etc/hosts (ip netns exec
+        mounts /etc/netns/NAME/hosts over it)."""
+        self.krb5_conf = os.path.join(self.work, "krb5.conf")
+        self.krb5_cc = os.path.join(self.work, "krb5cc")
+        with open(self.krb5_conf, "w") as f:
+            f.write("[libdefaults]\n\tdefault_realm = %s\n\tdns_lookup_kdc = false\n"
+                    "\tdns_lookup_realm = false\n\trdns = false\n[realms]\n\t%s = {\n"
+                    "\t\tkdc = %s\n\t}\n" % (REALM, REALM, DC_IP))
+        self.hosts_dir = os.path.join("/etc/netns", self.cli)
+        os.makedirs(self.hosts_dir, exist_ok=True)
+        with open(os.path.join(self.hosts_dir, "hosts"), "w") as f:
+            f.write("127.0.0.1 localhost\n%s %s labdc\n" % (DC_IP, DC_NAME))
+        self.env = dict(os.environ, KRB5_CONFIG=self.krb5_conf, KRB5CCNAME=self.krb5_cc)
+
+    def start_dc(self):
+        """A Samba AD DC for LAB.EXAMPLE on DC_IP, provisioned for this run (no DNS), with the
+        service account whose SPN the fake server answers to; the keytabs of both exported."""
+        d = os.path.join(self.work, "dc")
+        conf = os.path.join(d, "etc", "smb.conf")
+        sh(["samba-tool", "domain", "provision", "--targetdir=" + d, "--realm=" + REALM,
+            "--domain=LAB", "--server-role=dc", "--dns-backend=NONE", "--adminpass=Passw0rd!",
+            "--host-name=labdc", "--host-ip=" + DC_IP, "--option=interfaces=" + DC_IP,
+            "--option=bind interfaces only=yes", "--option=dns update command=/bin/true"])
+        sh(["samba-tool", "user", "create", SVC_ACCOUNT, SVC_PASSWORD, "-s", conf])
+        for spn in ("host/" + FAKE_IP, "cifs/" + FAKE_IP):
+            sh(["samba-tool", "spn", "add", spn, SVC_ACCOUNT, "-s", conf])
+        for name, principal in (("labrpc", SVC_ACCOUNT), ("dc", "LABDC$")):
+            kt = os.path.join(d, name + ".keytab")
+            sh(["samba-tool", "domain", "exportkeytab", kt, "--principal=" + principal, "-s",
+                conf])
+            os.chmod(kt, 0o600)
+            self.keytabs[name] = kt
+        self.spawn(nsx(self.srv, "samba", "-i", "-M", "single", "-s", conf, "--debug-stdout",
+                       "-d1"), os.path.join(d, "samba.out"))
+
     def start_fake(self):
         d = os.path.join(self.work, "fake")
         os.makedirs(d, exist_ok=True)
         self.fake_log = os.path.join(self.work, "fake.log")
+        keytab = ["--keytab", self.keytabs["labrpc"]] if "labrpc" in self.keytabs else []
         self.spawn(nsx(self.srv, PY, os.path.join(HERE, "fake_rpc_server.py"), "--root", d,
-                       "--log", self.fake_log), os.path.join(self.work, "fake.out"))
+                       "--log", self.fake_log, *keytab), os.path.join(self.work, "fake.out"))
 
     def down(self):
         for p in self.procs:
@@ -477,6 +613,8 @@ class Lab:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
         sh([os.path.join(HERE, "netns.sh"), "down", self.p], check=False)
+        if getattr(self, "hosts_dir", None):
+            shutil.rmtree(self.hosts_dir, ignore_errors=True)
 
     def run(self, sc, out):
         """Captures one scenario; returns (tool transcripts, live check text)."""
@@ -498,9 +636,11 @@ class Lab:
             # thread would spin on end-of-file); stdin: lines typed, then closed
             stdin = subprocess.PIPE if step.get("stdin_open") or step.get("stdin") else None
             t0 = time.time()
+            argv = [a.replace("@KRB5CC@", self.krb5_cc) for a in step["argv"]]
             with tempfile.TemporaryFile("w+") as outf:
-                p = subprocess.Popen(nsx(self.cli, *step["argv"]), cwd=HERE, stdin=stdin,
-                                     stdout=outf, stderr=subprocess.STDOUT, text=True)
+                p = subprocess.Popen(nsx(self.cli, *argv), cwd=HERE, stdin=stdin,
+                                     stdout=outf, stderr=subprocess.STDOUT, text=True,
+                                     env=self.env)
                 if step.get("stdin"):
                     p.stdin.write(step["stdin"])
                     p.stdin.flush()
@@ -540,6 +680,11 @@ class Lab:
         if not b:
             raise RuntimeError("%s: the sensor reported no call" % name)
         shutil.copy(pcap, os.path.join(out, name + ".pcap"))
+        if sc.get("keytab"):
+            # the keys that open the capture: the lab's, exported for this run
+            kt = os.path.join(out, name + ".keytab")
+            shutil.copy(self.keytabs[sc["keytab"]], kt)
+            os.chmod(kt, 0o600)
         if self.keep_live:
             shutil.copy(os.path.join(livedir, "eve.json"), os.path.join(out, name + ".live.json"))
         return transcripts, "%d calls, live = file" % sum(b.values()), files
@@ -613,26 +758,37 @@ def write_docs(sc, out, transcripts, check, files, vers):
         f.write("\n")
     server = ("Samba %s (smbd + samba-dcerpcd, tests/lab/smb.conf.in) on %s" %
               (vers["samba"], SAMBA_IP) if sc["server"] == "samba" else
+              "Samba %s as an AD DC of %s (samba-tool domain provision, no DNS) on %s" %
+              (vers["samba"], REALM, DC_IP) if sc["server"] == "dc" else
               "tests/lab/fake_rpc_server.py (impacket's SMB server + the lab's DCE/RPC server) "
               "on %s" % FAKE_IP)
+    if sc.get("kdc"):
+        server += "; KDC: the Samba AD DC of %s on %s" % (REALM, DC_IP)
+    server_ip = {"samba": SAMBA_IP, "dc": DC_IP}.get(sc["server"], FAKE_IP)
     lines = ["# %s" % name, "", sc["title"] + ".", "",
              "Made by `tests/lab/run.sh %s` (tests/lab/lab.py): the client at %s in its own "
              "network namespace, the server at %s in another, both on a bridge in a third "
              "(tests/lab/netns.sh; offloads off, so frames are MTU-sized with real checksums); "
              "captured with `tcpdump -i %s -s 0 -w ... tcp` on the bridge port towards the "
              "servers, while `rpcsentry -i %s` ran live on the same port." % (
-                 name, CLIENT_IP, SAMBA_IP if sc["server"] == "samba" else FAKE_IP, MONITOR,
-                 MONITOR), "",
+                 name, CLIENT_IP, server_ip, MONITOR, MONITOR), "",
              "- Server: " + server,
-             "- Authentication: " + sc["auth"],
-             "- Capture: %d packets, %d bytes" % (npk, size),
+             "- Authentication: " + sc["auth"]]
+    if sc.get("kdc"):
+        lines += ["- Kerberos on the client: KRB5_CONFIG names the KDC at %s (realm %s), "
+                  "KRB5CCNAME a ticket cache of the run; %s resolves in the client's "
+                  "/etc/hosts" % (DC_IP, REALM, DC_NAME)]
+    if sc.get("keytab"):
+        lines += ["- Keys: %s.keytab, exported from the DC of this run (git keeps no file "
+                  "mode: the tests copy it to a file of mode 0600)" % name]
+    lines += ["- Capture: %d packets, %d bytes" % (npk, size),
              "- Live check: " + check,
              "- Versions: " + "; ".join("%s %s" % kv for kv in vers.items()), ""]
     if sc.get("note"):
         lines += [sc["note"], ""]
     lines += ["## Commands (run in the client namespace, cwd tests/lab)", ""]
     for step, rc, output, secs in transcripts:
-        cmd = " ".join(quote(a) for a in step["argv"])
+        cmd = " ".join(quote(a.replace("@KRB5CC@", "$KRB5CCNAME")) for a in step["argv"])
         if step.get("stdin"):
             cmd = "printf %s | %s" % (quote(step["stdin"].replace("\n", "\\n")), cmd)
         lines += ["```", cmd, "```", "", "exit status %d, %.1f s; output%s:" % (
@@ -685,7 +841,7 @@ def main():
     failed = []
     t0 = time.time()
     try:
-        lab.up()
+        lab.up(need_dc=any(SCENARIOS[n].get("kdc") for n in names))
         for n in names:
             t = time.time()
             try:
