@@ -600,6 +600,17 @@ static const char *unwrap_rc4(const struct krb_session *s, struct krb_dce_pdu *p
 
 const char *krb_unwrap_dce(const struct krb_session *s, struct krb_dce_pdu *p)
 {
+    if (p->token && p->token_len > 2 && p->token[0] == 0x60) {
+        /* RFC 1964 tokens (rc4-hmac) come in the InitialContextToken framing: after it */
+        struct rd c = rd_init(p->token, p->token_len), v, oid;
+        uint8_t tag;
+        if (!der_next(&c, &tag, &v) || !der_expect(&v, 0x06, &oid) ||
+            (!oid_is(oid, OID_KRB5, sizeof OID_KRB5) &&
+             !oid_is(oid, OID_MS_KRB5, sizeof OID_MS_KRB5)))
+            return "signature mismatch: the verifier is not a Kerberos wrap token";
+        p->token_len = rd_left(&v);
+        p->token = rd_take(&v, p->token_len);
+    }
     if (!p->token || p->token_len < CFX_HDR)
         return "signature mismatch: the verifier is not a Kerberos wrap token";
     if (p->token[0] == 0x05 && p->token[1] == 0x04)

@@ -16,7 +16,8 @@ service the client had a ticket for. Each is copied here to a file of mode
   raw (auth type 16, an auth3 third leg) and inside SPNEGO (EC 16): all 14
   samr calls decrypted, and the names tshark reads from its own decryption
   with the same keytab (the DC's name in SamrConnect5, the domain in
-  SamrLookupDomainInSamServer) are in the stubs our rules see;
+  SamrLookupDomainInSamServer) are in the stubs our rules see; the same with
+  rc4-hmac session keys (RFC 4757 wrap tokens in their GSS framing);
 - tshark 4.0 does not decrypt the impacket captures at all, though the
   server (the lab's, impacket's crypto) and the client both read every
   token: both sides' checksums verify here too, so tshark is the one short
@@ -47,6 +48,7 @@ LAB = os.path.join(PCAPS, "lab")
 TASK_PCAP = os.path.join(LAB, "epm_task_kerberos.pcap")
 SVC_PCAP = os.path.join(LAB, "epm_service_kerberos.pcap")
 DC_PCAP = os.path.join(LAB, "samba_dc_krb5_sealed.pcap")
+RC4_PCAP = os.path.join(LAB, "samba_dc_krb5_rc4_sealed.pcap")
 NTLM_PCAP = os.path.join(LAB, "atexec_privacy.pcap")
 TASK = "\\LabKrbTask"
 TASK_ACTION = ("C:\\Windows\\System32\\cmd.exe", "/c whoami /all > C:\\Windows\\Temp\\krb.txt")
@@ -124,7 +126,8 @@ class KerberosDecrypt(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="rpcsentry-krb-")
         cls.kt = {}
-        for name in ("epm_task_kerberos", "epm_service_kerberos", "samba_dc_krb5_sealed"):
+        for name in ("epm_task_kerberos", "epm_service_kerberos", "samba_dc_krb5_sealed",
+                     "samba_dc_krb5_rc4_sealed"):
             dst = os.path.join(cls.tmp, name + ".keytab")
             shutil.copy(os.path.join(LAB, name + ".keytab"), dst)
             os.chmod(dst, 0o600)
@@ -214,15 +217,14 @@ class KerberosDecrypt(unittest.TestCase):
                       [r["alert"]["signature"] for r in recs if r["event_type"] == "alert"])
         self.assertEqual(self.stats(recs)["dce_decrypted"], 6)
 
-    def test_samba_both_ends_raw_and_spnego_agree_with_tshark(self):
-        kt = self.kt["samba_dc_krb5_sealed"]
-        rows = tshark_fields(DC_PCAP, kt, "samr.samr_Connect5.system_name",
+    def samba_agrees_with_tshark(self, pcap, kt, sessions, auth_types):
+        rows = tshark_fields(pcap, kt, "samr.samr_Connect5.system_name",
                              "samr.samr_LookupDomain.domain_name")
         connect = sorted({(f, v[0]) for f, v in rows if v[0]})
         lookup = sorted({(f, v[1]) for f, v in rows if v[1]})
-        # tshark decrypts both sessions: two SamrConnect5 and two lookups of the domain
-        self.assertEqual([v for _, v in connect], ["\\\\LABDC.LAB.EXAMPLE"] * 2)
-        self.assertEqual([v for _, v in lookup], ["LAB"] * 2)
+        # tshark decrypts each session: its SamrConnect5 and its lookup of the domain
+        self.assertEqual([v for _, v in connect], ["\\\\LABDC.LAB.EXAMPLE"] * sessions)
+        self.assertEqual([v for _, v in lookup], ["LAB"] * sessions)
         rules = os.path.join(self.tmp, "samr.rules")
         with open(rules, "w") as f:
             f.write('alert dcerpc any any -> any any (msg:"DC name"; rpc.decrypted; '
@@ -231,11 +233,11 @@ class KerberosDecrypt(unittest.TestCase):
             f.write('alert dcerpc any any -> any any (msg:"domain"; rpc.decrypted; '
                     'dcerpc.opnum:5; dcerpc.stub_data; content:"%s"; sid:9917104; rev:1;)\n'
                     % utf16_content(lookup[0][1]))
-        _, recs, _ = self.sensor(DC_PCAP, "--keytab", kt, "-S", rules)
+        _, recs, _ = self.sensor(pcap, "--keytab", kt, "-S", rules)
         cs = [c for c in calls(recs) if c["rpcsentry"]["sealed"]]
-        self.assertEqual(len(cs), 14)
+        self.assertEqual(len(cs), 7 * sessions)
         self.assertEqual([c["rpcsentry"]["auth"]["type"] for c in cs],
-                         ["Kerberos"] * 7 + ["SPNEGO"] * 7)
+                         [t for t in auth_types for _ in range(7)])
         for c in cs:
             self.assertIs(c["rpcsentry"].get("decrypted"), True)
             self.assertEqual(c["rpcsentry"]["auth"]["user"], "Administrator")
@@ -246,8 +248,18 @@ class KerberosDecrypt(unittest.TestCase):
         got = sorted((sid, frames.get(p, p)) for sid, p in hits)
         self.assertEqual(got, sorted([(9917103, f) for f, _ in connect]
                                      + [(9917104, f) for f, _ in lookup]))
-        self.assertEqual(self.stats(recs)["dce_decrypted"], 14)
+        self.assertEqual(self.stats(recs)["dce_decrypted"], 7 * sessions)
         self.assertEqual(self.anomalies(recs), [])
+
+    def test_samba_both_ends_raw_and_spnego_agree_with_tshark(self):
+        # CFX tokens: EC 0 raw, EC 16 inside SPNEGO
+        self.samba_agrees_with_tshark(DC_PCAP, self.kt["samba_dc_krb5_sealed"], 2,
+                                      ["Kerberos", "SPNEGO"])
+
+    def test_samba_rc4_session_keys_agree_with_tshark(self):
+        # RFC 4757 tokens, in their GSS framing (45 bytes)
+        self.samba_agrees_with_tshark(RC4_PCAP, self.kt["samba_dc_krb5_rc4_sealed"], 1,
+                                      ["Kerberos"])
 
     def test_the_keytab_of_another_service_is_the_wrong_key(self):
         _, recs, _ = self.sensor(TASK_PCAP, "--keytab", self.kt["samba_dc_krb5_sealed"])

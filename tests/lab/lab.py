@@ -474,6 +474,28 @@ scenario(
     calls=[call("srvsvc", "NetrServerGetInfo", "other", sealed=True),
            call("srvsvc", "NetrShareEnum", "other", sealed=True)])
 
+RC4_ENV = {"KRB5_CONFIG": "@WORK@/krb5-rc4.conf", "KRB5CCNAME": "@WORK@/krb5cc-rc4"}
+
+scenario(
+    "samba_dc_krb5_rc4_sealed",
+    title="Samba's rpcclient against the Samba AD DC over TCP, sealed with Kerberos, the "
+    "client asking for rc4-hmac session keys only: RFC 4757 wrap tokens",
+    server="dc", kdc=True, keytab="dc",
+    auth="DCE/RPC Kerberos (auth type 16) at packet privacy on ncacn_ip_tcp ([seal,krb5]); "
+    "the ticket for host/labdc.lab.example sealed with the DC's aes256 key, the session key "
+    "and the subkeys rc4-hmac",
+    steps=[dict(KINIT, env=RC4_ENV),
+           {"argv": ["rpcclient", "ncacn_ip_tcp:%s[seal,krb5]" % DC_NAME, "--use-krb5-ccache",
+                     "@WORK@/krb5cc-rc4", "-c", "enumdomusers"], "env": RC4_ENV}],
+    note="KRB5_CONFIG names a krb5.conf of the run ($WORK/krb5-rc4.conf) whose "
+    "default_tgs_enctypes, default_tkt_enctypes, permitted_enctypes and default_etypes are "
+    "arcfour-hmac-md5 only (allow_weak_crypto on), so the KDC hands out RC4 session keys and "
+    "Samba seals with RFC 4757 tokens (TOK_ID 02 01, 32 bytes in DCE style). Sealed: only "
+    "the operations are visible without the DC's keytab (tests/e2e/test_krb_decrypt.py).",
+    calls=[call(EPM, "ept_map", "read", **{"interface.uuid":
+                                            "12345778-1234-abcd-ef00-0123456789ac"})]
+    + SAMR_ENUM_USERS)
+
 # ---------------------------------------------------------------- running
 
 def sh(cmd, check=True, **kw):
@@ -560,10 +582,17 @@ class Lab:
         mounts /etc/netns/NAME/hosts over it)."""
         self.krb5_conf = os.path.join(self.work, "krb5.conf")
         self.krb5_cc = os.path.join(self.work, "krb5cc")
+        conf = ("[libdefaults]\n\tdefault_realm = %s\n\tdns_lookup_kdc = false\n"
+                "\tdns_lookup_realm = false\n\trdns = false\n%%s[realms]\n\t%s = {\n"
+                "\t\tkdc = %s\n\t}\n" % (REALM, REALM, DC_IP))
         with open(self.krb5_conf, "w") as f:
-            f.write("[libdefaults]\n\tdefault_realm = %s\n\tdns_lookup_kdc = false\n"
-                    "\tdns_lookup_realm = false\n\trdns = false\n[realms]\n\t%s = {\n"
-                    "\t\tkdc = %s\n\t}\n" % (REALM, REALM, DC_IP))
+            f.write(conf % "")
+        # a client that asks for rc4-hmac session keys only (MIT's and Heimdal's names)
+        rc4 = "arcfour-hmac-md5"
+        with open(os.path.join(self.work, "krb5-rc4.conf"), "w") as f:
+            f.write(conf % "".join("\t%s = %s\n" % (k, rc4) for k in (
+                "default_tgs_enctypes", "default_tkt_enctypes", "permitted_enctypes",
+                "default_etypes")) + "\tallow_weak_crypto = true\n")
         self.hosts_dir = os.path.join("/etc/netns", self.cli)
         os.makedirs(self.hosts_dir, exist_ok=True)
         with open(os.path.join(self.hosts_dir, "hosts"), "w") as f:
@@ -636,11 +665,14 @@ class Lab:
             # thread would spin on end-of-file); stdin: lines typed, then closed
             stdin = subprocess.PIPE if step.get("stdin_open") or step.get("stdin") else None
             t0 = time.time()
-            argv = [a.replace("@KRB5CC@", self.krb5_cc) for a in step["argv"]]
+            argv = [a.replace("@KRB5CC@", self.krb5_cc).replace("@WORK@", self.work)
+                    for a in step["argv"]]
+            env = dict(self.env, **{k: v.replace("@WORK@", self.work)
+                                    for k, v in step.get("env", {}).items()})
             with tempfile.TemporaryFile("w+") as outf:
                 p = subprocess.Popen(nsx(self.cli, *argv), cwd=HERE, stdin=stdin,
                                      stdout=outf, stderr=subprocess.STDOUT, text=True,
-                                     env=self.env)
+                                     env=env)
                 if step.get("stdin"):
                     p.stdin.write(step["stdin"])
                     p.stdin.flush()
@@ -788,7 +820,11 @@ def write_docs(sc, out, transcripts, check, files, vers):
         lines += [sc["note"], ""]
     lines += ["## Commands (run in the client namespace, cwd tests/lab)", ""]
     for step, rc, output, secs in transcripts:
-        cmd = " ".join(quote(a.replace("@KRB5CC@", "$KRB5CCNAME")) for a in step["argv"])
+        cmd = " ".join(quote(a.replace("@KRB5CC@", "$KRB5CCNAME").replace("@WORK@", "$WORK"))
+                       for a in step["argv"])
+        if step.get("env"):
+            cmd = " ".join("%s=%s" % (k, quote(v.replace("@WORK@", "$WORK")))
+                           for k, v in step["env"].items()) + " " + cmd
         if step.get("stdin"):
             cmd = "printf %s | %s" % (quote(step["stdin"].replace("\n", "\\n")), cmd)
         lines += ["```", cmd, "```", "", "exit status %d, %.1f s; output%s:" % (
