@@ -4,7 +4,9 @@
  * the first byte declares a gap before the chunk. A key store holds the lab
  * account's NT hash (LAB\Administrator, Passw0rd!), so that every NTLMSSP
  * exchange goes through the unsealing state (src/dcerpc/dce_ntlm.c), and the
- * sealed lab captures among the seeds decrypt.
+ * lab service account's rc4-hmac key (labrpc, Rpc-Passw0rd!: the NT hash of
+ * the password), so that the Kerberos sessions of the lab's fake server among
+ * the seeds open too (src/dcerpc/dce_krb.c, src/auth/kerberos.c).
  */
 #include "fuzz_common.h"
 #include "rpcsentry/dcerpc.h"
@@ -20,7 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t h[KEYS_NT_HASH_LEN];
         if (!keys_crypto_init(err, sizeof err) || !(ks = keys_new()) ||
             !keys_nt_hash_of_password("Passw0rd!", h) ||
-            !keys_add_nt_hash(ks, "LAB", "Administrator", h))
+            !keys_add_nt_hash(ks, "LAB", "Administrator", h) ||
+            !keys_nt_hash_of_password("Rpc-Passw0rd!", h) ||
+            !keys_add_krb5(ks, "labrpc@LAB.EXAMPLE", 2, 23, h, sizeof h))
             abort();
         fuzz_cfg.keys = ks;
     }

@@ -7,8 +7,10 @@ packets: whole captures as [link][u16 len][frame] sequences. pcapfile: the first
 64 KiB of each capture file as it is. dcerpc, smb: the
 TCP payloads of each connection, in capture order, as [dir][u16 len][bytes]
 chunks. stubs: the generator's NDR stubs. taskxml, ntlmssp: the generator's
-task XML and NTLMSSP messages. Captures default to pcaps/ and, when present,
-../shared/pcaps.
+task XML and NTLMSSP messages. kerberos: the auth values of the lab's Kerberos
+captures (AP-REQ, AP-REP in their tokens), and their sealed fragments as
+[token length][token][PDU up to its auth value]. Captures default to pcaps/
+and, when present, ../shared/pcaps.
 """
 
 import glob
@@ -86,6 +88,28 @@ def write(outdir, target, name, data):
         f.write(data[:65536])
 
 
+def kerberos_seeds(outdir, name, chunks):
+    """The DCE/RPC auth values of one connection's PDUs, each direction's bytes joined."""
+    for d in (0, 1):
+        b = b"".join(pl for dd, pl in chunks if dd == d)
+        off, i = 0, 0
+        while off + 16 <= len(b) and b[off] == 5:
+            ptype = b[off + 2]
+            frag, alen = struct.unpack_from("<HH", b, off + 8)
+            if frag < 16 or off + frag > len(b):
+                break
+            pdu = b[off:off + frag]
+            if alen and alen + 8 + 16 <= frag:
+                tok = pdu[frag - alen:]
+                if ptype in (11, 12, 14, 15, 16):
+                    write(outdir, "kerberos", "%s-%d-%d" % (name, d, i), tok)
+                elif ptype in (0, 2) and alen < 256:
+                    write(outdir, "kerberos", "%s-%d-%d" % (name, d, i),
+                          bytes([alen]) + tok + pdu[:frag - alen])
+                i += 1
+            off += frag
+
+
 def main():
     outdir = sys.argv[1]
     caps = sys.argv[2:] or sorted(glob.glob(os.path.join(ROOT, "pcaps", "*.pcap")) +
@@ -111,6 +135,8 @@ def main():
         for (lo, hi), chunks in conns.items():
             target = "smb" if lo in (139, 445) else "dcerpc"
             write(outdir, target, "%s-%d-%d" % (name, lo, hi), chunked(chunks))
+            if "krb" in name or "kerberos" in name:
+                kerberos_seeds(outdir, "%s-%d-%d" % (name, lo, hi), chunks)
 
     import ndrgen as N
     import make_pcaps as M
