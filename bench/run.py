@@ -4,7 +4,8 @@
 medians over several runs, the sensor and the floor run in turn so that a
 machine whose speed drifts moves both.
 
-    bench/run.py [--runs N] [--mixed SIZE] [--rpc SIZE] [--workers N] [--build DIR] [--json FILE]
+    bench/run.py [--runs N] [--mixed SIZE] [--rpc SIZE] [--sealed SIZE] [--workers N]
+                 [--build DIR] [--json FILE]
     bench/run.py --smoke          small inputs, two runs: that it all works (CI)
 
 Inputs (bench/work/, made once by bench/gen_traffic from the project's
@@ -12,7 +13,10 @@ generated RPC sessions, deterministic): `mixed`, where over 90% of the
 bytes are traffic the sensor does not decode (bulk HTTP-like and TLS-like
 transfers, DNS, short connections) with RPC sessions sprinkled in; and
 `rpc`, RPC sessions only (endpoint mapper, dynamic ports, SMB pipes,
-fragments, PDUs split across segments), thousands at once.
+fragments, PDUs split across segments), thousands at once; `sealed`, RPC
+sessions only, every one at packet privacy (the lab's NTLMSSP and Kerberos
+captures replayed), timed without keys and with them (`rpcsentry+keys`:
+--ntlm-secrets and --keytab, each copy's calls unsealed and verified).
 
 The sensor runs with everything on: the default rules, nDPI, EVE output to
 a file; once with one thread (the targets are for that), and once with
@@ -41,6 +45,12 @@ WORK = os.path.join(HERE, "work")
 TEMPLATES = ["tcp_lateral_movement", "tcp_fragmented", "tcp_bigendian", "tcp_ndr64",
              "tcp_auth_sealed", "smb2_psexec_like", "smb2_split_pdu", "smb2_two_pipes",
              "smb1_andx"]
+# sealed sessions of the lab (pcaps/lab/), NTLMSSP (LAB\Administrator, Passw0rd!) and Kerberos
+# (each capture's keytab beside it)
+SEALED = ["epm_service_privacy", "epm_task_privacy_fragmented", "samba_rpcclient_sealed",
+          "epm_task_kerberos", "epm_service_kerberos", "samba_dc_krb5_sealed",
+          "samba_dc_krb5_rc4_sealed"]
+LAB_NT_HASH = "LAB\\Administrator:fc525c9683e8fe067095ba2ddc971889"  # of Passw0rd!
 
 SURICATA_YAML = """%YAML 1.1
 ---
@@ -66,9 +76,13 @@ def make_input(build, kind, size):
     path = os.path.join(WORK, "%s-%d.pcap" % (kind, size))
     if not os.path.exists(path):
         os.makedirs(WORK, exist_ok=True)
-        templates = [os.path.join(ROOT, "pcaps", t + ".pcap") for t in TEMPLATES]
-        subprocess.run([os.path.join(build, "gen_traffic"), kind, str(size), path + ".tmp"] +
-                       templates, check=True)
+        if kind == "sealed":
+            templates = [os.path.join(ROOT, "pcaps", "lab", t + ".pcap") for t in SEALED]
+        else:
+            templates = [os.path.join(ROOT, "pcaps", t + ".pcap") for t in TEMPLATES]
+        subprocess.run([os.path.join(build, "gen_traffic"), "mixed" if kind == "mixed" else "rpc",
+                        str(size), path + ".tmp"] + templates, check=True,
+                       stdout=subprocess.DEVNULL)
         os.rename(path + ".tmp", path)
     return path
 
@@ -94,6 +108,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--mixed", default="1536M")
     ap.add_argument("--rpc", default="1024M")
+    ap.add_argument("--sealed", default="512M")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
                     help="also time the sensor with this many workers (1: not)")
@@ -101,7 +116,7 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="small inputs, 2 runs (CI)")
     a = ap.parse_args()
     if a.smoke:
-        a.runs, a.mixed, a.rpc = 2, "16M", "8M"
+        a.runs, a.mixed, a.rpc, a.sealed = 2, "16M", "8M", "8M"
     floor = os.path.join(a.build, "pcap_floor")
     sensor = os.path.join(a.build, "rpcsentry")
     suricata = shutil.which("suricata")
@@ -110,13 +125,30 @@ def main():
     conf = os.path.join(outdir, "suricata.yaml")
     with open(conf, "w") as f:
         f.write(SURICATA_YAML)
+    # the keys of the sealed input, in files of mode 0600 as the sensor wants them
+    keys = []
+    secrets = os.path.join(outdir, "lab.secrets")
+    with open(secrets, "w") as f:
+        f.write(LAB_NT_HASH + "\n")
+    os.chmod(secrets, 0o600)
+    keys += ["--ntlm-secrets", secrets]
+    for t in SEALED:
+        kt = os.path.join(ROOT, "pcaps", "lab", t + ".keytab")
+        if os.path.exists(kt):
+            dst = os.path.join(outdir, t + ".keytab")
+            shutil.copy(kt, dst)
+            os.chmod(dst, 0o600)
+            keys += ["--keytab", dst]
     try:
-        for kind, size in (("mixed", parse_size(a.mixed)), ("rpc", parse_size(a.rpc))):
+        for kind, size in (("mixed", parse_size(a.mixed)), ("rpc", parse_size(a.rpc)),
+                           ("sealed", parse_size(a.sealed))):
             path = make_input(a.build, kind, size)
             pkts, nbytes = packets_of(floor, path)
             cmds = {
                 "rpcsentry": [sensor, "-q", "-r", path, "-l", outdir],
             }
+            if kind == "sealed":
+                cmds["rpcsentry+keys"] = cmds["rpcsentry"] + keys
             if a.workers > 1:
                 cmds["rpcsentry-%dw" % a.workers] = cmds["rpcsentry"] + ["--workers",
                                                                          str(a.workers)]
@@ -147,7 +179,7 @@ def main():
         shutil.rmtree(outdir, ignore_errors=True)
     print("%d runs each, medians; ratio = wall time / the libpcap loop's, run pair by pair"
           % a.runs)
-    print("%-7s %-12s %9s %9s %7s %10s %8s %9s %7s" % ("input", "program", "floor s", "wall s",
+    print("%-7s %-14s %9s %9s %7s %10s %8s %9s %7s" % ("input", "program", "floor s", "wall s",
                                                         "ratio", "Mpkt/s", "Gbit/s", "peak MiB",
                                                         "cpu s"))
     for kind, row in results["files"].items():
@@ -155,7 +187,7 @@ def main():
             if name not in row:
                 continue
             r = row[name]
-            print("%-7s %-12s %9.3f %9.3f %7.2f %10.3f %8.3f %9.1f %7.2f" % (
+            print("%-7s %-14s %9.3f %9.3f %7.2f %10.3f %8.3f %9.1f %7.2f" % (
                 kind, name, r["floor_s"], r["wall_s"], r["ratio_to_floor"],
                 r["pkts_per_s"] / 1e6, r["gbit_per_s"], r["peak_rss_mib"], r["cpu_s"]))
         print("%-7s %.1f MB, %d packets" % ("", row["bytes"] / 1e6, row["packets"]))

@@ -38,6 +38,7 @@ struct krb_key {
     int32_t enctype; /* 0: none */
     uint8_t len;
     uint8_t bytes[KRB_KEY_MAX];
+    void *k5; /* MIT's key object with its derived keys, made on first use; NULL: not yet */
 };
 
 /* The security context of one exchange, as far as the capture showed it. */
@@ -48,13 +49,15 @@ struct krb_session {
     char client[KRB_NAME_MAX]; /* the ticket's client principal, without the realm */
     char realm[KRB_NAME_MAX];  /* the client's realm */
     char server[KRB_NAME_MAX]; /* the ticket's service principal (name/instance@REALM) */
+    uint8_t layout; /* the last wrap token's key, rotation and signing that verified, +1 */
 };
 
 /*
  * Opens an AP-REQ (its DER from krb_find) with the store's keys: the ticket
  * with each key of its enctype (its kvno first) until one verifies, then the
- * authenticator. NULL and *s filled, or why not ("no key ...", "wrong key
- * ...", "unsupported: ...", "malformed ..."); *s is wiped then.
+ * authenticator. *s must be zeroed or a session of before (it is wiped
+ * first). NULL and *s filled, or why not ("no key ...", "wrong key ...",
+ * "unsupported: ...", "malformed ..."); *s is wiped then.
  */
 const char *krb_accept_ap_req(const struct keystore *ks, const uint8_t *msg, size_t len,
                               struct krb_session *s);
@@ -77,9 +80,9 @@ struct krb_dce_pdu {
     size_t token_len;
     bool from_acceptor; /* sent by the server */
 };
-const char *krb_unwrap_dce(const struct krb_session *s, struct krb_dce_pdu *p);
+const char *krb_unwrap_dce(struct krb_session *s, struct krb_dce_pdu *p);
 
-/* Zeroes a session's keys. */
+/* Frees MIT's key objects and zeroes the session's keys (the session may be used again). */
 void krb_session_wipe(struct krb_session *s);
 
 #endif

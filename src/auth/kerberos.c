@@ -276,9 +276,35 @@ static void free_plain(uint8_t *p, size_t len)
     }
 }
 
+static void key_release(struct krb_key *k)
+{
+    if (k->k5)
+        krb5_k_free_key(NULL, k->k5); /* MIT zeroes its copies as it frees them */
+    explicit_bzero(k, sizeof *k);
+}
+
 void krb_session_wipe(struct krb_session *s)
 {
+    key_release(&s->ticket);
+    key_release(&s->initiator);
+    key_release(&s->acceptor);
     explicit_bzero(s, sizeof *s);
+}
+
+/* MIT's key object of k (its derived keys kept there from one token to the next). */
+static krb5_key key_object(struct krb_key *k)
+{
+    if (!k->k5) {
+        krb5_keyblock kb = {.magic = KV5M_KEYBLOCK,
+                            .enctype = k->enctype,
+                            .length = k->len,
+                            .contents = (krb5_octet *)k->bytes};
+        krb5_key key = NULL;
+        if (krb5_k_create_key(NULL, &kb, &key) != 0)
+            return NULL;
+        k->k5 = key;
+    }
+    return k->k5;
 }
 
 struct ticket_try {
@@ -303,7 +329,7 @@ static bool try_ticket_key(const struct keys_krb5 *k, void *ctx)
 const char *krb_accept_ap_req(const struct keystore *ks, const uint8_t *msg, size_t len,
                               struct krb_session *s)
 {
-    memset(s, 0, sizeof *s);
+    krb_session_wipe(s);
     struct rd c = rd_init(msg, len), req, tkt;
     struct enc_data tenc, aenc;
     char sname[KRB_NAME_MAX] = "", srealm[KRB_NAME_MAX] = "";
@@ -365,8 +391,10 @@ const char *krb_take_ap_rep(struct krb_session *s, const uint8_t *msg, size_t le
         return "the AP-REP does not open with the ticket's session key";
     struct rd r = rd_init(p, plen), seq;
     struct krb_key k = {0};
-    if (der_app_seq(&r, 0x7b, &seq) && key_field(seq, 2, &k))
+    if (der_app_seq(&r, 0x7b, &seq) && key_field(seq, 2, &k)) {
+        key_release(&s->acceptor);
         s->acceptor = k;
+    }
     explicit_bzero(&k, sizeof k);
     free_plain(p, plen);
     return NULL;
@@ -381,11 +409,10 @@ const char *krb_take_ap_rep(struct krb_session *s, const uint8_t *msg, size_t le
 #define CFX_FLAG_ACCEPTOR_SUBKEY 0x04
 
 /* The keys worth trying for a token, the one its flags name first. */
-static size_t candidate_keys(const struct krb_session *s, bool acceptor_first,
-                             const struct krb_key *out[3])
+static size_t candidate_keys(struct krb_session *s, bool acceptor_first, struct krb_key *out[3])
 {
     size_t n = 0;
-    const struct krb_key *order[3] = {&s->acceptor, &s->initiator, &s->ticket};
+    struct krb_key *order[3] = {&s->acceptor, &s->initiator, &s->ticket};
     if (!acceptor_first) {
         order[0] = &s->initiator;
         order[1] = &s->ticket;
@@ -403,16 +430,27 @@ static size_t candidate_keys(const struct krb_session *s, bool acceptor_first,
  * | checksum as the profile encrypted them. With sign_only, the PDU header
  * and sec_trailer are in the checksum (header signing).
  */
-static bool cfx_try(const struct krb_key *k, krb5_keyusage usage, struct krb_dce_pdu *p,
+static bool cfx_try(struct krb_key *k, krb5_keyusage usage, struct krb_dce_pdu *p,
                     const uint8_t *hdr, size_t ec, size_t rot, bool sign_only, uint8_t *work,
                     size_t total)
 {
+    krb5_key key = key_object(k);
+    if (!key)
+        return false;
     size_t rest = p->token_len - CFX_HDR;
-    /* un-rotate: the logical stream starts rot bytes in */
-    for (size_t i = 0; i < total; i++) {
-        size_t j = (i + rot) % total;
-        work[i] = j < rest ? p->token[CFX_HDR + j] : p->pdu[p->body_off + (j - rest)];
-    }
+    /* un-rotate: the logical stream is token[16..] | sealed bytes, starting rot bytes in */
+    const uint8_t *parts[2] = {p->token + CFX_HDR, p->pdu + p->body_off};
+    size_t lens[2] = {rest, p->sealed_len}, at = 0;
+    for (size_t pass = 0; pass < 2; pass++)
+        for (size_t q = 0; q < 2; q++) {
+            /* pass 0: from rot to the end of the stream; pass 1: from its start to rot */
+            size_t lo = q ? rest : 0, hi = lo + lens[q];
+            size_t a = pass ? lo : (rot > lo ? rot : lo), b = pass ? (rot < hi ? rot : hi) : hi;
+            if (a < b) {
+                memcpy(work + at, parts[q] + (a - lo), b - a);
+                at += b - a;
+            }
+        }
     unsigned hlen = 0, tlen = 0;
     if (krb5_c_crypto_length(NULL, k->enctype, KRB5_CRYPTO_TYPE_HEADER, &hlen) ||
         krb5_c_crypto_length(NULL, k->enctype, KRB5_CRYPTO_TYPE_TRAILER, &tlen))
@@ -420,10 +458,6 @@ static bool cfx_try(const struct krb_key *k, krb5_keyusage usage, struct krb_dce
     if (total < (size_t)hlen + tlen + ec + CFX_HDR ||
         total - hlen - tlen - ec - CFX_HDR != p->sealed_len)
         return false;
-    krb5_keyblock kb = {.magic = KV5M_KEYBLOCK,
-                        .enctype = k->enctype,
-                        .length = k->len,
-                        .contents = (krb5_octet *)k->bytes};
     krb5_crypto_iov iov[6];
     size_t n = 0, off = 0;
 #define IOV(type, ptr, len)                                                                        \
@@ -446,7 +480,7 @@ static bool cfx_try(const struct krb_key *k, krb5_keyusage usage, struct krb_dce
     off += ec + CFX_HDR;
     IOV(KRB5_CRYPTO_TYPE_TRAILER, work + off, tlen);
 #undef IOV
-    if (krb5_c_decrypt_iov(NULL, &kb, usage, NULL, iov, n) != 0)
+    if (krb5_k_decrypt_iov(NULL, key, usage, NULL, iov, n) != 0)
         return false;
     /* the encrypted copy of the header (RFC 4121 4.2.4): its TOK_ID, flags and SND_SEQ are
        the token's (EC and RRC may read otherwise there) */
@@ -457,7 +491,7 @@ static bool cfx_try(const struct krb_key *k, krb5_keyusage usage, struct krb_dce
     return true;
 }
 
-static const char *unwrap_cfx(const struct krb_session *s, struct krb_dce_pdu *p)
+static const char *unwrap_cfx(struct krb_session *s, struct krb_dce_pdu *p)
 {
     const uint8_t *hdr = p->token;
     uint8_t flags = hdr[2];
@@ -474,16 +508,26 @@ static const char *unwrap_cfx(const struct krb_session *s, struct krb_dce_pdu *p
     uint8_t *work = malloc(total);
     if (!work)
         return "no memory to unseal";
-    const struct krb_key *keys[3];
+    struct krb_key *keys[3];
     size_t nk = candidate_keys(s, flags & CFX_FLAG_ACCEPTOR_SUBKEY, keys);
     krb5_keyusage usage = p->from_acceptor ? USAGE_ACCEPTOR_SEAL : USAGE_INITIATOR_SEAL;
-    /* Windows rotates DCE-style tokens by RRC + EC; RFC 4121 says RRC: both are tried */
+    /* Windows rotates DCE-style tokens by RRC + EC; RFC 4121 says RRC: both are tried, with
+       each key and with and without header signing, the layout that verified last first */
     size_t rots[2] = {(rrc + ec) % total, rrc % total};
+    size_t nr = ec ? 2u : 1u, tries = nr * 6;
     bool ok = false;
-    for (size_t r = 0; r < (ec ? 2u : 1u) && !ok; r++)
-        for (size_t i = 0; i < nk && !ok; i++)
-            for (int so = 0; so < 2 && !ok; so++)
-                ok = cfx_try(keys[i], usage, p, hdr, ec, rots[r], so, work, total);
+    for (size_t t = 0; t <= tries && !ok; t++) {
+        size_t v = t == 0 ? (size_t)s->layout : t; /* layout + 1; t == 0 without one: skip */
+        if (v == 0 || (t > 0 && v == s->layout))
+            continue;
+        v--;
+        size_t so = v % 2, i = v / 2 % 3, r = v / 6;
+        if (i >= nk || r >= nr)
+            continue;
+        ok = cfx_try(keys[i], usage, p, hdr, ec, rots[r], so, work, total);
+        if (ok)
+            s->layout = (uint8_t)(v + 1);
+    }
     explicit_bzero(work, total);
     free(work);
     return ok ? NULL : "signature mismatch";
@@ -577,7 +621,7 @@ out:
     return ok;
 }
 
-static const char *unwrap_rc4(const struct krb_session *s, struct krb_dce_pdu *p)
+static const char *unwrap_rc4(struct krb_session *s, struct krb_dce_pdu *p)
 {
     const uint8_t *t = p->token;
     if (p->token_len < 32 || t[2] != 0x11 || t[3] != 0x00 || t[6] != 0xff || t[7] != 0xff)
@@ -587,7 +631,7 @@ static const char *unwrap_rc4(const struct krb_session *s, struct krb_dce_pdu *p
     uint8_t *work = malloc(8 + p->sealed_len);
     if (!work)
         return "no memory to unseal";
-    const struct krb_key *keys[3];
+    struct krb_key *keys[3];
     size_t nk = candidate_keys(s, true, keys);
     bool ok = false;
     for (size_t i = 0; i < nk && !ok; i++)
@@ -598,7 +642,7 @@ static const char *unwrap_rc4(const struct krb_session *s, struct krb_dce_pdu *p
     return ok ? NULL : "signature mismatch";
 }
 
-const char *krb_unwrap_dce(const struct krb_session *s, struct krb_dce_pdu *p)
+const char *krb_unwrap_dce(struct krb_session *s, struct krb_dce_pdu *p)
 {
     if (p->token && p->token_len > 2 && p->token[0] == 0x60) {
         /* RFC 1964 tokens (rc4-hmac) come in the InitialContextToken framing: after it */

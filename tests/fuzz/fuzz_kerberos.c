@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         krb_accept_ap_req(ks, msg, mlen, &s);
         break;
     case KRB_MSG_AP_REP:
-        s.ticket = (struct krb_key){18, 32, {7}};
+        s.ticket = (struct krb_key){18, 32, {7}, NULL};
         krb_take_ap_rep(&s, msg, mlen);
         break;
     default: break;
@@ -62,11 +62,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     memcpy(tok, data + 1, tlen);
     memcpy(pdu, data + 1 + tlen, plen);
-    s.ticket = (struct krb_key){18, 32, {9}};
-    s.initiator = (struct krb_key){23, 16, {5}};
-    s.acceptor = (struct krb_key){17, 16, {3}};
+    s.ticket = (struct krb_key){18, 32, {9}, NULL};
+    s.initiator = (struct krb_key){23, 16, {5}, NULL};
+    s.acceptor = (struct krb_key){17, 16, {3}, NULL};
     struct krb_dce_pdu p = {pdu, 24, sealed, tok, tlen, (data[0] & 1) != 0};
     krb_unwrap_dce(&s, &p);
+    krb_session_wipe(&s);
     free(tok);
     free(pdu);
     return 0;

@@ -244,7 +244,7 @@ TEST(krb_ap_req_and_ap_rep_opened)
     CHECK_EQ(krb_find(tok.b, tok.n, &msg, &mlen), KRB_MSG_AP_REQ);
     CHECK_EQ(msg[0], 0x6e);
     struct keystore *ks = store_with(service_key, AES256);
-    struct krb_session s;
+    struct krb_session s = {0};
     CHECK(krb_accept_ap_req(ks, msg, mlen, &s) == NULL);
     CHECK_STR(s.client, "alice");
     CHECK_STR(s.realm, "EXAMPLE.ORG");
@@ -271,7 +271,7 @@ TEST(krb_wrong_key_no_key_and_truncations)
     other[31] ^= 1;
     CHECK(build_ap_req(&tok, service_key, false));
     struct keystore *wrong = store_with(other, AES256), *rc4 = store_with(service_key, 23);
-    struct krb_session s;
+    struct krb_session s = {0};
     CHECK_STR(krb_accept_ap_req(wrong, tok.b, tok.n, &s), "wrong key");
     CHECK_EQ(s.ticket.enctype, 0); /* wiped */
     CHECK_STR(krb_accept_ap_req(rc4, tok.b, tok.n, &s), "no key");
@@ -397,11 +397,11 @@ static bool seal_cfx(struct sealed *out, const uint8_t *stub, size_t n, size_t e
 
 static struct krb_session session_for_wrap(void)
 {
-    struct krb_session s;
+    struct krb_session s = {0};
     memset(&s, 0, sizeof s);
-    s.ticket = (struct krb_key){AES256, 32, {0}};
+    s.ticket = (struct krb_key){AES256, 32, {0}, NULL};
     memcpy(s.ticket.bytes, session_key, 32);
-    s.acceptor = (struct krb_key){AES256, 32, {0}};
+    s.acceptor = (struct krb_key){AES256, 32, {0}, NULL};
     memcpy(s.acceptor.bytes, acc_subkey, 32);
     return s;
 }
@@ -451,7 +451,11 @@ TEST(krb_cfx_unwrap_in_a_dce_pdu)
     /* without the acceptor's subkey the token cannot be opened */
     struct sealed w;
     CHECK(seal_cfx(&w, stub, 48, 0, false, acc_subkey));
-    memset(&s.acceptor, 0, sizeof s.acceptor);
+    krb_session_wipe(&s);
+    s = session_for_wrap();
+    krb_session_wipe(&s);
+    s.ticket = (struct krb_key){AES256, 32, {0}, NULL};
+    memcpy(s.ticket.bytes, session_key, 32);
     struct krb_dce_pdu p = {w.pdu, 24, 48, w.token, w.token_len, false};
     CHECK_STR(krb_unwrap_dce(&s, &p), "signature mismatch");
     krb_session_wipe(&s);
