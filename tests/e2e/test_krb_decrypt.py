@@ -17,7 +17,8 @@ service the client had a ticket for. Each is copied here to a file of mode
   samr calls decrypted, and the names tshark reads from its own decryption
   with the same keytab (the DC's name in SamrConnect5, the domain in
   SamrLookupDomainInSamServer) are in the stubs our rules see; the same with
-  rc4-hmac session keys (RFC 4757 wrap tokens in their GSS framing);
+  rc4-hmac session keys (RFC 4757 wrap tokens in their GSS framing), and over
+  \\pipe\\samr in a Kerberos SMB session;
 - tshark 4.0 does not decrypt the impacket captures at all, though the
   server (the lab's, impacket's crypto) and the client both read every
   token: both sides' checksums verify here too, so tshark is the one short
@@ -49,6 +50,7 @@ TASK_PCAP = os.path.join(LAB, "epm_task_kerberos.pcap")
 SVC_PCAP = os.path.join(LAB, "epm_service_kerberos.pcap")
 DC_PCAP = os.path.join(LAB, "samba_dc_krb5_sealed.pcap")
 RC4_PCAP = os.path.join(LAB, "samba_dc_krb5_rc4_sealed.pcap")
+PIPE_PCAP = os.path.join(LAB, "samba_dc_krb5_pipe_sealed.pcap")
 NTLM_PCAP = os.path.join(LAB, "atexec_privacy.pcap")
 TASK = "\\LabKrbTask"
 TASK_ACTION = ("C:\\Windows\\System32\\cmd.exe", "/c whoami /all > C:\\Windows\\Temp\\krb.txt")
@@ -127,7 +129,7 @@ class KerberosDecrypt(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="rpcsentry-krb-")
         cls.kt = {}
         for name in ("epm_task_kerberos", "epm_service_kerberos", "samba_dc_krb5_sealed",
-                     "samba_dc_krb5_rc4_sealed"):
+                     "samba_dc_krb5_rc4_sealed", "samba_dc_krb5_pipe_sealed"):
             dst = os.path.join(cls.tmp, name + ".keytab")
             shutil.copy(os.path.join(LAB, name + ".keytab"), dst)
             os.chmod(dst, 0o600)
@@ -259,6 +261,11 @@ class KerberosDecrypt(unittest.TestCase):
     def test_samba_rc4_session_keys_agree_with_tshark(self):
         # RFC 4757 tokens, in their GSS framing (45 bytes)
         self.samba_agrees_with_tshark(RC4_PCAP, self.kt["samba_dc_krb5_rc4_sealed"], 1,
+                                      ["Kerberos"])
+
+    def test_samba_over_a_pipe_agrees_with_tshark(self):
+        # \\pipe\\samr in an SMB session that is Kerberos too
+        self.samba_agrees_with_tshark(PIPE_PCAP, self.kt["samba_dc_krb5_pipe_sealed"], 1,
                                       ["Kerberos"])
 
     def test_the_keytab_of_another_service_is_the_wrong_key(self):

@@ -474,6 +474,21 @@ scenario(
     calls=[call("srvsvc", "NetrServerGetInfo", "other", sealed=True),
            call("srvsvc", "NetrShareEnum", "other", sealed=True)])
 
+scenario(
+    "samba_dc_krb5_pipe_sealed",
+    title="Samba's rpcclient against the Samba AD DC over \\pipe\\samr, the SMB session and "
+    "the DCE/RPC association both Kerberos, the calls sealed",
+    server="dc", kdc=True, keytab="dc",
+    auth="SMB 3.1.1 SESSION_SETUP with Kerberos in SPNEGO (a ticket for cifs/labdc.lab.example); "
+    "DCE/RPC Kerberos (auth type 16) at packet privacy on ncacn_np ([seal,krb5])",
+    steps=[KINIT,
+           {"argv": ["rpcclient", "ncacn_np:%s[seal,krb5]" % DC_NAME, "--use-krb5-ccache",
+                     "@KRB5CC@", "-c", "enumdomusers"]}],
+    note="Two tickets from the DC: cifs/ for the SMB session, host/ for the association. "
+    "The DC's keytab opens both (its machine account holds both names). Sealed: only the "
+    "operations are visible without it (tests/e2e/test_krb_decrypt.py).",
+    calls=SAMR_ENUM_USERS)
+
 RC4_ENV = {"KRB5_CONFIG": "@WORK@/krb5-rc4.conf", "KRB5CCNAME": "@WORK@/krb5cc-rc4"}
 
 scenario(
