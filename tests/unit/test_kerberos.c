@@ -336,6 +336,10 @@ struct sealed {
     size_t stub_len, token_len;
 };
 
+/* the enctype and key length of the wrap tests' keys */
+static int32_t wrap_etype = AES256;
+static unsigned wrap_klen = 32;
+
 static bool seal_cfx(struct sealed *out, const uint8_t *stub, size_t n, size_t ec, bool hdr_sign,
                      const uint8_t *key)
 {
@@ -346,13 +350,13 @@ static bool seal_cfx(struct sealed *out, const uint8_t *stub, size_t n, size_t e
     memcpy(out->pdu + 24 + n, "\x10\x06\x00\x00\x01\x00\x00\x00", 8); /* sec_trailer */
     uint8_t hdr[16] = {0x05, 0x04, 0x06, 0xff, 0, (uint8_t)ec, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
     unsigned hl = 0, tl = 0;
-    krb5_c_crypto_length(NULL, AES256, KRB5_CRYPTO_TYPE_HEADER, &hl);
-    krb5_c_crypto_length(NULL, AES256, KRB5_CRYPTO_TYPE_TRAILER, &tl);
+    krb5_c_crypto_length(NULL, wrap_etype, KRB5_CRYPTO_TYPE_HEADER, &hl);
+    krb5_c_crypto_length(NULL, wrap_etype, KRB5_CRYPTO_TYPE_TRAILER, &tl);
     uint8_t conf[32], data[256], tail[64], mac[32];
     memcpy(data, stub, n);
     memset(tail, 0xff, ec);
     memcpy(tail + ec, hdr, 16); /* the copy: RRC 0 */
-    krb5_keyblock kb = {KV5M_KEYBLOCK, AES256, 32, (krb5_octet *)key};
+    krb5_keyblock kb = {KV5M_KEYBLOCK, wrap_etype, wrap_klen, (krb5_octet *)key};
     krb5_crypto_iov iov[6];
     size_t k = 0;
 #define V(t, p, l)                                                                                 \
@@ -399,11 +403,41 @@ static struct krb_session session_for_wrap(void)
 {
     struct krb_session s = {0};
     memset(&s, 0, sizeof s);
-    s.ticket = (struct krb_key){AES256, 32, {0}, NULL};
-    memcpy(s.ticket.bytes, session_key, 32);
-    s.acceptor = (struct krb_key){AES256, 32, {0}, NULL};
-    memcpy(s.acceptor.bytes, acc_subkey, 32);
+    s.ticket = (struct krb_key){wrap_etype, (uint8_t)wrap_klen, {0}, NULL};
+    memcpy(s.ticket.bytes, session_key, wrap_klen);
+    s.acceptor = (struct krb_key){wrap_etype, (uint8_t)wrap_klen, {0}, NULL};
+    memcpy(s.acceptor.bytes, acc_subkey, wrap_klen);
     return s;
+}
+
+TEST(krb_cfx_unwrap_other_enctypes)
+{
+    /* aes128-cts-hmac-sha1-96, and RFC 8009's two (a 16- and a 24-byte checksum: RRC 32, 40) */
+    static const struct {
+        int32_t etype;
+        unsigned klen;
+    } types[] = {{17, 16}, {19, 16}, {20, 32}};
+    uint8_t stub[32];
+    for (size_t i = 0; i < sizeof stub; i++)
+        stub[i] = (uint8_t)(0x30 + i);
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        wrap_etype = types[t].etype;
+        wrap_klen = types[t].klen;
+        struct krb_session s = session_for_wrap();
+        for (int hs = 0; hs < 2; hs++) {
+            struct sealed w;
+            CHECK(seal_cfx(&w, stub, sizeof stub, 0, hs, acc_subkey));
+            struct krb_dce_pdu p = {w.pdu, 24, sizeof stub, w.token, w.token_len, false};
+            CHECK(krb_unwrap_dce(&s, &p) == NULL);
+            CHECK(memcmp(w.pdu + 24, stub, sizeof stub) == 0);
+            CHECK(seal_cfx(&w, stub, sizeof stub, 0, hs, acc_subkey));
+            w.token[w.token_len - 1] ^= 0x80;
+            CHECK_STR(krb_unwrap_dce(&s, &p), "signature mismatch");
+        }
+        krb_session_wipe(&s);
+    }
+    wrap_etype = AES256;
+    wrap_klen = 32;
 }
 
 TEST(krb_cfx_unwrap_in_a_dce_pdu)
