@@ -163,6 +163,7 @@ enum opt_id {
     O_NTLM_SECRETS,
     O_KEYTAB,
     O_DEFRAG_POLICY,
+    O_TCP_URGENT,
     O_DEFRAG_MEMCAP,
     O_DEFRAG_TIMEOUT,
 };
@@ -265,6 +266,9 @@ static const struct optdef {
     {"defrag-policy", O_DEFRAG_POLICY, true, true, "POLICY",
      "whose bytes overlapping IP fragments keep, as the host would:\n"
      "windows (default), linux, bsd, first or last"},
+    {"tcp-urgent", O_TCP_URGENT, true, true, "POLICY",
+     "the byte a TCP urgent pointer names: oob (default: read out of\n"
+     "band, not part of the stream, as Windows and Linux do) or inline"},
     {"defrag-memcap", O_DEFRAG_MEMCAP, true, true, "BYTES",
      "IP fragments waiting for their datagram, at most (default 16M;\n"
      "never more than a quarter of --memcap)"},
@@ -538,6 +542,13 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_QUIET: st->quiet = on; break;
     case O_SEPARATE: st->separate = on; break;
     case O_VLAN_TRACKING: st->decode.vlan_tracking = on; break;
+    case O_TCP_URGENT:
+        if (strcmp(v, "oob") != 0 && strcmp(v, "inline") != 0) {
+            log_error("%s: tcp-urgent: oob or inline, not %s", where, v);
+            return 2;
+        }
+        st->cfg.tcp_urgent_inline = strcmp(v, "inline") == 0;
+        break;
     case O_DEFRAG_POLICY: {
         static const char *const names[] = {"windows", "linux", "bsd", "first", "last"};
         size_t i = 0;

@@ -48,6 +48,10 @@ struct config {
     uint32_t defrag_timeout; /* seconds a datagram waits for its fragments */
     size_t defrag_memcap;    /* cap on fragments waiting, all datagrams */
 
+    /* stream */
+    bool tcp_urgent_inline; /* the urgent byte stays in the stream (SO_OOBINLINE); default:
+                               taken out of it, as Windows and Linux deliver it out of band */
+
     /* behaviour */
     uint64_t hash_seed; /* keyed hash for flow tables */
 

@@ -28,6 +28,7 @@ enum {
 #define TCP_RST 0x04
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
+#define TCP_URG 0x20
 
 /* Encapsulations a mirror port hands over (decode/tunnel.c). */
 enum packet_encap {
@@ -71,7 +72,8 @@ struct packet {
     bool ip_len_fixed;   /* IP length disagreed with the frame; captured bytes used */
     uint8_t tcp_flags;
     uint32_t seq, ack;
-    const uint8_t *payload; /* transport payload within data */
+    uint16_t tcp_window, tcp_urgent; /* as sent (the window not scaled) */
+    const uint8_t *payload;          /* transport payload within data */
     uint32_t payload_len;
     const uint8_t *l3; /* the IP header, and the IP packet's length as used */
     uint32_t l3_len;

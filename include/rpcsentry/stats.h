@@ -31,6 +31,7 @@
     X(tcp_syn_data_ignored)                                                                        \
     X(tcp_syn_restarts)                                                                            \
     X(tcp_rst_ignored)                                                                             \
+    X(tcp_urgent)                                                                                  \
     X(defrag_fragments)                                                                            \
     X(defrag_reassembled)                                                                          \
     X(defrag_timeouts)                                                                             \

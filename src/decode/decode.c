@@ -112,7 +112,9 @@ static enum decode_result decode_l4(struct packet *p, struct rd *c, uint8_t prot
         p->ack = rd_u32be(c);
         uint8_t off = rd_u8(c);
         p->tcp_flags = rd_u8(c);
-        rd_skip(c, 6); /* window, checksum, urgent */
+        p->tcp_window = rd_u16be(c);
+        rd_skip(c, 2); /* checksum */
+        p->tcp_urgent = rd_u16be(c);
         if (!rd_ok(c))
             return DECODE_TRUNCATED;
         size_t hlen = (size_t)(off >> 4) * 4;
@@ -289,6 +291,7 @@ enum decode_result decode_layers(struct packet *p)
     p->l4 = NULL;
     p->l4_len = 0;
     p->tcp_flags = 0;
+    p->tcp_window = p->tcp_urgent = 0;
     p->sport = p->dport = 0;
     p->encap_depth = 0;
     p->encaps = 0;

@@ -24,6 +24,10 @@ struct tcp_session {
     /* where each direction's FIN is: nothing at or past it is the receiver's */
     uint32_t fin_seq[2];
     uint8_t fin_known; /* bit per endpoint */
+    /* the urgent byte each direction last pointed at, not yet delivered: taken out of the
+       stream when it is (RFC 6093: the byte before the urgent pointer, out of band) */
+    uint32_t urgent_seq[2];
+    uint8_t urgent_pending; /* bit per endpoint */
 };
 
 #define SYN_DATA_MAX 4096 /* more than a SYN carries (an MSS) */
@@ -65,12 +69,29 @@ static bool ignored(const struct flow *f)
     return f->app == FLOW_APP_IGNORED;
 }
 
-static void deliver(struct worker *w, struct flow *f, int ep, const uint8_t *d, size_t n)
+/* In-order bytes [at, at+n) of ep for the transport, the pending urgent byte left out. */
+static void deliver(struct worker *w, struct flow *f, int ep, uint32_t at, const uint8_t *d,
+                    size_t n)
 {
-    if (n && !ignored(f)) {
-        f->data_seen |= (uint8_t)(1u << ep);
-        transport_data(w, f, ep, d, n);
+    if (!n || ignored(f))
+        return;
+    uint8_t bit = (uint8_t)(1u << ep);
+    struct tcp_session *s = f->tcp;
+    if (s && (s->urgent_pending & bit)) {
+        uint32_t u = s->urgent_seq[ep] - at;
+        if (seq_diff(s->urgent_seq[ep], at) < 0) {
+            s->urgent_pending &= (uint8_t)~bit; /* delivered before it was pointed at */
+        } else if (u < n) {
+            s->urgent_pending &= (uint8_t)~bit;
+            w->stats.tcp_urgent++;
+            deliver(w, f, ep, at, d, u);
+            if (!ignored(f))
+                deliver(w, f, ep, at + u + 1, d + u + 1, n - u - 1);
+            return;
+        }
     }
+    f->data_seen |= bit;
+    transport_data(w, f, ep, d, n);
 }
 
 /* Hands over buffered segments that have become in-order. */
@@ -84,7 +105,7 @@ static void drain(struct worker *w, struct flow *f, int ep)
         if (seq_diff(end, f->next_seq[ep]) > 0) {
             uint32_t skip = f->next_seq[ep] - g->seq;
             f->next_seq[ep] = end;
-            deliver(w, f, ep, g->data + skip, g->len - skip);
+            deliver(w, f, ep, g->seq + skip, g->data + skip, g->len - skip);
         }
         seg_free(w, s, ep, g);
         s = f->tcp; /* the transport may have given up on the flow */
@@ -210,7 +231,7 @@ static void out_of_order(struct worker *w, struct flow *f, int ep, uint32_t seq,
     uint32_t skip = f->next_seq[ep] - seq;
     if (skip < n) {
         f->next_seq[ep] = seq + n;
-        deliver(w, f, ep, d + skip, n - skip);
+        deliver(w, f, ep, seq + skip, d + skip, n - skip);
     }
     drain(w, f, ep);
 }
@@ -253,7 +274,7 @@ static void segment(struct worker *w, struct flow *f, int ep, uint32_t seq, cons
     if (skip)
         w->stats.tcp_overlaps++;
     f->next_seq[ep] = seq + n;
-    deliver(w, f, ep, data + skip, n - skip);
+    deliver(w, f, ep, seq + skip, data + skip, n - skip);
     drain(w, f, ep);
 }
 
@@ -323,6 +344,13 @@ void stream_packet(struct worker *w, struct flow *f, const struct packet *p, int
 
     if (n == 0 || ignored(f))
         return;
+    /* an urgent pointer into this segment or beyond: the byte before it is urgent, and a
+       host that leaves SO_OOBINLINE off (the default everywhere) reads it out of band */
+    if ((p->tcp_flags & TCP_URG) && p->tcp_urgent && !w->cfg->tcp_urgent_inline &&
+        seq_diff(seq + p->tcp_urgent - 1, f->next_seq[ep]) >= 0 && session_get(w, f)) {
+        f->tcp->urgent_seq[ep] = seq + p->tcp_urgent - 1;
+        f->tcp->urgent_pending |= bit;
+    }
     segment(w, f, ep, seq, p->payload, n);
     if (ignored(f) && f->tcp)
         session_free(w, f);

@@ -72,6 +72,7 @@ TCP_CASES = {
     "tcp_syn_retry_lower_isn": (None, "tcp_syn_restarts", 2),
     "tcp_data_after_fin": ("stream.data_after_fin", "tcp_after_fin", 4),  # two segments each
     "tcp_rst_out_of_window": ("stream.rst_out_of_window", "tcp_rst_ignored", 2),
+    "tcp_urgent_byte": (None, "tcp_urgent", 2),
 }
 CASES += list(TCP_CASES)
 
@@ -514,6 +515,28 @@ class Evasion(unittest.TestCase):
 
     def test_tcp_rst_out_of_window(self):
         self.receiver_tcp("tcp_rst_out_of_window")
+
+    def test_tcp_urgent_byte(self):
+        self.receiver_tcp("tcp_urgent_byte")
+
+    def test_tcp_urgent_byte_inline_and_tshark(self):
+        """With --tcp-urgent inline (a host with SO_OOBINLINE) the urgent byte stays in
+        the stream: both creations are one byte off from the middle on, and neither the
+        task's actions nor the binary path is read. tshark keeps the byte in the stream
+        too and decodes no binary path: for a Windows or Linux target it is wrong."""
+        path = os.path.join(PCAPS, "evasion_tcp_urgent_byte.pcap")
+        recs = records(path, "--tcp-urgent", "inline")
+        got = {r["rpcsentry"]["operation"]: r["rpcsentry"].get("args", {}) for r in recs
+               if r["event_type"] == "dcerpc" and r["rpcsentry"].get("operation") in
+               ("SchRpcRegisterTask", "RCreateServiceW")}
+        self.assertEqual(sorted(got), ["RCreateServiceW", "SchRpcRegisterTask"])
+        self.assertNotIn("actions", got["SchRpcRegisterTask"].get("task", {}))
+        self.assertNotIn("binary_path", got["RCreateServiceW"])
+        if shutil.which("tshark"):
+            p = subprocess.run(["tshark", "-r", path, "-Y", "svcctl.binarypathname", "-T",
+                                "fields", "-e", "svcctl.binarypathname"],
+                               capture_output=True, text=True)
+            self.assertEqual(p.stdout.split(), [], p.stderr)
 
     # ---- strings past the cap
 

@@ -1031,6 +1031,33 @@ def tcp_rst_out_of_window():
     return pw, task, svc, {"args": ["--stats-interval", "1"]}
 
 
+def tcp_urgent_byte():
+    """The creation request in two segments, the second led by a decoy byte ('X') that
+    the urgent pointer names (URG, pointer 1: the byte before it is urgent, RFC 6093).
+    Windows, as Linux, reads that byte out of band: the stream it hands the RPC server
+    is the request without it. A sensor that keeps the byte in the stream reads a
+    request one byte off from there on."""
+    pw, p, d = PcapWriter(start=1700104100.0), Payload("tcp_urgent_byte"), Dce()
+
+    class Urgent(TcpConn):
+        def send(self, side, data, **kw):
+            creation = len(data) > 24 and data[2] == 0 and data[22] in (1, 12)
+            if side != 0 or not creation:  # the bind and the other calls: as they are
+                return TcpConn.send(self, side, data, **kw)
+            cut = len(data) // 2
+            base = self.seq[0]
+            self._send(0, 0x18, data[:cut], seq=base)
+            last = self._send(0, 0x38, b"X" + data[cut:], seq=base + cut, urgent=1)
+            self.seq[0] = base + len(data) + 1
+            return last
+
+    def conn(cport, sport):
+        return Urgent(pw, Endpoint(CLIENT, cport), Endpoint(SERVER, sport))
+    task = tcp_task(pw, d, p, 51391, conn=conn(51391, TSCH_PORT))
+    svc = tcp_service(pw, d, p, 51392, conn=conn(51392, SVC_PORT))
+    return pw, task, svc, {"args": ["--stats-interval", "1"]}
+
+
 CASES = {
     "one_byte_segments": one_byte_segments,
     "out_of_order": out_of_order,
@@ -1055,6 +1082,7 @@ CASES = {
     "tcp_syn_retry_lower_isn": tcp_syn_retry_lower_isn,
     "tcp_data_after_fin": tcp_data_after_fin,
     "tcp_rst_out_of_window": tcp_rst_out_of_window,
+    "tcp_urgent_byte": tcp_urgent_byte,
 }
 for _i, (_name, (_cls, _about)) in enumerate(TUNNELS.items()):
     CASES[_name] = tunnel_case(_cls, 1700102000.0 + 100 * _i, (51201 + 2 * _i, 51202 + 2 * _i),

@@ -66,10 +66,10 @@ def ip_bytes(addr):
     return ipaddress.ip_address(addr).packed
 
 
-def tcp_segment(src, dst, sport, dport, seq, ack, flags, payload=b"", window=64240):
+def tcp_segment(src, dst, sport, dport, seq, ack, flags, payload=b"", window=64240, urgent=0):
     """TCP header + payload with the checksum over the pseudo-header."""
     hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                      5 << 4, flags, window, 0, 0)
+                      5 << 4, flags, window, 0, urgent)
     s, d = ip_bytes(src), ip_bytes(dst)
     if len(s) == 4:
         pseudo = s + d + struct.pack("!BBH", 0, 6, len(hdr) + len(payload))
@@ -135,9 +135,9 @@ class TcpConn:
             self._send(1, 0x12, b"", seq=self.seq[1] - 1, ack=self.seq[0])
             self._send(0, 0x10, b"")
 
-    def _frame(self, side, flags, payload, seq, ack):
+    def _frame(self, side, flags, payload, seq, ack, urgent=0):
         a, b = (self.c, self.s) if side == 0 else (self.s, self.c)
-        seg = tcp_segment(a.ip, b.ip, a.port, b.port, seq, ack, flags, payload)
+        seg = tcp_segment(a.ip, b.ip, a.port, b.port, seq, ack, flags, payload, urgent=urgent)
         if self.v6:
             l3 = ipv6(a.ip, b.ip, seg, ext_headers=bool(self.vlans))
             et = 0x86DD
@@ -154,14 +154,14 @@ class TcpConn:
             return struct.pack("<I", 24 if self.v6 else 2) + l3
         return l3
 
-    def _send(self, side, flags, payload, seq=None, ack=None):
+    def _send(self, side, flags, payload, seq=None, ack=None, urgent=0):
         if seq is None:
             seq = self.seq[side]
         if ack is None:
             ack = self.seq[1 - side]
         if self.oneside and side == 1:
             return None
-        return self.pw.add(self._frame(side, flags, payload, seq, ack))
+        return self.pw.add(self._frame(side, flags, payload, seq, ack, urgent))
 
     def send(self, side, data, seg=None, order=None, dup=(), overlap=None):
         """Sends data from side (0 client, 1 server).
