@@ -57,6 +57,9 @@ struct ntlmssp_msg {
 /* As ntlmssp_parse, filling m; NTLMSSP_NONE when no whole message is there. */
 enum ntlmssp_type ntlmssp_parse_msg(const uint8_t *blob, size_t len, struct ntlmssp_msg *m);
 
+/* Is blob an SPNEGO negTokenResp ([1]) that carries a mechListMIC ([3])? */
+bool spnego_has_mic(const uint8_t *blob, size_t len);
+
 /* Session keys of an exchange (MS-NLMP 3.4.5): [0] client to server, [1] server to client. */
 struct ntlm_keys {
     uint32_t flags; /* the negotiated flags they were made for */

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_internal.h"
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/keys.h"
 
@@ -36,34 +37,7 @@
 #define DER_DEPTH 8
 #define CIPHER_MAX (64 * 1024) /* a ticket with a large PAC is a few KiB */
 
-/* ---- DER ---- */
-
-/* One TLV: its tag (one octet: Kerberos needs no high tag numbers) and value. */
-static bool der_next(struct rd *c, uint8_t *tag, struct rd *val)
-{
-    *tag = rd_u8(c);
-    uint8_t b = rd_u8(c);
-    size_t n = b;
-    if (b & 0x80) {
-        unsigned k = b & 0x7f;
-        if (k == 0 || k > 3)
-            return false;
-        n = 0;
-        for (unsigned i = 0; i < k; i++)
-            n = n << 8 | rd_u8(c);
-    }
-    if (!rd_ok(c) || n > rd_left(c))
-        return false;
-    *val = rd_sub(c, n);
-    return rd_ok(c);
-}
-
-/* The value of the next TLV, which must carry tag. */
-static bool der_expect(struct rd *c, uint8_t tag, struct rd *val)
-{
-    uint8_t t;
-    return der_next(c, &t, val) && t == tag;
-}
+/* ---- DER (der_next, der_expect: auth_internal.h) ---- */
 
 /* In a SEQUENCE's contents, the inner TLV's value of field [n], whose tag must be inner. */
 static bool der_field(struct rd seq, unsigned n, uint8_t inner, struct rd *val)
@@ -539,46 +513,20 @@ static const char *unwrap_cfx(struct krb_session *s, struct krb_dce_pdu *p)
  * encrypted), SGN_CKSUM (8), confounder (8, encrypted); the data is
  * encrypted in place, in one RC4 stream after the confounder.
  */
-static bool hmac_md5(const uint8_t *key, size_t klen, const void *d1, size_t l1, const void *d2,
-                     size_t l2, uint8_t out[16])
-{
-    gcry_md_hd_t h;
-    if (gcry_md_open(&h, GCRY_MD_MD5, GCRY_MD_FLAG_HMAC) || gcry_md_setkey(h, key, klen)) {
-        gcry_md_close(h);
-        return false;
-    }
-    gcry_md_write(h, d1, l1);
-    if (l2)
-        gcry_md_write(h, d2, l2);
-    memcpy(out, gcry_md_read(h, 0), 16);
-    gcry_md_close(h);
-    return true;
-}
-
-static bool rc4(const uint8_t key[16], uint8_t *buf, size_t len)
-{
-    gcry_cipher_hd_t c;
-    if (gcry_cipher_open(&c, GCRY_CIPHER_ARCFOUR, GCRY_CIPHER_MODE_STREAM, 0))
-        return false;
-    bool ok = !gcry_cipher_setkey(c, key, 16) && !gcry_cipher_decrypt(c, buf, len, NULL, 0);
-    gcry_cipher_close(c);
-    return ok;
-}
-
 static bool rc4_try(const struct krb_key *k, struct krb_dce_pdu *p, bool sign_only, uint8_t *work)
 {
     const uint8_t *t = p->token;
     static const uint8_t zero4[4] = {0}, salt13[4] = {13, 0, 0, 0};
+    static const char sigkey[] = "signaturekey"; /* with its NUL */
     uint8_t kseq[16], kcrypt[16], klocal[16], ksign[16], seq[8], sum[16];
     bool ok = false;
     if (k->len != 16)
         return false;
     /* the sequence number, under a key derived from the checksum */
-    if (!hmac_md5(k->bytes, 16, zero4, 4, NULL, 0, kseq) ||
-        !hmac_md5(kseq, 16, t + 16, 8, NULL, 0, kseq))
-        goto out;
+    auth_hmac_md5(kseq, k->bytes, 16, zero4, 4, NULL, 0, NULL, 0);
+    auth_hmac_md5(kseq, kseq, 16, t + 16, 8, NULL, 0, NULL, 0);
     memcpy(seq, t + 8, 8);
-    if (!rc4(kseq, seq, 8))
+    if (!auth_rc4(kseq, seq, 8))
         goto out;
     /* direction: 0 from the initiator, FF FF FF FF from the acceptor */
     uint8_t dir = p->from_acceptor ? 0xff : 0x00;
@@ -586,12 +534,11 @@ static bool rc4_try(const struct krb_key *k, struct krb_dce_pdu *p, bool sign_on
         goto out;
     for (int i = 0; i < 16; i++)
         klocal[i] = k->bytes[i] ^ 0xf0;
-    if (!hmac_md5(klocal, 16, zero4, 4, NULL, 0, kcrypt) ||
-        !hmac_md5(kcrypt, 16, seq, 4, NULL, 0, kcrypt))
-        goto out;
+    auth_hmac_md5(kcrypt, klocal, 16, zero4, 4, NULL, 0, NULL, 0);
+    auth_hmac_md5(kcrypt, kcrypt, 16, seq, 4, NULL, 0, NULL, 0);
     memcpy(work, t + 24, 8);
     memcpy(work + 8, p->pdu + p->body_off, p->sealed_len);
-    if (!rc4(kcrypt, work, 8 + p->sealed_len))
+    if (!auth_rc4(kcrypt, work, 8 + p->sealed_len))
         goto out;
     /* the checksum: MD5(13 | header | confounder | [PDU header] | data | [sec_trailer]) */
     gcry_md_hd_t h;
@@ -607,9 +554,9 @@ static bool rc4_try(const struct krb_key *k, struct krb_dce_pdu *p, bool sign_on
         gcry_md_write(h, p->pdu + p->body_off + p->sealed_len, 8);
     memcpy(sum, gcry_md_read(h, 0), 16);
     gcry_md_close(h);
-    static const char sigkey[] = "signaturekey"; /* with its NUL */
-    ok = hmac_md5(k->bytes, 16, sigkey, sizeof sigkey, NULL, 0, ksign) &&
-         hmac_md5(ksign, 16, sum, 16, NULL, 0, sum) && memcmp(sum, t + 16, 8) == 0;
+    auth_hmac_md5(ksign, k->bytes, 16, sigkey, sizeof sigkey, NULL, 0, NULL, 0);
+    auth_hmac_md5(sum, ksign, 16, sum, 16, NULL, 0, NULL, 0);
+    ok = memcmp(sum, t + 16, 8) == 0;
     if (ok)
         memcpy(p->pdu + p->body_off, work + 8, p->sealed_len);
 out:

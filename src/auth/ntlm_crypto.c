@@ -6,36 +6,8 @@
 #include <gcrypt.h>
 #include <string.h>
 
+#include "auth_internal.h"
 #include "rpcsentry/ntlmssp.h"
-
-static void md5(uint8_t out[16], const void *a, size_t alen, const void *b, size_t blen)
-{
-    gcry_buffer_t iov[2] = {{0, 0, alen, (void *)a}, {0, 0, blen, (void *)b}};
-    gcry_md_hash_buffers(GCRY_MD_MD5, 0, out, iov, 2);
-}
-
-/* HMAC_MD5(key, a || b || c); absent parts have length 0. */
-static void hmac_md5(uint8_t out[16], const uint8_t *key, size_t klen, const void *a, size_t alen,
-                     const void *b, size_t blen, const void *c, size_t clen)
-{
-    gcry_buffer_t iov[4] = {{0, 0, klen, (void *)key},
-                            {0, 0, alen, (void *)a},
-                            {0, 0, blen, (void *)b},
-                            {0, 0, clen, (void *)c}};
-    /* with GCRY_MD_FLAG_HMAC, the first buffer is the key */
-    gcry_md_hash_buffers(GCRY_MD_MD5, GCRY_MD_FLAG_HMAC, out, iov, 4);
-}
-
-/* RC4 of n bytes with a fresh stream keyed with key (16 bytes), in place. */
-static bool rc4_once(const uint8_t key[16], uint8_t *buf, size_t n)
-{
-    gcry_cipher_hd_t h;
-    if (gcry_cipher_open(&h, GCRY_CIPHER_ARCFOUR, GCRY_CIPHER_MODE_STREAM, 0))
-        return false;
-    bool ok = !gcry_cipher_setkey(h, key, 16) && !gcry_cipher_decrypt(h, buf, n, NULL, 0);
-    gcry_cipher_close(h);
-    return ok;
-}
 
 /* UPPER(user) as UTF-16LE (ASCII and Latin-1 letters), then the domain, into out. */
 static size_t user_dom(const struct ntlmssp_msg *m, uint8_t *out, size_t cap)
@@ -66,10 +38,10 @@ static void direction_keys(struct ntlm_keys *k)
 {
     size_t seal_len = (k->flags & NTLMSSP_F_128) ? 16 : (k->flags & NTLMSSP_F_56) ? 7 : 5;
     /* the constants are hashed with their terminating NUL */
-    md5(k->sign[0], k->exported, 16, c2s_sign, sizeof c2s_sign);
-    md5(k->sign[1], k->exported, 16, s2c_sign, sizeof s2c_sign);
-    md5(k->seal[0], k->exported, seal_len, c2s_seal, sizeof c2s_seal);
-    md5(k->seal[1], k->exported, seal_len, s2c_seal, sizeof s2c_seal);
+    auth_md5(k->sign[0], k->exported, 16, c2s_sign, sizeof c2s_sign);
+    auth_md5(k->sign[1], k->exported, 16, s2c_sign, sizeof s2c_sign);
+    auth_md5(k->seal[0], k->exported, seal_len, c2s_seal, sizeof c2s_seal);
+    auth_md5(k->seal[1], k->exported, seal_len, s2c_seal, sizeof s2c_seal);
 }
 
 const char *ntlm_derive_keys(const uint8_t nt_hash[16], const uint8_t server_challenge[8],
@@ -87,9 +59,9 @@ const char *ntlm_derive_keys(const uint8_t nt_hash[16], const uint8_t server_cha
             return "malformed: NTLMv2 response too short";
         uint8_t ud[2 * 2 * 256], proof[16];
         size_t udn = user_dom(a, ud, sizeof ud);
-        hmac_md5(k->response_key_nt, nt_hash, 16, ud, udn, NULL, 0, NULL, 0);
-        hmac_md5(proof, k->response_key_nt, 16, server_challenge, 8, a->nt + 16, a->nt_len - 16,
-                 NULL, 0);
+        auth_hmac_md5(k->response_key_nt, nt_hash, 16, ud, udn, NULL, 0, NULL, 0);
+        auth_hmac_md5(proof, k->response_key_nt, 16, server_challenge, 8, a->nt + 16,
+                      a->nt_len - 16, NULL, 0);
         bool match = memcmp(proof, a->nt, 16) == 0;
         explicit_bzero(ud, sizeof ud);
         if (!match) {
@@ -97,15 +69,15 @@ const char *ntlm_derive_keys(const uint8_t nt_hash[16], const uint8_t server_cha
             return "wrong key: the NTLMv2 response does not match it";
         }
         k->v2 = true;
-        hmac_md5(k->session_base_key, k->response_key_nt, 16, a->nt, 16, NULL, 0, NULL, 0);
+        auth_hmac_md5(k->session_base_key, k->response_key_nt, 16, a->nt, 16, NULL, 0, NULL, 0);
         memcpy(k->key_exchange_key, k->session_base_key, 16);
     } else if (a->nt_len == 24) {
         /* NTLMv1 with extended session security (NTLM2 session response) */
         if (a->lm_len < 8)
             return "malformed: NTLMv1 without the client challenge";
         gcry_md_hash_buffer(GCRY_MD_MD4, k->session_base_key, nt_hash, 16);
-        hmac_md5(k->key_exchange_key, k->session_base_key, 16, server_challenge, 8, a->lm, 8, NULL,
-                 0);
+        auth_hmac_md5(k->key_exchange_key, k->session_base_key, 16, server_challenge, 8, a->lm, 8,
+                      NULL, 0);
     } else {
         return "malformed: NT response of an unknown length";
     }
@@ -114,7 +86,7 @@ const char *ntlm_derive_keys(const uint8_t nt_hash[16], const uint8_t server_cha
         if (a->session_key_len != 16)
             return "malformed: key exchange without an EncryptedRandomSessionKey";
         memcpy(k->exported, a->session_key, 16);
-        if (!rc4_once(k->key_exchange_key, k->exported, 16))
+        if (!auth_rc4(k->key_exchange_key, k->exported, 16))
             return "unsupported: libgcrypt refused RC4";
     }
     direction_keys(k);
@@ -162,7 +134,7 @@ static void checksum(const struct ntlm_sealer *s, int dir, const uint8_t seq[4],
                      size_t n, uint8_t out[8])
 {
     uint8_t h[16];
-    hmac_md5(h, s->sign[dir], 16, seq, 4, m, n, NULL, 0);
+    auth_hmac_md5(h, s->sign[dir], 16, seq, 4, m, n, NULL, 0);
     memcpy(out, h, 8);
     explicit_bzero(h, sizeof h);
 }

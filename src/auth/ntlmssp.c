@@ -1,5 +1,7 @@
 #include "rpcsentry/ntlmssp.h"
 
+#include "auth_internal.h"
+
 #include <string.h>
 
 #include "rpcsentry/cursor.h"
@@ -128,4 +130,19 @@ enum ntlmssp_type ntlmssp_parse_msg(const uint8_t *blob, size_t len, struct ntlm
         return NTLMSSP_NONE;
     }
     return t;
+}
+
+bool spnego_has_mic(const uint8_t *v, size_t len)
+{
+    struct rd c = rd_init(v, len), t, seq, f;
+    uint8_t tag;
+    if (!der_expect(&c, 0xa1, &t) || !der_expect(&t, 0x30, &seq))
+        return false;
+    while (rd_left(&seq) > 0) {
+        if (!der_next(&seq, &tag, &f))
+            return false;
+        if (tag == 0xa3)
+            return true;
+    }
+    return false;
 }

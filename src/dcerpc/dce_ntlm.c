@@ -70,45 +70,6 @@ void dce_ntlm_free(struct worker *w, struct dce_ntlm *n)
     mem_free(&w->mem, MEM_APP, n, sizeof *n);
 }
 
-/* ---- SPNEGO: does a negTokenResp carry a mechListMIC ([3])? ---- */
-
-static bool der_len(struct rd *c, size_t *len)
-{
-    uint8_t b = rd_u8(c);
-    size_t v = b;
-    if (b & 0x80) {
-        unsigned k = b & 0x7f;
-        if (k == 0 || k > 3)
-            return false;
-        v = 0;
-        for (unsigned i = 0; i < k; i++)
-            v = v << 8 | rd_u8(c);
-    }
-    *len = v;
-    return rd_ok(c) && v <= rd_left(c);
-}
-
-static bool spnego_has_mic(const uint8_t *v, size_t len)
-{
-    struct rd c = rd_init(v, len);
-    size_t l;
-    if (rd_u8(&c) != 0xa1 || !der_len(&c, &l))
-        return false;
-    struct rd t = rd_sub(&c, l);
-    if (rd_u8(&t) != 0x30 || !der_len(&t, &l))
-        return false;
-    struct rd s = rd_sub(&t, l);
-    while (rd_left(&s) > 0) {
-        uint8_t tag = rd_u8(&s);
-        if (!der_len(&s, &l))
-            return false;
-        if (tag == 0xa3)
-            return true;
-        rd_skip(&s, l);
-    }
-    return false;
-}
-
 /* ---- the exchange ---- */
 
 struct try_ctx {

@@ -79,6 +79,29 @@ def calls(recs):
             and r["dcerpc"].get("request") == "REQUEST"]
 
 
+class DecryptRuns:
+    """What the tests of sealed calls share (test_ntlm_decrypt, test_krb_decrypt): a run
+    with the class's rules and a stats record, every output kept (self.outputs) so that
+    the last test can look for key material in all of them."""
+
+    def sensor(self, pcap, *extra, check=True):
+        rc, out, err = run(["-q", "-r", pcap, "-l", "-", "--stats-interval", "1",
+                            "-S", self.rules] + list(extra), check=check)
+        self.outputs.append(out + err)
+        recs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        return rc, recs, err
+
+    def stats(self, recs):
+        return [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+
+    def anomalies(self, recs):
+        return [r for r in recs if r["event_type"] == "anomaly"
+                and r["anomaly"]["event"] == "dcerpc.decrypt_failed"]
+
+    def sids(self, recs):
+        return [r["alert"]["signature_id"] for r in recs if r["event_type"] == "alert"]
+
+
 def shared_pcap(name):
     return os.path.join(SHARED_PCAPS, name)
 

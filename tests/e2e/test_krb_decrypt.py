@@ -35,7 +35,6 @@ service the client had a ticket for. Each is copied here to a file of mode
 - and no key of the keytabs appears in any record or message of these runs.
 """
 
-import json
 import os
 import shutil
 import struct
@@ -43,7 +42,7 @@ import subprocess
 import tempfile
 import unittest
 
-from common import PCAPS, calls, run, validate_record
+from common import PCAPS, DecryptRuns, calls, validate_record
 
 LAB = os.path.join(PCAPS, "lab")
 TASK_PCAP = os.path.join(LAB, "epm_task_kerberos.pcap")
@@ -123,7 +122,7 @@ def tshark_fields(pcap, keytab, *fields):
     return rows
 
 
-class KerberosDecrypt(unittest.TestCase):
+class KerberosDecrypt(DecryptRuns, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="rpcsentry-krb-")
@@ -146,23 +145,6 @@ class KerberosDecrypt(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def sensor(self, pcap, *extra, check=True):
-        rc, out, err = run(["-q", "-r", pcap, "-l", "-", "--stats-interval", "1",
-                            "-S", self.rules] + list(extra), check=check)
-        self.outputs.append(out + err)
-        recs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
-        return rc, recs, err
-
-    def stats(self, recs):
-        return [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
-
-    def anomalies(self, recs):
-        return [r for r in recs if r["event_type"] == "anomaly"
-                and r["anomaly"]["event"] == "dcerpc.decrypt_failed"]
-
-    def sids(self, recs):
-        return [r["alert"]["signature_id"] for r in recs if r["event_type"] == "alert"]
 
     def test_task_over_tcp_decrypted_as_the_client_sent_it(self):
         _, recs, _ = self.sensor(TASK_PCAP, "--keytab", self.kt["epm_task_kerberos"])

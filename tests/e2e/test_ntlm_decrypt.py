@@ -33,7 +33,6 @@ impacket's ntlm module and written to a secrets file of mode 0600; then:
 - and the hash never appears in any record or message of any of these runs.
 """
 
-import json
 import os
 import shutil
 import struct
@@ -42,7 +41,7 @@ import subprocess
 import tempfile
 import unittest
 
-from common import PCAPS, calls, run, validate_record
+from common import PCAPS, DecryptRuns, calls, run, validate_record
 from test_decoded import Ndr, xml_actions
 
 ATEXEC = os.path.join(PCAPS, "lab", "atexec_privacy.pcap")
@@ -103,7 +102,7 @@ def tshark_field(pcap, field):
     return [v for v in out.splitlines() if v]
 
 
-class NtlmDecrypt(unittest.TestCase):
+class NtlmDecrypt(DecryptRuns, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="rpcsentry-ntlm-")
@@ -133,23 +132,6 @@ class NtlmDecrypt(unittest.TestCase):
             f.write(text)
         os.chmod(path, mode)
         return path
-
-    def sensor(self, pcap, *extra, check=True):
-        rc, out, err = run(["-q", "-r", pcap, "-l", "-", "--stats-interval", "1",
-                            "-S", self.rules] + list(extra), check=check)
-        self.outputs.append(out + err)
-        recs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
-        return rc, recs, err
-
-    def stats(self, recs):
-        return [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
-
-    def anomalies(self, recs):
-        return [r for r in recs if r["event_type"] == "anomaly"
-                and r["anomaly"]["event"] == "dcerpc.decrypt_failed"]
-
-    def sids(self, recs):
-        return [r["alert"]["signature_id"] for r in recs if r["event_type"] == "alert"]
 
     def test_atexec_over_atsvc_decrypted_as_the_client_sent_it_and_as_tshark_reads_it(self):
         _, recs, _ = self.sensor(ATEXEC, "--ntlm-secrets", self.secrets)

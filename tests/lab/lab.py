@@ -272,6 +272,16 @@ scenario(
     + task_calls(r"\LabSealedTask", r"C:\Windows\System32\cmd.exe",
                  r"/c ipconfig /all > C:\Windows\Temp\ip.txt", sealed=True))
 
+# ept_map for svcctl, then a service created, started and deleted over TCP, every call sealed
+EPM_SERVICE_SEALED = [
+    call(EPM, "ept_map", "read", **{"interface.uuid": "367abb81-9844-35f1-ad32-98f038001003"}),
+    call(SVCCTL, "ROpenSCManagerW", "other", sealed=True),
+    call(SVCCTL, "RCreateServiceW", "create", sealed=True),
+    call(SVCCTL, "RStartServiceW", "execute", sealed=True),
+    call(SVCCTL, "RDeleteService", "delete", sealed=True),
+    call(SVCCTL, "RCloseServiceHandle", "other", sealed=True),
+    call(SVCCTL, "RCloseServiceHandle", "other", sealed=True)]
+
 scenario(
     "epm_service_privacy",
     title="ept_map for svcctl, then a service created, started and deleted over TCP, sealed",
@@ -281,14 +291,7 @@ scenario(
     note="Sealed: only the operations are visible without the key; with --ntlm-secrets for "
     "LAB\\Administrator (Passw0rd!) the service name and binary path are read "
     "(tests/e2e/test_ntlm_decrypt.py).",
-    calls=[call(EPM, "ept_map", "read", **{"interface.uuid":
-                                            "367abb81-9844-35f1-ad32-98f038001003"}),
-           call(SVCCTL, "ROpenSCManagerW", "other", sealed=True),
-           call(SVCCTL, "RCreateServiceW", "create", sealed=True),
-           call(SVCCTL, "RStartServiceW", "execute", sealed=True),
-           call(SVCCTL, "RDeleteService", "delete", sealed=True),
-           call(SVCCTL, "RCloseServiceHandle", "other", sealed=True),
-           call(SVCCTL, "RCloseServiceHandle", "other", sealed=True)])
+    calls=EPM_SERVICE_SEALED)
 
 scenario(
     "epm_task_kerberos",
@@ -326,14 +329,7 @@ scenario(
                            "--kerberos", DC_IP)}],
     note="As epm_task_kerberos, for svcctl: with --keytab the service name and binary path are "
     "read (tests/e2e/test_krb_decrypt.py).",
-    calls=[call(EPM, "ept_map", "read", **{"interface.uuid":
-                                            "367abb81-9844-35f1-ad32-98f038001003"}),
-           call(SVCCTL, "ROpenSCManagerW", "other", sealed=True),
-           call(SVCCTL, "RCreateServiceW", "create", sealed=True),
-           call(SVCCTL, "RStartServiceW", "execute", sealed=True),
-           call(SVCCTL, "RDeleteService", "delete", sealed=True),
-           call(SVCCTL, "RCloseServiceHandle", "other", sealed=True),
-           call(SVCCTL, "RCloseServiceHandle", "other", sealed=True)])
+    calls=EPM_SERVICE_SEALED)
 
 SAMR_ENUM_USERS = [call("samr", op, "other", sealed=True) for op in (
     "SamrConnect5", "SamrEnumerateDomainsInSamServer", "SamrLookupDomainInSamServer",
