@@ -41,27 +41,29 @@ struct flow {
     uint64_t bytes[2]; /* per endpoint, as sent */
     uint32_t pkts[2];
     /* TCP in-order tracking, kept here so uninteresting flows need nothing more */
-    uint32_t next_seq[2];  /* next expected sequence number per sender */
-    uint8_t seq_known;     /* bit per endpoint: next_seq valid */
-    uint8_t flags_seen[2]; /* TCP flags each endpoint has sent */
-    uint8_t app;           /* enum flow_app */
-    uint8_t closed;        /* FIN from both sides or a RST */
-    uint8_t ndpi_state;    /* enum appid_state (appid.c) */
-    uint8_t ndpi_pkts;     /* packets with payload shown to nDPI */
-    uint8_t checksum_good; /* bit per endpoint: sent a right TCP checksum */
-    uint8_t data_seen;     /* bit per endpoint: in-order data went on to the transport */
-    uint8_t app_hint;      /* enum flow_app nDPI recognised (FLOW_APP_DCERPC, FLOW_APP_SMB)
-                              for the transport still probing the flow; 0 none (appid.c) */
+    uint32_t next_seq[2];           /* next expected sequence number per sender */
+    uint8_t seq_known;              /* bit per endpoint: next_seq valid */
+    uint8_t flags_seen[2];          /* TCP flags each endpoint has sent */
+    uint8_t app;                    /* enum flow_app */
+    uint8_t closed;                 /* FIN from both sides or a RST */
+    uint8_t ndpi_state;             /* enum appid_state (appid.c) */
+    uint8_t ndpi_pkts;              /* packets with payload shown to nDPI */
+    uint8_t checksum_good;          /* bit per endpoint: sent a right TCP checksum */
+    uint8_t data_seen;              /* bit per endpoint: in-order data went on to the transport */
+    uint8_t app_hint;               /* enum flow_app nDPI recognised (FLOW_APP_DCERPC, FLOW_APP_SMB)
+                                       for the transport still probing the flow; 0 none (appid.c) */
+    uint16_t ndpi_master, ndpi_app; /* nDPI's verdict (appid.c), once it decides */
     /* line 2: the rest */
     struct flow *lru_prev, *lru_next; /* newest at the head */
     uint64_t hash;
     uint64_t first_us;
     struct tcp_session *tcp; /* out-of-order buffers; NULL until needed */
     void *app_state;         /* transport's state; NULL until it engages */
-    /* nDPI (appid.c): its state until it decides, then its verdict */
+    /* nDPI (appid.c): its state until it decides (its verdict is in line 1) */
     void *ndpi;
-    uint32_t anomalies_seen; /* anomaly kinds already reported on this flow */
-    uint16_t ndpi_master, ndpi_app;
+    anomaly_mask anomalies_seen; /* anomaly kinds already reported on this flow */
 } __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct flow) == 192, "a flow record is three cache lines");
 
 #endif

@@ -75,6 +75,7 @@ static inline int flow_key_alen(const struct flow_key *k)
     X(ANOM_STREAM_AFTER_FIN, "stream", "stream.data_after_fin", NULL, true)                        \
     X(ANOM_STREAM_SYN_DATA, "stream", "stream.syn_data_ignored", NULL, true)                       \
     X(ANOM_STREAM_RST_IGNORED, "stream", "stream.rst_out_of_window", NULL, true)                   \
+    X(ANOM_STREAM_URGENT, "stream", "stream.urgent_data", NULL, true)                              \
     X(ANOM_DCE_INVALID_HEADER, "applayer", "dcerpc.invalid_header", "dcerpc", true)                \
     X(ANOM_DCE_RESYNC, "applayer", "dcerpc.resynchronised", "dcerpc", true)                        \
     X(ANOM_DCE_INVALID_AUTH, "applayer", "dcerpc.invalid_auth_trailer", "dcerpc", true)            \
@@ -102,6 +103,9 @@ enum anomaly_type {
 #undef X
         ANOM_COUNT
 };
+
+/* A bit per anomaly kind: those already reported on a flow, an association, a session. */
+typedef uint64_t anomaly_mask;
 
 struct anomaly_info {
     const char *type;

@@ -31,7 +31,7 @@ struct worker {
     const struct config *cfg;
     struct stats stats;
     uint64_t anomalies[ANOM_COUNT];
-    uint32_t packet_anomalies_seen; /* packet-level anomaly kinds this worker has reported */
+    anomaly_mask packet_anomalies_seen; /* packet-level anomaly kinds this worker has reported */
     struct memacct mem;
     struct flow_table *flows;
     struct detect *detect;             /* the rule set this worker matches against */
@@ -123,10 +123,10 @@ static inline void worker_poll(struct worker *w)
  * Counts an anomaly and reports it. `seen` (may be NULL) is a per-flow bitmask
  * so that each kind is reported once per flow; the counter always moves.
  */
-void anomaly_raise(struct worker *w, const struct flow_ref *fr, uint32_t *seen, enum anomaly_type t,
-                   const char *detail);
+void anomaly_raise(struct worker *w, const struct flow_ref *fr, anomaly_mask *seen,
+                   enum anomaly_type t, const char *detail);
 /* The same for an anomaly about one call: the record names the call (see on_call_anomaly). */
-void anomaly_raise_call(struct worker *w, const struct rpc_call *call, uint32_t *seen,
+void anomaly_raise_call(struct worker *w, const struct rpc_call *call, anomaly_mask *seen,
                         enum anomaly_type t, const char *detail);
 
 #endif

@@ -52,7 +52,7 @@ struct dce_assoc {
     bool have_hint;
     bool hint_epm; /* the hint came from the endpoint mapper, not a pipe name */
     struct rpc_ctx_item hint;
-    uint32_t anomalies_seen;
+    anomaly_mask anomalies_seen;
     void *iface_state; /* what iface's decoders keep (handles) */
     char sec_addr[48]; /* the server's secondary address from its bind_ack */
     /* unsealing state, only with a key store (--ntlm-secrets, --keytab): one per mechanism;

@@ -97,16 +97,17 @@ bool dce_krb_auth(struct worker *w, struct dce_krb *k, int ep, const uint8_t *va
     return false;
 }
 
-static void failed(struct worker *w, struct dce_krb *k, const struct flow_ref *fr, uint32_t *seen,
-                   const char *why)
+static void failed(struct worker *w, struct dce_krb *k, const struct flow_ref *fr,
+                   anomaly_mask *seen, const char *why)
 {
     if (why != k->fail)
         snprintf(k->fail, sizeof k->fail, "%s", why);
     anomaly_raise(w, fr, seen, ANOM_DCE_DECRYPT_FAILED, k->fail);
 }
 
-bool dce_krb_unseal(struct worker *w, struct dce_krb *k, const struct flow_ref *fr, uint32_t *seen,
-                    int ep, const struct dce_sealed_pdu *s, const uint8_t **stub, size_t *len)
+bool dce_krb_unseal(struct worker *w, struct dce_krb *k, const struct flow_ref *fr,
+                    anomaly_mask *seen, int ep, const struct dce_sealed_pdu *s,
+                    const uint8_t **stub, size_t *len)
 {
     if (!k->have_keys) {
         failed(w, k, fr, seen, k->fail);

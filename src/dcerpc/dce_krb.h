@@ -35,7 +35,7 @@ bool dce_krb_auth(struct worker *w, struct dce_krb *k, int ep, const uint8_t *va
 
 /* As dce_ntlm_unseal, for Kerberos wrap tokens (RFC 4121 CFX, RFC 4757 rc4-hmac). */
 bool dce_krb_unseal(struct worker *w, struct dce_krb *k, const struct flow_ref *fr,
-                    uint32_t *seen, int ep, const struct dce_sealed_pdu *s, const uint8_t **stub,
-                    size_t *len);
+                    anomaly_mask *seen, int ep, const struct dce_sealed_pdu *s,
+                    const uint8_t **stub, size_t *len);
 
 #endif

@@ -183,8 +183,8 @@ void dce_ntlm_gap(struct dce_ntlm *n, int ep)
         n->lost[ep == n->client_ep ? 0 : 1] = true;
 }
 
-static void failed(struct worker *w, struct dce_ntlm *n, const struct flow_ref *fr, uint32_t *seen,
-                   const char *why)
+static void failed(struct worker *w, struct dce_ntlm *n, const struct flow_ref *fr,
+                   anomaly_mask *seen, const char *why)
 {
     if (why != n->fail)
         snprintf(n->fail, sizeof n->fail, "%s", why);
@@ -192,8 +192,8 @@ static void failed(struct worker *w, struct dce_ntlm *n, const struct flow_ref *
 }
 
 bool dce_ntlm_unseal(struct worker *w, struct dce_ntlm *n, const struct flow_ref *fr,
-                     uint32_t *seen, int ep, const struct dce_sealed_pdu *s, const uint8_t **stub,
-                     size_t *len)
+                     anomaly_mask *seen, int ep, const struct dce_sealed_pdu *s,
+                     const uint8_t **stub, size_t *len)
 {
     if (!n->have_keys) {
         failed(w, n, fr, seen, n->fail);

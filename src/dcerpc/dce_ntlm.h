@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rpcsentry/types.h"
+
 struct worker;
 struct flow_ref;
 struct dce_ntlm;
@@ -46,7 +48,7 @@ struct dce_sealed_pdu {
  * association's mask `seen`; nothing of the fragment may be used as plaintext.
  */
 bool dce_ntlm_unseal(struct worker *w, struct dce_ntlm *n, const struct flow_ref *fr,
-                     uint32_t *seen, int ep, const struct dce_sealed_pdu *s, const uint8_t **stub,
-                     size_t *len);
+                     anomaly_mask *seen, int ep, const struct dce_sealed_pdu *s,
+                     const uint8_t **stub, size_t *len);
 
 #endif

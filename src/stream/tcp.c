@@ -84,6 +84,7 @@ static void deliver(struct worker *w, struct flow *f, int ep, uint32_t at, const
         } else if (u < n) {
             s->urgent_pending &= (uint8_t)~bit;
             w->stats.tcp_urgent++;
+            anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_URGENT, NULL);
             deliver(w, f, ep, at, d, u);
             if (!ignored(f))
                 deliver(w, f, ep, at + u + 1, d + u + 1, n - u - 1);

@@ -166,7 +166,7 @@ struct smb_conn {
     unsigned n_sessions, n_trees, n_pipes, n_pending;
     struct learned_iface learned[8];
     unsigned n_learned;
-    uint32_t anomalies_seen;
+    anomaly_mask anomalies_seen;
     bool partial; /* the message being parsed was cut to its first SMB_PEEK bytes */
 };
 

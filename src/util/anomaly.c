@@ -8,7 +8,7 @@ static const struct anomaly_info infos[ANOM_COUNT] = {
 #undef X
 };
 
-_Static_assert(ANOM_COUNT <= 32, "per-flow anomaly mask is 32 bits");
+_Static_assert(ANOM_COUNT <= 64, "an anomaly_mask has 64 bits");
 
 const struct anomaly_info *anomaly_info(enum anomaly_type t)
 {
@@ -16,14 +16,14 @@ const struct anomaly_info *anomaly_info(enum anomaly_type t)
 }
 
 /* Counts the anomaly; true when a record should be written (the first of its kind). */
-static bool count(struct worker *w, uint32_t *seen, enum anomaly_type t)
+static bool count(struct worker *w, anomaly_mask *seen, enum anomaly_type t)
 {
     if ((unsigned)t >= ANOM_COUNT)
         return false;
     w->anomalies[t]++;
     w->stats.anomalies++;
     if (seen) {
-        uint32_t bit = 1u << t;
+        anomaly_mask bit = (anomaly_mask)1 << t;
         if (*seen & bit)
             return false;
         *seen |= bit;
@@ -31,14 +31,14 @@ static bool count(struct worker *w, uint32_t *seen, enum anomaly_type t)
     return infos[t].write_event;
 }
 
-void anomaly_raise(struct worker *w, const struct flow_ref *fr, uint32_t *seen, enum anomaly_type t,
-                   const char *detail)
+void anomaly_raise(struct worker *w, const struct flow_ref *fr, anomaly_mask *seen,
+                   enum anomaly_type t, const char *detail)
 {
     if (count(w, seen, t) && w->on_anomaly)
         w->on_anomaly(w, fr, t, detail);
 }
 
-void anomaly_raise_call(struct worker *w, const struct rpc_call *call, uint32_t *seen,
+void anomaly_raise_call(struct worker *w, const struct rpc_call *call, anomaly_mask *seen,
                         enum anomaly_type t, const char *detail)
 {
     if (!count(w, seen, t))

@@ -72,7 +72,7 @@ TCP_CASES = {
     "tcp_syn_retry_lower_isn": (None, "tcp_syn_restarts", 2),
     "tcp_data_after_fin": ("stream.data_after_fin", "tcp_after_fin", 4),  # two segments each
     "tcp_rst_out_of_window": ("stream.rst_out_of_window", "tcp_rst_ignored", 2),
-    "tcp_urgent_byte": (None, "tcp_urgent", 2),
+    "tcp_urgent_byte": ("stream.urgent_data", "tcp_urgent", 2),
 }
 CASES += list(TCP_CASES)
 
