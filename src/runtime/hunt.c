@@ -13,7 +13,7 @@ struct file_row {
     const char *path;
     uint64_t size;
     bool read, failed, skipped;
-    uint64_t cls[5]; /* target calls: read, create, modify, delete, execute */
+    uint64_t cls[6]; /* target calls: read, create, modify, delete, execute, other */
     uint64_t sev[3]; /* alerts of severity 1, 2, 3 and below */
     uint64_t stories;
 };
@@ -134,6 +134,9 @@ void hunt_file_end(struct hunt *h, size_t idx, const struct stats *s, enum hunt_
     r->cls[2] = s->target_modify - p->target_modify;
     r->cls[3] = s->target_delete - p->target_delete;
     r->cls[4] = s->target_execute - p->target_execute;
+    /* the rest of the target calls: class other (an OpenSCManager, a close, a handle query) */
+    r->cls[5] = (s->target_calls - p->target_calls) -
+                (r->cls[0] + r->cls[1] + r->cls[2] + r->cls[3] + r->cls[4]);
     r->sev[0] = s->alerts_sev1 - p->alerts_sev1;
     r->sev[1] = s->alerts_sev2 - p->alerts_sev2;
     r->sev[2] = s->alerts_sev3 - p->alerts_sev3;
@@ -160,10 +163,10 @@ static int cmp_rows(const void *a, const void *b)
     const struct file_row *y = *(const struct file_row *const *)b;
     uint64_t kx[] = {
         x->sev[0], x->sev[1], x->sev[2], x->stories, x->cls[1], x->cls[4], x->cls[2] + x->cls[3],
-        x->cls[0]};
+        x->cls[0], x->cls[5]};
     uint64_t ky[] = {
         y->sev[0], y->sev[1], y->sev[2], y->stories, y->cls[1], y->cls[4], y->cls[2] + y->cls[3],
-        y->cls[0]};
+        y->cls[0], y->cls[5]};
     for (size_t i = 0; i < sizeof kx / sizeof kx[0]; i++)
         if (kx[i] != ky[i])
             return kx[i] > ky[i] ? -1 : 1;
@@ -172,7 +175,7 @@ static int cmp_rows(const void *a, const void *b)
 
 static bool quiet_row(const struct file_row *r)
 {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if (r->cls[i])
             return false;
     return !r->sev[0] && !r->sev[1] && !r->sev[2] && !r->stories;
@@ -199,16 +202,16 @@ void hunt_print_table(const struct hunt *h, FILE *f)
     qsort(order, k, sizeof *order, cmp_rows);
     fprintf(f, "rpcsentry: per capture, most serious first (task/service calls by class; "
                "alerts by severity)\n");
-    fprintf(f, "  %6s %6s %6s %7s %6s %6s %6s %6s %6s  %s\n", "sev1", "sev2", "sev3", "stories",
-            "create", "modify", "delete", "exec", "read", "capture");
+    fprintf(f, "  %6s %6s %6s %7s %6s %6s %6s %6s %6s %6s  %s\n", "sev1", "sev2", "sev3", "stories",
+            "create", "modify", "delete", "exec", "read", "other", "capture");
     for (size_t i = 0; i < k; i++) {
         const struct file_row *r = order[i];
-        fprintf(f, "  %6llu %6llu %6llu %7llu %6llu %6llu %6llu %6llu %6llu  %s\n",
+        fprintf(f, "  %6llu %6llu %6llu %7llu %6llu %6llu %6llu %6llu %6llu %6llu  %s\n",
                 (unsigned long long)r->sev[0], (unsigned long long)r->sev[1],
                 (unsigned long long)r->sev[2], (unsigned long long)r->stories,
                 (unsigned long long)r->cls[1], (unsigned long long)r->cls[2],
                 (unsigned long long)r->cls[3], (unsigned long long)r->cls[4],
-                (unsigned long long)r->cls[0], r->path);
+                (unsigned long long)r->cls[0], (unsigned long long)r->cls[5], r->path);
     }
     if (quiet)
         fprintf(f, "  (%zu capture%s with no task/service calls and no alerts)\n", quiet,

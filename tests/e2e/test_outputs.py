@@ -395,6 +395,27 @@ class Hunting(unittest.TestCase):
         self.assertNotIn("\r", err)
         self.assertIn("per capture, most serious first", err)
 
+    def test_a_capture_whose_target_calls_are_all_other_has_its_row(self):
+        """The dynamic-port connection of epm_service_privacy cut after its first call,
+        ROpenSCManagerW (class other), beside a capture without RPC: the first keeps a
+        row that counts the call under "other"; only the second is folded into the
+        line of quiet captures."""
+        with TempDir() as d:
+            cut = os.path.join(d, "open_scm_only.pcap")
+            subprocess.run(["tshark", "-r", os.path.join(PCAPS, "lab", "epm_service_privacy.pcap"),
+                            "-Y", "tcp.port == 49670 && frame.number <= 24", "-w", cut,
+                            "-F", "pcap"], check=True, capture_output=True)
+            _, _, err = run(["-r", cut, "-r", os.path.join(PCAPS, "not_rpc.pcap"), "-l", d])
+        table = err[err.index("per capture, most serious first"):].splitlines()[1:]
+        head = table[0].split()
+        rows = {os.path.basename(l.split()[-1]): dict(zip(head, l.split()))
+                for l in table[1:] if not l.strip().startswith("(")}
+        self.assertEqual(list(rows), ["open_scm_only.pcap"])
+        row = rows["open_scm_only.pcap"]
+        self.assertEqual((row["create"], row["read"], row["other"]), ("0", "0", "1"))
+        self.assertEqual(table[-1].strip(),
+                         "(1 capture with no task/service calls and no alerts)")
+
 
 class Report(unittest.TestCase):
     def eve_of(self, d, *pcaps):
