@@ -91,6 +91,8 @@ struct settings {
     size_t noutputs;
     const char **ntlm_secrets; /* --ntlm-secrets files */
     size_t nntlm_secrets;
+    const char **smb_keys; /* --smb-keys files */
+    size_t nsmb_keys;
     enum output_format format;
     const char *syslog_target, *syslog_tag;
     size_t queue_cap;
@@ -159,6 +161,7 @@ enum opt_id {
     O_VXLAN_PORT,
     O_GENEVE_PORT,
     O_NTLM_SECRETS,
+    O_SMB_KEYS,
     O_DEFRAG_POLICY,
     O_DEFRAG_MEMCAP,
     O_DEFRAG_TIMEOUT,
@@ -232,6 +235,10 @@ static const struct optdef {
      "NT hashes to unseal NTLMSSP packet privacy with, one account\n"
      "a line: [DOMAIN\\]user:rid:LMHASH:NTHASH::: (secretsdump)\n"
      "or [DOMAIN\\]user:NTHASH; mode 0600 or stricter; repeatable"},
+    {"smb-keys", O_SMB_KEYS, true, true, "FILE",
+     "SMB 3 session keys to decrypt encrypted SMB with, one session\n"
+     "a line: SESSIONID:SESSIONKEY[:S2CKEY:C2SKEY] in hex (as\n"
+     "Wireshark's smb2_seskey_list); mode 0600 or stricter; repeatable"},
     {"no-default-rules", O_NO_DEFAULT_RULES, false, true, NULL, "load only the -S rules"},
     {"test-rules", O_TEST_RULES, false, false, NULL,
      "check the rule files, report errors as file:line, and exit"},
@@ -473,6 +480,7 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_READ: st->reads[st->nreads++] = v; break;
     case O_RULES: st->rules[st->nrules++] = v; break;
     case O_NTLM_SECRETS: st->ntlm_secrets[st->nntlm_secrets++] = v; break;
+    case O_SMB_KEYS: st->smb_keys[st->nsmb_keys++] = v; break;
     case O_IFACE: st->live.iface = v; break;
     case O_AF_XDP: st->xdp.iface = v; break;
     case O_XDP_NATIVE: st->xdp.native = on; break;
@@ -922,13 +930,20 @@ static int run_sensor(int argc, char **argv, struct settings *st)
         bpf = join_args(argc - optind, argv + optind);
     }
     struct keystore *keys = NULL;
-    if (st->nntlm_secrets) {
+    if (st->nntlm_secrets || st->nsmb_keys) {
         char err[600];
         if (!(keys = keys_load_files(st->ntlm_secrets, st->nntlm_secrets, err, sizeof err))) {
             log_error("--ntlm-secrets: %s", err);
             free(bpf);
             return 1;
         }
+        for (size_t i = 0; i < st->nsmb_keys; i++)
+            if (!keys_load_smb(keys, st->smb_keys[i], err, sizeof err)) {
+                log_error("--smb-keys: %s", err);
+                keys_free(keys);
+                free(bpf);
+                return 1;
+            }
         st->cfg.keys = keys;
     }
     rc = start(st, live, bpf);
@@ -949,6 +964,7 @@ int main(int argc, char **argv)
     st->rules = calloc((size_t)argc + 256, sizeof *st->rules);
     st->outputs = calloc((size_t)argc + 256, sizeof *st->outputs);
     st->ntlm_secrets = calloc((size_t)argc + 256, sizeof *st->ntlm_secrets);
+    st->smb_keys = calloc((size_t)argc + 256, sizeof *st->smb_keys);
     st->progress = -1;
     st->log_dir = ".";
     st->default_rules = true;
@@ -959,14 +975,16 @@ int main(int argc, char **argv)
     st->live.snaplen = 65535;
     st->live.buffer_mb = 64;
     st->live.workers = 1;
-    int rc =
-        st->reads && st->rules && st->outputs && st->ntlm_secrets ? run_sensor(argc, argv, st) : 1;
+    int rc = st->reads && st->rules && st->outputs && st->ntlm_secrets && st->smb_keys
+                 ? run_sensor(argc, argv, st)
+                 : 1;
     for (size_t i = 0; i < st->nstrings; i++)
         free(st->strings[i]);
     free(st->reads);
     free(st->rules);
     free(st->outputs);
     free(st->ntlm_secrets);
+    free(st->smb_keys);
     free(st);
     return rc;
 }

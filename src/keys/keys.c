@@ -17,14 +17,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KEYS_NAME_MAX 128
-#define KEYS_LINE_MAX 4096
+#include "keys_internal.h"
 
 struct key_entry {
     enum keys_kind kind;
     char domain[KEYS_NAME_MAX]; /* "" = any domain */
     char user[KEYS_NAME_MAX];
     uint8_t key[KEYS_NT_HASH_LEN];
+    struct keys_smb3 smb3; /* KEYS_SMB3_SESSION */
 };
 
 struct keystore {
@@ -79,14 +79,14 @@ void keys_free(struct keystore *ks)
     free(ks);
 }
 
-bool keys_add_nt_hash(struct keystore *ks, const char *domain, const char *user,
-                      const uint8_t hash[KEYS_NT_HASH_LEN])
+/* Room for one more entry, its old copy wiped. */
+static struct key_entry *entry_new(struct keystore *ks)
 {
     if (ks->n == ks->cap) {
         size_t ncap = ks->cap ? ks->cap * 2 : 16;
         struct key_entry *ne = calloc(ncap, sizeof *ne);
         if (!ne)
-            return false;
+            return NULL;
         if (ks->e)
             memcpy(ne, ks->e, ks->n * sizeof *ne);
         /* the old copy is wiped, not just let go (realloc would leave it behind) */
@@ -95,7 +95,15 @@ bool keys_add_nt_hash(struct keystore *ks, const char *domain, const char *user,
         ks->e = ne;
         ks->cap = ncap;
     }
-    struct key_entry *k = &ks->e[ks->n++];
+    return &ks->e[ks->n++];
+}
+
+bool keys_add_nt_hash(struct keystore *ks, const char *domain, const char *user,
+                      const uint8_t hash[KEYS_NT_HASH_LEN])
+{
+    struct key_entry *k = entry_new(ks);
+    if (!k)
+        return false;
     k->kind = KEYS_NT_HASH;
     snprintf(k->domain, sizeof k->domain, "%s", domain ? domain : "");
     snprintf(k->user, sizeof k->user, "%s", user);
@@ -219,7 +227,7 @@ static char *trim(char *s)
     return s;
 }
 
-static bool open_private(const char *path, FILE **out, char *err, size_t errlen)
+bool keys_open_private(const char *path, FILE **out, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -252,7 +260,7 @@ static bool open_private(const char *path, FILE **out, char *err, size_t errlen)
 bool keys_load_ntlm(struct keystore *ks, const char *path, char *err, size_t errlen)
 {
     FILE *f;
-    if (!open_private(path, &f, err, errlen))
+    if (!keys_open_private(path, &f, err, errlen))
         return false;
     /* stdio's buffer holds the file's text (the hashes): ours, so that it is wiped */
     char iobuf[4096];
@@ -353,4 +361,42 @@ struct keystore *keys_load_files(const char *const *paths, size_t n, char *err, 
             return NULL;
         }
     return ks;
+}
+
+/* ---- SMB 3 session keys ---- */
+
+bool keys_add_smb3(struct keystore *ks, const struct keys_smb3 *in)
+{
+    if (!in->session_key_len || in->session_key_len > KEYS_SMB3_MAX ||
+        (in->dir_len && in->dir_len != 16 && in->dir_len != 32))
+        return false;
+    struct key_entry *k = entry_new(ks);
+    if (!k)
+        return false;
+    k->kind = KEYS_SMB3_SESSION;
+    k->smb3 = *in;
+    return true;
+}
+
+bool keys_smb3_find(const struct keystore *ks, uint64_t session_id, struct keys_smb3 *out)
+{
+    if (!ks)
+        return false;
+    for (size_t i = ks->n; i-- > 0;) /* the last one given wins */
+        if (ks->e[i].kind == KEYS_SMB3_SESSION && ks->e[i].smb3.session_id == session_id) {
+            *out = ks->e[i].smb3;
+            return true;
+        }
+    return false;
+}
+
+void keys_wipe_tail(struct keystore *ks, size_t first)
+{
+    wipe_entries(ks->e + first, ks->n - first);
+    ks->n = first;
+}
+
+size_t keys_mark(const struct keystore *ks)
+{
+    return ks->n;
 }
