@@ -466,8 +466,8 @@ void smb3_transform(struct worker *w, struct smb_conn *c, int ep, const uint8_t 
                 snprintf(why, sizeof why, "%s (session 0x%016llx)", r,
                          (unsigned long long)t.session_id);
             else if (e && e->fail[0])
-                snprintf(why, sizeof why, "%s (session 0x%016llx)", e->fail,
-                         (unsigned long long)t.session_id);
+                snprintf(why, sizeof why, "no key for session 0x%016llx: %s",
+                         (unsigned long long)t.session_id, e->fail);
             else
                 snprintf(why, sizeof why, "no key for session 0x%016llx",
                          (unsigned long long)t.session_id);
