@@ -389,8 +389,9 @@ scenario(
 # with the NT hash of Passw0rd!), which follows the NTLMSSP of SESSION_SETUP, takes the
 # session key and decrypts every TRANSFORM_HEADER message
 def net_encrypted(protocol, cipher):
-    # net's own -m: its --option=client max protocol is overridden by net's default
-    opts = ["-m", protocol, "--option=client smb encrypt=required",
+    # net rpc connects to IPC$: client ipc max protocol, not client max protocol, bounds it
+    opts = ["--option=client ipc max protocol=%s" % protocol,
+            "--option=client smb encrypt=required",
             "--option=client smb3 encryption algorithms=%s" % cipher]
     return ["net", "rpc", "service", "create", "LabEncSvc", "Lab Encrypted Service",
             r"C:\Windows\Temp\encsvc.exe -k run", "-I", SAMBA_ENC_IP, "-U",
@@ -403,9 +404,9 @@ NET_ENC_CALLS = LSA_NET + [call(SVCCTL, "ROpenSCManagerW", "other",
                                       "Lab Encrypted Service"),
                            svc_close()]
 
-# (Samba 4.17's net negotiates 3.1.1 whatever -m or client max protocol say: the 3.0
-# captures are impacket's, which offers 3.0 at most)
-for _proto, _dialect, _cipher in (("SMB3_11", "3.1.1", "AES-128-CCM"),
+for _proto, _dialect, _cipher in (("SMB3_00", "3.0", "AES-128-CCM"),
+                                  ("SMB3_02", "3.0.2", "AES-128-CCM"),
+                                  ("SMB3_11", "3.1.1", "AES-128-CCM"),
                                   ("SMB3_11", "3.1.1", "AES-128-GCM"),
                                   ("SMB3_11", "3.1.1", "AES-256-CCM"),
                                   ("SMB3_11", "3.1.1", "AES-256-GCM")):
@@ -418,12 +419,12 @@ for _proto, _dialect, _cipher in (("SMB3_11", "3.1.1", "AES-128-CCM"),
         auth="SMB %s session NTLMv2 (SPNEGO), every message after SESSION_SETUP in an SMB2 "
         "TRANSFORM_HEADER (%s); no RPC-level auth" % (_dialect, _cipher),
         steps=[{"argv": net_encrypted(_proto, _cipher), "rc": (255,)}],
-        note="net offers only %s (client smb encrypt = required, client smb3 encryption "
-        "algorithms). Samba refuses CreateServiceW with nca_s_op_rng_error, as on "
+        note="net offers %s at most (client ipc max protocol) and only %s (client smb "
+        "encrypt = required, client smb3 encryption algorithms). Samba refuses CreateServiceW with nca_s_op_rng_error, as on "
         "the clear server; the request is what the sensor judges. Without a key the sensor "
         "sees only smb.encrypted_session anomalies; with --ntlm-secrets for %s (%s) it "
         "decrypts the session (tests/e2e/test_smb3_decrypt.py)." % (
-            _cipher, LAB_USER, LAB_PASSWORD),
+            _proto, _cipher, LAB_USER, LAB_PASSWORD),
         calls=NET_ENC_CALLS)
 
 scenario(
