@@ -31,6 +31,7 @@
 /* A session being set up on this connection. */
 struct smb3_setup {
     bool used, have_hash, have_challenge;
+    bool binding; /* a channel bound to the session: its keys are not this setup's */
     uint64_t id;
     uint8_t hash[SMB3_PREAUTH_LEN]; /* the session's pre-authentication hash so far */
     uint8_t challenge[8];
@@ -49,11 +50,11 @@ struct smb3_conn {
 
 /* A session's keys, for all its channels. */
 struct smb3_entry {
-    bool used, have_keys, have_ctx;
+    bool used, have_keys, have_ctx, have_hash;
     uint8_t server[16];
     uint64_t id;
     uint16_t dialect, cipher;          /* with have_ctx: its connection's */
-    uint8_t preauth[SMB3_PREAUTH_LEN]; /* with have_ctx and 3.1.1: the session's hash */
+    uint8_t preauth[SMB3_PREAUTH_LEN]; /* with have_hash: the session's 3.1.1 hash */
     struct smb3_keys keys;
     char fail[128]; /* why it has no keys, when a mechanism said ("" otherwise) */
 };
@@ -301,6 +302,22 @@ static void ntlm_authenticate(struct worker *w, struct smb_conn *c, uint64_t id,
     ntlm_keys_wipe(&t.keys);
 }
 
+/* What the session's keys will be derived with when the operator's key is needed: the
+ * connection's dialect and cipher, the session's hash so far. */
+static void entry_context(struct worker *w, struct smb_conn *c, const struct smb3_conn *s,
+                          const struct smb3_setup *u)
+{
+    struct smb3_entry *e = entry_get(w, c, u->id, true);
+    if (!e || e->have_keys)
+        return;
+    e->have_ctx = true;
+    e->dialect = s->dialect;
+    e->cipher = s->cipher;
+    e->have_hash = u->have_hash;
+    if (u->have_hash)
+        memcpy(e->preauth, u->hash, sizeof e->preauth);
+}
+
 void smb3_session_setup(struct worker *w, struct smb_conn *c, bool response, uint32_t status,
                         uint64_t id, bool binding, const uint8_t *cmd, size_t len,
                         const uint8_t *blob, size_t blob_len)
@@ -312,8 +329,12 @@ void smb3_session_setup(struct worker *w, struct smb_conn *c, bool response, uin
     struct ntlmssp_msg m;
     enum ntlmssp_type nt = blob ? ntlmssp_parse_msg(blob, blob_len, &m) : NTLMSSP_NONE;
     if (!response) {
-        if (binding)
-            return; /* a channel bound to a session: the session's keys stay */
+        if (binding) { /* a channel bound to a session: the session's keys stay */
+            struct smb3_setup *b = id ? setup_get(s, id, true) : NULL;
+            if (b)
+                b->binding = true;
+            return;
+        }
         struct smb3_setup *u = NULL;
         if (!id) {
             if (hashing) {
@@ -328,14 +349,7 @@ void smb3_session_setup(struct worker *w, struct smb_conn *c, bool response, uin
             }
             if (hashing)
                 smb3_preauth_update(u->hash, cmd, len);
-            struct smb3_entry *e = entry_get(w, c, id, true);
-            if (e && !e->have_keys) { /* for a key the operator gives */
-                e->have_ctx = true;
-                e->dialect = s->dialect;
-                e->cipher = s->cipher;
-                if (u->have_hash)
-                    memcpy(e->preauth, u->hash, sizeof e->preauth);
-            }
+            entry_context(w, c, s, u); /* for a key the operator gives */
         }
         if (nt == NTLMSSP_AUTHENTICATE && id)
             ntlm_authenticate(w, c, id, u, blob, blob_len, &m);
@@ -345,7 +359,7 @@ void smb3_session_setup(struct worker *w, struct smb_conn *c, bool response, uin
         return;
     struct smb3_setup *u =
         setup_get(s, id, status == STATUS_MORE_PROCESSING || status == STATUS_SUCCESS);
-    if (!u)
+    if (!u || u->binding)
         return;
     if (hashing && !u->have_hash && s->have_pending) {
         memcpy(u->hash, s->pending, sizeof u->hash);
@@ -361,14 +375,7 @@ void smb3_session_setup(struct worker *w, struct smb_conn *c, bool response, uin
             memcpy(u->challenge, m.server_challenge, 8);
         }
     } else if (status == STATUS_SUCCESS) {
-        struct smb3_entry *e = entry_get(w, c, id, true);
-        if (e && !e->have_keys) {
-            e->have_ctx = true;
-            e->dialect = s->dialect;
-            e->cipher = s->cipher;
-            if (u->have_hash)
-                memcpy(e->preauth, u->hash, sizeof e->preauth);
-        }
+        entry_context(w, c, s, u);
     }
 }
 
@@ -396,7 +403,7 @@ static const char *operator_keys(struct worker *w, struct smb_conn *c, struct sm
         why = smb3_derive(k.session_key, k.session_key_len, 0x0300, SMB3_AES_128_CCM, NULL, out);
         out->cipher = SMB3_CIPHER_NONE;
     } else {
-        const uint8_t *h = e && e->have_ctx && dialect == 0x0311 ? e->preauth : NULL;
+        const uint8_t *h = e && e->have_ctx && e->have_hash ? e->preauth : NULL;
         why = smb3_derive(k.session_key, k.session_key_len, dialect,
                           cipher ? cipher : SMB3_AES_128_GCM, h, out);
         if (!cipher)

@@ -255,6 +255,46 @@ class Smb3Decrypt(unittest.TestCase):
         _, recs, _ = self.sensor(pcap, "-c", conf)
         self.assertEqual(name_path(creates(recs)), expected_creates(pcap))
 
+    def test_a_key_learnt_on_one_channel_serves_the_other(self):
+        # tests/gen/smb3gen.py: SMB 3.1.1 AES-128-GCM, connection A sets the session up and
+        # opens \svcctl, connection B binds to the session and carries the calls; B's own
+        # hash is not the session's, so B is opened only with what A taught the table
+        import sys
+        sys.path.insert(0, os.path.join(os.path.dirname(PCAPS), "tests", "gen"))
+        import smb3gen
+        key = bytes(range(0x40, 0x50))
+        pcap = os.path.join(self.tmp, "multichannel.pcap")
+        sid, port_b = smb3gen.multichannel(pcap, key)
+        keys = self.write("mc.keys", "%s:%s\n" % (wire_id(sid), key.hex()))
+        self.secret_texts.append(key.hex())
+        _, recs, _ = self.sensor(pcap, "--smb-keys", keys)
+        made = [r for r in recs if r.get("event_type") == "dcerpc"
+                and r["rpcsentry"].get("operation") == "RCreateServiceW"]
+        self.assertEqual(len(made), 1)
+        self.assertEqual(made[0]["src_port"], port_b)
+        self.assertEqual(made[0]["rpcsentry"]["args"]["service_name"], "ChannelTwoSvc")
+        self.assertEqual(made[0]["rpcsentry"]["args"]["binary_path"], "C:\\Windows\\Temp\\two.exe")
+        self.assertEqual(self.anomalies(recs), [])
+        st = self.stats(recs)
+        self.assertEqual(st["smb_decrypt_failed"], 0)
+        # tshark decrypts both channels with the same key (it too keeps keys per session),
+        # but does not take B's WRITEs for pipe data (the FileId was opened on A), so it
+        # dissects no svcctl there; MS-SMB2 3.3.5.2.9 finds an Open by FileId in the
+        # session, whatever the channel: we are right to read the calls
+        uat = ["-o", 'uat:smb2_seskey_list:%s,%s,"",""' % (wire_id(sid), key.hex())]
+        dec = tshark_fields(pcap, "smb2.cmd", "tcp.srcport", "tcp.dstport", "smb2.cmd",
+                            extra=["-2"] + uat)
+        b_cmds = {int(c.split(",")[0]) for sp, dp, c in dec if port_b in (int(sp), int(dp))}
+        self.assertTrue({0x09, 0x08, 0x06} <= b_cmds, b_cmds)  # WRITE, READ, CLOSE on B
+        # B alone (the capture cut to it): 3.1.1 keys need the hash of the session's setup,
+        # which only A carried
+        only_b = os.path.join(self.tmp, "only_b.pcap")
+        subprocess.run(["tshark", "-r", pcap, "-Y", "tcp.port == %d" % port_b, "-w", only_b,
+                        "-F", "pcap"], capture_output=True, check=True)
+        _, recs, _ = self.sensor(only_b, "--smb-keys", keys)
+        self.assertEqual(creates(recs), [])
+        self.assertIn("pre-authentication hash", self.anomalies(recs)[0]["detail"])
+
     def test_zz_no_secret_in_any_output(self):
         # runs last (name order): every output of the tests above
         self.assertTrue(self.outputs)
