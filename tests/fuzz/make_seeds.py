@@ -111,6 +111,8 @@ def main():
         for (lo, hi), chunks in conns.items():
             target = "smb" if lo in (139, 445) else "dcerpc"
             write(outdir, target, "%s-%d-%d" % (name, lo, hi), chunked(chunks))
+            if target == "smb":  # the same with keys (encrypted lab captures decrypt)
+                write(outdir, "smb3", "%s-%d-%d" % (name, lo, hi), chunked(chunks))
 
     import ndrgen as N
     import make_pcaps as M
