@@ -383,6 +383,8 @@ void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int
         p->carries = dce_hdr_check(d, n, NULL) >= 0 ? PIPE_RPC : PIPE_OTHER;
     if (p->carries != PIPE_RPC)
         return;
+    if (c->decrypting)
+        p->info.smb_encrypted = true;
     dce_data(w, p->dce, ep, d, n);
     pipe_learn(w, c, p);
 }

@@ -513,8 +513,10 @@ void smb3_transform(struct worker *w, struct smb_conn *c, int ep, const uint8_t 
         smb_anomaly(w, c, ANOM_SMB_MALFORMED, "decrypted message without an SMB signature");
         return;
     }
-    if (m0 == 0xfe)
+    if (m0 == 0xfe) {
+        c->decrypting = true;
         smb2_message(w, c, ep, plain, t.original_size);
-    else if (m0 != 0xfc) /* compressed: not decoded, as in the clear */
+        c->decrypting = false;
+    } else if (m0 != 0xfc) /* compressed: not decoded, as in the clear */
         smb_anomaly(w, c, ANOM_SMB_MALFORMED, "decrypted message is not SMB2");
 }

@@ -168,6 +168,7 @@ struct smb_conn {
     unsigned n_learned;
     uint32_t anomalies_seen;
     bool partial;         /* the message being parsed was cut to its first SMB_PEEK bytes */
+    bool decrypting;      /* the message being parsed is the plaintext of a TRANSFORM_HEADER */
     struct smb3_conn *s3; /* SMB 3 encryption (smb3.c): only with a key store */
 };
 

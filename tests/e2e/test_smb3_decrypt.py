@@ -11,7 +11,11 @@ LAB\\Administrator and the password Passw0rd!. Here:
   SESSION_SETUP, takes the ExportedSessionKey, derives the keys and decrypts every
   TRANSFORM_HEADER: the service name, display name and binary path of RCreateServiceW
   equal what the client was told (the .md) and what tshark decodes when it is given the
-  same session key through its smb2_seskey_list table;
+  same session key through its smb2_seskey_list table; every call says smb_encrypted,
+  and no call of a clear session does;
+- a 3.1.1 session on two channels (tests/gen/smb3gen.py, real AES-GCM): the calls on the
+  second channel opened with the keys the first one's setup made; the second channel
+  alone refused with the reason;
 - the session key is computed here, independently of the sensor, from the password and
   the captured NTLMv2 exchange (MS-NLMP 3.3.2: NTOWFv2, NTProofStr, SessionBaseKey, the
   RC4 of EncryptedRandomSessionKey), and handed to the sensor with --smb-keys and to
@@ -172,6 +176,15 @@ class Smb3Decrypt(unittest.TestCase):
                                     (key or k).hex()))
         return self.write(name, "\n".join(lines) + "\n")
 
+    def test_clear_smb_says_nothing_of_encryption(self):
+        _, recs, _ = self.sensor(os.path.join(LAB, "samba_net_rpc_service.pcap"),
+                                 "--ntlm-secrets", self.secrets)
+        dce = [r for r in recs if r["event_type"] == "dcerpc"]
+        self.assertTrue(dce)
+        for r in dce:
+            self.assertNotIn("smb_encrypted", r["rpcsentry"])
+        self.assertEqual(self.stats(recs)["smb_decrypted"], 0)
+
     def test_without_a_key_nothing_but_the_anomaly(self):
         for pcap in CAPTURES:
             _, recs, _ = self.sensor(pcap)
@@ -189,6 +202,11 @@ class Smb3Decrypt(unittest.TestCase):
                 validate_record(self, r)
             got = creates(recs)
             self.assertEqual(name_path(got), expected_creates(pcap), name)
+            # every call says it rode an encrypted session that was opened
+            dce = [r for r in recs if r["event_type"] == "dcerpc"]
+            self.assertTrue(dce, name)
+            for r in dce:
+                self.assertIs(r["rpcsentry"].get("smb_encrypted"), True, name)
             self.assertEqual(self.anomalies(recs), [], name)
             st = self.stats(recs)
             self.assertGreater(st["smb_decrypted"], 0, name)
