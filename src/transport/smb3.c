@@ -159,6 +159,24 @@ static void entry_fail(struct worker *w, struct smb_conn *c, uint64_t id, const 
 
 /* ---- the session key, however it was learnt ---- */
 
+/*
+ * smb3_derive with what a capture may not have told: no NEGOTIATE seen (dialect 0) is
+ * taken for 3.0.x, whose keys need no hash; no cipher seen (3.0.x without the
+ * capability, 3.1.1 without the context) leaves the cipher to the first tag that
+ * verifies, among those of the key's length.
+ */
+static const char *derive(const uint8_t *key, size_t len, uint16_t dialect, uint16_t cipher,
+                          const uint8_t *hash, struct smb3_keys *out)
+{
+    if (!dialect)
+        dialect = 0x0300;
+    uint16_t c = cipher ? cipher : dialect == 0x0311 ? SMB3_AES_128_GCM : SMB3_AES_128_CCM;
+    const char *why = smb3_derive(key, len, dialect, c, hash, out);
+    if (!why && !cipher)
+        out->cipher = SMB3_CIPHER_NONE;
+    return why;
+}
+
 bool smb3_session_key(struct worker *w, struct smb_conn *c, uint64_t session_id, const uint8_t *key,
                       size_t len)
 {
@@ -172,16 +190,13 @@ bool smb3_session_key(struct worker *w, struct smb_conn *c, uint64_t session_id,
         return true; /* a re-authentication keeps the session's keys (MS-SMB2 3.3.5.5.3) */
     struct smb3_setup *u = setup_get(s, session_id, false);
     const uint8_t *h = u && u->have_hash ? u->hash : NULL;
-    uint16_t cipher = s->cipher ? s->cipher : SMB3_AES_128_GCM;
     struct smb3_keys k;
-    const char *why = smb3_derive(key, len, s->dialect, cipher, h, &k);
+    const char *why = derive(key, len, s->dialect, s->cipher, h, &k);
     if (why) {
         snprintf(e->fail, sizeof e->fail, "%s", why);
         smb3_keys_wipe(&k);
         return false;
     }
-    if (!s->cipher)
-        k.cipher = SMB3_CIPHER_NONE; /* no cipher negotiated that we saw: the tag will say */
     e->keys = k;
     e->have_keys = true;
     e->fail[0] = '\0';
@@ -398,16 +413,9 @@ static const char *operator_keys(struct worker *w, struct smb_conn *c, struct sm
         memcpy(out->dir[0], k.c2s, k.dir_len);
         memcpy(out->dir[1], k.s2c, k.dir_len);
         out->cipher = smb3_cipher_key_len(cipher) == k.dir_len ? cipher : SMB3_CIPHER_NONE;
-    } else if (!dialect) {
-        /* no NEGOTIATE seen: SMB 3.0.x keys need nothing more (3.1.1 needs the hash) */
-        why = smb3_derive(k.session_key, k.session_key_len, 0x0300, SMB3_AES_128_CCM, NULL, out);
-        out->cipher = SMB3_CIPHER_NONE;
     } else {
         const uint8_t *h = e && e->have_ctx && e->have_hash ? e->preauth : NULL;
-        why = smb3_derive(k.session_key, k.session_key_len, dialect,
-                          cipher ? cipher : SMB3_AES_128_GCM, h, out);
-        if (!cipher)
-            out->cipher = SMB3_CIPHER_NONE;
+        why = derive(k.session_key, k.session_key_len, dialect, cipher, h, out);
     }
     explicit_bzero(&k, sizeof k);
     return why ? why : "";

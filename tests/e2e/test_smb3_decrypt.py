@@ -20,6 +20,7 @@ LAB\\Administrator and the password Passw0rd!. Here:
   the captured NTLMv2 exchange (MS-NLMP 3.3.2: NTOWFv2, NTProofStr, SessionBaseKey, the
   RC4 of EncryptedRandomSessionKey), and handed to the sensor with --smb-keys and to
   tshark: both give the same calls;
+- a capture that starts inside a 3.0 encrypted session: opened with --smb-keys;
 - a wrong session key, a key for another session, a wrong password: the
   smb.encrypted_session anomaly with the reason, no call, smb_decrypt_failed counted;
 - a --smb-keys file of mode 0644 or with a malformed line is refused (exit 1) without
@@ -312,6 +313,24 @@ class Smb3Decrypt(unittest.TestCase):
         _, recs, _ = self.sensor(only_b, "--smb-keys", keys)
         self.assertEqual(creates(recs), [])
         self.assertIn("pre-authentication hash", self.anomalies(recs)[0]["detail"])
+
+    def test_a_capture_that_starts_inside_the_encrypted_session(self):
+        # the 3.0 capture without its handshake, NEGOTIATE and SESSION_SETUP: 3.0 keys
+        # need no hash, so the operator's session key still opens it (and tells which end
+        # is the server by the key that verifies); the NT hash cannot (no exchange seen)
+        pcap = os.path.join(LAB, "smb3_encrypted_net_service_30_aes128ccm.pcap")
+        last = int(tshark_fields(pcap, "smb2.cmd == 1 && smb2.nt_status == 0",
+                                 "frame.number")[-1][0])
+        cut = os.path.join(self.tmp, "midstream.pcap")
+        subprocess.run(["tshark", "-r", pcap, "-Y", "frame.number > %d" % last, "-w", cut,
+                        "-F", "pcap"], capture_output=True, check=True)
+        keys = self.smb_keys_file(pcap, "mid.keys")
+        _, recs, _ = self.sensor(cut, "--smb-keys", keys)
+        self.assertEqual(name_path(creates(recs)), expected_creates(pcap))
+        self.assertEqual(self.stats(recs)["smb_decrypt_failed"], 0)
+        _, recs, _ = self.sensor(cut, "--ntlm-secrets", self.secrets)
+        self.assertEqual(creates(recs), [])
+        self.assertRegex(self.anomalies(recs)[0]["detail"], r"^no key for session 0x")
 
     def test_zz_no_secret_in_any_output(self):
         # runs last (name order): every output of the tests above
