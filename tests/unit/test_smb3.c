@@ -15,7 +15,10 @@
  * AAD each refused, and TRANSFORM_HEADERs that lie about their size.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "rpcsentry/keys.h"
@@ -292,4 +295,73 @@ TEST(smb3_transform_header_refusals)
     CHECK(smb3_transform_parse(msg, sizeof msg, &t) != NULL); /* not 0xFD */
     CHECK(smb3_cipher_name(5) == NULL);
     CHECK_STR(smb3_cipher_name(SMB3_AES_256_GCM), "AES-256-GCM");
+}
+
+/* --smb-keys files: Wireshark's session id form and tshark's, optional direction keys,
+ * the refusals (loose mode, bad lines named without their text, nothing half-kept). */
+static void put_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    chmod(path, mode);
+}
+
+TEST(keys_smb_keys_file)
+{
+    char path[] = "/tmp/rpcsentry-smbkeys-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        SKIP("no temporary file");
+    }
+    close(fd);
+    char err[512];
+    struct keystore *ks = keys_new();
+    put_file(path,
+             "# sessions\n\n"
+             "3cc169f200000000:a09359dc046d0b1609469629d6201cb3\n"
+             "  0x0000300000000a11 : 404142434445464748494a4b4c4d4e4f404142434445464748494a4b4c4d"
+             "4e4f :: \n"
+             "0x25:00112233445566778899aabbccddeeff:"
+             "ffeeddccbbaa99887766554433221100:0102030405060708090a0b0c0d0e0f10\n",
+             0600);
+    CHECK(keys_load_smb(ks, path, err, sizeof err));
+    CHECK_EQ(keys_count(ks), 3);
+    struct keys_smb3 k;
+    CHECK(keys_smb3_find(ks, 0xf269c13cull, &k)); /* the wire's bytes, little-endian first */
+    CHECK_EQ(k.session_key_len, 16);
+    CHECK_EQ(k.dir_len, 0);
+    CHECK(eq_hex(k.session_key, 16, "a09359dc046d0b1609469629d6201cb3"));
+    CHECK(keys_smb3_find(ks, 0x0000300000000a11ull, &k));
+    CHECK_EQ(k.session_key_len, 32);
+    CHECK(keys_smb3_find(ks, 0x25, &k));
+    CHECK_EQ(k.dir_len, 16);
+    CHECK(eq_hex(k.s2c, 16, "ffeeddccbbaa99887766554433221100"));
+    CHECK(eq_hex(k.c2s, 16, "0102030405060708090a0b0c0d0e0f10"));
+    CHECK(!keys_smb3_find(ks, 0x26, &k));
+    /* NT hash lookups see none of these */
+    CHECK_EQ(keys_nt_for_each(ks, "", "3cc169f200000000", NULL, NULL), 0);
+
+    chmod(path, 0640);
+    CHECK(!keys_load_smb(ks, path, err, sizeof err));
+    CHECK(strstr(err, "too open") != NULL);
+    static const char *bad[] = {
+        "0x1:00112233445566778899aabbccddeeff\n3cc169f2:a09359dc046d0b1609469629d6201cb3\n",
+        "0x1:00112233445566778899aabbccddeeff\n0x2:a09359dc046d0b16\n",
+        "0x1:00112233445566778899aabbccddeeff\n0x2:a09359dc046d0b1609469629d6201cb3:aa\n",
+        "0x1:00112233445566778899aabbccddeeff\n"
+        "0x2:a09359dc046d0b1609469629d6201cb3:00112233445566778899aabbccddeeff:0011\n",
+        "0x1:00112233445566778899aabbccddeeff\n0x2:a09359dc046d0b1609469629d6201cbz\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        put_file(path, bad[i], 0600);
+        CHECK(!keys_load_smb(ks, path, err, sizeof err));
+        CHECK(strstr(err, ":2:") != NULL);
+        CHECK(strstr(err, "a09359") == NULL && strstr(err, "00112233") == NULL);
+        CHECK_EQ(keys_count(ks), 3); /* the first line of the bad file is not kept */
+    }
+    keys_free(ks);
+    unlink(path);
 }
