@@ -85,6 +85,23 @@ const char *smb3_transform_parse(const uint8_t *msg, size_t len, struct smb3_tra
 const char *smb3_decrypt(const struct smb3_keys *keys, int dir, const struct smb3_transform *t,
                          uint8_t *out, uint16_t *used);
 
+/*
+ * Cipher handles a caller keeps beside a session's keys, one per direction, so that a
+ * message costs neither an allocation nor a key schedule: each is opened for the cipher
+ * that first verified and reused (reset) after. Zero-initialised: none open. The handles
+ * are libgcrypt's (which wipes a key schedule when it closes one).
+ */
+struct gcry_cipher_handle;
+struct smb3_handles {
+    struct gcry_cipher_handle *h[2];
+    uint16_t cipher[2];
+};
+/* As smb3_decrypt, with the direction's handle of hs kept or reused. */
+const char *smb3_decrypt_kept(const struct smb3_keys *keys, struct smb3_handles *hs, int dir,
+                              const struct smb3_transform *t, uint8_t *out, uint16_t *used);
+/* Closes the handles (none open is fine); hs is zeroed. */
+void smb3_handles_close(struct smb3_handles *hs);
+
 /* Encrypts plain into out (same length) and writes the tag into sig: for tests. */
 bool smb3_encrypt(const uint8_t *key, size_t key_len, uint16_t cipher, const uint8_t nonce[16],
                   const uint8_t aad[32], const uint8_t *plain, size_t len, uint8_t *out,

@@ -56,7 +56,8 @@ struct smb3_entry {
     uint16_t dialect, cipher;          /* with have_ctx: its connection's */
     uint8_t preauth[SMB3_PREAUTH_LEN]; /* with have_hash: the session's 3.1.1 hash */
     struct smb3_keys keys;
-    char fail[128]; /* why it has no keys, when a mechanism said ("" otherwise) */
+    struct smb3_handles hs; /* the keys' cipher handles, kept while the entry lives */
+    char fail[128];         /* why it has no keys, when a mechanism said ("" otherwise) */
 };
 
 struct smb3_table {
@@ -95,6 +96,8 @@ void smb3_table_free(struct worker *w)
         explicit_bzero(t->plain, t->plain_cap);
         mem_free(&w->mem, MEM_APP, t->plain, t->plain_cap);
     }
+    for (unsigned i = 0; i < SMB3_TABLE_MAX; i++)
+        smb3_handles_close(&t->e[i].hs);
     explicit_bzero(t, sizeof *t); /* every key */
     mem_free(&w->mem, MEM_APP, t, sizeof *t);
     w->smb3 = NULL;
@@ -140,6 +143,7 @@ static struct smb3_entry *entry_get(struct worker *w, struct smb_conn *c, uint64
     if (!create || c->server_ep < 0)
         return NULL;
     struct smb3_entry *e = &t->e[t->next++ % SMB3_TABLE_MAX]; /* the oldest makes room */
+    smb3_handles_close(&e->hs);
     explicit_bzero(e, sizeof *e);
     e->used = true;
     e->id = id;
@@ -197,6 +201,7 @@ bool smb3_session_key(struct worker *w, struct smb_conn *c, uint64_t session_id,
         smb3_keys_wipe(&k);
         return false;
     }
+    smb3_handles_close(&e->hs);
     e->keys = k;
     e->have_keys = true;
     e->fail[0] = '\0';
@@ -471,6 +476,7 @@ void smb3_transform(struct worker *w, struct smb_conn *c, int ep, const uint8_t 
         if (r && !r[0]) {
             keys = &given;
             if (e || (e = entry_get(w, c, t.session_id, true))) { /* kept for its channels */
+                smb3_handles_close(&e->hs);
                 e->keys = given;
                 e->have_keys = true;
                 e->fail[0] = '\0';
@@ -501,9 +507,10 @@ void smb3_transform(struct worker *w, struct smb_conn *c, int ep, const uint8_t 
        encrypted has not told which end is the server: both are tried */
     int dir = c->server_ep < 0 ? 0 : ep == c->server_ep ? 1 : 0;
     uint16_t used = 0;
-    const char *r = smb3_decrypt(keys, dir, &t, plain, &used);
+    struct smb3_handles *hs = e && keys == &e->keys ? &e->hs : NULL;
+    const char *r = smb3_decrypt_kept(keys, hs, dir, &t, plain, &used);
     if (r && c->server_ep < 0)
-        r = smb3_decrypt(keys, dir = 1, &t, plain, &used);
+        r = smb3_decrypt_kept(keys, hs, dir = 1, &t, plain, &used);
     if (!r && keys->cipher == SMB3_CIPHER_NONE)
         keys->cipher = used; /* the one that verified */
     smb3_keys_wipe(&given);

@@ -133,18 +133,28 @@ const char *smb3_transform_parse(const uint8_t *msg, size_t len, struct smb3_tra
     return t->ciphertext ? NULL : "malformed: TRANSFORM_HEADER cut short";
 }
 
-/* One AEAD attempt: 0 when the tag verifies, else a libgcrypt error. */
+/* One AEAD attempt: 0 when the tag verifies, else a libgcrypt error. With hs, the
+ * direction's handle is reused when it was opened for this cipher (reset, the key
+ * schedule kept), else opened here and kept. */
 static gcry_error_t aead(const uint8_t *key, size_t key_len, uint16_t cipher, bool decrypt,
                          const uint8_t nonce[16], const uint8_t aad[32], const uint8_t *in,
-                         size_t len, uint8_t *out, uint8_t tag[16])
+                         size_t len, uint8_t *out, uint8_t tag[16], struct smb3_handles *hs,
+                         int dir)
 {
-    gcry_cipher_hd_t h;
-    int algo = key_len == 32 ? GCRY_CIPHER_AES256 : GCRY_CIPHER_AES128;
-    int mode = is_gcm(cipher) ? GCRY_CIPHER_MODE_GCM : GCRY_CIPHER_MODE_CCM;
-    gcry_error_t e = gcry_cipher_open(&h, algo, mode, 0);
-    if (e)
-        return e;
-    if (!(e = gcry_cipher_setkey(h, key, key_len)))
+    gcry_cipher_hd_t h = NULL;
+    gcry_error_t e = 0;
+    bool kept = hs && hs->h[dir] && hs->cipher[dir] == cipher;
+    if (kept) {
+        h = hs->h[dir];
+        e = gcry_cipher_reset(h);
+    } else {
+        int algo = key_len == 32 ? GCRY_CIPHER_AES256 : GCRY_CIPHER_AES128;
+        int mode = is_gcm(cipher) ? GCRY_CIPHER_MODE_GCM : GCRY_CIPHER_MODE_CCM;
+        if ((e = gcry_cipher_open(&h, algo, mode, 0)))
+            return e;
+        e = gcry_cipher_setkey(h, key, key_len);
+    }
+    if (!e)
         e = gcry_cipher_setiv(h, nonce, is_gcm(cipher) ? 12 : 11);
     if (!e && !is_gcm(cipher)) {
         uint64_t lengths[3] = {len, 32, 16}; /* message, AAD, tag */
@@ -157,12 +167,29 @@ static gcry_error_t aead(const uint8_t *key, size_t key_len, uint16_t cipher, bo
                     : gcry_cipher_encrypt(h, out, len, in, len);
     if (!e)
         e = decrypt ? gcry_cipher_checktag(h, tag, 16) : gcry_cipher_gettag(h, tag, 16);
+    if (kept)
+        return e;
+    if (hs && !e) { /* this cipher verified: its handle serves the next messages */
+        if (hs->h[dir])
+            gcry_cipher_close(hs->h[dir]);
+        hs->h[dir] = h;
+        hs->cipher[dir] = cipher;
+        return e;
+    }
     gcry_cipher_close(h); /* libgcrypt wipes the key schedule */
     return e;
 }
 
-const char *smb3_decrypt(const struct smb3_keys *keys, int dir, const struct smb3_transform *t,
-                         uint8_t *out, uint16_t *used)
+void smb3_handles_close(struct smb3_handles *hs)
+{
+    for (int d = 0; d < 2; d++)
+        if (hs->h[d])
+            gcry_cipher_close(hs->h[d]);
+    memset(hs, 0, sizeof *hs);
+}
+
+const char *smb3_decrypt_kept(const struct smb3_keys *keys, struct smb3_handles *hs, int dir,
+                              const struct smb3_transform *t, uint8_t *out, uint16_t *used)
 {
     uint16_t tries[2];
     size_t n = 0;
@@ -179,11 +206,12 @@ const char *smb3_decrypt(const struct smb3_keys *keys, int dir, const struct smb
     } else {
         return "unsupported key length";
     }
+    dir &= 1;
     uint8_t tag[16];
     memcpy(tag, t->signature, 16);
     for (size_t i = 0; i < n; i++) {
-        gcry_error_t e = aead(keys->dir[dir & 1], keys->key_len, tries[i], true, t->nonce, t->aad,
-                              t->ciphertext, t->original_size, out, tag);
+        gcry_error_t e = aead(keys->dir[dir], keys->key_len, tries[i], true, t->nonce, t->aad,
+                              t->ciphertext, t->original_size, out, tag, hs, dir);
         if (!e) {
             if (used)
                 *used = tries[i];
@@ -198,11 +226,17 @@ const char *smb3_decrypt(const struct smb3_keys *keys, int dir, const struct smb
     return "tag mismatch: the message does not verify with the session's keys";
 }
 
+const char *smb3_decrypt(const struct smb3_keys *keys, int dir, const struct smb3_transform *t,
+                         uint8_t *out, uint16_t *used)
+{
+    return smb3_decrypt_kept(keys, NULL, dir, t, out, used);
+}
+
 bool smb3_encrypt(const uint8_t *key, size_t key_len, uint16_t cipher, const uint8_t nonce[16],
                   const uint8_t aad[32], const uint8_t *plain, size_t len, uint8_t *out,
                   uint8_t sig[16])
 {
     if (smb3_cipher_key_len(cipher) != key_len)
         return false;
-    return aead(key, key_len, cipher, false, nonce, aad, plain, len, out, sig) == 0;
+    return aead(key, key_len, cipher, false, nonce, aad, plain, len, out, sig, NULL, 0) == 0;
 }

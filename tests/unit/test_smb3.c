@@ -222,6 +222,43 @@ TEST(smb3_311_preauth_chain_from_the_blog)
     CHECK(eq_hex(sign, 16, "73FE7A9A77BEF0BDE49C650D8CCB5F76"));
 }
 
+/* Kept handles: each message reuses its direction's handle (reset, the key schedule kept);
+ * a flipped byte is still refused through it; a cipher that does not verify is not kept. */
+TEST(smb3_kept_handles)
+{
+    if (!init_crypto())
+        return;
+    uint8_t sk[16], msg[512], bad[512], plain[512];
+    unhex(sk30, sk, sizeof sk);
+    struct smb3_keys k;
+    CHECK(smb3_derive(sk, 16, 0x0300, SMB3_AES_128_CCM, NULL, &k) == NULL);
+    k.cipher = SMB3_CIPHER_NONE; /* GCM is tried and refused on the way: never kept */
+    struct smb3_handles hs = {0};
+    size_t n = unhex(read_resp_30, msg, sizeof msg);
+    struct smb3_transform t;
+    for (int round = 0; round < 3; round++) {
+        CHECK(smb3_transform_parse(msg, n, &t) == NULL);
+        uint16_t used = 0;
+        CHECK(smb3_decrypt_kept(&k, &hs, 1, &t, plain, &used) == NULL);
+        CHECK_EQ(used, SMB3_AES_128_CCM);
+        CHECK(eq_hex(plain, t.original_size, read_resp_30_plain));
+        CHECK(hs.h[1] != NULL && hs.cipher[1] == SMB3_AES_128_CCM);
+        memcpy(bad, msg, n);
+        bad[n - 1 - round] ^= 0x80;
+        CHECK(smb3_transform_parse(bad, n, &t) == NULL);
+        CHECK(smb3_decrypt_kept(&k, &hs, 1, &t, plain, NULL) != NULL);
+    }
+    size_t wn = unhex(write_req_30, msg, sizeof msg);
+    CHECK(smb3_transform_parse(msg, wn, &t) == NULL);
+    CHECK(smb3_decrypt_kept(&k, &hs, 0, &t, plain, NULL) == NULL);
+    CHECK(memcmp(plain + t.original_size - 23, "Smb3 encryption testing", 23) == 0);
+    CHECK(smb3_decrypt_kept(&k, &hs, 1, &t, plain, NULL) != NULL); /* wrong direction */
+    CHECK(hs.h[0] != NULL);
+    smb3_handles_close(&hs);
+    CHECK(hs.h[0] == NULL && hs.h[1] == NULL);
+    smb3_keys_wipe(&k);
+}
+
 /* Each cipher: encrypt a message, decrypt it back; a flipped byte anywhere refused. */
 TEST(smb3_round_trips_and_flipped_bytes)
 {
