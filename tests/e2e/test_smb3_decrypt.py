@@ -177,6 +177,15 @@ class Smb3Decrypt(unittest.TestCase):
                                     (key or k).hex()))
         return self.write(name, "\n".join(lines) + "\n")
 
+    def test_the_summary_counts_the_messages(self):
+        pcap = os.path.join(LAB, "smb3_encrypted_net_service_311_aes128gcm.pcap")
+        _, _, err = run(["-r", pcap, "-l", "-", "--ntlm-secrets", self.secrets])
+        self.assertRegex(err, r"SMB 3 encryption: [1-9][0-9]* messages decrypted\n")
+        _, _, err = run(["-r", pcap, "-l", "-", "--ntlm-secrets", self.wrong])
+        self.assertRegex(err, r"SMB 3 encryption: 0 messages decrypted, [1-9][0-9]* not")
+        _, _, err = run(["-r", pcap, "-l", "-"])
+        self.assertNotIn("SMB 3 encryption", err)  # as before, without keys
+
     def test_clear_smb_says_nothing_of_encryption(self):
         _, recs, _ = self.sensor(os.path.join(LAB, "samba_net_rpc_service.pcap"),
                                  "--ntlm-secrets", self.secrets)
