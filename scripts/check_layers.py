@@ -24,7 +24,8 @@ ORDER = ["capture", "decode", "flow", "stream", "transport", "dcerpc", "iface", 
 # which stage each header of include/rpcsentry/ belongs to
 HEADER_STAGE = {
     "capture": "capture", "decode": "decode", "flow": "flow", "appid": "flow",
-    "stream": "stream", "transport": "transport", "smb": "transport", "dcerpc": "dcerpc",
+    "stream": "stream", "transport": "transport", "smb": "transport", "smb3": "transport",
+    "dcerpc": "dcerpc",
     "ntlmssp": "auth", "kerberos": "auth", "iface": "iface", "epm": "iface", "ndr": "iface",
     "detect": "detect", "output": "output", "sink": "output", "json": "output",
     "report": "output", "runtime": "runtime", "hunt": "runtime",

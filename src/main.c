@@ -93,6 +93,8 @@ struct settings {
     size_t nntlm_secrets;
     const char **keytabs; /* --keytab files */
     size_t nkeytabs;
+    const char **smb_keys; /* --smb-keys files */
+    size_t nsmb_keys;
     enum output_format format;
     const char *syslog_target, *syslog_tag;
     size_t queue_cap;
@@ -162,6 +164,7 @@ enum opt_id {
     O_GENEVE_PORT,
     O_NTLM_SECRETS,
     O_KEYTAB,
+    O_SMB_KEYS,
     O_DEFRAG_POLICY,
     O_TCP_URGENT,
     O_DEFRAG_MEMCAP,
@@ -240,6 +243,10 @@ static const struct optdef {
      "a keytab (MIT format) of the servers whose Kerberos sessions\n"
      "to unseal: their service tickets open the session keys;\n"
      "mode 0600 or stricter; repeatable"},
+    {"smb-keys", O_SMB_KEYS, true, true, "FILE",
+     "SMB 3 session keys to decrypt encrypted SMB with, one session\n"
+     "a line: SESSIONID:SESSIONKEY[:S2CKEY:C2SKEY] in hex (as\n"
+     "Wireshark's smb2_seskey_list); mode 0600 or stricter; repeatable"},
     {"no-default-rules", O_NO_DEFAULT_RULES, false, true, NULL, "load only the -S rules"},
     {"test-rules", O_TEST_RULES, false, false, NULL,
      "check the rule files, report errors as file:line, and exit"},
@@ -485,6 +492,7 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_RULES: st->rules[st->nrules++] = v; break;
     case O_NTLM_SECRETS: st->ntlm_secrets[st->nntlm_secrets++] = v; break;
     case O_KEYTAB: st->keytabs[st->nkeytabs++] = v; break;
+    case O_SMB_KEYS: st->smb_keys[st->nsmb_keys++] = v; break;
     case O_IFACE: st->live.iface = v; break;
     case O_AF_XDP: st->xdp.iface = v; break;
     case O_XDP_NATIVE: st->xdp.native = on; break;
@@ -941,9 +949,10 @@ static int run_sensor(int argc, char **argv, struct settings *st)
         bpf = join_args(argc - optind, argv + optind);
     }
     struct keystore *keys = NULL;
-    if (st->nntlm_secrets || st->nkeytabs) {
+    if (st->nntlm_secrets || st->nkeytabs || st->nsmb_keys) {
         char err[1200];
-        struct keys_files kf = {st->ntlm_secrets, st->nntlm_secrets, st->keytabs, st->nkeytabs};
+        struct keys_files kf = {st->ntlm_secrets, st->nntlm_secrets, st->keytabs,
+                                st->nkeytabs,     st->smb_keys,      st->nsmb_keys};
         if (!(keys = keys_load_files(&kf, err, sizeof err))) {
             log_error("%s", err);
             free(bpf);
@@ -970,6 +979,7 @@ int main(int argc, char **argv)
     st->outputs = calloc((size_t)argc + 256, sizeof *st->outputs);
     st->ntlm_secrets = calloc((size_t)argc + 256, sizeof *st->ntlm_secrets);
     st->keytabs = calloc((size_t)argc + 256, sizeof *st->keytabs);
+    st->smb_keys = calloc((size_t)argc + 256, sizeof *st->smb_keys);
     st->progress = -1;
     st->log_dir = ".";
     st->default_rules = true;
@@ -980,9 +990,10 @@ int main(int argc, char **argv)
     st->live.snaplen = 65535;
     st->live.buffer_mb = 64;
     st->live.workers = 1;
-    int rc = st->reads && st->rules && st->outputs && st->ntlm_secrets && st->keytabs
-                 ? run_sensor(argc, argv, st)
-                 : 1;
+    int rc =
+        st->reads && st->rules && st->outputs && st->ntlm_secrets && st->keytabs && st->smb_keys
+            ? run_sensor(argc, argv, st)
+            : 1;
     for (size_t i = 0; i < st->nstrings; i++)
         free(st->strings[i]);
     free(st->reads);
@@ -990,6 +1001,7 @@ int main(int argc, char **argv)
     free(st->outputs);
     free(st->ntlm_secrets);
     free(st->keytabs);
+    free(st->smb_keys);
     free(st);
     return rc;
 }

@@ -19,8 +19,9 @@
 #define KEYS_KEY_MAX 64 /* the longest key of any kind (aes256-cts-hmac-sha384-192: 32) */
 
 enum keys_kind {
-    KEYS_NT_HASH, /* an account's NT hash (MD4 of its UTF-16LE password) */
-    KEYS_KRB5,    /* a keytab entry: a service principal's long-term key */
+    KEYS_NT_HASH,      /* an account's NT hash (MD4 of its UTF-16LE password) */
+    KEYS_KRB5,         /* a keytab entry: a service principal's long-term key */
+    KEYS_SMB3_SESSION, /* an SMB 3 session's key, and maybe its direction keys (--smb-keys) */
 };
 
 struct keystore;
@@ -101,7 +102,40 @@ struct keys_files {
     size_t n_ntlm;
     const char *const *keytab; /* --keytab */
     size_t n_keytab;
+    const char *const *smb; /* --smb-keys */
+    size_t n_smb;
 };
+
+/*
+ * An SMB 3 session's keys (--smb-keys), as Wireshark's smb2_seskey_list takes them:
+ * the session key (up to 32 bytes: the full key for AES-256), and optionally the
+ * server-to-client and client-to-server keys (16 or 32 bytes each), which then
+ * serve as they are. dir_len 0: none given.
+ */
+#define KEYS_SMB3_MAX 32
+struct keys_smb3 {
+    uint64_t session_id;
+    uint8_t session_key[KEYS_SMB3_MAX];
+    uint8_t s2c[KEYS_SMB3_MAX], c2s[KEYS_SMB3_MAX];
+    uint8_t session_key_len, dir_len;
+};
+
+/*
+ * Adds the sessions of an --smb-keys file: one a line,
+ * `SESSIONID:SESSIONKEY[:S2C:C2S]` in hex (the session id as Wireshark's UAT
+ * writes it: its 8 bytes as on the wire, little-endian first; `0x` and 16
+ * digits read as a number); `#` comments and blank lines. The file's rules
+ * are keys_load_ntlm's: refused when group or others may read or write it, a
+ * malformed line named by file and line only.
+ */
+bool keys_load_smb(struct keystore *ks, const char *path, char *err, size_t errlen);
+
+/* Adds one session's keys. False when out of memory or a length is wrong. */
+bool keys_add_smb3(struct keystore *ks, const struct keys_smb3 *k);
+
+/* Copies the keys the store holds for session id into out (the caller wipes it);
+ * false when it holds none. */
+bool keys_smb3_find(const struct keystore *ks, uint64_t session_id, struct keys_smb3 *out);
 
 /*
  * The store of a run: libgcrypt made ready, then every file of f loaded.

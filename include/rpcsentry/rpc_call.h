@@ -55,6 +55,7 @@ struct rpc_transport {
     uint64_t smb_session_id;
     uint32_t smb_tree_id;
     const char *smb_dialect; /* "NT LM 0.12", "2.10", "3.11", ...; NULL if unknown */
+    bool smb_encrypted;      /* the pipe's data came in SMB 3 TRANSFORM_HEADERs, decrypted */
     const struct rpc_identity *smb_identity;
     const char *iface_candidates; /* the pipe's possible interfaces when no bind says which */
     /* ncacn_ip_tcp: the interface the endpoint mapper announced on one of the connection's

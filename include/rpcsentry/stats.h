@@ -62,6 +62,8 @@
     X(dce_sealed)                                                                                  \
     X(dce_decrypted)                                                                               \
     X(dce_decrypt_failed)                                                                          \
+    X(smb_decrypted)                                                                               \
+    X(smb_decrypt_failed)                                                                          \
     X(dce_memcap)                                                                                  \
     X(calls_read)                                                                                  \
     X(calls_create)                                                                                \

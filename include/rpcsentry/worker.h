@@ -19,6 +19,7 @@ struct flow_table;
 struct output;
 struct detect;
 struct smb_registry;
+struct smb3_table;
 struct epm_table;
 struct appid;
 struct defrag;
@@ -37,6 +38,7 @@ struct worker {
     struct detect *detect;             /* the rule set this worker matches against */
     struct output *out;                /* where records go */
     struct smb_registry *smb_registry; /* SMB sessions across connections (transport) */
+    struct smb3_table *smb3;           /* SMB 3 session keys across channels (transport) */
     /* a decoder's working buffer (the task XML as UTF-8), a fixed cost per worker
      * kept out of the memcap: a full memcap must not stop the decoding of a creation */
     char *scratch;

@@ -21,9 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KEYS_NAME_MAX 128
+#include "keys_internal.h"
+
 #define KEYS_PRINCIPAL_MAX 256
-#define KEYS_LINE_MAX 4096
 
 struct key_entry {
     enum keys_kind kind;
@@ -33,7 +33,8 @@ struct key_entry {
     uint32_t kvno;
     int32_t enctype;
     uint8_t key_len;
-    uint8_t key[KEYS_KEY_MAX];
+    uint8_t key[KEYS_KEY_MAX]; /* an NT hash, a Kerberos key */
+    struct keys_smb3 smb3;     /* KEYS_SMB3_SESSION */
 };
 
 struct keystore {
@@ -96,8 +97,8 @@ size_t keys_count_kind(const struct keystore *ks, enum keys_kind kind)
     return n;
 }
 
-/* A new zeroed entry at the end, or NULL when out of memory. */
-static struct key_entry *add_entry(struct keystore *ks)
+/* Room for one more entry at the end (zeroed), its old copy wiped; NULL when out of memory. */
+static struct key_entry *entry_new(struct keystore *ks)
 {
     if (ks->n == ks->cap) {
         size_t ncap = ks->cap ? ks->cap * 2 : 16;
@@ -118,7 +119,7 @@ static struct key_entry *add_entry(struct keystore *ks)
 bool keys_add_nt_hash(struct keystore *ks, const char *domain, const char *user,
                       const uint8_t hash[KEYS_NT_HASH_LEN])
 {
-    struct key_entry *k = add_entry(ks);
+    struct key_entry *k = entry_new(ks);
     if (!k)
         return false;
     k->kind = KEYS_NT_HASH;
@@ -153,7 +154,7 @@ bool keys_add_krb5(struct keystore *ks, const char *principal, uint32_t kvno, in
 {
     if (len > KEYS_KEY_MAX)
         return false;
-    struct key_entry *k = add_entry(ks);
+    struct key_entry *k = entry_new(ks);
     if (!k)
         return false;
     k->kind = KEYS_KRB5;
@@ -306,7 +307,7 @@ static int open_private_fd(const char *path, char *err, size_t errlen)
     return fd;
 }
 
-static bool open_private(const char *path, FILE **out, char *err, size_t errlen)
+bool keys_open_private(const char *path, FILE **out, char *err, size_t errlen)
 {
     int fd = open_private_fd(path, err, errlen);
     if (fd < 0)
@@ -323,7 +324,7 @@ static bool open_private(const char *path, FILE **out, char *err, size_t errlen)
 bool keys_load_ntlm(struct keystore *ks, const char *path, char *err, size_t errlen)
 {
     FILE *f;
-    if (!open_private(path, &f, err, errlen))
+    if (!keys_open_private(path, &f, err, errlen))
         return false;
     /* stdio's buffer holds the file's text (the hashes): ours, so that it is wiped */
     char iobuf[4096];
@@ -500,5 +501,49 @@ struct keystore *keys_load_files(const struct keys_files *f, char *err, size_t e
             keys_free(ks);
             return NULL;
         }
+    for (size_t i = 0; i < f->n_smb; i++)
+        if (!keys_load_smb(ks, f->smb[i], why, sizeof why)) {
+            snprintf(err, errlen, "--smb-keys: %s", why);
+            keys_free(ks);
+            return NULL;
+        }
     return ks;
+}
+
+/* ---- SMB 3 session keys ---- */
+
+bool keys_add_smb3(struct keystore *ks, const struct keys_smb3 *in)
+{
+    if (!in->session_key_len || in->session_key_len > KEYS_SMB3_MAX ||
+        (in->dir_len && in->dir_len != 16 && in->dir_len != 32))
+        return false;
+    struct key_entry *k = entry_new(ks);
+    if (!k)
+        return false;
+    k->kind = KEYS_SMB3_SESSION;
+    k->smb3 = *in;
+    return true;
+}
+
+bool keys_smb3_find(const struct keystore *ks, uint64_t session_id, struct keys_smb3 *out)
+{
+    if (!ks)
+        return false;
+    for (size_t i = ks->n; i-- > 0;) /* the last one given wins */
+        if (ks->e[i].kind == KEYS_SMB3_SESSION && ks->e[i].smb3.session_id == session_id) {
+            *out = ks->e[i].smb3;
+            return true;
+        }
+    return false;
+}
+
+void keys_wipe_tail(struct keystore *ks, size_t first)
+{
+    wipe_entries(ks->e + first, ks->n - first);
+    ks->n = first;
+}
+
+size_t keys_mark(const struct keystore *ks)
+{
+    return ks->n;
 }

@@ -293,6 +293,8 @@ static void write_extension(struct json *j, const struct rpc_call *c)
     json_bool(j, "sealed", c->sealed);
     if (c->decrypted)
         json_bool(j, "decrypted", true);
+    if (c->transport->smb_encrypted)
+        json_bool(j, "smb_encrypted", true);
     if (c->res_ptype == DCE_FAULT) {
         char st[HEX32_STR_LEN];
         hex32_str(st, c->fault_status);

@@ -94,6 +94,14 @@ static void print_summary(const struct stats_snapshot *sn, const char *what)
             (unsigned long long)s->dce_binds, (unsigned long long)s->dce_unreplied,
             (unsigned long long)s->dce_sealed, (unsigned long long)s->alerts,
             (unsigned long long)s->stories);
+    if (s->smb_decrypted || s->smb_decrypt_failed) {
+        fprintf(stderr, "rpcsentry: SMB 3 encryption: %llu messages decrypted",
+                (unsigned long long)s->smb_decrypted);
+        if (s->smb_decrypt_failed)
+            fprintf(stderr, ", %llu not (the smb.encrypted_session anomalies say why)",
+                    (unsigned long long)s->smb_decrypt_failed);
+        fprintf(stderr, "\n");
+    }
     if (s->epm_learned)
         fprintf(stderr,
                 "rpcsentry: endpoint mapper: %llu endpoints learned, %llu connections named "

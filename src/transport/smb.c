@@ -100,6 +100,7 @@ void smb_registry_free(struct worker *w)
     if (w->smb_registry)
         mem_free(&w->mem, MEM_APP, w->smb_registry, sizeof *w->smb_registry);
     w->smb_registry = NULL;
+    smb3_table_free(w);
 }
 
 /* A tree of the session: on this connection, or set up on another channel of the session. */
@@ -382,6 +383,8 @@ void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int
         p->carries = dce_hdr_check(d, n, NULL) >= 0 ? PIPE_RPC : PIPE_OTHER;
     if (p->carries != PIPE_RPC)
         return;
+    if (c->decrypting)
+        p->info.smb_encrypted = true;
     dce_data(w, p->dce, ep, d, n);
     pipe_learn(w, c, p);
 }
@@ -494,7 +497,12 @@ static void smb_message(struct worker *w, struct smb_conn *c, int ep, const uint
     switch (m0) {
     case 0xfe: smb2_message(w, c, ep, msg, len); break;
     case 0xff: smb1_message(w, c, ep, msg, len); break;
-    case 0xfd: smb_anomaly(w, c, ANOM_SMB_ENCRYPTED, NULL); break;
+    case 0xfd:
+        if (w->cfg->keys)
+            smb3_transform(w, c, ep, msg, len);
+        else
+            smb_anomaly(w, c, ANOM_SMB_ENCRYPTED, NULL);
+        break;
     case 0xfc: break; /* compressed: not decoded */
     default: smb_anomaly(w, c, ANOM_SMB_MALFORMED, "unknown SMB protocol id"); break;
     }
@@ -539,6 +547,7 @@ void smb_conn_free(struct worker *w, struct smb_conn *c)
     }
     for (int i = 0; i < 2; i++)
         buf_free(&c->dir[i].acc);
+    smb3_conn_free(w, c);
     mem_free(&w->mem, MEM_APP, c, sizeof *c);
 }
 

@@ -68,16 +68,32 @@ static void smb2_name(struct rd m, uint16_t off, uint16_t len, char *out, size_t
 }
 
 static void smb2_session_setup(struct worker *w, struct smb_conn *c, const struct smb2_hdr *h,
-                               struct rd m)
+                               struct rd m, const uint8_t *cmd, size_t cmd_len)
 {
-    if (h->response)
+    if (h->response) {
+        if (w->cfg->keys) {
+            struct rd r = m;
+            rd_skip(&r, 4); /* size, session flags */
+            uint16_t off = rd_u16le(&r), len = rd_u16le(&r);
+            rd_seek(&r, off);
+            const uint8_t *blob = rd_take(&r, len);
+            smb3_session_setup(w, c, true, h->status, h->session, false, cmd, cmd_len, blob,
+                               blob ? len : 0);
+        }
         return;
-    rd_skip(&m, 12); /* size, flags, security mode, capabilities, channel */
+    }
+    struct rd f = m;
+    rd_skip(&f, 2);
+    bool binding = (rd_u8(&f) & 0x01) != 0; /* SMB2_SESSION_FLAG_BINDING */
+    rd_skip(&m, 12);                        /* size, flags, security mode, capabilities, channel */
     uint16_t off = rd_u16le(&m), len = rd_u16le(&m);
     if (!rd_ok(&m))
         return;
     rd_seek(&m, off);
     const uint8_t *blob = rd_take(&m, len);
+    if (w->cfg->keys)
+        smb3_session_setup(w, c, false, h->status, h->session, binding, cmd, cmd_len, blob,
+                           blob ? len : 0);
     if (!blob)
         return;
     struct rpc_identity id;
@@ -336,8 +352,12 @@ void smb2_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *m
             }
             body.len = h.next;
         }
+        const uint8_t *cmd = msg + off;
+        size_t cmd_len = h.next ? h.next : len - off;
         switch (h.cmd) {
         case SMB2_NEGOTIATE:
+            if (w->cfg->keys)
+                smb3_negotiate(w, c, h.response, h.status, cmd, cmd_len, body);
             if (h.response && h.status == STATUS_SUCCESS) {
                 struct rd b = body;
                 rd_skip(&b, 4);
@@ -346,7 +366,7 @@ void smb2_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *m
                     c->dialect = smb2_dialect_name(d);
             }
             break;
-        case SMB2_SESSION_SETUP: smb2_session_setup(w, c, &h, body); break;
+        case SMB2_SESSION_SETUP: smb2_session_setup(w, c, &h, body, cmd, cmd_len); break;
         case SMB2_TREE_CONNECT: smb2_tree_connect(w, c, &h, body); break;
         case SMB2_CREATE: smb2_create(w, c, &h, body, &ch); break;
         case SMB2_CLOSE: smb2_close(w, c, &h, body, &ch); break;

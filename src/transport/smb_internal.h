@@ -167,7 +167,9 @@ struct smb_conn {
     struct learned_iface learned[8];
     unsigned n_learned;
     anomaly_mask anomalies_seen;
-    bool partial; /* the message being parsed was cut to its first SMB_PEEK bytes */
+    bool partial;         /* the message being parsed was cut to its first SMB_PEEK bytes */
+    bool decrypting;      /* the message being parsed is the plaintext of a TRANSFORM_HEADER */
+    struct smb3_conn *s3; /* SMB 3 encryption (smb3.c): only with a key store */
 };
 
 static inline bool smb_fid_eq(const uint8_t *a, const uint8_t *b, size_t n)
@@ -207,5 +209,38 @@ struct smb_pipe *smb_adopt(struct worker *w, struct smb_conn *c, const uint8_t *
 void smb2_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg, size_t len);
 /* One SMB1 message (an AndX chain: each command in turn), from ep. */
 void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg, size_t len);
+
+/*
+ * SMB 3 encryption (smb3.c). With no key store (w->cfg->keys NULL) these do
+ * nothing; the caller raises smb.encrypted_session for a TRANSFORM_HEADER then.
+ *
+ * smb3_session_key is the entry point of any mechanism that learns a
+ * session's key: NTLMSSP (smb3.c, from the operator's NT hashes) or
+ * Kerberos (to come: the AP-REQ's / AP-REP's session key or subkey, called
+ * at the final SESSION_SETUP response, when the SessionId is known). It
+ * derives the encryption keys from key[0, len) (16 bytes for NTLM, up to 32:
+ * the full key AES-256 ciphers use) with what connection c negotiated and
+ * the session's pre-authentication hash, and keeps them for every channel of
+ * the session. A session's first keys stay (re-authentication changes
+ * none). False when they cannot be made (the reason is kept for the
+ * anomaly of its first encrypted message).
+ */
+bool smb3_session_key(struct worker *w, struct smb_conn *c, uint64_t session_id, const uint8_t *key,
+                      size_t len);
+/* A NEGOTIATE request or response: the whole command cmd[0, len), body its part after
+ * the header. */
+void smb3_negotiate(struct worker *w, struct smb_conn *c, bool response, uint32_t status,
+                    const uint8_t *cmd, size_t len, struct rd body);
+/* A SESSION_SETUP request or response of session id (0 in a first request), its
+ * security buffer blob (may be NULL); binding: a request binding a new channel. */
+void smb3_session_setup(struct worker *w, struct smb_conn *c, bool response, uint32_t status,
+                        uint64_t id, bool binding, const uint8_t *cmd, size_t len,
+                        const uint8_t *blob, size_t blob_len);
+/* A TRANSFORM_HEADER message from ep: decrypted, verified and parsed as SMB2, or the
+ * smb.encrypted_session anomaly with the reason. */
+void smb3_transform(struct worker *w, struct smb_conn *c, int ep, const uint8_t *msg, size_t len);
+void smb3_conn_free(struct worker *w, struct smb_conn *c);
+/* Frees the worker's table of session keys, every key zeroed. */
+void smb3_table_free(struct worker *w);
 
 #endif

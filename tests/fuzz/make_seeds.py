@@ -137,6 +137,8 @@ def main():
             write(outdir, target, "%s-%d-%d" % (name, lo, hi), chunked(chunks))
             if "krb" in name or "kerberos" in name:
                 kerberos_seeds(outdir, "%s-%d-%d" % (name, lo, hi), chunks)
+            if target == "smb":  # the same with keys (encrypted lab captures decrypt)
+                write(outdir, "smb3", "%s-%d-%d" % (name, lo, hi), chunked(chunks))
 
     import ndrgen as N
     import make_pcaps as M

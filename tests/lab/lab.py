@@ -35,10 +35,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PY = "/usr/bin/python3"
 SAMBA_IP, FAKE_IP, CLIENT_IP, DC_IP = "192.0.2.20", "192.0.2.21", "192.0.2.10", "192.0.2.22"
+SAMBA_ENC_IP = "192.0.2.23"  # the Samba that requires SMB 3 encryption
 REALM, DC_NAME = "LAB.EXAMPLE", "labdc.lab.example"
 # the lab's service account: the fake server's Kerberos identity (SPN host/FAKE_IP)
 SVC_ACCOUNT, SVC_PASSWORD = "labrpc", "Rpc-Passw0rd!"
 CREDS = "LAB/Administrator:Passw0rd!"
+LAB_USER, LAB_PASSWORD = "LAB\\Administrator", "Passw0rd!"
 MONITOR = "srv0"
 
 sys.path.insert(0, HERE)
@@ -507,6 +509,78 @@ scenario(
                                             "12345778-1234-abcd-ef00-0123456789ac"})]
     + SAMR_ENUM_USERS)
 
+# SMB 3 encryption (issue 17): the second Samba requires it (smb encrypt = required); the
+# calls are visible only to a sensor given the account's key (keys=True: --ntlm-secrets
+# with the NT hash of Passw0rd!), which follows the NTLMSSP of SESSION_SETUP, takes the
+# session key and decrypts every TRANSFORM_HEADER message
+def net_encrypted(protocol, cipher):
+    # net rpc connects to IPC$: client ipc max protocol, not client max protocol, bounds it
+    opts = ["--option=client ipc max protocol=%s" % protocol,
+            "--option=client smb encrypt=required",
+            "--option=client smb3 encryption algorithms=%s" % cipher]
+    return ["net", "rpc", "service", "create", "LabEncSvc", "Lab Encrypted Service",
+            r"C:\Windows\Temp\encsvc.exe -k run", "-I", SAMBA_ENC_IP, "-U",
+            "Administrator%Passw0rd!", "-W", "LAB"] + opts
+
+
+NET_ENC_CALLS = LSA_NET + [call(SVCCTL, "ROpenSCManagerW", "other",
+                                machine_name="\\\\" + SAMBA_ENC_IP),
+                           svc_create("LabEncSvc", r"C:\Windows\Temp\encsvc.exe -k run",
+                                      "Lab Encrypted Service"),
+                           svc_close()]
+
+for _proto, _dialect, _cipher in (("SMB3_00", "3.0", "AES-128-CCM"),
+                                  ("SMB3_02", "3.0.2", "AES-128-CCM"),
+                                  ("SMB3_11", "3.1.1", "AES-128-CCM"),
+                                  ("SMB3_11", "3.1.1", "AES-128-GCM"),
+                                  ("SMB3_11", "3.1.1", "AES-256-CCM"),
+                                  ("SMB3_11", "3.1.1", "AES-256-GCM")):
+    scenario(
+        "smb3_encrypted_net_service_%s_%s" % (_dialect.replace(".", ""),
+                                               _cipher.replace("-", "").lower()),
+        title="Samba's net rpc service create over SMB %s encrypted with %s (Samba with smb "
+        "encrypt = required)" % (_dialect, _cipher),
+        server="samba-enc", keys=True,
+        auth="SMB %s session NTLMv2 (SPNEGO), every message after SESSION_SETUP in an SMB2 "
+        "TRANSFORM_HEADER (%s); no RPC-level auth" % (_dialect, _cipher),
+        steps=[{"argv": net_encrypted(_proto, _cipher), "rc": (255,)}],
+        note="net offers %s at most (client ipc max protocol) and only %s (client smb "
+        "encrypt = required, client smb3 encryption algorithms). Samba refuses CreateServiceW with nca_s_op_rng_error, as on "
+        "the clear server; the request is what the sensor judges. Without a key the sensor "
+        "sees only smb.encrypted_session anomalies; with --ntlm-secrets for %s (%s) it "
+        "decrypts the session (tests/e2e/test_smb3_decrypt.py)." % (
+            _proto, _cipher, LAB_USER, LAB_PASSWORD),
+        calls=NET_ENC_CALLS)
+
+scenario(
+    "smb3_encrypted_impacket_services",
+    title="impacket services.py create against Samba with smb encrypt = required: SMB 3.0 "
+    "encrypted (AES-128-CCM; impacket 0.10 offers 3.0 at most, and CCM only)",
+    server="samba-enc", keys=True,
+    auth="SMB 3.0 session NTLMv2, then every message in a TRANSFORM_HEADER (AES-128-CCM); no "
+    "RPC-level auth",
+    steps=[{"argv": tool("services.py", CREDS + "@" + SAMBA_ENC_IP, "create", "-name",
+                         "LabEncSvc", "-display", "Lab Encrypted Service", "-path",
+                         r"C:\Windows\Temp\impenc.exe")}],
+    note="impacket encrypts because the server asks for it. Samba refuses CreateServiceW "
+    "(nca_s_op_rng_error).",
+    calls=[scm_open(), svc_create("LabEncSvc", r"C:\Windows\Temp\impenc.exe",
+                                  "Lab Encrypted Service")])
+
+scenario(
+    "smb3_encrypted_impacket_psexec",
+    title="impacket psexec against Samba with smb encrypt = required: the upload to ADMIN$ "
+    "and the svcctl calls SMB 3 encrypted",
+    server="samba-enc", keys=True,
+    auth="SMB 3.0 session NTLMv2, then every message in a TRANSFORM_HEADER (AES-128-CCM); no "
+    "RPC-level auth",
+    steps=[{"argv": tool("psexec.py", CREDS + "@" + SAMBA_ENC_IP, "cmd.exe /c whoami",
+                         "-service-name", "LabEncPsexec", "-remote-binary-name", "labencpsx.exe"),
+            "stdin_open": True}],
+    note="As samba_psexec, encrypted: Samba refuses CreateServiceW, psexec deletes the file.",
+    calls=[call("srvsvc", "NetrShareEnum", "other"), scm_open(), svc_open("LabEncPsexec"),
+           svc_create("LabEncPsexec", r"%systemroot%\labencpsx.exe")])
+
 # ---------------------------------------------------------------- running
 
 def sh(cmd, check=True, **kw):
@@ -548,14 +622,16 @@ class Lab:
     def up(self, need_dc=False):
         sh([os.path.join(HERE, "netns.sh"), "up", self.p])
         self.client_env()
-        self.start_samba()
+        self.start_samba("samba", SAMBA_IP, "off")
+        self.start_samba("samba-enc", SAMBA_ENC_IP, "required")
         waits = [(SAMBA_IP, 445), (SAMBA_IP, 135), (FAKE_IP, 445), (FAKE_IP, 135),
-                 (FAKE_IP, 49670)]
+                 (FAKE_IP, 49670), (SAMBA_ENC_IP, 445), (SAMBA_ENC_IP, 135)]
         self.keytabs = {}
         if need_dc:
             self.start_dc()
             waits += [(DC_IP, 88), (DC_IP, 135)]
         self.start_fake()
+        self.write_secrets()
         for ip, port in waits:
             wait_tcp(self.cli, ip, port)
         # the monitor sees the scenarios only: let the handshakes of the waits go by
@@ -567,25 +643,38 @@ class Lab:
         self.procs.append(p)
         return p
 
-    def start_samba(self):
-        d = os.path.join(self.work, "samba")
+    def write_secrets(self):
+        """The lab account's NT hash, for the sensor of scenarios that need a key."""
+        from impacket import ntlm  # Debian's python3-impacket
+        self.secrets = os.path.join(self.work, "lab.secrets")
+        fd = os.open(self.secrets, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("%s:%s\n" % (LAB_USER, ntlm.compute_nthash(LAB_PASSWORD).hex()))
+
+    def sensor_keys(self, sc):
+        return ["--ntlm-secrets", self.secrets] if sc.get("keys") else []
+
+    def start_samba(self, name, ip, encrypt):
+        d = os.path.join(self.work, name)
         for sub in ("private", "lock", "state", "cache", "run", "ncalrpc", "bind-dns", "log",
                     "share/admin/Temp", "share/c"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
         with open(os.path.join(HERE, "smb.conf.in")) as f:
-            conf = f.read().replace("@DIR@", d)
+            conf = f.read().replace("@DIR@", d).replace("@IP@", ip).replace("@ENCRYPT@", encrypt)
         self.smbconf = os.path.join(d, "smb.conf")
         with open(self.smbconf, "w") as f:
             f.write(conf)
         with open(os.path.join(d, "users.map"), "w") as f:
             f.write("root = Administrator\n")
         subprocess.run(["smbpasswd", "-c", self.smbconf, "-a", "-s", "root"],
-                       input="Passw0rd!\nPassw0rd!\n", check=True, capture_output=True, text=True)
+                       input="Passw0rd!\nPassw0rd!\n", check=True, capture_output=True, text=True,
+                       env=dict(os.environ, _NO_WINBINDD="1"))
+        env = dict(os.environ, _NO_WINBINDD="1")  # no host winbindd in our lookups
         self.spawn(nsx(self.srv, "smbd", "-F", "--no-process-group", "-s", self.smbconf,
-                       "--debug-stdout", "-d1"), os.path.join(d, "smbd.out"))
+                       "--debug-stdout", "-d1"), os.path.join(d, "smbd.out"), env=env)
         self.spawn(nsx(self.srv, "/usr/libexec/samba/samba-dcerpcd", "-F", "--no-process-group",
                        "--libexec-rpcds", "-s", self.smbconf, "--debug-stdout", "-d1"),
-                   os.path.join(d, "samba-dcerpcd.out"))
+                   os.path.join(d, "samba-dcerpcd.out"), env=env)
 
     def client_env(self):
         """Kerberos for the client's tools: a krb5.conf naming the lab's KDC, a ticket cache
@@ -618,7 +707,10 @@ class Lab:
         sh(["samba-tool", "domain", "provision", "--targetdir=" + d, "--realm=" + REALM,
             "--domain=LAB", "--server-role=dc", "--dns-backend=NONE", "--adminpass=Passw0rd!",
             "--host-name=labdc", "--host-ip=" + DC_IP, "--option=interfaces=" + DC_IP,
-            "--option=bind interfaces only=yes", "--option=dns update command=/bin/true"])
+            "--option=bind interfaces only=yes", "--option=dns update command=/bin/true",
+            # its winbindd's socket in the run's directory, not the host's /run/samba, where
+            # the host's nsswitch (libnss-winbind) and the lab's other Sambas would ask it
+            "--option=winbindd socket directory=" + os.path.join(d, "winbindd")])
         sh(["samba-tool", "user", "create", SVC_ACCOUNT, SVC_PASSWORD, "-s", conf])
         for spn in ("host/" + FAKE_IP, "cifs/" + FAKE_IP):
             sh(["samba-tool", "spn", "add", spn, SVC_ACCOUNT, "-s", conf])
@@ -667,7 +759,8 @@ class Lab:
         wait_text(os.path.join(wd, "tcpdump.txt"), "listening on", dump, "tcpdump")
         livedir = os.path.join(wd, "live")
         os.makedirs(livedir, exist_ok=True)
-        sensor = self.spawn(nsx(self.mon, self.bin, "-i", MONITOR, "-l", livedir),
+        sensor = self.spawn(nsx(self.mon, self.bin, "-i", MONITOR, "-l", livedir,
+                                *self.sensor_keys(sc)),
                             os.path.join(wd, "sensor.txt"))
         wait_text(os.path.join(wd, "sensor.txt"), "capturing on", sensor, "rpcsentry")
         transcripts = []
@@ -714,7 +807,7 @@ class Lab:
         if sensor.wait(timeout=30) != 0:
             raise RuntimeError("rpcsentry -i failed: " + open(os.path.join(wd, "sensor.txt")).read())
         live = load(os.path.join(livedir, "eve.json"))
-        files = read_capture(self.bin, pcap)
+        files = read_capture(self.bin, pcap, self.sensor_keys(sc))
         a, b = call_keys(live), call_keys(files)
         if a != b:
             raise RuntimeError("%s: live records differ from the capture read back:\n live only: "
@@ -738,9 +831,9 @@ def load(path):
         return [json.loads(l) for l in f if l.strip()]
 
 
-def read_capture(binary, pcap):
-    p = subprocess.run([binary, "-r", pcap, "-q", "-l", "-"], capture_output=True, text=True,
-                       check=True)
+def read_capture(binary, pcap, extra=()):
+    p = subprocess.run([binary, "-r", pcap, "-q", "-l", "-"] + list(extra), capture_output=True,
+                       text=True, check=True)
     return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
 
 
@@ -796,6 +889,9 @@ def write_docs(sc, out, transcripts, check, files, vers):
     expected = sc["calls"]
     doc = {"scenario": name, "title": sc["title"], "server": sc["server"], "auth": sc["auth"],
            "calls": expected}
+    if sc.get("keys"):
+        # the sensor reads these calls only given the account's key (--ntlm-secrets)
+        doc["keys"] = {"ntlm_user": LAB_USER, "password": LAB_PASSWORD}
     with open(os.path.join(out, name + ".expected.json"), "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
@@ -803,11 +899,15 @@ def write_docs(sc, out, transcripts, check, files, vers):
               (vers["samba"], SAMBA_IP) if sc["server"] == "samba" else
               "Samba %s as an AD DC of %s (samba-tool domain provision, no DNS) on %s" %
               (vers["samba"], REALM, DC_IP) if sc["server"] == "dc" else
+              "Samba %s (smbd + samba-dcerpcd, tests/lab/smb.conf.in with smb encrypt = "
+              "required) on %s" % (vers["samba"], SAMBA_ENC_IP) if sc["server"] == "samba-enc"
+              else
               "tests/lab/fake_rpc_server.py (impacket's SMB server + the lab's DCE/RPC server) "
               "on %s" % FAKE_IP)
     if sc.get("kdc"):
         server += "; KDC: the Samba AD DC of %s on %s" % (REALM, DC_IP)
-    server_ip = {"samba": SAMBA_IP, "dc": DC_IP}.get(sc["server"], FAKE_IP)
+    server_ip = {"samba": SAMBA_IP, "dc": DC_IP, "samba-enc": SAMBA_ENC_IP}.get(sc["server"],
+                                                                               FAKE_IP)
     lines = ["# %s" % name, "", sc["title"] + ".", "",
              "Made by `tests/lab/run.sh %s` (tests/lab/lab.py): the client at %s in its own "
              "network namespace, the server at %s in another, both on a bridge in a third "
@@ -825,7 +925,9 @@ def write_docs(sc, out, transcripts, check, files, vers):
         lines += ["- Keys: %s.keytab, exported from the DC of this run (git keeps no file "
                   "mode: the tests copy it to a file of mode 0600)" % name]
     lines += ["- Capture: %d packets, %d bytes" % (npk, size),
-             "- Live check: " + check,
+             "- Live check: " + check + (
+                 " (the sensor given the NT hash of %s's password %s with --ntlm-secrets)" % (
+                     LAB_USER, LAB_PASSWORD) if sc.get("keys") else ""),
              "- Versions: " + "; ".join("%s %s" % kv for kv in vers.items()), ""]
     if sc.get("note"):
         lines += [sc["note"], ""]

@@ -3,8 +3,9 @@
 #
 #   ${P}cli  eth0 192.0.2.10  ----+
 #                                 |  ${P}mon: bridge br0, ports cli0 and srv0
-#   ${P}srv  eth0 192.0.2.20 (Samba), 192.0.2.21 (fake_rpc_server.py) and
-#             192.0.2.22 (a Samba AD DC, the KDC of the Kerberos scenarios)
+#   ${P}srv  eth0 192.0.2.20 (Samba), 192.0.2.21 (fake_rpc_server.py),
+#             192.0.2.22 (a Samba AD DC, the KDC of the Kerberos scenarios) and
+#             192.0.2.23 (a second Samba that requires SMB 3 encryption)
 #
 # Everything between client and servers crosses srv0 in ${P}mon: the monitor
 # point (tcpdump and the sensor capture there). Addresses are TEST-NET-1
@@ -65,6 +66,7 @@ up() {
   nsx "${P}srv" ip addr add 192.0.2.20/24 dev eth0
   nsx "${P}srv" ip addr add 192.0.2.21/24 dev eth0
   nsx "${P}srv" ip addr add 192.0.2.22/24 dev eth0
+  nsx "${P}srv" ip addr add 192.0.2.23/24 dev eth0
   nsx "${P}cli" ip link set eth0 up
   nsx "${P}srv" ip link set eth0 up
   # STP is off and forward_delay 0: the ports forward at once (the lab's
