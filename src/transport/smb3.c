@@ -7,8 +7,10 @@
  *
  * Only with a key store (--ntlm-secrets or --smb-keys): without one, nothing
  * here runs and an encrypted message is the smb.encrypted_session anomaly it
- * always was. How a session key is learnt (NTLMSSP here; Kerberos later,
- * through smb3_session_key) is kept apart from what is made of it
+ * always was. How a session key is learnt (NTLMSSP, or Kerberos with a keytab:
+ * the AP-REQ of the first request opened, the AP-REP of the final response
+ * giving the acceptor's subkey; both through smb3_session_key) is kept apart
+ * from what is made of it
  * (smb3_crypto.c's derivation), and the keys of a session sit in a table of
  * the worker keyed by server address and SessionId, so that every channel of
  * the session (SMB 3 multichannel) finds them.
@@ -18,6 +20,7 @@
 
 #include "rpcsentry/buf.h"
 #include "rpcsentry/cursor.h"
+#include "rpcsentry/kerberos.h"
 #include "rpcsentry/keys.h"
 #include "rpcsentry/ntlmssp.h"
 #include "rpcsentry/smb3.h"
@@ -46,6 +49,10 @@ struct smb3_conn {
     uint8_t pending[SMB3_PREAUTH_LEN];   /* a SESSION_SETUP request with SessionId 0 */
     struct smb3_setup setup[SMB3_CONN_SETUPS];
     unsigned next;
+    /* Kerberos: the AP-REQ of a first request (SessionId 0), until its response names the
+       session; or why it could not be opened */
+    struct krb_session *krb;
+    char krb_fail[160];
 };
 
 /* A session's keys, for all its channels. */
@@ -78,10 +85,20 @@ static struct smb3_conn *conn_state(struct worker *w, struct smb_conn *c)
     return c->s3;
 }
 
+static void krb_drop(struct worker *w, struct smb3_conn *s)
+{
+    if (s->krb) {
+        krb_session_wipe(s->krb);
+        mem_free(&w->mem, MEM_APP, s->krb, sizeof *s->krb);
+        s->krb = NULL;
+    }
+}
+
 void smb3_conn_free(struct worker *w, struct smb_conn *c)
 {
     if (!c->s3)
         return;
+    krb_drop(w, c->s3);
     explicit_bzero(c->s3, sizeof *c->s3);
     mem_free(&w->mem, MEM_APP, c->s3, sizeof *c->s3);
     c->s3 = NULL;
@@ -338,6 +355,62 @@ static void entry_context(struct worker *w, struct smb_conn *c, const struct smb
         memcpy(e->preauth, u->hash, sizeof e->preauth);
 }
 
+/* A first request's AP-REQ: opened with the keytab, kept until the response names the session. */
+static void krb_request(struct worker *w, struct smb3_conn *s, const uint8_t *msg, size_t len)
+{
+    krb_drop(w, s);
+    s->krb_fail[0] = '\0';
+    if (!(s->krb = mem_calloc(&w->mem, MEM_APP, sizeof *s->krb)))
+        return;
+    const char *why = krb_accept_ap_req(w->cfg->keys, msg, len, s->krb);
+    if (why) {
+        snprintf(s->krb_fail, sizeof s->krb_fail, "%.40s for the ticket of %.100s", why,
+                 s->krb->server[0] ? s->krb->server : "an unnamed service");
+        krb_drop(w, s);
+    }
+}
+
+/*
+ * The response that names the session of a Kerberos request: the server's AP-REP (when
+ * mutual) gives its subkey, which is then the session key (MS-KILE 3.1.1.2: the acceptor's
+ * subkey, else the initiator's, else the ticket's session key); the client is the ticket's.
+ */
+static void krb_response(struct worker *w, struct smb_conn *c, struct smb3_conn *s, uint64_t id,
+                         uint32_t status, const uint8_t *blob, size_t blob_len)
+{
+    if (s->krb_fail[0]) {
+        entry_fail(w, c, id, s->krb_fail);
+        s->krb_fail[0] = '\0';
+        return;
+    }
+    struct krb_session *k = s->krb;
+    if (!k)
+        return;
+    const uint8_t *msg;
+    size_t mlen;
+    enum krb_msg km = blob ? krb_find(blob, blob_len, &msg, &mlen) : KRB_MSG_NONE;
+    const char *why = NULL;
+    if (km == KRB_MSG_AP_REP)
+        why = krb_take_ap_rep(k, msg, mlen);
+    else if (km == KRB_MSG_ERROR)
+        why = "the server refused the AP-REQ (KRB-ERROR)";
+    if (why) {
+        entry_fail(w, c, id, why);
+    } else if (status == STATUS_SUCCESS) {
+        const struct krb_key *key = k->acceptor.enctype    ? &k->acceptor
+                                    : k->initiator.enctype ? &k->initiator
+                                                           : &k->ticket;
+        smb3_session_key(w, c, id, key->bytes, key->len);
+        struct rpc_identity ident = {.valid = true};
+        snprintf(ident.user, sizeof ident.user, "%s", k->client);
+        snprintf(ident.domain, sizeof ident.domain, "%s", k->realm);
+        smb_session_learn(w, c, id, &ident);
+    } else if (status == STATUS_MORE_PROCESSING) {
+        return; /* another leg comes: the session stays pending */
+    }
+    krb_drop(w, s);
+}
+
 void smb3_session_setup(struct worker *w, struct smb_conn *c, bool response, uint32_t status,
                         uint64_t id, bool binding, const uint8_t *cmd, size_t len,
                         const uint8_t *blob, size_t blob_len)
@@ -373,6 +446,10 @@ void smb3_session_setup(struct worker *w, struct smb_conn *c, bool response, uin
         }
         if (nt == NTLMSSP_AUTHENTICATE && id)
             ntlm_authenticate(w, c, id, u, blob, blob_len, &m);
+        const uint8_t *msg;
+        size_t mlen;
+        if (nt == NTLMSSP_NONE && blob && krb_find(blob, blob_len, &msg, &mlen) == KRB_MSG_AP_REQ)
+            krb_request(w, s, msg, mlen);
         return;
     }
     if (!id)
@@ -397,6 +474,8 @@ void smb3_session_setup(struct worker *w, struct smb_conn *c, bool response, uin
     } else if (status == STATUS_SUCCESS) {
         entry_context(w, c, s, u);
     }
+    if (s->krb || s->krb_fail[0])
+        krb_response(w, c, s, id, status, blob, blob_len);
 }
 
 /* ---- TRANSFORM_HEADER ---- */

@@ -216,8 +216,8 @@ void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *m
  *
  * smb3_session_key is the entry point of any mechanism that learns a
  * session's key: NTLMSSP (smb3.c, from the operator's NT hashes) or
- * Kerberos (to come: the AP-REQ's / AP-REP's session key or subkey, called
- * at the final SESSION_SETUP response, when the SessionId is known). It
+ * Kerberos (smb3.c, with a keytab: the AP-REP's subkey, handed at the final
+ * SESSION_SETUP response, when the SessionId is known). It
  * derives the encryption keys from key[0, len) (16 bytes for NTLM, up to 32:
  * the full key AES-256 ciphers use) with what connection c negotiated and
  * the session's pre-authentication hash, and keeps them for every channel of

@@ -50,6 +50,7 @@ SVC_PCAP = os.path.join(LAB, "epm_service_kerberos.pcap")
 DC_PCAP = os.path.join(LAB, "samba_dc_krb5_sealed.pcap")
 RC4_PCAP = os.path.join(LAB, "samba_dc_krb5_rc4_sealed.pcap")
 PIPE_PCAP = os.path.join(LAB, "samba_dc_krb5_pipe_sealed.pcap")
+SMB3_PCAP = os.path.join(LAB, "samba_dc_krb5_smb3_encrypted.pcap")
 NTLM_PCAP = os.path.join(LAB, "atexec_privacy.pcap")
 TASK = "\\LabKrbTask"
 TASK_ACTION = ("C:\\Windows\\System32\\cmd.exe", "/c whoami /all > C:\\Windows\\Temp\\krb.txt")
@@ -109,6 +110,43 @@ def flip_tcp_payload_byte(src, dst, frame, at):
         f.write(bytes(buf))
 
 
+def smb3_session_key_by_impacket(pcap, keytab):
+    """(session id, session key) of the capture's Kerberos SMB session, computed without
+    the sensor: impacket's DER and Kerberos crypto open the ticket of the SESSION_SETUP
+    request with the keytab's key, then the AP-REP of its response with the ticket's
+    session key; the AP-REP's subkey is the SMB session key (MS-KILE, MS-SMB2 3.2.5.3)."""
+    from impacket.krb5.asn1 import AP_REP, AP_REQ, EncAPRepPart, EncTicketPart
+    from impacket.krb5.crypto import Key, _enctype_table
+    from impacket.krb5.keytab import Keytab
+    from impacket.spnego import SPNEGO_NegTokenInit, SPNEGO_NegTokenResp
+    from pyasn1.codec.der import decoder
+    out = subprocess.run(["tshark", "-r", pcap, "-Y", "smb2.cmd == 1", "-T", "fields", "-e",
+                          "smb2.flags.response", "-e", "smb2.sesid", "-e",
+                          "smb2.security_blob"], capture_output=True, text=True,
+                         timeout=300).stdout.split("\n")
+    rows = [l.split("\t") for l in out if l.count("\t") == 2]
+    req = bytes.fromhex(rows[0][2].replace(":", ""))
+    resp_sid, resp = int(rows[1][1], 16), bytes.fromhex(rows[1][2].replace(":", ""))
+
+    def after_tok_id(tok, tok_id):
+        return tok[tok.index(tok_id) + 2:]  # the GSS framing, its OID, then the TOK_ID
+    ap_req = decoder.decode(after_tok_id(SPNEGO_NegTokenInit(req)["MechToken"], b"\x01\x00\x6e"),
+                            asn1Spec=AP_REQ())[0]
+    etype = int(ap_req["ticket"]["enc-part"]["etype"])
+    kb = [e.main_part["keyblock"] for e in Keytab.loadFile(keytab).entries
+          if e.main_part["keyblock"]["keytype"] == etype][0]
+    plain = _enctype_table[etype]().decrypt(Key(etype, kb["keyvalue"]["data"]), 2,
+                                            bytes(ap_req["ticket"]["enc-part"]["cipher"]))
+    etp = decoder.decode(plain, asn1Spec=EncTicketPart())[0]
+    skey = Key(int(etp["key"]["keytype"]), bytes(etp["key"]["keyvalue"]))
+    rep_tok = SPNEGO_NegTokenResp(resp)["ResponseToken"]
+    rep = decoder.decode(after_tok_id(rep_tok, b"\x02\x00\x6f") if rep_tok[:1] == b"\x60"
+                         else rep_tok, asn1Spec=AP_REP())[0]
+    part = decoder.decode(_enctype_table[skey.enctype]().decrypt(
+        skey, 12, bytes(rep["enc-part"]["cipher"])), asn1Spec=EncAPRepPart())[0]
+    return resp_sid, bytes(part["subkey"]["keyvalue"])
+
+
 def tshark_fields(pcap, keytab, *fields):
     out = subprocess.run(
         ["tshark", "-r", pcap, "-o", "kerberos.decrypt:TRUE", "-o", "kerberos.file:" + keytab,
@@ -128,7 +166,8 @@ class KerberosDecrypt(DecryptRuns, unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="rpcsentry-krb-")
         cls.kt = {}
         for name in ("epm_task_kerberos", "epm_service_kerberos", "samba_dc_krb5_sealed",
-                     "samba_dc_krb5_rc4_sealed", "samba_dc_krb5_pipe_sealed"):
+                     "samba_dc_krb5_rc4_sealed", "samba_dc_krb5_pipe_sealed",
+                     "samba_dc_krb5_smb3_encrypted"):
             dst = os.path.join(cls.tmp, name + ".keytab")
             shutil.copy(os.path.join(LAB, name + ".keytab"), dst)
             os.chmod(dst, 0o600)
@@ -249,6 +288,49 @@ class KerberosDecrypt(DecryptRuns, unittest.TestCase):
         # \\pipe\\samr in an SMB session that is Kerberos too
         self.samba_agrees_with_tshark(PIPE_PCAP, self.kt["samba_dc_krb5_pipe_sealed"], 1,
                                       ["Kerberos"])
+
+    def test_smb3_session_kerberos_and_encrypted(self):
+        """net rpc service create against the DC, the SMB 3.1.1 session Kerberos and
+        encrypted: with the DC's keytab the sensor opens the ticket, takes the AP-REP's
+        subkey as the session key, derives the encryption keys with the setup's hash and
+        reads the creation; the session's user is the ticket's client. tshark 4.0 does not
+        learn SMB keys from a keytab; given the session key impacket computes from the same
+        keytab (smb2_seskey_list), it decrypts the same creation."""
+        kt = self.kt["samba_dc_krb5_smb3_encrypted"]
+        _, recs, _ = self.sensor(SMB3_PCAP)
+        self.assertEqual(calls(recs), [])  # without keys: nothing but the encrypted session
+        self.assertIn("smb.encrypted_session", [r["anomaly"]["event"] for r in recs
+                                                if r["event_type"] == "anomaly"])
+        _, recs, _ = self.sensor(SMB3_PCAP, "--keytab", kt)
+        cs = calls(recs)
+        self.assertEqual([c["rpcsentry"]["operation"] for c in cs],
+                         ["LsarOpenPolicy", "LsarQueryInformationPolicy", "LsarClose",
+                          "ROpenSCManagerW", "RCreateServiceW", "RCloseServiceHandle"])
+        for c in cs:
+            x = c["rpcsentry"]
+            self.assertIs(x.get("smb_encrypted"), True)
+            self.assertEqual((x["auth"]["user"], x["auth"]["domain"]),
+                             ("Administrator", "LAB.EXAMPLE"))
+            validate_record(self, c)
+        a = cs[4]["rpcsentry"]["args"]
+        mine = (a["service_name"], a["binary_path"])
+        self.assertEqual(mine, ("LabKrbEncSvc", "C:\\Windows\\Temp\\krbenc.exe -k run"))
+        self.assertEqual(self.stats(recs)["smb_decrypt_failed"], 0)
+        self.assertGreater(self.stats(recs)["smb_decrypted"], 10)
+        sid, key = smb3_session_key_by_impacket(SMB3_PCAP, kt)
+        self.assertEqual(len(key), 32)  # an aes256 subkey
+        plain = subprocess.run(["tshark", "-r", SMB3_PCAP, "-o", "kerberos.decrypt:TRUE", "-o",
+                                "kerberos.file:" + kt, "-Y", "svcctl.binarypathname", "-T",
+                                "fields", "-e", "svcctl.binarypathname"],
+                               capture_output=True, text=True, timeout=300).stdout.split()
+        self.assertEqual(plain, [])  # the keytab alone: tshark sees no svcctl
+        uat = 'uat:smb2_seskey_list:%s,%s,"",""' % (sid.to_bytes(8, "little").hex(),
+                                                    key[:16].hex())
+        out = subprocess.run(["tshark", "-2", "-r", SMB3_PCAP, "-o", uat, "-Y",
+                              "svcctl.binarypathname && dcerpc.pkt_type == 0", "-T", "fields",
+                              "-e", "svcctl.servicename", "-e", "svcctl.binarypathname"],
+                             capture_output=True, text=True, timeout=300).stdout
+        self.assertEqual([tuple(l.split("\t")) for l in out.splitlines() if l], [mine])
 
     def test_the_keytab_of_another_service_is_the_wrong_key(self):
         _, recs, _ = self.sensor(TASK_PCAP, "--keytab", self.kt["samba_dc_krb5_sealed"])

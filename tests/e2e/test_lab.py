@@ -86,7 +86,13 @@ class LabCaptures(unittest.TestCase):
             # (tests/e2e/test_smb3_decrypt.py); without it, none
             self.assertEqual(sensor_calls(records(pcap)), [], name)
             with TempDir() as d:
-                recs = records(pcap, "--ntlm-secrets", secrets_file(d, doc["keys"]))
+                if "keytab" in doc["keys"]:  # Kerberos: the keytab the DC exported
+                    kt = os.path.join(d, "lab.keytab")
+                    shutil.copy(os.path.join(LAB_PCAPS, doc["keys"]["keytab"]), kt)
+                    os.chmod(kt, 0o600)
+                    recs = records(pcap, "--keytab", kt)
+                else:
+                    recs = records(pcap, "--ntlm-secrets", secrets_file(d, doc["keys"]))
         else:
             recs = records(pcap)
         diff = problems(doc["calls"], recs)

@@ -487,6 +487,30 @@ scenario(
     "operations are visible without it (tests/e2e/test_krb_decrypt.py).",
     calls=SAMR_ENUM_USERS)
 
+scenario(
+    "samba_dc_krb5_smb3_encrypted",
+    title="Samba's net rpc service create against the Samba AD DC, the SMB 3.1.1 session "
+    "Kerberos and encrypted (client smb encrypt = required)",
+    server="dc", kdc=True, keytab="dc",
+    auth="SMB 3.1.1 SESSION_SETUP with Kerberos in SPNEGO (a ticket for cifs/labdc.lab.example, "
+    "the AP-REP's subkey the session key), every message after it in a TRANSFORM_HEADER; no "
+    "RPC-level auth",
+    steps=[KINIT,
+           {"argv": ["net", "rpc", "service", "create", "LabKrbEncSvc", "Lab Kerberos Encrypted",
+                     r"C:\Windows\Temp\krbenc.exe -k run", "-S", DC_NAME, "--use-kerberos=required",
+                     "--use-krb5-ccache", "@KRB5CC@", "--option=client smb encrypt=required"],
+            "rc": (0, 255)}],
+    note="The DC's keytab opens the ticket, the AP-REP gives the subkey, and from it the "
+    "session's encryption keys are derived (MS-SMB2 3.2.5.3, with the 3.1.1 hash of the "
+    "setup): without the keytab only smb.encrypted_session anomalies are seen "
+    "(tests/e2e/test_krb_decrypt.py).",
+    keys="keytab",
+    calls=LSA_NET + [call(SVCCTL, "ROpenSCManagerW", "other",
+                          machine_name="\\\\" + DC_NAME.upper()),
+                     svc_create("LabKrbEncSvc", r"C:\Windows\Temp\krbenc.exe -k run",
+                                "Lab Kerberos Encrypted"),
+                     svc_close()])
+
 RC4_ENV = {"KRB5_CONFIG": "@WORK@/krb5-rc4.conf", "KRB5CCNAME": "@WORK@/krb5cc-rc4"}
 
 scenario(
@@ -652,6 +676,8 @@ class Lab:
             f.write("%s:%s\n" % (LAB_USER, ntlm.compute_nthash(LAB_PASSWORD).hex()))
 
     def sensor_keys(self, sc):
+        if sc.get("keys") == "keytab":  # Kerberos: the keytab the DC exported
+            return ["--keytab", self.keytabs[sc["keytab"]]]
         return ["--ntlm-secrets", self.secrets] if sc.get("keys") else []
 
     def start_samba(self, name, ip, encrypt):
@@ -707,10 +733,9 @@ class Lab:
         sh(["samba-tool", "domain", "provision", "--targetdir=" + d, "--realm=" + REALM,
             "--domain=LAB", "--server-role=dc", "--dns-backend=NONE", "--adminpass=Passw0rd!",
             "--host-name=labdc", "--host-ip=" + DC_IP, "--option=interfaces=" + DC_IP,
-            "--option=bind interfaces only=yes", "--option=dns update command=/bin/true",
-            # its winbindd's socket in the run's directory, not the host's /run/samba, where
-            # the host's nsswitch (libnss-winbind) and the lab's other Sambas would ask it
-            "--option=winbindd socket directory=" + os.path.join(d, "winbindd")])
+            "--option=bind interfaces only=yes", "--option=dns update command=/bin/true"])
+        # (its winbindd listens where the host's would, /run/samba/winbindd: the DC's smbd
+        # finds it nowhere else; the lab's other Sambas run with _NO_WINBINDD and do not ask)
         sh(["samba-tool", "user", "create", SVC_ACCOUNT, SVC_PASSWORD, "-s", conf])
         for spn in ("host/" + FAKE_IP, "cifs/" + FAKE_IP):
             sh(["samba-tool", "spn", "add", spn, SVC_ACCOUNT, "-s", conf])
@@ -889,7 +914,10 @@ def write_docs(sc, out, transcripts, check, files, vers):
     expected = sc["calls"]
     doc = {"scenario": name, "title": sc["title"], "server": sc["server"], "auth": sc["auth"],
            "calls": expected}
-    if sc.get("keys"):
+    if sc.get("keys") == "keytab":
+        # the sensor reads these calls only given the keytab beside the capture (--keytab)
+        doc["keys"] = {"keytab": name + ".keytab"}
+    elif sc.get("keys"):
         # the sensor reads these calls only given the account's key (--ntlm-secrets)
         doc["keys"] = {"ntlm_user": LAB_USER, "password": LAB_PASSWORD}
     with open(os.path.join(out, name + ".expected.json"), "w") as f:
@@ -926,6 +954,8 @@ def write_docs(sc, out, transcripts, check, files, vers):
                   "mode: the tests copy it to a file of mode 0600)" % name]
     lines += ["- Capture: %d packets, %d bytes" % (npk, size),
              "- Live check: " + check + (
+                 " (the sensor given %s.keytab with --keytab)" % name
+                 if sc.get("keys") == "keytab" else
                  " (the sensor given the NT hash of %s's password %s with --ntlm-secrets)" % (
                      LAB_USER, LAB_PASSWORD) if sc.get("keys") else ""),
              "- Versions: " + "; ".join("%s %s" % kv for kv in vers.items()), ""]
