@@ -331,6 +331,50 @@ static void route_hidden_task(struct rpc_call *call, const char *task, const cha
     args_str(call->args, a, ARG_HIDDEN_BY, how);
 }
 
+/* ---- service keys made lately, across connections ---- */
+
+#define REG_RECENT_US (600ULL * 1000000) /* as long as a story's window */
+
+static const uint8_t *server_of(const struct rpc_call *call)
+{
+    const struct flow_key *k = &call->transport->flow->key;
+    return k->addr[1 - (call->client_ep & 1)];
+}
+
+static void lower_name(char *out, size_t outsz, const char *name)
+{
+    size_t i = 0;
+    for (; name[i] && i + 1 < outsz; i++)
+        out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    out[i] = '\0';
+}
+
+static void recent_made(struct worker *w, const struct rpc_call *call, const char *name)
+{
+    unsigned i = w->reg_recent_next++ % WORKER_REG_RECENT;
+    memcpy(w->reg_recent[i].server, server_of(call), 16);
+    w->reg_recent[i].ts_us = call->req_ts_us ? call->req_ts_us : w->now_us;
+    lower_name(w->reg_recent[i].name, sizeof w->reg_recent[i].name, name);
+}
+
+/* Was the service's key made on this server lately? Forgotten once asked: a second
+   ImagePath is a change. */
+static bool recent_taken(struct worker *w, const struct rpc_call *call, const char *name)
+{
+    char low[sizeof w->reg_recent[0].name];
+    lower_name(low, sizeof low, name);
+    uint64_t now = call->req_ts_us ? call->req_ts_us : w->now_us;
+    for (unsigned i = 0; i < WORKER_REG_RECENT; i++) {
+        if (!w->reg_recent[i].name[0] || strcmp(w->reg_recent[i].name, low) != 0 ||
+            memcmp(w->reg_recent[i].server, server_of(call), 16) != 0)
+            continue;
+        bool fresh = now >= w->reg_recent[i].ts_us && now - w->reg_recent[i].ts_us <= REG_RECENT_US;
+        w->reg_recent[i].name[0] = '\0';
+        return fresh;
+    }
+    return false;
+}
+
 /* ---- values ---- */
 
 /* Data as its type says: text, a list, a number, or hex (capped). Text into text. */
@@ -643,8 +687,9 @@ static void req_set_value(struct worker *w, struct rpc_call *call, struct ndr *n
     if (service_key(path, name, sizeof name, &rest)) {
         bool top = !rest[0];
         if (top && is_text && strcasecmp(value, "ImagePath") == 0) {
-            /* a key made here (or whose making was not answered) is a new service */
-            if (!(e->reg & HK_EXISTED))
+            /* a key made here (or whose making was not answered), or made lately over
+               another connection, is a new service */
+            if (!(e->reg & HK_EXISTED) || recent_taken(w, call, name))
                 call->cls = RPC_CLASS_CREATE;
             route_service(call, name);
             args_str(ar, a, ARG_BINARY_PATH, text);
@@ -707,15 +752,18 @@ static void res_create_key(struct worker *w, struct rpc_call *call, struct ndr *
         disp = ndr_u32(n);
     if (!ndr_ok(n))
         return iface_decode_failed(w, call, args_section(call->args, "result"));
+    if (!call->has_status || call->status != 0)
+        return; /* no key, whatever the disposition says (Samba sets it on a refusal) */
     uint8_t flags = disp == 1 ? HK_CREATED : disp == 2 ? HK_EXISTED : 0;
     put_key(w, call, h, flags);
     if (disp == 1 || disp == 2)
         args_str(call->args, args_section(call->args, "result"), "disposition",
                  disp == 1 ? "created" : "opened");
     const char *svc = args_get(call->args, ARGS(ARG_SERVICE_NAME));
-    if (disp == 1 && svc && call->has_status && call->status == 0) {
+    if (disp == 1 && svc) {
         call->route = RPC_ROUTE_REGISTRY; /* a service's key made: T1543.003 */
         call->route_attack[0] = "T1543.003";
+        recent_made(w, call, svc);
     }
 }
 
