@@ -335,10 +335,18 @@ static void route_hidden_task(struct rpc_call *call, const char *task, const cha
 
 #define REG_RECENT_US (600ULL * 1000000) /* as long as a story's window */
 
+/* The call's server and client: a key made by one client is remembered for that client
+   (with several workers, each pair of hosts is one worker's, as stories are). */
 static const uint8_t *server_of(const struct rpc_call *call)
 {
     const struct flow_key *k = &call->transport->flow->key;
     return k->addr[1 - (call->client_ep & 1)];
+}
+
+static const uint8_t *client_of(const struct rpc_call *call)
+{
+    const struct flow_key *k = &call->transport->flow->key;
+    return k->addr[call->client_ep & 1];
 }
 
 static void lower_name(char *out, size_t outsz, const char *name)
@@ -353,11 +361,12 @@ static void recent_made(struct worker *w, const struct rpc_call *call, const cha
 {
     unsigned i = w->reg_recent_next++ % WORKER_REG_RECENT;
     memcpy(w->reg_recent[i].server, server_of(call), 16);
+    memcpy(w->reg_recent[i].client, client_of(call), 16);
     w->reg_recent[i].ts_us = call->req_ts_us ? call->req_ts_us : w->now_us;
     lower_name(w->reg_recent[i].name, sizeof w->reg_recent[i].name, name);
 }
 
-/* Was the service's key made on this server lately? Forgotten once asked: a second
+/* Was the service's key made on this server by this client lately? Forgotten once asked: a second
    ImagePath is a change. */
 static bool recent_taken(struct worker *w, const struct rpc_call *call, const char *name)
 {
@@ -366,7 +375,8 @@ static bool recent_taken(struct worker *w, const struct rpc_call *call, const ch
     uint64_t now = call->req_ts_us ? call->req_ts_us : w->now_us;
     for (unsigned i = 0; i < WORKER_REG_RECENT; i++) {
         if (!w->reg_recent[i].name[0] || strcmp(w->reg_recent[i].name, low) != 0 ||
-            memcmp(w->reg_recent[i].server, server_of(call), 16) != 0)
+            memcmp(w->reg_recent[i].server, server_of(call), 16) != 0 ||
+            memcmp(w->reg_recent[i].client, client_of(call), 16) != 0)
             continue;
         bool fresh = now >= w->reg_recent[i].ts_us && now - w->reg_recent[i].ts_us <= REG_RECENT_US;
         w->reg_recent[i].name[0] = '\0';
