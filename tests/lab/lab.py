@@ -576,8 +576,8 @@ scenario(
     "under SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion (ERROR_NOT_SUPPORTED, 0x32, its "
     "CurrentVersion backend is read-only), so the TaskCache scenario runs against the fake "
     "server (fake_reg_hidden_task); and it refuses BaseRegSaveKey to a UNC path, and to "
-    "C:\\ and a share path as well (ERROR_BAD_PATHNAME, 0xa1): the request is what the "
-    "sensor judges (hive_saved).",
+    "C:\\, the server's own C$ and a relative name as well, tried in a run before this one "
+    "(ERROR_BAD_PATHNAME, 0xa1): the request is what the sensor judges (hive_saved).",
     calls=REG_SVC_CHECK + reg_add_calls(LABREG, service_name="LabRegSvc")
     + REG_SVC_CHECK + reg_add_calls(LABREG, value="ImagePath", cls="create",
                                     value_type="REG_EXPAND_SZ", data=LABREG_BIN,
