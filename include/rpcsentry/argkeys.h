@@ -16,6 +16,9 @@
 #define ARG_ACTIONS "actions"           /* a task's actions; svcctl: failure actions */
 #define ARG_COMMAND "command"           /* an action's command; atsvc: the job's */
 #define ARG_ARGUMENTS "arguments"       /* an action's arguments */
+#define ARG_SERVICE_DLL "service_dll"   /* winreg: a service's ServiceDll value */
+#define ARG_HIDDEN_BY "hidden_by"       /* winreg: how a task was hidden ("SD deleted") */
+#define ARG_HIVE_SAVED "hive_saved"     /* winreg: a key saved to a file (BaseRegSaveKey) */
 
 #define ARGS(key) "args." key
 #define ARG_TASK_ACTIONS ARG_TASK "." ARG_ACTIONS

@@ -67,7 +67,23 @@ struct iface_def {
     uint16_t n_ops;
     uint8_t suricata_names; /* enum iface_suricata_names */
     bool returns_hresult;   /* operations return HRESULTs (0 is S_OK), not Win32 errors */
+    bool returns_status;    /* not a target, but every operation returns a Win32 error last */
 };
+
+/*
+ * Is the call about a task or a service: on a target interface, or routed to
+ * one another way (a registry write that makes a service)?
+ */
+static inline bool iface_call_target(const struct rpc_call *c)
+{
+    return (c->iface && c->iface->target) || c->route != RPC_ROUTE_NONE;
+}
+
+/* The name of a route ("registry"), or NULL for none. */
+static inline const char *iface_route_name(uint8_t route)
+{
+    return route == RPC_ROUTE_REGISTRY ? "registry" : NULL;
+}
 
 /* Interface by UUID (any version), or NULL. */
 const struct iface_def *iface_find(const struct uuid *u);
@@ -102,6 +118,7 @@ enum indicator_id {
     IND_HIDDEN_TASK,
     IND_RUNS_AS_SYSTEM,
     IND_PADDED,
+    IND_HIVE_SAVED,
     IND_COUNT
 };
 struct indicator_def {

@@ -85,6 +85,15 @@ uint64_t ndr_string(struct ndr *n, bool wide, char *out, size_t outsz, bool *tru
 uint64_t ndr_string_len(struct ndr *n, bool wide, char *out, size_t outsz, bool *truncated,
                         uint64_t *length);
 
+/*
+ * units characters of s (UTF-16 in byte order le when wide, else single
+ * bytes) into out as UTF-8, stopping at a NUL; one longer than outsz keeps
+ * its start and its end with "…" between, and *truncated is set. For
+ * strings that are not NDR strings themselves (registry data).
+ */
+void ndr_text(struct rd *s, uint64_t units, bool wide, bool le, char *out, size_t outsz,
+              bool *truncated);
+
 /* Skips a conformant varying string. */
 void ndr_skip_string(struct ndr *n, bool wide);
 

@@ -31,6 +31,12 @@ enum rpc_class {
 
 enum rpc_transport_kind { RPC_TRANSPORT_TCP, RPC_TRANSPORT_NP };
 
+/* The road a call took to a task or a service, when not the task and service APIs. */
+enum rpc_route {
+    RPC_ROUTE_NONE,
+    RPC_ROUTE_REGISTRY, /* winreg writes that amount to a service or a task */
+};
+
 /* The user behind a call, from NTLMSSP AUTHENTICATE (never a secret). */
 #define RPC_NAME_MAX 128
 struct rpc_identity {
@@ -145,9 +151,11 @@ struct rpc_call {
 
     /* added by iface: decoded arguments, result and indicators (NULL when nothing was decoded) */
     struct rpc_args *args;
-    const char *class_detail; /* e.g. "create_or_update" when the class is a judgement */
-    uint32_t indicators;      /* bit per indicator (iface/indicators.c) */
-    bool has_status;          /* the response's return value was read */
+    const char *class_detail;    /* e.g. "create_or_update" when the class is a judgement */
+    uint32_t indicators;         /* bit per indicator (iface/indicators.c) */
+    uint8_t route;               /* enum rpc_route: set by iface; a routed call is a target call */
+    const char *route_attack[2]; /* ATT&CK ids of what the routed call amounts to, or NULL */
+    bool has_status;             /* the response's return value was read */
     uint32_t status;
     void **iface_state;     /* the association's slot for iface's own state */
     const char *sec_addr;   /* the bind_ack's secondary address ("135", "\\PIPE\\x"), or "" */

@@ -47,6 +47,16 @@ struct worker {
     struct appid *appid;         /* nDPI, or NULL (flow/appid.c) */
     struct defrag *defrag;       /* IP reassembly (decode/defrag.c); NULL until a fragment */
     struct story_table *stories; /* calls adding up to an execution (detect) */
+    /* service keys winreg saw made lately, by server and client (iface/winreg.c): an
+     * ImagePath set on one over a later connection (reg.py opens one per command) makes
+     * the service */
+#define WORKER_REG_RECENT 16
+    struct {
+        uint8_t server[16], client[16];
+        uint64_t ts_us;
+        char name[56]; /* lower case */
+    } reg_recent[WORKER_REG_RECENT];
+    unsigned reg_recent_next;
 
     /* the capture clock and position: the packet being handled */
     uint64_t now_us;

@@ -475,7 +475,7 @@ static void count_class(struct worker *w, const struct rpc_call *c)
     case RPC_CLASS_EXECUTE: w->stats.calls_execute++; break;
     default: w->stats.calls_other++; break;
     }
-    if (!c->iface || !c->iface->target)
+    if (!iface_call_target(c))
         return;
     w->stats.target_calls++;
     switch (c->cls) {

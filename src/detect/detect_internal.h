@@ -113,6 +113,7 @@ struct rule {
     int sealed;                 /* -1 any, 0, 1 */
     int decrypted;              /* -1 any, 0, 1: a sealed stub that --ntlm-secrets opened */
     int target;                 /* -1 any, 0, 1 */
+    int route;                  /* -1 any, else enum rpc_route (rpc.route) */
     int inferred;               /* rpc.inferred: interface named without its bind; -1 any */
     uint8_t auth_min, auth_max; /* rpc.auth_level range; 0..255 = any */
     uint32_t indicators;        /* rpc.indicator: any of these bits */

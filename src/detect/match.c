@@ -137,7 +137,9 @@ bool rule_match_call(const struct rule *r, const struct rpc_call *c, bool at_res
         return false;
     if (r->decrypted >= 0 && c->decrypted != (r->decrypted == 1))
         return false;
-    if (r->target >= 0 && (c->iface && c->iface->target) != (r->target == 1))
+    if (r->target >= 0 && iface_call_target(c) != (r->target == 1))
+        return false;
+    if (r->route >= 0 && c->route != r->route)
         return false;
     if (c->auth_level < r->auth_min || c->auth_level > r->auth_max)
         return false;

@@ -330,6 +330,7 @@ struct rule *rule_parse(const char *text, const char *file, unsigned line, char 
     r->sealed = -1;
     r->decrypted = -1;
     r->target = -1;
+    r->route = -1;
     r->inferred = -1;
     r->auth_max = 255;
     r->info.gid = 1;

@@ -730,6 +730,18 @@ static bool kw_transport(struct parse *p, const char *name, char *v, int arg)
     return true;
 }
 
+/* rpc.route:registry: the call reached a service or a task another way than its API. */
+static bool kw_route(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    v = rp_trim(v);
+    if (strcmp(v, "registry") == 0)
+        p->r->route = RPC_ROUTE_REGISTRY;
+    else
+        return rp_fail(p, "rpc.route: expected registry");
+    return true;
+}
+
 static bool kw_content(struct parse *p, const char *name, char *v, int arg)
 {
     (void)name, (void)arg;
@@ -804,6 +816,7 @@ static const struct keyword {
     {"rpc.indicator", NULL, " needs a value", kw_indicator, 0},
     {"rpc.story", NULL, " needs a value", kw_story, 0},
     {"rpc.transport", NULL, " needs a value", kw_transport, 0},
+    {"rpc.route", NULL, " needs a value", kw_route, 0},
     {"content", NULL, " needs a value", kw_content, 0},
     {"pcre", NULL, " needs a value", kw_pcre, 0},
     {"nocase", NULL, NULL, kw_modifier, 0},

@@ -326,6 +326,15 @@ static uint32_t step_of(const struct rpc_call *c, uint8_t *domain)
         default: return 0;
         }
     }
+    if (c->route == RPC_ROUTE_REGISTRY && args_get(c->args, ARGS(ARG_SERVICE_NAME))) {
+        /* a service made or pointed elsewhere through its registry key */
+        *domain = DOM_SERVICE;
+        if (c->cls == RPC_CLASS_CREATE)
+            return ST_CREATE;
+        return args_get(c->args, ARGS(ARG_BINARY_PATH)) || args_get(c->args, ARGS(ARG_SERVICE_DLL))
+                   ? ST_CHANGE
+                   : 0;
+    }
     if (strcmp(name, "ITaskSchedulerService") == 0) {
         *domain = DOM_TASK;
         switch (c->opnum) {
@@ -342,7 +351,7 @@ static void note(struct worker *w, const struct rpc_call *c);
 
 void story_note(struct worker *w, const struct rpc_call *c)
 {
-    if (!c->iface || !c->iface->target)
+    if (!iface_call_target(c))
         return;
     struct story_table *t = w->stories;
     if (t && t->shared) {

@@ -26,52 +26,6 @@ static const struct iface_op drsuapi_ops[] = {
     OP(17, "IDL_DRSAddEntry"),
 };
 
-/*
- * winreg (MS-RRP, and MS-RSP's shutdown calls on the same interface): remote
- * registry edits are another way to change a service (its ImagePath), so its
- * operations carry real classes even though it is not a target interface.
- */
-#define RD(n, s) [n] = {s, RPC_CLASS_READ, NULL, NULL}
-#define MOD(n, s) [n] = {s, RPC_CLASS_MODIFY, NULL, NULL}
-static const struct iface_op winreg_ops[] = {
-    OP(0, "OpenClassesRoot"),
-    OP(1, "OpenCurrentUser"),
-    OP(2, "OpenLocalMachine"),
-    OP(3, "OpenPerformanceData"),
-    OP(4, "OpenUsers"),
-    OP(5, "BaseRegCloseKey"),
-    [6] = {"BaseRegCreateKey", RPC_CLASS_CREATE, NULL, NULL},
-    [7] = {"BaseRegDeleteKey", RPC_CLASS_DELETE, NULL, NULL},
-    [8] = {"BaseRegDeleteValue", RPC_CLASS_DELETE, NULL, NULL},
-    RD(9, "BaseRegEnumKey"),
-    RD(10, "BaseRegEnumValue"),
-    OP(11, "BaseRegFlushKey"),
-    RD(12, "BaseRegGetKeySecurity"),
-    MOD(13, "BaseRegLoadKey"),
-    OP(14, "Opnum14NotUsedOnWire"),
-    OP(15, "BaseRegOpenKey"),
-    RD(16, "BaseRegQueryInfoKey"),
-    RD(17, "BaseRegQueryValue"),
-    MOD(18, "BaseRegReplaceKey"),
-    MOD(19, "BaseRegRestoreKey"),
-    RD(20, "BaseRegSaveKey"),
-    MOD(21, "BaseRegSetKeySecurity"),
-    MOD(22, "BaseRegSetValue"),
-    MOD(23, "BaseRegUnLoadKey"),
-    [24] = {"BaseInitiateSystemShutdown", RPC_CLASS_EXECUTE, NULL, NULL},
-    [25] = {"BaseAbortSystemShutdown", RPC_CLASS_EXECUTE, NULL, NULL},
-    RD(26, "BaseRegGetVersion"),
-    OP(27, "OpenCurrentConfig"),
-    OP(28, "OpenDynData"),
-    RD(29, "BaseRegQueryMultipleValues"),
-    [30] = {"BaseInitiateSystemShutdownEx", RPC_CLASS_EXECUTE, NULL, NULL},
-    RD(31, "BaseRegSaveKeyEx"),
-    OP(32, "OpenPerformanceText"),
-    OP(33, "OpenPerformanceNlsText"),
-    RD(34, "BaseRegQueryMultipleValues2"),
-    [35] = {"BaseRegDeleteKeyEx", RPC_CLASS_DELETE, NULL, NULL},
-};
-
 /* dssetup (MS-DSSP); 1-10 are the pre-2003 upgrade calls, named as Suricata names them. */
 static const struct iface_op dssetup_ops[] = {
     OP(0, "DsRolerGetPrimaryDomainInformation"),
@@ -246,13 +200,6 @@ const struct iface_def iface_common[] = {
      .service = "mgmt",
      .spec = "C706",
      WITH_OPS(mgmt_ops)},
-    {.uuid = UUID_LIT(0x338cd001, 0x2244, 0x31f1, 0xaa, 0xaa, 0x90, 0x00, 0x38, 0x00, 0x10, 0x03),
-     .ver_major = 1,
-     .name = "winreg",
-     .service = "winreg",
-     .spec = "MS-RRP",
-     .pipes = "winreg",
-     WITH_OPS(winreg_ops)},
     IFACE(UUID_LIT(0x12345678, 0x1234, 0xabcd, 0xef, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab), 1,
           0, "spoolss", "spoolss", "MS-RPRN", "spoolss"),
     IFACE(UUID_LIT(0x76f03f96, 0xcdfd, 0x44fc, 0xa2, 0x2c, 0x64, 0x95, 0x0a, 0x00, 0x12, 0x09), 1,

@@ -91,6 +91,46 @@ struct iface_state *iface_state_get(struct worker *w, struct rpc_call *call)
     return *call->iface_state;
 }
 
+struct iface_handle *iface_handle_find(struct iface_state *st, const uint8_t h[20])
+{
+    for (unsigned i = 0; st && i < st->n; i++)
+        if (memcmp(st->handles[i].h, h, 20) == 0)
+            return &st->handles[i];
+    return NULL;
+}
+
+struct iface_handle *iface_handle_slot(struct worker *w, struct iface_state *st,
+                                       const uint8_t h[20])
+{
+    struct iface_handle *e = iface_handle_find(st, h);
+    if (e)
+        return e;
+    if (st->n == st->cap && st->cap < IFACE_MAX_HANDLES) {
+        unsigned cap = st->cap ? 2 * st->cap : IFACE_FIRST_HANDLES;
+        struct iface_handle *t = mem_realloc(&w->mem, MEM_APP, st->handles,
+                                             (size_t)st->cap * sizeof *t, (size_t)cap * sizeof *t);
+        if (t)
+            st->handles = t, st->cap = cap;
+    }
+    if (st->n < st->cap)
+        e = &st->handles[st->n++];
+    else if (st->cap)
+        e = &st->handles[st->next++ % st->cap]; /* full, or no memory to grow */
+    else
+        return NULL;
+    memset(e, 0, sizeof *e);
+    memcpy(e->h, h, 20);
+    return e;
+}
+
+void iface_handle_drop(struct rpc_call *call, const uint8_t h[20])
+{
+    struct iface_state *st = call->iface_state ? *call->iface_state : NULL;
+    struct iface_handle *e = iface_handle_find(st, h);
+    if (e)
+        *e = st->handles[--st->n];
+}
+
 void iface_assoc_state_free(struct worker *w, void *state)
 {
     struct iface_state *st = state;

@@ -8,6 +8,7 @@ extern const struct iface_def iface_tsch;
 extern const struct iface_def iface_atsvc;
 extern const struct iface_def iface_sasec;
 extern const struct iface_def iface_svcctl;
+extern const struct iface_def iface_winreg;
 /* iface_epm is public: the engine and the endpoint mapper tracking use it */
 
 /* Interfaces named for context only (no target operations), in common.c. */
@@ -53,7 +54,8 @@ bool args_ndr_string_array(struct rpc_args *a, uint16_t parent, const char *name
 #define IFACE_MAX_HANDLES 64
 struct iface_handle {
     uint8_t h[20];
-    bool scm; /* a service control manager handle, not a service */
+    bool scm;    /* a service control manager handle, not a service */
+    uint8_t reg; /* winreg: a key handle, and whether the key was created or existed */
     char name[256];
 };
 struct iface_state {
@@ -62,6 +64,14 @@ struct iface_state {
     char unanswered_open[256]; /* service of the last open whose answer was not seen */
 };
 struct iface_state *iface_state_get(struct worker *w, struct rpc_call *call);
+/* The entry of handle h, or NULL. */
+struct iface_handle *iface_handle_find(struct iface_state *st, const uint8_t h[20]);
+/* h's entry, or a new zeroed one holding h (the table grown, or its oldest reused); NULL
+   when the table has no room and no memory to grow. */
+struct iface_handle *iface_handle_slot(struct worker *w, struct iface_state *st,
+                                       const uint8_t h[20]);
+/* Forgets the handle (closed). */
+void iface_handle_drop(struct rpc_call *call, const uint8_t h[20]);
 
 /* Marks the decode as failed on a short or malformed stub (counted, noted on the call). */
 void iface_decode_failed(struct worker *w, struct rpc_call *call, uint16_t section);

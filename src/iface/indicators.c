@@ -34,12 +34,17 @@ static const struct indicator_def defs[IND_COUNT] = {
     [IND_RANDOM_NAME] = {"random_name", NULL,
                          "the new service or task has a short random-looking name, as "
                          "impacket and Metasploit generate"},
-    [IND_HIDDEN_TASK] = {"hidden_task", "T1564", "the task definition sets Settings/Hidden"},
+    [IND_HIDDEN_TASK] = {"hidden_task", "T1564",
+                         "the task definition sets Settings/Hidden, or its TaskCache\\Tree key "
+                         "loses its SD value or has its Index set to 0 (registry)"},
     [IND_RUNS_AS_SYSTEM] = {"runs_as_system", NULL,
                             "the task or service runs as SYSTEM (S-1-5-18, LocalSystem)"},
     [IND_PADDED] = {"padded_argument", "T1027",
                     "a command line or path holds a run of 64 blanks or more, or is longer "
                     "than a record keeps: padding that pushes its real end out of view"},
+    [IND_HIVE_SAVED] = {"hive_saved", "T1003.002",
+                        "a registry key is saved to a file on the server (BaseRegSaveKey): the "
+                        "SAM, SECURITY and SYSTEM hives hold the password hashes and their keys"},
 };
 
 const struct indicator_def *indicator_table(void)
@@ -246,10 +251,11 @@ void indicators_evaluate(struct worker *w, struct rpc_call *call)
 {
     (void)w;
     struct rpc_args *a = call->args;
-    if (!a || !call->iface || !call->iface->target)
+    if (!a || !call->iface || !(iface_call_target(call) || call->iface == &iface_winreg))
         return;
     struct ind_ctx x = {a, ARGS_NONE, &call->indicators};
     args_each(a, "args.binary_path", cmd_cb, &x);
+    args_each(a, "args.service_dll", cmd_cb, &x);
     args_each(a, "args.failure_actions.command", cmd_cb, &x);
     args_each(a, "args.command", cmd_cb, &x);
     args_each(a, "args.task.actions.command", cmd_cb, &x);
@@ -273,10 +279,21 @@ void indicators_evaluate(struct worker *w, struct rpc_call *call)
     const struct rpc_arg *hidden = args_find(a, "args.task.hidden");
     if (hidden && hidden->type == ARG_BOOL && hidden->num)
         raise_ind(&x, IND_HIDDEN_TASK, "Hidden=true", 11);
+    const char *hidden_by = args_get(a, "args.hidden_by");
+    if (hidden_by && call->route)
+        raise_ind(&x, IND_HIDDEN_TASK, hidden_by, strlen(hidden_by));
+    const struct rpc_arg *saved = args_find(a, "args.hive_saved");
+    if (saved && saved->type == ARG_BOOL && saved->num) {
+        const char *what = args_get(a, "args.key");
+        if (!what)
+            what = args_get(a, "args.file");
+        raise_ind(&x, IND_HIVE_SAVED, what ? what : "", what ? strlen(what) : 0);
+    }
     const char *uid = args_get(a, "args.task.principal.user_id");
     if (uid && is_system(uid))
         raise_ind(&x, IND_RUNS_AS_SYSTEM, uid, strlen(uid));
-    if (creating && args_get(a, "args.binary_path")) {
+    if (creating && !call->route && args_get(a, "args.binary_path")) {
+        /* (through the registry the account may be the next value written) */
         /* a service without an account runs as LocalSystem */
         const char *start_name = args_get(a, "args.start_name");
         if (!start_name || is_system(start_name))

@@ -42,6 +42,21 @@ static void keep_the_end(const struct rd *s, uint64_t units, bool wide, bool le,
     out[h + 3 + n - from] = '\0';
 }
 
+void ndr_text(struct rd *s, uint64_t units, bool wide, bool le, char *out, size_t outsz,
+              bool *truncated)
+{
+    struct rd whole = *s;
+    bool cut = false;
+    if (wide)
+        utf16_to_utf8(s, (size_t)units, le, out, outsz, &cut);
+    else
+        latin1_to_utf8(s, (size_t)units, out, outsz, &cut);
+    if (cut)
+        keep_the_end(&whole, units, wide, le, out, outsz);
+    if (truncated)
+        *truncated = cut;
+}
+
 uint64_t ndr_string(struct ndr *n, bool wide, char *out, size_t outsz, bool *truncated)
 {
     return ndr_string_len(n, wide, out, outsz, truncated, NULL);
@@ -70,12 +85,7 @@ uint64_t ndr_string_len(struct ndr *n, bool wide, char *out, size_t outsz, bool 
     }
     struct rd s = rd_sub(&n->c, (size_t)bytes), whole = s;
     bool cut = false;
-    if (wide)
-        utf16_to_utf8(&s, (size_t)actual, n->le, out, outsz, &cut);
-    else
-        latin1_to_utf8(&s, (size_t)actual, out, outsz, &cut);
-    if (cut)
-        keep_the_end(&whole, actual, wide, n->le, out, outsz);
+    ndr_text(&s, actual, wide, n->le, out, outsz, &cut);
     if (truncated)
         *truncated = cut;
     if (length) { /* without the terminating NUL the count includes */

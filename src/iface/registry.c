@@ -6,8 +6,9 @@
 #include "rpcsentry/detect.h"
 #include "rpcsentry/worker.h"
 
+/* the interfaces decoded here (winreg is not a target: its calls are routed one by one) */
 static const struct iface_def *const targets[] = {
-    &iface_tsch, &iface_atsvc, &iface_sasec, &iface_svcctl, &iface_epm,
+    &iface_tsch, &iface_atsvc, &iface_sasec, &iface_svcctl, &iface_epm, &iface_winreg,
 };
 #define N_TARGETS (sizeof targets / sizeof targets[0])
 
@@ -125,8 +126,8 @@ static bool run_decoder(struct worker *w, struct rpc_call *call, iface_decode_fn
  */
 static void read_status(struct worker *w, struct rpc_call *call)
 {
-    if (!call->iface || !call->iface->target || (call->sealed && !call->decrypted) ||
-        call->res_ptype != 2 || call->res_stub_avail < 4 ||
+    if (!call->iface || !(call->iface->target || call->iface->returns_status) ||
+        (call->sealed && !call->decrypted) || call->res_ptype != 2 || call->res_stub_avail < 4 ||
         call->res_stub_len != call->res_stub_avail)
         return;
     struct rd c = rd_init(call->res_stub, call->res_stub_avail);

@@ -89,14 +89,6 @@ static const struct flag_name config2_levels[] = {
 
 /* ---- handles: service names follow them from Open/Create into later calls ---- */
 
-static struct iface_handle *handle_find(struct iface_state *st, const uint8_t h[20])
-{
-    for (unsigned i = 0; st && i < st->n; i++)
-        if (memcmp(st->handles[i].h, h, 20) == 0)
-            return &st->handles[i];
-    return NULL;
-}
-
 static void handle_put(struct worker *w, struct rpc_call *call, const uint8_t h[20], bool scm,
                        const char *name)
 {
@@ -108,34 +100,11 @@ static void handle_put(struct worker *w, struct rpc_call *call, const uint8_t h[
         return;
     if (!scm)
         st->unanswered_open[0] = '\0';
-    struct iface_handle *e = handle_find(st, h);
-    if (!e) {
-        if (st->n == st->cap && st->cap < IFACE_MAX_HANDLES) {
-            unsigned cap = st->cap ? 2 * st->cap : IFACE_FIRST_HANDLES;
-            struct iface_handle *t =
-                mem_realloc(&w->mem, MEM_APP, st->handles, (size_t)st->cap * sizeof *t,
-                            (size_t)cap * sizeof *t);
-            if (t)
-                st->handles = t, st->cap = cap;
-        }
-        if (st->n < st->cap)
-            e = &st->handles[st->n++];
-        else if (st->cap)
-            e = &st->handles[st->next++ % st->cap]; /* full, or no memory to grow */
-        else
-            return;
-        memcpy(e->h, h, 20);
-    }
+    struct iface_handle *e = iface_handle_slot(w, st, h);
+    if (!e)
+        return;
     e->scm = scm;
     snprintf(e->name, sizeof e->name, "%s", name ? name : "");
-}
-
-static void handle_drop(struct rpc_call *call, const uint8_t h[20])
-{
-    struct iface_state *st = call->iface_state ? *call->iface_state : NULL;
-    struct iface_handle *e = handle_find(st, h);
-    if (e)
-        *e = st->handles[--st->n];
 }
 
 /* The handle a request starts with: names the service it is about, when known. */
@@ -143,7 +112,7 @@ static void read_service_handle(struct rpc_call *call, struct ndr *n, uint16_t a
 {
     ndr_handle(n, h);
     struct iface_state *st = call->iface_state ? *call->iface_state : NULL;
-    struct iface_handle *e = ndr_ok(n) ? handle_find(st, h) : NULL;
+    struct iface_handle *e = ndr_ok(n) ? iface_handle_find(st, h) : NULL;
     if (e && !e->scm && e->name[0]) {
         args_str(call->args, args, ARG_SERVICE_NAME, e->name);
     } else if (!e && st && st->unanswered_open[0]) {
@@ -491,7 +460,7 @@ static void res_close(struct worker *w, struct rpc_call *call, struct ndr *n)
     (void)n;
     /* the request named the handle; it is closed now (the response returns a zeroed one) */
     if (call->req_handle_valid)
-        handle_drop(call, call->req_handle);
+        iface_handle_drop(call, call->req_handle);
 }
 
 static void req_close(struct worker *w, struct rpc_call *call, struct ndr *n)

@@ -110,6 +110,8 @@ static void write_dcerpc(struct json *j, const struct rpc_call *c, bool in_fligh
 
 static const char *attack_for(const struct rpc_call *c)
 {
+    if (c->route)
+        return c->route_attack[0];
     if (!c->iface || !c->iface->target || !c->iface->attack)
         return NULL;
     switch (c->cls) {
@@ -242,11 +244,15 @@ static void write_extension(struct json *j, const struct rpc_call *c)
             if (c->class_detail)
                 json_str(j, "class_detail", c->class_detail);
         }
-        json_bool(j, "target", c->iface && c->iface->target);
+        json_bool(j, "target", iface_call_target(c));
+        if (c->route)
+            json_str(j, "route", iface_route_name(c->route));
         const char *attack = attack_for(c);
         if (attack) {
             json_arr_open(j, "attack");
             json_str(j, NULL, attack);
+            if (c->route && c->route_attack[1])
+                json_str(j, NULL, c->route_attack[1]);
             json_arr_close(j);
         }
         json_u64(j, "context_id", c->ctx_id);

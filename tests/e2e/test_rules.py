@@ -160,8 +160,11 @@ class DefaultRulesOnRealCaptures(unittest.TestCase):
     def test_one_standard_alert_per_create_modify_delete_execute_call(self):
         total = 0
         for name, _, calls, alerts in self.each():
+            # a call routed through the registry is a target call that standard.rules cannot
+            # see (winreg's keys are not in its keywords): rpcsentry.rules alerts on it
             want = sorted(k for k, c in calls.items()
-                          if c["rpcsentry"].get("target") and c["rpcsentry"]["class"] in CMDX)
+                          if c["rpcsentry"].get("target") and c["rpcsentry"]["class"] in CMDX
+                          and not c["rpcsentry"].get("route"))
             got = sorted((a["flow_id"], a["tx_id"]) for a in alerts
                          if a["alert"]["signature_id"] in STANDARD)
             with self.subTest(capture=name):

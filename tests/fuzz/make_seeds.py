@@ -161,6 +161,29 @@ def main():
              N.tower(*M.ATSVC, pipe="\\PIPE\\atsvc", host="\\\\H")])),
         "epm_map_answer64": (4, 3 | 256 | 1024, N.ept_map_response(
             [N.tower(*M.TSCH, port=49667, order=(0, 1, 2, 4, 3))], ndr64=True)),
+        # winreg (index 5): the root open's and a key's answers give the handles the
+        # later calls name (the target keeps an association's state between inputs)
+        "reg_open": (5, 2, N.reg_open_root()),
+        "reg_open_answer": (5, 2 | 1024, N.handle_response(N.handle(0x31))),
+        "reg_open_key": (5, 15, N.reg_open_key(N.handle(0x31), "SYSTEM\\CurrentControlSet\\Services")),
+        "reg_open_key_answer": (5, 15 | 1024, N.handle_response(N.handle(0x32))),
+        "reg_create_key": (5, 6, N.reg_create_key(N.handle(0x32), "LabSvc")),
+        "reg_create_key64": (5, 6 | 256, N.reg_create_key(N.handle(0x32), "LabSvc", ndr64=True)),
+        "reg_create_key_answer": (5, 6 | 1024, N.reg_create_key_response(N.handle(0x33))),
+        "reg_set_imagepath": (5, 22, N.reg_set_value(
+            N.handle(0x33), "ImagePath", 2, "C:\\x.exe\0".encode("utf-16-le"))),
+        "reg_set_imagepath_be": (5, 22 | 512, N.reg_set_value(
+            N.handle(0x33), "ImagePath", 2, "C:\\x.exe\0".encode("utf-16-le"), le=False)),
+        "reg_set_multi64": (5, 22 | 256, N.reg_set_value(
+            N.handle(0x33), "DependOnService", 7, "a\0b\0\0".encode("utf-16-le"), ndr64=True)),
+        "reg_set_dword": (5, 22, N.reg_set_value(N.handle(0x33), "Index", 4, b"\0\0\0\0")),
+        "reg_delete_sd": (5, 8, N.reg_value_name(N.handle(0x33), "SD")),
+        "reg_query": (5, 17, N.reg_value_name(N.handle(0x33), "ImagePath")),
+        "reg_query_answer": (5, 17 | 1024, N.reg_query_value_response(
+            1, "C:\\x.exe\0".encode("utf-16-le"))),
+        "reg_save": (5, 20, N.reg_save_key(N.handle(0x31), "C:\\s.save")),
+        "reg_save_ex64": (5, 31 | 256, N.reg_save_key(N.handle(0x31), "C:\\s.save", flags=2,
+                                                        ndr64=True)),
     }
     for name, (iface, op, stub) in stubs.items():
         flags = (1 if op & 256 else 0) | (2 if op & 512 else 0) | (4 if op & 1024 else 0)

@@ -95,6 +95,108 @@ class Ndr:
         return bytes(self.buf)
 
 
+# ------------------------------------------------ winreg (MS-RRP 3.1.5)
+
+def _rrp(n, s):
+    """An RRP_UNICODE_STRING standing alone: Length and MaximumLength in bytes (with the
+    NUL), a [unique] buffer pointer, then the conformant varying characters."""
+    n.align(8 if n.ndr64 else 4)
+    size = 2 * (len(s) + 1) if s is not None else 0
+    n.u16(size)
+    n.u16(size)
+    n.referent(s is not None)
+    if s is not None:
+        n.cvs(s)
+
+
+def reg_open_root(access=0x02000000, **kw):
+    """OpenLocalMachine and the other root opens (0-4, 27, 32, 33)."""
+    n = Ndr(**kw)
+    n.referent(True)
+    n.u16(0)
+    n.u32(access)
+    return n.bytes()
+
+
+def reg_open_key(h, subkey, options=0, access=0x20006, **kw):
+    n = Ndr(**kw)
+    n.handle(h)
+    _rrp(n, subkey)
+    n.u32(options)
+    n.u32(access)
+    return n.bytes()
+
+
+def reg_create_key(h, subkey, options=0, access=0x20006, **kw):
+    n = Ndr(**kw)
+    n.handle(h)
+    _rrp(n, subkey)
+    _rrp(n, None)           # lpClass
+    n.u32(options)
+    n.u32(access)
+    n.referent(False)       # lpSecurityAttributes
+    n.referent(True)        # lpdwDisposition
+    n.u32(0)
+    return n.bytes()
+
+
+def reg_create_key_response(h, disposition=1, status=0, **kw):
+    n = Ndr(**kw)
+    n.handle(h)
+    n.referent(True)
+    n.u32(disposition)      # REG_CREATED_NEW_KEY 1, REG_OPENED_EXISTING_KEY 2
+    n.u32(status)
+    return n.bytes()
+
+
+def reg_set_value(h, name, vtype, data, **kw):
+    """BaseRegSetValue: data is the value's bytes as the registry keeps them."""
+    n = Ndr(**kw)
+    n.handle(h)
+    _rrp(n, name)
+    n.u32(vtype)
+    n.count(len(data))
+    n.raw(data)
+    n.u32(len(data))
+    return n.bytes()
+
+
+def reg_value_name(h, name, **kw):
+    """BaseRegDeleteValue, and BaseRegQueryValue's start."""
+    n = Ndr(**kw)
+    n.handle(h)
+    _rrp(n, name)
+    return n.bytes()
+
+
+def reg_save_key(h, path, flags=None, **kw):
+    """BaseRegSaveKey, or BaseRegSaveKeyEx with flags."""
+    n = Ndr(**kw)
+    n.handle(h)
+    _rrp(n, path)
+    n.referent(False)       # pSecurityAttributes
+    if flags is not None:
+        n.u32(flags)
+    return n.bytes()
+
+
+def reg_query_value_response(vtype, data, status=0, **kw):
+    n = Ndr(**kw)
+    n.referent(True)
+    n.u32(vtype)
+    n.referent(True)
+    n.count(len(data))
+    n.count(0)
+    n.count(len(data))
+    n.raw(data)
+    n.referent(True)
+    n.u32(len(data))
+    n.referent(True)
+    n.u32(len(data))
+    n.u32(status)
+    return n.bytes()
+
+
 # ------------------------------------------------ ITaskSchedulerService (MS-TSCH)
 
 def sch_register_task(path, xml, flags=0x2, sddl=None, logon_type=0, creds=(), **kw):

@@ -12,10 +12,11 @@ Served:
     krb5 crypto, an AP-REP with a subkey of ours, DCE style, then RFC 4121
     wrap tokens as Windows lays them out in an RPC PDU);
   - ITaskSchedulerService (86d35949-...), ATSvc (1ff70682-...), svcctl
-    (367abb81-...) with a small table of services, and the endpoint mapper
+    (367abb81-...) with a small table of services, winreg (338cd001-...: keys
+    and values in a dictionary, for reg.py), and the endpoint mapper
     (ept_map, ept_lookup) naming one dynamic TCP port;
   - on TCP: ADDR:135 (endpoint mapper) and ADDR:DYNPORT (every interface);
-  - over SMB2 (impacket.smbserver on ADDR:445): \\pipe\\atsvc, \\pipe\\svcctl,
+  - over SMB2 (impacket.smbserver on ADDR:445): \\pipe\\atsvc, \\pipe\\svcctl, \\pipe\\winreg,
     the shares ADMIN$ and C$, and the pipes of RemComSvc once psexec started
     it (so psexec runs to the end and then deletes its service).
 
@@ -41,7 +42,7 @@ import time
 
 from Cryptodome.Cipher import ARC4
 from impacket import ntlm, nt_errors, smb3structs as smb2, smbserver
-from impacket.dcerpc.v5 import atsvc, scmr, tsch
+from impacket.dcerpc.v5 import atsvc, rrp, scmr, tsch
 from impacket.dcerpc.v5.dtypes import NULL
 
 LOG = logging.getLogger("fake_rpc_server")
@@ -52,6 +53,7 @@ UUIDS = {
     "atsvc": "1ff70682-0a51-30e8-076d-740be8cee98b",
     "svcctl": "367abb81-9844-35f1-ad32-98f038001003",
     "epm": "e1af8308-5d1f-11c9-91a4-08002b14a0fa",
+    "winreg": "338cd001-2244-31f1-aaaa-900038001003",
 }
 EPT_S_NOT_REGISTERED = 0x16C9A0D6
 NCA_S_OP_RNG_ERROR = 0x1C010002
@@ -95,7 +97,18 @@ class Lab:
             "spooler": {"name": "Spooler", "path": r"C:\Windows\System32\spoolsv.exe", "state": 4},
             "labupdater": {"name": "LabUpdater", "path": r"C:\Program Files\LabUpdater\updater.exe",
                            "state": 1},
+            # running: reg.py (RemoteOperations) checks it before using winreg
+            "remoteregistry": {"name": "RemoteRegistry",
+                               "path": r"C:\Windows\system32\svchost.exe -k localService",
+                               "state": 4},
         }
+        # winreg: key path (lower case) -> {value name (lower case): (type, data)}
+        self.keys = {}
+        for path in (r"hklm\system\currentcontrolset\services",
+                     r"hklm\software\microsoft\windows nt\currentversion\schedule\taskcache\tree"):
+            parts = path.split("\\")
+            for i in range(1, len(parts) + 1):
+                self.keys.setdefault("\\".join(parts[:i]), {})
         self.tasks = {}
         self.jobs = {}
         self.handles = {}
@@ -824,6 +837,63 @@ def epm_lookup(lab, stub):
         struct.pack("<I", EPT_S_NOT_REGISTERED)
 
 
+# winreg (MS-RRP): keys in a dictionary, enough for reg.py's add, query and delete
+
+def reg_path(lab, handle, sub=""):
+    what = lab.handles.get(hkey(handle))
+    if not what or what[0] != "key":
+        raise Fault(6)  # ERROR_INVALID_HANDLE
+    sub = wstr(sub).strip("\\")
+    return what[1] + ("\\" + sub.lower() if sub else "")
+
+
+# (answers packed by hand: impacket's RPC_HKEY takes no bytes)
+def reg_open_hklm(lab, stub):
+    parse(rrp.OpenLocalMachine, stub)
+    return lab.handle(("key", "hklm")) + struct.pack("<I", 0)
+
+
+def reg_open_key(lab, stub):
+    r = parse(rrp.BaseRegOpenKey, stub)
+    path = reg_path(lab, r["hKey"], r["lpSubKey"])
+    if path not in lab.keys:
+        return bytes(20) + struct.pack("<I", ERROR_FILE_NOT_FOUND)
+    return lab.handle(("key", path)) + struct.pack("<I", 0)
+
+
+def reg_create_key(lab, stub):
+    r = parse(rrp.BaseRegCreateKey, stub)
+    path = reg_path(lab, r["hKey"], r["lpSubKey"])
+    existed = path in lab.keys
+    parts = path.split("\\")
+    for i in range(1, len(parts) + 1):  # as Windows does, the keys on the way too
+        lab.keys.setdefault("\\".join(parts[:i]), {})
+    LOG.info("key %s %s", path, "opened" if existed else "created")
+    # REG_OPENED_EXISTING_KEY or REG_CREATED_NEW_KEY in the [unique] lpdwDisposition
+    return lab.handle(("key", path)) + struct.pack("<III", 0x20000, 2 if existed else 1, 0)
+
+
+def reg_set_value(lab, stub):
+    r = parse(rrp.BaseRegSetValue, stub)
+    path = reg_path(lab, r["hKey"])
+    lab.keys[path][wstr(r["lpValueName"]).lower()] = (r["dwType"], b"".join(r["lpData"]))
+    LOG.info("value %s\\%s set", path, wstr(r["lpValueName"]))
+    return struct.pack("<I", 0)
+
+
+def reg_delete_value(lab, stub):
+    r = parse(rrp.BaseRegDeleteValue, stub)
+    path = reg_path(lab, r["hKey"])
+    gone = lab.keys[path].pop(wstr(r["lpValueName"]).lower(), None)
+    return struct.pack("<I", 0 if gone is not None else ERROR_FILE_NOT_FOUND)
+
+
+def reg_close(lab, stub):
+    r = parse(rrp.BaseRegCloseKey, stub)
+    lab.handles.pop(hkey(r["hKey"]), None)
+    return bytes(20) + struct.pack("<I", 0)
+
+
 HANDLERS = {
     "tsch": {0: tsch_highest, 1: tsch_register, 12: tsch_run, 13: tsch_delete, 16: tsch_last_run},
     "atsvc": {0: at_job_add, 1: at_job_del, 2: at_job_enum},
@@ -831,6 +901,8 @@ HANDLERS = {
                11: scm_change, 12: scm_create, 15: scm_open, 16: scm_open_service,
                17: scm_query_config, 19: scm_start},
     "epm": {2: epm_lookup, 3: epm_map},
+    "winreg": {2: reg_open_hklm, 5: reg_close, 6: reg_create_key, 8: reg_delete_value,
+               15: reg_open_key, 22: reg_set_value},
 }
 
 
@@ -949,6 +1021,7 @@ def main():
     listen(lab, a.addr, a.dynport, rpc(str(a.dynport)))
     listen(lab, "127.0.0.1", 0, rpc(r"\PIPE\atsvc"), pipe="atsvc")
     listen(lab, "127.0.0.1", 0, rpc(r"\PIPE\svcctl"), pipe="svcctl")
+    listen(lab, "127.0.0.1", 0, rpc(r"\PIPE\winreg"), pipe="winreg")
 
     smb = smbserver.SimpleSMBServer(listenAddress=a.addr, listenPort=445)
     smb.setSMB2Support(True)

