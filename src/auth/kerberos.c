@@ -315,7 +315,7 @@ const char *krb_accept_ap_req(const struct keystore *ks, const uint8_t *msg, siz
         return "malformed AP-REQ";
     string_field(tseq, 1, srealm, sizeof srealm);
     principal_field(tseq, 2, sname, sizeof sname);
-    snprintf(s->server, sizeof s->server, "%s@%s", sname, srealm);
+    snprintf(s->server, sizeof s->server, "%.80s@%.45s", sname, srealm);
     if (tenc.etype <= 0 || tenc.etype > INT32_MAX || !krb5_c_valid_enctype((int32_t)tenc.etype))
         return "unsupported: an enctype MIT krb5 does not know";
     struct ticket_try t = {.enc = &tenc};
