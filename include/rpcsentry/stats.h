@@ -64,6 +64,7 @@
     X(dce_decrypt_failed)                                                                          \
     X(smb_decrypted)                                                                               \
     X(smb_decrypt_failed)                                                                          \
+    X(smb_closed_fid)                                                                              \
     X(dce_memcap)                                                                                  \
     X(calls_read)                                                                                  \
     X(calls_create)                                                                                \

@@ -94,6 +94,7 @@ static inline int flow_key_alen(const struct flow_key *k)
     X(ANOM_SMB_ENCRYPTED, "applayer", "smb.encrypted_session", "smb", true)                        \
     X(ANOM_SMB_TOO_MANY_PIPES, "applayer", "smb.too_many_pipes", "smb", true)                      \
     X(ANOM_SMB_MEMCAP, "applayer", "smb.memcap", "smb", true)                                      \
+    X(ANOM_SMB_CLOSED_FID, "applayer", "smb.write_on_closed_file", "smb", true)                    \
     X(ANOM_STUB_MALFORMED, "applayer", "dcerpc.stub_malformed", "dcerpc", true)                    \
     X(ANOM_DCE_DECRYPT_FAILED, "applayer", "dcerpc.decrypt_failed", "dcerpc", true)
 

@@ -456,11 +456,49 @@ void smb_data_missing(struct worker *w, struct smb_conn *c, struct smb_pipe *p, 
 }
 
 /* Data on a file we have not seen opened: a pipe if it carries DCE/RPC. */
+void smb_fid_closed(struct worker *w, struct smb_conn *c, uint64_t session, const uint8_t fid[16])
+{
+    static const uint8_t zero[16];
+    static const uint8_t related[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    /* the all-ones FileId of a related compound names "the file of this chain", not one */
+    if (memcmp(fid, zero, 16) == 0 || memcmp(fid, related, 16) == 0)
+        return;
+    memcpy(c->closed[c->closed_next++ % SMB_CLOSED_FIDS], fid, 16);
+    struct smb_reg_pipe *rp = smb_reg_pipe(w, c, session, fid, false);
+    if (rp)
+        memset(rp, 0, sizeof *rp); /* the session's other channels forget it too */
+}
+
+void smb_fid_opened(struct smb_conn *c, const uint8_t fid[16])
+{
+    for (unsigned i = 0; i < SMB_CLOSED_FIDS; i++)
+        if (memcmp(c->closed[i], fid, 16) == 0)
+            memset(c->closed[i], 0, 16);
+}
+
+static bool fid_closed(const struct smb_conn *c, const uint8_t fid[16])
+{
+    static const uint8_t zero[16];
+    for (unsigned i = 0; i < SMB_CLOSED_FIDS; i++)
+        if (memcmp(c->closed[i], fid, 16) == 0 && memcmp(fid, zero, 16) != 0)
+            return true;
+    return false;
+}
+
 struct smb_pipe *smb_adopt(struct worker *w, struct smb_conn *c, const uint8_t *fid, size_t fidlen,
                            uint64_t session, uint32_t tree, const uint8_t *d, size_t n)
 {
     if (!smb_tree_may_hold_pipes(w, c, session, tree) || dce_hdr_check(d, n, NULL) != 1)
         return NULL;
+    uint8_t key[16] = {0};
+    memcpy(key, fid, fidlen < 16 ? fidlen : 16);
+    if (fid_closed(c, key)) {
+        /* the server answers STATUS_FILE_CLOSED: what is written there reaches no pipe */
+        w->stats.smb_closed_fid++;
+        smb_anomaly(w, c, ANOM_SMB_CLOSED_FID, NULL);
+        return NULL;
+    }
     struct smb_tree *t = smb_tree_find(w, c, session, tree);
     /* opened on another channel of the session (SMB 3 multichannel): its name and bind */
     uint8_t full[16] = {0};

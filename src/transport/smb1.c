@@ -151,6 +151,7 @@ static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct sm
     }
     smb1_fid(p->fid, fid);
     p->open = true;
+    smb_fid_opened(c, p->fid);
 }
 
 static void smb1_write(struct worker *w, struct smb_conn *c, int ep, const struct smb1_hdr *h,
@@ -334,8 +335,11 @@ void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *m
                 uint8_t f[16];
                 smb1_fid(f, rd_u16le(&words));
                 struct smb_pipe *pp = smb_pipe_by_fid(c, f, 16);
+                bool forget = pp || smb_tree_may_hold_pipes(w, c, h.uid, h.tid);
                 if (pp)
-                    smb_pipe_free(w, c, pp);
+                    smb_pipe_free(w, c, pp); /* its calls written first, with its name */
+                if (forget)
+                    smb_fid_closed(w, c, h.uid, f);
             }
             break;
         default: break;

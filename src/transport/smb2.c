@@ -162,6 +162,7 @@ static void smb2_create(struct worker *w, struct smb_conn *c, const struct smb2_
         return;
     memcpy(p->fid, fid, 16);
     p->open = true;
+    smb_fid_opened(c, fid);
     memcpy(ch->fid, fid, 16);
     struct smb_reg_pipe *rp = smb_reg_pipe(w, c, p->info.smb_session_id, fid, true);
     if (rp)
@@ -178,8 +179,15 @@ static void smb2_close(struct worker *w, struct smb_conn *c, const struct smb2_h
     if (!rd_bytes(&m, fid, 16))
         return;
     struct smb_pipe *p = smb2_pipe_for(c, fid, ch, h->flags & SMB2_FLAGS_RELATED);
-    if (p)
+    if (p) {
+        /* its calls are written as the pipe goes, with its name: the registry forgets after */
+        uint8_t closed[16];
+        memcpy(closed, p->fid, 16);
         smb_pipe_free(w, c, p);
+        smb_fid_closed(w, c, h->session, closed);
+    } else if (smb_tree_may_hold_pipes(w, c, h->session, h->tree)) {
+        smb_fid_closed(w, c, h->session, fid);
+    }
 }
 
 static void smb2_write(struct worker *w, struct smb_conn *c, int ep, const struct smb2_hdr *h,

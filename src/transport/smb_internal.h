@@ -152,6 +152,8 @@ struct smb_registry {
     unsigned next;
 };
 
+#define SMB_CLOSED_FIDS 8
+
 struct smb_conn {
     struct flow_ref *flow;
     int server_ep; /* endpoint that answers, -1 until a message says */
@@ -170,7 +172,16 @@ struct smb_conn {
     bool partial;         /* the message being parsed was cut to its first SMB_PEEK bytes */
     bool decrypting;      /* the message being parsed is the plaintext of a TRANSFORM_HEADER */
     struct smb3_conn *s3; /* SMB 3 encryption (smb3.c): only with a key store */
+    /* FileIds the client closed: gone, never adopted again (the last SMB_CLOSED_FIDS) */
+    uint8_t closed[SMB_CLOSED_FIDS][16];
+    uint8_t closed_next;
 };
+
+/* A FileId closed on c (its CLOSE request): forgotten by the session's registry too, and
+ * refused by smb_adopt until a CREATE hands it out again. */
+void smb_fid_closed(struct worker *w, struct smb_conn *c, uint64_t session, const uint8_t fid[16]);
+/* A FileId a CREATE response hands out: not closed any more. */
+void smb_fid_opened(struct smb_conn *c, const uint8_t fid[16]);
 
 static inline bool smb_fid_eq(const uint8_t *a, const uint8_t *b, size_t n)
 {

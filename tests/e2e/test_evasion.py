@@ -65,7 +65,7 @@ CASES += list(TUNNELS)
 FRAGMENTS = ["ip_fragments_tiny", "ip_fragments_shuffled", "ipv6_fragments_hop_by_hop",
              "ip_fragments_overlap"]
 CASES += FRAGMENTS
-CASES += ["padded_strings"]
+CASES += ["padded_strings", "smb_write_closed_fid"]
 # a receiver-true TCP (issue 18): the anomaly each raises, and the counter that counts it
 TCP_CASES = {
     "tcp_syn_data_decoy": ("stream.syn_data_ignored", "tcp_syn_data_ignored", 2),
@@ -333,6 +333,31 @@ class Evasion(unittest.TestCase):
         for want in (truth["task"], truth["service"]):
             self.assertEqual(len(want["split"]), 2)
         self.assertEqual(task["app_proto"], "smb")
+
+    def test_smb_write_closed_fid(self):
+        """A WRITE on a FileId the client closed (in the CLOSE's own compound, and in a
+        message of its own) reaches no pipe: the server answers STATUS_FILE_CLOSED. The
+        decoys' command and binary path are in no record; each refusal counted, one
+        anomaly. tshark decodes both decoy requests as calls (it follows the FileId, not
+        the close): for the server, it is wrong."""
+        truth, recs, task, svc = self.check("smb_write_closed_fid")
+        x = truth["extra"]
+        text = json.dumps(recs)
+        for decoy in (x["decoy_command"], x["decoy_binary"]):
+            self.assertNotIn(json.dumps(decoy)[1:-1], text)
+        ops = sorted(r["rpcsentry"]["operation"] for r in recs if r["event_type"] == "dcerpc"
+                     and r["dcerpc"].get("request") == "REQUEST")
+        self.assertEqual(ops, ["RCreateServiceW", "ROpenSCManagerW", "SchRpcRegisterTask"])
+        st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+        self.assertEqual(st["smb_closed_fid"], 2)
+        self.assertEqual([r["anomaly"]["event"] for r in recs if r["event_type"] == "anomaly"],
+                         ["smb.write_on_closed_file"])
+        if shutil.which("tshark"):
+            p = subprocess.run(["tshark", "-r", os.path.join(PCAPS,
+                                                             "evasion_smb_write_closed_fid.pcap"),
+                                "-Y", "dcerpc.pkt_type == 0", "-T", "fields", "-e",
+                                "dcerpc.opnum"], capture_output=True, text=True)
+            self.assertEqual(p.stdout.split(), ["1", "1", "15", "12", "12"], p.stderr)
 
     def test_smb2_compound(self):
         truth, recs, task, svc = self.check("smb2_compound")

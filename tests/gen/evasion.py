@@ -590,6 +590,47 @@ def smb2_compound():
     return pw, task, svc, {}
 
 
+def smb_write_closed_fid():
+    """SMB2 (2.10). \\svcctl: the real creation on an open pipe, then a compound of CLOSE
+    and a WRITE of a decoy creation (another binary path) on the FileId just closed, and a
+    READ: the server closes the file and answers the WRITE and READ with STATUS_FILE_CLOSED.
+    \\atsvc: the real registration, the pipe closed, then a WRITE of a decoy registration on
+    the closed FileId in a message of its own, refused the same way. Neither decoy reaches
+    a pipe; a sensor that adopts unknown FileIds (as it must for captures that start
+    mid-session) must not revive a closed one."""
+    pw, d, p = PcapWriter(start=1700104200.0), Dce(), Payload("smb_write_closed_fid")
+    decoy = Payload("smb_write_closed_fid", decoy=True)
+    c = tcp(pw, 51401, 445)
+    s = S.Smb2Conv(c)
+    smb2_login(s, 0x0000100000000E05, "svc_ops", "CORP", "WS15")
+    closed = {"status": S.STATUS_FILE_CLOSED}
+    fa, fb = S.file_id(51), S.file_id(52)
+    s.create("atsvc", fa)
+    smb_pipe_bind(s, fa, d, TSCH, "atsvc")
+    s.write(fa, d.request(2, 0, 1, p.task))
+    s.read(fa, d.response(2, 0, p.task_resp))
+    task = task_truth(p, ports(c), 2, transport="ncacn_np", named_pipe="atsvc")
+    s.close(fa)
+    s.compound([(S.SMB2_WRITE, S.write_req(fa, d.request(3, 0, 1, decoy.task)), {}),
+                (S.SMB2_READ, S.read_req(fa), {})],
+               [(S.SMB2_WRITE, S.error_resp(), closed), (S.SMB2_READ, S.error_resp(), closed)])
+    s.create("svcctl", fb)
+    smb_pipe_bind(s, fb, d, SVCCTL, "svcctl")
+    s.write(fb, d.request(2, 0, 15, p.open))
+    s.read(fb, d.response(2, 0, p.open_resp))
+    s.write(fb, d.request(3, 0, 12, p.create))
+    s.read(fb, d.response(3, 0, p.create_resp))
+    svc = service_truth(p, ports(c), 3, transport="ncacn_np", named_pipe="svcctl")
+    s.compound([(S.SMB2_CLOSE, S.close_req(fb), {}),
+                (S.SMB2_WRITE, S.write_req(fb, d.request(4, 0, 12, decoy.create)), {}),
+                (S.SMB2_READ, S.read_req(fb), {})],
+               [(S.SMB2_CLOSE, S.close_resp(), {}), (S.SMB2_WRITE, S.error_resp(), closed),
+                (S.SMB2_READ, S.error_resp(), closed)])
+    c.close()
+    return pw, task, svc, {"args": ["--stats-interval", "1"],
+                           "decoy_command": decoy.command, "decoy_binary": decoy.binary_path}
+
+
 def smb3_negotiate(s):
     """NEGOTIATE for SMB 3.0 with multichannel (capabilities 0x0F: DFS,
     leasing, large MTU, multi-channel)."""
@@ -1083,6 +1124,7 @@ CASES = {
     "tcp_data_after_fin": tcp_data_after_fin,
     "tcp_rst_out_of_window": tcp_rst_out_of_window,
     "tcp_urgent_byte": tcp_urgent_byte,
+    "smb_write_closed_fid": smb_write_closed_fid,
 }
 for _i, (_name, (_cls, _about)) in enumerate(TUNNELS.items()):
     CASES[_name] = tunnel_case(_cls, 1700102000.0 + 100 * _i, (51201 + 2 * _i, 51202 + 2 * _i),
