@@ -65,6 +65,7 @@
     X(smb_decrypted)                                                                               \
     X(smb_decrypt_failed)                                                                          \
     X(smb_closed_fid)                                                                              \
+    X(smb_trans_reassembled)                                                                       \
     X(dce_memcap)                                                                                  \
     X(calls_read)                                                                                  \
     X(calls_create)                                                                                \

@@ -398,7 +398,7 @@ struct smb_pending *smb_pend_add(struct worker *w, struct smb_conn *c, uint64_t 
         while (*pp && (*pp)->next)
             pp = &(*pp)->next;
         if (*pp) {
-            mem_free(&w->mem, MEM_APP, *pp, sizeof **pp);
+            smb_pend_free(w, *pp);
             *pp = NULL;
             c->n_pending--;
         }
@@ -427,10 +427,22 @@ struct smb_pending *smb_pend_take(struct smb_conn *c, uint64_t msg)
     return NULL;
 }
 
+struct smb_pending *smb_pend_find(struct smb_conn *c, uint64_t msg)
+{
+    for (struct smb_pending *q = c->pending; q; q = q->next)
+        if (q->msg_id == msg)
+            return q;
+    return NULL;
+}
+
 void smb_pend_free(struct worker *w, struct smb_pending *q)
 {
-    if (q)
-        mem_free(&w->mem, MEM_APP, q, sizeof *q);
+    if (!q)
+        return;
+    if (q->parts)
+        mem_free(&w->mem, MEM_APP, q->parts,
+                 sizeof *q->parts + q->parts->total + (q->parts->total + 7) / 8);
+    mem_free(&w->mem, MEM_APP, q, sizeof *q);
 }
 
 /* Is this tree a place where pipes live (IPC$), or unknown (picked up mid-stream)? */

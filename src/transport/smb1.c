@@ -219,10 +219,74 @@ static void smb1_read(struct worker *w, struct smb_conn *c, int ep, const struct
     smb_pend_free(w, q);
 }
 
+/* A TransactNmPipe's whole input: to the pipe of fid (adopted if need be), answer awaited. */
+static void trans_deliver(struct worker *w, struct smb_conn *c, int ep, const struct smb1_hdr *h,
+                          const uint8_t f[16], const uint8_t *data, size_t n, struct smb_pending *q)
+{
+    struct smb_pipe *p = smb_pipe_by_fid(c, f, 16);
+    if (!p)
+        p = smb_adopt(w, c, f, 16, h->uid, h->tid, data, n);
+    if (!p) {
+        smb_pend_free(w, smb_pend_take(c, smb1_key(h)));
+        return;
+    }
+    smb_pipe_data(w, c, p, ep, data, n);
+    if (!q && (q = smb_pend_add(w, c, smb1_key(h), PEND_TRANS)))
+        memcpy(q->fid, f, 16);
+}
+
+/* Bytes [disp, disp+n) of a transaction being put together; true once it is whole. */
+static bool parts_put(struct smb_trans_parts *t, uint32_t disp, const uint8_t *d, uint32_t n)
+{
+    uint8_t *map = t->data + t->total;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t at = disp + i;
+        if (map[at / 8] & (1u << (at % 8)))
+            continue; /* the first copy of a byte stays */
+        map[at / 8] |= (uint8_t)(1u << (at % 8));
+        t->data[at] = d[i];
+        t->have++;
+    }
+    return t->have == t->total;
+}
+
+/*
+ * TRANSACTION_SECONDARY (MS-CIFS 2.2.4.34): more data of the primary with the same PID
+ * and MID, at its displacement; once every byte is there, the primary's whole input goes
+ * to its pipe as if it had come at once.
+ */
+static void smb1_transaction_secondary(struct worker *w, struct smb_conn *c, int ep,
+                                       const struct smb1_hdr *h, struct rd words, struct rd msg)
+{
+    if (h->reply)
+        return;
+    struct smb_pending *q = smb_pend_find(c, smb1_key(h));
+    if (!q || q->kind != PEND_TRANS_PARTS)
+        return;
+    rd_skip(&words, 10);
+    uint16_t dcount = rd_u16le(&words), doff = rd_u16le(&words), disp = rd_u16le(&words);
+    struct smb_trans_parts *t = q->parts;
+    rd_seek(&msg, doff);
+    const uint8_t *data = rd_ok(&words) ? rd_take(&msg, dcount) : NULL;
+    if (!data || (uint32_t)disp + dcount > t->total) {
+        smb_anomaly(w, c, ANOM_SMB_MALFORMED,
+                    "TRANSACTION_SECONDARY data outside its transaction or its message");
+        return;
+    }
+    if (!parts_put(t, disp, data, dcount))
+        return;
+    w->stats.smb_trans_reassembled++;
+    q->kind = PEND_TRANS; /* whole: its answer is awaited as a one-piece transaction's */
+    trans_deliver(w, c, ep, h, q->fid, t->data, t->total, q);
+}
+
 static void smb1_transaction(struct worker *w, struct smb_conn *c, int ep, const struct smb1_hdr *h,
                              struct rd words, uint8_t wc, struct rd msg)
 {
     if (!h->reply) {
+        struct rd tw = words;
+        rd_skip(&tw, 2);
+        uint16_t total = rd_u16le(&tw);
         rd_skip(&words, 22);
         uint16_t dcount = rd_u16le(&words), doff = rd_u16le(&words);
         uint8_t setup_count = rd_u8(&words);
@@ -239,17 +303,26 @@ static void smb1_transaction(struct worker *w, struct smb_conn *c, int ep, const
         }
         uint8_t f[16];
         smb1_fid(f, fid);
-        struct smb_pipe *p = smb_pipe_by_fid(c, f, 16);
-        if (!p)
-            p = smb_adopt(w, c, f, 16, h->uid, h->tid, data, dcount);
-        if (!p)
-            return;
-        smb_pipe_data(w, c, p, ep, data, dcount);
-        struct smb_pending *q = smb_pend_add(w, c, smb1_key(h), PEND_TRANS);
-        if (q)
+        if (total > dcount) {
+            /* the rest comes in TRANSACTION_SECONDARY requests: kept until it is whole */
+            struct smb_pending *q = smb_pend_add(w, c, smb1_key(h), PEND_TRANS_PARTS);
+            size_t sz = sizeof(struct smb_trans_parts) + total + (total + 7u) / 8;
+            if (!q || !(q->parts = mem_calloc(&w->mem, MEM_APP, sz))) {
+                smb_anomaly(w, c, ANOM_SMB_MEMCAP, "a TRANSACTION sent in pieces");
+                smb_pend_free(w, smb_pend_take(c, smb1_key(h)));
+                return;
+            }
             memcpy(q->fid, f, 16);
+            q->parts->total = total;
+            parts_put(q->parts, 0, data, dcount);
+            return;
+        }
+        trans_deliver(w, c, ep, h, f, data, dcount, NULL);
         return;
     }
+    struct smb_pending *pq = smb_pend_find(c, smb1_key(h));
+    if (pq && pq->kind == PEND_TRANS_PARTS)
+        return; /* the interim answer to a primary whose secondaries are still coming */
     struct smb_pending *q = smb_pend_take(c, smb1_key(h));
     if (!q)
         return;
@@ -330,6 +403,9 @@ void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *m
         case SMB1_WRITE_ANDX: smb1_write(w, c, ep, &h, words, whole); break;
         case SMB1_READ_ANDX: smb1_read(w, c, ep, &h, words, whole); break;
         case SMB1_TRANSACTION: smb1_transaction(w, c, ep, &h, words, wc, whole); break;
+        case SMB1_TRANSACTION_SECONDARY:
+            smb1_transaction_secondary(w, c, ep, &h, words, whole);
+            break;
         case SMB1_CLOSE:
             if (!h.reply) {
                 uint8_t f[16];

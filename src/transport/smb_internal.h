@@ -41,6 +41,7 @@
 
 #define SMB1_CLOSE 0x04
 #define SMB1_TRANSACTION 0x25
+#define SMB1_TRANSACTION_SECONDARY 0x26
 #define SMB1_READ_ANDX 0x2e
 #define SMB1_WRITE_ANDX 0x2f
 #define SMB1_NEGOTIATE 0x72
@@ -88,7 +89,15 @@ struct smb_pipe {
  * are judged by their first bytes. */
 enum pipe_carries { PIPE_UNDECIDED, PIPE_RPC, PIPE_OTHER };
 
-enum pend_kind { PEND_TREE, PEND_CREATE, PEND_READ, PEND_IOCTL, PEND_TRANS };
+/* PEND_TRANS_PARTS: a TRANSACTION whose data comes in secondaries, being put together */
+enum pend_kind { PEND_TREE, PEND_CREATE, PEND_READ, PEND_IOCTL, PEND_TRANS, PEND_TRANS_PARTS };
+
+/* The data of an SMB1 TRANSACTION sent in pieces (its primary and TRANSACTION_SECONDARY
+ * requests, in any order): total bytes, those received, a bit per byte after the data. */
+struct smb_trans_parts {
+    uint32_t total, have;
+    uint8_t data[];
+};
 
 struct smb_pending {
     struct smb_pending *next;
@@ -98,7 +107,8 @@ struct smb_pending {
     uint64_t create_msg;
     uint8_t fid[16];
     uint64_t session;
-    char path[SMB_NAME_MAX]; /* share of a TREE_CONNECT */
+    char path[SMB_NAME_MAX];       /* share of a TREE_CONNECT */
+    struct smb_trans_parts *parts; /* PEND_TRANS_PARTS */
 };
 
 /* What the first bind on a pipe of some name told us, for later pipes of that name. */
@@ -208,6 +218,8 @@ void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int
 struct smb_pending *smb_pend_add(struct worker *w, struct smb_conn *c, uint64_t msg,
                                  enum pend_kind kind);
 struct smb_pending *smb_pend_take(struct smb_conn *c, uint64_t msg);
+/* The pending entry of msg, left in place; NULL when none. */
+struct smb_pending *smb_pend_find(struct smb_conn *c, uint64_t msg);
 void smb_pend_free(struct worker *w, struct smb_pending *q);
 bool smb_tree_may_hold_pipes(struct worker *w, struct smb_conn *c, uint64_t session,
                              uint32_t tree_id);

@@ -65,7 +65,7 @@ CASES += list(TUNNELS)
 FRAGMENTS = ["ip_fragments_tiny", "ip_fragments_shuffled", "ipv6_fragments_hop_by_hop",
              "ip_fragments_overlap"]
 CASES += FRAGMENTS
-CASES += ["padded_strings", "smb_write_closed_fid"]
+CASES += ["padded_strings", "smb_write_closed_fid", "smb1_transaction_secondary"]
 # a receiver-true TCP (issue 18): the anomaly each raises, and the counter that counts it
 TCP_CASES = {
     "tcp_syn_data_decoy": ("stream.syn_data_ignored", "tcp_syn_data_ignored", 2),
@@ -358,6 +358,22 @@ class Evasion(unittest.TestCase):
                                 "-Y", "dcerpc.pkt_type == 0", "-T", "fields", "-e",
                                 "dcerpc.opnum"], capture_output=True, text=True)
             self.assertEqual(p.stdout.split(), ["1", "1", "15", "12", "12"], p.stderr)
+
+    def test_smb1_transaction_secondary(self):
+        """TransactNmPipe inputs in a TRANSACTION and two TRANSACTION_SECONDARY requests,
+        the last piece first: each put together by displacement and read as one request;
+        counted. tshark reads neither creation (it does not join the secondaries: the
+        server does)."""
+        truth, recs, task, svc = self.check("smb1_transaction_secondary")
+        st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+        self.assertEqual(st["smb_trans_reassembled"], 2)
+        self.assertEqual([r["anomaly"]["event"] for r in recs if r["event_type"] == "anomaly"],
+                         [])
+        if shutil.which("tshark"):
+            p = subprocess.run(["tshark", "-r", os.path.join(
+                PCAPS, "evasion_smb1_transaction_secondary.pcap"), "-Y", "dcerpc.pkt_type == 0",
+                "-T", "fields", "-e", "dcerpc.opnum"], capture_output=True, text=True)
+            self.assertEqual(p.stdout.split(), ["15"], p.stderr)
 
     def test_smb2_compound(self):
         truth, recs, task, svc = self.check("smb2_compound")

@@ -631,6 +631,38 @@ def smb_write_closed_fid():
                            "decoy_command": decoy.command, "decoy_binary": decoy.binary_path}
 
 
+def smb1_transaction_secondary():
+    """SMB1 (NT LM 0.12). Each creation request is a TransactNmPipe whose input the
+    client sends in three pieces: the first in the TRANSACTION, the others in two
+    TRANSACTION_SECONDARY requests, the last piece first; the server answers the primary
+    at once (interim) and the whole after the last piece, with the DCE/RPC response."""
+    pw, d, p = PcapWriter(start=1700104300.0), Dce(), Payload("smb1_transaction_secondary")
+    c = tcp(pw, 51411, 445)
+    s = S.Smb1Conv(c)
+    from make_pcaps import smb1_login
+    smb1_login(s, 0x0900, 0x0901, "svc_ops", "CORP", "WS16")
+    for pipe, fid, iface, truth in (("\\atsvc", 0x4101, TSCH, "task"),
+                                    ("\\svcctl", 0x4102, SVCCTL, "service")):
+        s.exchange([S.nt_create1_req(pipe)], [S.nt_create1_resp(fid)])
+        s.write(fid, d.bind(1, [(0, iface, [NDR])]))
+        s.read(fid, d.bind_ack(1, [(0, NDR)], sec_addr=b"\\PIPE\\%s\0" % pipe[1:].encode()))
+        if truth == "task":
+            req, resp = d.request(2, 0, 1, p.task), d.response(2, 0, p.task_resp)
+            cuts = (len(req) // 3, 2 * len(req) // 3)
+            s.transact_in_parts(fid, req, resp, cuts, order=(2, 1))
+            task = task_truth(p, ports(c), 2, transport="ncacn_np", named_pipe="atsvc")
+        else:
+            s.write(fid, d.request(2, 0, 15, p.open))
+            s.read(fid, d.response(2, 0, p.open_resp))
+            req, resp = d.request(3, 0, 12, p.create), d.response(3, 0, p.create_resp)
+            cuts = (40, 40 + (len(req) - 40) // 2)
+            s.transact_in_parts(fid, req, resp, cuts, order=(2, 1))
+            svc = service_truth(p, ports(c), 3, transport="ncacn_np", named_pipe="svcctl")
+        s.close(fid)
+    c.close()
+    return pw, task, svc, {"args": ["--stats-interval", "1"]}
+
+
 def smb3_negotiate(s):
     """NEGOTIATE for SMB 3.0 with multichannel (capabilities 0x0F: DFS,
     leasing, large MTU, multi-channel)."""
@@ -1125,6 +1157,7 @@ CASES = {
     "tcp_rst_out_of_window": tcp_rst_out_of_window,
     "tcp_urgent_byte": tcp_urgent_byte,
     "smb_write_closed_fid": smb_write_closed_fid,
+    "smb1_transaction_secondary": smb1_transaction_secondary,
 }
 for _i, (_name, (_cls, _about)) in enumerate(TUNNELS.items()):
     CASES[_name] = tunnel_case(_cls, 1700102000.0 + 100 * _i, (51201 + 2 * _i, 51202 + 2 * _i),

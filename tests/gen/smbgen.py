@@ -397,6 +397,7 @@ class Smb2Pipe:
 
 SMB1_CLOSE = 0x04
 SMB1_TRANSACTION = 0x25
+SMB1_TRANSACTION_SECONDARY = 0x26
 SMB1_READ_ANDX = 0x2E
 SMB1_WRITE_ANDX = 0x2F
 SMB1_NEGOTIATE = 0x72
@@ -596,8 +597,10 @@ def read1_resp(data):
     return Cmd(SMB1_READ_ANDX, fn)
 
 
-def transact_nmpipe_req(fid, data, max_data=4280):
-    """SMB_COM_TRANSACTION, subcommand TransactNmPipe (0x0026) on fid."""
+def transact_nmpipe_req(fid, data, max_data=4280, total=None):
+    """SMB_COM_TRANSACTION, subcommand TransactNmPipe (0x0026) on fid. total: the
+    transaction's TotalDataCount when data is only its first part (the rest follows
+    in TRANSACTION_SECONDARY requests)."""
     def fn(at, andx):
         wlen = 2 * 16
         b = Bytes(at + 1 + wlen + 2)
@@ -607,10 +610,24 @@ def transact_nmpipe_req(fid, data, max_data=4280):
         b.align(4)
         doff = b.pos()
         b.raw(data)
-        words = struct.pack("<HHHHBBHIHHHHHBBHH", 0, len(data), 0, max_data, 0, 0, 0, 0, 0,
-                            0, poff, len(data), doff, 2, 0, 0x0026, fid)
+        words = struct.pack("<HHHHBBHIHHHHHBBHH", 0, len(data) if total is None else total, 0,
+                            max_data, 0, 0, 0, 0, 0, 0, poff, len(data), doff, 2, 0, 0x0026, fid)
         return smb1_block(words, bytes(b.b))
     return Cmd(SMB1_TRANSACTION, fn)
+
+
+def transaction_secondary_req(total, data, disp):
+    """SMB_COM_TRANSACTION_SECONDARY (MS-CIFS 2.2.4.34.1): bytes [disp, disp+len) of the
+    transaction's data."""
+    def fn(at, andx):
+        wlen = 2 * 8
+        b = Bytes(at + 1 + wlen + 2)
+        b.align(4)
+        doff = b.pos()
+        b.raw(data)
+        words = struct.pack("<HHHHHHHH", 0, total, 0, 0, 0, len(data), doff, disp)
+        return smb1_block(words, bytes(b.b))
+    return Cmd(SMB1_TRANSACTION_SECONDARY, fn)
 
 
 def transact_nmpipe_resp(data):
@@ -678,6 +695,23 @@ class Smb1Conv:
     def transact(self, fid, data, out, max_data=4280, status=0):
         self.exchange([transact_nmpipe_req(fid, data, max_data)], [transact_nmpipe_resp(out)],
                       status=status)
+
+    def transact_in_parts(self, fid, data, out, cuts, order):
+        """A TransactNmPipe whose input is data[:cuts[0]] in the primary and the other
+        pieces in TRANSACTION_SECONDARY requests sent in order (indexes of the pieces after
+        the first); the server's interim answer after the primary, its answer after all."""
+        mid = self.next_mid()
+        h = {"tid": self.tid, "uid": self.uid}
+        bounds = [0] + list(cuts) + [len(data)]
+        pieces = [(bounds[i], data[bounds[i]:bounds[i + 1]]) for i in range(len(bounds) - 1)]
+        self.send_client(smb1_message([transact_nmpipe_req(fid, pieces[0][1],
+                                                           total=len(data))], mid, **h))
+        self.send_server(smb1_message([empty1(SMB1_TRANSACTION)], mid, reply=True, **h))
+        for i in order:
+            disp, piece = pieces[i]
+            self.send_client(smb1_message([transaction_secondary_req(len(data), piece, disp)],
+                                          mid, **h))
+        self.send_server(smb1_message([transact_nmpipe_resp(out)], mid, reply=True, **h))
 
     def close(self, fid):
         self.exchange([close1_req(fid)], [empty1(SMB1_CLOSE)])
