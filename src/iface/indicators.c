@@ -35,8 +35,11 @@ static const struct indicator_def defs[IND_COUNT] = {
                          "the new service or task has a short random-looking name, as "
                          "impacket and Metasploit generate"},
     [IND_HIDDEN_TASK] = {"hidden_task", "T1564",
-                         "the task definition sets Settings/Hidden, or its TaskCache\\Tree key "
-                         "loses its SD value or has its Index set to 0 (registry)"},
+                         "the task definition sets Settings/Hidden, its TaskCache\\Tree key "
+                         "loses its SD value or has its Index set to 0 (registry), or its "
+                         "security descriptor denies reading it (FILE_READ_DATA, FILE_READ_EA, "
+                         "FILE_READ_ATTRIBUTES, GENERIC_READ or GENERIC_ALL) to "
+                         "IU, SU, BA, WD or AU"},
     [IND_RUNS_AS_SYSTEM] = {"runs_as_system", NULL,
                             "the task or service runs as SYSTEM (S-1-5-18, LocalSystem)"},
     [IND_PADDED] = {"padded_argument", "T1027",
@@ -45,6 +48,13 @@ static const struct indicator_def defs[IND_COUNT] = {
     [IND_HIVE_SAVED] = {"hive_saved", "T1003.002",
                         "a registry key is saved to a file on the server (BaseRegSaveKey): the "
                         "SAM, SECURITY and SYSTEM hives hold the password hashes and their keys"},
+    [IND_HIDDEN_SERVICE] = {"hidden_service", "T1564",
+                            "the service's new security descriptor denies querying it "
+                            "(SERVICE_QUERY_CONFIG, SERVICE_QUERY_STATUS, "
+                            "SERVICE_ENUMERATE_DEPENDENTS, SERVICE_INTERROGATE, READ_CONTROL, "
+                            "GENERIC_READ or GENERIC_ALL) to IU, SU, BA, WD or AU: sc sdset's "
+                            "way to hide a service from sc query and Get-Service (on its "
+                            "registry key: KEY_QUERY_VALUE, KEY_ENUMERATE_SUB_KEYS, KEY_NOTIFY)"},
 };
 
 const struct indicator_def *indicator_table(void)
@@ -247,6 +257,43 @@ static bool is_system(const char *u)
            strcasecmp(u, ".\\LocalSystem") == 0;
 }
 
+/*
+ * A new security descriptor whose DACL denies reading the object to the
+ * usual readers (sddl.c says which rights: read_denied_to is set then): a
+ * service through svcctl or its key under Services, a task through the
+ * scheduler or its TaskCache\Tree key.
+ */
+static void check_hiding_sd(struct ind_ctx *x, const struct rpc_call *call)
+{
+    const char *who = args_get(x->a, "args.security_descriptor.read_denied_to");
+    if (!who)
+        return;
+    enum indicator_id id = IND_COUNT;
+    if (call->iface == &iface_svcctl && call->opnum == 5)
+        id = IND_HIDDEN_SERVICE;
+    else if (call->iface == &iface_tsch)
+        id = IND_HIDDEN_TASK;
+    else if (call->iface == &iface_winreg) {
+        const char *key = args_get(x->a, "args.key");
+        if (key && ci_find(key, "\\TaskCache\\Tree\\"))
+            id = IND_HIDDEN_TASK;
+        else if (key && ci_find(key, "SYSTEM\\") && ci_find(key, "\\Services\\"))
+            id = IND_HIDDEN_SERVICE;
+    }
+    if (id == IND_COUNT)
+        return;
+    char v[256];
+    int k = snprintf(v, sizeof v, "denied to %s:", who);
+    const struct rpc_arg *d = args_find(x->a, "args.security_descriptor.dacl_denies");
+    for (uint16_t i = d && d->type == ARG_ARR ? d->first : ARGS_NONE;
+         i != ARGS_NONE && k > 0 && (size_t)k < sizeof v; i = x->a->node[i].next) {
+        const char *ace = args_value(x->a, i);
+        if (ace)
+            k += snprintf(v + k, sizeof v - (size_t)k, " %s", ace);
+    }
+    raise_ind(x, id, v, strlen(v));
+}
+
 void indicators_evaluate(struct worker *w, struct rpc_call *call)
 {
     (void)w;
@@ -289,6 +336,7 @@ void indicators_evaluate(struct worker *w, struct rpc_call *call)
             what = args_get(a, "args.file");
         raise_ind(&x, IND_HIVE_SAVED, what ? what : "", what ? strlen(what) : 0);
     }
+    check_hiding_sd(&x, call);
     const char *uid = args_get(a, "args.task.principal.user_id");
     if (uid && is_system(uid))
         raise_ind(&x, IND_RUNS_AS_SYSTEM, uid, strlen(uid));
