@@ -257,6 +257,23 @@ static bool is_system(const char *u)
            strcasecmp(u, ".\\LocalSystem") == 0;
 }
 
+struct deny_text {
+    char v[256];
+    size_t k;
+};
+
+static bool add_deny(const char *s, size_t n, void *ctx)
+{
+    struct deny_text *t = ctx;
+    if (t->k + n + 2 > sizeof t->v)
+        return true;
+    t->v[t->k++] = ' ';
+    memcpy(t->v + t->k, s, n);
+    t->k += n;
+    t->v[t->k] = '\0';
+    return false;
+}
+
 /*
  * A new security descriptor whose DACL denies reading the object to the
  * usual readers (sddl.c says which rights: read_denied_to is set then): a
@@ -282,15 +299,10 @@ static void check_hiding_sd(struct ind_ctx *x, const struct rpc_call *call)
     }
     if (id == IND_COUNT)
         return;
-    char v[256];
-    int k = snprintf(v, sizeof v, "denied to %s:", who);
-    const struct rpc_arg *d = args_find(x->a, "args.security_descriptor.dacl_denies");
-    for (uint16_t i = d && d->type == ARG_ARR ? d->first : ARGS_NONE;
-         i != ARGS_NONE && k > 0 && (size_t)k < sizeof v; i = x->a->node[i].next) {
-        const char *ace = args_value(x->a, i);
-        if (ace)
-            k += snprintf(v + k, sizeof v - (size_t)k, " %s", ace);
-    }
+    struct deny_text t = {{0}, 0};
+    t.k = (size_t)snprintf(t.v, sizeof t.v, "denied to %s:", who);
+    args_each(x->a, "args.security_descriptor.dacl_denies", add_deny, &t);
+    const char *v = t.v;
     raise_ind(x, id, v, strlen(v));
 }
 

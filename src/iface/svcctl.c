@@ -446,12 +446,21 @@ static void req_set_security(struct worker *w, struct rpc_call *call, struct ndr
     uint8_t h[20];
     read_service_handle(call, n, a, h);
     uint32_t info = ndr_u32(n);
-    uint64_t size = ndr_size(n);
-    if (!ndr_ok(n) || size > rd_left(&n->c))
-        return iface_decode_failed(w, call, a);
-    const uint8_t *sd = rd_take(&n->c, (size_t)size);
-    uint32_t cb = ndr_u32(n);
-    if (!ndr_ok(n) || cb != size)
+    const uint8_t *sd = NULL;
+    uint64_t size = 0;
+    /* the IDL's [ref] array; impacket (0.10) sends a referent id before it: both are read */
+    for (int referent = 0; referent < 2 && !sd; referent++) {
+        struct ndr t = *n;
+        if (referent)
+            ndr_ptr(&t);
+        size = ndr_size(&t);
+        if (!ndr_ok(&t) || size > rd_left(&t.c))
+            continue;
+        const uint8_t *p = rd_take(&t.c, (size_t)size);
+        if (ndr_u32(&t) == size && ndr_ok(&t))
+            sd = p, *n = t;
+    }
+    if (!sd)
         return iface_decode_failed(w, call, a);
     args_flags(call->args, a, "security_information", info, security_information);
     args_num(call->args, a, "security_descriptor_size", size);

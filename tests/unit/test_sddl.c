@@ -278,6 +278,9 @@ TEST(sddl_set_service_object_security_hides_the_service)
         CHECK_EQ(c.cls, RPC_CLASS_MODIFY);
         CHECK(c.indicators & (1u << IND_HIDDEN_SERVICE));
         CHECK(!(c.indicators & (1u << IND_HIDDEN_TASK)));
+        CHECK_STR(args_get(c.args, "indicators.value"),
+                  "denied to IU SU BA: (D;;DCLCWPDTSD;;;IU) (D;;DCLCWPDTSD;;;SU) "
+                  "(D;;DCLCWPDTSD;;;BA)");
         args_free(NULL, c.args);
         iface_assoc_state_free(&worker, state);
 
@@ -289,6 +292,30 @@ TEST(sddl_set_service_object_security_hides_the_service)
         args_free(NULL, c.args);
         iface_assoc_state_free(&worker, state);
     }
+}
+
+/* impacket 0.10's RSetServiceObjectSecurity puts a referent id before the [ref] array */
+TEST(sddl_set_service_object_security_with_a_referent)
+{
+    uint8_t sd[1024];
+    size_t n = unhex(hiding_hex, sd, sizeof sd);
+    struct st s = {.ndr64 = false};
+    memset(s.b, 0x11, 20);
+    s.n = 20;
+    put_le(&s, 4, 4);
+    put_le(&s, 0xda11, 4);
+    put_le(&s, n, 4);
+    memcpy(s.b + s.n, sd, n);
+    s.n += n;
+    put_le(&s, n, 4);
+    struct rpc_call c;
+    void *state = NULL;
+    run(&c, "svcctl", 5, s.b, s.n, false, &state);
+    CHECK_STR(args_get(c.args, "args.security_descriptor.sddl"), hiding_sddl);
+    CHECK(c.indicators & (1u << IND_HIDDEN_SERVICE));
+    CHECK_EQ(worker.anomalies[ANOM_STUB_MALFORMED], 0);
+    args_free(NULL, c.args);
+    iface_assoc_state_free(&worker, state);
 }
 
 TEST(sddl_set_service_object_security_cut_and_corrupt)
