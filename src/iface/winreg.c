@@ -731,10 +731,23 @@ static void req_set_value(struct worker *w, struct rpc_call *call, struct ndr *n
         } else if (top && is_text && strcasecmp(value, "ObjectName") == 0) {
             args_str(ar, a, ARG_SERVICE_NAME, name);
             args_str(ar, a, ARG_START_NAME, text);
+        } else if (type == 3 && strcasecmp(rest, "\\Security") == 0 &&
+                   strcasecmp(value, "Security") == 0) {
+            /* the SCM keeps a service's descriptor here: the SD sc sdset would set */
+            args_str(ar, a, ARG_SERVICE_NAME, name);
+            struct rd sd = d;
+            iface_sd_arg(w, call, a, rd_take(&sd, (size_t)max), (size_t)max,
+                         SD_SERVICE_READ_RIGHTS);
         }
     } else if (task_tree_key(path, task, sizeof task) && strcasecmp(value, "Index") == 0 &&
                dword_of(type, d, (size_t)max, &dw) && dw == 0) {
         route_hidden_task(call, task, "Index set to 0");
+    } else if (task_tree_key(path, task, sizeof task) && type == 3 &&
+               strcasecmp(value, "SD") == 0) {
+        /* the task's descriptor, as the scheduler keeps it (REG_BINARY) */
+        args_str(ar, a, ARG_PATH, task);
+        struct rd sd = d;
+        iface_sd_arg(w, call, a, rd_take(&sd, (size_t)max), (size_t)max, SD_TASK_READ_RIGHTS);
     }
 }
 

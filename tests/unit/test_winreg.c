@@ -437,6 +437,27 @@ TEST(winreg_key_security_decoded_and_hiding_keys)
             }
             iface_assoc_state_free(&worker, state);
         }
+    /* the same descriptor written where the SCM and the scheduler keep them (REG_BINARY) */
+    static const char *const where[][2] = {
+        {"SYSTEM\\CurrentControlSet\\Services\\Hid\\Security", "Security"},
+        {"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\TaskCache\\Tree\\Hid", "SD"},
+        {"SYSTEM\\CurrentControlSet\\Services\\Hid", "Security"}};
+    for (int k = 0; k < 3; k++) {
+        fresh_worker();
+        void *state = NULL;
+        open_hklm(true, false, 0x10, &state);
+        open_key(true, false, 0x10, where[k][0], 0x15, &state);
+        struct w sv = {.le = true, .ndr64 = false};
+        w_set_value(&sv, 0x15, where[k][1], 3, deny_read, sizeof deny_read);
+        struct rpc_call c;
+        request(&c, 22, &sv, sv.n, &state);
+        /* a Security value on the service's own key is not where the SCM keeps it */
+        CHECK_EQ(args_get(c.args, "args.security_descriptor.sddl") != NULL, k < 2);
+        CHECK_EQ(!!(c.indicators & (1u << IND_HIDDEN_SERVICE)), k == 0);
+        CHECK_EQ(!!(c.indicators & (1u << IND_HIDDEN_TASK)), k == 1);
+        args_free(NULL, c.args);
+        iface_assoc_state_free(&worker, state);
+    }
 }
 
 TEST(winreg_value_types)
