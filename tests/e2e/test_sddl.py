@@ -93,6 +93,38 @@ class SecurityDescriptors(unittest.TestCase):
         self.assertEqual(int.from_bytes(stub[24:28], "little"), len(want))
         self.assertEqual(stub[28:28 + len(want)], want)
 
+    def test_samba_keeps_and_returns_the_descriptor(self):
+        """Against Samba 4.17: its own descriptor for Spooler, then the hiding one it took
+        (ERROR_SUCCESS) and answers with; each answer's bytes are what ldaptypes builds from
+        the sensor's SDDL of it."""
+        path, recs = self.recs("samba_sd_hide_service")
+        for r in recs:
+            validate_record(self, r)
+        calls = by_frame(recs)
+        sets = [r for r in calls.values() if r["rpcsentry"]["operation"] == "RSetServiceObjectSecurity"]
+        self.assertEqual(len(sets), 1)
+        sent = sets[0]["rpcsentry"]["args"]["security_descriptor"]["sddl"]
+        self.assertEqual(sets[0]["rpcsentry"]["result"]["status"], "ERROR_SUCCESS")
+        self.assertIn("hidden_service", [i["name"] for i in sets[0]["rpcsentry"]["indicators"]])
+        answers = [r for r in calls.values()
+                   if r["rpcsentry"]["operation"] == "RQueryServiceObjectSecurity"
+                   and "security_descriptor" in r["rpcsentry"].get("result", {})]
+        self.assertEqual(len(answers), 2)
+        first, after = [r["rpcsentry"]["result"]["security_descriptor"]["sddl"] for r in answers]
+        self.assertEqual(after, sent)
+        self.assertNotEqual(first, sent)
+        if not shutil.which("tshark"):
+            self.skipTest("no tshark")
+        import sd_build
+        stubs = {int(f): bytes.fromhex(d.replace(":", "")) for f, d in tshark(
+            path, "svcctl.opnum == 4 && dcerpc.pkt_type == 2", "frame.number", "dcerpc.stub_data")}
+        for r in answers:
+            sddl = r["rpcsentry"]["result"]["security_descriptor"]["sddl"]
+            stub, want = stubs[r["pcap_cnt"]], sd_build.build(sddl)
+            # the [ref] array's count, the bytes, pcbBytesNeeded, the status
+            self.assertEqual(int.from_bytes(stub[:4], "little"), len(want))
+            self.assertEqual(stub[4:4 + len(want)], want, sddl)
+
     def test_hidden_task_by_its_sddl(self):
         _, recs = self.recs("sd_hide_task")
         for r in recs:

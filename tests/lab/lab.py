@@ -778,6 +778,24 @@ scenario(
            svc_query_security("LabUpdater"), svc_query_security("LabUpdater"),
            svc_close(), svc_close()])
 
+scenario(
+    "samba_sd_hide_service",
+    title="sc sdset's trick against Samba 4.17's svcctl: Spooler's DACL read, replaced by the "
+    "hiding one, read again",
+    server="samba", auth="SMB3 session NTLMv2; no RPC-level auth",
+    steps=[{"argv": client("sd-hide-service", SAMBA_IP, "Spooler", HIDE_SVC_SDDL)}],
+    note="The same client as sd_hide_service, against a real server: Samba answers with the "
+    "descriptor it keeps for Spooler, and parses the request by MS-SCMR's IDL (the "
+    "descriptor a [ref] array), so the encoding the lab sends is the one a server accepts.",
+    calls=[scm_open(), svc_open("Spooler"),
+           svc_query_security("Spooler"), svc_query_security("Spooler"),
+           call(SVCCTL, "RSetServiceObjectSecurity", "modify", service_name="Spooler",
+                security_information=["dacl"], **{
+                    "security_descriptor.sddl": HIDE_SVC_SDDL,
+                    "security_descriptor.read_denied_to": "IU SU BA"}),
+           svc_query_security("Spooler"), svc_query_security("Spooler"),
+           svc_close(), svc_close()])
+
 HIDE_TASK_SDDL = "D:(A;;FA;;;SY)(D;;FRFX;;;BA)(D;;FRFX;;;IU)"
 HIDE_TASK_SET_SDDL = "D:(D;;GA;;;WD)(A;;FA;;;SY)"
 HIDE_TASK_CMD, HIDE_TASK_ARGS = r"C:\Windows\System32\cmd.exe", r"/c whoami > C:\Windows\Temp\w.txt"

@@ -204,15 +204,24 @@ def sd_hide_service(a):
     dce.bind(scmr.MSRPC_UUID_SCMR)
     scm = scmr.hROpenSCManagerW(dce)["lpScHandle"]
     svc = scmr.hROpenServiceW(dce, scm, a.name + "\0")["lpServiceHandle"]
-    scmr.hRQueryServiceObjectSecurity(dce, svc, scmr.DACL_SECURITY_INFORMATION)
+
+    def attempt(what, fn):  # a refusal is reported, and the client goes on as sc would not
+        try:
+            fn()
+        except DCERPCException as e:
+            print("%s: %s" % (what, e))
+
+    attempt("RQueryServiceObjectSecurity",
+            lambda: scmr.hRQueryServiceObjectSecurity(dce, svc, scmr.DACL_SECURITY_INFORMATION))
     req = SetServiceObjectSecurity()
     req["hService"] = svc
     req["dwSecurityInformation"] = scmr.DACL_SECURITY_INFORMATION
     req["lpSecurityDescriptor"] = list(sd)
     req["cbBufSize"] = len(sd)
-    dce.request(req)
+    attempt("RSetServiceObjectSecurity", lambda: dce.request(req))
     print("%s: %s (%d bytes)" % (a.name, a.sddl, len(sd)))
-    scmr.hRQueryServiceObjectSecurity(dce, svc, scmr.DACL_SECURITY_INFORMATION)
+    attempt("RQueryServiceObjectSecurity",
+            lambda: scmr.hRQueryServiceObjectSecurity(dce, svc, scmr.DACL_SECURITY_INFORMATION))
     scmr.hRCloseServiceHandle(dce, svc)
     scmr.hRCloseServiceHandle(dce, scm)
     dce.disconnect()
