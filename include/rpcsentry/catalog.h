@@ -119,6 +119,7 @@ enum indicator_id {
     IND_RUNS_AS_SYSTEM,
     IND_PADDED,
     IND_HIVE_SAVED,
+    IND_HIDDEN_SERVICE,
     IND_COUNT
 };
 struct indicator_def {

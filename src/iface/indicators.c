@@ -35,8 +35,11 @@ static const struct indicator_def defs[IND_COUNT] = {
                          "the new service or task has a short random-looking name, as "
                          "impacket and Metasploit generate"},
     [IND_HIDDEN_TASK] = {"hidden_task", "T1564",
-                         "the task definition sets Settings/Hidden, or its TaskCache\\Tree key "
-                         "loses its SD value or has its Index set to 0 (registry)"},
+                         "the task definition sets Settings/Hidden, its TaskCache\\Tree key "
+                         "loses its SD value or has its Index set to 0 (registry), or its "
+                         "security descriptor denies reading it (FILE_READ_DATA, FILE_READ_EA, "
+                         "FILE_READ_ATTRIBUTES, GENERIC_READ or GENERIC_ALL) to "
+                         "IU, SU, BA, WD or AU"},
     [IND_RUNS_AS_SYSTEM] = {"runs_as_system", NULL,
                             "the task or service runs as SYSTEM (S-1-5-18, LocalSystem)"},
     [IND_PADDED] = {"padded_argument", "T1027",
@@ -45,6 +48,13 @@ static const struct indicator_def defs[IND_COUNT] = {
     [IND_HIVE_SAVED] = {"hive_saved", "T1003.002",
                         "a registry key is saved to a file on the server (BaseRegSaveKey): the "
                         "SAM, SECURITY and SYSTEM hives hold the password hashes and their keys"},
+    [IND_HIDDEN_SERVICE] = {"hidden_service", "T1564",
+                            "the service's new security descriptor denies querying it "
+                            "(SERVICE_QUERY_CONFIG, SERVICE_QUERY_STATUS, "
+                            "SERVICE_ENUMERATE_DEPENDENTS, SERVICE_INTERROGATE, READ_CONTROL, "
+                            "GENERIC_READ or GENERIC_ALL) to IU, SU, BA, WD or AU: sc sdset's "
+                            "way to hide a service from sc query and Get-Service (on its "
+                            "registry key: KEY_QUERY_VALUE, KEY_ENUMERATE_SUB_KEYS, KEY_NOTIFY)"},
 };
 
 const struct indicator_def *indicator_table(void)
@@ -247,6 +257,55 @@ static bool is_system(const char *u)
            strcasecmp(u, ".\\LocalSystem") == 0;
 }
 
+struct deny_text {
+    char v[256];
+    size_t k;
+};
+
+static bool add_deny(const char *s, size_t n, void *ctx)
+{
+    struct deny_text *t = ctx;
+    if (t->k + n + 2 > sizeof t->v)
+        return true;
+    t->v[t->k++] = ' ';
+    memcpy(t->v + t->k, s, n);
+    t->k += n;
+    t->v[t->k] = '\0';
+    return false;
+}
+
+/*
+ * A new security descriptor whose DACL denies reading the object to the
+ * usual readers (sddl.c says which rights: read_denied_to is set then): a
+ * service through svcctl or its key under Services, a task through the
+ * scheduler or its TaskCache\Tree key.
+ */
+static void check_hiding_sd(struct ind_ctx *x, const struct rpc_call *call)
+{
+    const char *who = args_get(x->a, "args.security_descriptor.read_denied_to");
+    if (!who)
+        return;
+    enum indicator_id id = IND_COUNT;
+    if (call->iface == &iface_svcctl && call->opnum == 5)
+        id = IND_HIDDEN_SERVICE;
+    else if (call->iface == &iface_tsch)
+        id = IND_HIDDEN_TASK;
+    else if (call->iface == &iface_winreg) {
+        const char *key = args_get(x->a, "args.key");
+        if (key && ci_find(key, "\\TaskCache\\Tree\\"))
+            id = IND_HIDDEN_TASK;
+        else if (key && ci_find(key, "SYSTEM\\") && ci_find(key, "\\Services\\"))
+            id = IND_HIDDEN_SERVICE;
+    }
+    if (id == IND_COUNT)
+        return;
+    struct deny_text t = {{0}, 0};
+    t.k = (size_t)snprintf(t.v, sizeof t.v, "denied to %s:", who);
+    args_each(x->a, "args.security_descriptor.dacl_denies", add_deny, &t);
+    const char *v = t.v;
+    raise_ind(x, id, v, strlen(v));
+}
+
 void indicators_evaluate(struct worker *w, struct rpc_call *call)
 {
     (void)w;
@@ -289,6 +348,7 @@ void indicators_evaluate(struct worker *w, struct rpc_call *call)
             what = args_get(a, "args.file");
         raise_ind(&x, IND_HIVE_SAVED, what ? what : "", what ? strlen(what) : 0);
     }
+    check_hiding_sd(&x, call);
     const char *uid = args_get(a, "args.task.principal.user_id");
     if (uid && is_system(uid))
         raise_ind(&x, IND_RUNS_AS_SYSTEM, uid, strlen(uid));

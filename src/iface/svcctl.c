@@ -4,6 +4,7 @@
 
 #include "iface_internal.h"
 #include "rpcsentry/argkeys.h"
+#include "sddl.h"
 
 #define NO_CHANGE 0xffffffffu
 
@@ -429,7 +430,72 @@ static void req_handle(struct worker *w, struct rpc_call *call, struct ndr *n)
         iface_decode_failed(w, call, a);
 }
 
+static const struct flag_name security_information[] = {
+    {0x01, "owner"}, {0x02, "group"}, {0x04, "dacl"}, {0x08, "sacl"}, {0x10, "label"}, {0, NULL},
+};
+
+/*
+ * RSetServiceObjectSecurity (5): the new descriptor, as SDDL. A DACL that
+ * denies querying the service to users, services or administrators hides it
+ * from sc query and Get-Service (SD_SERVICE_READ_RIGHTS, indicator
+ * hidden_service).
+ */
+static void req_set_security(struct worker *w, struct rpc_call *call, struct ndr *n)
+{
+    uint16_t a = args_section(call->args, "args");
+    uint8_t h[20];
+    read_service_handle(call, n, a, h);
+    uint32_t info = ndr_u32(n);
+    const uint8_t *sd = NULL;
+    uint64_t size = 0;
+    /* the IDL's [ref] array; impacket (0.10) sends a referent id before it: both are read */
+    for (int referent = 0; referent < 2 && !sd; referent++) {
+        struct ndr t = *n;
+        if (referent)
+            ndr_ptr(&t);
+        size = ndr_size(&t);
+        if (!ndr_ok(&t) || size > rd_left(&t.c))
+            continue;
+        const uint8_t *p = rd_take(&t.c, (size_t)size);
+        if (ndr_u32(&t) == size && ndr_ok(&t))
+            sd = p, *n = t;
+    }
+    if (!sd)
+        return iface_decode_failed(w, call, a);
+    args_flags(call->args, a, "security_information", info, security_information);
+    args_num(call->args, a, "security_descriptor_size", size);
+    iface_sd_arg(w, call, a, sd, (size_t)size, SD_SERVICE_READ_RIGHTS);
+}
+
+/* RQueryServiceObjectSecurity (4): which parts were asked for. */
+static void req_query_security(struct worker *w, struct rpc_call *call, struct ndr *n)
+{
+    uint16_t a = args_section(call->args, "args");
+    uint8_t h[20];
+    read_service_handle(call, n, a, h);
+    uint32_t info = ndr_u32(n);
+    uint32_t cb = ndr_u32(n);
+    if (!ndr_ok(n))
+        return iface_decode_failed(w, call, a);
+    args_flags(call->args, a, "security_information", info, security_information);
+    args_num(call->args, a, "buffer_size", cb);
+}
+
 /* ---- responses: handles and their names ---- */
+
+/* RQueryServiceObjectSecurity's answer: the descriptor, when it was given. */
+static void res_query_security(struct worker *w, struct rpc_call *call, struct ndr *n)
+{
+    if (!call->has_status || call->status != 0)
+        return; /* too small a buffer (ERROR_INSUFFICIENT_BUFFER): no descriptor */
+    uint16_t r = args_section(call->args, "result");
+    uint64_t size = ndr_size(n);
+    if (!ndr_ok(n) || size > rd_left(&n->c))
+        return iface_decode_failed(w, call, r);
+    const uint8_t *sd = rd_take(&n->c, (size_t)size);
+    if (size)
+        iface_sd_arg(w, call, r, sd, (size_t)size, SD_SERVICE_READ_RIGHTS);
+}
 
 static void res_open_scm(struct worker *w, struct rpc_call *call, struct ndr *n)
 {
@@ -480,8 +546,8 @@ static const struct iface_op ops[] = {
     [1] = {"RControlService", RPC_CLASS_EXECUTE, req_control, NULL},
     [2] = {"RDeleteService", RPC_CLASS_DELETE, H, NULL},
     [3] = {"RLockServiceDatabase", RPC_CLASS_OTHER, NULL, NULL},
-    [4] = {"RQueryServiceObjectSecurity", RPC_CLASS_READ, H, NULL},
-    [5] = {"RSetServiceObjectSecurity", RPC_CLASS_MODIFY, H, NULL},
+    [4] = {"RQueryServiceObjectSecurity", RPC_CLASS_READ, req_query_security, res_query_security},
+    [5] = {"RSetServiceObjectSecurity", RPC_CLASS_MODIFY, req_set_security, NULL},
     [6] = {"RQueryServiceStatus", RPC_CLASS_READ, H, NULL},
     [7] = {"RSetServiceStatus", RPC_CLASS_OTHER, NULL, NULL},
     [8] = {"RUnlockServiceDatabase", RPC_CLASS_OTHER, NULL, NULL},

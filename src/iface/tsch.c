@@ -5,6 +5,7 @@
 #include "iface_internal.h"
 #include "rpcsentry/argkeys.h"
 #include "rpcsentry/text.h"
+#include "sddl.h"
 #include "taskxml.h"
 
 #define TASK_XML_MAX (256u * 1024) /* UTF-8 bytes of task XML read */
@@ -72,6 +73,22 @@ static void task_xml(struct worker *w, struct rpc_call *call, struct ndr *n, uin
         args_bool(call->args, a, "xml_truncated", true);
 }
 
+/*
+ * A task's SDDL (SchRpcRegisterTask, SchRpcSetSecurity, SchRpcCreateFolder):
+ * its deny ACEs. A task's rights are a file's: FILE_READ_DATA, FILE_READ_EA,
+ * FILE_READ_ATTRIBUTES, GENERIC_READ, GENERIC_ALL (SD_TASK_READ_RIGHTS)
+ * denied to users or administrators hide it from schtasks /query and the
+ * Task Scheduler (indicator hidden_task). READ_CONTROL is left out: every
+ * generic file right (FW, FX too) carries it, so denying writes would count.
+ */
+static void task_sddl(struct worker *w, struct rpc_call *call, uint16_t a)
+{
+    uint16_t node = args_child(call->args, a, "sddl");
+    const char *s = node == ARGS_NONE ? NULL : args_value(call->args, node);
+    if (s)
+        iface_sddl_arg(w, call, a, s, SD_TASK_READ_RIGHTS);
+}
+
 /* SchRpcRegisterTask (1): what task, from which XML, created or updated, as whom. */
 static void req_register(struct worker *w, struct rpc_call *call, struct ndr *n)
 {
@@ -87,6 +104,7 @@ static void req_register(struct worker *w, struct rpc_call *call, struct ndr *n)
         return iface_decode_failed(w, call, a);
     args_flags(ar, a, "flags", flags, register_flags);
     args_enum(ar, a, "logon_type", logon, logon_types);
+    task_sddl(w, call, a);
     /* validate-only registers nothing; update changes an existing task */
     if ((flags & 0x6) == 0 && (flags & 0x1)) {
         call->cls = RPC_CLASS_READ;
@@ -199,6 +217,7 @@ static void req_security(struct worker *w, struct rpc_call *call, struct ndr *n)
     if (!ndr_ok(n))
         return iface_decode_failed(w, call, a);
     args_flags(call->args, a, "flags", flags, no_flags);
+    task_sddl(w, call, a);
 }
 
 /* SchRpcRename (14): path, new name. */

@@ -13,6 +13,7 @@
 #include "iface_internal.h"
 #include "rpcsentry/argkeys.h"
 #include "rpcsentry/text.h"
+#include "sddl.h"
 
 #define REG_HEX_MAX 256  /* bytes of binary data written as hex */
 #define REG_MULTI_MAX 32 /* strings of a REG_MULTI_SZ listed */
@@ -179,8 +180,9 @@ static bool arg_rrp(struct rpc_args *ar, uint16_t a, const char *name, struct nd
     return r->has;
 }
 
-/* Skips an RPC_SECURITY_DESCRIPTOR (pointer, cbIn, cbOut, then the bytes); their count. */
-static uint64_t security_descriptor(struct ndr *n)
+/* Skips an RPC_SECURITY_DESCRIPTOR (pointer, cbIn, cbOut, then the bytes); their count,
+   and where they start in *bytes when asked. */
+static uint64_t security_descriptor(struct ndr *n, const uint8_t **bytes)
 {
     rd_align(&n->c, n->ndr64 ? 8 : 4);
     uint64_t ptr = ndr_ptr(n);
@@ -193,7 +195,9 @@ static uint64_t security_descriptor(struct ndr *n)
         rd_fail(&n->c);
         return 0;
     }
-    rd_skip(&n->c, (size_t)actual);
+    const uint8_t *p = rd_take(&n->c, (size_t)actual);
+    if (bytes)
+        *bytes = p;
     return actual;
 }
 
@@ -641,7 +645,12 @@ static void req_file(struct worker *w, struct rpc_call *call, struct ndr *n)
         args_bool(ar, a, ARG_HIVE_SAVED, true);
 }
 
-/* BaseRegSetKeySecurity (21): which parts of the descriptor, and its size. */
+/*
+ * BaseRegSetKeySecurity (21): which parts of the descriptor, its size and the
+ * descriptor as SDDL; read rights of a key: KEY_QUERY_VALUE, KEY_ENUMERATE_SUB_KEYS,
+ * KEY_NOTIFY, GENERIC_READ, GENERIC_ALL (SD_KEY_READ_RIGHTS; not READ_CONTROL, which
+ * KW carries too). Denied on a service's or a task's key: hidden_service, hidden_task.
+ */
 static void req_set_security(struct worker *w, struct rpc_call *call, struct ndr *n)
 {
     struct rpc_args *ar = call->args;
@@ -650,12 +659,15 @@ static void req_set_security(struct worker *w, struct rpc_call *call, struct ndr
     char path[REG_PATH_MAX];
     struct iface_handle *e = read_key(call, n, h);
     uint32_t info = ndr_u32(n);
-    uint64_t size = security_descriptor(n);
+    const uint8_t *sd = NULL;
+    uint64_t size = security_descriptor(n, &sd);
     if (!ndr_ok(n))
         return iface_decode_failed(w, call, a);
     arg_key(ar, a, e, NULL, path, sizeof path);
     args_flags(ar, a, "security_information", info, security_information);
     args_num(ar, a, "security_descriptor_size", size);
+    if (sd && size)
+        iface_sd_arg(w, call, a, sd, (size_t)size, SD_KEY_READ_RIGHTS);
 }
 
 /*
@@ -719,10 +731,23 @@ static void req_set_value(struct worker *w, struct rpc_call *call, struct ndr *n
         } else if (top && is_text && strcasecmp(value, "ObjectName") == 0) {
             args_str(ar, a, ARG_SERVICE_NAME, name);
             args_str(ar, a, ARG_START_NAME, text);
+        } else if (type == 3 && strcasecmp(rest, "\\Security") == 0 &&
+                   strcasecmp(value, "Security") == 0) {
+            /* the SCM keeps a service's descriptor here: the SD sc sdset would set */
+            args_str(ar, a, ARG_SERVICE_NAME, name);
+            struct rd sd = d;
+            iface_sd_arg(w, call, a, rd_take(&sd, (size_t)max), (size_t)max,
+                         SD_SERVICE_READ_RIGHTS);
         }
     } else if (task_tree_key(path, task, sizeof task) && strcasecmp(value, "Index") == 0 &&
                dword_of(type, d, (size_t)max, &dw) && dw == 0) {
         route_hidden_task(call, task, "Index set to 0");
+    } else if (task_tree_key(path, task, sizeof task) && type == 3 &&
+               strcasecmp(value, "SD") == 0) {
+        /* the task's descriptor, as the scheduler keeps it (REG_BINARY) */
+        args_str(ar, a, ARG_PATH, task);
+        struct rd sd = d;
+        iface_sd_arg(w, call, a, rd_take(&sd, (size_t)max), (size_t)max, SD_TASK_READ_RIGHTS);
     }
 }
 

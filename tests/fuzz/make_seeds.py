@@ -110,6 +110,17 @@ def kerberos_seeds(outdir, name, chunks):
             off += frag
 
 
+# D:(D;;DCLCWPDTSD;;;IU)(D;;DCLCWPDTSD;;;SU)(D;;DCLCWPDTSD;;;BA)(A;;CCLCSWLOCRRC;;;IU)
+# (A;;CCLCSWLOCRRC;;;SU)(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BA)
+# S:(AU;FA;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;WD), as tests/lab/sd_build.py builds it
+HIDING_SD = bytes.fromhex(
+    "010014800000000000000000140000003000000002001c000100000002801400ff010f0001010000000000010000"
+    "000002009c0007000000010014006600010001010000000000050400000001001400660001000101000000000005"
+    "06000000010018006600010001020000000000052000000020020000000014008d01020001010000000000050400"
+    "0000000014008d01020001010000000000050600000000001400fd01020001010000000000051200000000001800ff"
+    "010f0001020000000000052000000020020000")
+
+
 def main():
     outdir = sys.argv[1]
     caps = sys.argv[2:] or sorted(glob.glob(os.path.join(ROOT, "pcaps", "*.pcap")) +
@@ -184,6 +195,15 @@ def main():
         "reg_save": (5, 20, N.reg_save_key(N.handle(0x31), "C:\\s.save")),
         "reg_save_ex64": (5, 31 | 256, N.reg_save_key(N.handle(0x31), "C:\\s.save", flags=2,
                                                         ndr64=True)),
+        # security descriptors (tests/lab/sd_build.py, impacket's ldaptypes): sc sdset's
+        # hiding DACL through svcctl, the scheduler and winreg
+        "svc_set_security": (3, 5, N.set_service_object_security(M.SVC_HANDLE, HIDING_SD)),
+        "svc_set_security64": (3, 5 | 256, N.set_service_object_security(
+            M.SVC_HANDLE, HIDING_SD, ndr64=True)),
+        "svc_query_security_answer": (3, 4 | 1024,
+                                      N.query_service_object_security_response(HIDING_SD)),
+        "tsch_set_security": (0, 4, N.sch_set_security("\\t", "D:(D;;GA;;;WD)(A;;FA;;;BA)")),
+        "reg_set_key_security": (5, 21, N.reg_set_key_security(N.handle(0x33), HIDING_SD)),
     }
     for name, (iface, op, stub) in stubs.items():
         flags = (1 if op & 256 else 0) | (2 if op & 512 else 0) | (4 if op & 1024 else 0)

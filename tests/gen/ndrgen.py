@@ -348,6 +348,51 @@ def start_service(h, argv=(), wide=True, **kw):
     return n.bytes()
 
 
+def set_service_object_security(h, sd, info=4, **kw):
+    """RSetServiceObjectSecurity: handle, SECURITY_INFORMATION, [size_is] bytes, cbBufSize."""
+    n = Ndr(**kw)
+    n.handle(h)
+    n.u32(info)
+    n.count(len(sd))
+    n.raw(sd)
+    n.u32(len(sd))
+    return n.bytes()
+
+
+def query_service_object_security_response(sd, status=0, **kw):
+    """RQueryServiceObjectSecurity's answer: [size_is] bytes, pcbBytesNeeded, status."""
+    n = Ndr(**kw)
+    n.count(len(sd))
+    n.raw(sd)
+    n.u32(len(sd))
+    n.u32(status)
+    return n.bytes()
+
+
+def sch_set_security(path, sddl, flags=0, **kw):
+    n = Ndr(**kw)
+    n.ref_str(path)
+    n.ref_str(sddl)
+    n.u32(flags)
+    return n.bytes()
+
+
+def reg_set_key_security(h, sd, info=4, **kw):
+    """BaseRegSetKeySecurity: handle, SECURITY_INFORMATION, RPC_SECURITY_DESCRIPTOR."""
+    n = Ndr(**kw)
+    n.handle(h)
+    n.u32(info)
+    n.align(8 if n.ndr64 else 4)
+    n.referent(True)
+    n.u32(len(sd))
+    n.u32(len(sd))
+    n.count(len(sd))
+    n.count(0)
+    n.count(len(sd))
+    n.raw(sd)
+    return n.bytes()
+
+
 def handle_only(h, **kw):
     n = Ndr(**kw)
     n.handle(h)

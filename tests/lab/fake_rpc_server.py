@@ -784,6 +784,51 @@ def scm_query_config(lab, stub):
     return o.getData()
 
 
+# the service's descriptor until one is set: SCM's default for a new service (MS-SCMR's
+# examples; tests/lab/sd_build.py builds it)
+DEFAULT_SERVICE_SD = bytes.fromhex(
+    "010014800000000000000000140000003000000002001c000100000002801400ff010f0001010000000000010000"
+    "000002005c000400000000001400fd01020001010000000000051200000000001800ff010f000102000000000005"
+    "2000000020020000000014008d010200010100000000000504000000000014008d0102000101000000000005060000"
+    "00")
+
+
+def scm_query_security(lab, stub):
+    """RQueryServiceObjectSecurity: too small a buffer gets ERROR_INSUFFICIENT_BUFFER and the
+    size needed, as the SCM answers (impacket's helper asks again with it)."""
+    r = parse(scmr.RQueryServiceObjectSecurity, stub)
+    svc = svc_of(lab, r["hService"])
+    sd = svc.get("sd", DEFAULT_SERVICE_SD)
+    if r["cbBufSize"] < len(sd):
+        body = struct.pack("<I", r["cbBufSize"]) + bytes(r["cbBufSize"])
+        status = 122  # ERROR_INSUFFICIENT_BUFFER
+    else:
+        body = struct.pack("<I", len(sd)) + sd
+        status = 0
+    body += bytes(-len(body) % 4)
+    return body + struct.pack("<II", len(sd), status)
+
+
+def scm_set_security(lab, stub):
+    # by hand, as MS-SCMR's IDL has it (a [ref] array: impacket's class wants a referent id)
+    handle, _info, size = stub[:20], *struct.unpack_from("<II", stub, 20)
+    if size > len(stub) - 28:  # impacket's own encoding: the referent id, then the size
+        size = struct.unpack_from("<I", stub, 28)[0]
+        start = 32
+    else:
+        start = 28
+    svc = svc_of(lab, handle)
+    svc["sd"] = bytes(stub[start:start + size])
+    LOG.info("service %s: security descriptor set (%d bytes)", svc["name"], len(svc["sd"]))
+    return struct.pack("<I", 0)
+
+
+def tsch_set_security(lab, stub):
+    r = parse(tsch.SchRpcSetSecurity, stub)
+    LOG.info("task %s: security %s", wstr(r["path"]), wstr(r["sddl"]))
+    return struct.pack("<I", 0)
+
+
 def tower(iface_uuid, major, port, ip):
     floors = [
         (b"\x0d" + uuid_bytes(iface_uuid) + struct.pack("<H", major), struct.pack("<H", 0)),
@@ -888,6 +933,13 @@ def reg_delete_value(lab, stub):
     return struct.pack("<I", 0 if gone is not None else ERROR_FILE_NOT_FOUND)
 
 
+def reg_set_key_security(lab, stub):
+    r = parse(rrp.BaseRegSetKeySecurity, stub)
+    path = reg_path(lab, r["hKey"])
+    LOG.info("key %s: security descriptor set", path)
+    return struct.pack("<I", 0)
+
+
 def reg_close(lab, stub):
     r = parse(rrp.BaseRegCloseKey, stub)
     lab.handles.pop(hkey(r["hKey"]), None)
@@ -895,14 +947,16 @@ def reg_close(lab, stub):
 
 
 HANDLERS = {
-    "tsch": {0: tsch_highest, 1: tsch_register, 12: tsch_run, 13: tsch_delete, 16: tsch_last_run},
+    "tsch": {0: tsch_highest, 1: tsch_register, 4: tsch_set_security, 12: tsch_run,
+             13: tsch_delete, 16: tsch_last_run},
     "atsvc": {0: at_job_add, 1: at_job_del, 2: at_job_enum},
-    "svcctl": {0: scm_close, 1: scm_control, 2: scm_delete, 6: scm_query_status,
+    "svcctl": {0: scm_close, 1: scm_control, 2: scm_delete, 4: scm_query_security,
+               5: scm_set_security, 6: scm_query_status,
                11: scm_change, 12: scm_create, 15: scm_open, 16: scm_open_service,
                17: scm_query_config, 19: scm_start},
     "epm": {2: epm_lookup, 3: epm_map},
     "winreg": {2: reg_open_hklm, 5: reg_close, 6: reg_create_key, 8: reg_delete_value,
-               15: reg_open_key, 22: reg_set_value},
+               15: reg_open_key, 21: reg_set_key_security, 22: reg_set_value},
 }
 
 

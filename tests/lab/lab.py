@@ -78,6 +78,8 @@ OPNUMS = {
     # MS-RRP 3.1.5
     "OpenLocalMachine": 2, "BaseRegCreateKey": 6, "BaseRegDeleteValue": 8, "BaseRegOpenKey": 15,
     "BaseRegQueryValue": 17, "BaseRegSaveKey": 20, "BaseRegSetValue": 22,
+    "BaseRegSetKeySecurity": 21, "BaseRegCloseKey": 5,
+    "RQueryServiceObjectSecurity": 4, "RSetServiceObjectSecurity": 5, "SchRpcSetSecurity": 4,
 }
 def call(iface, op, cls, sealed=False, **args):
     c = {"interface": iface, "operation": op, "opnum": OPNUMS[op], "class": cls,
@@ -731,6 +733,114 @@ scenario(
                             path=r"\LabHiddenTask", hidden_by="SD deleted")]
     + REG_SVC_CHECK + reg_add_calls(HIDDEN, value="Index", cls="modify", value_type="REG_DWORD",
                                     data=0, path=r"\LabHiddenTask", hidden_by="Index set to 0"))
+
+# ---------------------------------------------------------------- security descriptors
+
+# sc sdset's hiding DACL (deny change config, query status, stop, pause, delete to IU, SU, BA),
+# the rest the SCM's default; what the fake server answers before: the SCM's default
+HIDE_SVC_SDDL = ("D:(D;;DCLCWPDTSD;;;IU)(D;;DCLCWPDTSD;;;SU)(D;;DCLCWPDTSD;;;BA)"
+                 "(A;;CCLCSWLOCRRC;;;IU)(A;;CCLCSWLOCRRC;;;SU)(A;;CCLCSWRPWPDTLOCRRC;;;SY)"
+                 "(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BA)")
+DEFAULT_SVC_SDDL = ("D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BA)"
+                    "(A;;CCLCSWLOCRRC;;;IU)(A;;CCLCSWLOCRRC;;;SU)S:(AU;FA;"
+                    "CCDCLCSWRPWPDTLOCRSDRCWDWO;;;WD)")
+
+
+def svc_query_security(name):
+    return call(SVCCTL, "RQueryServiceObjectSecurity", "read", service_name=name,
+                security_information=["dacl"])
+
+
+scenario(
+    "sd_hide_service",
+    title="sc sdset's trick over svcctl: a service's DACL replaced by one that denies query to "
+    "interactive users, services and administrators (RSetServiceObjectSecurity)",
+    server="fake", auth="SMB2 session NTLMv2; no RPC-level auth",
+    steps=[{"argv": client("sd-hide-service", FAKE_IP, "LabUpdater", HIDE_SVC_SDDL)}],
+    note="The client reads the descriptor (RQueryServiceObjectSecurity, asked twice: the first "
+    "buffer is too small, ERROR_INSUFFICIENT_BUFFER with the size needed), sets the hiding DACL "
+    "built from its SDDL by impacket's ldaptypes (tests/lab/sd_build.py) and reads it back. "
+    "The request is encoded as MS-SCMR's IDL has it (the descriptor a [ref] conformant array): "
+    "impacket 0.10's own RSetServiceObjectSecurity adds a referent id before the array (the "
+    "sensor reads both) and its hRSetServiceObjectSecurity never sends the bytes. The fake "
+    "server answers the SCM's default descriptor until one is set. Denying LC "
+    "(SERVICE_QUERY_STATUS) hides the service from sc query and Get-Service: hidden_service "
+    "(T1564).",
+    calls=[scm_open(), svc_open("LabUpdater"),
+           svc_query_security("LabUpdater"), svc_query_security("LabUpdater"),
+           call(SVCCTL, "RSetServiceObjectSecurity", "modify", service_name="LabUpdater",
+                security_information=["dacl"], **{
+                    "security_descriptor.sddl": HIDE_SVC_SDDL,
+                    "security_descriptor.read_denied_to": "IU SU BA",
+                    "security_descriptor.dacl_denies": ["(D;;DCLCWPDTSD;;;IU)",
+                                                        "(D;;DCLCWPDTSD;;;SU)",
+                                                        "(D;;DCLCWPDTSD;;;BA)"]}),
+           svc_query_security("LabUpdater"), svc_query_security("LabUpdater"),
+           svc_close(), svc_close()])
+
+scenario(
+    "samba_sd_hide_service",
+    title="sc sdset's trick against Samba 4.17's svcctl: Spooler's DACL read, replaced by the "
+    "hiding one, read again",
+    server="samba", auth="SMB3 session NTLMv2; no RPC-level auth",
+    steps=[{"argv": client("sd-hide-service", SAMBA_IP, "Spooler", HIDE_SVC_SDDL)}],
+    note="The same client as sd_hide_service, against a real server: Samba answers with the "
+    "descriptor it keeps for Spooler, and parses the request by MS-SCMR's IDL (the "
+    "descriptor a [ref] array), so the encoding the lab sends is the one a server accepts.",
+    calls=[scm_open(), svc_open("Spooler"),
+           svc_query_security("Spooler"), svc_query_security("Spooler"),
+           call(SVCCTL, "RSetServiceObjectSecurity", "modify", service_name="Spooler",
+                security_information=["dacl"], **{
+                    "security_descriptor.sddl": HIDE_SVC_SDDL,
+                    "security_descriptor.read_denied_to": "IU SU BA"}),
+           svc_query_security("Spooler"), svc_query_security("Spooler"),
+           svc_close(), svc_close()])
+
+HIDE_TASK_SDDL = "D:(A;;FA;;;SY)(D;;FRFX;;;BA)(D;;FRFX;;;IU)"
+HIDE_TASK_SET_SDDL = "D:(D;;GA;;;WD)(A;;FA;;;SY)"
+HIDE_TASK_CMD, HIDE_TASK_ARGS = r"C:\Windows\System32\cmd.exe", r"/c whoami > C:\Windows\Temp\w.txt"
+
+scenario(
+    "sd_hide_task",
+    title="a task registered with an SDDL that denies reading it to administrators and "
+    "interactive users, then its security set to deny everyone (SchRpcSetSecurity)",
+    server="fake", auth="SMB2 session NTLMv2; no RPC-level auth",
+    steps=[{"argv": client("sd-hide-task", FAKE_IP, r"\LabHiddenSd", HIDE_TASK_CMD,
+                           HIDE_TASK_ARGS, HIDE_TASK_SDDL, HIDE_TASK_SET_SDDL)}],
+    note="impacket's hSchRpcRegisterTask sends the sddl argument as given, and "
+    "hSchRpcSetSecurity the new one. The scheduler enumerates only the tasks a caller may read: "
+    "a deny of FILE_READ_DATA (in FR) or GENERIC_ALL hides the task from schtasks /query and "
+    "the Task Scheduler: hidden_task (T1564, T1053.005).",
+    calls=[call(TSCH, "SchRpcRegisterTask", "create", path=r"\LabHiddenSd", sddl=HIDE_TASK_SDDL,
+                **{"task.actions": [{"type": "exec", "command": HIDE_TASK_CMD,
+                                     "arguments": HIDE_TASK_ARGS}],
+                   "security_descriptor.read_denied_to": "IU BA",
+                   "security_descriptor.dacl_denies": ["(D;;FRFX;;;BA)", "(D;;FRFX;;;IU)"]}),
+           call(TSCH, "SchRpcSetSecurity", "modify", path=r"\LabHiddenSd", sddl=HIDE_TASK_SET_SDDL,
+                **{"security_descriptor.read_denied_to": "WD",
+                   "security_descriptor.dacl_denies": ["(D;;GA;;;WD)"]}),
+           call(TSCH, "SchRpcDelete", "delete", path=r"\LabHiddenSd")])
+
+KEY_SD_SDDL = "D:(D;;KR;;;BA)(D;;KR;;;IU)(A;;KA;;;SY)"
+KEY_SD_TASK = TREE_KEY + r"\LabKeySdTask"
+
+scenario(
+    "sd_key_security",
+    title="BaseRegSetKeySecurity on a task's TaskCache\\Tree key: a DACL that denies reading "
+    "it to administrators and interactive users",
+    server="fake", auth="SMB2 session NTLMv2; no RPC-level auth",
+    steps=[{"argv": client("sd-key", FAKE_IP, KEY_SD_TASK.split("\\", 1)[1], KEY_SD_SDDL)}],
+    note="The client (impacket's rrp, the descriptor from tests/lab/sd_build.py) makes the key "
+    "and sets its DACL. Denying KR (KEY_QUERY_VALUE, KEY_ENUMERATE_SUB_KEYS, KEY_NOTIFY) on a "
+    "task's Tree key keeps the scheduler's readers from it: hidden_task (T1564).",
+    calls=[call(WINREG, "OpenLocalMachine", "other", key="HKLM"),
+           call(WINREG, "BaseRegCreateKey", "create", key=KEY_SD_TASK,
+                subkey=KEY_SD_TASK.split("\\", 1)[1]),
+           call(WINREG, "BaseRegSetKeySecurity", "modify", key=KEY_SD_TASK,
+                security_information=["dacl"], **{
+                    "security_descriptor.sddl": KEY_SD_SDDL,
+                    "security_descriptor.read_denied_to": "IU BA"}),
+           call(WINREG, "BaseRegCloseKey", "other"), call(WINREG, "BaseRegCloseKey", "other")])
 
 # ---------------------------------------------------------------- running
 

