@@ -1058,6 +1058,115 @@ def tcp_urgent_byte():
     return pw, task, svc, {"args": ["--stats-interval", "1"]}
 
 
+class Windowed(TcpConn):
+    """A connection whose server has a receive buffer that ends at self.edge (a sequence
+    number of the client's, set before the handshake): every window it advertises says so,
+    edge - ack, and the edge only moves on (a receiver never shrinks its window). The
+    creation request (opnum 1 or 12) goes out through self.creation(base, data, cut),
+    cut the middle of it, where the buffer ends until the server reads."""
+
+    def __init__(self, pw, cport, sport, before_request):
+        TcpConn.__init__(self, pw, Endpoint(CLIENT, cport), Endpoint(SERVER, sport),
+                         handshake=False)
+        self.edge = self.seq[0] + before_request
+        self.unseen = False
+        self._send(0, 0x02, b"", seq=self.seq[0] - 1, ack=0)
+        self._send(1, 0x12, b"", seq=self.seq[1] - 1, ack=self.seq[0])
+        self._send(0, 0x10, b"")
+
+    def window(self, side, ack):
+        if side == 1:
+            return max(0, min(0xFFFF, self.edge - ack))
+        return 64240
+
+    def send(self, side, data, **kw):
+        creation = len(data) > 24 and data[2] == 0 and data[22] in (1, 12)
+        if side != 0 or not creation:
+            return TcpConn.send(self, side, data, **kw)
+        base = self.seq[0]
+        cut = self.edge - base
+        self.creation(base, data, cut)
+        self.seq[0] = base + len(data)
+        return self._send(1, 0x10, b"")
+
+    def acked(self, at):
+        """The server's ACK of the client's bytes up to at."""
+        self.seq[0] = at
+        self._send(1, 0x10, b"")
+
+    def opens(self, at, write=True):
+        """The server reads its buffer: the window opens (the update not captured when
+        write is false)."""
+        self.edge = at + 64240
+        if write:
+            self._send(1, 0x10, b"")
+
+
+def windowed(name, start, cports, creation):
+    """The two creations on Windowed connections whose buffer ends in the middle of the
+    creation request, sent through creation(conn, base, data, cut)."""
+    pw, p, d = PcapWriter(start=start), Payload(name), Dce()
+
+    class Conn(Windowed):
+        pass
+    Conn.creation = creation
+    task_cut = len(d.request(2, 0, 1, p.task)) // 2
+    task = tcp_task(pw, d, p, cports[0],
+                    conn=Conn(pw, cports[0], TSCH_PORT,
+                              len(d.bind(1, [(0, TSCH, [NDR])])) + task_cut))
+    svc_cut = len(d.request(3, 0, 12, p.create)) // 2
+    svc = tcp_service(pw, d, p, cports[1],
+                      conn=Conn(pw, cports[1], SVC_PORT,
+                                len(d.bind(1, [(0, SVCCTL, [NDR])]))
+                                + len(d.request(2, 0, 15, p.open)) + svc_cut))
+    return pw, task, svc, {"args": ["--stats-interval", "1"]}
+
+
+def tcp_zero_window_probe():
+    """The server's buffer fills in the middle of each creation request: it advertises a
+    window of 0; the client probes it with one byte, a decoy ('X' or 'Y', not the request's
+    byte there), which a host with no room does not take (it answers with the same ACK and
+    window 0); the window opens and the real byte comes at the same sequence number with the
+    rest of the request."""
+    def creation(c, base, data, cut):
+        c._send(0, 0x18, data[:cut], seq=base)
+        c.acked(base + cut)                       # window 0
+        decoy = b"X" if data[cut:cut + 1] != b"X" else b"Y"
+        c._send(0, 0x18, decoy, seq=base + cut)   # the probe
+        c._send(1, 0x10, b"")                     # still 0
+        c.opens(base + cut)
+        c._send(0, 0x18, data[cut:], seq=base + cut)
+    return windowed("tcp_zero_window_probe", 1700104200.0, (51401, 51402), creation)
+
+
+def tcp_beyond_window():
+    """The second half of each creation request starts 60 bytes before the right edge of
+    the server's window and runs 200 bytes past it, those 200 decoy bytes (the request's
+    bytes xor 0x55); the server takes the 60, its window fills (0), then opens, and the
+    client sends the rest of the request, the real bytes, from the edge on."""
+    def creation(c, base, data, cut):
+        c._send(0, 0x18, data[:cut - 60], seq=base)
+        decoy = bytes(b ^ 0x55 for b in data[cut:cut + 200])
+        c._send(0, 0x18, data[cut - 60:cut] + decoy, seq=base + cut - 60)
+        c.acked(base + cut)                       # window 0: the 60 taken, the 200 not
+        c.opens(base + cut)
+        c._send(0, 0x18, data[cut:], seq=base + cut)
+    return windowed("tcp_beyond_window", 1700104300.0, (51411, 51412), creation)
+
+
+def tcp_window_update_unseen():
+    """The server's buffer fills in the middle of each creation request (window 0); its
+    window update is not in the capture (a SPAN port loses ACKs as it loses data); the client
+    sends the rest of the request, beyond the last window seen, and the server acknowledges
+    it all: it took those bytes, and so must the sensor."""
+    def creation(c, base, data, cut):
+        c._send(0, 0x18, data[:cut], seq=base)
+        c.acked(base + cut)                       # window 0
+        c.opens(base + cut, write=False)          # the update the capture lost
+        c._send(0, 0x18, data[cut:], seq=base + cut)
+    return windowed("tcp_window_update_unseen", 1700104400.0, (51421, 51422), creation)
+
+
 CASES = {
     "one_byte_segments": one_byte_segments,
     "out_of_order": out_of_order,
@@ -1083,6 +1192,9 @@ CASES = {
     "tcp_data_after_fin": tcp_data_after_fin,
     "tcp_rst_out_of_window": tcp_rst_out_of_window,
     "tcp_urgent_byte": tcp_urgent_byte,
+    "tcp_zero_window_probe": tcp_zero_window_probe,
+    "tcp_beyond_window": tcp_beyond_window,
+    "tcp_window_update_unseen": tcp_window_update_unseen,
 }
 for _i, (_name, (_cls, _about)) in enumerate(TUNNELS.items()):
     CASES[_name] = tunnel_case(_cls, 1700102000.0 + 100 * _i, (51201 + 2 * _i, 51202 + 2 * _i),
