@@ -37,6 +37,7 @@
     X(tcp_window_replaced)                                                                         \
     X(tcp_window_acked)                                                                            \
     X(tcp_window_discarded)                                                                        \
+    X(tcp_overlap_new_kept)                                                                        \
     X(defrag_fragments)                                                                            \
     X(defrag_reassembled)                                                                          \
     X(defrag_timeouts)                                                                             \

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpcsentry/config.h"
 #include "rpcsentry/flow_record.h"
 #include "rpcsentry/packet.h"
 #include "rpcsentry/stream.h"
@@ -12,7 +13,9 @@ struct tcp_seg {
     struct tcp_seg *next;
     uint32_t seq;
     uint32_t len;
-    /* held beyond the window: from is 1 when the bytes were a zero-window probe */
+    /* out of order: the sequence numbers of the segment these bytes came from (the overlap
+       policies compare segments, not the pieces holes cut them into); held beyond the
+       window: from is 1 when the bytes were a zero-window probe */
     uint32_t from, to;
     uint8_t data[];
 };
@@ -169,15 +172,49 @@ static struct tcp_seg *seg_new(struct worker *w, uint32_t seq, const uint8_t *d,
 }
 
 /*
- * Buffers [seq, seq+n) keeping first-arrived bytes: only the parts not yet
- * covered by buffered segments are added. Returns false when refused by a cap.
+ * Whether a segment [ns, ne) takes the bytes it shares with an older one [os, oe) waiting out
+ * of order, as the policy's host does (the facts of Suricata's stream.reassembly policies, after
+ * Novak and Sturges, "Target-Based TCP Stream Reassembly", 2007; README says each in words).
+ */
+static bool new_wins(uint8_t policy, uint32_t ns, uint32_t ne, uint32_t os, uint32_t oe)
+{
+    int32_t start = seq_diff(ns, os), end = seq_diff(ne, oe);
+    switch (policy) {
+    case TCP_OVERLAP_LAST: return true;
+    case TCP_OVERLAP_WINDOWS:
+    case TCP_OVERLAP_BSD: return start < 0; /* it begins before the older one */
+    case TCP_OVERLAP_LINUX:
+        return start < 0 || (start == 0 && end > 0); /* or begins with it and goes further */
+    case TCP_OVERLAP_OLD_LINUX: return start < 0 || (start == 0 && end >= 0);
+    case TCP_OVERLAP_SOLARIS:
+        return start > 0 ? end > 0 : end >= 0; /* it reaches the older one's end */
+    default: return false;                     /* first */
+    }
+}
+
+static const char *const overlap_reasons[] = {
+    [TCP_OVERLAP_WINDOWS] = "overlapping segments with different data; kept as Windows does",
+    [TCP_OVERLAP_LINUX] = "overlapping segments with different data; kept as Linux does",
+    [TCP_OVERLAP_BSD] = "overlapping segments with different data; kept as BSD does",
+    [TCP_OVERLAP_OLD_LINUX] = "overlapping segments with different data; kept as old Linux does",
+    [TCP_OVERLAP_SOLARIS] = "overlapping segments with different data; kept as Solaris does",
+    [TCP_OVERLAP_FIRST] = "overlapping segments with different data; first data kept",
+    [TCP_OVERLAP_LAST] = "overlapping segments with different data; last data kept",
+};
+
+/*
+ * Buffers [seq, seq+n): the parts not yet covered by buffered segments are
+ * added; where it covers buffered bytes with other bytes, the overlap policy
+ * says whose are kept. Returns false when refused by a cap.
  */
 static bool ooo_insert(struct worker *w, struct flow *f, int ep, uint32_t seq, const uint8_t *d,
                        uint32_t n)
 {
     struct tcp_session *s = f->tcp;
     struct tcp_seg **pp = &s->ooo[ep];
-    bool conflict = false, overlap = false;
+    bool conflict = false, overlap = false, replaced = false;
+    uint8_t policy = w->cfg->tcp_overlap_policy;
+    uint32_t from = seq, to = seq + n;
     while (n > 0) {
         /* skip buffered segments that end before us */
         while (*pp && seq_diff((*pp)->seq + (*pp)->len, seq) <= 0)
@@ -187,9 +224,19 @@ static bool ooo_insert(struct worker *w, struct flow *f, int ep, uint32_t seq, c
             /* we start inside cur: that part is already there (first wins) */
             uint32_t in = cur->seq + cur->len - seq;
             uint32_t take = in < n ? in : n;
+            uint8_t *old = cur->data + (seq - cur->seq);
             overlap = true;
-            if (memcmp(cur->data + (seq - cur->seq), d, take) != 0)
+            if (memcmp(old, d, take) != 0) {
                 conflict = true;
+                if (new_wins(policy, from, to, cur->from, cur->to)) {
+                    memcpy(old, d, take);
+                    replaced = true;
+                    if (take == cur->len) { /* all its bytes are the new segment's now */
+                        cur->from = from;
+                        cur->to = to;
+                    }
+                }
+            }
             seq += take, d += take, n -= take;
             pp = &cur->next;
             continue;
@@ -203,6 +250,8 @@ static bool ooo_insert(struct worker *w, struct flow *f, int ep, uint32_t seq, c
         struct tcp_seg *g = seg_new(w, seq, d, take);
         if (!g)
             return false;
+        g->from = from;
+        g->to = to;
         g->next = cur;
         *pp = g;
         s->ooo_bytes[ep] += take;
@@ -212,11 +261,13 @@ static bool ooo_insert(struct worker *w, struct flow *f, int ep, uint32_t seq, c
     }
     if (overlap)
         w->stats.tcp_overlaps++;
+    if (replaced)
+        w->stats.tcp_overlap_new_kept++;
     if (conflict)
         f->ref.overlap_conflict = true; /* every call completed from now on says so */
     if (conflict)
         anomaly_raise(w, &f->ref, &f->anomalies_seen, ANOM_STREAM_OVERLAP,
-                      "overlapping segments with different data; first data kept");
+                      overlap_reasons[policy <= TCP_OVERLAP_LAST ? policy : TCP_OVERLAP_FIRST]);
     return true;
 }
 

@@ -16,9 +16,10 @@ For every case the sensor must report:
 - records that all validate (Suricata's schema + ours);
 - the case's own extras (below, per test).
 
-Overlaps: the first data seen wins. The decoy bytes of overlap_conflict
-always arrive after the real ones, so the real command and binary path must
-be reported and the decoy's never.
+Overlaps: overlap_conflict's decoy bytes always arrive after the real ones;
+read with --tcp-overlap-policy first (the first data seen wins), the real
+command and binary path must be reported and the decoy's never. The default
+policy is Windows' (tcp_overlap_policy says what it keeps).
 
 A case the sensor gets wrong is marked expectedFailure with what it does
 wrong; the capture stays as it is, so the C side can be fixed against it.
@@ -76,14 +77,18 @@ TCP_CASES = {
     "tcp_zero_window_probe": ("stream.zero_window_probe", "tcp_zero_window_probes", 2),
     "tcp_beyond_window": ("stream.beyond_window", "tcp_window_held", 2),
     "tcp_window_update_unseen": (None, "tcp_window_acked", 2),  # capture loss, no event
+    "tcp_overlap_policy": ("stream.reassembly_overlap", "tcp_overlap_new_kept", 2),
 }
 # tshark 4.0's reading (dcerpc.pkt_type == 0, the opnums) where it is not the host's: after
 # the FIN it reads the decoy requests a closed direction never delivers; it takes the decoy
-# bytes that came beyond the window (no task call, a creation it cannot decode). For a
-# Windows target rpcsentry is right in each (the receiver's ACKs and windows say so).
+# bytes that came beyond the window (no task call, a creation it cannot decode); with
+# overlaps it keeps the first data, so neither creation is a request it can read. For a
+# Windows target rpcsentry is right in each (the receiver's ACKs and windows say so, and
+# Windows keeps the later bytes of a segment that begins before the one it overlaps).
 TSHARK_OPNUMS = {
     "tcp_data_after_fin": ["1", "1", "15", "12", "12"],
     "tcp_beyond_window": ["15", "12"],
+    "tcp_overlap_policy": ["15"],
 }
 CASES += list(TCP_CASES)
 
@@ -557,6 +562,33 @@ class Evasion(unittest.TestCase):
         st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
         self.assertEqual((st["tcp_window_held"], st["tcp_window_replaced"],
                           st["tcp_gaps"]), (2, 0, 0))
+
+    def test_tcp_overlap_policy(self):
+        truth, recs = self.receiver_tcp("tcp_overlap_policy")
+        self.no_decoy(truth, recs)
+
+    def test_tcp_overlap_policy_each(self):
+        """Each policy reads the two overlaps as its host would: Windows and BSD keep the real
+        bytes in both (the default: Windows); Linux, old Linux, Solaris and last take the
+        decoy's first 40 bytes of the same-start overlap; first keeps the decoy segment the
+        real one began before."""
+        path = os.path.join(PCAPS, "evasion_tcp_overlap_policy.pcap")
+        truth = truth_of("tcp_overlap_policy")
+        for policy, real in (("windows", True), ("bsd", True), ("linux", False),
+                             ("old-linux", False), ("solaris", False), ("first", False),
+                             ("last", False)):
+            recs = records(path, "--tcp-overlap-policy", policy)
+            got = {r["rpcsentry"]["operation"]: r["rpcsentry"].get("args", {}) for r in recs
+                   if r["event_type"] == "dcerpc" and r.get("rpcsentry", {}).get("operation")
+                   in ("SchRpcRegisterTask", "RCreateServiceW")}
+            task, svc = got.get("SchRpcRegisterTask", {}), got.get("RCreateServiceW", {})
+            cmd = [a.get("command") for a in task.get("task", {}).get("actions", [])]
+            self.assertEqual((task.get("path"), cmd) == (truth["task"]["path"],
+                                                         [truth["task"]["command"]]),
+                             real, (policy, task.get("path"), cmd))
+            self.assertEqual((svc.get("service_name"), svc.get("binary_path"))
+                             == (truth["service"]["service_name"],
+                                 truth["service"]["binary_path"]), real, policy)
 
     def test_tcp_urgent_byte_inline_and_tshark(self):
         """With --tcp-urgent inline (a host with SO_OOBINLINE) the urgent byte stays in

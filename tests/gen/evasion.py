@@ -23,8 +23,11 @@ Overlaps (case overlap_conflict): where two segments cover the same sequence
 numbers with different bytes, the FIRST bytes seen are the real call's; the
 decoy bytes always arrive later (as out-of-order retransmissions straddling
 buffered data, and as an in-order retransmission of data already delivered).
-The sensor keeps the first-seen bytes, so the real command and binary path
-must be reported, never the decoy's.
+A sensor that keeps the first-seen bytes reports the real command and binary
+path, never the decoy's: the case is read with --tcp-overlap-policy first.
+A Windows host (the default policy) takes a later segment's bytes where it
+begins before the one it overlaps, so there it reads parts of the decoy;
+tcp_overlap_policy is the case whose real bytes are the Windows host's.
 """
 
 import argparse
@@ -372,13 +375,15 @@ def decoyed_creations(name, start, cports, send_decoyed, **flags):
 def overlap_conflict():
     """Both creation requests sent with overlapping retransmissions that carry
     different bytes (a decoy command / binary path of the same length, the
-    case name replaced by x's). The real bytes always arrive first; the sensor
-    keeps the first data seen, so the real call must be reported, with
-    rpcsentry.flags "stream_overlap"."""
+    case name replaced by x's). The real bytes always arrive first; read with the
+    first-data-wins policy (--tcp-overlap-policy first) the real call must be
+    reported, with rpcsentry.flags "stream_overlap". (A Windows host takes a
+    decoy segment's bytes where it begins before a real one it overlaps.)"""
     pw, task, svc, x = decoyed_creations("overlap_conflict", 1700100700.0, (51071, 51072),
                                          send_overlapped, flags=["stream_overlap"])
     return pw, task, svc, {"decoy_command": x.command, "decoy_binary_path": x.binary_path,
-                           "anomalies": ["stream.reassembly_overlap"]}
+                           "anomalies": ["stream.reassembly_overlap"],
+                           "args": ["--tcp-overlap-policy", "first"]}
 
 
 def send_with_bad_checksum_decoy(conn, side, real, decoy):
@@ -1167,6 +1172,45 @@ def tcp_window_update_unseen():
     return windowed("tcp_window_update_unseen", 1700104400.0, (51421, 51422), creation)
 
 
+def send_policy_overlaps(conn, side, real, decoy):
+    """Two overlaps with different bytes, out of order, where the target policies part
+    (a and b: where the decoy first differs, and 120 bytes on or more):
+    1. [a, a+40) real, then [a, a+60) with the decoy's first 40 bytes: the same start and
+       further: Linux (and old Linux, Solaris, last) takes the later bytes, Windows and BSD
+       keep the first;
+    2. [b, b+40) decoy, then [b-20, b+40) real: it begins before the older one: Windows,
+       BSD, Linux take the later bytes, first keeps the decoy;
+    then the holes, the start last. Only a Windows or BSD reading is the real request."""
+    diffs = [i for i in range(len(real)) if real[i] != decoy[i]]
+    a = diffs[0]
+    b = next(i for i in diffs if i >= a + 120)
+    assert a > 0 and b + 40 <= len(real)
+    base = conn.seq[side]
+
+    def put(lo, hi, src):
+        conn._send(side, 0x18, src[lo:hi], seq=base + lo)
+    put(a, a + 40, real)
+    conn._send(side, 0x18, decoy[a:a + 40] + real[a + 40:a + 60], seq=base + a)
+    put(b, b + 40, decoy)
+    put(b - 20, b + 40, real)
+    put(a + 60, b - 20, real)
+    put(b + 40, len(real), real)
+    put(0, a, real)
+    conn.seq[side] = base + len(real)
+    conn._send(1 - side, 0x10, b"")
+
+
+def tcp_overlap_policy():
+    """Each creation request out of order with two overlaps of different bytes (the decoy
+    command / binary path) where the target policies part (send_policy_overlaps): the
+    Windows server keeps the real bytes in both, as BSD would; Linux's policy reads the
+    decoy in the first, first-data-wins in the second."""
+    pw, task, svc, x = decoyed_creations("tcp_overlap_policy", 1700104500.0, (51431, 51432),
+                                         send_policy_overlaps)
+    return pw, task, svc, {"args": ["--stats-interval", "1"], "decoy_command": x.command,
+                           "decoy_binary_path": x.binary_path}
+
+
 CASES = {
     "one_byte_segments": one_byte_segments,
     "out_of_order": out_of_order,
@@ -1195,6 +1239,7 @@ CASES = {
     "tcp_zero_window_probe": tcp_zero_window_probe,
     "tcp_beyond_window": tcp_beyond_window,
     "tcp_window_update_unseen": tcp_window_update_unseen,
+    "tcp_overlap_policy": tcp_overlap_policy,
 }
 for _i, (_name, (_cls, _about)) in enumerate(TUNNELS.items()):
     CASES[_name] = tunnel_case(_cls, 1700102000.0 + 100 * _i, (51201 + 2 * _i, 51202 + 2 * _i),
