@@ -167,6 +167,7 @@ enum opt_id {
     O_SMB_KEYS,
     O_DEFRAG_POLICY,
     O_TCP_URGENT,
+    O_TCP_OVERLAP_POLICY,
     O_DEFRAG_MEMCAP,
     O_DEFRAG_TIMEOUT,
 };
@@ -276,6 +277,9 @@ static const struct optdef {
     {"tcp-urgent", O_TCP_URGENT, true, true, "POLICY",
      "the byte a TCP urgent pointer names: oob (default: read out of\n"
      "band, not part of the stream, as Windows and Linux do) or inline"},
+    {"tcp-overlap-policy", O_TCP_OVERLAP_POLICY, true, true, "POLICY",
+     "whose bytes overlapping TCP segments keep, as the host would:\n"
+     "windows (default), linux, bsd, old-linux, solaris, first or last"},
     {"defrag-memcap", O_DEFRAG_MEMCAP, true, true, "BYTES",
      "IP fragments waiting for their datagram, at most (default 16M;\n"
      "never more than a quarter of --memcap)"},
@@ -557,6 +561,21 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
         }
         st->cfg.tcp_urgent_inline = strcmp(v, "inline") == 0;
         break;
+    case O_TCP_OVERLAP_POLICY: {
+        static const char *const names[] = {"windows", "linux", "bsd", "old-linux",
+                                            "solaris", "first", "last"};
+        size_t i = 0;
+        while (i < 7 && strcmp(v, names[i]) != 0)
+            i++;
+        if (i == 7) {
+            log_error("%s: tcp-overlap-policy: windows, linux, bsd, old-linux, solaris, first or "
+                      "last, not %s",
+                      where, v);
+            return 2;
+        }
+        st->cfg.tcp_overlap_policy = (uint8_t)i; /* enum tcp_overlap_policy's order */
+        break;
+    }
     case O_DEFRAG_POLICY: {
         static const char *const names[] = {"windows", "linux", "bsd", "first", "last"};
         size_t i = 0;

@@ -49,8 +49,10 @@ struct config {
     size_t defrag_memcap;    /* cap on fragments waiting, all datagrams */
 
     /* stream */
-    bool tcp_urgent_inline; /* the urgent byte stays in the stream (SO_OOBINLINE); default:
-                               taken out of it, as Windows and Linux deliver it out of band */
+    bool tcp_urgent_inline;     /* the urgent byte stays in the stream (SO_OOBINLINE); default:
+                                   taken out of it, as Windows and Linux deliver it out of band */
+    uint8_t tcp_overlap_policy; /* enum tcp_overlap_policy: whose bytes overlapping TCP segments
+                                   waiting out of order keep, as the receiving host would */
 
     /* behaviour */
     uint64_t hash_seed; /* keyed hash for flow tables */
@@ -61,6 +63,17 @@ struct config {
 
 /* IP reassembly's overlap policies (decode/defrag.c): as these hosts reassemble. */
 enum defrag_policy { DEFRAG_WINDOWS, DEFRAG_LINUX, DEFRAG_BSD, DEFRAG_FIRST, DEFRAG_LAST };
+
+/* TCP's overlap policies (stream/tcp.c, README): as these hosts keep overlapping segments. */
+enum tcp_overlap_policy {
+    TCP_OVERLAP_WINDOWS,
+    TCP_OVERLAP_LINUX,
+    TCP_OVERLAP_BSD,
+    TCP_OVERLAP_OLD_LINUX,
+    TCP_OVERLAP_SOLARIS,
+    TCP_OVERLAP_FIRST,
+    TCP_OVERLAP_LAST,
+};
 
 /*
  * Which packets with a wrong checksum are not used. A host that leaves

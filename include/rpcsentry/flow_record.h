@@ -53,6 +53,8 @@ struct flow {
     uint8_t app_hint;               /* enum flow_app nDPI recognised (FLOW_APP_DCERPC, FLOW_APP_SMB)
                                        for the transport still probing the flow; 0 none (appid.c) */
     uint16_t ndpi_master, ndpi_app; /* nDPI's verdict (appid.c), once it decides */
+    uint8_t wscale;                 /* a nibble per endpoint (ep 0 low): its SYN's window scale
+                                       option, 1 + the shift; 0 none (stream/tcp.c) */
     /* line 2: the rest */
     struct flow *lru_prev, *lru_next; /* newest at the head */
     uint64_t hash;

@@ -73,6 +73,8 @@ struct packet {
     uint8_t tcp_flags;
     uint32_t seq, ack;
     uint16_t tcp_window, tcp_urgent; /* as sent (the window not scaled) */
+    uint8_t tcp_wscale;              /* a SYN's window scale option: 1 + its shift (at most
+                                        14, RFC 7323), 0 when it carried none */
     const uint8_t *payload;          /* transport payload within data */
     uint32_t payload_len;
     const uint8_t *l3; /* the IP header, and the IP packet's length as used */

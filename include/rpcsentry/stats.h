@@ -32,6 +32,12 @@
     X(tcp_syn_restarts)                                                                            \
     X(tcp_rst_ignored)                                                                             \
     X(tcp_urgent)                                                                                  \
+    X(tcp_window_held)                                                                             \
+    X(tcp_zero_window_probes)                                                                      \
+    X(tcp_window_replaced)                                                                         \
+    X(tcp_window_acked)                                                                            \
+    X(tcp_window_discarded)                                                                        \
+    X(tcp_overlap_new_kept)                                                                        \
     X(defrag_fragments)                                                                            \
     X(defrag_reassembled)                                                                          \
     X(defrag_timeouts)                                                                             \

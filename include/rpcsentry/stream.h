@@ -5,10 +5,14 @@
  * ahead of the expected sequence number are buffered (bounded per direction
  * and by the stream memcap) until the hole is filled.
  *
- * Overlap policy, fixed: first data wins. Bytes already delivered are never
- * replaced; a buffered segment keeps its bytes against later segments that
- * cover the same range. Overlaps are counted; buffered overlaps whose bytes
- * differ raise a stream.reassembly_overlap anomaly.
+ * Overlap policy, the target host's (--tcp-overlap-policy, Windows by default):
+ * bytes already delivered are never replaced; where a segment covers bytes
+ * buffered out of order with other bytes, the policy says whose are kept.
+ * Overlaps are counted; buffered overlaps whose bytes differ raise a
+ * stream.reassembly_overlap anomaly.
+ *
+ * The advertised window: bytes past the receiver's window are held aside, replaced
+ * by a copy that comes in window, delivered once the receiver acknowledges them.
  *
  * Gaps: when the peer acknowledges data that was never captured, when the
  * out-of-order buffer is full, or at the end of the flow, the hole is skipped

@@ -76,6 +76,9 @@ static inline int flow_key_alen(const struct flow_key *k)
     X(ANOM_STREAM_SYN_DATA, "stream", "stream.syn_data_ignored", NULL, true)                       \
     X(ANOM_STREAM_RST_IGNORED, "stream", "stream.rst_out_of_window", NULL, true)                   \
     X(ANOM_STREAM_URGENT, "stream", "stream.urgent_data", NULL, true)                              \
+    X(ANOM_STREAM_BEYOND_WINDOW, "stream", "stream.beyond_window", NULL, true)                     \
+    X(ANOM_STREAM_ZERO_WINDOW_PROBE, "stream", "stream.zero_window_probe", NULL, true)             \
+    X(ANOM_STREAM_WINDOW_UNSEEN, "stream", "stream.window_update_unseen", NULL, false)             \
     X(ANOM_DCE_INVALID_HEADER, "applayer", "dcerpc.invalid_header", "dcerpc", true)                \
     X(ANOM_DCE_RESYNC, "applayer", "dcerpc.resynchronised", "dcerpc", true)                        \
     X(ANOM_DCE_INVALID_AUTH, "applayer", "dcerpc.invalid_auth_trailer", "dcerpc", true)            \

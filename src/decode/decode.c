@@ -98,6 +98,30 @@ enum decode_result decode_ether(struct packet *p, struct rd *c)
     return decode_ethertype(p, c, type);
 }
 
+/* A SYN's options (RFC 9293 3.1): 1 + the window scale's shift (RFC 7323: above 14 is taken
+   as 14), 0 when there is none or the options end before it. */
+static uint8_t tcp_window_scale(struct rd *o)
+{
+    while (rd_left(o)) {
+        uint8_t kind = rd_u8(o);
+        if (kind == 0) /* end of options */
+            break;
+        if (kind == 1) /* no-operation */
+            continue;
+        uint8_t len = rd_u8(o);
+        if (!rd_ok(o) || len < 2)
+            break;
+        if (kind == 3 && len == 3) {
+            uint8_t shift = rd_u8(o);
+            if (!rd_ok(o))
+                break;
+            return (uint8_t)(1 + (shift > 14 ? 14 : shift));
+        }
+        rd_skip(o, (size_t)len - 2);
+    }
+    return 0;
+}
+
 static enum decode_result decode_l4(struct packet *p, struct rd *c, uint8_t proto)
 {
     if (proto == IPPROTO_GRE)
@@ -120,6 +144,10 @@ static enum decode_result decode_l4(struct packet *p, struct rd *c, uint8_t prot
         size_t hlen = (size_t)(off >> 4) * 4;
         if (hlen < 20)
             return DECODE_INVALID;
+        if ((p->tcp_flags & TCP_SYN) && hlen > 20) {
+            struct rd o = rd_init(c->p + c->off, rd_left(c) < hlen - 20 ? rd_left(c) : hlen - 20);
+            p->tcp_wscale = tcp_window_scale(&o);
+        }
         rd_skip(c, hlen - 20);
         if (!rd_ok(c))
             return DECODE_TRUNCATED;
@@ -292,6 +320,7 @@ enum decode_result decode_layers(struct packet *p)
     p->l4_len = 0;
     p->tcp_flags = 0;
     p->tcp_window = p->tcp_urgent = 0;
+    p->tcp_wscale = 0;
     p->sport = p->dport = 0;
     p->encap_depth = 0;
     p->encaps = 0;

@@ -19,6 +19,7 @@ void config_defaults(struct config *c)
     c->defrag_memcap = (size_t)16 << 20;
     c->defrag_timeout = 60;
     c->defrag_policy = DEFRAG_WINDOWS;
+    c->tcp_overlap_policy = TCP_OVERLAP_WINDOWS;
 
     c->dce_stub_max = 1u << 20;
     c->dce_max_calls = 256;

@@ -16,9 +16,10 @@ For every case the sensor must report:
 - records that all validate (Suricata's schema + ours);
 - the case's own extras (below, per test).
 
-Overlaps: the first data seen wins. The decoy bytes of overlap_conflict
-always arrive after the real ones, so the real command and binary path must
-be reported and the decoy's never.
+Overlaps: overlap_conflict's decoy bytes always arrive after the real ones;
+read with --tcp-overlap-policy first (the first data seen wins), the real
+command and binary path must be reported and the decoy's never. The default
+policy is Windows' (tcp_overlap_policy says what it keeps).
 
 A case the sensor gets wrong is marked expectedFailure with what it does
 wrong; the capture stays as it is, so the C side can be fixed against it.
@@ -73,6 +74,21 @@ TCP_CASES = {
     "tcp_data_after_fin": ("stream.data_after_fin", "tcp_after_fin", 4),  # two segments each
     "tcp_rst_out_of_window": ("stream.rst_out_of_window", "tcp_rst_ignored", 2),
     "tcp_urgent_byte": ("stream.urgent_data", "tcp_urgent", 2),
+    "tcp_zero_window_probe": ("stream.zero_window_probe", "tcp_zero_window_probes", 2),
+    "tcp_beyond_window": ("stream.beyond_window", "tcp_window_held", 2),
+    "tcp_window_update_unseen": (None, "tcp_window_acked", 2),  # capture loss, no event
+    "tcp_overlap_policy": ("stream.reassembly_overlap", "tcp_overlap_new_kept", 2),
+}
+# tshark 4.0's reading (dcerpc.pkt_type == 0, the opnums) where it is not the host's: after
+# the FIN it reads the decoy requests a closed direction never delivers; it takes the decoy
+# bytes that came beyond the window (no task call, a creation it cannot decode); with
+# overlaps it keeps the first data, so neither creation is a request it can read. For a
+# Windows target rpcsentry is right in each (the receiver's ACKs and windows say so, and
+# Windows keeps the later bytes of a segment that begins before the one it overlaps).
+TSHARK_OPNUMS = {
+    "tcp_data_after_fin": ["1", "1", "15", "12", "12"],
+    "tcp_beyond_window": ["15", "12"],
+    "tcp_overlap_policy": ["15"],
 }
 CASES += list(TCP_CASES)
 
@@ -541,9 +557,9 @@ class Evasion(unittest.TestCase):
             p = subprocess.run(["tshark", "-r", os.path.join(PCAPS, "evasion_%s.pcap" % case),
                                 "-Y", "dcerpc.pkt_type == 0", "-T", "fields",
                                 "-e", "dcerpc.opnum"], capture_output=True, text=True)
-            want = ["1", "1", "15", "12", "12"] if case == "tcp_data_after_fin" else \
-                ["1", "15", "12"]
-            self.assertEqual(p.stdout.split(), want, p.stderr)
+            self.assertEqual(p.stdout.split(), TSHARK_OPNUMS.get(case, ["1", "15", "12"]),
+                             p.stderr)
+        return truth, recs
 
     def test_tcp_syn_data_decoy(self):
         self.receiver_tcp("tcp_syn_data_decoy")
@@ -559,6 +575,61 @@ class Evasion(unittest.TestCase):
 
     def test_tcp_urgent_byte(self):
         self.receiver_tcp("tcp_urgent_byte")
+
+    def no_decoy(self, truth, recs):
+        out = json.dumps([r for r in recs if r["event_type"] != "stats"])
+        for key in ("decoy_command", "decoy_binary_path"):
+            if key in truth["extra"]:
+                self.assertNotIn(json.dumps(truth["extra"][key])[1:-1], out, key)
+
+    def test_tcp_zero_window_probe(self):
+        """The probe's decoy byte is not the stream's: the real byte that came once the
+        window opened replaced it (tcp_window_replaced), and that they differ is the
+        anomaly."""
+        truth, recs = self.receiver_tcp("tcp_zero_window_probe")
+        st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+        self.assertEqual((st["tcp_window_replaced"], st["tcp_window_acked"],
+                          st["tcp_window_discarded"]), (2, 0, 0))
+
+    def test_tcp_beyond_window(self):
+        truth, recs = self.receiver_tcp("tcp_beyond_window")
+        st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+        self.assertEqual((st["tcp_window_replaced"], st["tcp_window_acked"]), (2, 0))
+
+    def test_tcp_window_update_unseen(self):
+        """The window update is not in the capture: the bytes beyond the last window seen
+        are held, and delivered when the server's ACK covers them; the calls exactly."""
+        truth, recs = self.receiver_tcp("tcp_window_update_unseen")
+        st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+        self.assertEqual((st["tcp_window_held"], st["tcp_window_replaced"],
+                          st["tcp_gaps"]), (2, 0, 0))
+
+    def test_tcp_overlap_policy(self):
+        truth, recs = self.receiver_tcp("tcp_overlap_policy")
+        self.no_decoy(truth, recs)
+
+    def test_tcp_overlap_policy_each(self):
+        """Each policy reads the two overlaps as its host would: Windows and BSD keep the real
+        bytes in both (the default: Windows); Linux, old Linux, Solaris and last take the
+        decoy's first 40 bytes of the same-start overlap; first keeps the decoy segment the
+        real one began before."""
+        path = os.path.join(PCAPS, "evasion_tcp_overlap_policy.pcap")
+        truth = truth_of("tcp_overlap_policy")
+        for policy, real in (("windows", True), ("bsd", True), ("linux", False),
+                             ("old-linux", False), ("solaris", False), ("first", False),
+                             ("last", False)):
+            recs = records(path, "--tcp-overlap-policy", policy)
+            got = {r["rpcsentry"]["operation"]: r["rpcsentry"].get("args", {}) for r in recs
+                   if r["event_type"] == "dcerpc" and r.get("rpcsentry", {}).get("operation")
+                   in ("SchRpcRegisterTask", "RCreateServiceW")}
+            task, svc = got.get("SchRpcRegisterTask", {}), got.get("RCreateServiceW", {})
+            cmd = [a.get("command") for a in task.get("task", {}).get("actions", [])]
+            self.assertEqual((task.get("path"), cmd) == (truth["task"]["path"],
+                                                         [truth["task"]["command"]]),
+                             real, (policy, task.get("path"), cmd))
+            self.assertEqual((svc.get("service_name"), svc.get("binary_path"))
+                             == (truth["service"]["service_name"],
+                                 truth["service"]["binary_path"]), real, policy)
 
     def test_tcp_urgent_byte_inline_and_tshark(self):
         """With --tcp-urgent inline (a host with SO_OOBINLINE) the urgent byte stays in

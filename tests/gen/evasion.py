@@ -23,8 +23,11 @@ Overlaps (case overlap_conflict): where two segments cover the same sequence
 numbers with different bytes, the FIRST bytes seen are the real call's; the
 decoy bytes always arrive later (as out-of-order retransmissions straddling
 buffered data, and as an in-order retransmission of data already delivered).
-The sensor keeps the first-seen bytes, so the real command and binary path
-must be reported, never the decoy's.
+A sensor that keeps the first-seen bytes reports the real command and binary
+path, never the decoy's: the case is read with --tcp-overlap-policy first.
+A Windows host (the default policy) takes a later segment's bytes where it
+begins before the one it overlaps, so there it reads parts of the decoy;
+tcp_overlap_policy is the case whose real bytes are the Windows host's.
 """
 
 import argparse
@@ -372,13 +375,15 @@ def decoyed_creations(name, start, cports, send_decoyed, **flags):
 def overlap_conflict():
     """Both creation requests sent with overlapping retransmissions that carry
     different bytes (a decoy command / binary path of the same length, the
-    case name replaced by x's). The real bytes always arrive first; the sensor
-    keeps the first data seen, so the real call must be reported, with
-    rpcsentry.flags "stream_overlap"."""
+    case name replaced by x's). The real bytes always arrive first; read with the
+    first-data-wins policy (--tcp-overlap-policy first) the real call must be
+    reported, with rpcsentry.flags "stream_overlap". (A Windows host takes a
+    decoy segment's bytes where it begins before a real one it overlaps.)"""
     pw, task, svc, x = decoyed_creations("overlap_conflict", 1700100700.0, (51071, 51072),
                                          send_overlapped, flags=["stream_overlap"])
     return pw, task, svc, {"decoy_command": x.command, "decoy_binary_path": x.binary_path,
-                           "anomalies": ["stream.reassembly_overlap"]}
+                           "anomalies": ["stream.reassembly_overlap"],
+                           "args": ["--tcp-overlap-policy", "first"]}
 
 
 def send_with_bad_checksum_decoy(conn, side, real, decoy):
@@ -1131,6 +1136,154 @@ def tcp_urgent_byte():
     return pw, task, svc, {"args": ["--stats-interval", "1"]}
 
 
+class Windowed(TcpConn):
+    """A connection whose server has a receive buffer that ends at self.edge (a sequence
+    number of the client's, set before the handshake): every window it advertises says so,
+    edge - ack, and the edge only moves on (a receiver never shrinks its window). The
+    creation request (opnum 1 or 12) goes out through self.creation(base, data, cut),
+    cut the middle of it, where the buffer ends until the server reads."""
+
+    def __init__(self, pw, cport, sport, before_request):
+        TcpConn.__init__(self, pw, Endpoint(CLIENT, cport), Endpoint(SERVER, sport),
+                         handshake=False)
+        self.edge = self.seq[0] + before_request
+        self.unseen = False
+        self._send(0, 0x02, b"", seq=self.seq[0] - 1, ack=0)
+        self._send(1, 0x12, b"", seq=self.seq[1] - 1, ack=self.seq[0])
+        self._send(0, 0x10, b"")
+
+    def window(self, side, ack):
+        if side == 1:
+            return max(0, min(0xFFFF, self.edge - ack))
+        return 64240
+
+    def send(self, side, data, **kw):
+        creation = len(data) > 24 and data[2] == 0 and data[22] in (1, 12)
+        if side != 0 or not creation:
+            return TcpConn.send(self, side, data, **kw)
+        base = self.seq[0]
+        cut = self.edge - base
+        self.creation(base, data, cut)
+        self.seq[0] = base + len(data)
+        return self._send(1, 0x10, b"")
+
+    def acked(self, at):
+        """The server's ACK of the client's bytes up to at."""
+        self.seq[0] = at
+        self._send(1, 0x10, b"")
+
+    def opens(self, at, write=True):
+        """The server reads its buffer: the window opens (the update not captured when
+        write is false)."""
+        self.edge = at + 64240
+        if write:
+            self._send(1, 0x10, b"")
+
+
+def windowed(name, start, cports, creation):
+    """The two creations on Windowed connections whose buffer ends in the middle of the
+    creation request, sent through creation(conn, base, data, cut)."""
+    pw, p, d = PcapWriter(start=start), Payload(name), Dce()
+
+    class Conn(Windowed):
+        pass
+    Conn.creation = creation
+    task_cut = len(d.request(2, 0, 1, p.task)) // 2
+    task = tcp_task(pw, d, p, cports[0],
+                    conn=Conn(pw, cports[0], TSCH_PORT,
+                              len(d.bind(1, [(0, TSCH, [NDR])])) + task_cut))
+    svc_cut = len(d.request(3, 0, 12, p.create)) // 2
+    svc = tcp_service(pw, d, p, cports[1],
+                      conn=Conn(pw, cports[1], SVC_PORT,
+                                len(d.bind(1, [(0, SVCCTL, [NDR])]))
+                                + len(d.request(2, 0, 15, p.open)) + svc_cut))
+    return pw, task, svc, {"args": ["--stats-interval", "1"]}
+
+
+def tcp_zero_window_probe():
+    """The server's buffer fills in the middle of each creation request: it advertises a
+    window of 0; the client probes it with one byte, a decoy ('X' or 'Y', not the request's
+    byte there), which a host with no room does not take (it answers with the same ACK and
+    window 0); the window opens and the real byte comes at the same sequence number with the
+    rest of the request."""
+    def creation(c, base, data, cut):
+        c._send(0, 0x18, data[:cut], seq=base)
+        c.acked(base + cut)                       # window 0
+        decoy = b"X" if data[cut:cut + 1] != b"X" else b"Y"
+        c._send(0, 0x18, decoy, seq=base + cut)   # the probe
+        c._send(1, 0x10, b"")                     # still 0
+        c.opens(base + cut)
+        c._send(0, 0x18, data[cut:], seq=base + cut)
+    return windowed("tcp_zero_window_probe", 1700104200.0, (51401, 51402), creation)
+
+
+def tcp_beyond_window():
+    """The second half of each creation request starts 60 bytes before the right edge of
+    the server's window and runs 200 bytes past it, those 200 decoy bytes (the request's
+    bytes xor 0x55); the server takes the 60, its window fills (0), then opens, and the
+    client sends the rest of the request, the real bytes, from the edge on."""
+    def creation(c, base, data, cut):
+        c._send(0, 0x18, data[:cut - 60], seq=base)
+        decoy = bytes(b ^ 0x55 for b in data[cut:cut + 200])
+        c._send(0, 0x18, data[cut - 60:cut] + decoy, seq=base + cut - 60)
+        c.acked(base + cut)                       # window 0: the 60 taken, the 200 not
+        c.opens(base + cut)
+        c._send(0, 0x18, data[cut:], seq=base + cut)
+    return windowed("tcp_beyond_window", 1700104300.0, (51411, 51412), creation)
+
+
+def tcp_window_update_unseen():
+    """The server's buffer fills in the middle of each creation request (window 0); its
+    window update is not in the capture (a SPAN port loses ACKs as it loses data); the client
+    sends the rest of the request, beyond the last window seen, and the server acknowledges
+    it all: it took those bytes, and so must the sensor."""
+    def creation(c, base, data, cut):
+        c._send(0, 0x18, data[:cut], seq=base)
+        c.acked(base + cut)                       # window 0
+        c.opens(base + cut, write=False)          # the update the capture lost
+        c._send(0, 0x18, data[cut:], seq=base + cut)
+    return windowed("tcp_window_update_unseen", 1700104400.0, (51421, 51422), creation)
+
+
+def send_policy_overlaps(conn, side, real, decoy):
+    """Two overlaps with different bytes, out of order, where the target policies part
+    (a and b: where the decoy first differs, and 120 bytes on or more):
+    1. [a, a+40) real, then [a, a+60) with the decoy's first 40 bytes: the same start and
+       further: Linux (and old Linux, Solaris, last) takes the later bytes, Windows and BSD
+       keep the first;
+    2. [b, b+40) decoy, then [b-20, b+40) real: it begins before the older one: Windows,
+       BSD, Linux take the later bytes, first keeps the decoy;
+    then the holes, the start last. Only a Windows or BSD reading is the real request."""
+    diffs = [i for i in range(len(real)) if real[i] != decoy[i]]
+    a = diffs[0]
+    b = next(i for i in diffs if i >= a + 120)
+    assert a > 0 and b + 40 <= len(real)
+    base = conn.seq[side]
+
+    def put(lo, hi, src):
+        conn._send(side, 0x18, src[lo:hi], seq=base + lo)
+    put(a, a + 40, real)
+    conn._send(side, 0x18, decoy[a:a + 40] + real[a + 40:a + 60], seq=base + a)
+    put(b, b + 40, decoy)
+    put(b - 20, b + 40, real)
+    put(a + 60, b - 20, real)
+    put(b + 40, len(real), real)
+    put(0, a, real)
+    conn.seq[side] = base + len(real)
+    conn._send(1 - side, 0x10, b"")
+
+
+def tcp_overlap_policy():
+    """Each creation request out of order with two overlaps of different bytes (the decoy
+    command / binary path) where the target policies part (send_policy_overlaps): the
+    Windows server keeps the real bytes in both, as BSD would; Linux's policy reads the
+    decoy in the first, first-data-wins in the second."""
+    pw, task, svc, x = decoyed_creations("tcp_overlap_policy", 1700104500.0, (51431, 51432),
+                                         send_policy_overlaps)
+    return pw, task, svc, {"args": ["--stats-interval", "1"], "decoy_command": x.command,
+                           "decoy_binary_path": x.binary_path}
+
+
 CASES = {
     "one_byte_segments": one_byte_segments,
     "out_of_order": out_of_order,
@@ -1158,6 +1311,10 @@ CASES = {
     "tcp_urgent_byte": tcp_urgent_byte,
     "smb_write_closed_fid": smb_write_closed_fid,
     "smb1_transaction_secondary": smb1_transaction_secondary,
+    "tcp_zero_window_probe": tcp_zero_window_probe,
+    "tcp_beyond_window": tcp_beyond_window,
+    "tcp_window_update_unseen": tcp_window_update_unseen,
+    "tcp_overlap_policy": tcp_overlap_policy,
 }
 for _i, (_name, (_cls, _about)) in enumerate(TUNNELS.items()):
     CASES[_name] = tunnel_case(_cls, 1700102000.0 + 100 * _i, (51201 + 2 * _i, 51202 + 2 * _i),

@@ -135,9 +135,14 @@ class TcpConn:
             self._send(1, 0x12, b"", seq=self.seq[1] - 1, ack=self.seq[0])
             self._send(0, 0x10, b"")
 
+    def window(self, side, ack):
+        """The window side advertises with ack (a subclass models a receive buffer)."""
+        return 64240
+
     def _frame(self, side, flags, payload, seq, ack, urgent=0):
         a, b = (self.c, self.s) if side == 0 else (self.s, self.c)
-        seg = tcp_segment(a.ip, b.ip, a.port, b.port, seq, ack, flags, payload, urgent=urgent)
+        seg = tcp_segment(a.ip, b.ip, a.port, b.port, seq, ack, flags, payload,
+                          window=self.window(side, ack), urgent=urgent)
         if self.v6:
             l3 = ipv6(a.ip, b.ip, seg, ext_headers=bool(self.vlans))
             et = 0x86DD

@@ -112,6 +112,41 @@ TEST(decode_ethernet_two_vlans_ipv4_tcp)
     CHECK(!p.ip_len_fixed);
 }
 
+/* A SYN's options: the window scale found after MSS and NOPs, a shift over 14 taken as 14
+   (RFC 7323), none on a SYN without it, options cut short read no further. */
+TEST(decode_syn_window_scale_option)
+{
+    static const struct {
+        uint8_t opts[12];
+        uint8_t want;
+    } cases[] = {
+        {{2, 4, 0x05, 0xb4, 1, 3, 3, 8, 4, 2, 0, 0}, 9},  /* MSS, NOP, WS 8, SACK ok */
+        {{3, 3, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 15},      /* 15: taken as 14 */
+        {{2, 4, 0x05, 0xb4, 4, 2, 1, 1, 0, 3, 3, 7}, 0},  /* after the end of options */
+        {{2, 4, 0x05, 0xb4, 8, 10, 0, 0, 0, 0, 0, 0}, 0}, /* a timestamp cut short */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct frame f = {.n = 0};
+        ethernet(&f, 0x0800);
+        ipv4(&f, 20 + 32, 0x4000, 6);
+        put16(&f, 50000);
+        put16(&f, 135);
+        put32(&f, 1000);
+        put32(&f, 0);
+        put8(&f, 8 << 4);
+        put8(&f, 0x02);
+        put16(&f, 64240);
+        put16(&f, 0);
+        put16(&f, 0);
+        put(&f, cases[i].opts, 12);
+        struct packet p = packet_of(&f, LINK_ETHERNET);
+        CHECK_EQ(decode_layers(&p), DECODE_OK);
+        CHECK_EQ(p.tcp_wscale, cases[i].want);
+        CHECK_EQ(p.tcp_window, 64240);
+        CHECK_EQ(p.payload_len, 0);
+    }
+}
+
 TEST(decode_ipv6_with_a_hop_by_hop_header)
 {
     struct frame f = {.n = 0};

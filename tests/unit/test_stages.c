@@ -474,8 +474,9 @@ TEST(smb2_pipe_on_ipc_carries_a_bind)
 /* ---- decode -> flow -> stream: a connection of hand-made frames ---- */
 
 struct conn {
-    uint16_t cport;  /* the client's port (0: 50000); the server's is 49700 */
-    uint32_t seq[2]; /* next sequence number per side (0 client, 1 server) */
+    uint16_t cport;     /* the client's port (0: 50000); the server's is 49700 */
+    uint32_t seq[2];    /* next sequence number per side (0 client, 1 server) */
+    uint16_t window[2]; /* the window each side advertises (0: 0xff00) */
 };
 
 static uint16_t csum(const uint8_t *b, size_t n, uint32_t sum)
@@ -510,7 +511,8 @@ static void send_tcp(struct stage_run *r, struct conn *k, int from, uint8_t flag
     for (int i = 0; i < 4; i++)
         tcp[4 + i] = (uint8_t)(seq >> (24 - 8 * i)),
                 tcp[8 + i] = (uint8_t)(k->seq[!from] >> (24 - 8 * i));
-    tcp[12] = 5 << 4, tcp[13] = flags | (flags & TCP_SYN && !from ? 0 : TCP_ACK), tcp[14] = 0xff;
+    tcp[12] = 5 << 4, tcp[13] = flags | (flags & TCP_SYN && !from ? 0 : TCP_ACK);
+    tcp[14] = (uint8_t)(k->window[from] >> 8), tcp[15] = (uint8_t)k->window[from];
     if (n)
         memcpy(tcp + 20, payload, n);
     uint8_t pseudo[12] = {0};
@@ -534,6 +536,9 @@ static void send_tcp(struct stage_run *r, struct conn *k, int from, uint8_t flag
 static void handshake(struct stage_run *r, struct conn *k)
 {
     k->seq[0] = 1000, k->seq[1] = 9000;
+    for (int i = 0; i < 2; i++)
+        if (!k->window[i])
+            k->window[i] = 0xff00;
     send_tcp(r, k, 0, TCP_SYN, k->seq[0]++, NULL, 0);
     send_tcp(r, k, 1, TCP_SYN, k->seq[1]++, NULL, 0);
     send_tcp(r, k, 0, 0, k->seq[0], NULL, 0);
@@ -597,6 +602,57 @@ TEST(stream_out_of_order_with_a_conflicting_overlap_and_the_flow_record)
     CHECK_EQ(e.bytes[cl], 9 * 54 + (bind.n - p2) * 2 + p2 + req.n);
     CHECK(e.flags_seen[cl] & TCP_SYN && e.flags_seen[!cl] & TCP_FIN);
     CHECK_STR(e.app_proto, "dcerpc");
+    cJSON_Delete(all);
+}
+
+/* The window: a byte probing a window of 0 is not the stream's, the real one that follows
+   is; bytes past the window whose update the capture lost count once the ACK covers them. */
+TEST(stream_window_zero_probe_and_a_lost_update)
+{
+    struct stage_run *r = stage_start();
+    struct conn k = {.cport = 50001};
+    handshake(r, &k);
+    struct bytes bind = {.n = 0}, ack = {.n = 0}, req = {.n = 0}, res = {.n = 0};
+    bind_pdu(&bind, 1);
+    bind_ack_pdu(&ack, 1);
+    start_service_request(&req, 2, false);
+    response_pdu(&res, 2, 0);
+    send_tcp(r, &k, 0, TCP_PSH, k.seq[0], bind.b, bind.n);
+    k.seq[0] += (uint32_t)bind.n;
+    uint32_t s0 = k.seq[0];
+    k.window[1] = 10; /* the server's buffer ends 10 bytes into the request */
+    send_tcp(r, &k, 1, TCP_PSH, k.seq[1], ack.b, ack.n);
+    k.seq[1] += (uint32_t)ack.n;
+    /* the request: 10 bytes, then the server's window is 0 */
+    send_tcp(r, &k, 0, TCP_PSH, s0, req.b, 10);
+    k.seq[0] = s0 + 10;
+    k.window[1] = 0;
+    send_tcp(r, &k, 1, 0, k.seq[1], NULL, 0);
+    struct bytes probe = req;
+    probe.b[10] ^= 0xff;
+    send_tcp(r, &k, 0, TCP_PSH, s0 + 10, probe.b + 10, 1); /* the probe: not taken */
+    CHECK_EQ(r->w.stats.tcp_zero_window_probes, 1);
+    k.window[1] = 20; /* open a little: the rest goes past it */
+    send_tcp(r, &k, 1, 0, k.seq[1], NULL, 0);
+    send_tcp(r, &k, 0, TCP_PSH, s0 + 10, req.b + 10, 20); /* in window: replaces the probe */
+    CHECK_EQ(r->w.stats.tcp_window_replaced, 1);
+    CHECK_EQ(r->anomalies[ANOM_STREAM_ZERO_WINDOW_PROBE], 1);
+    k.seq[0] = s0 + 30;
+    /* the update that lets the rest in is lost; the rest comes, held, and is acknowledged */
+    send_tcp(r, &k, 0, TCP_PSH, s0 + 30, req.b + 30, req.n - 30);
+    CHECK_EQ(r->w.stats.tcp_window_held, 1);
+    k.seq[0] = s0 + (uint32_t)req.n;
+    send_tcp(r, &k, 1, 0, k.seq[1], NULL, 0);
+    CHECK_EQ(r->w.stats.tcp_window_acked, 1);
+    CHECK_EQ(r->anomalies[ANOM_STREAM_WINDOW_UNSEEN], 0); /* counted, written as no event */
+    send_tcp(r, &k, 1, TCP_PSH, k.seq[1], res.b, res.n);
+    k.seq[1] += (uint32_t)res.n;
+    flow_flush_all(&r->w);
+    CHECK_EQ(r->w.stats.tcp_gaps, 0);
+    cJSON *all = stage_end(r);
+    const cJSON *call = find_record(all, "dcerpc", "RStartServiceW", 0);
+    CHECK(call != NULL);
+    CHECK_STR(jstr(call, "rpcsentry.result.status"), "ERROR_SUCCESS");
     cJSON_Delete(all);
 }
 
