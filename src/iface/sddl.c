@@ -292,7 +292,9 @@ static bool read_acl(struct rd *sd, struct out *o, struct sd_view *v, bool dacl,
             v->n_aces++;
             if (ace_types[t].deny) {
                 if (v->n_denies < SD_MAX_DENIES) {
-                    snprintf(v->deny[v->n_denies].text, sizeof v->deny[0].text, "%s", one);
+                    /* cut to the record's room, as the Debug build's truncation check wants */
+                    snprintf(v->deny[v->n_denies].text, sizeof v->deny[0].text, "%.*s",
+                             (int)sizeof v->deny[0].text - 1, one);
                     snprintf(v->deny[v->n_denies].sid, SD_SID_MAX, "%s", sid);
                     v->deny[v->n_denies].mask = mask;
                     v->deny[v->n_denies].flags = flags;
