@@ -272,8 +272,7 @@ static const char *parse_line(char *line, char *domain, char *user, uint8_t hash
     return NULL;
 }
 
-/* Strips the newline and surrounding blanks in place; returns the start. */
-static char *trim(char *s)
+char *keys_trim(char *s)
 {
     while (*s == ' ' || *s == '\t')
         s++;
@@ -321,12 +320,13 @@ bool keys_open_private(const char *path, FILE **out, char *err, size_t errlen)
     return true;
 }
 
-bool keys_load_ntlm(struct keystore *ks, const char *path, char *err, size_t errlen)
+bool keys_read_lines(struct keystore *ks, const char *path, keys_line_fn fn, char *err,
+                     size_t errlen)
 {
     FILE *f;
     if (!keys_open_private(path, &f, err, errlen))
         return false;
-    /* stdio's buffer holds the file's text (the hashes): ours, so that it is wiped */
+    /* stdio's buffer holds the file's text (the keys): ours, so that it is wiped */
     char iobuf[4096];
     setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
     size_t first = ks->n;
@@ -340,20 +340,14 @@ bool keys_load_ntlm(struct keystore *ks, const char *path, char *err, size_t err
             ok = false;
             break;
         }
-        char *s = trim(buf);
-        if (!s[0] || s[0] == '#')
+        char *line = keys_trim(buf);
+        if (!line[0] || line[0] == '#')
             continue;
-        char domain[KEYS_NAME_MAX], user[KEYS_NAME_MAX];
-        uint8_t hash[KEYS_NT_HASH_LEN];
-        const char *why = parse_line(s, domain, user, hash);
+        const char *why = fn(ks, line);
         if (why) {
             snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
             ok = false;
-        } else if (!keys_add_nt_hash(ks, domain, user, hash)) {
-            snprintf(err, errlen, "%s:%u: out of memory", path, lineno);
-            ok = false;
         }
-        explicit_bzero(hash, sizeof hash);
     }
     if (ok && ferror(f)) {
         snprintf(err, errlen, "%s: read error", path);
@@ -362,11 +356,26 @@ bool keys_load_ntlm(struct keystore *ks, const char *path, char *err, size_t err
     explicit_bzero(buf, sizeof buf);
     fclose(f);
     explicit_bzero(iobuf, sizeof iobuf);
-    if (!ok) {
-        wipe_entries(ks->e + first, ks->n - first);
-        ks->n = first;
-    }
+    if (!ok)
+        keys_wipe_tail(ks, first);
     return ok;
+}
+
+/* One --ntlm-secrets line: parsed, then added; the reason it is not, or NULL. */
+static const char *ntlm_line(struct keystore *ks, char *line)
+{
+    char domain[KEYS_NAME_MAX], user[KEYS_NAME_MAX];
+    uint8_t hash[KEYS_NT_HASH_LEN];
+    const char *why = parse_line(line, domain, user, hash);
+    if (!why && !keys_add_nt_hash(ks, domain, user, hash))
+        why = "out of memory";
+    explicit_bzero(hash, sizeof hash);
+    return why;
+}
+
+bool keys_load_ntlm(struct keystore *ks, const char *path, char *err, size_t errlen)
+{
+    return keys_read_lines(ks, path, ntlm_line, err, errlen);
 }
 
 /* ---- NT hash of a password ---- */

@@ -59,16 +59,6 @@ static bool parse_session_id(const char *s, uint64_t *id)
     return true;
 }
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
-    return s;
-}
-
 /* One line into k; NULL, or why it is malformed (never quoting it). */
 static const char *parse_line(char *line, struct keys_smb3 *k)
 {
@@ -77,7 +67,7 @@ static const char *parse_line(char *line, struct keys_smb3 *k)
     for (char *p = line;;) {
         if (nf == sizeof f / sizeof f[0])
             return "too many ':' fields";
-        f[nf++] = trim(p);
+        f[nf++] = keys_trim(p);
         char *c = strchr(p, ':');
         if (!c)
             break;
@@ -86,7 +76,7 @@ static const char *parse_line(char *line, struct keys_smb3 *k)
     }
     /* trim ran before each cut: trim the fields again now that they end */
     for (size_t i = 0; i < nf; i++)
-        f[i] = trim(f[i]);
+        f[i] = keys_trim(f[i]);
     if (nf != 2 && nf != 4)
         return "expected SESSIONID:SESSIONKEY or SESSIONID:SESSIONKEY:S2CKEY:C2SKEY";
     memset(k, 0, sizeof *k);
@@ -106,46 +96,18 @@ static const char *parse_line(char *line, struct keys_smb3 *k)
     return NULL;
 }
 
+/* One --smb-keys line: parsed, then added; the reason it is not, or NULL. */
+static const char *smb_line(struct keystore *ks, char *line)
+{
+    struct keys_smb3 k;
+    const char *why = parse_line(line, &k);
+    if (!why && !keys_add_smb3(ks, &k))
+        why = "out of memory";
+    explicit_bzero(&k, sizeof k);
+    return why;
+}
+
 bool keys_load_smb(struct keystore *ks, const char *path, char *err, size_t errlen)
 {
-    FILE *f;
-    if (!keys_open_private(path, &f, err, errlen))
-        return false;
-    char iobuf[4096]; /* stdio's buffer holds the keys' text: ours, so that it is wiped */
-    setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
-    size_t first = keys_mark(ks);
-    char buf[KEYS_LINE_MAX];
-    unsigned lineno = 0;
-    bool ok = true;
-    while (ok && fgets(buf, sizeof buf, f)) {
-        lineno++;
-        if (!strchr(buf, '\n') && !feof(f)) {
-            snprintf(err, errlen, "%s:%u: line too long", path, lineno);
-            ok = false;
-            break;
-        }
-        char *s = trim(buf);
-        if (!s[0] || s[0] == '#')
-            continue;
-        struct keys_smb3 k;
-        const char *why = parse_line(s, &k);
-        if (why) {
-            snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
-            ok = false;
-        } else if (!keys_add_smb3(ks, &k)) {
-            snprintf(err, errlen, "%s:%u: out of memory", path, lineno);
-            ok = false;
-        }
-        explicit_bzero(&k, sizeof k);
-    }
-    if (ok && ferror(f)) {
-        snprintf(err, errlen, "%s: read error", path);
-        ok = false;
-    }
-    explicit_bzero(buf, sizeof buf);
-    fclose(f);
-    explicit_bzero(iobuf, sizeof iobuf);
-    if (!ok)
-        keys_wipe_tail(ks, first);
-    return ok;
+    return keys_read_lines(ks, path, smb_line, err, errlen);
 }
