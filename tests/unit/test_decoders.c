@@ -8,6 +8,7 @@
 
 #include "../../src/iface/taskxml.h"
 #include "harness.h"
+#include "ndr_writer.h"
 #include "rpcsentry/args.h"
 #include "rpcsentry/detect.h"
 #include "rpcsentry/flow.h"
@@ -15,36 +16,7 @@
 #include "rpcsentry/ndr.h"
 #include "rpcsentry/worker.h"
 
-/* ---- a small NDR writer, the mirror of tests/gen/ndrgen.py ---- */
-
-struct w {
-    uint8_t b[8192];
-    size_t n;
-    bool le, ndr64;
-};
-
-static void w_align(struct w *w, size_t a)
-{
-    while (w->n % a)
-        w->b[w->n++] = 0;
-}
-
-static void w_uint(struct w *w, uint64_t v, size_t size)
-{
-    w_align(w, size);
-    for (size_t i = 0; i < size; i++)
-        w->b[w->n + i] = (uint8_t)(v >> (8 * (w->le ? i : size - 1 - i)));
-    w->n += size;
-}
-
-static void w_u32(struct w *w, uint32_t v)
-{
-    w_uint(w, v, 4);
-}
-static void w_size(struct w *w, uint64_t v)
-{
-    w_uint(w, v, w->ndr64 ? 8 : 4);
-}
+/* ---- stubs on ndr_writer.h, as tests/gen/ndrgen.py writes them ---- */
 
 /* A conformant varying string; counts as given (so tests can lie). */
 static void w_cvs_counts(struct w *w, const char *s, uint64_t max, uint64_t off, uint64_t actual)
@@ -67,14 +39,6 @@ static void w_unique_cvs(struct w *w, const char *s)
     w_size(w, s ? 0x20000 : 0);
     if (s)
         w_cvs(w, s);
-}
-
-static void w_handle(struct w *w, uint8_t tag)
-{
-    w_align(w, 4);
-    memset(w->b + w->n, 0, 4);
-    memset(w->b + w->n + 4, tag, 16);
-    w->n += 20;
 }
 
 /* RCreateServiceW as ndrgen.create_service writes it. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "ndr_writer.h"
 #include "rpcsentry/args.h"
 #include "rpcsentry/detect.h"
 #include "rpcsentry/iface.h"
@@ -17,51 +18,10 @@
 
 /* ---- an NDR writer (NDR64: 8-byte pointers and counts) ---- */
 
-struct w {
-    uint8_t b[4096];
-    size_t n;
-    bool le, ndr64;
-};
-
-static void w_align(struct w *w, size_t a)
-{
-    while (w->n % a)
-        w->b[w->n++] = 0;
-}
-
-static void w_uint(struct w *w, uint64_t v, size_t size)
-{
-    w_align(w, size);
-    for (size_t i = 0; i < size; i++)
-        w->b[w->n + i] = (uint8_t)(v >> (8 * (w->le ? i : size - 1 - i)));
-    w->n += size;
-}
-
-static void w_u16(struct w *w, uint16_t v)
-{
-    w_uint(w, v, 2);
-}
-static void w_u32(struct w *w, uint32_t v)
-{
-    w_uint(w, v, 4);
-}
-static void w_size(struct w *w, uint64_t v)
-{
-    w_uint(w, v, w->ndr64 ? 8 : 4);
-}
-
 static void w_bytes(struct w *w, const void *p, size_t n)
 {
     memcpy(w->b + w->n, p, n);
     w->n += n;
-}
-
-static void w_handle(struct w *w, uint8_t tag)
-{
-    w_align(w, 4);
-    memset(w->b + w->n, 0, 4);
-    memset(w->b + w->n + 4, tag, 16);
-    w->n += 20;
 }
 
 /* An RRP_UNICODE_STRING standing alone: Length, MaximumLength, pointer, then the
