@@ -1,13 +1,21 @@
-/* The SMB transport on its own (and the DCE/RPC behind its pipes), chunked as fuzz_dcerpc. */
+/*
+ * The SMB transport on its own (and the DCE/RPC behind its pipes), chunked as fuzz_dcerpc.
+ * fuzz_smb3.c includes this file with FUZZ_SMB_SETUP giving the worker a key store.
+ */
 #include "fuzz_common.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/rpc_call.h"
 #include "rpcsentry/smb.h"
 
+#ifndef FUZZ_SMB_SETUP
+#define FUZZ_SMB_SETUP() ((void)0)
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct worker *w = fuzz_worker();
+    FUZZ_SMB_SETUP();
     /* the flow a call belongs to: no flow record needed (an alert marks the ref) */
     static struct flow_ref ref_flow;
     uint64_t tx = 0;
@@ -31,6 +39,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += len;
     }
     smb_conn_free(w, c);
-    fuzz_check_released(w);
+    fuzz_check_released(w); /* frees the worker's session-key table too: no key carries over */
     return 0;
 }
