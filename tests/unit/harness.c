@@ -1,7 +1,9 @@
 #include "harness.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static struct test_case *tests;
@@ -35,6 +37,24 @@ void test_skip(const char *why)
 bool test_skipped(void)
 {
     return skip_reason != NULL;
+}
+
+size_t test_unhex(const char *s, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    for (; s[0] && s[1] && n < cap; s += 2) {
+        unsigned v;
+        if (sscanf(s, "%2x", &v) != 1)
+            break;
+        out[n++] = (uint8_t)v;
+    }
+    return n;
+}
+
+bool test_eq_hex(const uint8_t *p, size_t n, const char *hex)
+{
+    uint8_t want[4096];
+    return test_unhex(hex, want, sizeof want) == n && memcmp(p, want, n) == 0;
 }
 
 const char *test_shared_path(const char *rel, char *buf, size_t n)

@@ -23,6 +23,12 @@ void test_fail(const char *file, int line, const char *fmt, ...)
 void test_skip(const char *why);
 bool test_skipped(void);
 
+/* Hex digits to bytes (at most cap); stops at the first pair that is not hex. Returns the
+ * count. */
+size_t test_unhex(const char *hex, uint8_t *out, size_t cap);
+/* Do the n bytes at p equal the hex string (of at most 4096 bytes)? */
+bool test_eq_hex(const uint8_t *p, size_t n, const char *hex);
+
 /* Path of a shared reference file (../shared beside the checkout), or NULL if absent. */
 const char *test_shared_path(const char *rel, char *buf, size_t n);
 

@@ -15,24 +15,6 @@
 #include "rpcsentry/keys.h"
 #include "rpcsentry/ntlmssp.h"
 
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-    for (; s[0] && s[1] && n < cap; s += 2) {
-        unsigned v;
-        if (sscanf(s, "%2x", &v) != 1)
-            break;
-        out[n++] = (uint8_t)v;
-    }
-    return n;
-}
-
-static bool eq_hex(const uint8_t *p, size_t n, const char *hex)
-{
-    uint8_t want[256];
-    return unhex(hex, want, sizeof want) == n && memcmp(p, want, n) == 0;
-}
-
 /* 4.2.4.3 AUTHENTICATE_MESSAGE (flags 0xe2888235, NTLMv2, key exchange) */
 static const char auth_hex[] =
     "4e544c4d5353500003000000180018006c00000054005400840000000c000c00480000000800080054000000"
@@ -55,12 +37,12 @@ static bool init_crypto(void)
 
 static void derive_spec(struct ntlm_keys *k, uint8_t *msg, size_t cap, struct ntlmssp_msg *m)
 {
-    size_t n = unhex(auth_hex, msg, cap);
+    size_t n = test_unhex(auth_hex, msg, cap);
     CHECK_EQ(n, 232);
     CHECK_EQ(ntlmssp_parse_msg(msg, n, m), NTLMSSP_AUTHENTICATE);
     uint8_t nt[16];
     CHECK(keys_nt_hash_of_password("Password", nt));
-    CHECK(eq_hex(nt, 16, "a4f49c406510bdcab6824ee7c30fd852")); /* 4.2.2.1.2 NTOWFv1 */
+    CHECK(test_eq_hex(nt, 16, "a4f49c406510bdcab6824ee7c30fd852")); /* 4.2.2.1.2 NTOWFv1 */
     CHECK(ntlm_derive_keys(nt, server_challenge, m, m->flags, k) == NULL);
 }
 
@@ -76,13 +58,13 @@ TEST(ntlm_v2_keys_from_the_spec)
     CHECK_EQ(m.nt_len, 84);
     CHECK_EQ(m.session_key_len, 16);
     CHECK(k.v2);
-    CHECK(eq_hex(k.response_key_nt, 16, "0c868a403bfd7a93a3001ef22ef02e3f"));  /* 4.2.4.1.1 */
-    CHECK(eq_hex(m.nt, 16, "68cd0ab851e51c96aabc927bebef6a1c"));               /* 4.2.4.2.2 */
-    CHECK(eq_hex(k.session_base_key, 16, "8de40ccadbc14a82f15cb0ad0de95ca3")); /* 4.2.4.1.2 */
-    CHECK(eq_hex(m.session_key, 16, "c5dad2544fc9799094ce1ce90bc9d03e"));      /* 4.2.4.2.3 */
-    CHECK(eq_hex(k.exported, 16, "55555555555555555555555555555555"));         /* 4.2.1 */
-    CHECK(eq_hex(k.seal[0], 16, "59f600973cc4960a25480a7c196e4c58"));          /* 4.2.4.4 */
-    CHECK(eq_hex(k.sign[0], 16, "4788dc861b4782f35d43fd98fe1a2d39"));
+    CHECK(test_eq_hex(k.response_key_nt, 16, "0c868a403bfd7a93a3001ef22ef02e3f"));  /* 4.2.4.1.1 */
+    CHECK(test_eq_hex(m.nt, 16, "68cd0ab851e51c96aabc927bebef6a1c"));               /* 4.2.4.2.2 */
+    CHECK(test_eq_hex(k.session_base_key, 16, "8de40ccadbc14a82f15cb0ad0de95ca3")); /* 4.2.4.1.2 */
+    CHECK(test_eq_hex(m.session_key, 16, "c5dad2544fc9799094ce1ce90bc9d03e"));      /* 4.2.4.2.3 */
+    CHECK(test_eq_hex(k.exported, 16, "55555555555555555555555555555555"));         /* 4.2.1 */
+    CHECK(test_eq_hex(k.seal[0], 16, "59f600973cc4960a25480a7c196e4c58"));          /* 4.2.4.4 */
+    CHECK(test_eq_hex(k.sign[0], 16, "4788dc861b4782f35d43fd98fe1a2d39"));
     ntlm_keys_wipe(&k);
 }
 
@@ -101,8 +83,8 @@ TEST(ntlm_v2_seal_plaintext_from_the_spec)
     struct ntlm_sealer tx, rx;
     CHECK(ntlm_sealer_init(&tx, &k));
     ntlm_seal(&tx, 0, text, sizeof text, 0, sizeof text, 0, sig);
-    CHECK(eq_hex(text, sizeof text, "54e50165bf1936dc996020c1811b0f06fb5f")); /* 4.2.4.4 */
-    CHECK(eq_hex(sig, 16, "010000007fb38ec5c55d497600000000"));
+    CHECK(test_eq_hex(text, sizeof text, "54e50165bf1936dc996020c1811b0f06fb5f")); /* 4.2.4.4 */
+    CHECK(test_eq_hex(sig, 16, "010000007fb38ec5c55d497600000000"));
     ntlm_sealer_clear(&tx);
 
     /* the receiver's side: the same bytes open and verify; the stream goes on */
@@ -181,8 +163,8 @@ TEST(ntlm_v1_ess_from_the_spec)
     if (!init_crypto())
         return;
     uint8_t lm[24], nt[24], hash[16];
-    CHECK_EQ(unhex("aaaaaaaaaaaaaaaa00000000000000000000000000000000", lm, sizeof lm), 24);
-    CHECK_EQ(unhex("7537f803ae367128ca458204bde7caf81e97ed2683267232", nt, sizeof nt), 24);
+    CHECK_EQ(test_unhex("aaaaaaaaaaaaaaaa00000000000000000000000000000000", lm, sizeof lm), 24);
+    CHECK_EQ(test_unhex("7537f803ae367128ca458204bde7caf81e97ed2683267232", nt, sizeof nt), 24);
     CHECK(keys_nt_hash_of_password("Password", hash));
     struct ntlmssp_msg m;
     memset(&m, 0, sizeof m);
@@ -194,18 +176,18 @@ TEST(ntlm_v1_ess_from_the_spec)
     struct ntlm_keys k;
     CHECK(ntlm_derive_keys(hash, server_challenge, &m, flags, &k) == NULL);
     CHECK(!k.v2);
-    CHECK(eq_hex(k.session_base_key, 16, "d87262b0cde4b1cb7499becccdf10784")); /* 4.2.3.1.2 */
-    CHECK(eq_hex(k.key_exchange_key, 16, "eb93429a8bd952f8b89c55b87f475edc")); /* 4.2.3.1.3 */
-    CHECK(eq_hex(k.sign[0], 16, "60e799be5c72fc92922ae8ebe961fb8d"));          /* 4.2.3.4 */
-    CHECK(eq_hex(k.seal[0], 16, "04dd7f014d8504d265a25cc86a3a7c06"));
+    CHECK(test_eq_hex(k.session_base_key, 16, "d87262b0cde4b1cb7499becccdf10784")); /* 4.2.3.1.2 */
+    CHECK(test_eq_hex(k.key_exchange_key, 16, "eb93429a8bd952f8b89c55b87f475edc")); /* 4.2.3.1.3 */
+    CHECK(test_eq_hex(k.sign[0], 16, "60e799be5c72fc92922ae8ebe961fb8d"));          /* 4.2.3.4 */
+    CHECK(test_eq_hex(k.seal[0], 16, "04dd7f014d8504d265a25cc86a3a7c06"));
     uint8_t text[18], sig[16];
     for (int i = 0; i < 9; i++)
         text[2 * i] = (uint8_t) "Plaintext"[i], text[2 * i + 1] = 0;
     struct ntlm_sealer tx, rx;
     CHECK(ntlm_sealer_init(&tx, &k) && ntlm_sealer_init(&rx, &k));
     ntlm_seal(&tx, 0, text, sizeof text, 0, sizeof text, 0, sig);
-    CHECK(eq_hex(text, sizeof text, "a02372f6530273f3aa1eb90190ce5200c99d"));
-    CHECK(eq_hex(sig, 16, "01000000ff2aeb52f681793a00000000"));
+    CHECK(test_eq_hex(text, sizeof text, "a02372f6530273f3aa1eb90190ce5200c99d"));
+    CHECK(test_eq_hex(sig, 16, "01000000ff2aeb52f681793a00000000"));
     CHECK_EQ(ntlm_unseal(&rx, 0, text, sizeof text, 0, sizeof text, sig), 1);
     CHECK(text[0] == 'P' && text[2] == 'l');
     ntlm_sealer_clear(&tx);

@@ -24,24 +24,6 @@
 #include "rpcsentry/keys.h"
 #include "rpcsentry/smb3.h"
 
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-    for (; s[0] && s[1] && n < cap; s += 2) {
-        unsigned v;
-        if (sscanf(s, "%2x", &v) != 1)
-            break;
-        out[n++] = (uint8_t)v;
-    }
-    return n;
-}
-
-static bool eq_hex(const uint8_t *p, size_t n, const char *hex)
-{
-    static uint8_t want[4096];
-    return unhex(hex, want, sizeof want) == n && memcmp(p, want, n) == 0;
-}
-
 static bool init_crypto(void)
 {
     char err[256];
@@ -92,16 +74,18 @@ TEST(smb3_30_keys_from_the_blog)
     if (!init_crypto())
         return;
     uint8_t sk[16];
-    CHECK_EQ(unhex(sk30, sk, sizeof sk), 16);
+    CHECK_EQ(test_unhex(sk30, sk, sizeof sk), 16);
     struct smb3_keys k;
     CHECK(smb3_derive(sk, 16, 0x0300, SMB3_AES_128_CCM, NULL, &k) == NULL);
     CHECK_EQ(k.key_len, 16);
-    CHECK(eq_hex(k.dir[0], 16, "261B72350558F2E9DCF613070383EDBF")); /* EncryptionKey (Client) */
-    CHECK(eq_hex(k.dir[1], 16, "8FE2B57EC34D2DB5B1A9727F526BBDB5")); /* DecryptionKey (Client) */
+    CHECK(
+        test_eq_hex(k.dir[0], 16, "261B72350558F2E9DCF613070383EDBF")); /* EncryptionKey (Client) */
+    CHECK(
+        test_eq_hex(k.dir[1], 16, "8FE2B57EC34D2DB5B1A9727F526BBDB5")); /* DecryptionKey (Client) */
     /* the same KDF gives the blog's signing key (label SMB2AESCMAC, context SmbSign) */
     uint8_t sign[16];
     smb3_kdf(sk, 16, "SMB2AESCMAC", 12, "SmbSign", 8, 128, sign);
-    CHECK(eq_hex(sign, 16, "F773CD23C18FD1E08EE510CADA7CF852"));
+    CHECK(test_eq_hex(sign, 16, "F773CD23C18FD1E08EE510CADA7CF852"));
     /* 3.0.2 derives the same way; 3.0.x has no GCM; 2.1 has no encryption */
     struct smb3_keys k2;
     CHECK(smb3_derive(sk, 16, 0x0302, SMB3_AES_128_CCM, NULL, &k2) == NULL);
@@ -118,8 +102,8 @@ TEST(smb3_30_ccm_read_response_from_the_blog)
     if (!init_crypto())
         return;
     uint8_t sk[16], msg[512], plain[512];
-    unhex(sk30, sk, sizeof sk);
-    size_t n = unhex(read_resp_30, msg, sizeof msg);
+    test_unhex(sk30, sk, sizeof sk);
+    size_t n = test_unhex(read_resp_30, msg, sizeof msg);
     struct smb3_keys k;
     CHECK(smb3_derive(sk, 16, 0x0300, SMB3_AES_128_CCM, NULL, &k) == NULL);
     struct smb3_transform t;
@@ -130,20 +114,20 @@ TEST(smb3_30_ccm_read_response_from_the_blog)
     uint16_t used = 0;
     CHECK(smb3_decrypt(&k, 1, &t, plain, &used) == NULL);
     CHECK_EQ(used, SMB3_AES_128_CCM);
-    CHECK(eq_hex(plain, t.original_size, read_resp_30_plain));
+    CHECK(test_eq_hex(plain, t.original_size, read_resp_30_plain));
     /* the other direction's key does not verify */
     CHECK(smb3_decrypt(&k, 0, &t, plain, NULL) != NULL);
     /* the WRITE request: the client's key and the blog's plaintext give its tag */
-    n = unhex(write_req_30, msg, sizeof msg);
+    n = test_unhex(write_req_30, msg, sizeof msg);
     CHECK(smb3_transform_parse(msg, n, &t) == NULL);
     CHECK(smb3_decrypt(&k, 0, &t, plain, NULL) == NULL);
-    CHECK(eq_hex(plain, 23, "FE534D4240000100000000000900400008000000000000"));
+    CHECK(test_eq_hex(plain, 23, "FE534D4240000100000000000900400008000000000000"));
     CHECK(memcmp(plain + t.original_size - 23, "Smb3 encryption testing", 23) == 0);
     uint8_t again[512], sig[16];
     CHECK(smb3_encrypt(k.dir[0], 16, SMB3_AES_128_CCM, t.nonce, t.aad, plain, t.original_size,
                        again, sig));
     CHECK(memcmp(again, t.ciphertext, t.original_size) == 0);
-    CHECK(eq_hex(sig, 16, "81A286535415445DAE393921E44FA42E"));
+    CHECK(test_eq_hex(sig, 16, "81A286535415445DAE393921E44FA42E"));
     smb3_keys_wipe(&k);
 }
 
@@ -152,18 +136,18 @@ TEST(smb3_311_gcm_write_response_from_the_blog)
     if (!init_crypto())
         return;
     uint8_t sk[16], h[64], msg[512], plain[512];
-    unhex(sk311, sk, sizeof sk);
-    CHECK_EQ(unhex(preauth311, h, sizeof h), 64);
+    test_unhex(sk311, sk, sizeof sk);
+    CHECK_EQ(test_unhex(preauth311, h, sizeof h), 64);
     struct smb3_keys k;
     CHECK(smb3_derive(sk, 16, 0x0311, SMB3_AES_128_GCM, h, &k) == NULL);
-    CHECK(eq_hex(k.dir[0], 16, "A2F5E80E5D59103034F32E52F698E5EC"));
-    CHECK(eq_hex(k.dir[1], 16, "748C50868C90F302962A5C35F5F9A8BF"));
-    size_t n = unhex(write_resp_311, msg, sizeof msg);
+    CHECK(test_eq_hex(k.dir[0], 16, "A2F5E80E5D59103034F32E52F698E5EC"));
+    CHECK(test_eq_hex(k.dir[1], 16, "748C50868C90F302962A5C35F5F9A8BF"));
+    size_t n = test_unhex(write_resp_311, msg, sizeof msg);
     struct smb3_transform t;
     CHECK(smb3_transform_parse(msg, n, &t) == NULL);
     CHECK_EQ(t.session_id, 0x100000000025ull);
     CHECK(smb3_decrypt(&k, 1, &t, plain, NULL) == NULL);
-    CHECK(eq_hex(plain, t.original_size, write_resp_311_plain));
+    CHECK(test_eq_hex(plain, t.original_size, write_resp_311_plain));
     /* with the cipher unknown (a capture without the NEGOTIATE), the tag picks GCM */
     struct smb3_keys any = k;
     any.cipher = SMB3_CIPHER_NONE;
@@ -196,30 +180,34 @@ TEST(smb3_311_preauth_chain_from_the_blog)
         "000F",
     };
     uint8_t h[64] = {0}, buf[1024];
-    size_t n = unhex(msgs[0], buf, sizeof buf);
+    size_t n = test_unhex(msgs[0], buf, sizeof buf);
     smb3_preauth_update(h, buf, n);
-    CHECK(eq_hex(h, 64,
-                 "DD94EFC5321BB618A2E208BA8920D2F422992526947A409B5037DE1E0FE8C7362B8C47122594CDE0"
-                 "CE26AA9DFC8BCDBDE0621957672623351A7540F1E54A0426"));
+    CHECK(test_eq_hex(
+        h, 64,
+        "DD94EFC5321BB618A2E208BA8920D2F422992526947A409B5037DE1E0FE8C7362B8C47122594CDE0"
+        "CE26AA9DFC8BCDBDE0621957672623351A7540F1E54A0426"));
     /* the blog's hash after the NEGOTIATE response, then the session's first request */
-    CHECK_EQ(unhex("324BFA92A4F3A190E466EBEA08D9C110DC88BFED758D9846ECC6F541CC1D02AE3C94A79F3601"
+    CHECK_EQ(
+        test_unhex("324BFA92A4F3A190E466EBEA08D9C110DC88BFED758D9846ECC6F541CC1D02AE3C94A79F3601"
                    "1E997E13F841B91B50957AD07B19C8E2539C0B23FDAE09D2C513",
                    h, sizeof h),
-             64);
-    n = unhex(msgs[1], buf, sizeof buf);
+        64);
+    n = test_unhex(msgs[1], buf, sizeof buf);
     smb3_preauth_update(h, buf, n);
-    CHECK(eq_hex(h, 64,
-                 "AC0B0F2B9986257700365E416D142A6EDC96DF03594A19E52A15F6BD0D041CD5D432F8ED42C55E33"
-                 "197A50C9EC00F1462B50C592211B1471A04B56088FDFD5F9"));
+    CHECK(test_eq_hex(
+        h, 64,
+        "AC0B0F2B9986257700365E416D142A6EDC96DF03594A19E52A15F6BD0D041CD5D432F8ED42C55E33"
+        "197A50C9EC00F1462B50C592211B1471A04B56088FDFD5F9"));
     /* the final hash and the signing key the blog derives from it */
-    CHECK_EQ(unhex("0DD13628CC3ED218EF9DF9772D436D0887AB9814BFAE63A80AA845F36909DB7928622DDDAD52"
+    CHECK_EQ(
+        test_unhex("0DD13628CC3ED218EF9DF9772D436D0887AB9814BFAE63A80AA845F36909DB7928622DDDAD52"
                    "2D9751640A459762C5A9D6BB084CBB3CE6BDADEF5D5BCE3C6C01",
                    h, sizeof h),
-             64);
+        64);
     uint8_t sk[16], sign[16];
-    unhex("270E1BA896585EEB7AF3472D3B4C75A7", sk, sizeof sk);
+    test_unhex("270E1BA896585EEB7AF3472D3B4C75A7", sk, sizeof sk);
     smb3_kdf(sk, 16, "SMBSigningKey", 14, h, 64, 128, sign);
-    CHECK(eq_hex(sign, 16, "73FE7A9A77BEF0BDE49C650D8CCB5F76"));
+    CHECK(test_eq_hex(sign, 16, "73FE7A9A77BEF0BDE49C650D8CCB5F76"));
 }
 
 /* Kept handles: each message reuses its direction's handle (reset, the key schedule kept);
@@ -229,26 +217,26 @@ TEST(smb3_kept_handles)
     if (!init_crypto())
         return;
     uint8_t sk[16], msg[512], bad[512], plain[512];
-    unhex(sk30, sk, sizeof sk);
+    test_unhex(sk30, sk, sizeof sk);
     struct smb3_keys k;
     CHECK(smb3_derive(sk, 16, 0x0300, SMB3_AES_128_CCM, NULL, &k) == NULL);
     k.cipher = SMB3_CIPHER_NONE; /* GCM is tried and refused on the way: never kept */
     struct smb3_handles hs = {0};
-    size_t n = unhex(read_resp_30, msg, sizeof msg);
+    size_t n = test_unhex(read_resp_30, msg, sizeof msg);
     struct smb3_transform t;
     for (int round = 0; round < 3; round++) {
         CHECK(smb3_transform_parse(msg, n, &t) == NULL);
         uint16_t used = 0;
         CHECK(smb3_decrypt_kept(&k, &hs, 1, &t, plain, &used) == NULL);
         CHECK_EQ(used, SMB3_AES_128_CCM);
-        CHECK(eq_hex(plain, t.original_size, read_resp_30_plain));
+        CHECK(test_eq_hex(plain, t.original_size, read_resp_30_plain));
         CHECK(hs.h[1] != NULL && hs.cipher[1] == SMB3_AES_128_CCM);
         memcpy(bad, msg, n);
         bad[n - 1 - round] ^= 0x80;
         CHECK(smb3_transform_parse(bad, n, &t) == NULL);
         CHECK(smb3_decrypt_kept(&k, &hs, 1, &t, plain, NULL) != NULL);
     }
-    size_t wn = unhex(write_req_30, msg, sizeof msg);
+    size_t wn = test_unhex(write_req_30, msg, sizeof msg);
     CHECK(smb3_transform_parse(msg, wn, &t) == NULL);
     CHECK(smb3_decrypt_kept(&k, &hs, 0, &t, plain, NULL) == NULL);
     CHECK(memcmp(plain + t.original_size - 23, "Smb3 encryption testing", 23) == 0);
@@ -370,13 +358,13 @@ TEST(keys_smb_keys_file)
     CHECK(keys_smb3_find(ks, 0xf269c13cull, &k)); /* the wire's bytes, little-endian first */
     CHECK_EQ(k.session_key_len, 16);
     CHECK_EQ(k.dir_len, 0);
-    CHECK(eq_hex(k.session_key, 16, "a09359dc046d0b1609469629d6201cb3"));
+    CHECK(test_eq_hex(k.session_key, 16, "a09359dc046d0b1609469629d6201cb3"));
     CHECK(keys_smb3_find(ks, 0x0000300000000a11ull, &k));
     CHECK_EQ(k.session_key_len, 32);
     CHECK(keys_smb3_find(ks, 0x25, &k));
     CHECK_EQ(k.dir_len, 16);
-    CHECK(eq_hex(k.s2c, 16, "ffeeddccbbaa99887766554433221100"));
-    CHECK(eq_hex(k.c2s, 16, "0102030405060708090a0b0c0d0e0f10"));
+    CHECK(test_eq_hex(k.s2c, 16, "ffeeddccbbaa99887766554433221100"));
+    CHECK(test_eq_hex(k.c2s, 16, "0102030405060708090a0b0c0d0e0f10"));
     CHECK(!keys_smb3_find(ks, 0x26, &k));
     /* NT hash lookups see none of these */
     CHECK_EQ(keys_nt_for_each(ks, "", "3cc169f200000000", NULL, NULL), 0);
