@@ -376,8 +376,8 @@ TEST(keys_smb_keys_file)
         "0x1:00112233445566778899aabbccddeeff\n3cc169f2:a09359dc046d0b1609469629d6201cb3\n",
         "0x1:00112233445566778899aabbccddeeff\n0x2:a09359dc046d0b16\n",
         "0x1:00112233445566778899aabbccddeeff\n0x2:a09359dc046d0b1609469629d6201cb3:aa\n",
-        "0x1:00112233445566778899aabbccddeeff\n"
-        "0x2:a09359dc046d0b1609469629d6201cb3:00112233445566778899aabbccddeeff:0011\n",
+        ("0x1:00112233445566778899aabbccddeeff\n"
+         "0x2:a09359dc046d0b1609469629d6201cb3:00112233445566778899aabbccddeeff:0011\n"),
         "0x1:00112233445566778899aabbccddeeff\n0x2:a09359dc046d0b1609469629d6201cbz\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
