@@ -57,6 +57,16 @@ bool test_eq_hex(const uint8_t *p, size_t n, const char *hex)
     return test_unhex(hex, want, sizeof want) == n && memcmp(p, want, n) == 0;
 }
 
+void test_write_file(const char *path, const char *text, unsigned mode)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    chmod(path, (mode_t)mode);
+}
+
 const char *test_shared_path(const char *rel, char *buf, size_t n)
 {
     const char *root = getenv("RPCSENTRY_SHARED");

@@ -29,6 +29,9 @@ size_t test_unhex(const char *hex, uint8_t *out, size_t cap);
 /* Do the n bytes at p equal the hex string (of at most 4096 bytes)? */
 bool test_eq_hex(const uint8_t *p, size_t n, const char *hex);
 
+/* Writes text to path, then gives it mode (for the key-file tests). */
+void test_write_file(const char *path, const char *text, unsigned mode);
+
 /* Path of a shared reference file (../shared beside the checkout), or NULL if absent. */
 const char *test_shared_path(const char *rel, char *buf, size_t n);
 

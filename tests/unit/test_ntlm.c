@@ -197,16 +197,6 @@ TEST(ntlm_v1_ess_from_the_spec)
 
 /* ---- the key store ---- */
 
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return;
-    fputs(text, f);
-    fclose(f);
-    chmod(path, mode);
-}
-
 static bool count_cb(const uint8_t hash[16], void *ctx)
 {
     (void)hash;
@@ -224,12 +214,12 @@ TEST(keys_ntlm_secrets_file)
     close(fd);
     char err[512];
     struct keystore *ks = keys_new();
-    write_file(path,
-               "# secretsdump\n\n"
-               "LAB\\Administrator:500:aad3b435b51404eeaad3b435b51404ee:"
-               "fc525c9683e8fe067095ba2ddc971889:::\n"
-               "  alice:0123456789ABCDEF0123456789abcdef  \n",
-               0600);
+    test_write_file(path,
+                    "# secretsdump\n\n"
+                    "LAB\\Administrator:500:aad3b435b51404eeaad3b435b51404ee:"
+                    "fc525c9683e8fe067095ba2ddc971889:::\n"
+                    "  alice:0123456789ABCDEF0123456789abcdef  \n",
+                    0600);
     CHECK(keys_load_ntlm(ks, path, err, sizeof err));
     CHECK_EQ(keys_count(ks), 2);
     int n = 0;
@@ -245,12 +235,13 @@ TEST(keys_ntlm_secrets_file)
     CHECK(strstr(err, "fc525c96") == NULL);
 
     /* a malformed line: file and line named, the hash not echoed, nothing of the file kept */
-    write_file(path, "bob:0123456789abcdef0123456789abcdef\ncarol:fc525c9683e8fe06709\n", 0600);
+    test_write_file(path, "bob:0123456789abcdef0123456789abcdef\ncarol:fc525c9683e8fe06709\n",
+                    0600);
     CHECK(!keys_load_ntlm(ks, path, err, sizeof err));
     CHECK(strstr(err, ":2:") != NULL);
     CHECK(strstr(err, "fc525c") == NULL);
     CHECK_EQ(keys_count(ks), 2);
-    write_file(path, "LAB\\:0123456789abcdef0123456789abcdef\n", 0600);
+    test_write_file(path, "LAB\\:0123456789abcdef0123456789abcdef\n", 0600);
     CHECK(!keys_load_ntlm(ks, path, err, sizeof err));
     CHECK(strstr(err, ":1:") != NULL);
     keys_free(ks);

@@ -324,16 +324,6 @@ TEST(smb3_transform_header_refusals)
 
 /* --smb-keys files: Wireshark's session id form and tshark's, optional direction keys,
  * the refusals (loose mode, bad lines named without their text, nothing half-kept). */
-static void put_file(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-    chmod(path, mode);
-}
-
 TEST(keys_smb_keys_file)
 {
     char path[] = "/tmp/rpcsentry-smbkeys-XXXXXX";
@@ -344,14 +334,15 @@ TEST(keys_smb_keys_file)
     close(fd);
     char err[512];
     struct keystore *ks = keys_new();
-    put_file(path,
-             "# sessions\n\n"
-             "3cc169f200000000:a09359dc046d0b1609469629d6201cb3\n"
-             "  0x0000300000000a11 : 404142434445464748494a4b4c4d4e4f404142434445464748494a4b4c4d"
-             "4e4f :: \n"
-             "0x25:00112233445566778899aabbccddeeff:"
-             "ffeeddccbbaa99887766554433221100:0102030405060708090a0b0c0d0e0f10\n",
-             0600);
+    test_write_file(
+        path,
+        "# sessions\n\n"
+        "3cc169f200000000:a09359dc046d0b1609469629d6201cb3\n"
+        "  0x0000300000000a11 : 404142434445464748494a4b4c4d4e4f404142434445464748494a4b4c4d"
+        "4e4f :: \n"
+        "0x25:00112233445566778899aabbccddeeff:"
+        "ffeeddccbbaa99887766554433221100:0102030405060708090a0b0c0d0e0f10\n",
+        0600);
     CHECK(keys_load_smb(ks, path, err, sizeof err));
     CHECK_EQ(keys_count(ks), 3);
     struct keys_smb3 k;
@@ -381,7 +372,7 @@ TEST(keys_smb_keys_file)
         "0x1:00112233445566778899aabbccddeeff\n0x2:a09359dc046d0b1609469629d6201cbz\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        put_file(path, bad[i], 0600);
+        test_write_file(path, bad[i], 0600);
         CHECK(!keys_load_smb(ks, path, err, sizeof err));
         CHECK(strstr(err, ":2:") != NULL);
         CHECK(strstr(err, "a09359") == NULL && strstr(err, "00112233") == NULL);
