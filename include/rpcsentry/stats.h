@@ -72,6 +72,8 @@
     X(smb_decrypt_failed)                                                                          \
     X(smb_closed_fid)                                                                              \
     X(smb_trans_reassembled)                                                                       \
+    X(smb_write_refused)                                                                           \
+    X(smb_write_unanswered)                                                                        \
     X(dce_memcap)                                                                                  \
     X(calls_read)                                                                                  \
     X(calls_create)                                                                                \

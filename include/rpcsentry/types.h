@@ -98,6 +98,8 @@ static inline int flow_key_alen(const struct flow_key *k)
     X(ANOM_SMB_TOO_MANY_PIPES, "applayer", "smb.too_many_pipes", "smb", true)                      \
     X(ANOM_SMB_MEMCAP, "applayer", "smb.memcap", "smb", true)                                      \
     X(ANOM_SMB_CLOSED_FID, "applayer", "smb.write_on_closed_file", "smb", true)                    \
+    X(ANOM_SMB_WRITE_REFUSED, "applayer", "smb.write_refused", "smb", true)                        \
+    X(ANOM_SMB_WRITE_UNANSWERED, "applayer", "smb.write_unanswered", "smb", true)                  \
     X(ANOM_STUB_MALFORMED, "applayer", "dcerpc.stub_malformed", "dcerpc", true)                    \
     X(ANOM_DCE_DECRYPT_FAILED, "applayer", "dcerpc.decrypt_failed", "dcerpc", true)
 

@@ -178,7 +178,7 @@ struct smb_pipe *smb_pipe_by_fid(struct smb_conn *c, const uint8_t *fid, size_t 
 struct smb_pipe *smb_pipe_by_create(struct smb_conn *c, uint64_t msg)
 {
     for (struct smb_pipe *p = c->pipes; p; p = p->next)
-        if (!p->open && p->create_msg == msg)
+        if (!p->open && !p->closing && p->create_msg == msg)
             return p;
     return NULL;
 }
@@ -196,15 +196,27 @@ struct smb_pipe *smb_pend_pipe(struct smb_conn *c, const struct smb_pending *q)
 {
     if (q->by_create) {
         for (struct smb_pipe *p = c->pipes; p; p = p->next)
-            if (p->create_msg == q->create_msg)
+            if (p->create_msg == q->create_msg && !p->closing)
                 return p;
         return NULL;
     }
     return smb_pipe_by_fid(c, q->fid, 16);
 }
 
+/* Why what is held for a pipe is sent on (held_drain). */
+enum drain_why {
+    DRAIN_ANSWER, /* an answer came: what is answered goes, up to the first unanswered */
+    DRAIN_REPLY,  /* the server answered a later request: unanswered data before it goes */
+    DRAIN_END,    /* the pipe or connection ends, or no room: everything goes */
+    DRAIN_REFUSE  /* the pipe's CREATE failed: nothing goes */
+};
+static void held_drain(struct worker *w, struct smb_conn *c, struct smb_pipe *p, enum drain_why why,
+                       uint64_t before);
+
 void smb_pipe_free(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
 {
+    if (p->n_held) /* evicted, or the connection ends: what is held goes, unanswered */
+        held_drain(w, c, p, DRAIN_END, UINT64_MAX);
     struct smb_pipe **pp = &c->pipes;
     while (*pp && *pp != p)
         pp = &(*pp)->next;
@@ -374,19 +386,178 @@ static void pipe_learn(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
     l->ver_major = ctx->ver_major;
 }
 
-void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
-                   const uint8_t *d, size_t n)
+/* Whether p carries DCE/RPC: decided by its name, or by the first bytes it is given. */
+static bool pipe_is_rpc(struct smb_conn *c, struct smb_pipe *p, const uint8_t *d, size_t n)
 {
-    if (!p || !n)
-        return;
     if (p->carries == PIPE_UNDECIDED)
         p->carries = dce_hdr_check(d, n, NULL) >= 0 ? PIPE_RPC : PIPE_OTHER;
     if (p->carries != PIPE_RPC)
-        return;
+        return false;
     if (c->decrypting)
         p->info.smb_encrypted = true;
+    return true;
+}
+
+static void pipe_feed(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                      const uint8_t *d, size_t n)
+{
     dce_data(w, p->dce, ep, d, n);
     pipe_learn(w, c, p);
+}
+
+void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                   const uint8_t *d, size_t n)
+{
+    if (!p || !n || !pipe_is_rpc(c, p, d, n))
+        return;
+    if (p->n_held) /* the server speaks on the pipe: what the client wrote before goes first */
+        held_drain(w, c, p, DRAIN_END, UINT64_MAX);
+    pipe_feed(w, c, p, ep, d, n);
+}
+
+void smb_pipe_reply(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                    const uint8_t *d, size_t n, const struct smb_pending *q)
+{
+    if (!p || !n || !pipe_is_rpc(c, p, d, n))
+        return;
+    /* a READ answered before the WRITE sent after it (a compound's answers in order):
+       that WRITE still waits for its own answer */
+    if (p->n_held)
+        held_drain(w, c, p, DRAIN_REPLY, q ? q->seq : UINT64_MAX);
+    pipe_feed(w, c, p, ep, d, n);
+}
+
+/* ---- writes held until their answer ---- */
+
+static void held_free(struct worker *w, struct smb_conn *c, struct smb_held *h)
+{
+    if (h->q)
+        h->q->held = NULL;
+    h->pipe->n_held--;
+    c->n_held--;
+    mem_free(&w->mem, MEM_APP, h, sizeof *h + h->len);
+}
+
+/*
+ * Sends on what is held for p, oldest first: data the server took into the pipe (with
+ * the capture time and packet of its request), refused data nowhere; it stops at data
+ * still unanswered, unless why says it goes (written before request `before`). Such
+ * data is counted; a server that answered a later request and not this one, with no
+ * gap in its bytes to excuse it, is an anomaly. A capture that ends first is not.
+ */
+static void held_drain(struct worker *w, struct smb_conn *c, struct smb_pipe *p, enum drain_why why,
+                       uint64_t before)
+{
+    struct smb_held **hp = &c->held;
+    while (*hp && p->n_held) {
+        struct smb_held *h = *hp;
+        if (h->pipe != p) {
+            hp = &h->next;
+            continue;
+        }
+        if (h->state == HELD_WAIT &&
+            (why == DRAIN_ANSWER || (why == DRAIN_REPLY && h->seq >= before)))
+            break;
+        *hp = h->next;
+        if (c->held_tail == &h->next)
+            c->held_tail = hp;
+        if (why == DRAIN_REFUSE || h->state == HELD_REFUSED) {
+            char detail[64];
+            snprintf(detail, sizeof detail, "%s answered 0x%08x", h->what, h->status);
+            w->stats.smb_write_refused++;
+            smb_anomaly(w, c, ANOM_SMB_WRITE_REFUSED,
+                        why == DRAIN_REFUSE ? "the pipe's CREATE failed" : detail);
+        } else {
+            if (h->state == HELD_WAIT) {
+                w->stats.smb_write_unanswered++;
+                if (why == DRAIN_REPLY && !h->answer_lost)
+                    smb_anomaly(w, c, ANOM_SMB_WRITE_UNANSWERED, h->what);
+            }
+            uint64_t now = w->now_us, cnt = w->pcap_cnt;
+            w->now_us = h->now_us;
+            w->pcap_cnt = h->pcap_cnt;
+            pipe_feed(w, c, p, h->ep, h->data, h->len);
+            w->now_us = now;
+            w->pcap_cnt = cnt;
+        }
+        held_free(w, c, h);
+    }
+}
+
+struct smb_pending *smb_pend_write(struct worker *w, struct smb_conn *c, uint64_t msg,
+                                   enum pend_kind kind)
+{
+    return c->answers_seen ? smb_pend_add(w, c, msg, kind) : NULL;
+}
+
+void smb_pipe_write(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                    const uint8_t *d, size_t n, struct smb_pending *q, const char *what)
+{
+    if (!p || !n || !pipe_is_rpc(c, p, d, n))
+        return;
+    if (!q || q->held || p->closing) {
+        smb_pipe_data(w, c, p, ep, d, n);
+        return;
+    }
+    if (c->n_held >= SMB_MAX_HELD) /* answers that do not come: the oldest pipe's go on */
+        held_drain(w, c, c->held->pipe, DRAIN_END, UINT64_MAX);
+    struct smb_held *h = mem_alloc(&w->mem, MEM_APP, sizeof *h + n);
+    if (!h) {
+        smb_pipe_data(w, c, p, ep, d, n);
+        return;
+    }
+    memset(h, 0, sizeof *h);
+    h->pipe = p;
+    h->q = q;
+    h->what = what;
+    h->now_us = w->now_us;
+    h->pcap_cnt = w->pcap_cnt;
+    h->seq = q->seq;
+    h->len = (uint32_t)n;
+    h->ep = (uint8_t)ep;
+    h->state = HELD_WAIT;
+    memcpy(h->data, d, n);
+    q->held = h;
+    if (!c->held_tail)
+        c->held_tail = &c->held;
+    *c->held_tail = h;
+    c->held_tail = &h->next;
+    p->n_held++;
+    c->n_held++;
+}
+
+void smb_answer(struct worker *w, struct smb_conn *c, struct smb_pending *q, bool ok,
+                uint32_t status)
+{
+    struct smb_held *h = q ? q->held : NULL;
+    if (!h)
+        return;
+    q->held = NULL;
+    h->q = NULL;
+    h->state = ok ? HELD_OK : HELD_REFUSED;
+    h->status = status;
+    struct smb_pipe *p = h->pipe;
+    held_drain(w, c, p, DRAIN_ANSWER, 0);
+    if (p->closing && !p->n_held)
+        smb_pipe_free(w, c, p);
+}
+
+void smb_pipe_close(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
+{
+    if (!p->n_held) {
+        smb_pipe_free(w, c, p);
+        return;
+    }
+    /* gone for every later request; what was written before the CLOSE still awaits */
+    p->closing = true;
+    p->open = false;
+}
+
+void smb_pipe_discard(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
+{
+    if (p->n_held)
+        held_drain(w, c, p, DRAIN_REFUSE, UINT64_MAX);
+    smb_pipe_free(w, c, p);
 }
 
 struct smb_pending *smb_pend_add(struct worker *w, struct smb_conn *c, uint64_t msg,
@@ -408,6 +579,7 @@ struct smb_pending *smb_pend_add(struct worker *w, struct smb_conn *c, uint64_t 
         return NULL;
     q->msg_id = msg;
     q->kind = (uint8_t)kind;
+    q->seq = c->req_seq++;
     q->next = c->pending;
     c->pending = q;
     c->n_pending++;
@@ -419,6 +591,18 @@ struct smb_pending *smb_pend_take(struct smb_conn *c, uint64_t msg)
 {
     for (struct smb_pending **pp = &c->pending; *pp; pp = &(*pp)->next)
         if ((*pp)->msg_id == msg) {
+            struct smb_pending *q = *pp;
+            *pp = q->next;
+            c->n_pending--;
+            return q;
+        }
+    return NULL;
+}
+
+struct smb_pending *smb_pend_take_kind(struct smb_conn *c, uint64_t msg, enum pend_kind kind)
+{
+    for (struct smb_pending **pp = &c->pending; *pp; pp = &(*pp)->next)
+        if ((*pp)->msg_id == msg && (*pp)->kind == kind) {
             struct smb_pending *q = *pp;
             *pp = q->next;
             c->n_pending--;
@@ -439,6 +623,8 @@ void smb_pend_free(struct worker *w, struct smb_pending *q)
 {
     if (!q)
         return;
+    if (q->held)
+        q->held->q = NULL; /* what it wrote waits on, unanswered */
     if (q->parts)
         mem_free(&w->mem, MEM_APP, q->parts,
                  sizeof *q->parts + q->parts->total + (q->parts->total + 7) / 8);
@@ -715,6 +901,9 @@ void smb_gap(struct worker *w, struct smb_conn *c, int ep)
     buf_clear(&d->acc);
     d->skip = 0;
     d->synced = false;
+    if ((ep & 1) == c->server_ep || c->server_ep < 0) /* answers may be among what was lost */
+        for (struct smb_held *h = c->held; h; h = h->next)
+            h->answer_lost = true;
     /* bytes were lost inside whatever pipe data was in flight */
     for (struct smb_pipe *p = c->pipes; p; p = p->next)
         dce_gap(w, p->dce, ep & 1);

@@ -146,7 +146,7 @@ static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct sm
     rd_skip(&words, 5);
     uint16_t fid = rd_u16le(&words);
     if (h->status != STATUS_SUCCESS || !rd_ok(&words)) {
-        smb_pipe_free(w, c, p);
+        smb_pipe_discard(w, c, p);
         return;
     }
     smb1_fid(p->fid, fid);
@@ -157,8 +157,12 @@ static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct sm
 static void smb1_write(struct worker *w, struct smb_conn *c, int ep, const struct smb1_hdr *h,
                        struct rd words, struct rd msg)
 {
-    if (h->reply)
+    if (h->reply) {
+        struct smb_pending *q = smb_pend_take_kind(c, smb1_key(h), PEND_WRITE);
+        smb_answer(w, c, q, h->status == STATUS_SUCCESS, h->status);
+        smb_pend_free(w, q);
         return;
+    }
     rd_skip(&words, 4);
     uint16_t fid = rd_u16le(&words);
     rd_skip(&words, 12);
@@ -177,7 +181,12 @@ static void smb1_write(struct worker *w, struct smb_conn *c, int ep, const struc
     }
     if (!p)
         p = smb_adopt(w, c, f, 16, h->uid, h->tid, data, total);
-    smb_pipe_data(w, c, p, ep, data, total);
+    if (!p)
+        return;
+    struct smb_pending *q = smb_pend_write(w, c, smb1_key(h), PEND_WRITE);
+    smb_pipe_write(w, c, p, ep, data, total, q, "WRITE_ANDX");
+    if (q && !q->held)
+        smb_pend_free(w, smb_pend_take_kind(c, smb1_key(h), PEND_WRITE));
 }
 
 static void smb1_read(struct worker *w, struct smb_conn *c, int ep, const struct smb1_hdr *h,
@@ -210,7 +219,7 @@ static void smb1_read(struct worker *w, struct smb_conn *c, int ep, const struct
             struct smb_pipe *p = smb_pipe_by_fid(c, q->fid, 16);
             if (!p)
                 p = smb_adopt(w, c, q->fid, 16, q->session, h->tid, data, total);
-            smb_pipe_data(w, c, p, ep, data, total);
+            smb_pipe_reply(w, c, p, ep, data, total, q);
         } else if (total) {
             smb_data_missing(w, c, smb_pipe_by_fid(c, q->fid, 16), ep,
                              "READ_ANDX data past the end of the message");
@@ -230,9 +239,9 @@ static void trans_deliver(struct worker *w, struct smb_conn *c, int ep, const st
         smb_pend_free(w, smb_pend_take(c, smb1_key(h)));
         return;
     }
-    smb_pipe_data(w, c, p, ep, data, n);
     if (!q && (q = smb_pend_add(w, c, smb1_key(h), PEND_TRANS)))
         memcpy(q->fid, f, 16);
+    smb_pipe_write(w, c, p, ep, data, n, c->answers_seen ? q : NULL, "TransactNmPipe");
 }
 
 /* Bytes [disp, disp+n) of a transaction being put together; true once it is whole. */
@@ -323,17 +332,18 @@ static void smb1_transaction(struct worker *w, struct smb_conn *c, int ep, const
     struct smb_pending *pq = smb_pend_find(c, smb1_key(h));
     if (pq && pq->kind == PEND_TRANS_PARTS)
         return; /* the interim answer to a primary whose secondaries are still coming */
-    struct smb_pending *q = smb_pend_take(c, smb1_key(h));
+    struct smb_pending *q = smb_pend_take_kind(c, smb1_key(h), PEND_TRANS);
     if (!q)
         return;
-    if (q->kind == PEND_TRANS &&
-        (h->status == STATUS_SUCCESS || h->status == STATUS_BUFFER_OVERFLOW)) {
+    bool ok = h->status == STATUS_SUCCESS || h->status == STATUS_BUFFER_OVERFLOW;
+    smb_answer(w, c, q, ok, h->status); /* its input into the pipe first */
+    if (ok) {
         rd_skip(&words, 12);
         uint16_t dcount = rd_u16le(&words), doff = rd_u16le(&words);
         rd_seek(&msg, doff);
         const uint8_t *data = rd_ok(&words) ? rd_take(&msg, dcount) : NULL;
         if (data)
-            smb_pipe_data(w, c, smb_pipe_by_fid(c, q->fid, 16), ep, data, dcount);
+            smb_pipe_reply(w, c, smb_pipe_by_fid(c, q->fid, 16), ep, data, dcount, q);
     }
     smb_pend_free(w, q);
 }
@@ -373,6 +383,18 @@ void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *m
     }
     h.reply = (h.flags & SMB1_FLAGS_REPLY) != 0;
     h.unicode = (h.flags2 & SMB1_FLAGS2_UNICODE) != 0;
+    if (h.reply) {
+        c->answers_seen = true;
+        if (h.status != STATUS_SUCCESS && h.status != STATUS_BUFFER_OVERFLOW &&
+            h.status != STATUS_MORE_PROCESSING) {
+            /* an error ends the chain: every request of this MID was refused */
+            struct smb_pending *q;
+            while ((q = smb_pend_take(c, smb1_key(&h)))) {
+                smb_answer(w, c, q, false, h.status);
+                smb_pend_free(w, q);
+            }
+        }
+    }
     if (c->server_ep < 0)
         c->server_ep = h.reply ? ep : 1 - ep;
     if (!c->dialect)
@@ -413,7 +435,7 @@ void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *m
                 struct smb_pipe *pp = smb_pipe_by_fid(c, f, 16);
                 bool forget = pp || smb_tree_may_hold_pipes(w, c, h.uid, h.tid);
                 if (pp)
-                    smb_pipe_free(w, c, pp); /* its calls written first, with its name */
+                    smb_pipe_close(w, c, pp); /* its calls written first, with its name */
                 if (forget)
                     smb_fid_closed(w, c, h.uid, f);
             }

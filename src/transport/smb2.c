@@ -153,7 +153,7 @@ static void smb2_create(struct worker *w, struct smb_conn *c, const struct smb2_
     if (!p)
         return;
     if (h->status != STATUS_SUCCESS) {
-        smb_pipe_free(w, c, p);
+        smb_pipe_discard(w, c, p);
         return;
     }
     rd_seek(&m, 64 + 64); /* FileId sits 64 bytes into the CREATE response body */
@@ -183,7 +183,7 @@ static void smb2_close(struct worker *w, struct smb_conn *c, const struct smb2_h
         /* its calls are written as the pipe goes, with its name: the registry forgets after */
         uint8_t closed[16];
         memcpy(closed, p->fid, 16);
-        smb_pipe_free(w, c, p);
+        smb_pipe_close(w, c, p);
         smb_fid_closed(w, c, h->session, closed);
     } else if (smb_tree_may_hold_pipes(w, c, h->session, h->tree)) {
         smb_fid_closed(w, c, h->session, fid);
@@ -193,8 +193,14 @@ static void smb2_close(struct worker *w, struct smb_conn *c, const struct smb2_h
 static void smb2_write(struct worker *w, struct smb_conn *c, int ep, const struct smb2_hdr *h,
                        struct rd m, const struct smb2_chain *ch)
 {
-    if (h->response)
+    if (h->response) {
+        if (h->status == STATUS_PENDING)
+            return; /* interim: the answer that counts comes later */
+        struct smb_pending *q = smb_pend_take_kind(c, h->msg_id, PEND_WRITE);
+        smb_answer(w, c, q, h->status == STATUS_SUCCESS, h->status);
+        smb_pend_free(w, q);
         return;
+    }
     rd_skip(&m, 2);
     uint16_t off = rd_u16le(&m);
     uint32_t len = rd_u32le(&m);
@@ -213,7 +219,12 @@ static void smb2_write(struct worker *w, struct smb_conn *c, int ep, const struc
     }
     if (!p)
         p = smb_adopt(w, c, fid, 16, h->session, h->tree, data, len);
-    smb_pipe_data(w, c, p, ep, data, len);
+    if (!p)
+        return;
+    struct smb_pending *q = smb_pend_write(w, c, h->msg_id, PEND_WRITE);
+    smb_pipe_write(w, c, p, ep, data, len, q, "WRITE");
+    if (q && !q->held) /* not held (not RPC, no room): no answer to wait for */
+        smb_pend_free(w, smb_pend_take_kind(c, h->msg_id, PEND_WRITE));
 }
 
 static void smb2_read(struct worker *w, struct smb_conn *c, int ep, const struct smb2_hdr *h,
@@ -253,7 +264,7 @@ static void smb2_read(struct worker *w, struct smb_conn *c, int ep, const struct
         if (data) {
             if (!p)
                 p = smb_adopt(w, c, q->fid, 16, q->session, h->tree, data, len);
-            smb_pipe_data(w, c, p, ep, data, len);
+            smb_pipe_reply(w, c, p, ep, data, len, q);
         } else if (len) {
             smb_data_missing(w, c, p, ep, "READ data past the end of the message");
         }
@@ -264,6 +275,15 @@ static void smb2_read(struct worker *w, struct smb_conn *c, int ep, const struct
 static void smb2_ioctl(struct worker *w, struct smb_conn *c, int ep, const struct smb2_hdr *h,
                        struct rd m, const struct smb2_chain *ch)
 {
+    if (h->response && h->status != STATUS_SUCCESS && h->status != STATUS_BUFFER_OVERFLOW) {
+        /* an error answer's body is not an IOCTL's */
+        if (h->status != STATUS_PENDING) {
+            struct smb_pending *q = smb_pend_take_kind(c, h->msg_id, PEND_IOCTL);
+            smb_answer(w, c, q, false, h->status);
+            smb_pend_free(w, q);
+        }
+        return;
+    }
     rd_skip(&m, 4);
     uint32_t code = rd_u32le(&m);
     uint8_t fid[16];
@@ -284,27 +304,24 @@ static void smb2_ioctl(struct worker *w, struct smb_conn *c, int ep, const struc
             p = smb_adopt(w, c, fid, 16, h->session, h->tree, data, in_len);
         if (!p)
             return;
-        smb_pipe_data(w, c, p, ep, data, in_len);
         struct smb_pending *q = smb_pend_add(w, c, h->msg_id, PEND_IOCTL);
         if (q)
             smb_pend_set_pipe(q, p);
+        smb_pipe_write(w, c, p, ep, data, in_len, c->answers_seen ? q : NULL, "IOCTL");
         return;
     }
-    if (h->status == STATUS_PENDING)
-        return;
-    struct smb_pending *q = smb_pend_take(c, h->msg_id);
-    if (h->status == STATUS_SUCCESS || h->status == STATUS_BUFFER_OVERFLOW) {
-        rd_skip(&m, 8); /* input offset and count */
-        uint32_t out_off = rd_u32le(&m), out_len = rd_u32le(&m);
-        struct rd d = m;
-        rd_seek(&d, out_off);
-        const uint8_t *data = rd_ok(&m) ? rd_take(&d, out_len) : NULL;
-        struct smb_pipe *p = q ? smb_pend_pipe(c, q) : smb_pipe_by_fid(c, fid, 16);
-        if (data)
-            smb_pipe_data(w, c, p, ep, data, out_len);
-        else if (out_len)
-            smb_data_missing(w, c, p, ep, "IOCTL output past the end of the message");
-    }
+    struct smb_pending *q = smb_pend_take_kind(c, h->msg_id, PEND_IOCTL);
+    smb_answer(w, c, q, true, h->status); /* its input into the pipe first */
+    rd_skip(&m, 8);                       /* input offset and count */
+    uint32_t out_off = rd_u32le(&m), out_len = rd_u32le(&m);
+    struct rd d = m;
+    rd_seek(&d, out_off);
+    const uint8_t *data = rd_ok(&m) ? rd_take(&d, out_len) : NULL;
+    struct smb_pipe *p = q ? smb_pend_pipe(c, q) : smb_pipe_by_fid(c, fid, 16);
+    if (data)
+        smb_pipe_reply(w, c, p, ep, data, out_len, q);
+    else if (out_len)
+        smb_data_missing(w, c, p, ep, "IOCTL output past the end of the message");
     smb_pend_free(w, q);
 }
 
@@ -341,6 +358,8 @@ void smb2_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *m
             return;
         }
         h.response = (h.flags & SMB2_FLAGS_RESPONSE) != 0;
+        if (h.response)
+            c->answers_seen = true;
         if (c->server_ep < 0)
             c->server_ep = h.response ? ep : 1 - ep;
         if (h.flags & SMB2_FLAGS_RELATED) {

@@ -29,7 +29,6 @@
 
 #define SMB3_TABLE_MAX 256 /* sessions whose keys a worker holds */
 #define SMB3_CONN_SETUPS 8 /* sessions being set up at once on one connection */
-#define STATUS_MORE_PROCESSING 0xc0000016u
 
 /* A session being set up on this connection. */
 struct smb3_setup {

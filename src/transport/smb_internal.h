@@ -54,6 +54,7 @@
 #define STATUS_SUCCESS 0x00000000u
 #define STATUS_PENDING 0x00000103u
 #define STATUS_BUFFER_OVERFLOW 0x80000005u
+#define STATUS_MORE_PROCESSING 0xc0000016u
 #define FSCTL_PIPE_TRANSCEIVE 0x0011c017u
 #define TRANS_TRANSACT_NMPIPE 0x0026
 
@@ -81,6 +82,8 @@ struct smb_pipe {
     bool learned;        /* its first bind has been noted for the pipe name */
     uint8_t carries;     /* enum pipe_carries */
     char candidates[96]; /* the interfaces its name may carry, when several (info) */
+    bool closing;        /* closed by the client while data for it awaits its answer */
+    unsigned n_held;     /* entries of c->held for this pipe */
     struct rpc_transport info;
     struct dce_assoc *dce;
 };
@@ -90,7 +93,39 @@ struct smb_pipe {
 enum pipe_carries { PIPE_UNDECIDED, PIPE_RPC, PIPE_OTHER };
 
 /* PEND_TRANS_PARTS: a TRANSACTION whose data comes in secondaries, being put together */
-enum pend_kind { PEND_TREE, PEND_CREATE, PEND_READ, PEND_IOCTL, PEND_TRANS, PEND_TRANS_PARTS };
+enum pend_kind {
+    PEND_TREE,
+    PEND_CREATE,
+    PEND_READ,
+    PEND_IOCTL,
+    PEND_TRANS,
+    PEND_TRANS_PARTS,
+    PEND_WRITE
+};
+
+/*
+ * What a client wrote to a pipe (WRITE, IOCTL transceive input, TransactNmPipe), held
+ * until the server's answer says it was taken: a refused write reaches no pipe, as on
+ * the server. In the order written, per connection: a pipe's data leaves in that order
+ * whatever order the answers come in. The capture time and packet of the request go
+ * with it, so that its call reads as if delivered at once.
+ */
+enum held_state { HELD_WAIT, HELD_OK, HELD_REFUSED };
+struct smb_pending;
+struct smb_held {
+    struct smb_held *next;
+    struct smb_pipe *pipe;
+    struct smb_pending *q; /* the request awaiting its answer; NULL once it has none */
+    const char *what;      /* the command, for the anomaly of a refusal */
+    uint64_t now_us, pcap_cnt;
+    uint64_t seq;    /* its request's place (struct smb_pending) */
+    uint32_t status; /* of a refusal */
+    uint32_t len;
+    uint8_t ep, state;
+    bool answer_lost; /* the server's bytes had a gap since: its answer may be in it */
+    uint8_t data[];
+};
+#define SMB_MAX_HELD 256
 
 /* The data of an SMB1 TRANSACTION sent in pieces (its primary and TRANSACTION_SECONDARY
  * requests, in any order): total bytes, those received, a bit per byte after the data. */
@@ -109,6 +144,8 @@ struct smb_pending {
     uint64_t session;
     char path[SMB_NAME_MAX];       /* share of a TREE_CONNECT */
     struct smb_trans_parts *parts; /* PEND_TRANS_PARTS */
+    struct smb_held *held;         /* the data it wrote, until answered */
+    uint64_t seq;                  /* its place among the connection's requests */
 };
 
 /* What the first bind on a pipe of some name told us, for later pipes of that name. */
@@ -185,6 +222,11 @@ struct smb_conn {
     /* FileIds the client closed: gone, never adopted again (the last SMB_CLOSED_FIDS) */
     uint8_t closed[SMB_CLOSED_FIDS][16];
     uint8_t closed_next;
+    bool answers_seen; /* a response was read: the server's side is in the capture */
+    /* held writes, oldest first (struct smb_held) */
+    struct smb_held *held, **held_tail;
+    unsigned n_held;
+    uint64_t req_seq; /* requests pending so far */
 };
 
 /* A FileId closed on c (its CLOSE request): forgotten by the session's registry too, and
@@ -215,9 +257,34 @@ struct smb_pipe *smb_pipe_new(struct worker *w, struct smb_conn *c, const char *
                               const char *share, uint64_t session, uint32_t tree);
 void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
                    const uint8_t *d, size_t n);
+/* What the server answered request q with (READ, IOCTL, TransactNmPipe output): what was
+ * written to the pipe before q goes first, answered or not; q NULL: everything held. */
+void smb_pipe_reply(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                    const uint8_t *d, size_t n, const struct smb_pending *q);
 struct smb_pending *smb_pend_add(struct worker *w, struct smb_conn *c, uint64_t msg,
                                  enum pend_kind kind);
 struct smb_pending *smb_pend_take(struct smb_conn *c, uint64_t msg);
+/* The same, for a request of one kind (an SMB1 AndX chain shares one MID). */
+struct smb_pending *smb_pend_take_kind(struct smb_conn *c, uint64_t msg, enum pend_kind kind);
+
+/*
+ * What the client writes to pipe p (from ep): held in q until q's answer, when the
+ * server's answers are in the capture; otherwise (a one-sided capture, no room) into
+ * the pipe at once. smb_answer: q's answer came, with status; ok says whether the
+ * data was taken. Data of a pipe leaves in the order written: a later write taken
+ * waits for an earlier one still unanswered. smb_pipe_close: the client closed p (its
+ * held data still goes, once answered).
+ */
+void smb_pipe_write(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                    const uint8_t *d, size_t n, struct smb_pending *q, const char *what);
+/* A pending entry for a write about to be held, when answers are read; NULL otherwise. */
+struct smb_pending *smb_pend_write(struct worker *w, struct smb_conn *c, uint64_t msg,
+                                   enum pend_kind kind);
+void smb_answer(struct worker *w, struct smb_conn *c, struct smb_pending *q, bool ok,
+                uint32_t status);
+void smb_pipe_close(struct worker *w, struct smb_conn *c, struct smb_pipe *p);
+/* p's CREATE failed: what was written to it in the same compound was refused too. */
+void smb_pipe_discard(struct worker *w, struct smb_conn *c, struct smb_pipe *p);
 /* The pending entry of msg, left in place; NULL when none. */
 struct smb_pending *smb_pend_find(struct smb_conn *c, uint64_t msg);
 void smb_pend_free(struct worker *w, struct smb_pending *q);

@@ -66,7 +66,8 @@ CASES += list(TUNNELS)
 FRAGMENTS = ["ip_fragments_tiny", "ip_fragments_shuffled", "ipv6_fragments_hop_by_hop",
              "ip_fragments_overlap"]
 CASES += FRAGMENTS
-CASES += ["padded_strings", "smb_write_closed_fid", "smb1_transaction_secondary"]
+CASES += ["padded_strings", "smb_write_closed_fid", "smb1_transaction_secondary",
+          "smb_write_refused", "smb1_write_refused"]
 # a receiver-true TCP (issue 18): the anomaly each raises, and the counter that counts it
 TCP_CASES = {
     "tcp_syn_data_decoy": ("stream.syn_data_ignored", "tcp_syn_data_ignored", 2),
@@ -374,6 +375,56 @@ class Evasion(unittest.TestCase):
                                 "-Y", "dcerpc.pkt_type == 0", "-T", "fields", "-e",
                                 "dcerpc.opnum"], capture_output=True, text=True)
             self.assertEqual(p.stdout.split(), ["1", "1", "15", "12", "12"], p.stderr)
+
+    def refused_case(self, case, detail):
+        """The common checks of the refused-write cases: neither decoy in any record, no
+        second creation, each refusal counted, one anomaly naming the first."""
+        truth, recs, task, svc = self.check(case)
+        x = truth["extra"]
+        text = json.dumps(recs)
+        for decoy in (x["decoy_command"], x["decoy_binary"]):
+            self.assertNotIn(json.dumps(decoy)[1:-1], text)
+        ops = sorted(r["rpcsentry"]["operation"] for r in recs if r["event_type"] == "dcerpc"
+                     and r["dcerpc"].get("request") == "REQUEST")
+        self.assertEqual(ops, ["RCreateServiceW", "ROpenSCManagerW", "SchRpcRegisterTask"])
+        st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+        self.assertEqual((st["smb_write_refused"], st["smb_write_unanswered"]), (2, 0))
+        anoms = [r for r in recs if r["event_type"] == "anomaly"]
+        self.assertEqual([(a["anomaly"]["event"], a["rpcsentry"]["detail"]) for a in anoms],
+                         [("smb.write_refused", detail)])
+        for r in (task, svc):
+            self.assertNotIn("flags", r["rpcsentry"])
+        # tshark follows the FileId, not the answer: it reads both decoys as calls (for
+        # the server, which refused them, it is wrong)
+        if shutil.which("tshark"):
+            p = subprocess.run(["tshark", "-r", os.path.join(PCAPS, "evasion_%s.pcap" % case),
+                                "-Y", "dcerpc.pkt_type == 0", "-T", "fields", "-e",
+                                "dcerpc.opnum"], capture_output=True, text=True)
+            self.assertEqual(p.stdout.split(), ["1", "1", "15", "12", "12"], p.stderr)
+        return task, svc
+
+    def test_smb_write_refused(self):
+        """SMB2: a decoy registration by IOCTL on an unknown TreeId and a decoy creation by
+        WRITE under another SessionId, both refused by the server, reach no pipe; a WRITE
+        answered STATUS_PENDING first still counts; a registration split over two WRITEs
+        answered in the other order is read in the order written, with the time and packet
+        of its requests."""
+        task, svc = self.refused_case("smb_write_refused", "IOCTL answered 0xc00000c9")
+        # the request is whole at the second of the two WRITEs sent back to back (the only
+        # two client segments with data and no server data between them), not at their
+        # answers, which come after
+        data = [(cnt, sp) for cnt, sp, dp, seq, n in self.segments("smb_write_refused") if n]
+        at = [i for i, (cnt, sp) in enumerate(data) if cnt == task["rpcsentry"]["request_pcap_cnt"]]
+        self.assertEqual(len(at), 1)
+        i = at[0]
+        self.assertEqual([sp for cnt, sp in data[i - 1:i + 3]], [51441, 51441, 445, 445])
+        self.assertGreater(task["pcap_cnt"], data[i + 2][0])
+
+    def test_smb1_write_refused(self):
+        """SMB1: a decoy registration by WRITE_ANDX+READ_ANDX under a UID the server never
+        gave (the chain refused at its first command) and a decoy creation by TransactNmPipe
+        under an unknown TID reach no pipe."""
+        self.refused_case("smb1_write_refused", "WRITE_ANDX answered 0xc0000203")
 
     def test_smb1_transaction_secondary(self):
         """TransactNmPipe inputs in a TRANSACTION and two TRANSACTION_SECONDARY requests,

@@ -668,6 +668,116 @@ def smb1_transaction_secondary():
     return pw, task, svc, {"args": ["--stats-interval", "1"]}
 
 
+STATUS_NETWORK_NAME_DELETED = 0xC00000C9
+STATUS_USER_SESSION_DELETED = 0xC0000203
+
+
+def smb_write_refused():
+    """SMB2 (2.10). Data the server refuses reaches no pipe, whatever the sensor knows of
+    the FileId. \\atsvc: the bind by a WRITE answered STATUS_PENDING (async), then
+    success; a decoy registration by IOCTL transceive on the bound pipe but with a TreeId
+    the session never had, refused with STATUS_NETWORK_NAME_DELETED; then the real one
+    (same call id) in two WRITEs sent back to back, the second answered (success) before
+    the first. \\svcctl: after the bind and ROpenSCManagerW, a decoy RCreateServiceW
+    written with another SessionId, refused with STATUS_USER_SESSION_DELETED, its READ
+    too; then the real one (same call id). A sensor that feeds a pipe on the request
+    reports both decoys."""
+    pw, d, p = PcapWriter(start=1700104600.0), Dce(), Payload("smb_write_refused")
+    decoy = Payload("smb_write_refused", decoy=True)
+    c = tcp(pw, 51441, 445)
+    s = S.Smb2Conv(c)
+    smb2_login(s, 0x0000100000000E06, "svc_ops", "CORP", "WS17")
+    fa, fb = S.file_id(61), S.file_id(62)
+    s.create("atsvc", fa)
+    # the bind, its WRITE answered late (async)
+    bind = d.bind(1, [(0, TSCH, [NDR])])
+    mid, m = s.request(S.SMB2_WRITE, S.write_req(fa, bind))
+    s.send_client(m)
+    aid = s.async_id
+    s.async_id += 1
+    s.send_server(s.response(S.SMB2_WRITE, mid, S.error_resp(), status=S.STATUS_PENDING,
+                             async_id=aid))
+    s.send_server(s.response(S.SMB2_WRITE, mid, S.write_resp(len(bind)), async_id=aid,
+                             credits=0))
+    s.read(fa, d.bind_ack(1, [(0, NDR)], sec_addr=b"\\PIPE\\atsvc\0"))
+    # the decoy registration, on a tree that does not exist
+    bad_tree = {"tree": 0x99}
+    mid, m = s.request(S.SMB2_IOCTL, S.ioctl_req(fa, S.FSCTL_PIPE_TRANSCEIVE,
+                                                 d.request(2, 0, 1, decoy.task)), **bad_tree)
+    s.send_client(m)
+    s.send_server(s.response(S.SMB2_IOCTL, mid, S.error_resp(),
+                             status=STATUS_NETWORK_NAME_DELETED, **bad_tree))
+    # the registration in two WRITEs, answered in the other order
+    req = d.request(2, 0, 1, p.task)
+    cut = len(req) // 2
+    m1, w1 = s.request(S.SMB2_WRITE, S.write_req(fa, req[:cut]))
+    m2, w2 = s.request(S.SMB2_WRITE, S.write_req(fa, req[cut:]))
+    s.send_client(w1)
+    s.send_client(w2)
+    s.send_server(s.response(S.SMB2_WRITE, m2, S.write_resp(len(req) - cut)))
+    s.send_server(s.response(S.SMB2_WRITE, m1, S.write_resp(cut)))
+    s.read(fa, d.response(2, 0, p.task_resp))
+    task = task_truth(p, ports(c), 2, transport="ncacn_np", named_pipe="atsvc")
+    s.create("svcctl", fb)
+    smb_pipe_bind(s, fb, d, SVCCTL, "svcctl")
+    s.write(fb, d.request(2, 0, 15, p.open))
+    s.read(fb, d.response(2, 0, p.open_resp))
+    # the decoy creation, in a session that is not the one the pipe was opened in
+    other = {"session": 0x0000100000000E99}
+    refused = {"status": STATUS_USER_SESSION_DELETED}
+    s.compound([(S.SMB2_WRITE, S.write_req(fb, d.request(3, 0, 12, decoy.create)), other),
+                (S.SMB2_READ, S.read_req(fb), other)],
+               [(S.SMB2_WRITE, S.error_resp(), dict(other, **refused)),
+                (S.SMB2_READ, S.error_resp(), dict(other, **refused))])
+    s.write(fb, d.request(3, 0, 12, p.create))
+    s.read(fb, d.response(3, 0, p.create_resp))
+    svc = service_truth(p, ports(c), 3, transport="ncacn_np", named_pipe="svcctl")
+    s.close(fa)
+    s.close(fb)
+    c.close()
+    return pw, task, svc, {"args": ["--stats-interval", "1"], "decoy_command": decoy.command,
+                           "decoy_binary": decoy.binary_path}
+
+
+def smb1_write_refused():
+    """SMB1 (NT LM 0.12). \\atsvc: after the bind, a decoy registration by WRITE_ANDX
+    chained to a READ_ANDX, on the pipe's FID but under a UID the server never gave, the
+    chain refused at its first command with STATUS_USER_SESSION_DELETED; then the real
+    one (same call id). \\svcctl: a decoy RCreateServiceW by TransactNmPipe under a TID
+    the session never connected, refused with STATUS_NETWORK_NAME_DELETED; then the real
+    one by TransactNmPipe."""
+    pw, d, p = PcapWriter(start=1700104700.0), Dce(), Payload("smb1_write_refused")
+    decoy = Payload("smb1_write_refused", decoy=True)
+    c = tcp(pw, 51451, 445)
+    s = S.Smb1Conv(c)
+    from make_pcaps import smb1_login
+    smb1_login(s, 0x0a00, 0x0a01, "svc_ops", "CORP", "WS18")
+    fa, fb = 0x4201, 0x4202
+    s.exchange([S.nt_create1_req("\\atsvc")], [S.nt_create1_resp(fa)])
+    s.write(fa, d.bind(1, [(0, TSCH, [NDR])]))
+    s.read(fa, d.bind_ack(1, [(0, NDR)], sec_addr=b"\\PIPE\\atsvc\0"))
+    s.exchange([S.write1_req(fa, d.request(2, 0, 1, decoy.task)), S.read1_req(fa)],
+               [S.empty1(S.SMB1_WRITE_ANDX)], status=STATUS_USER_SESSION_DELETED,
+               req_hdr={"uid": 0x0bad}, resp_hdr={"uid": 0x0bad})
+    s.write(fa, d.request(2, 0, 1, p.task))
+    s.read(fa, d.response(2, 0, p.task_resp))
+    task = task_truth(p, ports(c), 2, transport="ncacn_np", named_pipe="atsvc")
+    s.exchange([S.nt_create1_req("\\svcctl")], [S.nt_create1_resp(fb)])
+    s.write(fb, d.bind(1, [(0, SVCCTL, [NDR])]))
+    s.read(fb, d.bind_ack(1, [(0, NDR)], sec_addr=b"\\PIPE\\svcctl\0"))
+    s.transact(fb, d.request(2, 0, 15, p.open), d.response(2, 0, p.open_resp))
+    s.exchange([S.transact_nmpipe_req(fb, d.request(3, 0, 12, decoy.create))],
+               [S.empty1(S.SMB1_TRANSACTION)], status=STATUS_NETWORK_NAME_DELETED,
+               req_hdr={"tid": 0x0bad}, resp_hdr={"tid": 0x0bad})
+    s.transact(fb, d.request(3, 0, 12, p.create), d.response(3, 0, p.create_resp))
+    svc = service_truth(p, ports(c), 3, transport="ncacn_np", named_pipe="svcctl")
+    s.close(fa)
+    s.close(fb)
+    c.close()
+    return pw, task, svc, {"args": ["--stats-interval", "1"], "decoy_command": decoy.command,
+                           "decoy_binary": decoy.binary_path}
+
+
 def smb3_negotiate(s):
     """NEGOTIATE for SMB 3.0 with multichannel (capabilities 0x0F: DFS,
     leasing, large MTU, multi-channel)."""
@@ -1311,6 +1421,8 @@ CASES = {
     "tcp_urgent_byte": tcp_urgent_byte,
     "smb_write_closed_fid": smb_write_closed_fid,
     "smb1_transaction_secondary": smb1_transaction_secondary,
+    "smb_write_refused": smb_write_refused,
+    "smb1_write_refused": smb1_write_refused,
     "tcp_zero_window_probe": tcp_zero_window_probe,
     "tcp_beyond_window": tcp_beyond_window,
     "tcp_window_update_unseen": tcp_window_update_unseen,
