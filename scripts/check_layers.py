@@ -32,7 +32,7 @@ HEADER_STAGE = {
     # beneath every stage: the record types, and the worker every stage is handed
     "rpc_call": "record", "types": "record", "stats": "record", "worker": "record",
     "alert": "record", "names": "record", "argkeys": "record", "packet": "record",
-    "flow_record": "record", "args": "record", "catalog": "record",
+    "flow_record": "record", "smb_file": "record", "args": "record", "catalog": "record",
     # shared utilities
     "buf": "util", "cursor": "util", "hash": "util", "uuid": "util", "text": "util",
     "mem": "util", "log": "util", "config": "util", "conffile": "util", "notify": "util",

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake pkg-config clang clang-format
-  libpcap-dev libcjson-dev libndpi-dev libbpf-dev libxdp-dev libpcre2-dev libyaml-dev libhiredis-dev libgcrypt20-dev libkrb5-dev
+  libpcap-dev libcjson-dev libndpi-dev libbpf-dev libxdp-dev libpcre2-dev libyaml-dev libhiredis-dev libgcrypt20-dev libkrb5-dev nettle-dev
   python3 python3-jsonschema python3-yaml python3-impacket
   tshark tcpreplay iproute2 systemd logrotate redis-server rsyslog
   samba samba-common-bin smbclient tcpdump ethtool

@@ -86,6 +86,10 @@ void output_stats(struct worker *w, const struct stats_snapshot *snap);
 /* One `flow` record, as Suricata writes it, for a flow that ends. */
 void output_flow(struct worker *w, const struct flow_summary *f);
 
+struct smb_file_record;
+/* One `fileinfo` record for a file written over SMB on a disk share. */
+void output_file(struct worker *w, const struct smb_file_record *f);
+
 /* One `dcerpc` record for a finished call or bind. */
 void output_call(struct worker *w, const struct rpc_call *call);
 

@@ -24,7 +24,16 @@
 #include <sys/uio.h>
 
 /* The record kinds a sink may be limited to (`?types=alert,dcerpc`). */
-enum event_kind { EV_DCERPC, EV_ALERT, EV_ANOMALY, EV_STORY, EV_FLOW, EV_STATS, EV_KINDS };
+enum event_kind {
+    EV_DCERPC,
+    EV_ALERT,
+    EV_ANOMALY,
+    EV_STORY,
+    EV_FLOW,
+    EV_STATS,
+    EV_FILEINFO,
+    EV_KINDS
+};
 const char *event_kind_name(enum event_kind k);
 /* The kind of an event_type string, or EV_KINDS. */
 enum event_kind event_kind_of(const char *event_type);

@@ -74,6 +74,8 @@
     X(smb_trans_reassembled)                                                                       \
     X(smb_write_refused)                                                                           \
     X(smb_write_unanswered)                                                                        \
+    X(smb_files)                                                                                   \
+    X(smb_files_evicted)                                                                           \
     X(dce_memcap)                                                                                  \
     X(calls_read)                                                                                  \
     X(calls_create)                                                                                \

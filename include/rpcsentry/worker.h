@@ -26,6 +26,7 @@ struct defrag;
 struct runtime_shared;
 struct story_table;
 struct rpc_call;
+struct smb_file_record;
 struct flow_summary;
 
 struct worker {
@@ -78,6 +79,9 @@ struct worker {
     /* Called when a flow ends, with what its `flow` record says, if flow records are
        wanted (cfg->log_flows); NULL: none written. */
     void (*on_flow_end)(struct worker *w, const struct flow_summary *s);
+    /* Called for a file written over SMB on a disk share, when it is closed or its
+       connection ends (transport/smb_file.c); NULL: none written. */
+    void (*on_file)(struct worker *w, const struct smb_file_record *f);
 
     /*
      * Rule reload: when *reload_requested is set (a signal handler), the

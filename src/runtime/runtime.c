@@ -34,8 +34,10 @@ bool worker_setup(struct worker *w, const struct config *cfg, struct output *out
     w->out = out;
     w->on_anomaly = output_anomaly;
     w->on_call_anomaly = output_call_anomaly;
-    if (out)
+    if (out) {
         w->on_flow_end = output_flow;
+        w->on_file = output_file;
+    }
     w->tick = worker_tick;
     w->detect = d;
     w->shared = sh;

@@ -241,6 +241,11 @@ static const struct rpc_identity *session_identity(struct worker *w, struct smb_
     return &s->identity;
 }
 
+const struct rpc_identity *smb_identity_of(struct worker *w, struct smb_conn *c, uint64_t session)
+{
+    return session_identity(w, c, session);
+}
+
 /* A session's user is known: on the connection and for its other channels. */
 void smb_session_learn(struct worker *w, struct smb_conn *c, uint64_t id,
                        const struct rpc_identity *ident)
@@ -766,6 +771,7 @@ void smb_conn_free(struct worker *w, struct smb_conn *c)
         return;
     while (c->pipes)
         smb_pipe_free(w, c, c->pipes);
+    smb_files_free(w, c);
     while (c->pending) {
         struct smb_pending *q = c->pending;
         c->pending = q->next;
@@ -841,10 +847,11 @@ static void smb_process_acc(struct worker *w, struct smb_conn *c, int ep)
             size_t peek = SMB_PEEK < mlen ? SMB_PEEK : mlen;
             if (avail < NBSS_HDR + peek)
                 break;
-            c->partial = peek < mlen;
-            smb_message(w, c, ep, d->acc.data + off + NBSS_HDR, peek);
-            c->partial = false;
             size_t have = avail - NBSS_HDR;
+            size_t given = have < mlen ? have : mlen; /* at least its headers */
+            c->partial = given < mlen;
+            smb_message(w, c, ep, d->acc.data + off + NBSS_HDR, given);
+            c->partial = false;
             if (have >= mlen) {
                 off += NBSS_HDR + mlen;
                 continue;
@@ -868,6 +875,8 @@ void smb_data(struct worker *w, struct smb_conn *c, int ep, const uint8_t *data,
     while (len > 0) {
         if (d->skip) {
             size_t n = d->skip < len ? d->skip : len;
+            if (d->sink) /* the rest of a big WRITE to a file */
+                smb_file_stream(c, ep, data, n);
             d->skip -= (uint32_t)n;
             data += n, len -= n;
             continue;
@@ -898,6 +907,7 @@ void smb_data(struct worker *w, struct smb_conn *c, int ep, const uint8_t *data,
 void smb_gap(struct worker *w, struct smb_conn *c, int ep)
 {
     struct smb_dir *d = &c->dir[ep & 1];
+    smb_file_gap(c, ep);
     buf_clear(&d->acc);
     d->skip = 0;
     d->synced = false;

@@ -121,6 +121,26 @@ static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct sm
     if (!h->reply) {
         rd_skip(&words, 5);
         uint16_t nlen = rd_u16le(&words);
+        struct rd fw = words;
+        rd_skip(&fw, 8); /* flags, root directory FID */
+        uint32_t access = rd_u32le(&fw);
+        rd_skip(&fw, 16); /* allocation size, attributes, share access */
+        uint32_t disposition = rd_u32le(&fw), options = rd_u32le(&fw);
+        struct smb_tree *ft = smb_tree_find(w, c, h->uid, h->tid);
+        if (rd_ok(&fw) && ft && !ft->ipc) { /* a file on a disk share */
+            char path[SMB_FILE_NAME_MAX];
+            struct rd b = rd_sub(&bytes, rd_left(&bytes));
+            if (h->unicode) {
+                if (base & 1)
+                    rd_skip(&b, 1);
+                utf16le_to_utf8(&b, nlen / 2, path, sizeof path, NULL);
+            } else {
+                latin1_to_utf8(&b, nlen, path, sizeof path, NULL);
+            }
+            smb_file_create(w, c, smb1_key(h), h->uid, h->tid, ft->share, path, access, disposition,
+                            options, true);
+            return;
+        }
         if (!rd_ok(&words) || !smb_tree_may_hold_pipes(w, c, h->uid, h->tid))
             return;
         char name[SMB_NAME_MAX];
@@ -139,6 +159,18 @@ static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct sm
         if (p)
             p->create_msg = smb1_key(h);
         return;
+    }
+    if (c->files) {
+        struct rd fw = words;
+        rd_skip(&fw, 5);
+        uint16_t ffid = rd_u16le(&fw);
+        uint32_t action = rd_u32le(&fw);
+        rd_skip(&fw, 32 + 4 + 8); /* times, attributes, allocation size */
+        uint64_t eof = rd_u64le(&fw);
+        uint8_t f16[16];
+        smb1_fid(f16, ffid);
+        smb_file_opened(w, c, smb1_key(h), h->status == STATUS_SUCCESS && rd_ok(&fw), f16, action,
+                        eof);
     }
     struct smb_pipe *p = smb_pipe_by_create(c, smb1_key(h));
     if (!p)
@@ -159,21 +191,44 @@ static void smb1_write(struct worker *w, struct smb_conn *c, int ep, const struc
 {
     if (h->reply) {
         struct smb_pending *q = smb_pend_take_kind(c, smb1_key(h), PEND_WRITE);
+        if (q && !q->held && h->status != STATUS_SUCCESS)
+            smb_file_refused(c, q->fid);
         smb_answer(w, c, q, h->status == STATUS_SUCCESS, h->status);
         smb_pend_free(w, q);
         return;
     }
     rd_skip(&words, 4);
     uint16_t fid = rd_u16le(&words);
-    rd_skip(&words, 12);
+    uint32_t at_lo = rd_u32le(&words);
+    rd_skip(&words, 8);
     uint16_t len_hi = rd_u16le(&words), len = rd_u16le(&words), off = rd_u16le(&words);
     if (!rd_ok(&words))
         return;
+    struct rd hi = words;
+    uint32_t at_hi = rd_u32le(&hi); /* OffsetHigh: the 14-word form only */
+    uint64_t at = at_lo | (rd_ok(&hi) ? (uint64_t)at_hi << 32 : 0);
     uint32_t total = (uint32_t)len | (uint32_t)len_hi << 16;
     rd_seek(&msg, off);
     const uint8_t *data = rd_take(&msg, total);
     uint8_t f[16];
     smb1_fid(f, fid);
+    struct smb_file *file = c->files ? smb_file_by_fid(c, f) : NULL;
+    if (file) {
+        size_t n = total;
+        const uint8_t *here = data;
+        if (!here) {
+            smb_data_missing(w, c, NULL, ep, "WRITE_ANDX data past the end of the message");
+            struct rd r = msg;
+            rd_seek(&r, off);
+            n = rd_left(&r);
+            here = n ? r.p + r.off : NULL;
+        }
+        smb_file_write(w, c, file, ep, at, here, n, total);
+        struct smb_pending *q = smb_pend_add(w, c, smb1_key(h), PEND_WRITE);
+        if (q)
+            memcpy(q->fid, f, 16);
+        return;
+    }
     struct smb_pipe *p = smb_pipe_by_fid(c, f, 16);
     if (!data) {
         smb_data_missing(w, c, p, ep, "WRITE_ANDX data past the end of the message");
@@ -390,6 +445,8 @@ void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *m
             /* an error ends the chain: every request of this MID was refused */
             struct smb_pending *q;
             while ((q = smb_pend_take(c, smb1_key(&h)))) {
+                if (q->kind == PEND_WRITE && !q->held)
+                    smb_file_refused(c, q->fid);
                 smb_answer(w, c, q, false, h.status);
                 smb_pend_free(w, q);
             }
@@ -432,6 +489,11 @@ void smb1_message(struct worker *w, struct smb_conn *c, int ep, const uint8_t *m
             if (!h.reply) {
                 uint8_t f[16];
                 smb1_fid(f, rd_u16le(&words));
+                struct smb_file *file = c->files ? smb_file_by_fid(c, f) : NULL;
+                if (file) {
+                    smb_file_close(w, c, file);
+                    break;
+                }
                 struct smb_pipe *pp = smb_pipe_by_fid(c, f, 16);
                 bool forget = pp || smb_tree_may_hold_pipes(w, c, h.uid, h.tid);
                 if (pp)

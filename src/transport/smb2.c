@@ -41,7 +41,8 @@ struct smb2_chain {
     uint64_t session;
     uint32_t tree;
     uint8_t fid[16];
-    struct smb_pipe *created; /* pipe opened earlier in this chain, fid not yet known */
+    struct smb_pipe *created;      /* pipe opened earlier in this chain, fid not yet known */
+    struct smb_file *created_file; /* the same for a file on a disk share */
 };
 
 static const uint8_t fid_any[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -131,13 +132,23 @@ static void smb2_create(struct worker *w, struct smb_conn *c, const struct smb2_
                         struct smb2_chain *ch)
 {
     if (!h->response) {
-        rd_skip(&m, 44);
+        rd_skip(&m, 24);
+        uint32_t access = rd_u32le(&m);
+        rd_skip(&m, 8); /* attributes, share access */
+        uint32_t disposition = rd_u32le(&m), options = rd_u32le(&m);
         uint16_t off = rd_u16le(&m), len = rd_u16le(&m);
         if (!rd_ok(&m))
             return;
+        struct smb_tree *t = smb_tree_find(w, c, h->session, h->tree);
+        if (t && !t->ipc) { /* a disk share: a file, followed if it may be written */
+            char path[SMB_FILE_NAME_MAX];
+            smb2_name(m, off, len, path, sizeof path);
+            ch->created_file = smb_file_create(w, c, h->msg_id, h->session, h->tree, t->share, path,
+                                               access, disposition, options, false);
+            return;
+        }
         char name[SMB_NAME_MAX];
         smb2_name(m, off, len, name, sizeof name);
-        struct smb_tree *t = smb_tree_find(w, c, h->session, h->tree);
         if (!smb_tree_may_hold_pipes(w, c, h->session, h->tree))
             return;
         if (!t && name[0] == '\0')
@@ -148,6 +159,17 @@ static void smb2_create(struct worker *w, struct smb_conn *c, const struct smb2_
         p->create_msg = h->msg_id;
         ch->created = p;
         return;
+    }
+    if (c->files) {
+        struct rd r = m;
+        rd_seek(&r, 64 + 4);
+        uint32_t action = rd_u32le(&r);
+        rd_seek(&r, 64 + 48);
+        uint64_t eof = rd_u64le(&r);
+        uint8_t ffid[16];
+        rd_seek(&r, 64 + 64);
+        bool ok = rd_bytes(&r, ffid, 16) && h->status == STATUS_SUCCESS;
+        smb_file_opened(w, c, h->msg_id, ok, ok ? ffid : fid_any, action, eof);
     }
     struct smb_pipe *p = smb_pipe_by_create(c, h->msg_id);
     if (!p)
@@ -178,6 +200,16 @@ static void smb2_close(struct worker *w, struct smb_conn *c, const struct smb2_h
     uint8_t fid[16];
     if (!rd_bytes(&m, fid, 16))
         return;
+    if (c->files) {
+        bool chained = (h->flags & SMB2_FLAGS_RELATED) && smb_fid_eq(fid, fid_any, 16);
+        struct smb_file *f = chained && ch->created_file
+                                 ? ch->created_file
+                                 : smb_file_by_fid(c, chained ? ch->fid : fid);
+        if (f) {
+            smb_file_close(w, c, f);
+            return;
+        }
+    }
     struct smb_pipe *p = smb2_pipe_for(c, fid, ch, h->flags & SMB2_FLAGS_RELATED);
     if (p) {
         /* its calls are written as the pipe goes, with its name: the registry forgets after */
@@ -197,6 +229,8 @@ static void smb2_write(struct worker *w, struct smb_conn *c, int ep, const struc
         if (h->status == STATUS_PENDING)
             return; /* interim: the answer that counts comes later */
         struct smb_pending *q = smb_pend_take_kind(c, h->msg_id, PEND_WRITE);
+        if (q && q->kind == PEND_WRITE && !q->held && h->status != STATUS_SUCCESS)
+            smb_file_refused(c, q->fid); /* a file's WRITE (a pipe's holds its data) */
         smb_answer(w, c, q, h->status == STATUS_SUCCESS, h->status);
         smb_pend_free(w, q);
         return;
@@ -204,7 +238,7 @@ static void smb2_write(struct worker *w, struct smb_conn *c, int ep, const struc
     rd_skip(&m, 2);
     uint16_t off = rd_u16le(&m);
     uint32_t len = rd_u32le(&m);
-    rd_skip(&m, 8);
+    uint64_t at = rd_u64le(&m);
     uint8_t fid[16];
     rd_bytes(&m, fid, 16);
     if (!rd_ok(&m))
@@ -212,6 +246,28 @@ static void smb2_write(struct worker *w, struct smb_conn *c, int ep, const struc
     struct rd d = m;
     rd_seek(&d, off);
     const uint8_t *data = rd_take(&d, len);
+    if (c->files) {
+        bool chained = (h->flags & SMB2_FLAGS_RELATED) && smb_fid_eq(fid, fid_any, 16);
+        const uint8_t *ffid = chained ? ch->fid : fid;
+        struct smb_file *f =
+            chained && ch->created_file ? ch->created_file : smb_file_by_fid(c, ffid);
+        if (f) {
+            const uint8_t *here = data;
+            size_t n = len;
+            if (!here) { /* a big WRITE: what is here; the rest streams by */
+                smb_data_missing(w, c, NULL, ep, "WRITE data past the end of the message");
+                struct rd r = m;
+                rd_seek(&r, off);
+                n = rd_left(&r);
+                here = n ? r.p + r.off : NULL;
+            }
+            smb_file_write(w, c, f, ep, at, here, n, len);
+            struct smb_pending *q = smb_pend_add(w, c, h->msg_id, PEND_WRITE);
+            if (q)
+                memcpy(q->fid, ffid, 16);
+            return;
+        }
+    }
     struct smb_pipe *p = smb2_pipe_for(c, fid, ch, h->flags & SMB2_FLAGS_RELATED);
     if (!data) {
         smb_data_missing(w, c, p, ep, "WRITE data past the end of the message");

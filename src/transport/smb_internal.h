@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <nettle/sha2.h>
+
+#include "rpcsentry/buf.h"
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/smb.h"
 #include "rpcsentry/worker.h"
@@ -155,8 +158,12 @@ struct learned_iface {
     uint16_t ver_major;
 };
 
+struct smb_file;
 struct smb_dir {
     struct buf acc;
+    /* the rest of a WRITE too big to hold goes to this file as it streams by */
+    struct smb_file *sink;
+    uint64_t sink_at, sink_left;
     uint32_t need;    /* bytes of the current message still to gather into acc */
     uint32_t skip;    /* bytes of the current message to discard */
     uint32_t msg_len; /* size of the current NBSS message body */
@@ -226,8 +233,59 @@ struct smb_conn {
     /* held writes, oldest first (struct smb_held) */
     struct smb_held *held, **held_tail;
     unsigned n_held;
-    uint64_t req_seq; /* requests pending so far */
+    uint64_t req_seq;       /* requests pending so far */
+    struct smb_file *files; /* files opened for writing on disk shares (smb_file.c) */
+    unsigned n_files;
 };
+
+/*
+ * A file opened for writing on a disk share: what its WRITEs put in it, hashed while
+ * every byte comes in order from offset 0 (smb_file.c).
+ */
+#define SMB_MAX_FILES 64
+#define SMB_FILE_NAME_MAX 260
+struct smb_file {
+    struct smb_file *next;
+    uint8_t fid[16];
+    bool open, smb1;
+    uint64_t create_msg;
+    uint64_t session;
+    uint32_t tree;
+    char share[SMB_NAME_MAX];
+    char name[SMB_FILE_NAME_MAX];
+    uint32_t disposition, action;
+    uint64_t size_at_open;
+    uint64_t open_us, open_cnt;
+    uint64_t written, hashed, end; /* hashed: bytes [0, hashed) went into sha */
+    bool out_of_order, gaps, refused;
+    bool close_asked; /* closed in the CREATE's own compound, before its answer */
+    uint8_t head[2], head_len;
+    struct sha256_ctx sha;
+};
+
+/* CREATE of name on tree t (a disk share) with this access: followed if it may write.
+ * The answer: smb_file_opened (ok false: the file is forgotten). */
+struct smb_file *smb_file_create(struct worker *w, struct smb_conn *c, uint64_t msg,
+                                 uint64_t session, uint32_t tree, const char *share,
+                                 const char *name, uint32_t access, uint32_t disposition,
+                                 uint32_t options, bool smb1);
+void smb_file_opened(struct worker *w, struct smb_conn *c, uint64_t msg, bool ok,
+                     const uint8_t fid[16], uint32_t action, uint64_t eof);
+struct smb_file *smb_file_by_fid(struct smb_conn *c, const uint8_t fid[16]);
+/* A WRITE of total bytes at offset, of which the first n are d (from ep): the rest, when
+ * the message was too big to hold, streams by in smb_file_stream. */
+void smb_file_write(struct worker *w, struct smb_conn *c, struct smb_file *f, int ep,
+                    uint64_t offset, const uint8_t *d, size_t n, uint64_t total);
+/* Bytes of a message being skipped from ep: the held-back part of a WRITE, if any. */
+void smb_file_stream(struct smb_conn *c, int ep, const uint8_t *d, size_t n);
+/* Bytes from ep were lost: a WRITE streaming by lost some. */
+void smb_file_gap(struct smb_conn *c, int ep);
+/* A WRITE to the file of fid was refused. */
+void smb_file_refused(struct smb_conn *c, const uint8_t fid[16]);
+/* The client closes f: its record, then it is gone (once its CREATE is answered). */
+void smb_file_close(struct worker *w, struct smb_conn *c, struct smb_file *f);
+/* The connection ends: a record for each file still open that was written to. */
+void smb_files_free(struct worker *w, struct smb_conn *c);
 
 /* A FileId closed on c (its CLOSE request): forgotten by the session's registry too, and
  * refused by smb_adopt until a CREATE hands it out again. */
@@ -249,6 +307,8 @@ struct smb_pipe *smb_pipe_by_create(struct smb_conn *c, uint64_t msg);
 void smb_pend_set_pipe(struct smb_pending *q, const struct smb_pipe *p);
 struct smb_pipe *smb_pend_pipe(struct smb_conn *c, const struct smb_pending *q);
 void smb_pipe_free(struct worker *w, struct smb_conn *c, struct smb_pipe *p);
+/* The user of a session (learned on this connection or another channel), or NULL. */
+const struct rpc_identity *smb_identity_of(struct worker *w, struct smb_conn *c, uint64_t session);
 void smb_session_learn(struct worker *w, struct smb_conn *c, uint64_t id,
                        const struct rpc_identity *ident);
 struct smb_reg_pipe *smb_reg_pipe(struct worker *w, struct smb_conn *c, uint64_t session,

@@ -32,7 +32,7 @@ REQUIRE = os.environ.get("RPCSENTRY_REQUIRE_LIVE") == "1"
 # per-record fields that say where or when, not what (live records carry in_iface,
 # those of a capture pcap_filename)
 POSITION = {"timestamp", "flow_id", "pcap_cnt", "pcap_filename", "in_iface"}
-EXT_POSITION = {"request_time", "request_pcap_cnt", "response_pcap_cnt"}
+EXT_POSITION = {"request_time", "request_pcap_cnt", "response_pcap_cnt", "open_time", "open_pcap_cnt"}
 
 
 def can_run():

@@ -1,0 +1,44 @@
+/*
+ * A file written over SMB on a disk share (ADMIN$, C$, any share but IPC$): what the
+ * transport hands to output when the client closes it or the connection ends. Pointers
+ * are valid only during the callback (worker.on_file).
+ */
+#ifndef RPCSENTRY_SMB_FILE_H
+#define RPCSENTRY_SMB_FILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rpcsentry/rpc_call.h"
+#include "rpcsentry/types.h"
+
+enum smb_file_kind { SMB_FILE_DATA, SMB_FILE_PE, SMB_FILE_SCRIPT };
+
+struct smb_file_record {
+    const struct flow_ref *flow;
+    const char *community_id; /* the flow's, or NULL */
+    int client_ep;
+    uint64_t ts_us, pcap_cnt;        /* the CLOSE, or the end of the connection */
+    uint64_t open_us, open_pcap_cnt; /* the CREATE */
+    const char *dialect;             /* "2.10", "NT LM 0.12", or NULL */
+    bool smb1;
+    uint64_t session_id;
+    uint32_t tree_id;
+    const char *share;                   /* "\\\\host\\ADMIN$" */
+    const char *name;                    /* the path inside the share, as sent */
+    const struct rpc_identity *identity; /* the session's user, or NULL */
+    const uint8_t *fid;                  /* 16 bytes (SMB1: the FID in the first two) */
+    uint32_t disposition;                /* CreateDisposition */
+    uint32_t create_action;              /* CreateAction of the answer */
+    uint64_t size_at_open;               /* EndOfFile of the answer */
+    uint64_t written;                    /* data bytes of the WRITEs */
+    uint64_t size;                       /* the highest offset written to */
+    bool whole;              /* every byte from 0 to size written once, in order, and taken */
+    bool gaps;               /* bytes of a WRITE were not in the capture */
+    bool refused;            /* a WRITE was refused by the server */
+    bool closed;             /* its CLOSE was seen */
+    uint8_t sha256[32];      /* of the written content, when whole */
+    enum smb_file_kind kind; /* from an MZ header or the name's extension */
+};
+
+#endif

@@ -1,0 +1,171 @@
+"""Files written over SMB on disk shares (issue 19): `fileinfo` records with the share
+path, the bytes written, whether every byte was seen and, when it was, the SHA-256.
+tshark's `--export-objects smb` (the file as Wireshark puts it together) is the
+cross-check of name, size and digest."""
+import glob
+import hashlib
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import unittest
+import urllib.parse
+
+from common import PCAPS, ROOT, SHARED_PCAPS, TempDir, records, validate_record
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "gen"))
+import evasion as E  # noqa: E402
+import smbgen as S  # noqa: E402
+
+# The shared captures that drop a binary on a disk share: (capture, path, size).
+DROPS = [
+    ("401trg-detections__20171220_smb_psexec_add_user.pcap",
+     "\\\\dc1\\ADMIN$\\PSEXESVC.exe", 145568),
+    ("PCAP-ATTACK__LM_psexec_smb_dcerpc_epm_svcctl.pcapng",
+     "\\\\172.16.66.36\\ADMIN$\\PSEXESVC.exe", 145568),
+    ("suricata-verify__filestore-filecontainer-smb__filecontainer-smb.pcap",
+     "\\\\192.168.24.100\\ADMIN$\\PSEXESVC.EXE", 181064),
+]
+
+
+def need_shared(test):
+    if not os.path.isdir(SHARED_PCAPS):
+        if os.environ.get("RPCSENTRY_REQUIRE_SHARED"):
+            test.fail("../shared/pcaps is required here")
+        test.skipTest("../shared/pcaps is absent")
+
+
+def files_of(recs):
+    return [r for r in recs if r["event_type"] == "fileinfo"]
+
+
+def tshark_objects(pcap, d):
+    """{(path inside the share, sha256)} of what tshark exports from the capture."""
+    subprocess.run(["tshark", "-r", pcap, "--export-objects", "smb," + d], check=True,
+                   capture_output=True)
+    out = set()
+    for p in os.listdir(d):
+        # a later copy of a name is "name(1)", "name(1).ext" (or "(1).DS_Store")
+        name = re.sub(r"\(\d+\)(?=\.[^.\\]*$|$)", "", urllib.parse.unquote(p))
+        with open(os.path.join(d, p), "rb") as f:
+            out.add((name.lstrip("\\"), hashlib.sha256(f.read()).hexdigest(), os.path.getsize(
+                os.path.join(d, p))))
+    return out
+
+
+class SharedDrops(unittest.TestCase):
+    def test_psexec_binaries(self):
+        """PSEXESVC dropped on ADMIN$: path, size, PE, whole, digest; the digest is that
+        of tshark's exported object."""
+        need_shared(self)
+        for cap, path, size in DROPS:
+            pcap = os.path.join(SHARED_PCAPS, cap)
+            recs = records(pcap)
+            for r in recs:
+                validate_record(self, r)
+            drops = [f for f in files_of(recs) if f["rpcsentry"]["path"] == path]
+            self.assertEqual(len(drops), 1, cap)
+            f = drops[0]
+            self.assertEqual(f["fileinfo"]["size"], size, cap)
+            self.assertEqual(f["rpcsentry"]["written"], size, cap)
+            self.assertTrue(f["rpcsentry"]["whole"], cap)
+            self.assertEqual(f["rpcsentry"]["file_type"], "pe", cap)
+            self.assertEqual(f["fileinfo"]["state"], "CLOSED", cap)
+            self.assertEqual(f["app_proto"], "smb")
+            if shutil.which("tshark"):
+                with TempDir() as d:
+                    objs = tshark_objects(pcap, d)
+                self.assertIn((f["smb"]["filename"].lstrip("\\"), f["fileinfo"]["sha256"], size),
+                              objs, cap)
+
+    def test_every_whole_file_agrees_with_tshark(self):
+        """Every file we say was seen whole, on every shared capture, is an object tshark
+        exports with the same name, size and SHA-256."""
+        need_shared(self)
+        if not shutil.which("tshark"):
+            self.skipTest("tshark is absent")
+        caps = [p for p in sorted(glob.glob(os.path.join(SHARED_PCAPS, "*")))
+                if p.endswith((".pcap", ".pcapng", ".cap"))]
+        recs = records(caps)
+        by_cap = {}
+        for f in files_of(recs):
+            by_cap.setdefault(f["pcap_filename"], []).append(f)
+        self.assertGreaterEqual(len(by_cap), 8)
+        whole = 0
+        for cap, fs in sorted(by_cap.items()):
+            with TempDir() as d:
+                objs = tshark_objects(cap, d)
+            for f in fs:
+                if f["rpcsentry"]["whole"]:
+                    whole += 1
+                    # SMB1 names start with a backslash, SMB2 names do not; tshark's
+                    # object names always do (taken off in tshark_objects)
+                    self.assertIn((f["smb"]["filename"].lstrip("\\"), f["fileinfo"]["sha256"],
+                                   f["fileinfo"]["size"]), objs, cap)
+                else:
+                    self.assertNotIn("sha256", f["fileinfo"])
+        self.assertGreaterEqual(whole, 30)
+
+    def test_hole_in_a_file(self):
+        """mimikatz copied to C$ with one 64 KiB WRITE missing from the capture: no digest,
+        gaps. tshark exports the file with the hole filled (its digest is not the file's)."""
+        need_shared(self)
+        recs = records(os.path.join(SHARED_PCAPS, "401trg-detections__20171220_smb_mimikatz_copy.pcap"))
+        (f,) = files_of(recs)
+        self.assertEqual(f["rpcsentry"]["path"], "\\\\admin-pc\\c$\\temp\\mimikatz.exe")
+        self.assertEqual(f["fileinfo"]["size"], 804352)
+        self.assertTrue(f["fileinfo"]["gaps"])
+        self.assertFalse(f["rpcsentry"]["whole"])
+        self.assertNotIn("sha256", f["fileinfo"])
+        self.assertEqual(f["rpcsentry"]["file_type"], "pe")
+
+
+class Generated(unittest.TestCase):
+    def test_big_write_streams(self):
+        """The project's PsExec-like capture writes PSEXESVC.exe in one 1 MiB WRITE (too big
+        to buffer: it streams through the hash) and an 8 KiB one."""
+        pcap = os.path.join(PCAPS, "smb2_psexec_like.pcap")
+        (f,) = [f for f in files_of(records(pcap)) if f["smb"]["filename"] == "PSEXESVC.exe"]
+        self.assertTrue(f["rpcsentry"]["whole"])
+        self.assertEqual(f["fileinfo"]["size"], 1048576 + 8192)
+        if shutil.which("tshark"):
+            with TempDir() as d:
+                objs = tshark_objects(pcap, d)
+            self.assertIn(("PSEXESVC.exe", f["fileinfo"]["sha256"], f["fileinfo"]["size"]), objs)
+
+    def test_flood_of_open_files(self):
+        """1,000 files opened for writing on ADMIN$, each written and never closed: the
+        connection follows 64 at a time, the oldest going first with its record (TRUNCATED);
+        every file still gets its record, and the accounted memory is given back."""
+        pw = E.PcapWriter(start=1700104900.0)
+        c = E.tcp(pw, 51471, 445)
+        s = S.Smb2Conv(c)
+        E.smb2_login(s, 0x0000100000000E08, "svc_ops", "CORP", "WS20")
+        s.tree_connect("\\\\10.1.0.20\\ADMIN$", 9, share_type=0x01)
+        n = 1000
+        for i in range(n):
+            fid = S.file_id(1000 + i)
+            s.exchange(S.SMB2_CREATE, S.create_req("drop%04d.exe" % i, access=0x0012019F,
+                                                   disposition=5, options=0x40),
+                       S.create_resp(fid, action=2))
+            s.write(fid, b"MZ" + struct.pack("<I", i) + bytes(58))
+        c.close()
+        with TempDir() as d:
+            path = os.path.join(d, "flood.pcap")
+            pw.write(path)
+            recs = records(path, "--stats-interval", "1")
+        fs = files_of(recs)
+        self.assertEqual(len(fs), n)
+        self.assertEqual(sum(f["fileinfo"]["state"] == "TRUNCATED" for f in fs), n)
+        st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+        self.assertEqual(st["smb_files"], n)
+        self.assertEqual(st["smb_files_evicted"], n - 64)
+        want = hashlib.sha256(b"MZ" + struct.pack("<I", 7) + bytes(58)).hexdigest()
+        (seven,) = [f for f in fs if f["smb"]["filename"] == "drop0007.exe"]
+        self.assertEqual(seven["fileinfo"]["sha256"], want)
+
+
+if __name__ == "__main__":
+    unittest.main()
