@@ -208,25 +208,15 @@ static void smb1_write(struct worker *w, struct smb_conn *c, int ep, const struc
     uint32_t at_hi = rd_u32le(&hi); /* OffsetHigh: the 14-word form only */
     uint64_t at = at_lo | (rd_ok(&hi) ? (uint64_t)at_hi << 32 : 0);
     uint32_t total = (uint32_t)len | (uint32_t)len_hi << 16;
-    rd_seek(&msg, off);
-    const uint8_t *data = rd_take(&msg, total);
+    struct rd dm = msg;
+    rd_seek(&dm, off);
+    const uint8_t *data = rd_take(&dm, total);
     uint8_t f[16];
     smb1_fid(f, fid);
     struct smb_file *file = c->files ? smb_file_by_fid(c, f) : NULL;
     if (file) {
-        size_t n = total;
-        const uint8_t *here = data;
-        if (!here) {
-            smb_data_missing(w, c, NULL, ep, "WRITE_ANDX data past the end of the message");
-            struct rd r = msg;
-            rd_seek(&r, off);
-            n = rd_left(&r);
-            here = n ? r.p + r.off : NULL;
-        }
-        smb_file_write(w, c, file, ep, at, here, n, total);
-        struct smb_pending *q = smb_pend_add(w, c, smb1_key(h), PEND_WRITE);
-        if (q)
-            memcpy(q->fid, f, 16);
+        smb_file_write_req(w, c, file, ep, smb1_key(h), f, at, msg, off, total,
+                           "WRITE_ANDX data past the end of the message");
         return;
     }
     struct smb_pipe *p = smb_pipe_by_fid(c, f, 16);

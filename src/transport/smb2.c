@@ -252,19 +252,8 @@ static void smb2_write(struct worker *w, struct smb_conn *c, int ep, const struc
         struct smb_file *f =
             chained && ch->created_file ? ch->created_file : smb_file_by_fid(c, ffid);
         if (f) {
-            const uint8_t *here = data;
-            size_t n = len;
-            if (!here) { /* a big WRITE: what is here; the rest streams by */
-                smb_data_missing(w, c, NULL, ep, "WRITE data past the end of the message");
-                struct rd r = m;
-                rd_seek(&r, off);
-                n = rd_left(&r);
-                here = n ? r.p + r.off : NULL;
-            }
-            smb_file_write(w, c, f, ep, at, here, n, len);
-            struct smb_pending *q = smb_pend_add(w, c, h->msg_id, PEND_WRITE);
-            if (q)
-                memcpy(q->fid, ffid, 16);
+            smb_file_write_req(w, c, f, ep, h->msg_id, ffid, at, m, off, len,
+                               "WRITE data past the end of the message");
             return;
         }
     }

@@ -217,6 +217,23 @@ void smb_file_write(struct worker *w, struct smb_conn *c, struct smb_file *f, in
     }
 }
 
+void smb_file_write_req(struct worker *w, struct smb_conn *c, struct smb_file *f, int ep,
+                        uint64_t msg_id, const uint8_t fid[16], uint64_t offset, struct rd m,
+                        size_t data_off, uint64_t total, const char *missing)
+{
+    struct rd r = m;
+    rd_seek(&r, data_off);
+    size_t n = rd_left(&r);
+    if (n > total)
+        n = (size_t)total;
+    if (n < total) /* a big WRITE (what is here; the rest streams by), or a broken one */
+        smb_data_missing(w, c, NULL, ep, missing);
+    smb_file_write(w, c, f, ep, offset, n ? r.p + r.off : NULL, n, total);
+    struct smb_pending *q = smb_pend_add(w, c, msg_id, PEND_WRITE);
+    if (q) /* its answer may say it was refused */
+        memcpy(q->fid, fid, 16);
+}
+
 void smb_file_stream(struct smb_conn *c, int ep, const uint8_t *d, size_t n)
 {
     struct smb_dir *dir = &c->dir[ep & 1];

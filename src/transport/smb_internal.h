@@ -276,6 +276,11 @@ struct smb_file *smb_file_by_fid(struct smb_conn *c, const uint8_t fid[16]);
  * the message was too big to hold, streams by in smb_file_stream. */
 void smb_file_write(struct worker *w, struct smb_conn *c, struct smb_file *f, int ep,
                     uint64_t offset, const uint8_t *d, size_t n, uint64_t total);
+/* The same from a WRITE request msg_id on fid: its data at data_off in message m (what
+ * is there of it); missing: the anomaly's reason when the message is whole but short. */
+void smb_file_write_req(struct worker *w, struct smb_conn *c, struct smb_file *f, int ep,
+                        uint64_t msg_id, const uint8_t fid[16], uint64_t offset, struct rd m,
+                        size_t data_off, uint64_t total, const char *missing);
 /* Bytes of a message being skipped from ep: the held-back part of a WRITE, if any. */
 void smb_file_stream(struct smb_conn *c, int ep, const uint8_t *d, size_t n);
 /* Bytes from ep were lost: a WRITE streaming by lost some. */

@@ -357,18 +357,8 @@ class Evasion(unittest.TestCase):
         decoys' command and binary path are in no record; each refusal counted, one
         anomaly. tshark decodes both decoy requests as calls (it follows the FileId, not
         the close): for the server, it is wrong."""
-        truth, recs, task, svc = self.check("smb_write_closed_fid")
-        x = truth["extra"]
-        text = json.dumps(recs)
-        for decoy in (x["decoy_command"], x["decoy_binary"]):
-            self.assertNotIn(json.dumps(decoy)[1:-1], text)
-        ops = sorted(r["rpcsentry"]["operation"] for r in recs if r["event_type"] == "dcerpc"
-                     and r["dcerpc"].get("request") == "REQUEST")
-        self.assertEqual(ops, ["RCreateServiceW", "ROpenSCManagerW", "SchRpcRegisterTask"])
-        st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
-        self.assertEqual(st["smb_closed_fid"], 2)
-        self.assertEqual([r["anomaly"]["event"] for r in recs if r["event_type"] == "anomaly"],
-                         ["smb.write_on_closed_file"])
+        self.decoy_case("smb_write_closed_fid", {"smb_closed_fid": 2},
+                        [("smb.write_on_closed_file", None)])
         if shutil.which("tshark"):
             p = subprocess.run(["tshark", "-r", os.path.join(PCAPS,
                                                              "evasion_smb_write_closed_fid.pcap"),
@@ -376,9 +366,9 @@ class Evasion(unittest.TestCase):
                                 "dcerpc.opnum"], capture_output=True, text=True)
             self.assertEqual(p.stdout.split(), ["1", "1", "15", "12", "12"], p.stderr)
 
-    def refused_case(self, case, detail):
-        """The common checks of the refused-write cases: neither decoy in any record, no
-        second creation, each refusal counted, one anomaly naming the first."""
+    def decoy_case(self, case, counts, anomalies):
+        """The common checks of the cases whose decoys the server refuses: no decoy in any
+        record, no second creation, the counters, the anomalies (event, detail)."""
         truth, recs, task, svc = self.check(case)
         x = truth["extra"]
         text = json.dumps(recs)
@@ -388,10 +378,16 @@ class Evasion(unittest.TestCase):
                      and r["dcerpc"].get("request") == "REQUEST")
         self.assertEqual(ops, ["RCreateServiceW", "ROpenSCManagerW", "SchRpcRegisterTask"])
         st = [r for r in recs if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
-        self.assertEqual((st["smb_write_refused"], st["smb_write_unanswered"]), (2, 0))
+        self.assertEqual({k: st[k] for k in counts}, counts)
         anoms = [r for r in recs if r["event_type"] == "anomaly"]
-        self.assertEqual([(a["anomaly"]["event"], a["rpcsentry"]["detail"]) for a in anoms],
-                         [("smb.write_refused", detail)])
+        self.assertEqual([(a["anomaly"]["event"], a.get("rpcsentry", {}).get("detail"))
+                          for a in anoms], anomalies)
+        return task, svc
+
+    def refused_case(self, case, detail):
+        """decoy_case for the refused writes: each counted, one anomaly naming the first."""
+        task, svc = self.decoy_case(case, {"smb_write_refused": 2, "smb_write_unanswered": 0},
+                                    [("smb.write_refused", detail)])
         for r in (task, svc):
             self.assertNotIn("flags", r["rpcsentry"])
         # tshark follows the FileId, not the answer: it reads both decoys as calls (for
