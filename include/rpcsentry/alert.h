@@ -47,6 +47,15 @@ struct rpc_story {
     struct story_piece pieces[STORY_MAX_PIECES];
     unsigned n_pieces;
     uint64_t ts_us, pcap_cnt;
+    /* the file its binary came in by: written over SMB to the target before (story.c) */
+    struct story_file {
+        bool seen, whole;
+        bool by_time; /* the calls were sealed: the executable written just before */
+        bool pe;
+        char path[400]; /* \\host\ADMIN$\x.exe */
+        uint8_t sha256[32];
+        uint64_t size, flow_id, ts_us, pcap_cnt;
+    } file;
 };
 
 #endif

@@ -42,6 +42,10 @@ void detect_complete(struct worker *w, struct rpc_call *call);
 /* Writes stories still waiting for their last piece (end of a capture, shutdown). */
 void detect_flush(struct worker *w);
 
+struct smb_file_record;
+/* A file written over SMB to a target: a story whose binary it is names it. */
+void detect_file(struct worker *w, const struct smb_file_record *f);
+
 /* Frees the worker's story table (after the last detect_flush). */
 void story_table_free(struct worker *w);
 

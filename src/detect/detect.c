@@ -517,6 +517,11 @@ void detect_story(struct worker *w, const struct rpc_story *s)
     }
 }
 
+void detect_file(struct worker *w, const struct smb_file_record *f)
+{
+    story_file(w, f);
+}
+
 void detect_flush(struct worker *w)
 {
     story_flush(w);

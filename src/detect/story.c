@@ -14,16 +14,23 @@
  * of calls on another, over one connection or several. A story is
  * reported once: when its clean-up completes it, or, lacking one, when its
  * window passes or the capture ends.
+ *
+ * A file written over SMB to ADMIN$ or a drive share ($C, ...) of the target is kept
+ * a while (the last STORY_DROPS): a service binary or task command that names the
+ * same file on that target (as %SystemRoot%\x.exe, C:\Windows\x.exe or
+ * \\host\ADMIN$\x.exe) within the window after it brings the file into its story.
  */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rpcsentry/argkeys.h"
 #include "rpcsentry/args.h"
 #include "rpcsentry/catalog.h"
+#include "rpcsentry/smb_file.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
 #include "story.h"
@@ -58,6 +65,15 @@ struct slot {
     struct rpc_story s;
 };
 
+/* A file written to a target over SMB, by its Windows path (lower case). */
+#define STORY_DROPS 64
+struct drop {
+    bool used;
+    uint8_t server[16], client[16];
+    char local[400];
+    struct story_file file;
+};
+
 struct story_chunk {
     struct story_chunk *next;
     struct slot slot[STORY_CHUNK];
@@ -74,6 +90,8 @@ struct story_table {
     struct slot *free;
     struct story_chunk *chunks;
     unsigned used, allocated;
+    struct drop drops[STORY_DROPS];
+    unsigned next_drop;
     /* several workers' calls go to one table (a story's calls may ride different connections) */
     bool shared;
     pthread_mutex_t lock;
@@ -235,6 +253,17 @@ static void report(struct worker *w, struct slot *s, const char *kind)
         memcpy(st->summary + used + 2, st->detail, take);
         st->summary[used + 2 + take] = '\0';
     }
+    if (st->file.seen) {
+        used = strlen(st->summary);
+        char sha[2 * 32 + 1] = "";
+        for (int i = 0; st->file.whole && i < 32; i++)
+            snprintf(sha + 2 * i, 3, "%02x", st->file.sha256[i]);
+        snprintf(st->summary + used, sizeof st->summary - used,
+                 st->file.by_time
+                     ? "; an executable was written to %s over SMB just before (%llu bytes%s%s)"
+                     : "; the binary was written to %s over SMB first (%llu bytes%s%s)",
+                 st->file.path, (unsigned long long)st->file.size, sha[0] ? ", sha256 " : "", sha);
+    }
     w->stats.stories++;
     detect_story(w, st);
 }
@@ -260,6 +289,8 @@ void story_flush(struct worker *w)
         pthread_mutex_lock(&t->lock);
     while (t->oldest)
         retire(w, t->oldest);
+    /* the files written end with the capture too: a later capture's story is its own */
+    memset(t->drops, 0, sizeof t->drops);
     if (t->shared)
         pthread_mutex_unlock(&t->lock);
 }
@@ -345,6 +376,146 @@ static uint32_t step_of(const struct rpc_call *c, uint8_t *domain)
         }
     }
     return 0;
+}
+
+/*
+ * The Windows path a share path or a command line names, lower case, in out: the
+ * command's program (quoted, or up to its extension, or its first blank), with
+ * %SystemRoot%, %windir%, \\host\ADMIN$ and \\host\X$ made C:\Windows and X:.
+ * False when it names no local path.
+ */
+static bool local_path(const char *in, char *out, size_t n)
+{
+    char buf[400];
+    size_t len = 0;
+    while (*in == ' ')
+        in++;
+    if (*in == '"') {
+        in++;
+        while (in[len] && in[len] != '"' && len < sizeof buf - 1)
+            len++;
+    } else {
+        static const char *const exts[] = {".exe", ".bat", ".cmd", ".ps1", ".dll", ".vbs", ".com"};
+        size_t end = 0;
+        for (size_t i = 0; in[i] && i < sizeof buf - 1 && !end; i++)
+            for (size_t e = 0; e < sizeof exts / sizeof exts[0] && !end; e++)
+                if (strncasecmp(in + i, exts[e], 4) == 0 &&
+                    (in[i + 4] == '\0' || in[i + 4] == ' ' || in[i + 4] == '"'))
+                    end = i + 4;
+        if (!end)
+            while (in[end] && in[end] != ' ' && end < sizeof buf - 1)
+                end++;
+        len = end;
+    }
+    for (size_t i = 0; i < len; i++)
+        buf[i] = in[i] == '/' ? '\\' : (char)tolower((unsigned char)in[i]);
+    buf[len] = '\0';
+    const char *rest = NULL;
+    char drive = 0;
+    if (strncmp(buf, "%systemroot%\\", 13) == 0)
+        rest = buf + 13, drive = 'w';
+    else if (strncmp(buf, "%windir%\\", 9) == 0)
+        rest = buf + 9, drive = 'w';
+    else if (strncmp(buf, "\\systemroot\\", 12) == 0)
+        rest = buf + 12, drive = 'w';
+    else if (strncmp(buf, "\\\\", 2) == 0) { /* \\host\share\rest */
+        const char *share = strchr(buf + 2, '\\');
+        const char *after = share ? strchr(share + 1, '\\') : NULL;
+        if (!after)
+            return false;
+        size_t sl = (size_t)(after - share - 1);
+        if (sl == 6 && strncmp(share + 1, "admin$", 6) == 0)
+            drive = 'w';
+        else if (sl == 2 && share[2] == '$' && share[1] >= 'a' && share[1] <= 'z')
+            drive = share[1];
+        else
+            return false;
+        rest = after + 1;
+    } else if (buf[0] >= 'a' && buf[0] <= 'z' && buf[1] == ':' && buf[2] == '\\') {
+        drive = buf[0];
+        rest = buf + 3;
+    } else {
+        return false;
+    }
+    int r = drive == 'w' ? snprintf(out, n, "c:\\windows\\%s", rest)
+                         : snprintf(out, n, "%c:\\%s", drive, rest);
+    return r > 0 && (size_t)r < n; /* a path cut short names nothing */
+}
+
+/* A file written over SMB: remembered, by the Windows path its share and name make. */
+static void file_note(struct worker *w, const struct smb_file_record *f)
+{
+    char share_path[400], local[400];
+    snprintf(share_path, sizeof share_path, "%s%s%s", f->share, f->name[0] == '\\' ? "" : "\\",
+             f->name);
+    if (!local_path(share_path, local, sizeof local))
+        return;
+    if (!w->stories && !(w->stories = mem_calloc(&w->mem, MEM_APP, sizeof *w->stories)))
+        return;
+    struct story_table *t = w->stories;
+    struct drop *d = &t->drops[t->next_drop++ % STORY_DROPS];
+    memset(d, 0, sizeof *d);
+    d->used = true;
+    const struct flow_key *k = &f->flow->key;
+    memcpy(d->client, k->addr[f->client_ep & 1], 16);
+    memcpy(d->server, k->addr[1 - (f->client_ep & 1)], 16);
+    snprintf(d->local, sizeof d->local, "%s", local);
+    d->file.seen = true;
+    d->file.whole = f->whole;
+    d->file.pe = f->kind == SMB_FILE_PE;
+    snprintf(d->file.path, sizeof d->file.path, "%s", share_path);
+    memcpy(d->file.sha256, f->sha256, 32);
+    d->file.size = f->size;
+    d->file.flow_id = f->flow->flow_id;
+    d->file.ts_us = f->ts_us;
+    d->file.pcap_cnt = f->pcap_cnt;
+}
+
+void story_file(struct worker *w, const struct smb_file_record *f)
+{
+    struct story_table *t = w->stories;
+    if (t && t->shared) {
+        pthread_mutex_lock(&t->lock);
+        file_note(w, f);
+        pthread_mutex_unlock(&t->lock);
+    } else {
+        file_note(w, f);
+    }
+}
+
+/* The latest file written to server (by client) that command runs, within the window. */
+static const struct story_file *file_for(const struct story_table *t, const uint8_t *server,
+                                         const uint8_t *client, const char *command, uint64_t now)
+{
+    char local[400];
+    if (!command || !local_path(command, local, sizeof local))
+        return NULL;
+    const struct story_file *best = NULL;
+    for (unsigned i = 0; i < STORY_DROPS; i++) {
+        const struct drop *d = &t->drops[i];
+        if (d->used && memcmp(d->server, server, 16) == 0 && memcmp(d->client, client, 16) == 0 &&
+            d->file.ts_us <= now && now - d->file.ts_us <= STORY_WINDOW_US &&
+            strcmp(d->local, local) == 0 && (!best || d->file.ts_us > best->ts_us))
+            best = &d->file;
+    }
+    return best;
+}
+
+/* Sealed calls name no binary: the executable client wrote to server last, shortly
+ * before now (STORY_SEALED_US), stands for it. */
+#define STORY_SEALED_US (120ULL * 1000000)
+static const struct story_file *file_before(const struct story_table *t, const uint8_t *server,
+                                            const uint8_t *client, uint64_t now)
+{
+    const struct story_file *best = NULL;
+    for (unsigned i = 0; i < STORY_DROPS; i++) {
+        const struct drop *d = &t->drops[i];
+        if (d->used && d->file.pe && memcmp(d->server, server, 16) == 0 &&
+            memcmp(d->client, client, 16) == 0 && d->file.ts_us <= now &&
+            now - d->file.ts_us <= STORY_SEALED_US && (!best || d->file.ts_us > best->ts_us))
+            best = &d->file;
+    }
+    return best;
 }
 
 static void note(struct worker *w, const struct rpc_call *c);
@@ -444,6 +615,17 @@ static void note(struct worker *w, const struct rpc_call *c)
         if (d) {
             const char *argv = args_get(c->args, ARGS(ARG_TASK_ACTIONS "." ARG_ARGUMENTS));
             snprintf(st->detail, sizeof st->detail, "%s%s%s", d, argv ? " " : "", argv ? argv : "");
+            const struct story_file *f = file_for(t, server, client, d, now);
+            if (f && !st->file.seen)
+                st->file = *f;
+        }
+    }
+    if (!st->file.seen && (step == ST_CREATE || step == ST_REGISTER) && c->sealed &&
+        !c->decrypted) {
+        const struct story_file *f = file_before(t, server, client, now);
+        if (f) {
+            st->file = *f;
+            st->file.by_time = true;
         }
     }
     if (st->n_pieces < STORY_MAX_PIECES) {

@@ -9,6 +9,10 @@ struct worker;
 /* A finished call: may add a piece to a story, and complete it. */
 void story_note(struct worker *w, const struct rpc_call *c);
 
+struct smb_file_record;
+/* A file written over SMB: a later service binary or task command may name it. */
+void story_file(struct worker *w, const struct smb_file_record *f);
+
 /* Reports stories that have their execution but never got their clean-up. */
 void story_flush(struct worker *w);
 

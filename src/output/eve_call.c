@@ -491,6 +491,19 @@ static void write_story(struct json *j, const struct rpc_story *s)
     if (s->user[0])
         json_str(j, "user", s->user);
     json_bool(j, "sealed", s->sealed);
+    if (s->file.seen) {
+        json_obj_open(j, "file");
+        json_str(j, "path", s->file.path);
+        json_str(j, "matched_by", s->file.by_time ? "time" : "path");
+        json_u64(j, "size", s->file.size);
+        if (s->file.whole)
+            json_hex(j, "sha256", s->file.sha256, 32);
+        ts_format(s->file.ts_us, ts);
+        json_str(j, "timestamp", ts);
+        json_u64(j, "flow_id", s->file.flow_id);
+        json_u64(j, "pcap_cnt", s->file.pcap_cnt);
+        json_obj_close(j);
+    }
     json_arr_open(j, "pieces");
     for (unsigned i = 0; i < s->n_pieces; i++) {
         const struct story_piece *p = &s->pieces[i];

@@ -19,6 +19,13 @@
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
 
+/* A file written over SMB: its record, and what the stories make of it. */
+static void worker_file(struct worker *w, const struct smb_file_record *f)
+{
+    output_file(w, f);
+    detect_file(w, f);
+}
+
 bool worker_setup(struct worker *w, const struct config *cfg, struct output *out, struct detect *d,
                   struct runtime_shared *sh, char *err, size_t errlen)
 {
@@ -34,10 +41,9 @@ bool worker_setup(struct worker *w, const struct config *cfg, struct output *out
     w->out = out;
     w->on_anomaly = output_anomaly;
     w->on_call_anomaly = output_call_anomaly;
-    if (out) {
+    if (out)
         w->on_flow_end = output_flow;
-        w->on_file = output_file;
-    }
+    w->on_file = worker_file;
     w->tick = worker_tick;
     w->detect = d;
     w->shared = sh;

@@ -57,6 +57,9 @@ def normalise(rec):
         x = {k: v for k, v in x.items() if k not in EXT_POSITION}
         if "story" in x:
             st = dict(x["story"])
+            if "file" in st:
+                st["file"] = {k: v for k, v in st["file"].items()
+                              if k not in ("timestamp", "flow_id", "pcap_cnt")}
             st["pieces"] = [{k: v for k, v in p.items() if k not in ("timestamp", "flow_id")}
                             for p in st["pieces"]]
             x["story"] = st

@@ -122,6 +122,49 @@ class SharedDrops(unittest.TestCase):
         self.assertEqual(f["rpcsentry"]["file_type"], "pe")
 
 
+class Stories(unittest.TestCase):
+    # capture -> how the story finds the file: by the binary path it names, or (sealed
+    # calls name none) as the executable the same client wrote just before
+    PSEXEC = {
+        "401trg-detections__20171220_smb_psexec_add_user.pcap": "path",
+        "suricata-verify__filestore-filecontainer-smb__filecontainer-smb.pcap": "path",
+        "401trg-detections__20171220_smb_psexec_mimikatz_ticket_dump.pcap": "time",
+        "PCAP-ATTACK__LM_psexec_smb_dcerpc_epm_svcctl.pcapng": "time",
+    }
+
+    def test_psexec_stories_carry_the_file(self):
+        """Each PsExec story names the file its service binary came in by: the fileinfo
+        record of the same capture, path, size and digest alike, written before it."""
+        need_shared(self)
+        for cap, how in self.PSEXEC.items():
+            recs = records(os.path.join(SHARED_PCAPS, cap))
+            files = {(f["rpcsentry"]["path"], f["flow_id"], f["pcap_cnt"]): f for f in files_of(recs)}
+            stories = [r for r in recs if r["event_type"] == "lateral_movement"]
+            self.assertTrue(stories, cap)
+            for r in stories:
+                validate_record(self, r)
+                st = r["rpcsentry"]["story"]
+                fl = st["file"]
+                self.assertEqual(fl["matched_by"], how, cap)
+                f = files[(fl["path"], fl["flow_id"], fl["pcap_cnt"])]
+                self.assertEqual((fl["size"], fl.get("sha256")),
+                                 (f["fileinfo"]["size"], f["fileinfo"].get("sha256")), cap)
+                self.assertLess(fl["timestamp"], r["timestamp"])
+                self.assertIn(fl["path"], st["summary"])
+                if how == "path":  # %SystemRoot%\X.exe is \\host\ADMIN$\X.exe
+                    self.assertEqual(st["detail"].split("\\")[-1].lower(),
+                                     fl["path"].split("\\")[-1].lower())
+
+    def test_no_file_without_one(self):
+        """smbexec writes no binary (its service runs cmd.exe): its story names no file."""
+        need_shared(self)
+        recs = records(os.path.join(SHARED_PCAPS, "PCAP-ATTACK__LM_smbexec_smb_dcerpc_svcctl_epm.pcapng"))
+        stories = [r for r in recs if r["event_type"] == "lateral_movement"]
+        self.assertTrue(stories)
+        for r in stories:
+            self.assertNotIn("file", r["rpcsentry"]["story"])
+
+
 class Generated(unittest.TestCase):
     def test_big_write_streams(self):
         """The project's PsExec-like capture writes PSEXESVC.exe in one 1 MiB WRITE (too big
