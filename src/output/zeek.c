@@ -8,8 +8,9 @@
  * named_pipe (the bind_ack's secondary address, as Zeek takes it; else the
  * pipe, or the server port), endpoint, operation. endpoint and operation are
  * Zeek's names (zeek_names.c, from Zeek's consts.zeek) where Zeek has one,
- * else ours, else Zeek's unknown-UUID and unknown-OPNUM. Zeek leaves out calls
- * in its DCE_RPC::ignored_operations; rpcsentry writes every call.
+ * else ours, else Zeek's unknown-UUID and unknown-OPNUM. Calls in Zeek's
+ * DCE_RPC::ignored_operations are left out, as Zeek does, unless
+ * --zeek-all-operations asks for them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,8 @@ void zeek_call(struct worker *w, struct output *o, const struct rpc_call *c)
     bool has_req = c->req_ptype != RPC_PTYPE_NONE, has_res = c->res_ptype != RPC_PTYPE_NONE;
     const struct zeek_iface *z = zeek_iface_find(&c->ctx.uuid);
     const struct zeek_op *zop = has_req ? zeek_op_find(z, c->opnum) : NULL;
+    if (((zop && zop->ignored) || (z && z->all_ignored)) && !o->opts.zeek_all_operations)
+        return; /* as Zeek's DCE_RPC::ignored_operations */
     const struct flow_ref *fr = c->transport->flow;
     const struct flow_key *k = &fr->key;
     int orig = fr->client != FLOW_CLIENT_UNKNOWN ? fr->client : c->client_ep;

@@ -381,23 +381,25 @@ def zeek_calls(eve_text):
 
 
 class ZeekNames(unittest.TestCase):
-    """Zeek's format names interfaces and operations with Zeek's own tables (issue 20). The
+    """Zeek's format names interfaces and operations with Zeek's own tables (issue 20),
+    and leaves out Zeek's ignored_operations unless --zeek-all-operations. The
     expectations come from tests/expected/zeek_names.json (Zeek's facts) and our EVE
     records (the UUID and opnum of each call), never from the Zeek writer itself."""
 
     _runs = {}
 
     def runs(self, *pcaps):
-        """(Zeek rows, the same rows paired with their EVE call)."""
+        """(default Zeek rows, --zeek-all-operations rows paired with their EVE call)."""
         need_shared(self)
         if pcaps not in self._runs:
             args = []
             for p in pcaps:
                 args += ["-r", p]
             _, zout, _ = run(["-q", "--format", "zeek", "-l", "-"] + args)
+            _, aout, _ = run(["-q", "--format", "zeek", "--zeek-all-operations", "-l", "-"] + args)
             _, eout, _ = run(["-q", "-l", "-"] + args)
             rows = [json.loads(l) for l in zout.splitlines()]
-            every = rows
+            every = [json.loads(l) for l in aout.splitlines()]
             calls = zeek_calls(eout)
             self.assertEqual(len(every), len(calls))
             for z, e in zip(every, calls):
@@ -504,6 +506,54 @@ class ZeekNames(unittest.TestCase):
             self.assertTrue(m, n[12])
             self.assertEqual(m.group(1), add_driver)
             self.assertIn((n[2], n[3], n[4], n[5], m.group(1)), ours)
+
+    def test_ignored_operations_are_left_out_as_zeek_does(self):
+        rows, pairs = self.runs(SHARED_PCAPS)
+        kept, left_out = [], []
+        for z, e in pairs:
+            uuid, opnum, _, _ = self.facts(e)
+            ep = ZEEK_NAMES["endpoints"].get(uuid) if uuid else None
+            if ep and opnum is not None and zeek_ignores(ep, self.zeek_operation(uuid, opnum)):
+                left_out.append(z)
+            else:
+                kept.append(z)
+        self.assertGreater(len(left_out), 0, "the shared captures hold ignored calls")
+        self.assertEqual(rows, kept)
+        # --zeek-all-operations writes them as any other call, with Zeek's names
+        for z in left_out:
+            self.assertTrue(zeek_ignores(z["endpoint"], z["operation"]), z)
+        # the tab-separated form leaves out the same calls
+        _, tsv, _ = run(["-q", "--format", "zeek-tsv", "-l", "-", "-r", SHARED_PCAPS])
+        self.assertEqual(len(Zeek.parse_tsv(tsv)[1]), len(rows))
+
+    def test_zeeks_baselines_hold_no_ignored_operation_and_nor_do_we(self):
+        """The four baselines' captures: every call Zeek logged is one it does not
+        ignore, and every call we leave out by default is one its rule ignores."""
+        need_shared(self)
+        for base, pcap in Zeek.BASELINES.items():
+            with self.subTest(base):
+                with open(shared_pcap(base)) as f:
+                    _, zrows = Zeek.parse_tsv(f.read())
+                self.assertGreater(len(zrows), 0)
+                for r in zrows:
+                    self.assertFalse(zeek_ignores(r[8], r[9]), r)
+                rows, pairs = self.runs(shared_pcap(pcap))
+                for z in rows:
+                    self.assertFalse(zeek_ignores(z["endpoint"], z["operation"]), z)
+                every = [z for z, _ in pairs]
+                for z in every:
+                    if z not in rows:
+                        self.assertTrue(zeek_ignores(z["endpoint"], z["operation"]), z)
+
+    def test_the_option_in_the_configuration_file(self):
+        need_shared(self)
+        with TempDir() as d:
+            conf = os.path.join(d, "c.yaml")
+            with open(conf, "w") as f:
+                f.write("format: zeek\nzeek-all-operations: true\nquiet: true\n")
+            _, out, _ = run(["-c", conf, "-l", "-", "-r", SHARED_PCAPS])
+        _, pairs = self.runs(SHARED_PCAPS)
+        self.assertEqual([json.loads(l) for l in out.splitlines()], [z for z, _ in pairs])
 
 
 class Hunting(unittest.TestCase):
