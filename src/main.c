@@ -102,8 +102,9 @@ struct settings {
     const char *config_file;
     const char *user;
     bool quiet, test_rules, default_rules, alert_refs, systemd_dropin;
-    bool separate; /* --separate-captures */
-    int progress;  /* -1: when stderr is a terminal */
+    bool zeek_all_ops; /* --zeek-all-operations */
+    bool separate;     /* --separate-captures */
+    int progress;      /* -1: when stderr is a terminal */
     struct live_opts live;
     struct xdp_opts xdp;
     struct decode_opts decode; /* tunnels' ports, VLANs in the flow key */
@@ -170,6 +171,7 @@ enum opt_id {
     O_TCP_OVERLAP_POLICY,
     O_DEFRAG_MEMCAP,
     O_DEFRAG_TIMEOUT,
+    O_ZEEK_ALL_OPS,
 };
 
 /* One table for getopt and the configuration file: keys are the long names. */
@@ -208,6 +210,10 @@ static const struct optdef {
      "dce_rpc.log as JSON lines, with community_id; zeek-tsv:\n"
      "the same as Zeek's tab-separated text. Zeek's log has\n"
      "calls only, written to DIR/dce_rpc.log or the -o outputs"},
+    {"zeek-all-operations", O_ZEEK_ALL_OPS, false, true, NULL,
+     "Zeek's format: also log the calls Zeek's\n"
+     "DCE_RPC::ignored_operations leaves out (winreg's\n"
+     "BaseRegOpenKey, ...; default: left out, as Zeek does)"},
     {"syslog-target", O_SYSLOG_TARGET, true, true, "PATH|[udp:|tcp:]HOST:PORT",
      "where syslog outputs send: a local socket (default /dev/log;\n"
      "RFC 3164, as syslog(3)), or HOST:PORT over UDP, or over TCP\n"
@@ -533,6 +539,7 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_NO_DEFAULT_RULES: st->default_rules = !on; break;
     case O_TEST_RULES: st->test_rules = on; break;
     case O_ALERT_REFS: st->alert_refs = on; break;
+    case O_ZEEK_ALL_OPS: st->zeek_all_ops = on; break;
     case O_ALERT_EACH_DIR: st->cfg.alert_each_direction = on; break;
     case O_COMPAT: st->cfg.compat = on; break;
     case O_NO_BINDS: st->cfg.log_binds = !on; break;
@@ -903,6 +910,7 @@ static int start(struct settings *st, bool live, char *bpf)
         .log_binds = st->cfg.log_binds,
         .with_filename = !live,
         .alert_references = st->alert_refs,
+        .zeek_all_operations = st->zeek_all_ops,
         .community_id_seed = st->cfg.community_id_seed,
         .log_dir_set = st->log_dir_set,
         .lossless = !live,

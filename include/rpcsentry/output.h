@@ -34,6 +34,7 @@ struct output_opts {
     bool log_binds;        /* bind/alter_context exchanges as records of their own */
     bool with_filename;    /* pcap_filename in every record */
     bool alert_references; /* alert.references (Suricata: metadata.rule.reference) */
+    bool zeek_all_operations; /* Zeek's format: also the calls Zeek's ignored_operations skip */
     uint16_t community_id_seed;
     bool lossless;          /* reading files: outputs wait, never drop (sink.h) */
     unsigned output_wait_s; /* lossless: an output that takes nothing this long has failed */

@@ -6,10 +6,14 @@
  *
  * Fields: ts (the request's time), uid, id.orig_h/p, id.resp_h/p, rtt,
  * named_pipe (the bind_ack's secondary address, as Zeek takes it; else the
- * pipe, or the server port), endpoint, operation. Zeek leaves out calls in
- * its DCE_RPC::ignored_operations; rpcsentry writes every call.
+ * pipe, or the server port), endpoint, operation. endpoint and operation are
+ * Zeek's names (zeek_names.c, from Zeek's consts.zeek) where Zeek has one,
+ * else ours, else Zeek's unknown-UUID and unknown-OPNUM. Calls in Zeek's
+ * DCE_RPC::ignored_operations are left out, as Zeek does, unless
+ * --zeek-all-operations asks for them.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,6 +24,7 @@
 #include "rpcsentry/sink.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
+#include "zeek_names.h"
 
 static const char zeek_fields[] =
     "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\trtt\tnamed_pipe\tendpoint"
@@ -107,6 +112,29 @@ static size_t tsv_escape(const char *s, char *out, size_t cap)
     return k;
 }
 
+static int iface_cmp(const void *key, const void *elem)
+{
+    return memcmp(key, ((const struct zeek_iface *)elem)->uuid.b, 16);
+}
+
+const struct zeek_iface *zeek_iface_find(const struct uuid *u)
+{
+    return bsearch(u->b, zeek_ifaces, zeek_n_ifaces, sizeof zeek_ifaces[0], iface_cmp);
+}
+
+static int op_cmp(const void *key, const void *elem)
+{
+    uint16_t a = *(const uint16_t *)key, b = ((const struct zeek_op *)elem)->opnum;
+    return a < b ? -1 : a > b;
+}
+
+const struct zeek_op *zeek_op_find(const struct zeek_iface *z, uint16_t opnum)
+{
+    if (!z || !z->ops)
+        return NULL;
+    return bsearch(&opnum, z->ops, z->n_ops, sizeof z->ops[0], op_cmp);
+}
+
 static void named_pipe_of(const struct rpc_call *c, const struct flow_key *k, int resp, char *out,
                           size_t n)
 {
@@ -122,6 +150,11 @@ void zeek_call(struct worker *w, struct output *o, const struct rpc_call *c)
 {
     if (c->kind != RPC_KIND_REQUEST)
         return;
+    bool has_req = c->req_ptype != RPC_PTYPE_NONE, has_res = c->res_ptype != RPC_PTYPE_NONE;
+    const struct zeek_iface *z = zeek_iface_find(&c->ctx.uuid);
+    const struct zeek_op *zop = has_req ? zeek_op_find(z, c->opnum) : NULL;
+    if (((zop && zop->ignored) || (z && z->all_ignored)) && !o->opts.zeek_all_operations)
+        return; /* as Zeek's DCE_RPC::ignored_operations */
     const struct flow_ref *fr = c->transport->flow;
     const struct flow_key *k = &fr->key;
     int orig = fr->client != FLOW_CLIENT_UNKNOWN ? fr->client : c->client_ep;
@@ -132,7 +165,9 @@ void zeek_call(struct worker *w, struct output *o, const struct rpc_call *c)
     uid_of(fr->flow_id, uid);
     named_pipe_of(c, k, resp, pipe, sizeof pipe);
     const struct iface_def *d = c->iface;
-    if (d && d->service) {
+    if (z && z->endpoint) {
+        snprintf(endpoint, sizeof endpoint, "%s", z->endpoint);
+    } else if (d && d->service) {
         snprintf(endpoint, sizeof endpoint, "%s", d->service);
     } else {
         char u[UUID_STR_LEN];
@@ -140,11 +175,12 @@ void zeek_call(struct worker *w, struct output *o, const struct rpc_call *c)
         snprintf(endpoint, sizeof endpoint, "unknown-%s", u);
     }
     const char *proc = d && c->op ? iface_suricata_procedure(d, c->op) : NULL;
-    if (proc)
+    if (zop)
+        snprintf(operation, sizeof operation, "%s", zop->name);
+    else if (proc)
         snprintf(operation, sizeof operation, "%s", proc);
     else
         snprintf(operation, sizeof operation, "unknown-%u", c->opnum);
-    bool has_req = c->req_ptype != RPC_PTYPE_NONE, has_res = c->res_ptype != RPC_PTYPE_NONE;
     uint64_t ts = has_req ? c->req_ts_us : c->res_ts_us;
     bool has_rtt = has_req && has_res && c->res_ts_us >= c->req_ts_us;
     uint64_t rtt = has_rtt ? c->res_ts_us - c->req_ts_us : 0;

@@ -4,6 +4,7 @@ event types, a peer that goes away (counted drops, no stall); Zeek's
 dce_rpc.log against Zeek's own baselines and against our EVE; the progress
 line and closing table over a directory of captures; `rpcsentry report`."""
 
+import glob
 import json
 import os
 import pty
@@ -16,8 +17,13 @@ import threading
 import time
 import unittest
 
-from common import (BIN, PCAPS, SHARED_PCAPS, TempDir, need_shared, run, shared_pcap,
-                    validate_record)
+from common import (BIN, EXPECTED, PCAPS, ROOT, SHARED_PCAPS, TempDir, need_shared, run,
+                    shared_pcap, validate_record)
+
+# Zeek's names and ignored operations, as scripts/zeek_names.py read them from Zeek's
+# consts.zeek and main.zeek (the facts the sensor's src/output/zeek_names.c is built from)
+with open(os.path.join(EXPECTED, "zeek_names.json")) as _f:
+    ZEEK_NAMES = json.load(_f)
 
 PSEXEC = os.path.join(PCAPS, "smb2_psexec_like.pcap")
 LATERAL = os.path.join(PCAPS, "tcp_lateral_movement.pcap")
@@ -342,9 +348,12 @@ class Zeek(unittest.TestCase):
                     self.assertEqual(zr["id.orig_h"], er["src_ip"])
                     self.assertEqual(zr["id.resp_p"], er["dest_port"])
                     iface = er["dcerpc"]["interfaces"][0]
-                    self.assertEqual(zr["endpoint"], iface.get("service", "unknown-" + iface["uuid"]))
-                    self.assertEqual(zr["operation"],
-                                     iface.get("procedure", "unknown-%d" % er["dcerpc"]["req"]["opnum"]))
+                    self.assertEqual(zr["endpoint"], ZEEK_NAMES["endpoints"].get(
+                        iface["uuid"], iface.get("service", "unknown-" + iface["uuid"])))
+                    opnum = er["dcerpc"]["req"]["opnum"]
+                    self.assertEqual(zr["operation"], ZEEK_NAMES["operations"].get(
+                        "%s,%d" % (iface["uuid"], opnum),
+                        iface.get("procedure", "unknown-%d" % opnum)))
                     x = er["rpcsentry"]
                     if "rtt" in zr:
                         t = lambda s: time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) + float(s[19:26])
@@ -352,6 +361,199 @@ class Zeek(unittest.TestCase):
                                                places=5)
                     uids = {r["uid"] for r in z if r["community_id"] == zr["community_id"]}
                     self.assertEqual(len(uids), 1, "one connection, one uid")
+
+
+def zeek_ignores(endpoint, operation):
+    """main.zeek's rule: a call is not logged when its endpoint (Zeek's name) is in
+    DCE_RPC::ignored_operations and its operation, or "*", is in that endpoint's set."""
+    names = ZEEK_NAMES["ignored_operations"].get(endpoint)
+    return names is not None and (operation in names or "*" in names)
+
+
+def zeek_calls(eve_text):
+    """The EVE records that are calls, in the order the Zeek writer sees them: requests,
+    and responses whose request was lost (not the bind exchanges)."""
+    recs = [json.loads(l) for l in eve_text.splitlines() if l.startswith("{")]
+    return [r for r in recs if r["event_type"] == "dcerpc"
+            and (r["dcerpc"]["request"] == "REQUEST"
+                 or (r["dcerpc"]["request"] == "REQUEST_LOST"
+                     and r["dcerpc"]["response"] in ("RESPONSE", "FAULT")))]
+
+
+class ZeekNames(unittest.TestCase):
+    """Zeek's format names interfaces and operations with Zeek's own tables (issue 20),
+    and leaves out Zeek's ignored_operations unless --zeek-all-operations. The
+    expectations come from tests/expected/zeek_names.json (Zeek's facts) and our EVE
+    records (the UUID and opnum of each call), never from the Zeek writer itself."""
+
+    _runs = {}
+
+    def runs(self, *pcaps):
+        """(default Zeek rows, --zeek-all-operations rows paired with their EVE call)."""
+        need_shared(self)
+        if pcaps not in self._runs:
+            args = []
+            for p in pcaps:
+                args += ["-r", p]
+            _, zout, _ = run(["-q", "--format", "zeek", "-l", "-"] + args)
+            _, aout, _ = run(["-q", "--format", "zeek", "--zeek-all-operations", "-l", "-"] + args)
+            _, eout, _ = run(["-q", "-l", "-"] + args)
+            rows = [json.loads(l) for l in zout.splitlines()]
+            every = [json.loads(l) for l in aout.splitlines()]
+            calls = zeek_calls(eout)
+            self.assertEqual(len(every), len(calls))
+            for z, e in zip(every, calls):
+                self.assertEqual(z["community_id"], e["community_id"])
+            self._runs[pcaps] = rows, list(zip(every, calls))
+        return self._runs[pcaps]
+
+    @staticmethod
+    def facts(e):
+        """The call's interface UUID (None when no bind named it), opnum (None when the
+        request was lost), and our own names for them (None where we have none)."""
+        d = e["dcerpc"]
+        iface = d["interfaces"][0] if d.get("interfaces") else {}
+        opnum = d["req"]["opnum"] if "req" in d else None
+        return iface.get("uuid"), opnum, iface.get("service"), iface.get("procedure")
+
+    def zeek_operation(self, uuid, opnum):
+        """What Zeek's operations table gives, with its &default."""
+        return ZEEK_NAMES["operations"].get("%s,%d" % (uuid, opnum), "unknown-%d" % opnum)
+
+    def test_the_c_table_says_what_the_json_says(self):
+        """src/output/zeek_names.c and tests/expected/zeek_names.json come out of one run of
+        scripts/zeek_names.py: neither was edited by hand (no shared captures needed)."""
+        with open(os.path.join(ROOT, "src", "output", "zeek_names.c")) as f:
+            c = f.read()
+        self.assertIn(ZEEK_NAMES["source"], c)
+        self.assertIn(ZEEK_NAMES["consts_sha256"], c)
+        blocks = dict(re.findall(r"static const struct zeek_op (ops_\d+)\[\] = \{\n(.*?)\n\};",
+                                 c, re.S))
+        endpoints, operations, ignored = {}, {}, set()
+        for m in re.finditer(r'^    \{\{\{[0-9a-fx, ]+\}\}, (NULL|"[^"]*"), (true|false), '
+                             r'(NULL|ops_\d+), (\d+)\}, /\* ([0-9a-f-]{36}) \*/$', c, re.M):
+            ep, all_ignored, ops, n, uuid = m.groups()
+            self.assertEqual(all_ignored, "false")  # no "*" in this Zeek's ignored_operations
+            if ep != "NULL":
+                endpoints[uuid] = ep[1:-1]
+            rows = re.findall(r'^    \{(\d+), (true|false), "([^"]*)"\},$',
+                              blocks[ops] if ops != "NULL" else "", re.M)
+            self.assertEqual(len(rows), int(n))
+            for opnum, flag, name in rows:
+                operations["%s,%s" % (uuid, opnum)] = name
+                if flag == "true":
+                    ignored.add("%s,%s" % (uuid, opnum))
+        self.assertEqual(endpoints, ZEEK_NAMES["endpoints"])
+        self.assertEqual(operations, ZEEK_NAMES["operations"])
+        self.assertEqual(ignored, {k for k, name in ZEEK_NAMES["operations"].items()
+                                   if zeek_ignores(ZEEK_NAMES["endpoints"].get(k[:36]), name)})
+        self.assertGreater(len(ignored), 0)
+
+    def test_zeeks_names_on_every_shared_capture(self):
+        _, pairs = self.runs(SHARED_PCAPS)
+        by_zeek = ours_only = unknown_before = unknown_after = 0
+        for z, e in pairs:
+            uuid, opnum, service, procedure = self.facts(e)
+            with self.subTest(pcap=e["pcap_filename"], uuid=uuid, opnum=opnum):
+                if uuid:
+                    self.assertEqual(z["endpoint"], ZEEK_NAMES["endpoints"].get(
+                        uuid, service or "unknown-" + uuid))
+                else:
+                    self.assertRegex(z["endpoint"], r"^unknown-[0-9a-f-]{36}$")
+                key = "%s,%d" % (uuid, opnum) if uuid and opnum is not None else None
+                if key in ZEEK_NAMES["operations"]:
+                    self.assertEqual(z["operation"], ZEEK_NAMES["operations"][key])
+                    by_zeek += 1
+                    ours_only += procedure is None
+                elif procedure:
+                    self.assertEqual(z["operation"], procedure)
+                elif opnum is not None:
+                    self.assertEqual(z["operation"], "unknown-%d" % opnum)
+            # before issue 20 the operation came from our tables alone
+            unknown_before += procedure is None
+            unknown_after += z["operation"].startswith("unknown-")
+        self.assertGreater(by_zeek, 0)
+        self.assertGreater(ours_only, 0, "no call that only Zeek's table names")
+        self.assertEqual(unknown_after, unknown_before - ours_only)
+
+    def test_printnightmare_is_rpcaddprinterdriverex(self):
+        need_shared(self)
+        pcaps = sorted(glob.glob(os.path.join(SHARED_PCAPS, "corelight-CVE-2021-1675__*.pcap")))
+        self.assertGreater(len(pcaps), 0)
+        spoolss = [u for u, n in ZEEK_NAMES["endpoints"].items() if n == "spoolss"]
+        self.assertEqual(len(spoolss), 1)
+        add_driver = ZEEK_NAMES["operations"]["%s,89" % spoolss[0]]
+        for pcap in pcaps:
+            with self.subTest(pcap):
+                rows, pairs = self.runs(pcap)
+                ops = [(z["endpoint"], z["operation"]) for z in rows]
+                self.assertIn(("spoolss", add_driver), ops)
+                self.assertNotIn(("spoolss", "unknown-89"), ops)
+                for z, e in pairs:
+                    if self.facts(e)[:2] == (spoolss[0], 89):
+                        self.assertEqual(z["operation"], add_driver)
+        # Corelight's PrintNightmare script keys on that name: its notice's connection
+        # is one of our RpcAddPrinterDriverEx rows
+        notice = shared_pcap("corelight-CVE-2021-1675__baseline_PrintNightmare_notice.log")
+        with open(notice) as f:
+            _, notices = Zeek.parse_tsv(f.read())
+        self.assertGreater(len(notices), 0)
+        rows, _ = self.runs(shared_pcap("corelight-CVE-2021-1675__PrintNightmare.pcap"))
+        ours = {(z["id.orig_h"], str(z["id.orig_p"]), z["id.resp_h"], str(z["id.resp_p"]),
+                 z["operation"]) for z in rows}
+        for n in notices:
+            m = re.match(r"^DCE_RPC opname = (\S+)$", n[12])
+            self.assertTrue(m, n[12])
+            self.assertEqual(m.group(1), add_driver)
+            self.assertIn((n[2], n[3], n[4], n[5], m.group(1)), ours)
+
+    def test_ignored_operations_are_left_out_as_zeek_does(self):
+        rows, pairs = self.runs(SHARED_PCAPS)
+        kept, left_out = [], []
+        for z, e in pairs:
+            uuid, opnum, _, _ = self.facts(e)
+            ep = ZEEK_NAMES["endpoints"].get(uuid) if uuid else None
+            if ep and opnum is not None and zeek_ignores(ep, self.zeek_operation(uuid, opnum)):
+                left_out.append(z)
+            else:
+                kept.append(z)
+        self.assertGreater(len(left_out), 0, "the shared captures hold ignored calls")
+        self.assertEqual(rows, kept)
+        # --zeek-all-operations writes them as any other call, with Zeek's names
+        for z in left_out:
+            self.assertTrue(zeek_ignores(z["endpoint"], z["operation"]), z)
+        # the tab-separated form leaves out the same calls
+        _, tsv, _ = run(["-q", "--format", "zeek-tsv", "-l", "-", "-r", SHARED_PCAPS])
+        self.assertEqual(len(Zeek.parse_tsv(tsv)[1]), len(rows))
+
+    def test_zeeks_baselines_hold_no_ignored_operation_and_nor_do_we(self):
+        """The four baselines' captures: every call Zeek logged is one it does not
+        ignore, and every call we leave out by default is one its rule ignores."""
+        need_shared(self)
+        for base, pcap in Zeek.BASELINES.items():
+            with self.subTest(base):
+                with open(shared_pcap(base)) as f:
+                    _, zrows = Zeek.parse_tsv(f.read())
+                self.assertGreater(len(zrows), 0)
+                for r in zrows:
+                    self.assertFalse(zeek_ignores(r[8], r[9]), r)
+                rows, pairs = self.runs(shared_pcap(pcap))
+                for z in rows:
+                    self.assertFalse(zeek_ignores(z["endpoint"], z["operation"]), z)
+                every = [z for z, _ in pairs]
+                for z in every:
+                    if z not in rows:
+                        self.assertTrue(zeek_ignores(z["endpoint"], z["operation"]), z)
+
+    def test_the_option_in_the_configuration_file(self):
+        need_shared(self)
+        with TempDir() as d:
+            conf = os.path.join(d, "c.yaml")
+            with open(conf, "w") as f:
+                f.write("format: zeek\nzeek-all-operations: true\nquiet: true\n")
+            _, out, _ = run(["-c", conf, "-l", "-", "-r", SHARED_PCAPS])
+        _, pairs = self.runs(SHARED_PCAPS)
+        self.assertEqual([json.loads(l) for l in out.splitlines()], [z for z, _ in pairs])
 
 
 class Hunting(unittest.TestCase):
