@@ -398,7 +398,7 @@ static bool local_path(const char *in, char *out, size_t n)
         static const char *const exts[] = {".exe", ".bat", ".cmd", ".ps1", ".dll", ".vbs", ".com"};
         size_t end = 0;
         for (size_t i = 0; in[i] && i < sizeof buf - 1 && !end; i++)
-            for (size_t e = 0; e < sizeof exts / sizeof exts[0] && !end; e++)
+            for (size_t e = 0; in[i] == '.' && e < sizeof exts / sizeof exts[0] && !end; e++)
                 if (strncasecmp(in + i, exts[e], 4) == 0 &&
                     (in[i + 4] == '\0' || in[i + 4] == ' ' || in[i + 4] == '"'))
                     end = i + 4;
