@@ -130,10 +130,11 @@ class Dom(HTMLParser):
         super().__init__()
         self.edges, self.tags, self.rows, self.text = [], {}, [], []
         self.attrs_of = []
-        self.stack, self.in_rows, self.cell = [], False, None
+        self.in_rows, self.cell, self.skip = False, None, False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        self.skip = tag in ("script", "style")
         self.attrs_of.append((tag, a))
         cls = a.get("class", "")
         self.tags[(tag, cls)] = self.tags.get((tag, cls), 0) + 1
@@ -148,6 +149,7 @@ class Dom(HTMLParser):
             self.cell = []
 
     def handle_endtag(self, tag):
+        self.skip = False
         if tag == "tbody":
             self.in_rows = False
         elif tag == "td" and self.cell is not None:
@@ -155,6 +157,8 @@ class Dom(HTMLParser):
             self.cell = None
 
     def handle_data(self, data):
+        if self.skip:  # the page's own code and style are not what it shows
+            return
         self.text.append(data)
         if self.cell is not None:
             self.cell.append(data)
@@ -275,6 +279,7 @@ class HtmlOfSharedCaptures(unittest.TestCase):
         for h in hosts:
             self.assertIn(h, node_names)
         self.assertIn("%d task/service events" % len(self.calls), dom.all_text)
+        self.assertTrue("no room for a label" not in dom.all_text, "an edge went unlabelled")
         # tool labels: what the rules named (alert metadata tool) on some edge's label
         tools = {t for r in self.recs if r.get("event_type") == "alert"
                  for t in (r["alert"].get("metadata") or {}).get("tool", [])}
@@ -407,9 +412,13 @@ class HtmlOfTenThousandEvents(unittest.TestCase):
         rnd = random.Random(20)
         clients = ["10.1.%d.%d" % (i // 200, i % 200 + 1) for i in range(80)]
         targets = ["10.2.%d.%d" % (i // 200, i % 200 + 1) for i in range(400)]
+        # a few hosts do most, as in a real network: weights fall as 1/rank
+        cw = [1 / (i + 1) for i in range(len(clients))]
+        tw = [1 / (i + 1) ** 0.7 for i in range(len(targets))]
         recs, triples = [], set()
         for i in range(self.N):
-            c, s, k = rnd.choice(clients), rnd.choice(targets), rnd.choice(CLASSES)
+            c, s = rnd.choices(clients, cw)[0], rnd.choices(targets, tw)[0]
+            k = rnd.choice(CLASSES)
             triples.add((c, s, k))
             t = 1700000000 + i * 37 + rnd.randrange(30)
             ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".000000+0000"
@@ -434,6 +443,17 @@ class HtmlOfTenThousandEvents(unittest.TestCase):
         self.assertLessEqual(dom.count("g", "node"), 80)
         self.assertIn("smaller edges of", dom.all_text)
         self.assertIn("other hosts", dom.all_text)
+        named = [e for e in dom.edges if not e[0].startswith("(") and not e[1].startswith("(")]
+        self.assertTrue(named, "no edge between two hosts drawn by name")
+        # the drawn edges are the largest of the aggregate the page computed: none of the
+        # (client, target, class) triples between named hosts exceeds the smallest drawn
+        want = {}
+        for r in recs:
+            if r["event_type"] == "dcerpc":
+                k = (r["src_ip"], r["dest_ip"], r["rpcsentry"]["class"])
+                want[k] = want.get(k, 0) + 1
+        for c, s, k, n in named:
+            self.assertEqual(want[(c, s, k)], n)
         # every call is in one drawn edge or in the note's count; drawn counts are the largest
         counts = sorted((e[3] for e in dom.edges), reverse=True)
         self.assertEqual(counts, sorted(counts, reverse=True))
