@@ -620,9 +620,9 @@ static void print_text(FILE *out, const struct report *r, const struct options *
     fprintf(out, "\n");
     if (rows < r->n)
         fprintf(out,
-                "(%zu rows: identical calls are one row with xN, at the time, capture and "
+                "(%zu row%s: identical calls are one row with xN, at the time, capture and "
                 "packet of the first)\n",
-                rows);
+                rows, rows == 1 ? "" : "s");
     if (r->n)
         fprintf(out, "\n%-19s  %-15s  %-15s  %-22s  %-7s  %-24s  %s\n", "time (UTC)", "client",
                 "host", "account", "action", "operation",
