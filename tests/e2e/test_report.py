@@ -307,6 +307,34 @@ class HtmlOfSharedCaptures(unittest.TestCase):
         self.assertGreaterEqual(dom.count("rect", "band0") + dom.count("rect", "band1"),
                                 min(len(targets), 40))
 
+    def test_filters_in_the_page(self):
+        """The table's filters, set from the address as a user would type them."""
+        from urllib.parse import urlencode
+        both = sorted({r["src_ip"] for r in self.calls} & {r["dest_ip"] for r in self.calls})
+        accounts = sorted({account_of(r) for r in self.calls if account_of(r)})
+        days = sorted(call_time(r)[:10] for r in self.calls)
+        day = days[len(days) // 2]
+        cases = [
+            ({"host": both[0]}, lambda r: both[0] in (r["src_ip"], r["dest_ip"])),
+            ({"host": both[0], "class": "create"},
+             lambda r: both[0] in (r["src_ip"], r["dest_ip"]) and r["rpcsentry"]["class"] == "create"),
+            ({"account": accounts[0].upper()},
+             lambda r: accounts[0].lower() in (account_of(r) or "").lower()),
+            ({"since": day}, lambda r: call_time(r)[:10] >= day),
+            ({"until": day, "class": "delete"},
+             lambda r: call_time(r)[:10] <= day and r["rpcsentry"]["class"] == "delete"),
+        ]
+        for preset, keep in cases:
+            want = [r for r in self.calls if keep(r)]
+            self.assertTrue(want, preset)
+            out, _, _ = chromium(self.tmp, "file://" + self.page + "#" + urlencode(preset),
+                                 "--dump-dom")
+            dom = parse_dom(out)
+            self.assertEqual(len(dom.rows), len(want), preset)
+            self.assertEqual(sorted((row[12], row[13]) for row in dom.rows),
+                             sorted((str(r["pcap_cnt"]), str(r["flow_id"])) for r in want), preset)
+            self.assertIn("of %d matching events" % len(want), dom.all_text)
+
     def test_no_network_request(self):
         """The page loads nothing from a network; the detector itself is first shown
         to catch a page that does (an image, a fetch, a stylesheet and a font)."""
