@@ -542,9 +542,11 @@ static void filter(struct report *r, const struct options *o)
     r->ns = k;
 }
 
+/* strcmp, with NULL after "" (an absent field is not an empty one) */
 static int cmp_null_str(const char *x, const char *y)
 {
-    return strcmp(x ? x : "", y ? y : "") ? strcmp(x ? x : "", y ? y : "") : (!x) - (!y);
+    int c = strcmp(x ? x : "", y ? y : "");
+    return c ? c : (!x) - (!y);
 }
 
 /* What makes two rows the same row, whatever their time, capture and packet. */
@@ -568,7 +570,7 @@ static int cmp_row(const struct report_action *x, const struct report_action *y)
     return x->worst - y->worst;
 }
 
-static const struct report_action *fold_base;
+static const struct report_action *fold_base; /* qsort's comparator has no context argument */
 
 static int cmp_fold(const void *a, const void *b)
 {
