@@ -11,7 +11,7 @@ PACKAGES=(
   libpcap-dev libcjson-dev libndpi-dev libbpf-dev libxdp-dev libpcre2-dev libyaml-dev libhiredis-dev libgcrypt20-dev libkrb5-dev nettle-dev
   python3 python3-jsonschema python3-yaml python3-impacket
   tshark tcpreplay iproute2 systemd logrotate redis-server rsyslog
-  samba samba-common-bin smbclient tcpdump ethtool
+  samba samba-common-bin smbclient tcpdump ethtool chromium
 )
 
 missing=()

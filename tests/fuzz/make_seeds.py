@@ -7,7 +7,7 @@ packets: whole captures as [link][u16 len][frame] sequences. pcapfile: the first
 64 KiB of each capture file as it is. dcerpc, smb: the
 TCP payloads of each connection, in capture order, as [dir][u16 len][bytes]
 chunks. stubs: the generator's NDR stubs. taskxml, ntlmssp: the generator's
-task XML and NTLMSSP messages. kerberos: the auth values of the lab's Kerberos
+task XML and NTLMSSP messages. report: EVE lines. kerberos: the auth values of the lab's Kerberos
 captures (AP-REQ, AP-REP in their tokens), and their sealed fragments as
 [token length][token][PDU up to its auth value]. Captures default to pcaps/
 and, when present, ../shared/pcaps.
@@ -219,6 +219,28 @@ def main():
         for i, line in enumerate(l for l in text.splitlines()
                                  if l.strip() and not l.lstrip().startswith("#")):
             write(outdir, "rules", "%s-%d" % (os.path.basename(path), i), line.encode())
+    # report: EVE lines as the sensor writes them (a call, its alert, a story), alone and together
+    import json
+    call = {"timestamp": "2023-11-15T00:43:20.402471+0000", "flow_id": 1, "pcap_filename": "a.pcap",
+            "pcap_cnt": 7, "event_type": "dcerpc", "src_ip": "10.0.0.1", "dest_ip": "10.0.0.2",
+            "community_id": "1:x=", "tx_id": 0,
+            "smb": {"ntlmssp": {"user": "administrator", "domain": "CORP"}},
+            "rpcsentry": {"interface": "ITaskSchedulerService", "operation": "SchRpcRegisterTask",
+                          "class": "create", "target": True, "sealed": False,
+                          "request_time": "2023-11-15T00:43:20.4+0000",
+                          "result": {"success": False},
+                          "args": {"path": "\\t<b>", "task": {"actions": [
+                              {"command": "cmd.exe", "arguments": "/C whoami"}]}}}}
+    alert = {"timestamp": call["timestamp"], "flow_id": 1, "pcap_filename": "a.pcap",
+             "event_type": "alert", "tx_id": 0,
+             "alert": {"signature": "s", "severity": 1, "metadata": {"tool": ["PsExec"]}}}
+    story = {"timestamp": call["timestamp"], "event_type": "lateral_movement",
+             "src_ip": "10.0.0.1", "dest_ip": "10.0.0.2",
+             "rpcsentry": {"story": {"summary": "task run", "user": "CORP\\administrator"}}}
+    lines = [json.dumps(r) for r in (call, alert, story)]
+    for i, line in enumerate(lines):
+        write(outdir, "report", "record%d" % i, (line + "\n").encode())
+    write(outdir, "report", "records", ("\n".join(lines * 3) + "\n").encode())
     for i, m in enumerate([ntlm_negotiate(), ntlm_challenge(), ntlm_authenticate("u", "d", "h"),
                            b"\x60\x48\x06\x06+\x06\x01\x05\x05\x02" + ntlm_authenticate("a", "b", "c")]):
         write(outdir, "ntlmssp", "msg%d" % i, m)

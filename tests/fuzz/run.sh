@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH="${1:-30}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(packets pcapfile dcerpc smb smb3 stubs taskxml ntlmssp kerberos rules)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(packets pcapfile dcerpc smb smb3 stubs taskxml ntlmssp kerberos rules report)
 
 CC=clang cmake -S . -B build-fuzz -DRPCSENTRY_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
