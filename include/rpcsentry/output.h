@@ -90,6 +90,9 @@ void output_flow(struct worker *w, const struct flow_summary *f);
 struct smb_file_record;
 /* One `fileinfo` record for a file written over SMB on a disk share. */
 void output_file(struct worker *w, const struct smb_file_record *f);
+struct smb_pipe_record;
+/* One `smb` record for a named pipe a remote-execution tool talks over. */
+void output_pipe(struct worker *w, const struct smb_pipe_record *p);
 
 /* One `dcerpc` record for a finished call or bind. */
 void output_call(struct worker *w, const struct rpc_call *call);

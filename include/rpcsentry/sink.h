@@ -32,6 +32,7 @@ enum event_kind {
     EV_FLOW,
     EV_STATS,
     EV_FILEINFO,
+    EV_SMB,
     EV_KINDS
 };
 const char *event_kind_name(enum event_kind k);

@@ -41,4 +41,29 @@ struct smb_file_record {
     enum smb_file_kind kind; /* from an MZ header or the name's extension */
 };
 
+/* A named pipe that carried no DCE/RPC, or whose name a remote-execution tool uses
+ * (\\PSEXESVC, \\RemCom_communicaton, ...): what the transport hands to output when the
+ * pipe is closed or its connection ends (worker.on_pipe). */
+struct smb_pipe_record {
+    const struct flow_ref *flow;
+    const char *community_id;
+    int client_ep;
+    uint64_t ts_us, pcap_cnt;        /* the CLOSE, or the end */
+    uint64_t open_us, open_pcap_cnt; /* the CREATE */
+    const char *dialect;
+    bool smb1;
+    uint64_t session_id;
+    uint32_t tree_id;
+    const char *share; /* "\\\\host\\IPC$", or "" */
+    const char *name;  /* the pipe, without \\PIPE\\ */
+    const struct rpc_identity *identity;
+    const char *tool;   /* the tool its name belongs to, or NULL */
+    const uint8_t *fid; /* 16 bytes (SMB1: the FID in the first two); zero when never opened */
+    bool rpc;           /* it carried DCE/RPC after all */
+    bool opened;        /* the CREATE succeeded (or the pipe was in use when first seen) */
+    bool refused;       /* the CREATE failed (neither: its answer was not seen) */
+    uint64_t bytes_to_server, bytes_to_client;
+    bool closed;
+};
+
 #endif

@@ -76,6 +76,7 @@
     X(smb_write_unanswered)                                                                        \
     X(smb_files)                                                                                   \
     X(smb_files_evicted)                                                                           \
+    X(smb_tool_pipes)                                                                              \
     X(dce_memcap)                                                                                  \
     X(calls_read)                                                                                  \
     X(calls_create)                                                                                \

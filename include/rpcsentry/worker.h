@@ -27,6 +27,7 @@ struct runtime_shared;
 struct story_table;
 struct rpc_call;
 struct smb_file_record;
+struct smb_pipe_record;
 struct flow_summary;
 
 struct worker {
@@ -82,6 +83,8 @@ struct worker {
     /* Called for a file written over SMB on a disk share, when it is closed or its
        connection ends (transport/smb_file.c); NULL: none written. */
     void (*on_file)(struct worker *w, const struct smb_file_record *f);
+    /* The same for a named pipe a tool's name or its non-RPC bytes make worth a record. */
+    void (*on_pipe)(struct worker *w, const struct smb_pipe_record *p);
 
     /*
      * Rule reload: when *reload_requested is set (a signal handler), the

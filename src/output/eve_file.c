@@ -3,6 +3,7 @@
  * (its `fileinfo` and `smb` objects, app_proto "smb"), so that pipelines that take
  * Suricata's file events take these; what Suricata has no field for (the share path,
  * the create action, whether every byte was seen, the kind of file) is in `rpcsentry`.
+ * And `smb` records for the named pipes remote-execution tools talk over.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,18 +30,17 @@ static const char *action_name(uint32_t a)
     return a < sizeof names / sizeof names[0] ? names[a] : "unknown";
 }
 
-/* The FileId as Suricata's fuid: its 16 bytes in hex, grouped 8-4-4-4-12. */
+/* The FileId as Wireshark writes it (smb2.fid): its 16 bytes read as a GUID, the first
+ * three groups little-endian (SMB1: the FID's two bytes, as four hex digits). */
 static void fuid_str(const uint8_t *fid, bool smb1, char out[40])
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t n = smb1 ? 2 : 16, o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!smb1 && (i == 4 || i == 6 || i == 8 || i == 10))
-            out[o++] = '-';
-        out[o++] = hex[fid[i] >> 4];
-        out[o++] = hex[fid[i] & 15];
+    if (smb1) {
+        snprintf(out, 40, "%02x%02x", fid[1], fid[0]);
+        return;
     }
-    out[o] = '\0';
+    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             fid[3], fid[2], fid[1], fid[0], fid[5], fid[4], fid[7], fid[6], fid[8], fid[9],
+             fid[10], fid[11], fid[12], fid[13], fid[14], fid[15]);
 }
 
 /* The file's name without the directories before it. */
@@ -116,6 +116,64 @@ void output_file(struct worker *w, const struct smb_file_record *f)
         ts_format(f->open_us, ts);
         json_str(j, "open_time", ts);
         json_u64(j, "open_pcap_cnt", f->open_pcap_cnt);
+        json_obj_close(j);
+    }
+    json_obj_close(j);
+    output_emit(w, o);
+}
+
+void output_pipe(struct worker *w, const struct smb_pipe_record *p)
+{
+    struct output *o = w->out;
+    if (!o || o->opts.format != FORMAT_EVE)
+        return;
+    eve_header(w, o, p->flow, p->client_ep, p->ts_us, p->pcap_cnt, "smb", "smb",
+               (char *)p->community_id);
+    struct json *j = &o->j;
+    json_obj_open(j, "smb");
+    if (p->dialect)
+        json_str(j, "dialect", p->dialect);
+    json_str(j, "command", p->smb1 ? "SMB1_COMMAND_NT_CREATE_ANDX" : "SMB2_COMMAND_CREATE");
+    json_u64(j, "session_id", p->session_id);
+    json_u64(j, "tree_id", p->tree_id);
+    if (p->share[0])
+        json_str(j, "share", p->share);
+    json_str(j, "share_type", "PIPE");
+    json_str(j, "filename", p->name);
+    json_str(j, "named_pipe", p->name);
+    char fuid[40];
+    fuid_str(p->fid, p->smb1, fuid);
+    json_str(j, "fuid", fuid);
+    if (p->identity && p->identity->valid) {
+        json_obj_open(j, "ntlmssp");
+        json_str(j, "domain", p->identity->domain);
+        json_str(j, "user", p->identity->user);
+        json_str(j, "host", p->identity->host);
+        json_obj_close(j);
+    }
+    json_obj_close(j);
+    if (!o->opts.compat) {
+        json_obj_open(j, "rpcsentry");
+        json_str(j, "named_pipe", p->name);
+        if (p->tool)
+            json_str(j, "tool", p->tool);
+        if (p->opened || p->refused)
+            json_bool(j, "opened", p->opened);
+        json_bool(j, "closed", p->closed);
+        json_bool(j, "rpc", p->rpc);
+        json_u64(j, "bytes_to_server", p->bytes_to_server);
+        json_u64(j, "bytes_to_client", p->bytes_to_client);
+        if (p->identity && p->identity->valid) {
+            json_obj_open(j, "auth");
+            json_str(j, "user", p->identity->user);
+            json_str(j, "domain", p->identity->domain);
+            json_str(j, "host", p->identity->host);
+            json_obj_close(j);
+        }
+        char ts[TS_STR_LEN];
+        ts_format(p->open_us, ts);
+        json_str(j, "open_time", ts);
+        json_u64(j, "open_pcap_cnt", p->open_pcap_cnt);
         json_obj_close(j);
     }
     json_obj_close(j);

@@ -22,8 +22,8 @@
 
 #include "rpcsentry/sink.h"
 
-static const char *const kind_names[EV_KINDS] = {"dcerpc", "alert", "anomaly", "lateral_movement",
-                                                 "flow",   "stats", "fileinfo"};
+static const char *const kind_names[EV_KINDS] = {"dcerpc", "alert", "anomaly",  "lateral_movement",
+                                                 "flow",   "stats", "fileinfo", "smb"};
 
 const char *event_kind_name(enum event_kind k)
 {

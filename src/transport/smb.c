@@ -19,6 +19,7 @@
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/dcerpc.h"
 #include "rpcsentry/ntlmssp.h"
+#include "rpcsentry/smb_file.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
 #include "smb_internal.h"
@@ -213,10 +214,75 @@ enum drain_why {
 static void held_drain(struct worker *w, struct smb_conn *c, struct smb_pipe *p, enum drain_why why,
                        uint64_t before);
 
+/*
+ * Pipes remote-execution tools open by name, for the ones whose service talks its own
+ * protocol over them (facts: each tool's published pipe names). Matched on the start of
+ * the name, in any case.
+ */
+static const struct {
+    const char *prefix, *tool;
+} tool_pipes[] = {
+    {"PSEXESVC", "PsExec"},
+    {"psexecsvc", "PsExec"}, /* older PsExec, and CSExec, which mimics it */
+    {"pskllsvc", "PsKill"},
+    /* Sysinternals PsKill's service */ /* \PSEXESVC, \PSEXESVC-HOST-PID-stdin|stdout|stderr */
+    {"RemCom_", "RemCom"},              /* RemCom, and impacket psexec's RemComSvc */
+    {"PAExec", "PAExec"},               /* PAExec, and pypsexec, which uses it */
+    {"csexecsvc", "CSExec"},            /* CSExec */
+    {"ahexec", "winexe"},               /* winexe's winexesvc */
+    {"msagent_", "Cobalt Strike"},      /* the SMB beacon's default pipe */
+    {"postex_", "Cobalt Strike"},       /* post-exploitation jobs' default pipes */
+    {"MSSE-", "Cobalt Strike"},         /* the default artifact's pipe */
+};
+
+static const char *pipe_tool(const char *name)
+{
+    for (size_t i = 0; i < sizeof tool_pipes / sizeof tool_pipes[0]; i++)
+        if (strncasecmp(name, tool_pipes[i].prefix, strlen(tool_pipes[i].prefix)) == 0)
+            return tool_pipes[i].tool;
+    return NULL;
+}
+
+/* A pipe that ends: a record if a tool's name or bytes other than DCE/RPC make it one. */
+static void pipe_record(struct worker *w, struct smb_conn *c, struct smb_pipe *p, bool closed)
+{
+    bool other = p->carries == PIPE_OTHER && (p->other_bytes[0] || p->other_bytes[1]);
+    if (!w->on_pipe || !p->name[0] || (!p->tool && !other))
+        return;
+    int client = c->server_ep >= 0 ? 1 - c->server_ep : 0;
+    struct smb_pipe_record r;
+    memset(&r, 0, sizeof r);
+    r.flow = c->flow;
+    r.community_id = c->community_id;
+    r.client_ep = client;
+    r.ts_us = w->now_us;
+    r.pcap_cnt = w->pcap_cnt;
+    r.open_us = p->open_us;
+    r.open_pcap_cnt = p->open_cnt;
+    r.dialect = c->dialect;
+    r.smb1 = p->smb1;
+    r.session_id = p->info.smb_session_id;
+    r.tree_id = p->info.smb_tree_id;
+    r.share = p->share;
+    r.name = p->name;
+    r.identity = p->info.smb_identity;
+    r.tool = p->tool;
+    r.fid = p->fid;
+    r.rpc = p->carries == PIPE_RPC;
+    r.opened = p->open || p->closing;
+    r.refused = p->refused;
+    r.bytes_to_server = p->other_bytes[client];
+    r.bytes_to_client = p->other_bytes[1 - client];
+    r.closed = closed;
+    w->stats.smb_tool_pipes += p->tool != NULL;
+    w->on_pipe(w, &r);
+}
+
 void smb_pipe_free(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
 {
     if (p->n_held) /* evicted, or the connection ends: what is held goes, unanswered */
         held_drain(w, c, p, DRAIN_END, UINT64_MAX);
+    pipe_record(w, c, p, p->closing || p->closed);
     struct smb_pipe **pp = &c->pipes;
     while (*pp && *pp != p)
         pp = &(*pp)->next;
@@ -351,6 +417,9 @@ struct smb_pipe *smb_pipe_new(struct worker *w, struct smb_conn *c, const char *
     p->info.smb_tree_id = tree;
     p->info.smb_dialect = c->dialect;
     p->info.smb_identity = session_identity(w, c, session);
+    p->tool = p->name[0] ? pipe_tool(p->name) : NULL;
+    p->open_us = w->now_us;
+    p->open_cnt = w->pcap_cnt;
     p->dce = dce_assoc_new(w, &p->info);
     if (!p->dce) {
         mem_free(&w->mem, MEM_APP, p, sizeof *p);
@@ -392,12 +461,14 @@ static void pipe_learn(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
 }
 
 /* Whether p carries DCE/RPC: decided by its name, or by the first bytes it is given. */
-static bool pipe_is_rpc(struct smb_conn *c, struct smb_pipe *p, const uint8_t *d, size_t n)
+static bool pipe_is_rpc(struct smb_conn *c, struct smb_pipe *p, int ep, const uint8_t *d, size_t n)
 {
     if (p->carries == PIPE_UNDECIDED)
         p->carries = dce_hdr_check(d, n, NULL) >= 0 ? PIPE_RPC : PIPE_OTHER;
-    if (p->carries != PIPE_RPC)
+    if (p->carries != PIPE_RPC) {
+        p->other_bytes[ep & 1] += n;
         return false;
+    }
     if (c->decrypting)
         p->info.smb_encrypted = true;
     return true;
@@ -413,7 +484,7 @@ static void pipe_feed(struct worker *w, struct smb_conn *c, struct smb_pipe *p, 
 void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
                    const uint8_t *d, size_t n)
 {
-    if (!p || !n || !pipe_is_rpc(c, p, d, n))
+    if (!p || !n || !pipe_is_rpc(c, p, ep, d, n))
         return;
     if (p->n_held) /* the server speaks on the pipe: what the client wrote before goes first */
         held_drain(w, c, p, DRAIN_END, UINT64_MAX);
@@ -423,7 +494,7 @@ void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int
 void smb_pipe_reply(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
                     const uint8_t *d, size_t n, const struct smb_pending *q)
 {
-    if (!p || !n || !pipe_is_rpc(c, p, d, n))
+    if (!p || !n || !pipe_is_rpc(c, p, ep, d, n))
         return;
     /* a READ answered before the WRITE sent after it (a compound's answers in order):
        that WRITE still waits for its own answer */
@@ -498,7 +569,7 @@ struct smb_pending *smb_pend_write(struct worker *w, struct smb_conn *c, uint64_
 void smb_pipe_write(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
                     const uint8_t *d, size_t n, struct smb_pending *q, const char *what)
 {
-    if (!p || !n || !pipe_is_rpc(c, p, d, n))
+    if (!p || !n || !pipe_is_rpc(c, p, ep, d, n))
         return;
     if (!q || q->held || p->closing) {
         smb_pipe_data(w, c, p, ep, d, n);
@@ -549,6 +620,7 @@ void smb_answer(struct worker *w, struct smb_conn *c, struct smb_pending *q, boo
 
 void smb_pipe_close(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
 {
+    p->closed = true;
     if (!p->n_held) {
         smb_pipe_free(w, c, p);
         return;
@@ -560,6 +632,7 @@ void smb_pipe_close(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
 
 void smb_pipe_discard(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
 {
+    p->refused = true;
     if (p->n_held)
         held_drain(w, c, p, DRAIN_REFUSE, UINT64_MAX);
     smb_pipe_free(w, c, p);

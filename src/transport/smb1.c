@@ -156,8 +156,10 @@ static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct sm
         if (!t && name[0] == '\0')
             return;
         struct smb_pipe *p = smb_pipe_new(w, c, name, t ? t->share : NULL, h->uid, h->tid);
-        if (p)
+        if (p) {
             p->create_msg = smb1_key(h);
+            p->smb1 = true;
+        }
         return;
     }
     if (c->files) {

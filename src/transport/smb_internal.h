@@ -86,7 +86,13 @@ struct smb_pipe {
     uint8_t carries;     /* enum pipe_carries */
     char candidates[96]; /* the interfaces its name may carry, when several (info) */
     bool closing;        /* closed by the client while data for it awaits its answer */
-    unsigned n_held;     /* entries of c->held for this pipe */
+    bool closed;         /* its CLOSE was seen */
+    bool refused;        /* its CREATE failed */
+    bool smb1;
+    const char *tool;        /* the remote-execution tool its name belongs to, or NULL */
+    uint64_t other_bytes[2]; /* what it carried that was not DCE/RPC, per endpoint */
+    uint64_t open_us, open_cnt;
+    unsigned n_held; /* entries of c->held for this pipe */
     struct rpc_transport info;
     struct dce_assoc *dce;
 };

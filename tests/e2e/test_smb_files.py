@@ -4,6 +4,7 @@ tshark's `--export-objects smb` (the file as Wireshark puts it together) is the
 cross-check of name, size and digest."""
 import glob
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -163,6 +164,102 @@ class Stories(unittest.TestCase):
         self.assertTrue(stories)
         for r in stories:
             self.assertNotIn("file", r["rpcsentry"]["story"])
+
+
+TOOL_PIPES = (("psexesvc", "PsExec"), ("psexecsvc", "PsExec"), ("pskllsvc", "PsKill"))
+
+
+def tshark_rows(pcap, filt, *fields):
+    p = subprocess.run(["tshark", "-r", pcap, "-Y", filt, "-T", "fields"] +
+                       [a for f in fields for a in ("-e", f)], capture_output=True, text=True,
+                       check=True)
+    return [l.split("\t") for l in p.stdout.splitlines()]
+
+
+def ioctl_inputs(pcap):
+    """(FileId, input bytes) of every SMB2 IOCTL request, from tshark's JSON with raw bytes."""
+    p = subprocess.run(["tshark", "-r", pcap, "-Y", "smb2.cmd == 11 && smb2.flags.response == 0",
+                        "-T", "json", "-x"], capture_output=True, text=True, check=True)
+    out = []
+
+    def walk(o, found):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k == "smb2.fid":
+                    found.setdefault("fid", v)
+                elif k == "smb2.ioctl.in_raw":
+                    found["n"] = v[2]
+                else:
+                    walk(v, found)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v, found)
+    for pkt in json.loads(p.stdout or "[]"):
+        found = {}
+        walk(pkt["_source"]["layers"].get("smb2", {}), found)
+        if "fid" in found:
+            out.append((found["fid"], found.get("n", 0)))
+    return out
+
+
+class ToolPipes(unittest.TestCase):
+    def test_psexec_pipes(self):
+        """Every pipe tshark sees opened with a PsExec or PsKill name, on every shared
+        capture, is an `smb` record naming the tool; on SMB2, the bytes the client wrote
+        to it (WRITE and IOCTL input, by FileId) are tshark's sum for that FileId."""
+        need_shared(self)
+        if not shutil.which("tshark"):
+            self.skipTest("tshark is absent")
+        caps = [p for p in sorted(glob.glob(os.path.join(SHARED_PCAPS, "*")))
+                if p.endswith((".pcap", ".pcapng"))]
+        recs = [r for r in records(caps) if r["event_type"] == "smb"]
+        by_cap = {}
+        for r in recs:
+            validate_record(self, r)
+            by_cap.setdefault(r["pcap_filename"], []).append(r)
+        checked = 0
+        for cap in caps:
+            # a name can only be in a capture whose bytes hold it (UTF-16 for SMB2, either
+            # for SMB1): tshark reads only those
+            with open(cap, "rb") as f:
+                raw = f.read().lower()
+            if not any(pre.encode() in raw or pre.encode("utf-16-le") in raw
+                       for pre, _ in TOOL_PIPES):
+                self.assertFalse([r for r in by_cap.get(cap, []) if "tool" in r["rpcsentry"]])
+                continue
+            names = set()
+            for (n,) in tshark_rows(cap, "(smb2.cmd == 5 && smb2.flags.response == 0) || "
+                                    "(smb.cmd == 0xa2 && smb.flags.response == 0)",
+                                    "smb2.filename") + tshark_rows(
+                                        cap, "smb.cmd == 0xa2 && smb.flags.response == 0",
+                                        "smb.file"):
+                n = n.lstrip("\\")
+                # the service's binary on ADMIN$ is a file, not a pipe
+                if any(n.lower().startswith(pre) for pre, _ in TOOL_PIPES) and \
+                        not n.lower().endswith(".exe"):
+                    names.add(n)
+            ours = by_cap.get(os.path.abspath(cap), []) + by_cap.get(cap, [])
+            self.assertEqual({r["smb"]["named_pipe"] for r in ours if "tool" in r["rpcsentry"]},
+                             names, cap)
+            for r in ours:
+                want = [t for pre, t in TOOL_PIPES if r["smb"]["named_pipe"].lower().startswith(pre)]
+                self.assertEqual([r["rpcsentry"].get("tool")], want or [None], cap)
+            if not names:
+                continue
+            written = {}
+            for fid, wl in tshark_rows(cap, "smb2.cmd == 9 && smb2.flags.response == 0",
+                                       "smb2.fid", "smb2.write_length"):
+                written[fid] = written.get(fid, 0) + int(wl)
+            # an IOCTL's input has no length field in tshark: its raw bytes do
+            for fid, n in ioctl_inputs(cap):
+                written[fid] = written.get(fid, 0) + n
+            for r in ours:
+                x = r["rpcsentry"]
+                if "tool" in x and x.get("opened") and x["closed"] and r["smb"]["dialect"] != "NT LM 0.12":
+                    self.assertEqual(x["bytes_to_server"], written.get(r["smb"]["fuid"], 0),
+                                     (cap, r["smb"]["named_pipe"]))
+                    checked += 1
+        self.assertGreaterEqual(checked, 15)
 
 
 class Generated(unittest.TestCase):
