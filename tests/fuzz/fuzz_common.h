@@ -49,6 +49,8 @@ static inline struct worker *fuzz_worker(void)
         w.out = output_open(&oo, err, sizeof err);
         w.on_anomaly = output_anomaly;
         w.on_flow_end = output_flow;
+        w.on_file = output_file; /* files and tool pipes on SMB: their records too */
+        w.on_pipe = output_pipe;
         /* the default rules and the byte-level examples, so the matcher runs on every call */
         const char *extra[] = {RS_SOURCE_DIR "/signatures/examples/fallback.rules"};
         unsigned errors = 0;
