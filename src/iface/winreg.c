@@ -13,6 +13,7 @@
 #include "iface_internal.h"
 #include "rpcsentry/argkeys.h"
 #include "rpcsentry/text.h"
+#include "rpcsentry/uuid.h"
 #include "sddl.h"
 
 #define REG_HEX_MAX 256  /* bytes of binary data written as hex */
@@ -314,6 +315,119 @@ static bool task_tree_key(const char *path, char *task, size_t tasksz)
         return false;
     int k = snprintf(task, tasksz, "\\%s", p);
     return k >= 0 && (size_t)k < tasksz;
+}
+
+/* ...\Schedule\TaskCache\Tasks\{GUID}: the scheduler's record of one task (its GUID). */
+static bool task_record_key(const char *path, char *guid, size_t n)
+{
+    const char *p = path;
+    if (!prefix_ci(&p, "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\"
+                       "TaskCache\\Tasks\\") ||
+        *p != '{' || strchr(p, '\\'))
+        return false;
+    int k = snprintf(guid, n, "%s", p);
+    return k > 0 && (size_t)k < n;
+}
+
+/* A counted UTF-16LE string of the Actions blob: a 32-bit byte count, then the units. */
+static bool blob_str(struct rd *r, char *out, size_t n)
+{
+    uint32_t len = rd_u32le(r);
+    if (!rd_ok(r) || len > rd_left(r) || (len & 1))
+        return false;
+    struct rd s = rd_sub(r, len);
+    utf16le_to_utf8(&s, len / 2, out, n, NULL);
+    return true;
+}
+
+/* blob_str into the args as key (skipped when empty). */
+static bool blob_arg(struct rpc_args *ar, uint16_t obj, const char *key, struct rd *r)
+{
+    char s[ARG_STR_MAX];
+    if (!blob_str(r, s, sizeof s))
+        return false;
+    if (s[0])
+        args_str(ar, obj, key, s);
+    return true;
+}
+
+/*
+ * The Actions value of a TaskCache\Tasks\{GUID} key (REG_BINARY): what the scheduler runs
+ * for that task, written by the scheduler itself, or by whoever makes a task without
+ * it. A 16-bit version (1 to 3), the actions' context (version 3), then actions to the
+ * end, each a 16-bit kind (0x6666 exec, 0x7777 COM handler, 0x8888 e-mail, 0x9999
+ * message box), an id and its fields. Into args.task.actions as the task XML's are.
+ * False when the blob is not one.
+ */
+static bool task_actions_blob(struct rpc_args *ar, uint16_t task, struct rd d)
+{
+    uint16_t version = rd_u16le(&d);
+    if (!rd_ok(&d) || version < 1 || version > 3)
+        return false;
+    args_num(ar, task, "actions_version", version);
+    if (version == 3 && !blob_arg(ar, task, "actions_context", &d))
+        return false;
+    uint16_t arr = ARGS_NONE;
+    for (unsigned i = 0; rd_left(&d) > 0; i++) {
+        uint16_t kind = rd_u16le(&d);
+        if (!rd_ok(&d) || i >= 32)
+            return false;
+        if (arr == ARGS_NONE)
+            arr = args_arr(ar, task, ARG_ACTIONS);
+        uint16_t act = args_obj(ar, arr, NULL);
+        char id[ARG_STR_MAX];
+        if (!blob_str(&d, id, sizeof id))
+            return false;
+        switch (kind) {
+        case 0x6666:
+            args_str(ar, act, "type", "exec");
+            if (!blob_arg(ar, act, ARG_COMMAND, &d) || !blob_arg(ar, act, ARG_ARGUMENTS, &d) ||
+                !blob_arg(ar, act, "working_directory", &d))
+                return false;
+            if (version == 3)
+                rd_skip(&d, 2); /* flags */
+            break;
+        case 0x7777: {
+            args_str(ar, act, "type", "com_handler");
+            struct uuid u = rd_uuid(&d, true);
+            char us[UUID_STR_LEN];
+            uuid_fmt(&u, us);
+            args_str(ar, act, "class_id", us);
+            if (!blob_arg(ar, act, "data", &d))
+                return false;
+            break;
+        }
+        case 0x8888: {
+            args_str(ar, act, "type", "send_email");
+            static const char *const fields[] = {"from",     "to",     "cc",      "bcc",
+                                                 "reply_to", "server", "subject", "body"};
+            for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++)
+                if (!blob_arg(ar, act, fields[f], &d))
+                    return false;
+            uint32_t files = rd_u32le(&d);
+            char skip[8];
+            for (uint32_t f = 0; rd_ok(&d) && f < files; f++)
+                if (!blob_str(&d, skip, sizeof skip))
+                    return false;
+            uint32_t headers = rd_u32le(&d);
+            for (uint32_t f = 0; rd_ok(&d) && f < 2 * headers; f++)
+                if (!blob_str(&d, skip, sizeof skip))
+                    return false;
+            break;
+        }
+        case 0x9999:
+            args_str(ar, act, "type", "show_message");
+            if (!blob_arg(ar, act, "caption", &d) || !blob_arg(ar, act, "content", &d))
+                return false;
+            break;
+        default: return false;
+        }
+        if (id[0])
+            args_str(ar, act, "id", id);
+        if (!rd_ok(&d))
+            return false;
+    }
+    return true;
 }
 
 static void route_service(struct rpc_call *call, const char *name)
@@ -739,6 +853,18 @@ static void req_set_value(struct worker *w, struct rpc_call *call, struct ndr *n
             iface_sd_arg(w, call, a, rd_take(&sd, (size_t)max), (size_t)max,
                          SD_SERVICE_READ_RIGHTS);
         }
+    } else if (type == 3 && strcasecmp(value, "Actions") == 0 &&
+               task_record_key(path, task, sizeof task)) {
+        /* a task's actions written where the scheduler keeps them: a task made or
+           changed without the scheduler's API */
+        args_str(ar, a, "task_id", task);
+        struct rd blob = d;
+        if (!task_actions_blob(ar, args_obj(ar, a, ARG_TASK), blob))
+            return iface_decode_failed(w, call, a);
+        call->cls = e->reg & HK_EXISTED ? RPC_CLASS_MODIFY : RPC_CLASS_CREATE;
+        call->route = RPC_ROUTE_REGISTRY;
+        call->route_attack[0] = "T1053.005";
+        call->route_attack[1] = NULL;
     } else if (task_tree_key(path, task, sizeof task) && strcasecmp(value, "Index") == 0 &&
                dword_of(type, d, (size_t)max, &dw) && dw == 0) {
         route_hidden_task(call, task, "Index set to 0");

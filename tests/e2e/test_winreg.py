@@ -22,6 +22,7 @@ Suricata's schema and ours.
 
 import json
 import os
+import struct
 import subprocess
 import unittest
 
@@ -127,6 +128,31 @@ def shared_winreg_captures():
     return out
 
 
+def actions_of(raw):
+    """The Actions blob (version, context, exec actions) read in Python, to check ours."""
+    def bstr(at):
+        n = struct.unpack_from("<I", raw, at)[0]
+        return raw[at + 4:at + 4 + n].decode("utf-16-le"), at + 4 + n
+    version = struct.unpack_from("<H", raw, 0)[0]
+    out, at = {"actions_version": version}, 2
+    if version == 3:
+        out["actions_context"], at = bstr(at)
+    acts = []
+    while at < len(raw):
+        kind = struct.unpack_from("<H", raw, at)[0]
+        assert kind == 0x6666, "only exec actions here"
+        _, at = bstr(at + 2)
+        a = {"type": "exec"}
+        for k in ("command", "arguments", "working_directory"):
+            v, at = bstr(at)
+            if v:
+                a[k] = v
+        at += 2 if version == 3 else 0
+        acts.append(a)
+    out["actions"] = acts
+    return out
+
+
 class AgainstTshark(unittest.TestCase):
     def compare(self, pcap, min_checked):
         recs = records(pcap)
@@ -179,6 +205,23 @@ class AgainstTshark(unittest.TestCase):
     def test_lab_hidden_task(self):
         recs, keyed = self.compare(os.path.join(LAB, "fake_reg_hidden_task.pcap"), 25)
         self.assertGreaterEqual(keyed, 10)
+
+    def test_lab_task_actions(self):
+        """A task's Actions blob written over winreg (lab_client.py task-actions): the value
+        as tshark shows it, and its actions as a reading of tshark's bytes written here
+        gives them, routed as a task creation, with its rule."""
+        pcap = os.path.join(LAB, "fake_reg_task_actions.pcap")
+        recs, keyed = self.compare(pcap, 8)
+        (call,) = [r for r in winreg_calls(recs)
+                   if r["rpcsentry"].get("args", {}).get("value_name") == "Actions"]
+        x = call["rpcsentry"]
+        self.assertEqual((x["class"], x["route"], x["attack"]), ("create", "registry", ["T1053.005"]))
+        rows = tshark_rows(pcap)
+        want, _ = expected_from_tshark(rows)
+        raw = bytes(int(b) for b in want[x["request_pcap_cnt"]]["data_bytes"].split(",") if b)
+        self.assertEqual(x["args"]["task"], actions_of(raw))
+        self.assertIn(4300247, [r["alert"]["signature_id"] for r in recs
+                                if r["event_type"] == "alert"])
 
     def test_every_shared_capture_with_winreg(self):
         need_shared(self)

@@ -105,7 +105,8 @@ class Lab:
         # winreg: key path (lower case) -> {value name (lower case): (type, data)}
         self.keys = {}
         for path in (r"hklm\system\currentcontrolset\services",
-                     r"hklm\software\microsoft\windows nt\currentversion\schedule\taskcache\tree"):
+                     r"hklm\software\microsoft\windows nt\currentversion\schedule\taskcache\tree",
+                     r"hklm\software\microsoft\windows nt\currentversion\schedule\taskcache\tasks"):
             parts = path.split("\\")
             for i in range(1, len(parts) + 1):
                 self.keys.setdefault("\\".join(parts[:i]), {})

@@ -842,6 +842,34 @@ scenario(
                     "security_descriptor.read_denied_to": "IU BA"}),
            call(WINREG, "BaseRegCloseKey", "other"), call(WINREG, "BaseRegCloseKey", "other")])
 
+TASKS_KEY = SCHED_KEY + r"\TaskCache\Tasks\{6F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9}"
+ACTIONS_CMD = r"C:\Windows\Temp\labdrop.exe"
+ACTIONS_ARGS = "-connect 192.0.2.10 -hidden"
+
+scenario(
+    "fake_reg_task_actions",
+    title="A task made without the scheduler's API: its TaskCache\\Tasks\\{GUID} key, Path and "
+    "Actions blob (REG_BINARY) written over winreg",
+    server="fake", auth="SMB2 session NTLMv2; no RPC-level auth",
+    steps=[{"argv": client("task-actions", FAKE_IP, TASKS_KEY.split("\\", 1)[1],
+                           r"\LabRegTask", ACTIONS_CMD, ACTIONS_ARGS)}],
+    note="The client (impacket's rrp) writes the key and values the scheduler keeps for a task; "
+    "the Actions blob (version 3, context LocalSystem, one exec action) is built by "
+    "tests/lab/lab_client.py from the format the winreg-tasks project documents. A task's "
+    "actions written there are a task creation routed through the registry (T1053.005), "
+    "decoded into args.task.actions as the task XML's are.",
+    calls=[call(WINREG, "OpenLocalMachine", "other", key="HKLM"),
+           call(WINREG, "BaseRegCreateKey", "create", key=TASKS_KEY,
+                subkey=TASKS_KEY.split("\\", 1)[1]),
+           call(WINREG, "BaseRegSetValue", "modify", key=TASKS_KEY, value_name="Path",
+                value_type="REG_SZ", data=r"\LabRegTask"),
+           call(WINREG, "BaseRegSetValue", "create", key=TASKS_KEY, value_name="Actions",
+                value_type="REG_BINARY", task_id=TASKS_KEY.rsplit("\\", 1)[1], **{
+                    "task.actions_version": 3, "task.actions_context": "LocalSystem",
+                    "task.actions": [{"type": "exec", "command": ACTIONS_CMD,
+                                      "arguments": ACTIONS_ARGS}]}),
+           call(WINREG, "BaseRegCloseKey", "other"), call(WINREG, "BaseRegCloseKey", "other")])
+
 # ---------------------------------------------------------------- running
 
 def sh(cmd, check=True, **kw):

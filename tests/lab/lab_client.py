@@ -25,6 +25,7 @@ lab's Kerberos realm LAB.EXAMPLE the same name and password).
 """
 
 import argparse
+import struct
 import sys
 
 from impacket.dcerpc.v5 import atsvc, epm, lsad, rrp, scmr, transport, tsch
@@ -260,6 +261,33 @@ def sd_key(a):
     dce.disconnect()
 
 
+def actions_blob(command, arguments, workdir="", context="LocalSystem", action_id=""):
+    """A TaskCache\\Tasks\\{GUID} Actions value, version 3, one exec action: the 16-bit
+    version, the context, then the action (kind 0x6666, its id, command, arguments,
+    working directory, 16-bit flags); each string a 32-bit byte count and UTF-16LE."""
+    def bstr(t):
+        b = t.encode("utf-16-le")
+        return struct.pack("<I", len(b)) + b
+    return (struct.pack("<H", 3) + bstr(context) + struct.pack("<H", 0x6666) + bstr(action_id)
+            + bstr(command) + bstr(arguments) + bstr(workdir) + struct.pack("<H", 0))
+
+
+def task_actions(a):
+    """A task made the way the scheduler records one, without its API: the TaskCache\\Tasks
+    key of a GUID, its Path, and its Actions blob (REG_BINARY)."""
+    dce = smb_dce(a.target, "winreg")
+    dce.bind(rrp.MSRPC_UUID_RRP)
+    hklm = rrp.hOpenLocalMachine(dce)["phKey"]
+    key = rrp.hBaseRegCreateKey(dce, hklm, a.subkey + "\0")["phkResult"]
+    rrp.hBaseRegSetValue(dce, key, "Path\0", rrp.REG_SZ, a.path + "\0")
+    blob = actions_blob(a.command, a.arguments)
+    rrp.hBaseRegSetValue(dce, key, "Actions\0", rrp.REG_BINARY, blob)
+    print("%s: Actions %d bytes, %s %s" % (a.subkey, len(blob), a.command, a.arguments))
+    rrp.hBaseRegCloseKey(dce, key)
+    rrp.hBaseRegCloseKey(dce, hklm)
+    dce.disconnect()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -309,6 +337,10 @@ def main():
     p.add_argument("subkey")
     p.add_argument("sddl")
     p.set_defaults(fn=sd_key)
+    p = sub.add_parser("task-actions")
+    for n in ("target", "subkey", "path", "command", "arguments"):
+        p.add_argument(n)
+    p.set_defaults(fn=task_actions)
     a = ap.parse_args()
     a.fn(a)
 

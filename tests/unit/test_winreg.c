@@ -553,3 +553,111 @@ TEST(winreg_stubs_cut_at_every_byte)
         }
     }
 }
+
+/* An Actions blob's counted string: 32-bit byte count, UTF-16LE (ASCII text here). */
+static size_t blob_put_str(uint8_t *b, size_t at, const char *s)
+{
+    uint32_t n = (uint32_t)strlen(s) * 2;
+    memcpy(b + at, &n, 4);
+    for (size_t i = 0; s[i]; i++) {
+        b[at + 4 + 2 * i] = (uint8_t)s[i];
+        b[at + 5 + 2 * i] = 0;
+    }
+    return at + 4 + n;
+}
+
+static size_t blob_put_u16(uint8_t *b, size_t at, uint16_t v)
+{
+    b[at] = (uint8_t)v;
+    b[at + 1] = (uint8_t)(v >> 8);
+    return at + 2;
+}
+
+TEST(winreg_task_actions_blob)
+{
+    fresh_worker();
+    void *state = NULL;
+    open_hklm(true, false, 0x10, &state);
+    open_key(true, false, 0x10,
+             "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\TaskCache\\Tasks\\"
+             "{11111111-2222-3333-4444-555555555555}",
+             0x16, &state);
+    /* version 3: context, then one action of each kind */
+    uint8_t b[1024];
+    size_t at = blob_put_u16(b, 0, 3);
+    at = blob_put_str(b, at, "Author");
+    at = blob_put_u16(b, at, 0x6666);
+    at = blob_put_str(b, at, "a1");
+    at = blob_put_str(b, at, "C:\\x.exe");
+    at = blob_put_str(b, at, "-q");
+    at = blob_put_str(b, at, "");
+    at = blob_put_u16(b, at, 0);
+    at = blob_put_u16(b, at, 0x7777);
+    at = blob_put_str(b, at, "");
+    static const uint8_t clsid[16] = {0x78, 0x56, 0x34, 0x12, 0x34, 0x12, 0x78, 0x56,
+                                      0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78};
+    memcpy(b + at, clsid, 16);
+    at = blob_put_str(b, at + 16, "payload");
+    at = blob_put_u16(b, at, 0x9999);
+    at = blob_put_str(b, at, "");
+    at = blob_put_str(b, at, "Title");
+    at = blob_put_str(b, at, "Body");
+    at = blob_put_u16(b, at, 0x8888);
+    at = blob_put_str(b, at, "");
+    static const char *const mail[] = {"f@x", "t@x", "", "", "", "smtp", "Subj", "text"};
+    for (int i = 0; i < 8; i++)
+        at = blob_put_str(b, at, mail[i]);
+    memset(b + at, 0, 8); /* no attachments, no headers */
+    at += 8;
+    struct w sv = {.le = true};
+    w_set_value(&sv, 0x16, "Actions", 3, b, at);
+    struct rpc_call c;
+    request(&c, 22, &sv, sv.n, &state);
+    CHECK_EQ(c.route, RPC_ROUTE_REGISTRY);
+    CHECK_EQ(c.cls, RPC_CLASS_MODIFY); /* the key was opened, not made */
+    CHECK_STR(c.route_attack[0], "T1053.005");
+    CHECK_STR(args_get(c.args, "args.task_id"), "{11111111-2222-3333-4444-555555555555}");
+    CHECK_STR(args_get(c.args, "args.task.actions_context"), "Author");
+    CHECK_STR(args_get(c.args, "args.task.actions.command"), "C:\\x.exe");
+    CHECK_STR(args_get(c.args, "args.task.actions.arguments"), "-q");
+    CHECK_STR(args_get(c.args, "args.task.actions.id"), "a1");
+    CHECK_STR(args_get(c.args, "args.task.actions.class_id"),
+              "12345678-1234-5678-9abc-def012345678");
+    CHECK_STR(args_get(c.args, "args.task.actions.data"), "payload");
+    CHECK_STR(args_get(c.args, "args.task.actions.caption"), "Title");
+    CHECK_STR(args_get(c.args, "args.task.actions.subject"), "Subj");
+    CHECK(args_find(c.args, "args.decode_incomplete") == NULL);
+    args_free(NULL, c.args);
+
+    /* version 1: no context, no flags */
+    at = blob_put_u16(b, 0, 1);
+    at = blob_put_u16(b, at, 0x6666);
+    at = blob_put_str(b, at, "");
+    at = blob_put_str(b, at, "cmd.exe");
+    at = blob_put_str(b, at, "/c whoami");
+    at = blob_put_str(b, at, "C:\\");
+    struct w v1 = {.le = true};
+    w_set_value(&v1, 0x16, "Actions", 3, b, at);
+    request(&c, 22, &v1, v1.n, &state);
+    CHECK_STR(args_get(c.args, "args.task.actions.command"), "cmd.exe");
+    CHECK_STR(args_get(c.args, "args.task.actions.working_directory"), "C:\\");
+    CHECK(!args_get(c.args, "args.task.actions_context"));
+    args_free(NULL, c.args);
+
+    /* broken blobs: a count past the end, an unknown kind, an unknown version */
+    static const uint8_t bad[][12] = {
+        {3, 0, 0xff, 0xff, 0, 0},
+        {1, 0, 0x42, 0x42, 0, 0, 0, 0},
+        {9, 0, 0x66, 0x66, 0, 0, 0, 0},
+    };
+    static const size_t bad_len[] = {6, 8, 8};
+    for (int i = 0; i < 3; i++) {
+        struct w bv = {.le = true};
+        w_set_value(&bv, 0x16, "Actions", 3, bad[i], bad_len[i]);
+        request(&c, 22, &bv, bv.n, &state);
+        CHECK(args_find(c.args, "args.decode_incomplete") != NULL);
+        CHECK_EQ(c.route, RPC_ROUTE_NONE);
+        args_free(NULL, c.args);
+    }
+    iface_assoc_state_free(&worker, state);
+}
