@@ -262,6 +262,65 @@ class ToolPipes(unittest.TestCase):
         self.assertGreaterEqual(checked, 15)
 
 
+LAB = os.path.join(PCAPS, "lab")
+
+
+class Lab(unittest.TestCase):
+    """impacket psexec in the lab (tests/lab): what it uploads is what the record hashes."""
+
+    def setUp(self):
+        try:
+            from impacket.examples import remcomsvc
+        except ImportError:
+            self.skipTest("python3-impacket is absent")
+        self.binary = remcomsvc.RemComSvc().read(1 << 24)  # what psexec uploads
+        self.sha = hashlib.sha256(self.binary).hexdigest()
+
+    def drop(self, recs, name):
+        (f,) = [f for f in files_of(recs) if f["smb"]["filename"] == name]
+        for r in recs:
+            validate_record(self, r)
+        self.assertEqual((f["fileinfo"]["size"], f["fileinfo"]["sha256"]),
+                         (len(self.binary), self.sha))
+        self.assertEqual((f["rpcsentry"]["whole"], f["rpcsentry"]["file_type"]), (True, "pe"))
+        return f
+
+    def test_psexec_against_the_fake_server(self):
+        """The upload, the service story naming it, and RemCom's pipes: the command message
+        the client wrote (RemComMessage: 4628 bytes) and the answer (8)."""
+        recs = records(os.path.join(LAB, "psexec_svcctl.pcap"))
+        f = self.drop(recs, "labpsx.exe")
+        (st,) = [r["rpcsentry"]["story"] for r in recs if r["event_type"] == "lateral_movement"]
+        self.assertEqual((st["file"]["path"], st["file"]["matched_by"], st["file"]["sha256"]),
+                         (f["rpcsentry"]["path"], "path", self.sha))
+        pipes = {r["smb"]["named_pipe"]: r["rpcsentry"] for r in recs if r["event_type"] == "smb"}
+        self.assertEqual({x["tool"] for x in pipes.values()}, {"RemCom"})
+        main = pipes["RemCom_communicaton"]
+        self.assertEqual((main["opened"], main["rpc"], main["bytes_to_server"],
+                          main["bytes_to_client"]), (True, False, 4096 + 260 + 4 + 4 + 260 + 4, 8))
+        self.assertEqual(sorted(n.rstrip("0123456789")[:13] for n in pipes),
+                         ["RemCom_commun", "RemCom_stderr", "RemCom_stdinU", "RemCom_stdout"])
+
+    def test_psexec_against_samba(self):
+        """Samba takes the upload (SMB 3.1.1) and refuses the service: the file, no story."""
+        recs = records(os.path.join(LAB, "samba_psexec.pcap"))
+        self.drop(recs, "labpsx.exe")
+        self.assertFalse([r for r in recs if r["event_type"] == "lateral_movement"])
+
+    def test_psexec_upload_encrypted(self):
+        """The same upload in SMB 3 encryption: no file without the keys; with the NT hash
+        (--ntlm-secrets) the decrypted WRITEs give the same digest."""
+        pcap = os.path.join(LAB, "smb3_encrypted_impacket_psexec.pcap")
+        self.assertFalse(files_of(records(pcap)))
+        from test_smb3_decrypt import PASSWORD, nt_hash
+        with TempDir() as d:
+            secrets = os.path.join(d, "lab.secrets")
+            with open(os.open(secrets, os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
+                fh.write("LAB\\Administrator:%s\n" % nt_hash(PASSWORD).hex())
+            recs = records(pcap, "--ntlm-secrets", secrets)
+        self.drop(recs, "labencpsx.exe")
+
+
 class Generated(unittest.TestCase):
     def test_big_write_streams(self):
         """The project's PsExec-like capture writes PSEXESVC.exe in one 1 MiB WRITE (too big
