@@ -3,7 +3,6 @@ where the answer does not come. Each capture is made here, from the evasion gene
 SMB2 conversation, with one server message left out in a different way; the refused
 writes themselves are evasion cases (test_evasion: smb_write_refused,
 smb1_write_refused)."""
-import json
 import os
 import sys
 import unittest

@@ -321,6 +321,41 @@ class Lab(unittest.TestCase):
         self.drop(recs, "labencpsx.exe")
 
 
+def lab_drop():
+    """The binary the samba_smbclient_put scenario makes (tests/lab/lab.py DROP_BYTES)."""
+    b, i = bytearray(b"MZ"), 0
+    while len(b) < 100000:
+        b += hashlib.sha256(b"labdrop%d" % i).digest()
+        i += 1
+    return bytes(b[:100000])
+
+
+class LabUploads(unittest.TestCase):
+    def test_smbclient_uploads(self):
+        """smbclient's three uploads to Samba's ADMIN$ (SMB1 WRITE_ANDX, SMB 3.1.1, SMB 3
+        encrypted): each the file it sent, size and SHA-256; the encrypted one only with
+        the NT hash."""
+        from test_smb3_decrypt import PASSWORD, nt_hash
+        pcap = os.path.join(LAB, "samba_smbclient_put.pcap")
+        data = lab_drop()
+        want = (len(data), hashlib.sha256(data).hexdigest(), True)
+
+        def uploads(recs):
+            return {f["smb"]["filename"].lstrip("\\"): (f["fileinfo"]["size"], f["fileinfo"].get("sha256"),
+                                           f["rpcsentry"]["whole"]) for f in files_of(recs)}
+        self.assertEqual(uploads(records(pcap)), {"labdrop1.exe": want, "labdrop3.exe": want})
+        with TempDir() as d:
+            secrets = os.path.join(d, "lab.secrets")
+            with open(os.open(secrets, os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
+                fh.write("LAB\\Administrator:%s\n" % nt_hash(PASSWORD).hex())
+            recs = records(pcap, "--ntlm-secrets", secrets)
+        self.assertEqual(uploads(recs), {"labdrop1.exe": want, "labdrop3.exe": want,
+                                         "labdropenc.exe": want})
+        dialects = {f["smb"]["filename"].lstrip("\\"): f["smb"]["dialect"] for f in files_of(recs)}
+        self.assertEqual(dialects, {"labdrop1.exe": "NT LM 0.12", "labdrop3.exe": "3.11",
+                                    "labdropenc.exe": "3.11"})
+
+
 class Generated(unittest.TestCase):
     def test_big_write_streams(self):
         """The project's PsExec-like capture writes PSEXESVC.exe in one 1 MiB WRITE (too big

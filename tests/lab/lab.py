@@ -870,6 +870,33 @@ scenario(
                                       "arguments": ACTIONS_ARGS}]}),
            call(WINREG, "BaseRegCloseKey", "other"), call(WINREG, "BaseRegCloseKey", "other")])
 
+# a binary for the upload scenarios: an MZ header, then bytes that depend on nothing but
+# their place (tests/e2e/test_smb_files.py makes the same and compares the digest)
+DROP_SIZE = 100000
+DROP_BYTES = ("import hashlib,sys\nb=bytearray(b'MZ')\ni=0\nwhile len(b)<%d:\n"
+              " b+=hashlib.sha256(b'labdrop%%d'%%i).digest();i+=1\n"
+              "open(sys.argv[1],'wb').write(bytes(b[:%d]))") % (DROP_SIZE, DROP_SIZE)
+SMBCLIENT_AUTH = ["-U", "Administrator%Passw0rd!", "-W", "LAB"]
+
+scenario(
+    "samba_smbclient_put",
+    title="smbclient puts a binary on Samba's ADMIN$ three times: over SMB1 (NT1), SMB 3.1.1, "
+    "and SMB 3 encrypted",
+    server="samba", keys=True, files=True, auth="NTLMv2 sessions; no DCE/RPC",
+    steps=[{"argv": [PY, "-c", DROP_BYTES, "@WORK@/labdrop.exe"]},
+           {"argv": ["smbclient", "//" + SAMBA_IP + "/ADMIN$"] + SMBCLIENT_AUTH +
+            ["-m", "NT1", "--option=client min protocol=NT1",
+             "-c", "put @WORK@/labdrop.exe labdrop1.exe"]},
+           {"argv": ["smbclient", "//" + SAMBA_IP + "/ADMIN$"] + SMBCLIENT_AUTH +
+            ["-c", "put @WORK@/labdrop.exe labdrop3.exe"]},
+           {"argv": ["smbclient", "//" + SAMBA_ENC_IP + "/ADMIN$"] + SMBCLIENT_AUTH +
+            ["--client-protection=encrypt", "-c", "put @WORK@/labdrop.exe labdropenc.exe"]}],
+    note="Three connections, no RPC: the records are fileinfo, one per upload (the encrypted "
+    "one only with the operator's keys, --ntlm-secrets). smbclient writes in its own block "
+    "sizes (SMB1 WRITE_ANDX of 64 KiB or less; SMB2 WRITEs up to the negotiated maximum); "
+    "test_smb_files checks each record's size and SHA-256 against the file it made.",
+    calls=[])
+
 # ---------------------------------------------------------------- running
 
 def sh(cmd, check=True, **kw):
@@ -1103,7 +1130,13 @@ class Lab:
             raise RuntimeError("%s: live records differ from the capture read back:\n live only: "
                                "%s\n file only: %s" % (name, list((a - b).elements())[:5],
                                                        list((b - a).elements())[:5]))
-        if not b:
+        if sc.get("files"):
+            # a scenario of file uploads: its fileinfo records, live as from the file
+            fa, fb = file_keys(live), file_keys(files)
+            if fa != fb or not fb:
+                raise RuntimeError("%s: files live %s, from the capture %s" % (
+                    name, sorted(fa.elements()), sorted(fb.elements())))
+        elif not b:
             raise RuntimeError("%s: the sensor reported no call" % name)
         shutil.copy(pcap, os.path.join(out, name + ".pcap"))
         if sc.get("keytab"):
@@ -1131,6 +1164,12 @@ def calls_of(recs):
     out = [r for r in recs if r.get("event_type") == "dcerpc"
            and r.get("dcerpc", {}).get("request") == "REQUEST"]
     return sorted(out, key=lambda r: (r["rpcsentry"].get("request_pcap_cnt", 0), r["pcap_cnt"]))
+
+
+def file_keys(recs):
+    return collections.Counter((r["rpcsentry"]["path"], r["fileinfo"]["size"],
+                                r["fileinfo"].get("sha256")) for r in recs
+                               if r.get("event_type") == "fileinfo")
 
 
 def call_keys(recs):
