@@ -420,13 +420,18 @@ static bool parse_indicator(struct parse *p, char *v)
             p->r->indicators |= (1u << IND_COUNT) - 1;
             continue;
         }
+        if (strcmp(t, "command") == 0) { /* what runs, not how the task or service is kept */
+            p->r->indicators |= ((1u << IND_COUNT) - 1) & ~(1u << IND_HIDDEN_TASK) &
+                                ~(1u << IND_HIDDEN_SERVICE) & ~(1u << IND_HIVE_SAVED);
+            continue;
+        }
         int i;
         for (i = 0; i < IND_COUNT; i++)
             if (strcmp(t, defs[i].name) == 0)
                 break;
         if (i == IND_COUNT)
             return rp_fail(p,
-                           "rpc.indicator: unknown indicator %s (any, or one of the names "
+                           "rpc.indicator: unknown indicator %s (any, command, or one of the names "
                            "the records' indicators carry)",
                            t);
         p->r->indicators |= 1u << i;

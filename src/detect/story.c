@@ -8,6 +8,9 @@
  *   task_register_run_delete      register a task, run it, delete it (atexec)
  *   task_register_run             register and run
  *   task_register_delete          register and delete: it ran from its own trigger
+ *   service_create_hide           create a service and hide it (a DACL that denies query)
+ *   task_register_hide            register a task and hide it (its SD denies reading, or
+ *                                 its TaskCache Tree key's SD deleted or Index zeroed)
  *
  * Pieces are grouped by client, target (server) and the service or task name
  * ("" for sealed calls, whose names are unreadable): one machine's sequence
@@ -49,6 +52,7 @@ enum step {
     ST_REGISTER = 32,
     ST_RUN = 64,
     ST_TASK_DELETE = 128,
+    ST_HIDE = 256, /* a call with the hidden_service or hidden_task indicator */
 };
 enum domain { DOM_SERVICE, DOM_TASK };
 
@@ -203,6 +207,8 @@ static const char *kind_of(const struct slot *s, bool *complete)
             return *complete = true, "service_create_start_delete";
         if ((st & (ST_CHANGE | ST_START | ST_RESTORE)) == (ST_CHANGE | ST_START | ST_RESTORE))
             return *complete = true, "service_binary_swap";
+        if ((st & (ST_CREATE | ST_HIDE)) == (ST_CREATE | ST_HIDE))
+            return "service_create_hide";
         if ((st & (ST_CREATE | ST_START)) == (ST_CREATE | ST_START))
             return "service_create_start";
         if ((st & (ST_CHANGE | ST_START)) == (ST_CHANGE | ST_START))
@@ -213,6 +219,8 @@ static const char *kind_of(const struct slot *s, bool *complete)
         return *complete = true, "task_register_run_delete";
     if ((st & (ST_REGISTER | ST_TASK_DELETE)) == (ST_REGISTER | ST_TASK_DELETE))
         return *complete = true, "task_register_delete";
+    if ((st & (ST_REGISTER | ST_HIDE)) == (ST_REGISTER | ST_HIDE))
+        return "task_register_hide";
     if ((st & (ST_REGISTER | ST_RUN)) == (ST_REGISTER | ST_RUN))
         return "task_register_run";
     return NULL;
@@ -234,11 +242,16 @@ static void report(struct worker *w, struct slot *s, const char *kind)
         : strcmp(kind, "service_binary_change_start") == 0 ? "pointed at another binary and started"
         : strcmp(kind, "task_register_run_delete") == 0    ? "registered, run and deleted"
         : strcmp(kind, "task_register_delete") == 0        ? "registered and deleted"
+        : strcmp(kind, "service_create_hide") == 0         ? "created and hidden"
+        : strcmp(kind, "task_register_hide") == 0          ? "registered and hidden"
                                                            : "registered and run";
     /* the summary may cut a long detail: the record carries it whole */
     char head[640];
-    snprintf(head, sizeof head, "%s %s%.256s%s %s on %s", what, st->name[0] ? "'" : "",
-             st->name[0] ? st->name : "(name sealed)", st->name[0] ? "'" : "", how, server);
+    /* hidden on the way, in a sequence that ended otherwise */
+    bool hid = (s->steps & ST_HIDE) && !strstr(kind, "hide");
+    snprintf(head, sizeof head, "%s %s%.256s%s %s%s on %s", what, st->name[0] ? "'" : "",
+             st->name[0] ? st->name : "(name sealed)", st->name[0] ? "'" : "", how,
+             hid ? " (hidden on the way)" : "", server);
     size_t used = strlen(head);
     memcpy(st->summary, head, used + 1);
     if (st->user[0] && used + 4 + strlen(st->user) < sizeof st->summary) {
@@ -337,6 +350,17 @@ static void lower_copy(char *dst, size_t n, const char *src)
 static uint32_t step_of(const struct rpc_call *c, uint8_t *domain)
 {
     const char *name = c->iface->name;
+    /* a descriptor that hides it, set on its own (not in the call that makes it) */
+    if ((c->indicators & (1u << IND_HIDDEN_SERVICE)) && c->cls != RPC_CLASS_CREATE &&
+        args_get(c->args, ARGS(ARG_SERVICE_NAME))) {
+        *domain = DOM_SERVICE;
+        return ST_HIDE;
+    }
+    if ((c->indicators & (1u << IND_HIDDEN_TASK)) && c->cls != RPC_CLASS_CREATE &&
+        args_get(c->args, ARGS(ARG_PATH))) {
+        *domain = DOM_TASK;
+        return ST_HIDE;
+    }
     if (strcmp(name, "svcctl") == 0) {
         *domain = DOM_SERVICE;
         switch (c->opnum) {

@@ -779,6 +779,29 @@ scenario(
            svc_close(), svc_close()])
 
 scenario(
+    "svc_create_then_hide",
+    title="a service created (impacket services.py), then hidden by sc sdset's DACL "
+    "(RSetServiceObjectSecurity, the lab client) over another connection",
+    server="fake", auth="SMB2 sessions NTLMv2; no RPC-level auth",
+    steps=[{"argv": tool("services.py", CREDS + "@" + FAKE_IP, "create", "-name", "LabHideSvc",
+                         "-display", "Lab Hidden Service", "-path",
+                         r"C:\Windows\Temp\labhide.exe")},
+           {"argv": client("sd-hide-service", FAKE_IP, "LabHideSvc", HIDE_SVC_SDDL)}],
+    note="Two connections from one client to one server, the same service name: one story, "
+    "service_create_hide (T1543.003, T1564; sid 4300307). The service is never started here: "
+    "it would be on the next boot, and nobody listing services would see it.",
+    calls=[scm_open(), svc_create("LabHideSvc", r"C:\Windows\Temp\labhide.exe",
+                                  "Lab Hidden Service"), svc_close(),
+           scm_open(), svc_open("LabHideSvc"),
+           svc_query_security("LabHideSvc"), svc_query_security("LabHideSvc"),
+           call(SVCCTL, "RSetServiceObjectSecurity", "modify", service_name="LabHideSvc",
+                security_information=["dacl"], **{
+                    "security_descriptor.sddl": HIDE_SVC_SDDL,
+                    "security_descriptor.read_denied_to": "IU SU BA"}),
+           svc_query_security("LabHideSvc"), svc_query_security("LabHideSvc"),
+           svc_close(), svc_close()])
+
+scenario(
     "samba_sd_hide_service",
     title="sc sdset's trick against Samba 4.17's svcctl: Spooler's DACL read, replaced by the "
     "hiding one, read again",
