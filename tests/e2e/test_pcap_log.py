@@ -19,6 +19,7 @@ import glob
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,27 @@ def target_calls(recs):
 def written_files(base):
     stem, ext = os.path.splitext(base)
     return sorted(set(glob.glob(base + "*") + glob.glob(stem + ".*" + ext)))
+
+
+def pcap_frames(path):
+    """The records of a classic pcap file: (time in microseconds, caplen, len, bytes); None
+    for a file that is not classic pcap (pcapng)."""
+    with open(path, "rb") as f:
+        b = f.read()
+    if len(b) < 24:
+        return None
+    magic = b[:4]
+    kinds = {b"\xd4\xc3\xb2\xa1": ("<", 1), b"\xa1\xb2\xc3\xd4": (">", 1),
+             b"\x4d\x3c\xb2\xa1": ("<", 1000), b"\xa1\xb2\x3c\x4d": (">", 1000)}
+    if magic not in kinds:
+        return None
+    e, div = kinds[magic]
+    out, o = [], 24
+    while o + 16 <= len(b):
+        sec, frac, caplen, wirelen = struct.unpack_from(e + "IIII", b, o)
+        out.append((sec * 1000000 + frac // div, caplen, wirelen, b[o + 16:o + 16 + caplen]))
+        o += 16 + caplen
+    return out
 
 
 def tshark_fields(path, fields, dfilter=None):
@@ -194,6 +216,33 @@ class SharedCaptures(unittest.TestCase):
         self.assertEqual(missing, [], "target calls tshark does not see in the pcap log")
         self.assertGreater(len([k for k in want if k[2]]), 100)
 
+    def test_frames_are_as_captured(self):
+        """Every frame written is a frame of the inputs: bytes, lengths and time."""
+        originals = collections.Counter()
+        classic = 0
+        for f in self.distinct:
+            fr = pcap_frames(f)
+            if fr is not None:
+                originals.update(fr)
+                classic += 1
+        self.assertGreater(classic, 5)
+        written = collections.Counter()
+        for f in self.files1:
+            written.update(pcap_frames(f))
+        # the frames written that come from the classic-pcap inputs (pcapng ones aside)
+        from_classic = collections.Counter({k: n for k, n in written.items() if k in originals})
+        self.assertGreater(sum(from_classic.values()), 1000)
+        self.assertEqual(+(from_classic - originals), collections.Counter())
+        # and nothing written that is in no input at all (the pcapng inputs read by tshark)
+        rest = +(written - from_classic)
+        ng = set()
+        for f in self.distinct:
+            if pcap_frames(f) is None:
+                for t, n in tshark_fields(f, ["frame.time_epoch", "frame.len"]):
+                    sec, _, frac = t.partition(".")
+                    ng.add((int(sec) * 1000000 + int((frac + "000000")[:6]), int(n)))
+        self.assertEqual([k[:3] for k in rest if (k[0], k[2]) not in ng], [])
+
     def test_reading_the_log_gives_the_same_target_calls(self):
         a = sorted(json.dumps(strip_positions(r), sort_keys=True)
                    for r in target_calls(self.recs1))
@@ -301,7 +350,7 @@ class Rotation(unittest.TestCase):
             whole = os.path.join(tmp, "whole.pcap")
             run(["-r", cap, "-q", "-l", tmp, "-w", whole])
             size = os.path.getsize(whole)
-            frames = tshark_fields(whole, ["frame.time_epoch", "frame.len"])
+            frames = pcap_frames(whole)
             self.assertGreater(len(frames), 10)
             cut = os.path.join(tmp, "cut.pcap")
             limit = size // 3
@@ -313,7 +362,7 @@ class Rotation(unittest.TestCase):
             together = []
             for f in files:
                 self.assertLessEqual(os.path.getsize(f), limit, f)
-                together += tshark_fields(f, ["frame.time_epoch", "frame.len"])
+                together += pcap_frames(f)
             self.assertEqual(together, frames)
 
     def test_unwritable_path_is_a_usage_error(self):
