@@ -110,6 +110,7 @@
     X(pcap_log_dropped)                                                                            \
     X(pcap_log_unheld)                                                                             \
     X(pcap_log_memcap)                                                                             \
+    X(pcap_log_evicted)                                                                            \
     X(pcap_log_defragged)                                                                          \
     X(pcap_log_write_errors)                                                                       \
     X(pcap_log_files)                                                                              \

@@ -292,7 +292,9 @@ struct pl_rec {
 
 struct pl_held {
     struct pl_held *next;
-    const struct flow *f;
+    struct pl_held *older, *newer; /* in the order flows began to be held */
+    struct flow *f;
+    uint64_t first_us; /* its first frame held */
     uint8_t *buf;
     size_t len, cap;
     uint32_t skipped;   /* frames not held since the buffer ran out */
@@ -303,9 +305,19 @@ struct pl_held {
 struct pcap_log_flows {
     struct pl_held **b;
     size_t nb, count;
+    struct pl_held *oldest, *newest;
 };
 
 #define PL_BUCKETS0 1024
+/*
+ * At the cap, a flow whose buffer is full and that began this long ago (capture
+ * time) gives its frames up for a newer one: a long undecided session (a file
+ * server's) does not keep the cap from every flow after it. Younger flows keep
+ * theirs, so a flood of fresh flows does not push out the start of one that is
+ * about to matter; at most PL_EVICT_LOOK are looked at per refusal.
+ */
+#define PL_STALE_US (60 * (uint64_t)1000000)
+#define PL_EVICT_LOOK 16
 
 static size_t bucket_of(const struct pcap_log_flows *t, const struct flow *f)
 {
@@ -328,7 +340,9 @@ static void held_grow(struct worker *w, struct pcap_log_flows *t)
     struct pl_held **b = mem_calloc(&w->mem, MEM_PCAP, nb * sizeof *b);
     if (!b)
         return; /* longer chains, no harm */
-    struct pcap_log_flows n = {b, nb, t->count};
+    struct pcap_log_flows n = *t;
+    n.b = b;
+    n.nb = nb;
     for (size_t i = 0; i < t->nb; i++)
         while (t->b[i]) {
             struct pl_held *h = t->b[i];
@@ -350,6 +364,14 @@ static void held_free(struct worker *w, struct pl_held *h)
         pp = &(*pp)->next;
     if (*pp)
         *pp = h->next;
+    if (h->older)
+        h->older->newer = h->newer;
+    else
+        t->oldest = h->newer;
+    if (h->newer)
+        h->newer->older = h->older;
+    else
+        t->newest = h->older;
     t->count--;
     mem_free(&w->mem, MEM_PCAP, h->buf, h->cap);
     mem_free(&w->mem, MEM_PCAP, h, sizeof *h);
@@ -360,6 +382,21 @@ static size_t rec_size(uint32_t caplen)
     return sizeof(struct pl_rec) + (((size_t)caplen + 7) & ~(size_t)7);
 }
 
+/* Frees the held frames of a stale flow other than keep (see PL_STALE_US); false: none. */
+static bool evict_stale(struct worker *w, const struct pl_held *keep, uint64_t now_us)
+{
+    struct pl_held *h = w->pcap_flows->oldest;
+    for (int n = 0; h && n < PL_EVICT_LOOK; n++, h = h->newer) {
+        if (h == keep || !h->full || now_us < h->first_us + PL_STALE_US)
+            continue;
+        h->f->pcap_state = PL_LOST; /* written from its call on, if it comes */
+        w->stats.pcap_log_evicted++;
+        held_free(w, h);
+        return true;
+    }
+    return false;
+}
+
 /* Holds p, a frame of the undecided flow f, within the flow's budget and the cap. */
 static void hold(struct worker *w, struct flow *f, const struct packet *p)
 {
@@ -367,6 +404,8 @@ static void hold(struct worker *w, struct flow *f, const struct packet *p)
     struct pl_held *h = f->pcap_state == PL_HELD ? held_find(t, f) : NULL;
     if (!h) {
         h = mem_calloc(&w->mem, MEM_PCAP, sizeof *h);
+        if (!h && evict_stale(w, NULL, p->ts_us))
+            h = mem_calloc(&w->mem, MEM_PCAP, sizeof *h);
         if (!h) {
             w->stats.pcap_log_memcap++;
             w->stats.pcap_log_unheld++;
@@ -374,6 +413,13 @@ static void hold(struct worker *w, struct flow *f, const struct packet *p)
             return;
         }
         h->f = f;
+        h->first_us = p->ts_us;
+        h->older = t->newest;
+        if (t->newest)
+            t->newest->newer = h;
+        else
+            t->oldest = h;
+        t->newest = h;
         size_t k = bucket_of(t, f);
         h->next = t->b[k];
         t->b[k] = h;
@@ -396,6 +442,8 @@ static void hold(struct worker *w, struct flow *f, const struct packet *p)
         if (cap > budget)
             cap = budget;
         uint8_t *b = mem_realloc(&w->mem, MEM_PCAP, h->buf, h->cap, cap);
+        if (!b && evict_stale(w, h, p->ts_us))
+            b = mem_realloc(&w->mem, MEM_PCAP, h->buf, h->cap, cap);
         if (b) {
             h->buf = b;
             h->cap = cap;

@@ -343,6 +343,62 @@ class Budget(unittest.TestCase):
             self.assertGreaterEqual(len(rest), 2 + 2 * 5)
 
 
+    def stale_then_new(self, tmp, gap):
+        """20 long undecided flows fill the cap; gap seconds later a new flow makes a task
+        (SchRpcDelete): its frames, and the log's counters."""
+        pw = pcapgen.PcapWriter()
+        d = pcapgen.Dce()
+        ndr = [pcapgen.NDR]
+        old = []
+        for i in range(20):
+            c = pcapgen.TcpConn(pw, pcapgen.Endpoint("10.2.0.%d" % (i + 10), 40000 + i),
+                                pcapgen.Endpoint("10.9.0.2", 135))
+            c.send(0, d.bind(1, [(0, pcapgen.DECOY, ndr)]))
+            c.send(1, d.bind_ack(1, [(0, pcapgen.NDR)]))
+            old.append(c)
+        for k in range(20):
+            for c in old:
+                c.send(0, d.request(2 + k, 0, 0, b"\0" * 400))
+                c.send(1, d.response(2 + k, 0, b"\0" * 64))
+        pw.t += gap  # the old flows stay open, idle or not
+        for c in old[:5]:
+            c.send(0, d.request(100, 0, 0, b"\0" * 400))
+        new = pcapgen.TcpConn(pw, pcapgen.Endpoint("10.3.0.1", 45000),
+                              pcapgen.Endpoint("10.9.0.2", 135))
+        new.send(0, d.bind(1, [(0, pcapgen.TSCH, ndr)]))
+        new.send(1, d.bind_ack(1, [(0, pcapgen.NDR)]))
+        for k in range(3):
+            new.send(0, d.request(2 + k, 0, 0, b"\0" * 200))
+            new.send(1, d.response(2 + k, 0, b"\0" * 64))
+        new.send(0, d.request(9, 0, 13, b"\0" * 16))
+        new.send(1, d.response(9, 0, b"\0" * 4))
+        cap = os.path.join(tmp, "stale-%d.pcap" % gap)
+        pw.write(cap)
+        out = os.path.join(tmp, "out-%d.pcap" % gap)
+        _, stdout, err = run(["-r", cap, "-l", "-", "-w", out, "--stats-interval", "1",
+                              "--pcap-log-flow-buffer", "4k", "--pcap-log-memcap", "48k"])
+        ours = [r for r in parse(stdout) if r["event_type"] == "stats"][-1]["rpcsentry"]["stats"]
+        frames = [r for r in pcap_frames(cap)]
+        ports = [f for f in frames if struct.pack("!H", 45000) in f[3][34:38]]
+        return ours, pcap_frames(out), ports
+
+    def test_stale_full_flows_give_way_to_new_ones(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            # two minutes on: the old flows' full buffers give way, the new flow is whole
+            ours, written, mine = self.stale_then_new(tmp, 120)
+            self.assertGreater(ours["pcap_log_evicted"], 0)
+            self.assertEqual(ours["pcap_log_flows"], 1)
+            self.assertEqual(ours["pcap_log_dropped"], 0)
+            self.assertEqual(written, mine)
+            # a second on: the old flows are not stale, the new one finds no room and is
+            # written from its call on
+            ours, written, mine = self.stale_then_new(tmp, 1)
+            self.assertEqual(ours["pcap_log_evicted"], 0)
+            self.assertGreater(ours["pcap_log_dropped"], 0)
+            self.assertEqual(len(mine) - len(written), ours["pcap_log_dropped"])
+            self.assertEqual(written, mine[len(mine) - len(written):])
+
+
 class Rotation(unittest.TestCase):
     def test_files_are_cut_at_the_limit_as_tcpdump_does(self):
         cap = os.path.join(PCAPS, "tcp_lateral_movement.pcap")
