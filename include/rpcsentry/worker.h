@@ -86,13 +86,6 @@ struct worker {
     /* Called for a file written over SMB on a disk share, when it is closed or its
        connection ends (transport/smb_file.c); NULL: none written. */
     void (*on_file)(struct worker *w, const struct smb_file_record *f);
-    /* The pcap log (-w, output/pcap_log.c); NULL when off. on_flow_packet: after the
-       stages have handled p, a packet of f (which p may just have marked); on_flow_close:
-       as f ends, after the stream has let it go (its last calls done). */
-    void (*on_flow_packet)(struct worker *w, struct flow *f, const struct packet *p);
-    void (*on_flow_close)(struct worker *w, struct flow *f);
-    struct pcap_log *pcap_log;         /* the writer, shared by the workers */
-    struct pcap_log_flows *pcap_flows; /* this worker's held flows */
 
     /*
      * Rule reload: when *reload_requested is set (a signal handler), the
@@ -135,6 +128,14 @@ struct worker {
     /* AF_XDP: an endpoint-mapper answer named a TCP port; the XDP program must let it in */
     void (*on_port_learned)(struct worker *w, uint16_t port);
     void *port_ctx;
+
+    /* The pcap log (-w, output/pcap_log.c); NULL when off. on_flow_packet: after the
+       stages have handled p, a packet of f (which p may just have marked); on_flow_close:
+       as f ends, after the stream has let it go (its last calls done). */
+    void (*on_flow_packet)(struct worker *w, struct flow *f, const struct packet *p);
+    void (*on_flow_close)(struct worker *w, struct flow *f);
+    struct pcap_log *pcap_log;         /* the writer, shared by the workers */
+    struct pcap_log_flows *pcap_flows; /* this worker's held flows */
 };
 
 static inline void worker_poll(struct worker *w)
