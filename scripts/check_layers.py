@@ -28,7 +28,7 @@ HEADER_STAGE = {
     "dcerpc": "dcerpc",
     "ntlmssp": "auth", "kerberos": "auth", "iface": "iface", "epm": "iface", "ndr": "iface",
     "detect": "detect", "output": "output", "sink": "output", "json": "output",
-    "report": "output", "runtime": "runtime", "hunt": "runtime",
+    "report": "output", "pcap_log": "output", "runtime": "runtime", "hunt": "runtime",
     # beneath every stage: the record types, and the worker every stage is handed
     "rpc_call": "record", "types": "record", "stats": "record", "worker": "record",
     "alert": "record", "names": "record", "argkeys": "record", "packet": "record",

@@ -35,6 +35,7 @@
 #include "rpcsentry/log.h"
 #include "rpcsentry/notify.h"
 #include "rpcsentry/output.h"
+#include "rpcsentry/pcap_log.h"
 #include "rpcsentry/report.h"
 #include "rpcsentry/runtime.h"
 #include "rpcsentry/sink.h"
@@ -101,6 +102,8 @@ struct settings {
     const char *filter_file;
     const char *config_file;
     const char *user;
+    const char *pcap_log;  /* -w FILE */
+    size_t pcap_log_limit; /* bytes a file; 0: the mode's default */
     bool quiet, test_rules, default_rules, alert_refs, systemd_dropin;
     bool zeek_all_ops; /* --zeek-all-operations */
     bool separate;     /* --separate-captures */
@@ -126,6 +129,7 @@ enum opt_id {
     O_HELP = 'h',
     O_OUTPUT = 'o',
     O_CHECKSUM = 'k',
+    O_PCAP_LOG = 'w',
     O_COMPAT = 1000,
     O_NO_BINDS,
     O_MEMCAP,
@@ -172,6 +176,9 @@ enum opt_id {
     O_DEFRAG_MEMCAP,
     O_DEFRAG_TIMEOUT,
     O_ZEEK_ALL_OPS,
+    O_PCAP_LOG_LIMIT,
+    O_PCAP_LOG_FLOW_BUFFER,
+    O_PCAP_LOG_MEMCAP,
 };
 
 /* One table for getopt and the configuration file: keys are the long names. */
@@ -230,6 +237,20 @@ static const struct optdef {
      "print the drop-in rpcsentry@.service needs for the network\n"
      "outputs configured (IP sockets, IPAddressAllow= their peers)\n"
      "and exit"},
+    {"pcap-log", O_PCAP_LOG, true, true, "FILE",
+     "write the packets of every flow that carried a task or\n"
+     "service call or an alert, from its first packet, to FILE\n"
+     "(classic pcap, as captured; other link types in FILE with\n"
+     "the type's name before the extension)"},
+    {"pcap-log-limit", O_PCAP_LOG_LIMIT, true, true, "BYTES",
+     "pcap log: a file this large is followed by FILE1, FILE2,\n"
+     "... as tcpdump -C (live default 100M; files: one file)"},
+    {"pcap-log-flow-buffer", O_PCAP_LOG_FLOW_BUFFER, true, true, "BYTES",
+     "pcap log: the first packets of an undecided flow held,\n"
+     "at most (default 1M; past it, written from the call on)"},
+    {"pcap-log-memcap", O_PCAP_LOG_MEMCAP, true, true, "BYTES",
+     "pcap log: packets held of all undecided flows, at most\n"
+     "(default 64M, beside --memcap)"},
     {"sensor-name", O_SENSOR_NAME, true, true, "NAME",
      "written as \"host\" in every record (default: the host name)"},
     {"progress", O_PROGRESS, false, true, NULL,
@@ -421,6 +442,9 @@ static int apply_number(struct settings *st, const struct optdef *o, const char 
     case O_STUB_MAX:
     case O_OUTPUT_QUEUE:
     case O_DEFRAG_MEMCAP:
+    case O_PCAP_LOG_LIMIT:
+    case O_PCAP_LOG_FLOW_BUFFER:
+    case O_PCAP_LOG_MEMCAP:
         if (!parse_size(v, &sz) || sz == 0) {
             log_error("%s: %s: not a size: %s", where, o->name, v);
             return 2;
@@ -431,6 +455,12 @@ static int apply_number(struct settings *st, const struct optdef *o, const char 
             st->cfg.defrag_memcap = sz;
         else if (o->id == O_OUTPUT_QUEUE)
             st->queue_cap = sz;
+        else if (o->id == O_PCAP_LOG_LIMIT)
+            st->pcap_log_limit = sz;
+        else if (o->id == O_PCAP_LOG_MEMCAP)
+            st->cfg.pcap_log_memcap = sz;
+        else if (o->id == O_PCAP_LOG_FLOW_BUFFER)
+            st->cfg.pcap_log_flow_buffer = (uint32_t)(sz > UINT32_MAX ? UINT32_MAX : sz);
         else
             st->cfg.dce_stub_max = (uint32_t)(sz > UINT32_MAX ? UINT32_MAX : sz);
         break;
@@ -536,6 +566,7 @@ static int apply(struct settings *st, const struct optdef *o, const char *v, con
     case O_FILTER: st->filter_file = v; break;
     case O_CONFIG: st->config_file = v; break;
     case O_USER: st->user = v; break;
+    case O_PCAP_LOG: st->pcap_log = v; break;
     case O_NO_DEFAULT_RULES: st->default_rules = !on; break;
     case O_TEST_RULES: st->test_rules = on; break;
     case O_ALERT_REFS: st->alert_refs = on; break;
@@ -926,6 +957,18 @@ static int start(struct settings *st, bool live, char *bpf)
         free(bpf);
         return 2;
     }
+    struct pcap_log *pcap_log = NULL;
+    if (st->pcap_log) {
+        /* live, rotated at 100 MiB unless told; files: one file unless told */
+        uint64_t limit = st->pcap_log_limit ? st->pcap_log_limit : live ? (uint64_t)100 << 20 : 0;
+        if (!(pcap_log = pcap_log_open(st->pcap_log, limit, err, sizeof err))) {
+            log_error("%s", err);
+            output_close(out);
+            detect_free(detect);
+            free(bpf);
+            return 2;
+        }
+    }
     install_signals();
     char dest[2400];
     output_describe(out, dest, sizeof dest);
@@ -947,6 +990,8 @@ static int start(struct settings *st, bool live, char *bpf)
         .hup = &hup_requested,
         .reload_in_file = &reload_in_file,
         .load_rules = load_rules,
+        .pcap_log = pcap_log,
+        .pcap_log_path = st->pcap_log,
     };
     int rc = live ? runtime_run_live(&rc_, detect, out) : runtime_run_files(&rc_, detect, out);
     free(bpf);

@@ -21,10 +21,13 @@ struct config {
     uint32_t udp_timeout;
 
     /* memory */
-    size_t memcap;            /* global cap on accounted memory, bytes */
-    size_t stream_memcap;     /* cap on buffered out-of-order TCP data, all flows */
-    uint32_t stream_ooo_max;  /* buffered out-of-order bytes per direction */
-    uint32_t stream_ooo_segs; /* buffered out-of-order segments per direction */
+    size_t memcap;                 /* global cap on accounted memory, bytes */
+    size_t stream_memcap;          /* cap on buffered out-of-order TCP data, all flows */
+    uint32_t stream_ooo_max;       /* buffered out-of-order bytes per direction */
+    uint32_t stream_ooo_segs;      /* buffered out-of-order segments per direction */
+    size_t pcap_log_memcap;        /* the pcap log (-w): frames held of undecided flows, all
+                                      flows, a cap of its own beside memcap */
+    uint32_t pcap_log_flow_buffer; /* and of one flow: its first frames up to this */
 
     /* DCE/RPC */
     uint32_t dce_stub_max;     /* request/response stub bytes kept per call */

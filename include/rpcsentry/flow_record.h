@@ -55,6 +55,8 @@ struct flow {
     uint16_t ndpi_master, ndpi_app; /* nDPI's verdict (appid.c), once it decides */
     uint8_t wscale;                 /* a nibble per endpoint (ep 0 low): its SYN's window scale
                                        option, 1 + the shift; 0 none (stream/tcp.c) */
+    uint8_t pcap_state;             /* the pcap log's (output/pcap_log.c) word on the flow:
+                                       0 until it sees a packet; it alone sets it */
     /* line 2: the rest */
     struct flow *lru_prev, *lru_next; /* newest at the head */
     uint64_t hash;

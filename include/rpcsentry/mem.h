@@ -19,6 +19,9 @@ enum mem_cat {
     MEM_ARGS,   /* decoded arguments of calls; may pass the global cap by a sixteenth
                    of it, so that a flood that fills the cap does not hide the arguments
                    of the creation it was meant to hide */
+    MEM_PCAP,   /* packets the pcap log (-w) holds of flows not yet known to matter: a cap
+                   of its own beside the global one, which it neither passes nor takes from,
+                   so that the decoding (and so the records) is the same with -w */
     MEM_CAT_COUNT
 };
 

@@ -78,6 +78,7 @@ struct stats_snapshot {
     uint64_t flows_active;
     size_t mem_in_use, mem_peak;
     uint64_t mem_refused;
+    size_t mem_pcap_peak; /* the pcap log's buffers at their largest (each worker's peak) */
     unsigned workers;
     uint64_t ts_us;
 };

@@ -70,6 +70,8 @@ struct packet {
     uint16_t encaps;     /* bit per enum packet_encap it came through */
     uint32_t encap_what; /* DECODE_UNKNOWN_ENCAP: what was not known (packet_encap_name) */
     bool ip_len_fixed;   /* IP length disagreed with the frame; captured bytes used */
+    bool defragged;      /* a datagram put together from IP fragments: data is not a frame
+                            as captured (decode.c) */
     uint8_t tcp_flags;
     uint32_t seq, ack;
     uint16_t tcp_window, tcp_urgent; /* as sent (the window not scaled) */

@@ -21,6 +21,7 @@ struct worker;
 struct config;
 struct output;
 struct detect;
+struct pcap_log;
 
 struct runtime_shared {
     pthread_mutex_t lock;
@@ -104,6 +105,8 @@ struct run_config {
     volatile sig_atomic_t *hup; /* SIGHUP, for the live supervisor */
     volatile sig_atomic_t *reload_in_file;          /* SIGHUP, for the worker reading files */
     struct detect *(*load_rules)(unsigned *errors); /* the rule set, again at SIGHUP */
+    struct pcap_log *pcap_log; /* -w: the writer (owned by the run from here on), or NULL */
+    const char *pcap_log_path;
 };
 
 /*

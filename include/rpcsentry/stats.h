@@ -106,6 +106,15 @@
     X(rule_reloads)                                                                                \
     X(rule_reloads_failed)                                                                         \
     X(anomalies)                                                                                   \
+    X(pcap_log_packets)                                                                            \
+    X(pcap_log_flows)                                                                              \
+    X(pcap_log_dropped)                                                                            \
+    X(pcap_log_unheld)                                                                             \
+    X(pcap_log_memcap)                                                                             \
+    X(pcap_log_evicted)                                                                            \
+    X(pcap_log_defragged)                                                                          \
+    X(pcap_log_write_errors)                                                                       \
+    X(pcap_log_files)                                                                              \
     X(events_written)                                                                              \
     X(events_dropped)
 

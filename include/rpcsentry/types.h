@@ -33,6 +33,8 @@ struct flow_ref {
                               whether or not VLANs are in the key (decode_opts) */
     bool alerted;          /* a rule alerted on the flow (its `flow` record says so); set by
                               detect on the ref its calls and streams point at */
+    bool target;           /* a call about a task or a service (iface_call_target) was seen on
+                              it; set by detect as `alerted` (the pcap log keeps such flows) */
 };
 _Static_assert(sizeof(struct flow_ref) == 56, "the flow record's first line holds the ref");
 

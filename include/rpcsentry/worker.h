@@ -29,6 +29,10 @@ struct rpc_call;
 struct smb_file_record;
 struct smb_pipe_record;
 struct flow_summary;
+struct flow;
+struct packet;
+struct pcap_log;
+struct pcap_log_flows;
 
 struct worker {
     const struct config *cfg;
@@ -127,6 +131,14 @@ struct worker {
     /* AF_XDP: an endpoint-mapper answer named a TCP port; the XDP program must let it in */
     void (*on_port_learned)(struct worker *w, uint16_t port);
     void *port_ctx;
+
+    /* The pcap log (-w, output/pcap_log.c); NULL when off. on_flow_packet: after the
+       stages have handled p, a packet of f (which p may just have marked); on_flow_close:
+       as f ends, after the stream has let it go (its last calls done). */
+    void (*on_flow_packet)(struct worker *w, struct flow *f, const struct packet *p);
+    void (*on_flow_close)(struct worker *w, struct flow *f);
+    struct pcap_log *pcap_log;         /* the writer, shared by the workers */
+    struct pcap_log_flows *pcap_flows; /* this worker's held flows */
 };
 
 static inline void worker_poll(struct worker *w)

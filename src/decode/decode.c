@@ -312,6 +312,7 @@ enum decode_result decode_layers(struct packet *p)
     p->vlan_cnt = 0;
     p->vlan[0] = p->vlan[1] = 0;
     p->ip_len_fixed = false;
+    p->defragged = false;
     p->payload = NULL;
     p->payload_len = 0;
     p->l3 = NULL;
@@ -449,6 +450,7 @@ static void fragment(struct worker *w, const struct packet *p)
         if (!defrag_packet(w, f, &whole))
             return;
         enum decode_result r = decode_layers(&whole);
+        whole.defragged = true;
         whole.vlan[0] = p->vlan[0], whole.vlan[1] = p->vlan[1];
         whole.vlan_cnt = p->vlan_cnt, whole.key_vlan = p->key_vlan;
         if (r == DECODE_FRAGMENT && level == 0) {

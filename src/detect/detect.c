@@ -460,8 +460,16 @@ static void fire(struct worker *w, struct rpc_call *c, bool at_response)
     }
 }
 
+/* A call about a task or a service marks its flow (for the pcap log), as an alert does. */
+static void mark_target(struct rpc_call *c)
+{
+    if (iface_call_target(c) && c->transport && c->transport->flow)
+        c->transport->flow->target = true;
+}
+
 void detect_request(struct worker *w, struct rpc_call *call)
 {
+    mark_target(call);
     fire(w, call, false);
 }
 
@@ -491,6 +499,7 @@ static void count_class(struct worker *w, const struct rpc_call *c)
 void detect_complete(struct worker *w, struct rpc_call *call)
 {
     if (call->kind == RPC_KIND_REQUEST && call->req_ptype != RPC_PTYPE_NONE) {
+        mark_target(call);
         count_class(w, call);
         if (call->res_ptype != RPC_PTYPE_NONE)
             fire(w, call, true);

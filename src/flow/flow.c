@@ -167,6 +167,8 @@ static void flow_end(struct worker *w, struct flow *f, enum flow_end_reason why)
         w->on_flow_end(w, &s);
     }
     stream_flow_end(w, f);
+    if (w->on_flow_close) /* the pcap log, once the flow's last calls are done */
+        w->on_flow_close(w, f);
     struct flow **pp = &t->buckets[f->hash & t->mask];
     while (*pp && *pp != f)
         pp = &(*pp)->hnext;
@@ -286,6 +288,9 @@ void flow_table_free(struct worker *w, struct flow_table *t)
     free(t);
 }
 
+static inline void flow_packet_in(struct worker *w, struct flow *f, const struct packet *p,
+                                  bool tcp);
+
 static uint64_t flow_make_id(const struct flow_key *k, uint64_t first_us)
 {
     uint8_t b[sizeof *k + 8];
@@ -381,6 +386,15 @@ void flow_packet_keyed(struct worker *w, const struct packet *p, const struct fl
         f->lru_us = p->ts_us;
     }
 
+    flow_packet_in(w, f, p, tcp);
+    if (w->on_flow_packet) /* the pcap log (-w) */
+        w->on_flow_packet(w, f, p);
+}
+
+/* p, a packet of f, counted and handed on. */
+static inline void flow_packet_in(struct worker *w, struct flow *f, const struct packet *p,
+                                  bool tcp)
+{
     int ep = flow_packet_ep(f, p);
     if (tcp && w->cfg->checksum_checks == CHECKSUM_AUTO && f->app != FLOW_APP_IGNORED &&
         !p->ip_len_fixed) {

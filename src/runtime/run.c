@@ -28,6 +28,7 @@
 #include "rpcsentry/log.h"
 #include "rpcsentry/notify.h"
 #include "rpcsentry/output.h"
+#include "rpcsentry/pcap_log.h"
 #include "rpcsentry/runtime.h"
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
@@ -64,6 +65,7 @@ static void snapshot(struct worker *const *ws, unsigned n, bool live, uint64_t s
         out->mem_peak += w->mem.total_peak;
         for (int c = 0; c < MEM_CAT_COUNT; c++)
             out->mem_refused += w->mem.refused[c];
+        out->mem_pcap_peak += w->mem.peak[MEM_PCAP];
     }
     out->uptime_s = started_us && out->ts_us > started_us ? (out->ts_us - started_us) / 1000000 : 0;
 }
@@ -134,6 +136,41 @@ static void print_summary(const struct stats_snapshot *sn, const char *what)
         fprintf(stderr, "rpcsentry: %llu packets dropped for a wrong checksum\n",
                 (unsigned long long)s->decode_bad_checksum);
     fprintf(stderr, "rpcsentry: peak memory accounted %zu bytes\n", sn->mem_peak);
+}
+
+/*
+ * -w: the writer let go of once every flow has ended (each worker unhooked
+ * first), and what it wrote; false when a write failed (the exit status is 3).
+ */
+static bool pcap_log_done; /* closed: at the end, or at the teardown of a run that failed */
+
+static bool pcap_log_finish(const struct run_config *st, struct worker *const *ws, unsigned n)
+{
+    if (!st->pcap_log || pcap_log_done)
+        return true;
+    pcap_log_done = true;
+    for (unsigned i = 0; i < n; i++)
+        pcap_log_detach(ws[i]);
+    char err[4200];
+    bool ok = pcap_log_close(st->pcap_log, err, sizeof err);
+    if (!ok)
+        log_error("%s: the pcap log is incomplete; exit status 3", err);
+    return ok;
+}
+
+static void print_pcap_log(const struct run_config *st, const struct stats_snapshot *sn)
+{
+    if (!st->pcap_log_path)
+        return;
+    const struct stats *s = &sn->s;
+    fprintf(stderr,
+            "rpcsentry: pcap log %s: %llu packets of %llu flows written (%llu files); %llu "
+            "packets of them not held (a flow's buffer or the cap ran out), %llu reassembled "
+            "datagrams not written; held at most %zu bytes\n",
+            st->pcap_log_path, (unsigned long long)s->pcap_log_packets,
+            (unsigned long long)s->pcap_log_flows, (unsigned long long)s->pcap_log_files,
+            (unsigned long long)s->pcap_log_dropped, (unsigned long long)s->pcap_log_defragged,
+            sn->mem_pcap_peak);
 }
 
 /*
@@ -304,6 +341,11 @@ static bool files_setup(struct files_run *fr, struct detect *detect, struct outp
             return false;
         }
         fr->wp[fr->set_up] = &fr->ws[fr->set_up];
+        if (st->pcap_log && !pcap_log_attach(&fr->ws[fr->set_up], st->pcap_log)) {
+            log_error("out of memory");
+            fr->set_up++;
+            return false;
+        }
     }
     if (n == 1) { /* the worker owns out now */
         fr->ws[0].reload_requested = st->reload_in_file;
@@ -398,6 +440,7 @@ static int files_finish(struct files_run *fr, struct hunt *hunt)
         flow_flush_all(&fr->ws[i]);
         detect_flush(&fr->ws[i]);
     }
+    bool pcap_ok = pcap_log_finish(st, fr->wp, n);
     struct stats_snapshot sn;
     snapshot(fr->wp, n, false, fr->started, &sn);
     if (st->stats_interval > 0)
@@ -411,11 +454,12 @@ static int files_finish(struct files_run *fr, struct hunt *hunt)
         snprintf(what, sizeof what, "%u capture%s read%s%s", fr->done, fr->done == 1 ? "" : "s",
                  fr->failed ? " (some failed)" : "", n > 1 ? " by several workers" : "");
         print_summary(&sn, what);
+        print_pcap_log(st, &sn);
     }
     report_outputs(fr->view, st->quiet);
     if (!st->quiet)
         hunt_print_table(hunt, stderr);
-    return lost ? 3 : fr->failed ? 1 : 0;
+    return lost || !pcap_ok ? 3 : fr->failed ? 1 : 0;
 }
 
 static void files_teardown(struct files_run *fr)
@@ -430,6 +474,7 @@ static void files_teardown(struct files_run *fr)
         fr->sh.detect = NULL;
     }
     dispatch_finish(fr->reader.dispatch);
+    pcap_log_finish(fr->st, fr->wp, 0); /* a run that failed: the file closed */
     if (n > 1)
         output_close(fr->reader.out);
     shared_free(&fr->sh);
@@ -556,6 +601,10 @@ static bool live_setup(struct live_run *lr, struct detect *detect)
     }
     for (unsigned i = 0; i < lr->n; i++) {
         lr->ws[i] = &lr->th[i].w;
+        if (st->pcap_log && !pcap_log_attach(&lr->th[i].w, st->pcap_log)) {
+            log_error("out of memory");
+            return false;
+        }
         if (lr->xdp) {
             lr->th[i].w.on_port_learned = xdp_port_learned;
             lr->th[i].w.port_ctx = lr->xifc;
@@ -658,6 +707,8 @@ static int live_finish(struct live_run *lr, int interval)
         flow_flush_all(&lr->th[i].w);
         detect_flush(&lr->th[i].w);
     }
+    if (!pcap_log_finish(st, lr->ws, lr->n))
+        rc = 3;
     struct stats_snapshot sn;
     snapshot(lr->ws, lr->n, true, lr->started, &sn);
     if (interval > 0)
@@ -669,6 +720,7 @@ static int live_finish(struct live_run *lr, int interval)
         snprintf(what, sizeof what, "live capture on %s, %u worker%s", lr->iface, lr->n,
                  lr->n == 1 ? "" : "s");
         print_summary(&sn, what);
+        print_pcap_log(st, &sn);
     }
     report_outputs(lr->out, st->quiet);
     return rc;
@@ -678,6 +730,7 @@ static void live_teardown(struct live_run *lr)
 {
     for (unsigned i = 0; i < lr->set_up; i++)
         worker_teardown(&lr->th[i].w);
+    pcap_log_finish(lr->st, lr->ws, 0); /* a run that failed: the file closed */
     for (unsigned i = 0; lr->th && i < lr->opened; i++) {
         live_close(lr->th[i].src);
         xdp_close_queue(lr->th[i].xsrc);

@@ -15,6 +15,7 @@
 #include "rpcsentry/flow.h"
 #include "rpcsentry/log.h"
 #include "rpcsentry/output.h"
+#include "rpcsentry/pcap_log.h"
 #include "rpcsentry/runtime.h"
 #include "rpcsentry/transport.h"
 #include "rpcsentry/worker.h"
@@ -38,6 +39,8 @@ bool worker_setup(struct worker *w, const struct config *cfg, struct output *out
     /* fragments never take more than a quarter of the whole: flows and calls come first */
     size_t defrag_cap = cfg->defrag_memcap < cfg->memcap / 4 ? cfg->defrag_memcap : cfg->memcap / 4;
     w->mem.cap[MEM_DEFRAG] = defrag_cap / n;
+    /* the pcap log's own cap (see mem.h), used only with -w */
+    w->mem.cap[MEM_PCAP] = cfg->pcap_log_memcap / n ? cfg->pcap_log_memcap / n : 1;
     w->out = out;
     w->on_anomaly = output_anomaly;
     w->on_call_anomaly = output_call_anomaly;
@@ -70,6 +73,7 @@ void worker_teardown(struct worker *w)
 {
     flow_table_free(w, w->flows);
     w->flows = NULL;
+    pcap_log_detach(w);    /* after the flows: an ending flow may still write what it held */
     appid_close(w->appid); /* after the flows: each ending flow releases its nDPI state */
     w->appid = NULL;
     detect_flush(w);
@@ -105,6 +109,7 @@ void worker_tick(struct worker *w, uint64_t now_us)
         w->now_us = now_us; /* a quiet link: time still passes */
     flow_expire(w, w->now_us);
     output_flush(w->out);
+    pcap_log_flush(w->pcap_log);
 }
 
 bool runtime_publish_rules(struct runtime_shared *sh, struct detect *d)

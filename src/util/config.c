@@ -16,6 +16,8 @@ void config_defaults(struct config *c)
     c->stream_memcap = (size_t)64 << 20;
     c->stream_ooo_max = 1u << 20;
     c->stream_ooo_segs = 1024;
+    c->pcap_log_memcap = (size_t)64 << 20;
+    c->pcap_log_flow_buffer = 1u << 20;
     c->defrag_memcap = (size_t)16 << 20;
     c->defrag_timeout = 60;
     c->defrag_policy = DEFRAG_WINDOWS;

@@ -11,6 +11,7 @@ const char *mem_cat_name(enum mem_cat c)
     case MEM_APP: return "app";
     case MEM_ARGS: return "args";
     case MEM_DEFRAG: return "defrag";
+    case MEM_PCAP: return "pcap_log";
     default: return "?";
     }
 }
@@ -22,7 +23,10 @@ bool mem_charge(struct memacct *m, enum mem_cat c, size_t n)
     size_t total_cap = m->total_cap;
     if (c == MEM_ARGS)
         total_cap += total_cap / 16; /* the reserve: see mem.h */
-    if ((m->cap[c] && m->used[c] + n > m->cap[c]) || (total_cap && m->total_used + n > total_cap)) {
+    /* the pcap log's buffers count in the total but only against their own cap */
+    size_t others = m->total_used - m->used[MEM_PCAP];
+    if ((m->cap[c] && m->used[c] + n > m->cap[c]) ||
+        (c != MEM_PCAP && total_cap && others + n > total_cap)) {
         m->refused[c]++;
         return false;
     }

@@ -165,6 +165,39 @@ class Live(unittest.TestCase):
                     compared += len(want)
         self.assertGreater(compared, 100)
 
+    def test_pcap_log_rotates_by_size(self):
+        """-w live with two workers and a small --pcap-log-limit: files named as tcpdump -C
+        names them, none past the limit, holding together the frames that reading the same
+        captures with -w writes (live times aside)."""
+        from test_pcap_log import pcap_frames, pcap_stats
+        pcaps = [os.path.join(PCAPS, c) for c in ("tcp_lateral_movement.pcap",
+                                                   "smb2_psexec_like.pcap")]
+        with TempDir() as d:
+            want_path = os.path.join(d, "files.pcap")
+            args = []
+            for p in pcaps:
+                args += ["-r", p]
+            sh(BIN, *args, "-q", "-l", d, "-w", want_path)
+            want = sorted(r[1:] for r in pcap_frames(want_path))  # lengths and bytes
+            self.assertGreater(len(want), 20)
+            base, limit = os.path.join(d, "live.pcap"), 8192
+            s = Sensor(d, "-i", "vb", "--workers", "2", "-w", base, "--pcap-log-limit",
+                       str(limit))
+            for p in pcaps:
+                replay(p)
+            self.assertEqual(s.stop(), 0, s.stderr())
+            st = pcap_stats(s.stderr())
+            files = [base] + ["%s%d" % (base, i) for i in range(1, st["files"])]
+            self.assertEqual(sorted(f for f in os.listdir(d) if f.startswith("live.pcap")),
+                             sorted(os.path.basename(f) for f in files))
+            self.assertGreaterEqual(len(files), 3)
+            got = []
+            for f in files:
+                self.assertLessEqual(os.path.getsize(f), limit, f)
+                got += [r[1:] for r in pcap_frames(f)]
+            self.assertEqual(sorted(got), want)
+            self.assertEqual(st["packets"], len(want))
+
     def link(self, state):
         sh("ip", "netns", "exec", NS, "ip", "link", "set", "vb", state)
         deadline = time.time() + 10
