@@ -15,7 +15,7 @@
 enum smb_file_kind { SMB_FILE_DATA, SMB_FILE_PE, SMB_FILE_SCRIPT };
 
 struct smb_file_record {
-    const struct flow_ref *flow;
+    struct flow_ref *flow;    /* the flow's own ref: detect marks it (the pcap log keeps it) */
     const char *community_id; /* the flow's, or NULL */
     int client_ep;
     uint64_t ts_us, pcap_cnt;        /* the CLOSE, or the end of the connection */

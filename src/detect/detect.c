@@ -15,6 +15,7 @@
 #include "rpcsentry/catalog.h"
 #include "rpcsentry/flow_record.h"
 #include "rpcsentry/output.h"
+#include "rpcsentry/smb_file.h"
 #include "rpcsentry/worker.h"
 #include "story.h"
 
@@ -528,6 +529,10 @@ void detect_story(struct worker *w, const struct rpc_story *s)
 
 void detect_file(struct worker *w, const struct smb_file_record *f)
 {
+    /* an executable or script written over SMB is part of the movement: the pcap log keeps
+       its flow as it keeps those of target calls */
+    if (f->kind != SMB_FILE_DATA)
+        f->flow->target = true;
     story_file(w, f);
 }
 

@@ -57,9 +57,11 @@ def flow_key(r):
 
 
 def marks(r):
-    """Does the record say its flow matters (a target call, an alert)?"""
+    """Does the record say its flow matters (a target call, an alert, an executable or a
+    script written over SMB)?"""
     return r.get("event_type") == "alert" or (
-        r.get("event_type") == "dcerpc" and r.get("rpcsentry", {}).get("target"))
+        r.get("event_type") == "dcerpc" and r.get("rpcsentry", {}).get("target")) or (
+        r.get("event_type") == "fileinfo" and "file_type" in r.get("rpcsentry", {}))
 
 
 def target_calls(recs):
@@ -260,9 +262,12 @@ class SharedCaptures(unittest.TestCase):
                          "frames of flows with no target call and no alert")
         # every marked flow is there, and whole: its `flow` records' frames (several
         # flows may share a 5-tuple across captures), but for reassembled datagrams
+        # (the same 5-tuple may be marked in one capture and not in another: counted where
+        # it is marked)
+        marked_in = {(r.get("pcap_filename"), flow_key(r)) for r in self.recs if marks(r)}
         pkts = collections.Counter()
         for r in self.recs:
-            if r.get("event_type") == "flow" and flow_key(r) in marked:
+            if r.get("event_type") == "flow" and (r.get("pcap_filename"), flow_key(r)) in marked_in:
                 pkts[flow_key(r)] += r["flow"]["pkts_toserver"] + r["flow"]["pkts_toclient"]
         short = {k: (frames[k], pkts[k]) for k in marked if frames[k] != pkts[k]}
         # a flow written short lost frames to its budget or to IP reassembly: counted
