@@ -43,6 +43,23 @@ static void fuid_str(const uint8_t *fid, bool smb1, char out[40])
              fid[10], fid[11], fid[12], fid[13], fid[14], fid[15]);
 }
 
+/* The session's user as Suricata's smb.ntlmssp has it (domain first), or as the
+ * rpcsentry.auth of a call (user first). */
+static void write_identity(struct json *j, const char *key, const struct rpc_identity *id)
+{
+    if (!id || !id->valid)
+        return;
+    bool suricata = strcmp(key, "ntlmssp") == 0;
+    json_obj_open(j, key);
+    if (suricata)
+        json_str(j, "domain", id->domain);
+    json_str(j, "user", id->user);
+    if (!suricata)
+        json_str(j, "domain", id->domain);
+    json_str(j, "host", id->host);
+    json_obj_close(j);
+}
+
 /* The file's name without the directories before it. */
 static const char *base_name(const char *path)
 {
@@ -72,13 +89,7 @@ void output_file(struct worker *w, const struct smb_file_record *f)
     char fuid[40];
     fuid_str(f->fid, f->smb1, fuid);
     json_str(j, "fuid", fuid);
-    if (f->identity && f->identity->valid) {
-        json_obj_open(j, "ntlmssp");
-        json_str(j, "domain", f->identity->domain);
-        json_str(j, "user", f->identity->user);
-        json_str(j, "host", f->identity->host);
-        json_obj_close(j);
-    }
+    write_identity(j, "ntlmssp", f->identity);
     json_obj_close(j);
     json_obj_open(j, "fileinfo");
     json_str(j, "filename", f->name);
@@ -105,13 +116,7 @@ void output_file(struct worker *w, const struct smb_file_record *f)
             json_str(j, "file_type", "pe");
         else if (f->kind == SMB_FILE_SCRIPT)
             json_str(j, "file_type", "script");
-        if (f->identity && f->identity->valid) {
-            json_obj_open(j, "auth");
-            json_str(j, "user", f->identity->user);
-            json_str(j, "domain", f->identity->domain);
-            json_str(j, "host", f->identity->host);
-            json_obj_close(j);
-        }
+        write_identity(j, "auth", f->identity);
         char ts[TS_STR_LEN];
         ts_format(f->open_us, ts);
         json_str(j, "open_time", ts);
@@ -144,13 +149,7 @@ void output_pipe(struct worker *w, const struct smb_pipe_record *p)
     char fuid[40];
     fuid_str(p->fid, p->smb1, fuid);
     json_str(j, "fuid", fuid);
-    if (p->identity && p->identity->valid) {
-        json_obj_open(j, "ntlmssp");
-        json_str(j, "domain", p->identity->domain);
-        json_str(j, "user", p->identity->user);
-        json_str(j, "host", p->identity->host);
-        json_obj_close(j);
-    }
+    write_identity(j, "ntlmssp", p->identity);
     json_obj_close(j);
     if (!o->opts.compat) {
         json_obj_open(j, "rpcsentry");
@@ -163,13 +162,7 @@ void output_pipe(struct worker *w, const struct smb_pipe_record *p)
         json_bool(j, "rpc", p->rpc);
         json_u64(j, "bytes_to_server", p->bytes_to_server);
         json_u64(j, "bytes_to_client", p->bytes_to_client);
-        if (p->identity && p->identity->valid) {
-            json_obj_open(j, "auth");
-            json_str(j, "user", p->identity->user);
-            json_str(j, "domain", p->identity->domain);
-            json_str(j, "host", p->identity->host);
-            json_obj_close(j);
-        }
+        write_identity(j, "auth", p->identity);
         char ts[TS_STR_LEN];
         ts_format(p->open_us, ts);
         json_str(j, "open_time", ts);
