@@ -74,6 +74,13 @@ def parse_size(s):
 
 def make_input(build, kind, size):
     path = os.path.join(WORK, "%s-%d.pcap" % (kind, size))
+    if not os.path.exists(path) and kind.startswith("flows"):
+        # N connections open at once (kind "flows" + N), then `size` data packets among them
+        os.makedirs(WORK, exist_ok=True)
+        subprocess.run([os.path.join(build, "gen_traffic"), "flows", kind[len("flows"):],
+                        str(size), path + ".tmp"], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        os.rename(path + ".tmp", path)
     if not os.path.exists(path):
         os.makedirs(WORK, exist_ok=True)
         if kind == "sealed":
@@ -109,6 +116,10 @@ def main():
     ap.add_argument("--mixed", default="1536M")
     ap.add_argument("--rpc", default="1024M")
     ap.add_argument("--sealed", default="512M")
+    ap.add_argument("--flows", default="10000,1000000",
+                    help="concurrent connections of the two flow-table inputs")
+    ap.add_argument("--flow-packets", default="3000000",
+                    help="data packets among them (after every handshake)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
                     help="also time the sensor with this many workers (1: not)")
@@ -117,6 +128,7 @@ def main():
     a = ap.parse_args()
     if a.smoke:
         a.runs, a.mixed, a.rpc, a.sealed = 2, "16M", "8M", "8M"
+        a.flows, a.flow_packets = "1000,20000", "100000"
     floor = os.path.join(a.build, "pcap_floor")
     sensor = os.path.join(a.build, "rpcsentry")
     suricata = shutil.which("suricata")
@@ -140,8 +152,10 @@ def main():
             os.chmod(dst, 0o600)
             keys += ["--keytab", dst]
     try:
-        for kind, size in (("mixed", parse_size(a.mixed)), ("rpc", parse_size(a.rpc)),
-                           ("sealed", parse_size(a.sealed))):
+        inputs = [("mixed", parse_size(a.mixed)), ("rpc", parse_size(a.rpc)),
+                  ("sealed", parse_size(a.sealed))]
+        inputs += [("flows" + n, int(a.flow_packets)) for n in a.flows.split(",")]
+        for kind, size in inputs:
             path = make_input(a.build, kind, size)
             pkts, nbytes = packets_of(floor, path)
             cmds = {
@@ -152,7 +166,7 @@ def main():
             if a.workers > 1:
                 cmds["rpcsentry-%dw" % a.workers] = cmds["rpcsentry"] + ["--workers",
                                                                          str(a.workers)]
-            if suricata:
+            if suricata and not kind.startswith("flows"):
                 cmds["suricata"] = [suricata, "-r", path, "-c", conf, "-l", outdir, "-k", "none",
                                     "--runmode", "single",
                                     "-S", os.path.join(ROOT, "signatures", "standard.rules")]
@@ -179,7 +193,7 @@ def main():
         shutil.rmtree(outdir, ignore_errors=True)
     print("%d runs each, medians; ratio = wall time / the libpcap loop's, run pair by pair"
           % a.runs)
-    print("%-7s %-14s %9s %9s %7s %10s %8s %9s %7s" % ("input", "program", "floor s", "wall s",
+    print("%-12s %-14s %9s %9s %7s %10s %8s %9s %7s" % ("input", "program", "floor s", "wall s",
                                                         "ratio", "Mpkt/s", "Gbit/s", "peak MiB",
                                                         "cpu s"))
     for kind, row in results["files"].items():
@@ -187,10 +201,18 @@ def main():
             if name not in row:
                 continue
             r = row[name]
-            print("%-7s %-14s %9.3f %9.3f %7.2f %10.3f %8.3f %9.1f %7.2f" % (
+            print("%-12s %-14s %9.3f %9.3f %7.2f %10.3f %8.3f %9.1f %7.2f" % (
                 kind, name, r["floor_s"], r["wall_s"], r["ratio_to_floor"],
                 r["pkts_per_s"] / 1e6, r["gbit_per_s"], r["peak_rss_mib"], r["cpu_s"]))
-        print("%-7s %.1f MB, %d packets" % ("", row["bytes"] / 1e6, row["packets"]))
+        print("%-12s %.1f MB, %d packets" % ("", row["bytes"] / 1e6, row["packets"]))
+    flows = [(int(k[len("flows"):]), r) for k, r in results["files"].items()
+             if k.startswith("flows")]
+    if len(flows) == 2:
+        (n0, r0), (n1, r1) = sorted(flows)
+        per = [r["rpcsentry"]["cpu_s"] / r["packets"] for r in (r0, r1)]
+        print("flow table: %d concurrent flows cost %.2fx the CPU per packet of %d "
+              "(%.0f ns against %.0f; handshakes included)" % (n1, per[1] / per[0], n0,
+                                                              per[1] * 1e9, per[0] * 1e9))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=2)

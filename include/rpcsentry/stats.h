@@ -44,6 +44,7 @@
     X(defrag_memcap)                                                                               \
     X(defrag_dropped)                                                                              \
     X(flows_created)                                                                               \
+    X(flow_table_grown)                                                                            \
     X(flows_timed_out)                                                                             \
     X(flows_evicted)                                                                               \
     X(flows_closed)                                                                                \

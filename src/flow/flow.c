@@ -54,10 +54,22 @@ static struct flow_slab *slab_map(void)
     return (struct flow_slab *)(void *)a;
 }
 
+/*
+ * The table grows as flows come: past two flows a bucket it doubles, up to a bucket for
+ * two of --flow-max, without a pause. The new array takes new flows at once and the old
+ * one's buckets move over a few at each packet (FLOW_GROW_STEP); a flow is always in the
+ * chain chain_of() names, so a lookup reads one chain whether or not its bucket has moved.
+ */
+#define FLOW_GROW_STEP 16
+
 struct flow_table {
     struct flow **buckets;
     uint32_t mask;
     uint32_t count;
+    struct flow **old; /* the array being emptied into buckets, or NULL */
+    uint32_t old_mask; /* its size - 1 */
+    uint32_t migrated; /* its buckets moved so far */
+    uint32_t max_mask; /* the size it grows to at most - 1 */
     struct flow *lru_head, *lru_tail;
     struct flow *free_list;
     struct flow_slab *slabs;
@@ -80,7 +92,55 @@ struct flow_table *flow_table_new(struct worker *w)
         return NULL;
     }
     t->mask = n - 1;
+    uint32_t max = n;
+    while (max < w->cfg->flow_max / 2 && max < (1u << 30))
+        max <<= 1;
+    t->max_mask = max - 1;
     return t;
+}
+
+/* The chain a flow of hash h is in: its bucket of the old array until that one has moved. */
+static inline struct flow **chain_of(const struct flow_table *t, uint64_t h)
+{
+    if (__builtin_expect(t->old != NULL, 0) && (uint32_t)(h & t->old_mask) >= t->migrated)
+        return &t->old[h & t->old_mask];
+    return &t->buckets[h & t->mask];
+}
+
+/* Moves up to n buckets of the old array; frees it once empty. */
+static void grow_step(struct worker *w, struct flow_table *t, unsigned n)
+{
+    while (n-- && t->migrated <= t->old_mask) {
+        struct flow *f = t->old[t->migrated];
+        t->old[t->migrated++] = NULL;
+        while (f) {
+            struct flow *next = f->hnext;
+            struct flow **b = &t->buckets[f->hash & t->mask];
+            f->hnext = *b;
+            *b = f;
+            f = next;
+        }
+    }
+    if (t->migrated > t->old_mask) {
+        mem_free(&w->mem, MEM_FLOW, t->old, (size_t)(t->old_mask + 1) * sizeof *t->old);
+        t->old = NULL;
+    }
+}
+
+/* Past two flows a bucket, a twice larger array (when the memcap allows): moved into over
+ * the next packets. */
+static void grow_start(struct worker *w, struct flow_table *t)
+{
+    uint32_t n = (t->mask + 1) * 2;
+    struct flow **b = mem_calloc(&w->mem, MEM_FLOW, (size_t)n * sizeof *b);
+    if (!b)
+        return;
+    t->old = t->buckets;
+    t->old_mask = t->mask;
+    t->migrated = 0;
+    t->buckets = b;
+    t->mask = n - 1;
+    w->stats.flow_table_grown++;
 }
 
 uint32_t flow_table_count(const struct flow_table *t)
@@ -169,7 +229,7 @@ static void flow_end(struct worker *w, struct flow *f, enum flow_end_reason why)
     stream_flow_end(w, f);
     if (w->on_flow_close) /* the pcap log, once the flow's last calls are done */
         w->on_flow_close(w, f);
-    struct flow **pp = &t->buckets[f->hash & t->mask];
+    struct flow **pp = chain_of(t, f->hash);
     while (*pp && *pp != f)
         pp = &(*pp)->hnext;
     if (*pp)
@@ -285,6 +345,8 @@ void flow_table_free(struct worker *w, struct flow_table *t)
     }
     mem_release(&w->mem, MEM_FLOW, t->charged * sizeof(struct flow));
     mem_free(&w->mem, MEM_FLOW, t->buckets, (size_t)(t->mask + 1) * sizeof *t->buckets);
+    if (t->old)
+        mem_free(&w->mem, MEM_FLOW, t->old, (size_t)(t->old_mask + 1) * sizeof *t->old);
     free(t);
 }
 
@@ -303,7 +365,7 @@ static uint64_t flow_make_id(const struct flow_key *k, uint64_t first_us)
 static struct flow *flow_lookup(struct worker *w, const struct flow_key *k, uint64_t h)
 {
     struct flow_table *t = w->flows;
-    for (struct flow *f = t->buckets[h & t->mask]; f; f = f->hnext)
+    for (struct flow *f = *chain_of(t, h); f; f = f->hnext)
         if (memcmp(&f->ref.key, k, sizeof *k) == 0) /* on the line the chain just read */
             return f;
     return NULL;
@@ -318,10 +380,10 @@ void flow_prefetch(struct worker *w, uint64_t h, int step)
 {
     const struct flow_table *t = w->flows;
     if (step == 0) {
-        __builtin_prefetch(&t->buckets[h & t->mask]);
+        __builtin_prefetch(chain_of(t, h));
         return;
     }
-    const struct flow *f = t->buckets[h & t->mask]; /* the likely one */
+    const struct flow *f = *chain_of(t, h); /* the likely one */
     if (!f)
         return;
     if (step == 1) {
@@ -350,6 +412,8 @@ void flow_packet_keyed(struct worker *w, const struct packet *p, const struct fl
         t->last_sweep_us = p->ts_us;
     }
 
+    if (__builtin_expect(t->old != NULL, 0))
+        grow_step(w, t, FLOW_GROW_STEP);
     struct flow *f = flow_lookup(w, key, h);
 
     bool tcp = p->proto == IPPROTO_TCP;
@@ -369,9 +433,12 @@ void flow_packet_keyed(struct worker *w, const struct packet *p, const struct fl
         f->ref.flow_id = flow_make_id(key, p->ts_us);
         f->ref.client = FLOW_CLIENT_UNKNOWN;
         f->ref.vlan = p->vlan_cnt ? p->vlan[0] : 0;
-        f->hnext = t->buckets[h & t->mask];
-        t->buckets[h & t->mask] = f;
+        struct flow **b = chain_of(t, h);
+        f->hnext = *b;
+        *b = f;
         t->count++;
+        if (!t->old && t->count > 2 * (t->mask + 1) && t->mask < t->max_mask)
+            grow_start(w, t);
         w->stats.flows_created++;
         lru_push_head(t, f);
         f->lru_us = p->ts_us;

@@ -683,3 +683,54 @@ TEST(flow_idle_timeout_ends_only_the_idle_flow)
     CHECK_EQ(last_reason, FLOW_END_FLUSH);
     cJSON_Delete(all);
 }
+
+/* A UDP datagram of flow i (its client address and port) at ts. */
+static void flow_udp_to(struct packet *p, uint32_t i, uint64_t ts)
+{
+    p->src[0] = 10, p->src[1] = (uint8_t)(i >> 16), p->src[2] = (uint8_t)(i >> 8);
+    p->src[3] = (uint8_t)i;
+    p->sport = (uint16_t)(1024 + (i & 0x3ff));
+    p->ts_us = ts;
+}
+
+/* The flow table grows past two flows a bucket, moving its buckets over while packets come:
+   every flow is found again during and after the growth, and every one ends once. */
+TEST(flow_table_grows_without_losing_a_flow)
+{
+    struct stage_run *r = stage_start();
+    r->cfg.log_flows = false;
+    struct appid *appid = r->w.appid; /* nDPI's state for 300,000 flows: not what this tests */
+    r->w.appid = NULL;
+    enum { N = 300000 };
+    struct packet p;
+    memset(&p, 0, sizeof p);
+    p.ipver = 4;
+    p.proto = 17;
+    p.dport = 5353;
+    p.dst[0] = 192, p.dst[3] = 1;
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t i = 0; i < N; i++) {
+            flow_udp_to(&p, i, r->w.now_us + (uint64_t)pass * 1000 + i / 1000);
+            flow_packet(&r->w, &p);
+            if (pass == 0 && i == 131072 + 200) {
+                /* growing: 200 packets have moved 3,200 of the old 65,536 buckets; the first
+                   1,000 flows, in moved buckets and in unmoved ones, are found */
+                CHECK_EQ(r->w.stats.flow_table_grown, 1);
+                uint64_t made = r->w.stats.flows_created;
+                for (uint32_t j = 0; j < 1000; j++) {
+                    flow_udp_to(&p, j, r->w.now_us + i / 1000);
+                    flow_packet(&r->w, &p);
+                }
+                CHECK_EQ(r->w.stats.flows_created, made);
+            }
+        }
+    CHECK_EQ(r->w.stats.flows_created, N);
+    CHECK_EQ(flow_table_count(r->w.flows), N);
+    CHECK_EQ(r->w.stats.flow_table_grown, 2); /* 65,536 buckets, then 131,072, then 262,144 */
+    flow_flush_all(&r->w);
+    CHECK_EQ(r->w.stats.flows_flushed, N);
+    CHECK_EQ(flow_table_count(r->w.flows), 0);
+    r->w.appid = appid;
+    cJSON *all = stage_end(r);
+    cJSON_Delete(all);
+}
