@@ -34,7 +34,7 @@ HEADER_STAGE = {
     "alert": "record", "names": "record", "argkeys": "record", "packet": "record",
     "flow_record": "record", "smb_file": "record", "args": "record", "catalog": "record",
     # shared utilities
-    "buf": "util", "cursor": "util", "hash": "util", "uuid": "util", "text": "util",
+    "buf": "util", "cursor": "util", "hash": "util", "lockwait": "util", "uuid": "util", "text": "util",
     "mem": "util", "log": "util", "config": "util", "conffile": "util", "notify": "util",
     "build_config": "util",
     # the operator's key material (src/keys): loaded once, read by the engines that unseal

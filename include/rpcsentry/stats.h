@@ -45,6 +45,14 @@
     X(defrag_dropped)                                                                              \
     X(flows_created)                                                                               \
     X(flow_table_grown)                                                                            \
+    X(lock_output_waits)                                                                           \
+    X(lock_output_wait_us)                                                                         \
+    X(lock_story_waits)                                                                            \
+    X(lock_story_wait_us)                                                                          \
+    X(lock_epm_waits)                                                                              \
+    X(lock_epm_wait_us)                                                                            \
+    X(order_waits)                                                                                 \
+    X(order_wait_us)                                                                               \
     X(flows_timed_out)                                                                             \
     X(flows_evicted)                                                                               \
     X(flows_closed)                                                                                \

@@ -33,6 +33,7 @@
 #include "rpcsentry/argkeys.h"
 #include "rpcsentry/args.h"
 #include "rpcsentry/catalog.h"
+#include "rpcsentry/lockwait.h"
 #include "rpcsentry/smb_file.h"
 #include "rpcsentry/text.h"
 #include "rpcsentry/worker.h"
@@ -299,7 +300,7 @@ void story_flush(struct worker *w)
     if (!t)
         return;
     if (t->shared)
-        pthread_mutex_lock(&t->lock);
+        lock_counted(&t->lock, &w->stats.lock_story_waits, &w->stats.lock_story_wait_us);
     while (t->oldest)
         retire(w, t->oldest);
     /* the files written end with the capture too: a later capture's story is its own */
@@ -499,7 +500,7 @@ void story_file(struct worker *w, const struct smb_file_record *f)
 {
     struct story_table *t = w->stories;
     if (t && t->shared) {
-        pthread_mutex_lock(&t->lock);
+        lock_counted(&t->lock, &w->stats.lock_story_waits, &w->stats.lock_story_wait_us);
         file_note(w, f);
         pthread_mutex_unlock(&t->lock);
     } else {
@@ -550,7 +551,7 @@ void story_note(struct worker *w, const struct rpc_call *c)
         return;
     struct story_table *t = w->stories;
     if (t && t->shared) {
-        pthread_mutex_lock(&t->lock);
+        lock_counted(&t->lock, &w->stats.lock_story_waits, &w->stats.lock_story_wait_us);
         note(w, c);
         pthread_mutex_unlock(&t->lock);
     } else {

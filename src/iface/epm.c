@@ -14,6 +14,7 @@
 #include "iface_internal.h"
 #include "rpcsentry/epm.h"
 #include "rpcsentry/flow_record.h"
+#include "rpcsentry/lockwait.h"
 #include "rpcsentry/packet.h"
 #include "rpcsentry/text.h"
 
@@ -232,7 +233,7 @@ void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t
         put(w, t, &n, w->now_us);
         return;
     }
-    pthread_mutex_lock(&t->lock);
+    lock_counted(&t->lock, &w->stats.lock_epm_waits, &w->stats.lock_epm_wait_us);
     if (!w->dispatch_of) { /* live capture: no capture order to keep */
         put(w, t, &n, w->now_us);
         pthread_mutex_unlock(&t->lock);
@@ -248,7 +249,7 @@ void epm_learn(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_t
         pthread_mutex_unlock(&t->lock);
         if (w->order_wait)
             w->order_wait(w, false);
-        pthread_mutex_lock(&t->lock);
+        lock_counted(&t->lock, &w->stats.lock_epm_waits, &w->stats.lock_epm_wait_us);
         put_pending(w, t, w->order_seq);
         put(w, t, &n, w->now_us);
         pthread_mutex_unlock(&t->lock);
@@ -299,7 +300,7 @@ bool epm_lookup(struct worker *w, const uint8_t addr[16], uint8_t ipver, uint16_
      */
     if (w->order_wait)
         w->order_wait(w, true);
-    pthread_mutex_lock(&t->lock);
+    lock_counted(&t->lock, &w->stats.lock_epm_waits, &w->stats.lock_epm_wait_us);
     if (w->dispatch_of)
         put_pending(w, t, w->order_seq);
     bool found = find(w, t, addr, ipver, port, out);
@@ -321,7 +322,7 @@ void epm_forget(struct worker *w)
         epm_table_free(w); /* made again at the next answer */
         return;
     }
-    pthread_mutex_lock(&t->lock);
+    lock_counted(&t->lock, &w->stats.lock_epm_waits, &w->stats.lock_epm_wait_us);
     memset(t->e, 0, sizeof t->e);
     t->n_pending = 0;
     pthread_mutex_unlock(&t->lock);

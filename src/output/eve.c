@@ -13,6 +13,7 @@
 #include "output_internal.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/json.h"
+#include "rpcsentry/lockwait.h"
 #include "rpcsentry/output.h"
 #include "rpcsentry/sink.h"
 #include "rpcsentry/text.h"
@@ -252,7 +253,7 @@ void output_emit(struct worker *w, struct output *o)
         return; /* Zeek's dce_rpc.log has calls only (zeek_call writes them, kind -1) */
     bool ok = false, wanted = false;
     uint32_t bit = o->kind >= 0 ? 1u << o->kind : (1u << EV_DCERPC);
-    pthread_mutex_lock(&o->sh->lock);
+    lock_counted(&o->sh->lock, &w->stats.lock_output_waits, &w->stats.lock_output_wait_us);
     for (size_t i = 0; i < o->sh->n_sinks; i++) {
         struct sink *s = o->sh->sinks[i];
         if (!(s->types & bit))

@@ -31,6 +31,7 @@
 #include "rpcsentry/epm.h"
 #include "rpcsentry/flow.h"
 #include "rpcsentry/hash.h"
+#include "rpcsentry/lockwait.h"
 #include "rpcsentry/runtime.h"
 #include "rpcsentry/worker.h"
 
@@ -528,6 +529,8 @@ static void order_wait_for(struct worker *w, uint64_t seq)
     struct dispatch *d = w->dispatch_of;
     if (!d || order_reached(d, w->dispatch_index, seq))
         return;
+    uint64_t t0 = lockwait_now_ns();
+    w->stats.order_waits++;
     pthread_mutex_lock(&d->order_lock);
     atomic_fetch_add(&d->order_waiters, 1);
     /* the others wake the waiters only once one of them reaches this place (or ends a
@@ -541,6 +544,7 @@ static void order_wait_for(struct worker *w, uint64_t seq)
         atomic_store(&d->order_need, NO_SEQ); /* else a later waiter's place may stay: more
                                                  wake-ups, never fewer */
     pthread_mutex_unlock(&d->order_lock);
+    w->stats.order_wait_us += (lockwait_now_ns() - t0) / 1000;
 }
 
 static void order_wait(struct worker *w, bool answers)

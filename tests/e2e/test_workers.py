@@ -171,5 +171,29 @@ class Workers(unittest.TestCase):
         self.assertIn("by several workers", err)
 
 
+    def test_waits_on_shared_tables_are_counted(self):
+        """What workers wait on (the output's lock, the stories', the endpoint mapper's, the
+        capture-order gate) is in the stats record: never a wait with one worker (nothing is
+        shared), and counts with the time of the waits (microseconds) with three."""
+        gen = os.path.join(os.path.dirname(os.path.abspath(BIN)), "gen_traffic")
+        keys = ["lock_output", "lock_story", "lock_epm", "order"]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "rpc.pcap")
+            subprocess.run([gen, "rpc", "4M", path] +
+                           [os.path.join(ROOT, "pcaps", t + ".pcap") for t in TEMPLATES],
+                           check=True, capture_output=True)
+            for n in ("1", "3"):
+                _, out, _ = run(["-q", "-r", path, "--workers", n, "--stats-interval", "1000",
+                                 "-l", "-"])
+                st = [json.loads(l) for l in out.splitlines()
+                      if '"event_type":"stats"' in l][-1]["rpcsentry"]["stats"]
+                for k in keys:
+                    waits, us = st[k + "_waits"], st[k + "_wait_us"]
+                    if n == "1":
+                        self.assertEqual((waits, us), (0, 0), k)
+                    else:
+                        self.assertGreaterEqual(waits, 0)
+                        self.assertTrue(us == 0 or waits > 0, k)  # time only with a wait
+
 if __name__ == "__main__":
     unittest.main()
