@@ -46,6 +46,10 @@ struct smb_file_record;
 /* A file written over SMB to a target: a story whose binary it is names it. */
 void detect_file(struct worker *w, const struct smb_file_record *f);
 
+struct smb_pipe_record;
+/* A tool's pipe (or one that carried no DCE/RPC): its record, and the rules on tools. */
+void detect_pipe(struct worker *w, const struct smb_pipe_record *p);
+
 /* Frees the worker's story table (after the last detect_flush). */
 void story_table_free(struct worker *w);
 

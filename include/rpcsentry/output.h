@@ -94,11 +94,16 @@ void output_file(struct worker *w, const struct smb_file_record *f);
 struct smb_pipe_record;
 /* One `smb` record for a named pipe a remote-execution tool talks over. */
 void output_pipe(struct worker *w, const struct smb_pipe_record *p);
+struct alert_info;
+/* An `alert` on a file written or a tool's pipe: the alert, then that record's objects. */
+void output_file_alert(struct worker *w, const struct smb_file_record *f,
+                       const struct alert_info *a);
+void output_pipe_alert(struct worker *w, const struct smb_pipe_record *p,
+                       const struct alert_info *a);
 
 /* One `dcerpc` record for a finished call or bind. */
 void output_call(struct worker *w, const struct rpc_call *call);
 
-struct alert_info;
 struct rpc_story;
 
 /* One `alert` record: a rule matched the call (at its request, or its response). */

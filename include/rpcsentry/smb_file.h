@@ -45,7 +45,7 @@ struct smb_file_record {
  * (\\PSEXESVC, \\RemCom_communicaton, ...): what the transport hands to output when the
  * pipe is closed or its connection ends (worker.on_pipe). */
 struct smb_pipe_record {
-    const struct flow_ref *flow;
+    struct flow_ref *flow; /* the flow's own ref: an alert marks it */
     const char *community_id;
     int client_ep;
     uint64_t ts_us, pcap_cnt;        /* the CLOSE, or the end */
@@ -60,6 +60,7 @@ struct smb_pipe_record {
     const char *tool;   /* the tool its name belongs to, or NULL */
     const uint8_t *fid; /* 16 bytes (SMB1: the FID in the first two); zero when never opened */
     bool rpc;           /* it carried DCE/RPC after all */
+    bool control;       /* the tool's own pipe, not one of its console's (-stdin, RemCom_std*) */
     bool opened;        /* the CREATE succeeded (or the pipe was in use when first seen) */
     bool refused;       /* the CREATE failed (neither: its answer was not seen) */
     uint64_t bytes_to_server, bytes_to_client;

@@ -37,6 +37,8 @@ struct detect {
     unsigned n_groups;
     struct rule **stories; /* rules on story records */
     unsigned n_stories;
+    struct rule **smb; /* rules on files written and tools' pipes (rpc.smb_file, smb_tool) */
+    unsigned n_smb;
     struct rule **stream; /* byte-level fallback rules */
     unsigned n_stream;
 };
@@ -146,6 +148,10 @@ static void index_rule(struct detect *d, struct rule *r)
 {
     if (r->story) {
         add_to(&d->stories, &d->n_stories, r);
+        return;
+    }
+    if (r->smb_file || r->smb_tool) {
+        add_to(&d->smb, &d->n_smb, r);
         return;
     }
     if (r->stream_rule) {
@@ -371,6 +377,7 @@ void detect_free(struct detect *d)
         free(d->groups[i].rules);
     free(d->groups);
     free(d->stories);
+    free(d->smb);
     free(d->stream);
     free(d);
 }
@@ -534,6 +541,34 @@ void detect_file(struct worker *w, const struct smb_file_record *f)
     if (f->kind != SMB_FILE_DATA)
         f->flow->target = true;
     story_file(w, f);
+    static const char *const kinds[] = {"data", "pe", "script"};
+    struct detect *d = w->detect;
+    for (unsigned i = 0; d && i < d->n_smb; i++) {
+        const struct rule *r = d->smb[i];
+        if (!r->smb_file ||
+            (strcmp(r->smb_file, "any") != 0 && strcmp(r->smb_file, kinds[f->kind]) != 0) ||
+            !rule_match_header(r, &f->flow->key, f->client_ep, false))
+            continue;
+        f->flow->alerted = true;
+        count_alert(w, &r->info);
+        output_file_alert(w, f, &r->info);
+    }
+}
+
+void detect_pipe(struct worker *w, const struct smb_pipe_record *p)
+{
+    output_pipe(w, p);
+    struct detect *d = w->detect;
+    for (unsigned i = 0; d && p->tool && p->control && i < d->n_smb; i++) {
+        const struct rule *r = d->smb[i];
+        if (!r->smb_tool ||
+            (strcmp(r->smb_tool, "any") != 0 && strcasecmp(r->smb_tool, p->tool) != 0) ||
+            !rule_match_header(r, &p->flow->key, p->client_ep, false))
+            continue;
+        p->flow->alerted = true;
+        count_alert(w, &r->info);
+        output_pipe_alert(w, p, &r->info);
+    }
 }
 
 void detect_flush(struct worker *w)

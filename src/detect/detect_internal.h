@@ -118,6 +118,8 @@ struct rule {
     uint8_t auth_min, auth_max; /* rpc.auth_level range; 0..255 = any */
     uint32_t indicators;        /* rpc.indicator: any of these bits */
     char *story;                /* rpc.story:kind (story records only) */
+    char *smb_file;             /* rpc.smb_file:pe|script|any (fileinfo records only) */
+    char *smb_tool;             /* rpc.smb_tool:<tool>|any (a tool's control pipe, smb records) */
 
     struct pattern *pat;
     unsigned n_pat;

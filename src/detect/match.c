@@ -74,7 +74,7 @@ static bool name_in(char *const *list, unsigned n, const char *name)
 
 bool rule_match_call(const struct rule *r, const struct rpc_call *c, bool at_response)
 {
-    if (r->story || r->stream_rule)
+    if (r->story || r->stream_rule || r->smb_file || r->smb_tool)
         return false;
     if ((r->flow == FLOW_TO_SERVER && at_response) || (r->flow == FLOW_TO_CLIENT && !at_response))
         return false;

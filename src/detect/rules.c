@@ -420,7 +420,8 @@ struct rule *rule_parse(const char *text, const char *file, unsigned line, char 
             pt->relative = false;
     }
     r->stream_rule = r->n_pat > 0 && !r->has_iface && !r->n_opnums && !r->classes &&
-                     !r->n_if_names && !r->n_op_names && r->indicators == 0 && !r->story;
+                     !r->n_if_names && !r->n_op_names && r->indicators == 0 && !r->story &&
+                     !r->smb_file && !r->smb_tool;
     for (unsigned i = 0; i < r->n_pat && r->stream_rule; i++)
         if (r->pat[i].buffer != BUF_STREAM)
             r->stream_rule = false;
@@ -453,6 +454,8 @@ void rule_free(struct rule *r)
         free(r->op_names[i]);
     free(r->op_names);
     free(r->story);
+    free(r->smb_file);
+    free(r->smb_tool);
     for (unsigned i = 0; i < r->n_pat; i++) {
         if (r->pat[i].re)
             pcre2_code_free(r->pat[i].re);

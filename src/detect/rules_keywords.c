@@ -722,6 +722,27 @@ static bool kw_story(struct parse *p, const char *name, char *v, int arg)
     return true;
 }
 
+/* rpc.smb_file:pe|script|any, rpc.smb_tool:<tool>|any: rules on SMB's fileinfo and smb
+   records (files written, tools' pipes), not on calls. */
+static bool kw_smb_file(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    v = rp_trim(v);
+    if (strcmp(v, "pe") && strcmp(v, "script") && strcmp(v, "any"))
+        return rp_fail(p, "rpc.smb_file: %s is not pe, script or any", v);
+    free(p->r->smb_file);
+    p->r->smb_file = strdup(v);
+    return true;
+}
+
+static bool kw_smb_tool(struct parse *p, const char *name, char *v, int arg)
+{
+    (void)name, (void)arg;
+    free(p->r->smb_tool);
+    p->r->smb_tool = strdup(rp_trim(v));
+    return true;
+}
+
 static bool kw_transport(struct parse *p, const char *name, char *v, int arg)
 {
     (void)name, (void)arg;
@@ -820,6 +841,8 @@ static const struct keyword {
     {"rpc.auth_level", NULL, " needs a value", kw_auth_level, 0},
     {"rpc.indicator", NULL, " needs a value", kw_indicator, 0},
     {"rpc.story", NULL, " needs a value", kw_story, 0},
+    {"rpc.smb_file", NULL, " needs a value", kw_smb_file, 0},
+    {"rpc.smb_tool", NULL, " needs a value", kw_smb_tool, 0},
     {"rpc.transport", NULL, " needs a value", kw_transport, 0},
     {"rpc.route", NULL, " needs a value", kw_route, 0},
     {"content", NULL, " needs a value", kw_content, 0},

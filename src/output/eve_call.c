@@ -382,7 +382,7 @@ void output_call(struct worker *w, const struct rpc_call *c)
 }
 
 /* Suricata's `alert` object; metadata "k v, k v" becomes {"k": ["v", ...]}. */
-static void write_alert(struct json *j, const struct alert_info *a, bool references)
+void eve_write_alert(struct json *j, const struct alert_info *a, bool references)
 {
     json_obj_open(j, "alert");
     json_str(j, "action", "allowed");
@@ -467,7 +467,7 @@ void output_alert(struct worker *w, const struct rpc_call *c, const struct alert
     struct json *j = &o->j;
     json_u64(j, "tx_id", c->tx_id);
     json_str(j, "direction", at_response ? "to_client" : "to_server");
-    write_alert(j, a, o->opts.alert_references);
+    eve_write_alert(j, a, o->opts.alert_references);
     write_dcerpc(j, c, !at_response);
     if (c->transport->kind == RPC_TRANSPORT_NP)
         write_smb(j, c);
@@ -543,7 +543,7 @@ void output_story_alert(struct worker *w, const struct rpc_story *s, const struc
     eve_header(w, o, &s->flow, s->client_ep, s->ts_us, s->pcap_cnt, "alert",
                s->over_smb ? "smb" : "dcerpc", NULL);
     json_str(&o->j, "direction", "to_server");
-    write_alert(&o->j, a, o->opts.alert_references);
+    eve_write_alert(&o->j, a, o->opts.alert_references);
     if (!o->opts.compat)
         write_story(&o->j, s);
     json_obj_close(&o->j);
@@ -559,7 +559,7 @@ void output_stream_alert(struct worker *w, const struct flow_ref *fr, int ep,
     eve_header(w, o, fr, ep, w->now_us, w->pcap_cnt, "alert", NULL, NULL);
     bool to_server = fr->client == FLOW_CLIENT_UNKNOWN ? true : ep == fr->client;
     json_str(&o->j, "direction", to_server ? "to_server" : "to_client");
-    write_alert(&o->j, a, o->opts.alert_references);
+    eve_write_alert(&o->j, a, o->opts.alert_references);
     json_obj_close(&o->j);
     output_emit(w, o);
 }

@@ -67,13 +67,9 @@ static const char *base_name(const char *path)
     return b ? b + 1 : path;
 }
 
-void output_file(struct worker *w, const struct smb_file_record *f)
+/* A fileinfo record's objects: smb, fileinfo and the extension. */
+static void write_file(struct output *o, const struct smb_file_record *f)
 {
-    struct output *o = w->out;
-    if (!o || o->opts.format != FORMAT_EVE)
-        return;
-    eve_header(w, o, f->flow, f->client_ep, f->ts_us, f->pcap_cnt, "fileinfo", "smb",
-               (char *)f->community_id);
     struct json *j = &o->j;
     json_obj_open(j, "smb");
     if (f->dialect)
@@ -123,17 +119,38 @@ void output_file(struct worker *w, const struct smb_file_record *f)
         json_u64(j, "open_pcap_cnt", f->open_pcap_cnt);
         json_obj_close(j);
     }
-    json_obj_close(j);
-    output_emit(w, o);
 }
 
-void output_pipe(struct worker *w, const struct smb_pipe_record *p)
+void output_file(struct worker *w, const struct smb_file_record *f)
 {
     struct output *o = w->out;
     if (!o || o->opts.format != FORMAT_EVE)
         return;
-    eve_header(w, o, p->flow, p->client_ep, p->ts_us, p->pcap_cnt, "smb", "smb",
-               (char *)p->community_id);
+    eve_header(w, o, f->flow, f->client_ep, f->ts_us, f->pcap_cnt, "fileinfo", "smb",
+               (char *)f->community_id);
+    write_file(o, f);
+    json_obj_close(&o->j);
+    output_emit(w, o);
+}
+
+void output_file_alert(struct worker *w, const struct smb_file_record *f,
+                       const struct alert_info *a)
+{
+    struct output *o = w->out;
+    if (!o || o->opts.format != FORMAT_EVE)
+        return;
+    eve_header(w, o, f->flow, f->client_ep, f->ts_us, f->pcap_cnt, "alert", "smb",
+               (char *)f->community_id);
+    json_str(&o->j, "direction", "to_server");
+    eve_write_alert(&o->j, a, o->opts.alert_references);
+    write_file(o, f);
+    json_obj_close(&o->j);
+    output_emit(w, o);
+}
+
+/* An smb record's objects: smb and the extension. */
+static void write_pipe(struct output *o, const struct smb_pipe_record *p)
+{
     struct json *j = &o->j;
     json_obj_open(j, "smb");
     if (p->dialect)
@@ -154,8 +171,10 @@ void output_pipe(struct worker *w, const struct smb_pipe_record *p)
     if (!o->opts.compat) {
         json_obj_open(j, "rpcsentry");
         json_str(j, "named_pipe", p->name);
-        if (p->tool)
+        if (p->tool) {
             json_str(j, "tool", p->tool);
+            json_str(j, "tool_pipe", p->control ? "control" : "console");
+        }
         if (p->opened || p->refused)
             json_bool(j, "opened", p->opened);
         json_bool(j, "closed", p->closed);
@@ -169,6 +188,31 @@ void output_pipe(struct worker *w, const struct smb_pipe_record *p)
         json_u64(j, "open_pcap_cnt", p->open_pcap_cnt);
         json_obj_close(j);
     }
-    json_obj_close(j);
+}
+
+void output_pipe(struct worker *w, const struct smb_pipe_record *p)
+{
+    struct output *o = w->out;
+    if (!o || o->opts.format != FORMAT_EVE)
+        return;
+    eve_header(w, o, p->flow, p->client_ep, p->ts_us, p->pcap_cnt, "smb", "smb",
+               (char *)p->community_id);
+    write_pipe(o, p);
+    json_obj_close(&o->j);
+    output_emit(w, o);
+}
+
+void output_pipe_alert(struct worker *w, const struct smb_pipe_record *p,
+                       const struct alert_info *a)
+{
+    struct output *o = w->out;
+    if (!o || o->opts.format != FORMAT_EVE)
+        return;
+    eve_header(w, o, p->flow, p->client_ep, p->ts_us, p->pcap_cnt, "alert", "smb",
+               (char *)p->community_id);
+    json_str(&o->j, "direction", "to_server");
+    eve_write_alert(&o->j, a, o->opts.alert_references);
+    write_pipe(o, p);
+    json_obj_close(&o->j);
     output_emit(w, o);
 }

@@ -61,6 +61,10 @@ void eve_header(struct worker *w, struct output *o, const struct flow_ref *fr, i
                 uint64_t ts_us, uint64_t pcap_cnt, const char *event_type, const char *app_proto,
                 char *cid);
 
+struct alert_info;
+/* Suricata's `alert` object (eve_call.c); references: alert.references too. */
+void eve_write_alert(struct json *j, const struct alert_info *a, bool references);
+
 /* Hands the finished record to every sink and counts it. */
 void output_emit(struct worker *w, struct output *o);
 

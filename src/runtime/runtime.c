@@ -47,7 +47,7 @@ bool worker_setup(struct worker *w, const struct config *cfg, struct output *out
     if (out)
         w->on_flow_end = output_flow;
     w->on_file = worker_file;
-    w->on_pipe = output_pipe;
+    w->on_pipe = detect_pipe;
     w->tick = worker_tick;
     w->detect = d;
     w->shared = sh;

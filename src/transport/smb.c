@@ -267,6 +267,8 @@ static void pipe_record(struct worker *w, struct smb_conn *c, struct smb_pipe *p
     r.name = p->name;
     r.identity = p->info.smb_identity;
     r.tool = p->tool;
+    r.control = p->tool && !strstr(p->name, "-stdin") && !strstr(p->name, "-stdout") &&
+                !strstr(p->name, "-stderr") && strncasecmp(p->name, "RemCom_std", 10) != 0;
     r.fid = p->fid;
     r.rpc = p->carries == PIPE_RPC;
     r.opened = p->open || p->closing;

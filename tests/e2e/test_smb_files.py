@@ -75,6 +75,12 @@ class SharedDrops(unittest.TestCase):
             self.assertEqual(f["rpcsentry"]["file_type"], "pe", cap)
             self.assertEqual(f["fileinfo"]["state"], "CLOSED", cap)
             self.assertEqual(f["app_proto"], "smb")
+            # the rule on executables written over SMB, once for this file, with its objects
+            alerts = [r for r in recs if r["event_type"] == "alert"
+                      and r["alert"]["signature_id"] == 4300310]
+            self.assertIn(f["fileinfo"], [a["fileinfo"] for a in alerts], cap)
+            self.assertEqual(len(alerts), len([x for x in files_of(recs)
+                                               if x["rpcsentry"].get("file_type") == "pe"]), cap)
             if shutil.which("tshark"):
                 with TempDir() as d:
                     objs = tshark_objects(pcap, d)
@@ -212,11 +218,16 @@ class ToolPipes(unittest.TestCase):
             self.skipTest("tshark is absent")
         caps = [p for p in sorted(glob.glob(os.path.join(SHARED_PCAPS, "*")))
                 if p.endswith((".pcap", ".pcapng"))]
-        recs = [r for r in records(caps) if r["event_type"] == "smb"]
-        by_cap = {}
+        every = records(caps)
+        recs = [r for r in every if r["event_type"] == "smb"]
+        by_cap, alerts = {}, {}
         for r in recs:
             validate_record(self, r)
             by_cap.setdefault(r["pcap_filename"], []).append(r)
+        for r in every:
+            if r["event_type"] == "alert" and "smb" in r and "named_pipe" in r["smb"]:
+                validate_record(self, r)
+                alerts.setdefault(r["pcap_filename"], []).append(r)
         checked = 0
         for cap in caps:
             # a name can only be in a capture whose bytes hold it (UTF-16 for SMB2, either
@@ -239,6 +250,15 @@ class ToolPipes(unittest.TestCase):
                         not n.lower().endswith(".exe"):
                     names.add(n)
             ours = by_cap.get(os.path.abspath(cap), []) + by_cap.get(cap, [])
+            # the tools' rules take their control pipes only: one alert each, none for the
+            # console's pipes
+            control = [r for r in ours if r["rpcsentry"].get("tool_pipe") == "control"]
+            rules = {"PsExec": 4300311, "PsKill": 4300313}
+            for r in control:
+                (a,) = [a for a in alerts.get(cap, []) if a["smb"]["fuid"] == r["smb"]["fuid"]
+                        and a["alert"]["signature_id"] == rules[r["rpcsentry"]["tool"]]]
+            self.assertEqual(len([a for a in alerts.get(cap, [])
+                                  if a["alert"]["signature_id"] in rules.values()]), len(control))
             self.assertEqual({r["smb"]["named_pipe"] for r in ours if "tool" in r["rpcsentry"]},
                              names, cap)
             for r in ours:
@@ -296,6 +316,9 @@ class Lab(unittest.TestCase):
         pipes = {r["smb"]["named_pipe"]: r["rpcsentry"] for r in recs if r["event_type"] == "smb"}
         self.assertEqual({x["tool"] for x in pipes.values()}, {"RemCom"})
         main = pipes["RemCom_communicaton"]
+        (a,) = [r for r in recs if r["event_type"] == "alert"
+                and r["alert"]["signature_id"] == 4300312]
+        self.assertEqual(a["smb"]["named_pipe"], "RemCom_communicaton")
         self.assertEqual((main["opened"], main["rpc"], main["bytes_to_server"],
                           main["bytes_to_client"]), (True, False, 4096 + 260 + 4 + 4 + 260 + 4, 8))
         self.assertEqual(sorted(n.rstrip("0123456789")[:13] for n in pipes),
