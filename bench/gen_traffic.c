@@ -3,7 +3,7 @@
  *
  *   gen_traffic mixed SIZE OUT.pcap TEMPLATE.pcap...   mostly traffic the sensor does not decode
  *   gen_traffic rpc SIZE OUT.pcap TEMPLATE.pcap...     RPC sessions only
- *   gen_traffic flows N PACKETS OUT.pcap               N connections open at once
+ *   gen_traffic flows N PACKETS OUT.pcap [TOTAL]       N connections open at once
  *
  * SIZE in bytes (k/M/G suffixes). TEMPLATE captures (Ethernet) hold RPC
  * sessions; each copy of a template flow gets its own addresses and ports
@@ -429,10 +429,13 @@ static uint64_t parse_size(const char *s)
 /*
  * N TCP connections to port 8080 (traffic the sensor follows but does not decode), all
  * open at once: their handshakes first, then PACKETS data segments, each on a connection
- * picked at random, so that every packet looks one of N flows up. Times per packet with N
- * of 10,000 and 1,000,000 tell what the flow table's size costs.
+ * picked at random, so that every packet looks one of N flows up. With TOTAL, TOTAL / N
+ * such generations one after the other (PACKETS shared among them), each closed (RST)
+ * 11 s before the next, so that the closed ones leave the table: the packets and the work
+ * per connection of one generation of TOTAL, with N open at a time. Times per packet of
+ * 10,000 at a time and 1,000,000 at once tell what the flow table's size costs.
  */
-static int concurrent_flows(uint32_t n, uint64_t packets, const char *path)
+static int concurrent_flows(uint32_t n, uint64_t packets, uint64_t total, const char *path)
 {
     out = fopen(path, "wb");
     if (!out) {
@@ -445,36 +448,46 @@ static int concurrent_flows(uint32_t n, uint64_t packets, const char *path)
     struct conn *c = calloc(n, sizeof *c);
     if (!c)
         return 1;
-    for (uint32_t i = 0; i < n; i++) {
-        c[i].a = 0x0a000000u | (i >> 6);   /* 10.x.y.z, 64 ports each */
-        c[i].b = 0xac100000u | (i & 0xff); /* 172.16.0.x */
-        c[i].pa = (uint16_t)(20000 + (i & 63) * 512 + ((i >> 8) & 511));
-        c[i].pb = 8080;
-        c[i].seq[0] = (uint32_t)rnd(), c[i].seq[1] = (uint32_t)rnd();
-        tcp_frame(&c[i], 0, 0x02, NULL, 0); /* SYN */
-    }
-    for (uint32_t i = 0; i < n; i++)
-        tcp_frame(&c[i], 1, 0x12, NULL, 0); /* SYN-ACK */
+    uint64_t gens = total > n ? total / n : 1;
     static const uint8_t data[64] = "GET /status HTTP/1.1\r\nHost: lab\r\n\r\n";
-    for (uint64_t k = 0; k < packets; k++) {
-        struct conn *x = &c[rndn(n)];
-        int from = (int)(rnd() & 1);
-        tcp_frame(x, from, 0x18, data, sizeof data);
+    for (uint64_t g = 0; g < gens; g++) {
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t i = (uint32_t)(g * n + k); /* each connection of the run its own */
+            c[k].a = 0x0a000000u | (i >> 6);    /* 10.x.y.z, 64 ports each */
+            c[k].b = 0xac100000u | (i & 0xff);  /* 172.16.0.x */
+            c[k].pa = (uint16_t)(20000 + (i & 63) * 512 + ((i >> 8) & 511));
+            c[k].pb = 8080;
+            c[k].seq[0] = (uint32_t)rnd(), c[k].seq[1] = (uint32_t)rnd();
+            tcp_frame(&c[k], 0, 0x02, NULL, 0); /* SYN */
+        }
+        for (uint32_t k = 0; k < n; k++)
+            tcp_frame(&c[k], 1, 0x12, NULL, 0); /* SYN-ACK */
+        for (uint64_t k = 0; k < packets / gens; k++) {
+            struct conn *x = &c[rndn(n)];
+            int from = (int)(rnd() & 1);
+            tcp_frame(x, from, 0x18, data, sizeof data);
+        }
+        if (gens > 1) {
+            for (uint32_t k = 0; k < n; k++)
+                tcp_frame(&c[k], 0, 0x04, NULL, 0); /* RST */
+            ts_us += 11000000;                      /* past the closed flows' 10 s */
+        }
     }
     fclose(out);
     free(c);
-    fprintf(stderr, "gen_traffic: %s, %llu bytes, %u connections open at once\n", path,
-            (unsigned long long)written, n);
+    fprintf(stderr, "gen_traffic: %s, %llu bytes, %u connections open at once, %llu in all\n", path,
+            (unsigned long long)written, n, (unsigned long long)(gens * n));
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc == 5 && strcmp(argv[1], "flows") == 0)
-        return concurrent_flows((uint32_t)parse_size(argv[2]), parse_size(argv[3]), argv[4]);
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "flows") == 0)
+        return concurrent_flows((uint32_t)parse_size(argv[2]), parse_size(argv[3]),
+                                argc == 6 ? parse_size(argv[5]) : 0, argv[4]);
     if (argc < 5 || (strcmp(argv[1], "mixed") && strcmp(argv[1], "rpc"))) {
         fprintf(stderr, "usage: gen_traffic mixed|rpc SIZE OUT.pcap TEMPLATE.pcap...\n"
-                        "       gen_traffic flows N PACKETS OUT.pcap\n");
+                        "       gen_traffic flows N PACKETS OUT.pcap [TOTAL]\n");
         return 2;
     }
     bool mixed = strcmp(argv[1], "mixed") == 0;

@@ -72,14 +72,16 @@ def parse_size(s):
     return int(s[:-1]) * mult[s[-1]] if s[-1] in mult else int(s)
 
 
-def make_input(build, kind, size):
-    path = os.path.join(WORK, "%s-%d.pcap" % (kind, size))
+def make_input(build, kind, size, total=0):
+    path = os.path.join(WORK, "%s-%d-%d.pcap" % (kind, size, total) if total else
+                        "%s-%d.pcap" % (kind, size))
     if not os.path.exists(path) and kind.startswith("flows"):
-        # N connections open at once (kind "flows" + N), then `size` data packets among them
+        # N connections open at a time (kind "flows" + N), `total` in all, and `size` data
+        # packets among them: the same connections and packets whatever N
         os.makedirs(WORK, exist_ok=True)
         subprocess.run([os.path.join(build, "gen_traffic"), "flows", kind[len("flows"):],
-                        str(size), path + ".tmp"], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+                        str(size), path + ".tmp", str(total)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.rename(path + ".tmp", path)
     if not os.path.exists(path):
         os.makedirs(WORK, exist_ok=True)
@@ -117,7 +119,8 @@ def main():
     ap.add_argument("--rpc", default="1024M")
     ap.add_argument("--sealed", default="512M")
     ap.add_argument("--flows", default="10000,1000000",
-                    help="concurrent connections of the two flow-table inputs")
+                    help="connections open at a time in the two flow-table inputs (the "
+                         "larger number is every input's connections in all)")
     ap.add_argument("--flow-packets", default="3000000",
                     help="data packets among them (after every handshake)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -154,9 +157,10 @@ def main():
     try:
         inputs = [("mixed", parse_size(a.mixed)), ("rpc", parse_size(a.rpc)),
                   ("sealed", parse_size(a.sealed))]
+        most = max(int(n) for n in a.flows.split(","))
         inputs += [("flows" + n, int(a.flow_packets)) for n in a.flows.split(",")]
         for kind, size in inputs:
-            path = make_input(a.build, kind, size)
+            path = make_input(a.build, kind, size, most if kind.startswith("flows") else 0)
             pkts, nbytes = packets_of(floor, path)
             cmds = {
                 "rpcsentry": [sensor, "-q", "-r", path, "-l", outdir],
@@ -209,10 +213,10 @@ def main():
              if k.startswith("flows")]
     if len(flows) == 2:
         (n0, r0), (n1, r1) = sorted(flows)
-        per = [r["rpcsentry"]["cpu_s"] / r["packets"] for r in (r0, r1)]
-        print("flow table: %d concurrent flows cost %.2fx the CPU per packet of %d "
-              "(%.0f ns against %.0f; handshakes included)" % (n1, per[1] / per[0], n0,
-                                                              per[1] * 1e9, per[0] * 1e9))
+        c0, c1 = r0["rpcsentry"]["cpu_s"], r1["rpcsentry"]["cpu_s"]
+        print("flow table: %d connections open at once cost %.2fx the CPU of %d at a time "
+              "(the same %d connections and data packets; %.2f s against %.2f)" % (
+                  n1, c1 / c0, n0, n1, c1, c0))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=2)
