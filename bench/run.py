@@ -124,8 +124,8 @@ def main():
     ap.add_argument("--flow-packets", default="3000000",
                     help="data packets among them (after every handshake)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
-                    help="also time the sensor with this many workers (1: not)")
+    ap.add_argument("--workers", default=str(min(os.cpu_count() or 1, 8)),
+                    help="also time the sensor with these many workers, e.g. 2,3 (1: not)")
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--smoke", action="store_true", help="small inputs, 2 runs (CI)")
     a = ap.parse_args()
@@ -167,9 +167,9 @@ def main():
             }
             if kind == "sealed":
                 cmds["rpcsentry+keys"] = cmds["rpcsentry"] + keys
-            if a.workers > 1:
-                cmds["rpcsentry-%dw" % a.workers] = cmds["rpcsentry"] + ["--workers",
-                                                                         str(a.workers)]
+            for nw in (int(x) for x in str(a.workers).split(",")):
+                if nw > 1:
+                    cmds["rpcsentry-%dw" % nw] = cmds["rpcsentry"] + ["--workers", str(nw)]
             if suricata and not kind.startswith("flows"):
                 cmds["suricata"] = [suricata, "-r", path, "-c", conf, "-l", outdir, "-k", "none",
                                     "--runmode", "single",
@@ -197,17 +197,18 @@ def main():
         shutil.rmtree(outdir, ignore_errors=True)
     print("%d runs each, medians; ratio = wall time / the libpcap loop's, run pair by pair"
           % a.runs)
-    print("%-12s %-14s %9s %9s %7s %10s %8s %9s %7s" % ("input", "program", "floor s", "wall s",
-                                                        "ratio", "Mpkt/s", "Gbit/s", "peak MiB",
-                                                        "cpu s"))
+    print("%-12s %-14s %9s %9s %7s %10s %8s %9s %7s %9s" % (
+        "input", "program", "floor s", "wall s", "ratio", "Mpkt/s", "Gbit/s", "peak MiB", "cpu s",
+        "cpu/Mpkt"))
     for kind, row in results["files"].items():
         for name in [k for k in row if k.startswith("rpcsentry")] + ["suricata"]:
             if name not in row:
                 continue
             r = row[name]
-            print("%-12s %-14s %9.3f %9.3f %7.2f %10.3f %8.3f %9.1f %7.2f" % (
+            print("%-12s %-14s %9.3f %9.3f %7.2f %10.3f %8.3f %9.1f %7.2f %9.3f" % (
                 kind, name, r["floor_s"], r["wall_s"], r["ratio_to_floor"],
-                r["pkts_per_s"] / 1e6, r["gbit_per_s"], r["peak_rss_mib"], r["cpu_s"]))
+                r["pkts_per_s"] / 1e6, r["gbit_per_s"], r["peak_rss_mib"], r["cpu_s"],
+                r["cpu_s"] / row["packets"] * 1e6))
         print("%-12s %.1f MB, %d packets" % ("", row["bytes"] / 1e6, row["packets"]))
     flows = [(int(k[len("flows"):]), r) for k, r in results["files"].items()
              if k.startswith("flows")]
