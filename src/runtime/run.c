@@ -104,6 +104,12 @@ static void print_summary(const struct stats_snapshot *sn, const char *what)
                     (unsigned long long)s->smb_decrypt_failed);
         fprintf(stderr, "\n");
     }
+    if (s->smb_files || s->smb_tool_pipes || s->smb_write_refused)
+        fprintf(stderr,
+                "rpcsentry: SMB: %llu files written (fileinfo records), %llu tool pipes, %llu "
+                "pipe writes refused by the server\n",
+                (unsigned long long)s->smb_files, (unsigned long long)s->smb_tool_pipes,
+                (unsigned long long)s->smb_write_refused);
     if (s->epm_learned)
         fprintf(stderr,
                 "rpcsentry: endpoint mapper: %llu endpoints learned, %llu connections named "

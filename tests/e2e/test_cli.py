@@ -325,6 +325,20 @@ class Cli(unittest.TestCase):
                    for r in recs)])
         self.assertGreater(len(classes), 1)
 
+    def test_summary_counts_smb_files_and_tool_pipes(self):
+        """The SMB line: the fileinfo and tool-pipe records the run wrote (lab psexec)."""
+        pcap = os.path.join(PCAPS, "lab", "psexec_svcctl.pcap")
+        rc, out, err = run(["-r", pcap, "-l", "-"])
+        recs = self.eve(out)
+        m = re.search(r"SMB: (\d+) files written \(fileinfo records\), (\d+) tool pipes, (\d+) "
+                      r"pipe writes refused", err)
+        self.assertIsNotNone(m, err)
+        self.assertEqual([int(g) for g in m.groups()],
+                         [sum(r["event_type"] == "fileinfo" for r in recs),
+                          sum(r["event_type"] == "smb" and "tool" in r["rpcsentry"] for r in recs),
+                          0])
+        self.assertNotIn("SMB:", run(["-r", LATERAL, "-l", "-"])[2])  # no SMB: no line
+
     def test_quiet_has_no_summary(self):
         rc, out, err = run(["-q", "-r", LATERAL, "-l", "-"])
         self.assertEqual((rc, err), (0, ""))
