@@ -11,6 +11,10 @@
 
 #include "rpcsentry/rpc_call.h"
 
+/* The extensions of script files (".bat", ".ps1", ...), NULL-terminated: the
+   script_file indicator's and the file_type of files written over SMB. */
+extern const char *const rpc_script_extensions[];
+
 /* read, create, modify, delete, execute, other */
 const char *rpc_class_name(enum rpc_class c);
 /* ncacn_ip_tcp, ncacn_np */

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "iface_internal.h"
+#include "rpcsentry/names.h"
 
 static const struct indicator_def defs[IND_COUNT] = {
     [IND_LOLBIN] = {"script_host_or_lolbin", "T1218",
@@ -105,9 +106,6 @@ static const char *lolbins[] = {"cmd",       "comspec", "powershell", "pwsh",   
                                 "cscript",   "mshta",   "rundll32",   "regsvr32", "certutil",
                                 "bitsadmin", "msiexec", "wmic",       NULL};
 
-static const char *script_exts[] = {".bat", ".cmd", ".ps1", ".psm1", ".vbs", ".vbe", ".js",
-                                    ".jse", ".wsf", ".wsh", ".hta",  ".py",  NULL};
-
 static const char *writable[] = {"%temp%",
                                  "%tmp%",
                                  "\\temp\\",
@@ -152,7 +150,7 @@ static void check_command(struct ind_ctx *x, const char *s)
         if (at)
             raise_ind(x, IND_LOLBIN, at, strlen(*w));
     }
-    for (const char **e = script_exts; *e; e++) {
+    for (const char *const *e = rpc_script_extensions; *e; e++) {
         size_t n = strlen(*e);
         for (const char *p = s; (p = ci_find(p, *e)); p++)
             if (boundary_after(p[n]) && p[n] != '.') {

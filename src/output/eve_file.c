@@ -13,6 +13,7 @@
 #include "rpcsentry/output.h"
 #include "rpcsentry/smb_file.h"
 #include "rpcsentry/text.h"
+#include "rpcsentry/uuid.h"
 #include "rpcsentry/worker.h"
 
 /* MS-SMB2 2.2.13 CreateDisposition, as Suricata names them */
@@ -38,9 +39,9 @@ static void fuid_str(const uint8_t *fid, bool smb1, char out[40])
         snprintf(out, 40, "%02x%02x", fid[1], fid[0]);
         return;
     }
-    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             fid[3], fid[2], fid[1], fid[0], fid[5], fid[4], fid[7], fid[6], fid[8], fid[9],
-             fid[10], fid[11], fid[12], fid[13], fid[14], fid[15]);
+    struct rd r = rd_init(fid, 16);
+    struct uuid u = rd_uuid(&r, true); /* the GUID form, as a little-endian UUID is read */
+    uuid_fmt(&u, out);
 }
 
 /* The session's user as Suricata's smb.ntlmssp has it (domain first), or as the
@@ -121,31 +122,32 @@ static void write_file(struct output *o, const struct smb_file_record *f)
     }
 }
 
-void output_file(struct worker *w, const struct smb_file_record *f)
+/* The fileinfo record of f, or (a) an alert on it with the same objects. */
+static void emit_file(struct worker *w, const struct smb_file_record *f, const struct alert_info *a)
 {
     struct output *o = w->out;
     if (!o || o->opts.format != FORMAT_EVE)
         return;
-    eve_header(w, o, f->flow, f->client_ep, f->ts_us, f->pcap_cnt, "fileinfo", "smb",
+    eve_header(w, o, f->flow, f->client_ep, f->ts_us, f->pcap_cnt, a ? "alert" : "fileinfo", "smb",
                (char *)f->community_id);
+    if (a) {
+        json_str(&o->j, "direction", "to_server");
+        eve_write_alert(&o->j, a, o->opts.alert_references);
+    }
     write_file(o, f);
     json_obj_close(&o->j);
     output_emit(w, o);
 }
 
+void output_file(struct worker *w, const struct smb_file_record *f)
+{
+    emit_file(w, f, NULL);
+}
+
 void output_file_alert(struct worker *w, const struct smb_file_record *f,
                        const struct alert_info *a)
 {
-    struct output *o = w->out;
-    if (!o || o->opts.format != FORMAT_EVE)
-        return;
-    eve_header(w, o, f->flow, f->client_ep, f->ts_us, f->pcap_cnt, "alert", "smb",
-               (char *)f->community_id);
-    json_str(&o->j, "direction", "to_server");
-    eve_write_alert(&o->j, a, o->opts.alert_references);
-    write_file(o, f);
-    json_obj_close(&o->j);
-    output_emit(w, o);
+    emit_file(w, f, a);
 }
 
 /* An smb record's objects: smb and the extension. */
@@ -190,29 +192,30 @@ static void write_pipe(struct output *o, const struct smb_pipe_record *p)
     }
 }
 
-void output_pipe(struct worker *w, const struct smb_pipe_record *p)
+/* The smb record of p, or (a) an alert on it with the same objects. */
+static void emit_pipe(struct worker *w, const struct smb_pipe_record *p, const struct alert_info *a)
 {
     struct output *o = w->out;
     if (!o || o->opts.format != FORMAT_EVE)
         return;
-    eve_header(w, o, p->flow, p->client_ep, p->ts_us, p->pcap_cnt, "smb", "smb",
+    eve_header(w, o, p->flow, p->client_ep, p->ts_us, p->pcap_cnt, a ? "alert" : "smb", "smb",
                (char *)p->community_id);
+    if (a) {
+        json_str(&o->j, "direction", "to_server");
+        eve_write_alert(&o->j, a, o->opts.alert_references);
+    }
     write_pipe(o, p);
     json_obj_close(&o->j);
     output_emit(w, o);
 }
 
+void output_pipe(struct worker *w, const struct smb_pipe_record *p)
+{
+    emit_pipe(w, p, NULL);
+}
+
 void output_pipe_alert(struct worker *w, const struct smb_pipe_record *p,
                        const struct alert_info *a)
 {
-    struct output *o = w->out;
-    if (!o || o->opts.format != FORMAT_EVE)
-        return;
-    eve_header(w, o, p->flow, p->client_ep, p->ts_us, p->pcap_cnt, "alert", "smb",
-               (char *)p->community_id);
-    json_str(&o->j, "direction", "to_server");
-    eve_write_alert(&o->j, a, o->opts.alert_references);
-    write_pipe(o, p);
-    json_obj_close(&o->j);
-    output_emit(w, o);
+    emit_pipe(w, p, a);
 }

@@ -3,6 +3,9 @@
 
 #include "rpcsentry/names.h"
 
+const char *const rpc_script_extensions[] = {".bat", ".cmd", ".ps1", ".psm1", ".vbs", ".vbe", ".js",
+                                             ".jse", ".wsf", ".wsh", ".hta",  ".py",  NULL};
+
 const char *rpc_class_name(enum rpc_class c)
 {
     switch (c) {

@@ -222,17 +222,16 @@ static void held_drain(struct worker *w, struct smb_conn *c, struct smb_pipe *p,
 static const struct {
     const char *prefix, *tool;
 } tool_pipes[] = {
-    {"PSEXESVC", "PsExec"},
-    {"psexecsvc", "PsExec"}, /* older PsExec, and CSExec, which mimics it */
-    {"pskllsvc", "PsKill"},
-    /* Sysinternals PsKill's service */ /* \PSEXESVC, \PSEXESVC-HOST-PID-stdin|stdout|stderr */
-    {"RemCom_", "RemCom"},              /* RemCom, and impacket psexec's RemComSvc */
-    {"PAExec", "PAExec"},               /* PAExec, and pypsexec, which uses it */
-    {"csexecsvc", "CSExec"},            /* CSExec */
-    {"ahexec", "winexe"},               /* winexe's winexesvc */
-    {"msagent_", "Cobalt Strike"},      /* the SMB beacon's default pipe */
-    {"postex_", "Cobalt Strike"},       /* post-exploitation jobs' default pipes */
-    {"MSSE-", "Cobalt Strike"},         /* the default artifact's pipe */
+    {"PSEXESVC", "PsExec"},        /* \PSEXESVC, \PSEXESVC-HOST-PID-stdin|stdout|stderr */
+    {"psexecsvc", "PsExec"},       /* older PsExec, and CSExec, which mimics it */
+    {"pskllsvc", "PsKill"},        /* Sysinternals PsKill's service */
+    {"RemCom_", "RemCom"},         /* RemCom, and impacket psexec's RemComSvc */
+    {"PAExec", "PAExec"},          /* PAExec, and pypsexec, which uses it */
+    {"csexecsvc", "CSExec"},       /* CSExec */
+    {"ahexec", "winexe"},          /* winexe's winexesvc */
+    {"msagent_", "Cobalt Strike"}, /* the SMB beacon's default pipe */
+    {"postex_", "Cobalt Strike"},  /* post-exploitation jobs' default pipes */
+    {"MSSE-", "Cobalt Strike"},    /* the default artifact's pipe */
 };
 
 static const char *pipe_tool(const char *name)
@@ -296,8 +295,7 @@ void smb_pipe_free(struct worker *w, struct smb_conn *c, struct smb_pipe *p)
 }
 
 /* The session's identity: learned on this connection, or on another channel. */
-static const struct rpc_identity *session_identity(struct worker *w, struct smb_conn *c,
-                                                   uint64_t id)
+const struct rpc_identity *smb_identity_of(struct worker *w, struct smb_conn *c, uint64_t id)
 {
     struct smb_session *s = session_get(w, c, id, false);
     if (s)
@@ -307,11 +305,6 @@ static const struct rpc_identity *session_identity(struct worker *w, struct smb_
         return NULL;
     s->identity = e->identity;
     return &s->identity;
-}
-
-const struct rpc_identity *smb_identity_of(struct worker *w, struct smb_conn *c, uint64_t session)
-{
-    return session_identity(w, c, session);
 }
 
 /* A session's user is known: on the connection and for its other channels. */
@@ -418,7 +411,7 @@ struct smb_pipe *smb_pipe_new(struct worker *w, struct smb_conn *c, const char *
     p->info.smb_session_id = session;
     p->info.smb_tree_id = tree;
     p->info.smb_dialect = c->dialect;
-    p->info.smb_identity = session_identity(w, c, session);
+    p->info.smb_identity = smb_identity_of(w, c, session);
     p->tool = p->name[0] ? pipe_tool(p->name) : NULL;
     p->open_us = w->now_us;
     p->open_cnt = w->pcap_cnt;
@@ -483,14 +476,20 @@ static void pipe_feed(struct worker *w, struct smb_conn *c, struct smb_pipe *p, 
     pipe_learn(w, c, p);
 }
 
+/* Data for an RPC pipe now: what was written to it before goes first. */
+static void pipe_deliver(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                         const uint8_t *d, size_t n)
+{
+    if (p->n_held)
+        held_drain(w, c, p, DRAIN_END, UINT64_MAX);
+    pipe_feed(w, c, p, ep, d, n);
+}
+
 void smb_pipe_data(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
                    const uint8_t *d, size_t n)
 {
-    if (!p || !n || !pipe_is_rpc(c, p, ep, d, n))
-        return;
-    if (p->n_held) /* the server speaks on the pipe: what the client wrote before goes first */
-        held_drain(w, c, p, DRAIN_END, UINT64_MAX);
-    pipe_feed(w, c, p, ep, d, n);
+    if (p && n && pipe_is_rpc(c, p, ep, d, n))
+        pipe_deliver(w, c, p, ep, d, n);
 }
 
 void smb_pipe_reply(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
@@ -540,8 +539,9 @@ static void held_drain(struct worker *w, struct smb_conn *c, struct smb_pipe *p,
         if (c->held_tail == &h->next)
             c->held_tail = hp;
         if (why == DRAIN_REFUSE || h->state == HELD_REFUSED) {
-            char detail[64];
-            snprintf(detail, sizeof detail, "%s answered 0x%08x", h->what, h->status);
+            char status[HEX32_STR_LEN], detail[64];
+            hex32_str(status, h->status);
+            snprintf(detail, sizeof detail, "%s answered %s", h->what, status);
             w->stats.smb_write_refused++;
             smb_anomaly(w, c, ANOM_SMB_WRITE_REFUSED,
                         why == DRAIN_REFUSE ? "the pipe's CREATE failed" : detail);
@@ -562,26 +562,20 @@ static void held_drain(struct worker *w, struct smb_conn *c, struct smb_pipe *p,
     }
 }
 
-struct smb_pending *smb_pend_write(struct worker *w, struct smb_conn *c, uint64_t msg,
-                                   enum pend_kind kind)
-{
-    return c->answers_seen ? smb_pend_add(w, c, msg, kind) : NULL;
-}
-
 void smb_pipe_write(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
                     const uint8_t *d, size_t n, struct smb_pending *q, const char *what)
 {
     if (!p || !n || !pipe_is_rpc(c, p, ep, d, n))
         return;
     if (!q || q->held || p->closing) {
-        smb_pipe_data(w, c, p, ep, d, n);
+        pipe_deliver(w, c, p, ep, d, n);
         return;
     }
     if (c->n_held >= SMB_MAX_HELD) /* answers that do not come: the oldest pipe's go on */
         held_drain(w, c, c->held->pipe, DRAIN_END, UINT64_MAX);
     struct smb_held *h = mem_alloc(&w->mem, MEM_APP, sizeof *h + n);
     if (!h) {
-        smb_pipe_data(w, c, p, ep, d, n);
+        pipe_deliver(w, c, p, ep, d, n);
         return;
     }
     memset(h, 0, sizeof *h);
@@ -602,6 +596,17 @@ void smb_pipe_write(struct worker *w, struct smb_conn *c, struct smb_pipe *p, in
     c->held_tail = &h->next;
     p->n_held++;
     c->n_held++;
+}
+
+void smb_pipe_write_msg(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                        const uint8_t *d, size_t n, uint64_t msg, const char *what)
+{
+    if (!p)
+        return;
+    struct smb_pending *q = c->answers_seen ? smb_pend_add(w, c, msg, PEND_WRITE) : NULL;
+    smb_pipe_write(w, c, p, ep, d, n, q, what);
+    if (q && !q->held) /* not held (not RPC, no room): no answer to wait for */
+        smb_pend_free(w, smb_pend_take_kind(c, msg, PEND_WRITE));
 }
 
 void smb_answer(struct worker *w, struct smb_conn *c, struct smb_pending *q, bool ok,
@@ -669,20 +674,13 @@ struct smb_pending *smb_pend_add(struct worker *w, struct smb_conn *c, uint64_t 
 /* Finds and unlinks the pending request answered by msg; the caller frees it. */
 struct smb_pending *smb_pend_take(struct smb_conn *c, uint64_t msg)
 {
-    for (struct smb_pending **pp = &c->pending; *pp; pp = &(*pp)->next)
-        if ((*pp)->msg_id == msg) {
-            struct smb_pending *q = *pp;
-            *pp = q->next;
-            c->n_pending--;
-            return q;
-        }
-    return NULL;
+    return smb_pend_take_kind(c, msg, PEND_ANY);
 }
 
 struct smb_pending *smb_pend_take_kind(struct smb_conn *c, uint64_t msg, enum pend_kind kind)
 {
     for (struct smb_pending **pp = &c->pending; *pp; pp = &(*pp)->next)
-        if ((*pp)->msg_id == msg && (*pp)->kind == kind) {
+        if ((*pp)->msg_id == msg && (kind == PEND_ANY || (*pp)->kind == kind)) {
             struct smb_pending *q = *pp;
             *pp = q->next;
             c->n_pending--;

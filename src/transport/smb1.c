@@ -115,6 +115,20 @@ static void smb1_fid(uint8_t out[16], uint16_t fid)
     out[1] = (uint8_t)(fid >> 8);
 }
 
+/* NT_CREATE_ANDX's name (nlen bytes in the byte area, at header offset base). */
+static void smb1_create_name(const struct smb1_hdr *h, struct rd bytes, size_t base, uint16_t nlen,
+                             char *out, size_t n)
+{
+    struct rd b = rd_sub(&bytes, rd_left(&bytes));
+    if (h->unicode) {
+        if (base & 1) /* pad to an even offset from the header */
+            rd_skip(&b, 1);
+        utf16le_to_utf8(&b, nlen / 2, out, n, NULL);
+    } else {
+        latin1_to_utf8(&b, nlen, out, n, NULL);
+    }
+}
+
 static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct smb1_hdr *h,
                            struct rd words, struct rd bytes, size_t base)
 {
@@ -129,14 +143,7 @@ static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct sm
         struct smb_tree *ft = smb_tree_find(w, c, h->uid, h->tid);
         if (rd_ok(&fw) && ft && !ft->ipc) { /* a file on a disk share */
             char path[SMB_FILE_NAME_MAX];
-            struct rd b = rd_sub(&bytes, rd_left(&bytes));
-            if (h->unicode) {
-                if (base & 1)
-                    rd_skip(&b, 1);
-                utf16le_to_utf8(&b, nlen / 2, path, sizeof path, NULL);
-            } else {
-                latin1_to_utf8(&b, nlen, path, sizeof path, NULL);
-            }
+            smb1_create_name(h, bytes, base, nlen, path, sizeof path);
             smb_file_create(w, c, smb1_key(h), h->uid, h->tid, ft->share, path, access, disposition,
                             options, true);
             return;
@@ -144,18 +151,10 @@ static void smb1_nt_create(struct worker *w, struct smb_conn *c, const struct sm
         if (!rd_ok(&words) || !smb_tree_may_hold_pipes(w, c, h->uid, h->tid))
             return;
         char name[SMB_NAME_MAX];
-        struct rd b = rd_sub(&bytes, rd_left(&bytes));
-        if (h->unicode) {
-            if (base & 1) /* pad to an even offset from the header */
-                rd_skip(&b, 1);
-            utf16le_to_utf8(&b, nlen / 2, name, sizeof name, NULL);
-        } else {
-            latin1_to_utf8(&b, nlen, name, sizeof name, NULL);
-        }
-        struct smb_tree *t = smb_tree_find(w, c, h->uid, h->tid);
-        if (!t && name[0] == '\0')
+        smb1_create_name(h, bytes, base, nlen, name, sizeof name);
+        if (!ft && name[0] == '\0')
             return;
-        struct smb_pipe *p = smb_pipe_new(w, c, name, t ? t->share : NULL, h->uid, h->tid);
+        struct smb_pipe *p = smb_pipe_new(w, c, name, ft ? ft->share : NULL, h->uid, h->tid);
         if (p) {
             p->create_msg = smb1_key(h);
             p->smb1 = true;
@@ -228,12 +227,7 @@ static void smb1_write(struct worker *w, struct smb_conn *c, int ep, const struc
     }
     if (!p)
         p = smb_adopt(w, c, f, 16, h->uid, h->tid, data, total);
-    if (!p)
-        return;
-    struct smb_pending *q = smb_pend_write(w, c, smb1_key(h), PEND_WRITE);
-    smb_pipe_write(w, c, p, ep, data, total, q, "WRITE_ANDX");
-    if (q && !q->held)
-        smb_pend_free(w, smb_pend_take_kind(c, smb1_key(h), PEND_WRITE));
+    smb_pipe_write_msg(w, c, p, ep, data, total, smb1_key(h), "WRITE_ANDX");
 }
 
 static void smb1_read(struct worker *w, struct smb_conn *c, int ep, const struct smb1_hdr *h,

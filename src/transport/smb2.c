@@ -229,7 +229,7 @@ static void smb2_write(struct worker *w, struct smb_conn *c, int ep, const struc
         if (h->status == STATUS_PENDING)
             return; /* interim: the answer that counts comes later */
         struct smb_pending *q = smb_pend_take_kind(c, h->msg_id, PEND_WRITE);
-        if (q && q->kind == PEND_WRITE && !q->held && h->status != STATUS_SUCCESS)
+        if (q && !q->held && h->status != STATUS_SUCCESS)
             smb_file_refused(c, q->fid); /* a file's WRITE (a pipe's holds its data) */
         smb_answer(w, c, q, h->status == STATUS_SUCCESS, h->status);
         smb_pend_free(w, q);
@@ -264,12 +264,7 @@ static void smb2_write(struct worker *w, struct smb_conn *c, int ep, const struc
     }
     if (!p)
         p = smb_adopt(w, c, fid, 16, h->session, h->tree, data, len);
-    if (!p)
-        return;
-    struct smb_pending *q = smb_pend_write(w, c, h->msg_id, PEND_WRITE);
-    smb_pipe_write(w, c, p, ep, data, len, q, "WRITE");
-    if (q && !q->held) /* not held (not RPC, no room): no answer to wait for */
-        smb_pend_free(w, smb_pend_take_kind(c, h->msg_id, PEND_WRITE));
+    smb_pipe_write_msg(w, c, p, ep, data, len, h->msg_id, "WRITE");
 }
 
 static void smb2_read(struct worker *w, struct smb_conn *c, int ep, const struct smb2_hdr *h,

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rpcsentry/names.h"
 #include "rpcsentry/smb_file.h"
 #include "rpcsentry/worker.h"
 #include "smb_internal.h"
@@ -37,25 +38,25 @@ static void file_unlink(struct smb_conn *c, struct smb_file *f)
             c->dir[i].sink = NULL;
 }
 
+/* Whether name's extension (with its dot) is one of exts. */
 static bool ends_with(const char *name, const char *const *exts)
 {
     const char *dot = strrchr(name, '.');
     if (!dot || strchr(dot, '\\'))
         return false;
     for (size_t i = 0; exts[i]; i++)
-        if (strcasecmp(dot + 1, exts[i]) == 0)
+        if (strcasecmp(dot, exts[i]) == 0)
             return true;
     return false;
 }
 
 static enum smb_file_kind file_kind(const struct smb_file *f)
 {
-    static const char *const pe[] = {"exe", "dll", "sys", "scr", "cpl", "ocx", "com", "drv", NULL};
-    static const char *const script[] = {"ps1", "psm1", "bat", "cmd", "vbs", "vbe",
-                                         "js",  "jse",  "wsf", "wsh", "hta", NULL};
+    static const char *const pe[] = {".exe", ".dll", ".sys", ".scr", ".cpl",
+                                     ".ocx", ".com", ".drv", NULL};
     if (f->head_len == 2 && f->head[0] == 'M' && f->head[1] == 'Z')
         return SMB_FILE_PE;
-    if (ends_with(f->name, script))
+    if (ends_with(f->name, rpc_script_extensions))
         return SMB_FILE_SCRIPT;
     if (ends_with(f->name, pe))
         return SMB_FILE_PE;
@@ -195,17 +196,18 @@ static void file_bytes(struct smb_file *f, uint64_t at, const uint8_t *d, size_t
         f->end = at + n;
 }
 
-void smb_file_write(struct worker *w, struct smb_conn *c, struct smb_file *f, int ep,
-                    uint64_t offset, const uint8_t *d, size_t n, uint64_t total)
+/* A WRITE of total bytes at offset, of which the first n are d (from ep); streams: the
+ * rest follows d in the bytes of the message still to come (smb_file_stream). */
+static void file_write(struct smb_conn *c, struct smb_file *f, int ep, uint64_t offset,
+                       const uint8_t *d, size_t n, uint64_t total, bool streams)
 {
-    (void)w;
     if (total > UINT64_MAX - offset)
         return;
     f->written += total;
     file_bytes(f, offset, d, n);
     struct smb_dir *dir = &c->dir[ep & 1];
     if (n < total) {
-        if (c->partial) { /* the rest streams by as the message is skipped */
+        if (streams) { /* the rest streams by as the message is skipped */
             dir->sink = f;
             dir->sink_at = offset + n;
             dir->sink_left = total - n;
@@ -223,12 +225,13 @@ void smb_file_write_req(struct worker *w, struct smb_conn *c, struct smb_file *f
 {
     struct rd r = m;
     rd_seek(&r, data_off);
+    bool here = rd_ok(&r); /* the data starts in what the message gave: the rest follows */
     size_t n = rd_left(&r);
     if (n > total)
         n = (size_t)total;
     if (n < total) /* a big WRITE (what is here; the rest streams by), or a broken one */
         smb_data_missing(w, c, NULL, ep, missing);
-    smb_file_write(w, c, f, ep, offset, n ? r.p + r.off : NULL, n, total);
+    file_write(c, f, ep, offset, n ? r.p + r.off : NULL, n, total, c->partial && here);
     struct smb_pending *q = smb_pend_add(w, c, msg_id, PEND_WRITE);
     if (q) /* its answer may say it was refused */
         memcpy(q->fid, fid, 16);

@@ -109,7 +109,8 @@ enum pend_kind {
     PEND_IOCTL,
     PEND_TRANS,
     PEND_TRANS_PARTS,
-    PEND_WRITE
+    PEND_WRITE,
+    PEND_ANY /* smb_pend_take_kind: whatever the kind */
 };
 
 /*
@@ -278,12 +279,9 @@ struct smb_file *smb_file_create(struct worker *w, struct smb_conn *c, uint64_t 
 void smb_file_opened(struct worker *w, struct smb_conn *c, uint64_t msg, bool ok,
                      const uint8_t fid[16], uint32_t action, uint64_t eof);
 struct smb_file *smb_file_by_fid(struct smb_conn *c, const uint8_t fid[16]);
-/* A WRITE of total bytes at offset, of which the first n are d (from ep): the rest, when
- * the message was too big to hold, streams by in smb_file_stream. */
-void smb_file_write(struct worker *w, struct smb_conn *c, struct smb_file *f, int ep,
-                    uint64_t offset, const uint8_t *d, size_t n, uint64_t total);
-/* The same from a WRITE request msg_id on fid: its data at data_off in message m (what
- * is there of it); missing: the anomaly's reason when the message is whole but short. */
+/* A WRITE request msg_id on fid: its total bytes of data at data_off in message m (what
+ * is there of it; when the message was too big to hold, the rest streams by in
+ * smb_file_stream); missing: the anomaly's reason when the message is whole but short. */
 void smb_file_write_req(struct worker *w, struct smb_conn *c, struct smb_file *f, int ep,
                         uint64_t msg_id, const uint8_t fid[16], uint64_t offset, struct rd m,
                         size_t data_off, uint64_t total, const char *missing);
@@ -348,9 +346,10 @@ struct smb_pending *smb_pend_take_kind(struct smb_conn *c, uint64_t msg, enum pe
  */
 void smb_pipe_write(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
                     const uint8_t *d, size_t n, struct smb_pending *q, const char *what);
-/* A pending entry for a write about to be held, when answers are read; NULL otherwise. */
-struct smb_pending *smb_pend_write(struct worker *w, struct smb_conn *c, uint64_t msg,
-                                   enum pend_kind kind);
+/* A WRITE (or WRITE_ANDX) request msg's data for p: smb_pipe_write with the pending entry
+ * of its answer, made here when answers are read. */
+void smb_pipe_write_msg(struct worker *w, struct smb_conn *c, struct smb_pipe *p, int ep,
+                        const uint8_t *d, size_t n, uint64_t msg, const char *what);
 void smb_answer(struct worker *w, struct smb_conn *c, struct smb_pending *q, bool ok,
                 uint32_t status);
 void smb_pipe_close(struct worker *w, struct smb_conn *c, struct smb_pipe *p);
