@@ -190,7 +190,10 @@ bool report_parse_time(const char *s, bool end, int64_t *out)
 static long long int_at(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (long long)v->valuedouble : -1;
+    /* a count or packet number; one a long long cannot hold (or NaN) is not one */
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9.2e18
+               ? (long long)v->valuedouble
+               : -1;
 }
 
 static void take_call(struct report *r, const cJSON *rec, const cJSON *x)
