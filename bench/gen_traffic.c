@@ -485,8 +485,9 @@ int main(int argc, char **argv)
     if ((argc == 5 || argc == 6) && strcmp(argv[1], "flows") == 0)
         return concurrent_flows((uint32_t)parse_size(argv[2]), parse_size(argv[3]),
                                 argc == 6 ? parse_size(argv[5]) : 0, argv[4]);
-    if (argc < 5 || (strcmp(argv[1], "mixed") && strcmp(argv[1], "rpc"))) {
-        fprintf(stderr, "usage: gen_traffic mixed|rpc SIZE OUT.pcap TEMPLATE.pcap...\n"
+    if (argc < 5 ||
+        (strcmp(argv[1], "mixed") && strcmp(argv[1], "rpc") && strcmp(argv[1], "dense"))) {
+        fprintf(stderr, "usage: gen_traffic mixed|rpc|dense SIZE OUT.pcap TEMPLATE.pcap...\n"
                         "       gen_traffic flows N PACKETS OUT.pcap [TOTAL]\n");
         return 2;
     }
@@ -507,10 +508,12 @@ int main(int argc, char **argv)
     static char buf[1 << 20];
     setvbuf(out, buf, _IOFBF, sizeof buf);
     pcap_header();
-    enum { REPLAYS = 2000, BULKS = 3000 };
-    static struct replay rp[REPLAYS];
+    /* dense: ten times the sessions open at once, so that every packet meets a cold flow */
+    enum { MAX_REPLAYS = 20000, BULKS = 3000 };
+    const uint32_t replays = strcmp(argv[1], "dense") == 0 ? 20000 : 2000;
+    static struct replay rp[MAX_REPLAYS];
     static struct bulk bk[BULKS];
-    for (int i = 0; i < REPLAYS; i++)
+    for (uint32_t i = 0; i < replays; i++)
         start_replay(&rp[i]);
     for (int i = 0; i < BULKS; i++)
         start_bulk(&bk[i]);
@@ -520,7 +523,7 @@ int main(int argc, char **argv)
         bool rpc = !mixed || rpc_bytes * 50 < written;
         if (rpc) {
             uint64_t before = written;
-            struct replay *r = &rp[rndn(REPLAYS)];
+            struct replay *r = &rp[rndn(replays)];
             if (!step_replay(r))
                 start_replay(r);
             rpc_bytes += written - before;

@@ -5,7 +5,7 @@ medians over several runs, the sensor and the floor run in turn so that a
 machine whose speed drifts moves both.
 
     bench/run.py [--runs N] [--mixed SIZE] [--rpc SIZE] [--sealed SIZE] [--workers N]
-                 [--build DIR] [--json FILE]
+                 [--dense SIZE] [--build DIR] [--json FILE]
     bench/run.py --smoke          small inputs, two runs: that it all works (CI)
 
 Inputs (bench/work/, made once by bench/gen_traffic from the project's
@@ -13,7 +13,10 @@ generated RPC sessions, deterministic): `mixed`, where over 90% of the
 bytes are traffic the sensor does not decode (bulk HTTP-like and TLS-like
 transfers, DNS, short connections) with RPC sessions sprinkled in; and
 `rpc`, RPC sessions only (endpoint mapper, dynamic ports, SMB pipes,
-fragments, PDUs split across segments), thousands at once; `sealed`, RPC
+fragments, PDUs split across segments), thousands at once; `dense`, the
+same and the lab's clear task and service sessions (task XML of 1-3 KiB),
+20,000 at once, so that nearly every packet is an RPC PDU of a cold flow
+and a third of them make a record; `sealed`, RPC
 sessions only, every one at packet privacy (the lab's NTLMSSP and Kerberos
 captures replayed), timed without keys and with them (`rpcsentry+keys`:
 --ntlm-secrets and --keytab, each copy's calls unsealed and verified).
@@ -45,6 +48,11 @@ WORK = os.path.join(HERE, "work")
 TEMPLATES = ["tcp_lateral_movement", "tcp_fragmented", "tcp_bigendian", "tcp_ndr64",
              "tcp_auth_sealed", "smb2_psexec_like", "smb2_split_pdu", "smb2_two_pipes",
              "smb1_andx"]
+# the dense kind adds the lab's clear captures with task XML of 1-3 KiB (impacket atexec, at,
+# schtasks' SD hiding) and service sessions (create/start/delete, smbexec, the registry road)
+DENSE_LAB = ["atexec_connect", "epm_dynamic_port_task", "sd_hide_task", "at_job",
+             "change_service_existing", "services_create_start_delete", "smbexec_cmd_in_binpath",
+             "samba_reg_service", "svc_create_then_hide"]
 # sealed sessions of the lab (pcaps/lab/), NTLMSSP (LAB\Administrator, Passw0rd!) and Kerberos
 # (each capture's keytab beside it)
 SEALED = ["epm_service_privacy", "epm_task_privacy_fragmented", "samba_rpcclient_sealed",
@@ -89,7 +97,10 @@ def make_input(build, kind, size, total=0):
             templates = [os.path.join(ROOT, "pcaps", "lab", t + ".pcap") for t in SEALED]
         else:
             templates = [os.path.join(ROOT, "pcaps", t + ".pcap") for t in TEMPLATES]
-        subprocess.run([os.path.join(build, "gen_traffic"), "mixed" if kind == "mixed" else "rpc",
+        if kind == "dense":
+            templates += [os.path.join(ROOT, "pcaps", "lab", t + ".pcap") for t in DENSE_LAB]
+        subprocess.run([os.path.join(build, "gen_traffic"), kind if kind in ("mixed", "dense")
+                        else "rpc",
                         str(size), path + ".tmp"] + templates, check=True,
                        stdout=subprocess.DEVNULL)
         os.rename(path + ".tmp", path)
@@ -118,6 +129,8 @@ def main():
     ap.add_argument("--mixed", default="1536M")
     ap.add_argument("--rpc", default="1024M")
     ap.add_argument("--sealed", default="512M")
+    ap.add_argument("--dense", default="1024M",
+                    help="the RPC-dense input: 20,000 sessions open at once, task XML")
     ap.add_argument("--flows", default="10000,1000000",
                     help="connections open at a time in the two flow-table inputs (the "
                          "larger number is every input's connections in all)")
@@ -130,7 +143,7 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="small inputs, 2 runs (CI)")
     a = ap.parse_args()
     if a.smoke:
-        a.runs, a.mixed, a.rpc, a.sealed = 2, "16M", "8M", "8M"
+        a.runs, a.mixed, a.rpc, a.sealed, a.dense = 2, "16M", "8M", "8M", "8M"
         a.flows, a.flow_packets = "1000,20000", "100000"
     floor = os.path.join(a.build, "pcap_floor")
     sensor = os.path.join(a.build, "rpcsentry")
@@ -156,6 +169,7 @@ def main():
             keys += ["--keytab", dst]
     try:
         inputs = [("mixed", parse_size(a.mixed)), ("rpc", parse_size(a.rpc)),
+                  ("dense", parse_size(a.dense)),
                   ("sealed", parse_size(a.sealed))]
         most = max(int(n) for n in a.flows.split(","))
         inputs += [("flows" + n, int(a.flow_packets)) for n in a.flows.split(",")]

@@ -15,10 +15,11 @@ class BenchSmoke(unittest.TestCase):
                             "--build", build], capture_output=True, text=True, timeout=900)
         self.assertEqual(p.returncode, 0, p.stderr)
         lines = p.stdout.splitlines()
-        rows = [l.split() for l in lines if l.startswith(("mixed", "rpc", "sealed"))]
+        rows = [l.split() for l in lines if l.startswith(("mixed", "rpc", "dense", "sealed"))]
         self.assertEqual({(r[0], r[1]) for r in rows if r[1].startswith("rpcsentry") and
                           not r[1].endswith("w")},
-                         {("mixed", "rpcsentry"), ("rpc", "rpcsentry"), ("sealed", "rpcsentry"),
+                         {("mixed", "rpcsentry"), ("rpc", "rpcsentry"), ("dense", "rpcsentry"),
+                          ("sealed", "rpcsentry"),
                           ("sealed", "rpcsentry+keys")})
         for r in rows:
             self.assertGreater(float(r[3]), 0)  # a wall time was measured
