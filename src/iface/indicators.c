@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -92,12 +93,33 @@ static bool boundary_after(char c)
            c == '&' || c == '|' || c == ')' || c == ';';
 }
 
+/*
+ * A command line and its ASCII-lowercased copy, made once: every needle below is
+ * lowercase, so each search is one strstr over the copy (glibc's is vectorised)
+ * instead of a case-folding walk per needle. Positions map back to the original.
+ */
+struct folded {
+    const char *s;
+    const char *lc;
+};
+
+static const char *fold_find(const struct folded *f, const char *from, const char *needle)
+{
+    const char *hit = strstr(f->lc + (from - f->s), needle);
+    return hit ? f->s + (hit - f->lc) : NULL;
+}
+
+static bool starts_ci(const char *s, const char *prefix)
+{
+    return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
 /* A program name standing as a word in a command line. */
-static const char *find_word(const char *s, const char *word)
+static const char *find_word(const struct folded *f, const char *word)
 {
     size_t n = strlen(word);
-    for (const char *p = s; (p = ci_find(p, word)); p++)
-        if (boundary_before(s, p) && boundary_after(p[n]))
+    for (const char *p = f->s; (p = fold_find(f, p, word)); p++)
+        if (boundary_before(f->s, p) && boundary_after(p[n]))
             return p;
     return NULL;
 }
@@ -142,17 +164,18 @@ static void raise_ind(struct ind_ctx *x, enum indicator_id id, const char *value
     args_strn(x->a, o, "value", value, n > 256 ? 256 : n);
 }
 
-/* Checks one command line or binary path. */
-static void check_command(struct ind_ctx *x, const char *s)
+/* The checks on one command line or binary path. */
+static void check_folded(struct ind_ctx *x, const struct folded *f)
 {
+    const char *s = f->s;
     for (const char **w = lolbins; *w; w++) {
-        const char *at = find_word(s, *w);
+        const char *at = find_word(f, *w);
         if (at)
             raise_ind(x, IND_LOLBIN, at, strlen(*w));
     }
     for (const char *const *e = rpc_script_extensions; *e; e++) {
         size_t n = strlen(*e);
-        for (const char *p = s; (p = ci_find(p, *e)); p++)
+        for (const char *p = s; (p = fold_find(f, p, *e)); p++)
             if (boundary_after(p[n]) && p[n] != '.') {
                 const char *start = p;
                 while (start > s && !boundary_before(s, start))
@@ -162,7 +185,7 @@ static void check_command(struct ind_ctx *x, const char *s)
             }
     }
     for (const char **wp = writable; *wp; wp++) {
-        const char *at = ci_find(s, *wp);
+        const char *at = fold_find(f, s, *wp);
         if (at)
             raise_ind(x, IND_USER_WRITABLE, at, strlen(*wp));
     }
@@ -176,25 +199,43 @@ static void check_command(struct ind_ctx *x, const char *s)
         const char *t = p + 1;
         while (*t == ' ' || *t == '"' || *t == '>')
             t++;
-        if (strncmp(t, "\\\\", 2) == 0 || ci_find(t, "temp") == t ||
-            ci_find(t, "%windir%\\temp") == t || ci_find(t, "%temp%") == t ||
-            (strchr(t, '$') && strchr(t, '\\'))) {
+        if (strncmp(t, "\\\\", 2) == 0 || starts_ci(t, "temp") || starts_ci(t, "%windir%\\temp") ||
+            starts_ci(t, "%temp%") || (strchr(t, '$') && strchr(t, '\\'))) {
             raise_ind(x, IND_OUTPUT_REDIRECT, p, (size_t)(t - p) + strcspn(t, " \"'&|"));
             break;
         }
     }
-    if (find_word(s, "powershell") || find_word(s, "pwsh")) {
+    if (find_word(f, "powershell") || find_word(f, "pwsh")) {
         static const char *enc[] = {
             " -e ", " -en ", " -enc ", " -enco", " -encodedcommand", " -ec ", "frombase64string",
             NULL};
         for (const char **e = enc; *e; e++) {
-            const char *at = ci_find(s, *e);
+            const char *at = fold_find(f, s, *e);
             if (at) {
                 raise_ind(x, IND_ENCODED_POWERSHELL, at, strlen(*e));
                 break;
             }
         }
     }
+}
+
+/* Checks one command line or binary path. */
+static void check_command(struct ind_ctx *x, const char *s)
+{
+    size_t n = strlen(s);
+    char stack[8192];
+    char *lc = n < sizeof stack ? stack : malloc(n + 1);
+    if (!lc) { /* out of memory: the first 8 KiB are searched */
+        lc = stack;
+        n = sizeof stack - 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        lc[i] = (char)((unsigned char)(s[i] - 'A') < 26 ? s[i] + ('a' - 'A') : s[i]);
+    lc[n] = '\0';
+    struct folded f = {s, lc};
+    check_folded(x, &f);
+    if (lc != stack)
+        free(lc);
 }
 
 /* A name is random-looking when its letters flip case often or run without vowels. */
