@@ -18,6 +18,7 @@
 #include "rpcsentry/catalog.h"
 #include "rpcsentry/cursor.h"
 #include "rpcsentry/dcerpc.h"
+#include "rpcsentry/hash.h"
 #include "rpcsentry/ntlmssp.h"
 #include "rpcsentry/smb_file.h"
 #include "rpcsentry/text.h"
@@ -69,6 +70,11 @@ static struct smb_session *session_get(struct worker *w, struct smb_conn *c, uin
     return s;
 }
 
+static unsigned reg_bucket(const uint8_t server[16], uint64_t session)
+{
+    return (unsigned)(hash64(server, 16, session) % SMB_REG_BUCKETS);
+}
+
 static struct smb_reg_entry *reg_find(struct worker *w, struct smb_conn *c, uint64_t session,
                                       bool create)
 {
@@ -80,19 +86,30 @@ static struct smb_reg_entry *reg_find(struct worker *w, struct smb_conn *c, uint
         w->smb_registry = mem_calloc(&w->mem, MEM_APP, sizeof *w->smb_registry);
         if (!w->smb_registry)
             return NULL;
+        memset(w->smb_registry->head, 0xff, sizeof w->smb_registry->head);
     }
     struct smb_registry *r = w->smb_registry;
     const uint8_t *server = c->flow->key.addr[c->server_ep];
-    for (unsigned i = 0; i < SMB_REG_MAX; i++)
-        if (r->e[i].used && r->e[i].session == session && memcmp(r->e[i].server, server, 16) == 0)
+    unsigned b = reg_bucket(server, session);
+    for (int i = r->head[b]; i >= 0; i = r->chain[i])
+        if (r->e[i].session == session && memcmp(r->e[i].server, server, 16) == 0)
             return &r->e[i];
     if (!create)
         return NULL;
-    struct smb_reg_entry *e = &r->e[r->next++ % SMB_REG_MAX];
+    int k = (int)(r->next++ % SMB_REG_MAX); /* the oldest makes room */
+    struct smb_reg_entry *e = &r->e[k];
+    if (e->used) { /* out of its bucket's chain */
+        int16_t *link = &r->head[reg_bucket(e->server, e->session)];
+        while (*link != k)
+            link = &r->chain[*link];
+        *link = r->chain[k];
+    }
     memset(e, 0, sizeof *e);
     e->used = true;
     e->session = session;
     memcpy(e->server, server, 16);
+    r->chain[k] = r->head[b];
+    r->head[b] = (int16_t)k;
     return e;
 }
 

@@ -208,9 +208,14 @@ struct smb_reg_entry {
     struct smb_reg_pipe pipes[SMB_REG_PIPES];
     unsigned next_pipe;
 };
+/* Entries are found through a chained index on (server, session): each entry is a few KiB,
+ * and a walk over all of them per SMB message was a cache miss per entry. */
+#define SMB_REG_BUCKETS 512
 struct smb_registry {
     struct smb_reg_entry e[SMB_REG_MAX];
     unsigned next;
+    int16_t head[SMB_REG_BUCKETS]; /* first entry of each bucket, -1 for none */
+    int16_t chain[SMB_REG_MAX];    /* the next entry in the same bucket */
 };
 
 #define SMB_CLOSED_FIDS 8
