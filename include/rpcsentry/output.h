@@ -106,9 +106,10 @@ void output_call(struct worker *w, const struct rpc_call *call);
 
 struct rpc_story;
 
-/* One `alert` record: a rule matched the call (at its request, or its response). */
-void output_alert(struct worker *w, const struct rpc_call *call, const struct alert_info *a,
-                  bool at_response);
+/* An `alert` record for each of n rules that matched the call (at its request, or its
+ * response), in order. */
+void output_alerts(struct worker *w, const struct rpc_call *call, const struct alert_info *const *a,
+                   unsigned n, bool at_response);
 
 /* One `lateral_movement` record for a recognised story, and an alert a rule raised on it. */
 void output_story(struct worker *w, const struct rpc_story *s);

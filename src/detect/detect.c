@@ -460,12 +460,14 @@ static void fire(struct worker *w, struct rpc_call *c, bool at_response)
     }
     if (hits.n)
         c->transport->flow->alerted = true;
+    const struct alert_info *infos[sizeof hits.r / sizeof *hits.r];
     for (unsigned i = 0; i < hits.n; i++) {
         count_alert(w, &hits.r[i]->info);
-        output_alert(w, c, &hits.r[i]->info, at_response);
+        infos[i] = &hits.r[i]->info;
         if (!at_response && c->n_fired < RPC_FIRED_MAX)
             c->fired[c->n_fired++] = rule_key(hits.r[i]);
     }
+    output_alerts(w, c, infos, hits.n, at_response);
 }
 
 /* A call about a task or a service marks its flow (for the pcap log), as an alert does. */

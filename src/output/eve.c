@@ -77,6 +77,7 @@ struct output *output_open(const struct output_opts *opts, char *err, size_t err
     pthread_mutex_init(&sh->lock, NULL);
     sh->views = 1;
     json_init(&o->j);
+    json_init(&o->tail);
     size_t cap = opts->queue_cap ? opts->queue_cap : (size_t)16 << 20;
     struct sink_env env = {.lossless = opts->lossless,
                            .wait_s = opts->output_wait_s ? opts->output_wait_s : 30,
@@ -120,6 +121,7 @@ struct output *output_open(const struct output_opts *opts, char *err, size_t err
         for (size_t i = 0; i < sh->n_sinks; i++)
             sh->sinks[i]->close(sh->sinks[i]);
         json_free(&o->j);
+        json_free(&o->tail);
         pthread_mutex_destroy(&sh->lock);
         free(sh);
         free(o);
@@ -196,6 +198,7 @@ struct output *output_view(struct output *base)
     o->opts = base->opts;
     o->sh = base->sh;
     json_init(&o->j);
+    json_init(&o->tail);
     pthread_mutex_lock(&o->sh->lock);
     o->sh->views++;
     pthread_mutex_unlock(&o->sh->lock);
@@ -239,6 +242,7 @@ void output_close(struct output *o)
         free(sh);
     }
     json_free(&o->j);
+    json_free(&o->tail);
     free(o);
 }
 

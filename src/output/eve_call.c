@@ -453,8 +453,13 @@ void eve_write_alert(struct json *j, const struct alert_info *a, bool references
     json_obj_close(j);
 }
 
-void output_alert(struct worker *w, const struct rpc_call *c, const struct alert_info *a,
-                  bool at_response)
+/*
+ * The call's part of an alert (dcerpc, smb, rpcsentry: its arguments) is the same in every
+ * alert of one batch, and the larger part: it is written for the first, kept in o->tail, and
+ * copied into the others.
+ */
+void output_alerts(struct worker *w, const struct rpc_call *c, const struct alert_info *const *a,
+                   unsigned n, bool at_response)
 {
     struct output *o = w->out;
     if (!o)
@@ -462,19 +467,32 @@ void output_alert(struct worker *w, const struct rpc_call *c, const struct alert
     int src = at_response ? 1 - c->client_ep : c->client_ep;
     uint64_t ts = at_response ? c->res_ts_us : c->req_ts_us;
     uint64_t cnt = at_response ? c->res_pcap_cnt : c->req_pcap_cnt;
-    eve_header(w, o, c->transport->flow, src, ts, cnt, "alert", app_proto_of(c),
-               c->transport->community_id);
     struct json *j = &o->j;
-    json_u64(j, "tx_id", c->tx_id);
-    json_str(j, "direction", at_response ? "to_client" : "to_server");
-    eve_write_alert(j, a, o->opts.alert_references);
-    write_dcerpc(j, c, !at_response);
-    if (c->transport->kind == RPC_TRANSPORT_NP)
-        write_smb(j, c);
-    if (!o->opts.compat)
-        write_extension(j, c);
-    json_obj_close(j);
-    output_emit(w, o);
+    bool kept = false;
+    for (unsigned i = 0; i < n; i++) {
+        eve_header(w, o, c->transport->flow, src, ts, cnt, "alert", app_proto_of(c),
+                   c->transport->community_id);
+        json_u64(j, "tx_id", c->tx_id);
+        json_str(j, "direction", at_response ? "to_client" : "to_server");
+        eve_write_alert(j, a[i], o->opts.alert_references);
+        if (kept) {
+            json_members(j, o->tail.buf, o->tail.len);
+        } else {
+            size_t from = j->len; /* at the comma before "dcerpc" */
+            write_dcerpc(j, c, !at_response);
+            if (c->transport->kind == RPC_TRANSPORT_NP)
+                write_smb(j, c);
+            if (!o->opts.compat)
+                write_extension(j, c);
+            if (i + 1 < n && !j->oom && j->buf[from] == ',') {
+                json_reset(&o->tail);
+                json_bytes_(&o->tail, j->buf + from + 1, j->len - from - 1);
+                kept = !o->tail.oom;
+            }
+        }
+        json_obj_close(j);
+        output_emit(w, o);
+    }
 }
 
 static void write_story(struct json *j, const struct rpc_story *s)

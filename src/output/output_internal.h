@@ -44,8 +44,9 @@ struct header_cache {
 struct output {
     struct output_opts opts;
     struct output_shared *sh;
-    struct json j; /* the record being built, reused */
-    int kind;      /* enum event_kind of the record being built */
+    struct json j;    /* the record being built, reused */
+    struct json tail; /* a call's part of its alerts, written once per batch (output_alerts) */
+    int kind;         /* enum event_kind of the record being built */
     struct header_cache hc[HEADER_CACHE];
 };
 
