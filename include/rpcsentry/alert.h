@@ -23,6 +23,10 @@ struct alert_info {
     char *metadata;       /* "key value, key value", as written in the rule */
     char **references;
     unsigned n_refs;
+    /* the "alert" member as EVE writes it, without and with references: made once, when the
+     * rule is read (output_alert_render), not parsed from metadata at every alert */
+    char *rendered[2];
+    size_t rendered_len[2];
 };
 
 /* A story: several calls on one target that together execute something. */

@@ -106,6 +106,9 @@ void output_call(struct worker *w, const struct rpc_call *call);
 
 struct rpc_story;
 
+/* Writes the rule's "alert" member once, into a->rendered, for every alert it raises. */
+void output_alert_render(struct alert_info *a);
+
 /* An `alert` record for each of n rules that matched the call (at its request, or its
  * response), in order. */
 void output_alerts(struct worker *w, const struct rpc_call *call, const struct alert_info *const *a,

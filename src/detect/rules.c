@@ -17,6 +17,7 @@
 #include "rpcsentry/args.h"
 #include "rpcsentry/catalog.h"
 #include "rpcsentry/names.h"
+#include "rpcsentry/output.h"
 #include "rules_parse.h"
 
 bool rp_fail(struct parse *p, const char *fmt, ...)
@@ -427,6 +428,7 @@ struct rule *rule_parse(const char *text, const char *file, unsigned line, char 
             r->stream_rule = false;
     if (!r->info.severity)
         r->info.severity = 3;
+    output_alert_render(&r->info);
     ok = true;
 done:
     free(s);
@@ -471,5 +473,7 @@ void rule_free(struct rule *r)
     for (unsigned i = 0; i < r->info.n_refs; i++)
         free(r->info.references[i]);
     free(r->info.references);
+    free(r->info.rendered[0]);
+    free(r->info.rendered[1]);
     free(r);
 }

@@ -382,7 +382,7 @@ void output_call(struct worker *w, const struct rpc_call *c)
 }
 
 /* Suricata's `alert` object; metadata "k v, k v" becomes {"k": ["v", ...]}. */
-void eve_write_alert(struct json *j, const struct alert_info *a, bool references)
+static void write_alert(struct json *j, const struct alert_info *a, bool references)
 {
     json_obj_open(j, "alert");
     json_str(j, "action", "allowed");
@@ -451,6 +451,31 @@ void eve_write_alert(struct json *j, const struct alert_info *a, bool references
         json_arr_close(j);
     }
     json_obj_close(j);
+}
+
+void eve_write_alert(struct json *j, const struct alert_info *a, bool references)
+{
+    if (a->rendered[references])
+        json_members(j, a->rendered[references], a->rendered_len[references]);
+    else
+        write_alert(j, a, references);
+}
+
+void output_alert_render(struct alert_info *a)
+{
+    for (int refs = 0; refs < 2; refs++) {
+        struct json t;
+        json_init(&t);
+        json_open_(&t, '{'); /* inside an object, so that the member has its key */
+        write_alert(&t, a, refs);
+        if (t.oom) { /* written at each alert, then */
+            json_free(&t);
+            continue;
+        }
+        memmove(t.buf, t.buf + 1, t.len - 1);
+        a->rendered[refs] = t.buf;
+        a->rendered_len[refs] = t.len - 1;
+    }
 }
 
 /*
