@@ -371,7 +371,7 @@ enum taskxml_status taskxml_parse(const char *xml, size_t len, struct rpc_args *
             if (x.depth >= XML_MAX_DEPTH)
                 return TASKXML_TOO_DEEP;
             seen_root = true;
-            snprintf(x.stack[x.depth++], XML_NAME_MAX, "%s", el);
+            memcpy(x.stack[x.depth++], el, strlen(el) + 1); /* shorter than XML_NAME_MAX */
             text_reset(&x);
             on_open(&x, el, ne, (size_t)(gt - ne));
             if (empty) {

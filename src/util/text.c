@@ -119,6 +119,19 @@ size_t latin1_to_utf8(struct rd *c, size_t n, char *out, size_t outsz, bool *tru
     return o;
 }
 
+/* "00" to "99": two digits per division */
+static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                  "31323334353637383940414243444546474849505152535455565758596061"
+                                  "62636465666768697071727374757677787980818283848586878889909192"
+                                  "93949596979899";
+
+/* Two digits of v (below 100). */
+static char *two(char *o, unsigned v)
+{
+    memcpy(o, digit_pairs + 2 * v, 2);
+    return o + 2;
+}
+
 void ts_format(uint64_t ts_us, char out[TS_STR_LEN])
 {
     /* records come in bursts within one second: the date and time part is kept */
@@ -126,14 +139,28 @@ void ts_format(uint64_t ts_us, char out[TS_STR_LEN])
     static __thread char head[20]; /* "YYYY-MM-DDTHH:MM:SS" */
     uint64_t s = ts_us / 1000000;
     if (s != cached_sec) {
-        time_t sec = (time_t)s;
-        struct tm tm;
-        gmtime_r(&sec, &tm);
+        /* the civil date of a day count (proleptic Gregorian, eras of 400 years), without
+         * gmtime_r, which takes glibc's time zone lock, and snprintf */
+        uint64_t days = s / 86400, sod = s % 86400;
+        uint64_t z = days + 719468, era = z / 146097, doe = z % 146097;
+        uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        uint64_t mp = (5 * doy + 2) / 153;
+        unsigned day = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+        unsigned month = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
         /* years beyond 9999 do not occur in captures; clamp so the length is fixed */
-        unsigned year = (unsigned)(tm.tm_year + 1900) % 10000;
-        snprintf(head, sizeof head, "%04u-%02u-%02uT%02u:%02u:%02u", year,
-                 (unsigned)(tm.tm_mon + 1) % 100, (unsigned)tm.tm_mday % 100,
-                 (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100, (unsigned)tm.tm_sec % 100);
+        unsigned year = (unsigned)((yoe + era * 400 + (month <= 2)) % 10000);
+        char *o = two(two(head, year / 100), year % 100);
+        *o++ = '-';
+        o = two(o, month);
+        *o++ = '-';
+        o = two(o, day);
+        *o++ = 'T';
+        o = two(o, (unsigned)(sod / 3600));
+        *o++ = ':';
+        o = two(o, (unsigned)(sod / 60 % 60));
+        *o++ = ':';
+        two(o, (unsigned)(sod % 60));
         cached_sec = s;
     }
     memcpy(out, head, 19);
@@ -146,15 +173,43 @@ void ts_format(uint64_t ts_us, char out[TS_STR_LEN])
 
 char *dec_u64(char *out, uint64_t v)
 {
-    char b[20];
-    int n = 0;
-    do {
-        b[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *out++ = b[--n];
-    return out;
+    static const uint64_t pow10[20] = {1,
+                                       10,
+                                       100,
+                                       1000,
+                                       10000,
+                                       100000,
+                                       1000000,
+                                       10000000,
+                                       100000000,
+                                       1000000000,
+                                       10000000000ULL,
+                                       100000000000ULL,
+                                       1000000000000ULL,
+                                       10000000000000ULL,
+                                       100000000000000ULL,
+                                       1000000000000000ULL,
+                                       10000000000000000ULL,
+                                       100000000000000000ULL,
+                                       1000000000000000000ULL,
+                                       10000000000000000000ULL};
+    int n = 1;
+    while (n < 20 && v >= pow10[n])
+        n++;
+    char *o = out + n;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        o -= 2;
+        memcpy(o, digit_pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        o -= 2;
+        memcpy(o, digit_pairs + 2 * v, 2);
+    } else {
+        *--o = (char)('0' + v);
+    }
+    return out + n;
 }
 
 char *hex_u32(char *out, uint32_t v, int digits)

@@ -1,7 +1,9 @@
 /* Cursor, UUID, hashes, text conversion, JSON writer. */
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "harness.h"
 #include "rpcsentry/cursor.h"
@@ -284,6 +286,49 @@ TEST(timestamp_format_matches_suricata)
     char ts[TS_STR_LEN];
     ts_format(1513755625123456ULL, ts);
     CHECK_STR(ts, "2017-12-20T07:40:25.123456+0000");
+}
+
+/* The date is computed, not asked of gmtime_r: it agrees with gmtime_r and strftime over
+ * leap years, century years (2000 a leap year, 2100 not), month and year ends, and 9999. */
+TEST(timestamp_date_agrees_with_gmtime)
+{
+    static const uint64_t secs[] = {0,          59,         86399,      86400,      951782399,
+                                    951782400,  951868800,  978307199,  1078012800, 1509000000,
+                                    1700000000, 4107542399, 4107542400, 4107628800, 4133894400,
+                                    253402300799ULL};
+    for (size_t i = 0; i < sizeof secs / sizeof *secs; i++)
+        for (uint64_t step = 0; step < 3 * 86400; step += 3 * 3600 + 7) {
+            uint64_t s = secs[i] + step;
+            if (s > 253402300799ULL)
+                continue;
+            char ts[TS_STR_LEN], want[64];
+            ts_format(s * 1000000 + 42, ts);
+            time_t t = (time_t)s;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            size_t n = strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+            snprintf(want + n, sizeof want - n, ".000042+0000");
+            CHECK_STR(ts, want);
+        }
+}
+
+/* Decimal digits, two at a time: every power of ten and its neighbours, and the largest. */
+TEST(decimal_digits_agree_with_printf)
+{
+    uint64_t p = 1;
+    for (int k = 0; k < 20; k++, p *= 10)
+        for (int d = -1; d <= 1; d++) {
+            uint64_t v = p + (uint64_t)(int64_t)d;
+            char got[24], want[24];
+            *dec_u64(got, v) = '\0';
+            snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+            CHECK_STR(got, want);
+        }
+    char got[24];
+    *dec_u64(got, UINT64_MAX) = '\0';
+    CHECK_STR(got, "18446744073709551615");
+    *dec_u64(got, 0) = '\0';
+    CHECK_STR(got, "0");
 }
 
 /* A flow the sensor does not decode costs its record and a share of a bucket: 256 bytes at most. */
