@@ -53,6 +53,21 @@ size_t utf16_to_utf8(struct rd *c, size_t units, bool le, char *out, size_t outs
     if (truncated)
         *truncated = false;
     for (size_t i = 0; i < units && rd_ok(c); i++) {
+        if (le && !ended && !full && outsz) {
+            /* a run of ASCII, nearly every string: copied while units, bytes and room last */
+            size_t k = units - i, avail = (c->len - c->off) / 2, room = outsz - 1 - o;
+            k = k < avail ? k : avail;
+            k = k < room ? k : room;
+            const uint8_t *s = c->p + c->off;
+            size_t j = 0;
+            while (j < k && s[2 * j + 1] == 0 && (uint8_t)(s[2 * j] - 1) < 0x7f) {
+                out[o + j] = (char)s[2 * j];
+                j++;
+            }
+            o += j, c->off += 2 * j, i += j;
+            if (i >= units)
+                break;
+        }
         uint32_t u = rd_u16(c, le);
         if (!rd_ok(c))
             break;

@@ -160,6 +160,38 @@ TEST(community_id_spec_examples)
     CHECK_STR(got, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
 }
 
+/* Little-endian strings take a copying path for ASCII runs; big-endian ones the unit-by-unit
+ * loop. The same strings byte-swapped must give the same text, cursor, error and cut. */
+TEST(utf16_ascii_runs_agree_with_the_unit_loop)
+{
+    static const uint16_t pick[] = {'a',  'Z',    ' ',    '\\',   0x7f,   0,      0x80,
+                                    0xe9, 0x20ac, 0xd83d, 0xde00, 0xdc00, 0xfffd, 0x100};
+    uint64_t seed = 12345;
+    for (int round = 0; round < 20000; round++) {
+        uint8_t le[96], be[96];
+        size_t nbytes = (seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) >> 58;
+        nbytes += nbytes & 1 ? 0 : 1; /* odd lengths too: a unit cut in half */
+        for (size_t k = 0; k + 1 < nbytes; k += 2) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint16_t u = (seed >> 60) < 10 ? (uint16_t)('a' + (seed >> 40) % 26)
+                                           : pick[(seed >> 33) % (sizeof pick / sizeof *pick)];
+            le[k] = (uint8_t)u, le[k + 1] = (uint8_t)(u >> 8);
+            be[k] = (uint8_t)(u >> 8), be[k + 1] = (uint8_t)u;
+        }
+        if (nbytes & 1)
+            le[nbytes - 1] = be[nbytes - 1] = 'x';
+        size_t units = (seed >> 20) % 40, outsz = (seed >> 10) % 48;
+        char a[64], b[64];
+        bool ta = false, tb = false;
+        struct rd ca = rd_init(le, nbytes), cb = rd_init(be, nbytes);
+        size_t na = utf16_to_utf8(&ca, units, true, a, outsz, &ta);
+        size_t nb = utf16_to_utf8(&cb, units, false, b, outsz, &tb);
+        CHECK(na == nb && ta == tb && ca.off == cb.off && ca.err == cb.err);
+        if (outsz)
+            CHECK_STR(a, b);
+    }
+}
+
 TEST(utf16_conversion_is_bounded_and_valid)
 {
     /* "Aé" + U+1F600 (surrogate pair) + lone low surrogate + NUL + "x" */
@@ -292,10 +324,10 @@ TEST(timestamp_format_matches_suricata)
  * leap years, century years (2000 a leap year, 2100 not), month and year ends, and 9999. */
 TEST(timestamp_date_agrees_with_gmtime)
 {
-    static const uint64_t secs[] = {0,          59,         86399,      86400,      951782399,
-                                    951782400,  951868800,  978307199,  1078012800, 1509000000,
-                                    1700000000, 4107542399, 4107542400, 4107628800, 4133894400,
-                                    253402300799ULL};
+    static const uint64_t secs[] = {0,          59,         86399,      86400,
+                                    951782399,  951782400,  951868800,  978307199,
+                                    1078012800, 1509000000, 1700000000, 4107542399,
+                                    4107542400, 4107628800, 4133894400, 253402300799ULL};
     for (size_t i = 0; i < sizeof secs / sizeof *secs; i++)
         for (uint64_t step = 0; step < 3 * 86400; step += 3 * 3600 + 7) {
             uint64_t s = secs[i] + step;
