@@ -53,7 +53,7 @@ uint16_t args_child(const struct rpc_args *a, uint16_t obj, const char *name)
     if (!a || obj >= a->n || a->node[obj].type != ARG_OBJ)
         return ARGS_NONE;
     for (uint16_t i = a->node[obj].first; i != ARGS_NONE; i = a->node[i].next)
-        if (a->node[i].name && strcmp(a->node[i].name, name) == 0)
+        if (a->node[i].name && a->node[i].name[0] == name[0] && strcmp(a->node[i].name, name) == 0)
             return i;
     return ARGS_NONE;
 }
@@ -149,7 +149,7 @@ static const struct rpc_arg *find(const struct rpc_args *a, uint16_t i, const ch
     size_t len = dot ? (size_t)(dot - path) : strlen(path);
     for (uint16_t k = n->first; k != ARGS_NONE; k = a->node[k].next) {
         const char *nm = a->node[k].name;
-        if (nm && strncmp(nm, path, len) == 0 && nm[len] == '\0') {
+        if (nm && nm[0] == path[0] && strncmp(nm, path, len) == 0 && nm[len] == '\0') {
             const struct rpc_arg *r = find(a, k, dot ? dot + 1 : "");
             if (r)
                 return r;
@@ -185,7 +185,7 @@ static bool walk(const struct rpc_args *a, uint16_t i, const char *path,
     size_t len = dot ? (size_t)(dot - path) : strlen(path);
     for (uint16_t k = n->first; k != ARGS_NONE; k = a->node[k].next) {
         const char *nm = a->node[k].name;
-        if (nm && strncmp(nm, path, len) == 0 && nm[len] == '\0' &&
+        if (nm && nm[0] == path[0] && strncmp(nm, path, len) == 0 && nm[len] == '\0' &&
             walk(a, k, dot ? dot + 1 : "", fn, ctx))
             return true;
     }
