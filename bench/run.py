@@ -5,7 +5,7 @@ medians over several runs, the sensor and the floor run in turn so that a
 machine whose speed drifts moves both.
 
     bench/run.py [--runs N] [--mixed SIZE] [--rpc SIZE] [--sealed SIZE] [--workers N]
-                 [--dense SIZE] [--build DIR] [--json FILE]
+                 [--dense SIZE] [--inputs rpc,dense,...] [--build DIR] [--json FILE]
     bench/run.py --smoke          small inputs, two runs: that it all works (CI)
 
 Inputs (bench/work/, made once by bench/gen_traffic from the project's
@@ -118,6 +118,22 @@ def once(cmd, cwd=None):
     return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
 
+WAITS = ["lock_output", "lock_story", "lock_epm", "order"]
+
+
+def waits_of(cmd, cwd):
+    """What the workers waited on in one more (untimed) run: the last stats record's wait
+    counters, {"lock_output": [waits, microseconds], ...}."""
+    out = subprocess.run(cmd[:cmd.index("-l")] + ["-l", "-", "--stats-interval", "3600"],
+                         capture_output=True, cwd=cwd).stdout
+    last = None
+    for line in out.splitlines():
+        if b'"event_type":"stats"' in line:
+            last = line
+    st = json.loads(last)["rpcsentry"]["stats"] if last else {}
+    return {k: [st.get(k + "_waits", 0), st.get(k + "_wait_us", 0)] for k in WAITS}
+
+
 def packets_of(floor, path):
     out = subprocess.run([floor, path], capture_output=True, text=True, check=True).stdout.split()
     return int(out[0]), int(out[2])
@@ -139,6 +155,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--workers", default=str(min(os.cpu_count() or 1, 8)),
                     help="also time the sensor with these many workers, e.g. 2,3 (1: not)")
+    ap.add_argument("--inputs", help="only these inputs, e.g. rpc,dense (default: all)")
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--smoke", action="store_true", help="small inputs, 2 runs (CI)")
     a = ap.parse_args()
@@ -173,6 +190,8 @@ def main():
                   ("sealed", parse_size(a.sealed))]
         most = max(int(n) for n in a.flows.split(","))
         inputs += [("flows" + n, int(a.flow_packets)) for n in a.flows.split(",")]
+        if a.inputs:
+            inputs = [(k, n) for k, n in inputs if k in a.inputs.split(",")]
         for kind, size in inputs:
             path = make_input(a.build, kind, size, most if kind.startswith("flows") else 0)
             pkts, nbytes = packets_of(floor, path)
@@ -206,6 +225,8 @@ def main():
                              "gbit_per_s": nbytes * 8 / med(walls) / 1e9,
                              "peak_rss_mib": med(peaks) / 1024,
                              "runs": {"wall_s": walls, "floor_s": floors}}
+                if name.startswith("rpcsentry"):
+                    row[name]["waits"] = waits_of(cmd, outdir)
             results["files"][kind] = row
     finally:
         shutil.rmtree(outdir, ignore_errors=True)
@@ -224,6 +245,10 @@ def main():
                 r["pkts_per_s"] / 1e6, r["gbit_per_s"], r["peak_rss_mib"], r["cpu_s"],
                 r["cpu_s"] / row["packets"] * 1e6))
         print("%-12s %.1f MB, %d packets" % ("", row["bytes"] / 1e6, row["packets"]))
+        for name in [k for k in row if k.startswith("rpcsentry-")]:
+            wt = row[name]["waits"]
+            print("%-12s %s waited: %s" % ("", name, ", ".join(
+                "%s %d (%.1f ms)" % (k, n, us / 1000) for k, (n, us) in wt.items())))
     flows = [(int(k[len("flows"):]), r) for k, r in results["files"].items()
              if k.startswith("flows")]
     if len(flows) == 2:

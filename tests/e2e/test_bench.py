@@ -23,6 +23,11 @@ class BenchSmoke(unittest.TestCase):
                           ("sealed", "rpcsentry+keys")})
         for r in rows:
             self.assertGreater(float(r[3]), 0)  # a wall time was measured
+        # with workers, what they waited on, from the sensor's own stats record
+        if [r for r in rows if r[1].endswith("w")]:
+            waited = [l for l in lines if "w waited: lock_output " in l]
+            self.assertTrue(waited, p.stdout)
+            self.assertIn("order ", waited[0])
         # the flow table's inputs: 20,000 connections, 1,000 at a time or all at once, and the ratio
         flows = [l.split() for l in lines if l.startswith("flows")]
         self.assertEqual({(r[0], r[1]) for r in flows if r[1] == "rpcsentry"},
