@@ -124,8 +124,9 @@ WAITS = ["lock_output", "lock_story", "lock_epm", "order"]
 def waits_of(cmd, cwd):
     """What the workers waited on in one more (untimed) run: the last stats record's wait
     counters, {"lock_output": [waits, microseconds], ...}."""
-    out = subprocess.run(cmd[:cmd.index("-l")] + ["-l", "-", "--stats-interval", "3600"],
-                         capture_output=True, cwd=cwd).stdout
+    cmd = list(cmd)
+    cmd[cmd.index("-l") + 1] = "-"  # the records to stdout, the stats record among them
+    out = subprocess.run(cmd + ["--stats-interval", "3600"], capture_output=True, cwd=cwd).stdout
     last = None
     for line in out.splitlines():
         if b'"event_type":"stats"' in line:
