@@ -43,6 +43,9 @@ struct tcp_session {
        out-of-order cap with the out-of-order bytes, given up under the memcap */
     struct tcp_seg *held[2];
     uint32_t held_bytes[2];
+    /* the last of held[ep] when known (NULL: walk to find it): a sender far past the window
+       (a bulk write before any ACK) holds hundreds of segments, each new one past the last */
+    struct tcp_seg *held_last[2];
 };
 
 #define SYN_DATA_MAX 4096 /* more than a SYN carries (an MSS) */
@@ -77,6 +80,7 @@ static void session_free(struct worker *w, struct flow *f)
             s->held[ep] = g->next;
             held_free(w, s, ep, g);
         }
+        s->held_last[ep] = NULL;
         while (s->ooo[ep]) {
             struct tcp_seg *g = s->ooo[ep];
             s->ooo[ep] = g->next;
@@ -439,6 +443,10 @@ static unsigned held_cut(struct worker *w, struct tcp_session *s, int ep, uint32
 {
     unsigned out = 0;
     uint32_t end = seq + n;
+    const struct tcp_seg *last = s->held_last[ep];
+    if (!s->held[ep] || (last && seq_diff(seq, last->seq + last->len) >= 0))
+        return 0; /* nothing held at or past seq */
+    s->held_last[ep] = NULL;
     struct tcp_seg **pp = &s->held[ep];
     while (*pp) {
         struct tcp_seg *g = *pp;
@@ -501,6 +509,7 @@ static void held_put(struct worker *w, struct flow *f, int ep, uint32_t seq, con
             held_free(w, s, ep, x);
             w->stats.tcp_window_discarded++;
         }
+        s->held_last[ep] = NULL;
         g = seg_new(w, seq, d, n);
     }
     if (!g) { /* no room: what the receiver acknowledges of it later is a gap */
@@ -510,11 +519,14 @@ static void held_put(struct worker *w, struct flow *f, int ep, uint32_t seq, con
         return;
     }
     g->from = probe;
-    struct tcp_seg **pp = &s->held[ep];
+    struct tcp_seg *last = s->held_last[ep];
+    struct tcp_seg **pp = last && seq_diff(last->seq, seq) < 0 ? &last->next : &s->held[ep];
     while (*pp && seq_diff((*pp)->seq, seq) < 0)
         pp = &(*pp)->next;
     g->next = *pp;
     *pp = g;
+    if (!g->next)
+        s->held_last[ep] = g;
     s->held_bytes[ep] += n;
 }
 
@@ -527,6 +539,8 @@ static void held_take(struct worker *w, struct flow *f, int ep, uint32_t ack)
         struct tcp_seg *g = s->held[ep];
         uint32_t take = seq_diff(ack, g->seq + g->len) >= 0 ? g->len : ack - g->seq;
         s->held[ep] = g->next;
+        if (s->held_last[ep] == g)
+            s->held_last[ep] = NULL;
         if (take < g->len) {
             struct tcp_seg *rest = seg_new(w, g->seq + take, g->data + take, g->len - take);
             if (rest) {
