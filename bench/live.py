@@ -173,13 +173,15 @@ def compared(recs):
 
 
 def suricata_compared(recs):
-    """Suricata's dcerpc/smb/alert records, less what says where and when (its flow_id is
-    a hash of the flow and time, tx_id/pcap_cnt positions)."""
+    """Suricata's dcerpc/smb/alert records, less what says where and when (as for the
+    sensor's, and an alert's flow.start: the flow's first packet time)."""
     out = []
     for r in recs:
         if r.get("event_type") not in ("dcerpc", "smb", "alert"):
             continue
-        r = {k: v for k, v in r.items() if k not in POSITION | {"tx_id", "capture_file"}}
+        r = {k: v for k, v in r.items() if k not in POSITION | {"capture_file"}}
+        if isinstance(r.get("flow"), dict):  # an alert's flow: its start is a time
+            r["flow"] = {k: v for k, v in r["flow"].items() if k != "start"}
         out.append(json.dumps(r, sort_keys=True))
     return sorted(out)
 
@@ -282,8 +284,8 @@ def main():
     ap.add_argument("--mbps", default="100,200,400,800,1600,3200",
                     help="rates to try in turn, Mbit/s; --topspeed comes after them")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--rpc", default="64M")
-    ap.add_argument("--mixed", default="128M")
+    ap.add_argument("--rpc", default="32M")
+    ap.add_argument("--mixed", default="32M")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--no-suricata", action="store_true")
