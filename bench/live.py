@@ -110,7 +110,11 @@ def can_run():
 
 
 def setup():
-    teardown()
+    # not deleted first: it may be another run's; a run killed with SIGKILL leaves it
+    if NS in sh("ip", "netns", "list").stdout.split() or \
+            not sh("ip", "link", "show", TX, check=False).returncode:
+        sys.exit("bench/live.py: %s or %s exists (another run? else `ip netns del %s; "
+                 "ip link del %s`)" % (NS, TX, NS, TX))
     sh("ip", "netns", "add", NS)
     sh("ip", "link", "add", TX, "type", "veth", "peer", "name", RX)
     sh("ip", "link", "set", RX, "netns", NS)
@@ -290,7 +294,12 @@ def main():
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--no-suricata", action="store_true")
     ap.add_argument("--smoke", action="store_true", help="tiny inputs, two rates, one run")
+    ap.add_argument("--tag", default="",
+                    help="a suffix to the namespace's and veth's names, for runs side by side")
     a = ap.parse_args()
+    global NS, TX, RX
+    if a.tag:
+        NS, TX, RX = NS + "-" + a.tag, TX + a.tag[:8], RX + a.tag[:8]
     if a.smoke:
         a.mbps, a.runs, a.rpc, a.mixed = "50,100", 1, "2M", "0"
     why = can_run()
@@ -314,8 +323,8 @@ def main():
         raise KeyboardInterrupt()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
+    setup()
     try:
-        setup()
         for kind, size in inputs:
             path = bench_run.make_input(a.build, kind, size)
             # what reading the file gives, once per program
