@@ -2,13 +2,13 @@
 """How fast a live port can go before the sensor drops, as ratios to Suricata's,
 on this machine. Never a pass/fail test.
 
-    bench/live.py [--mbps 100,200,...] [--runs N] [--rpc SIZE] [--mixed SIZE]
+    bench/live.py [--mbps 100,200,...] [--runs N] [--rpc SIZE] [--mixed SIZE] [--tag X]
                   [--build DIR] [--json FILE] [--no-suricata]
     bench/live.py --smoke          tiny inputs, two rates, one run (CI)
 
 Needs root: it makes a network namespace `rpcs-live` with a veth pair (rl-tx in
 the root namespace, rl-rx inside it; MTU 65000, as the generated inputs hold
-frames up to 64 KiB: gen_traffic writes reassembled-size TCP segments) and
+frames above 1514 bytes, up to 2,034 in rpc, which would not pass a 1500 MTU) and
 deletes them on exit, also on an error or Ctrl-C. Nothing leaves the machine:
 tcpreplay writes into rl-tx, the capturer listens on rl-rx in the namespace.
 
@@ -198,14 +198,18 @@ class Capturer:
         self.err = open(os.path.join(logdir, "stderr.txt"), "w")
         self.p = subprocess.Popen(nsexec("sh", "-c", cmd), stdout=subprocess.DEVNULL,
                                   stderr=self.err, start_new_session=True)
-        deadline = time.time() + 120
-        while time.time() < deadline:  # ready: its first stats record
-            if self.stats():
-                return
-            if self.p.poll() is not None:
-                raise RuntimeError("%s did not start: %s" % (name, self.stderr()))
-            time.sleep(0.1)
-        raise RuntimeError("%s did not start in time: %s" % (name, self.stderr()))
+        try:
+            deadline = time.time() + 120
+            while time.time() < deadline:  # ready: its first stats record
+                if self.stats():
+                    return
+                if self.p.poll() is not None:
+                    raise RuntimeError("%s did not start: %s" % (name, self.stderr()))
+                time.sleep(0.1)
+            raise RuntimeError("%s did not start in time: %s" % (name, self.stderr()))
+        except BaseException:  # Ctrl-C while waiting too: no capturer left behind
+            self.stop()
+            raise
 
     def eve(self):
         return read_eve(os.path.join(self.logdir, "eve.json"))
@@ -289,7 +293,7 @@ def main():
                     help="rates to try in turn, Mbit/s; --topspeed comes after them")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rpc", default="32M")
-    ap.add_argument("--mixed", default="32M")
+    ap.add_argument("--mixed", default="0", help="also the mixed input of this size (0: not)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--no-suricata", action="store_true")
@@ -419,8 +423,10 @@ def main():
             held = [r for r in row[name] if r["held"]]
             # the achieved rate of the highest held step, topspeed included
             best[name] = max((r["mbit_s"] for r in held), default=0.0)
-            print("%-6s %-14s highest rate held: %s" % (
-                kind, name, "%.1f Mbit/s" % best[name] if held else "none"))
+            top = row[name][-1]["mbps"] is None and row[name][-1]["held"]
+            print("%-6s %-14s highest rate held: %s%s" % (
+                kind, name, "%.1f Mbit/s" % best[name] if held else "none",
+                " (topspeed held: the limit is past what tcpreplay reached)" if top else ""))
         if best.get("suricata"):
             for name in [k for k in best if k != "suricata"]:
                 print("%-6s %-14s %.2fx Suricata's" % (kind, name, best[name] / best["suricata"]))
