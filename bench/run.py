@@ -126,11 +126,15 @@ def waits_of(cmd, cwd):
     counters, {"lock_output": [waits, microseconds], ...}."""
     cmd = list(cmd)
     cmd[cmd.index("-l") + 1] = "-"  # the records to stdout, the stats record among them
-    out = subprocess.run(cmd + ["--stats-interval", "3600"], capture_output=True, cwd=cwd).stdout
+    # read as they come, the last stats record kept: holding the records would grow this
+    # process, and a child forked from it then reports this size as its own peak (Linux keeps
+    # the larger peak across exec)
     last = None
-    for line in out.splitlines():
-        if b'"event_type":"stats"' in line:
-            last = line
+    with subprocess.Popen(cmd + ["--stats-interval", "3600"], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, cwd=cwd) as p:
+        for line in p.stdout:
+            if b'"event_type":"stats"' in line:
+                last = line
     st = json.loads(last)["rpcsentry"]["stats"] if last else {}
     return {k: [st.get(k + "_waits", 0), st.get(k + "_wait_us", 0)] for k in WAITS}
 
