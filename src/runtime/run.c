@@ -708,11 +708,13 @@ static int live_finish(struct live_run *lr, int interval)
             rc = 1;
         }
     }
-    /* the last counters, calls in flight written as flows end */
-    for (unsigned i = 0; i < lr->n; i++) {
+    /* the last counters, calls in flight written as flows end; then the stories, which all
+       workers share live: retired after every worker's flows, or a call that one worker's
+       flush ends would find its story already told by another's */
+    for (unsigned i = 0; i < lr->n; i++)
         flow_flush_all(&lr->th[i].w);
+    for (unsigned i = 0; i < lr->n; i++)
         detect_flush(&lr->th[i].w);
-    }
     if (!pcap_log_finish(st, lr->ws, lr->n))
         rc = 3;
     struct stats_snapshot sn;
