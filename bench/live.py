@@ -298,6 +298,10 @@ def main():
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--no-suricata", action="store_true")
     ap.add_argument("--smoke", action="store_true", help="tiny inputs, two rates, one run")
+    ap.add_argument("--modes", help="only these capturers, e.g. rpcsentry-xdp,suricata "
+                    "(default: rpcsentry, rpcsentry-2w, rpcsentry-xdp and suricata)")
+    ap.add_argument("--sensor-args", default="",
+                    help="more options for every sensor mode, e.g. '--xdp-frames 16384'")
     ap.add_argument("--tag", default="",
                     help="a suffix to the namespace's and veth's names, for runs side by side")
     a = ap.parse_args()
@@ -320,6 +324,16 @@ def main():
         "rpcsentry-2w": ["-i", RX, "--workers", "2"],
         "rpcsentry-xdp": ["--af-xdp", RX],
     }
+    if a.sensor_args:
+        modes = {m: args + a.sensor_args.split() for m, args in modes.items()}
+    if a.modes:
+        chosen = a.modes.split(",")
+        unknown = [m for m in chosen if m not in modes and m != "suricata"]
+        if unknown:
+            sys.exit("bench/live.py: no such mode: " + ", ".join(unknown))
+        modes = {m: args for m, args in modes.items() if m in chosen}
+        if "suricata" not in chosen:
+            suricata = None
     tmp = tempfile.mkdtemp(prefix="rpcsentry-live-")
     results = {"runs": a.runs, "rates_mbps": rates, "files": {}}
 

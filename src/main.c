@@ -201,7 +201,8 @@ static const struct optdef {
     {"xdp-pass", O_XDP_PASS, false, true, NULL,
      "AF_XDP: pass other traffic on to the kernel (default: drop,\n"
      "as on a pure monitoring port)"},
-    {"xdp-frames", O_XDP_FRAMES, true, true, "N", "AF_XDP: UMEM frames per queue (4096 x 4 KiB)"},
+    {"xdp-frames", O_XDP_FRAMES, true, true, "N",
+     "AF_XDP: UMEM frames of 4 KiB per queue (16384: 64 MiB)"},
     {"xdp-queues", O_XDP_QUEUES, true, true, "N", "AF_XDP: receive queues to read (default: all)"},
     {"log-dir", O_LOGDIR, true, true, "DIR",
      "write DIR/eve.json (default: current directory); '-' = stdout"},

@@ -119,11 +119,13 @@ void live_close(struct live_source *s);
 
 /* ---- AF_XDP capture ---- */
 
+#define XDP_DEFAULT_FRAMES 16384 /* UMEM frames per queue when --xdp-frames is not given */
+
 struct xdp_opts {
     const char *iface;
     bool native;      /* driver mode; otherwise generic (skb) mode, which works anywhere */
     bool pass_others; /* what the sensor does not want goes on to the kernel (else: dropped) */
-    uint32_t frames;  /* UMEM frames per queue (4 KiB each) */
+    uint32_t frames;  /* UMEM frames per queue (4 KiB each); 0: XDP_DEFAULT_FRAMES */
     uint16_t dyn_lo, dyn_hi; /* the dynamic RPC port range the XDP program passes */
     int queues;              /* receive queues to read; 0 = all */
 };
