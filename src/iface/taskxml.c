@@ -279,8 +279,12 @@ static void on_close(struct xml *x, const char *el)
 
 enum taskxml_status taskxml_parse(const char *xml, size_t len, struct rpc_args *a, uint16_t parent)
 {
+    /* not zeroed whole: its 8 KiB of name stack and text are written before they are read
+       (depth, text_len and tail_len say how far), and clearing them was 1% of the
+       instructions on the RPC-dense bench input */
     struct xml x;
-    memset(&x, 0, sizeof x);
+    x.depth = 0;
+    text_reset(&x);
     x.p = xml;
     x.end = xml + len;
     x.a = a;
