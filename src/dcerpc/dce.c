@@ -40,6 +40,9 @@ struct dce_call {
 };
 
 struct dce_assoc {
+    /* what every PDU reads first, in the lines the transport's prefetch takes ahead of the
+       packet (transport_prefetch); the identity's 385 bytes, read at a bind's answer and a
+       record, last */
     const struct rpc_transport *t;
     struct dce_dir dir[2];
     struct rpc_ctx_item *ctxs;
@@ -48,18 +51,17 @@ struct dce_assoc {
     struct dce_call *head, *tail; /* outstanding requests */
     uint32_t n_calls;
     uint8_t auth_type, auth_level; /* negotiated at bind/alter_context */
-    struct rpc_identity identity;  /* from NTLMSSP AUTHENTICATE in auth3/alter/bind */
     bool have_hint;
     bool hint_epm; /* the hint came from the endpoint mapper, not a pipe name */
-    struct rpc_ctx_item hint;
+    bool krb_mech; /* the association's last security context was Kerberos (else NTLMSSP) */
     anomaly_mask anomalies_seen;
     void *iface_state; /* what iface's decoders keep (handles) */
-    char sec_addr[48]; /* the server's secondary address from its bind_ack */
-    /* unsealing state, only with a key store (--ntlm-secrets, --keytab): one per mechanism;
-       krb_mech says which the association's last security context used */
+    /* unsealing state, only with a key store (--ntlm-secrets, --keytab): one per mechanism */
     struct dce_ntlm *ntlm;
     struct dce_krb *krb;
-    bool krb_mech;
+    struct rpc_ctx_item hint;
+    char sec_addr[48];            /* the server's secondary address from its bind_ack */
+    struct rpc_identity identity; /* from NTLMSSP AUTHENTICATE in auth3/alter/bind */
 };
 
 static const struct uuid ndr_syntax =

@@ -670,6 +670,13 @@ void stream_packet(struct worker *w, struct flow *f, const struct packet *p, int
 
 void stream_prefetch(const struct flow *f, int step)
 {
+    /* the session's two lines with the transport's state: every segment of a decoded flow
+       reads its held, out-of-order and SYN-data lists (cachegrind on the RPC-dense bench
+       input: 9% of the last-level read misses were these, in stream_packet) */
+    if (step == 0 && f->tcp) {
+        __builtin_prefetch(f->tcp);
+        __builtin_prefetch((const char *)f->tcp + 64);
+    }
     transport_prefetch(f, step);
 }
 

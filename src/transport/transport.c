@@ -114,12 +114,14 @@ void transport_prefetch(const struct flow *f, int step)
             __builtin_prefetch((const char *)s + i);
         return;
     }
-    /* an engine's per-direction state sits in its first lines */
+    /* what an engine reads of every message sits in its first lines (the SMB connection's
+       first five, the DCE/RPC association's first four: their layouts say so) */
     const char *e = f->app == FLOW_APP_SMB      ? (const char *)s->smb
                     : f->app == FLOW_APP_DCERPC ? (const char *)s->dce
                                                 : NULL;
+    int lines = f->app == FLOW_APP_SMB ? 5 : 4;
     if (e)
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < lines; i++)
             __builtin_prefetch(e + 64 * i);
 }
 
