@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rpcsentry/hash.h"
 #include "rpcsentry/rpc_call.h"
 #include "rpcsentry/types.h"
 
@@ -41,6 +42,7 @@ struct rpc_story {
     const char *kind;     /* service_create_start_delete, task_register_run_delete, ... */
     char summary[1024];   /* one line for people */
     struct flow_ref flow; /* of the call that completed it */
+    char community_id[COMMUNITY_ID_LEN]; /* that flow's, "" when no record had made it yet */
     uint8_t client_ep;
     const struct rpc_transport *transport; /* of that call; may be NULL when flushed */
     char name[256];                        /* service or task, "" when sealed */

@@ -570,8 +570,10 @@ void output_story(struct worker *w, const struct rpc_story *s)
     struct output *o = w->out;
     if (!o)
         return;
+    char cid[COMMUNITY_ID_LEN];
+    memcpy(cid, s->community_id, sizeof cid);
     eve_header(w, o, &s->flow, s->client_ep, s->ts_us, s->pcap_cnt, "lateral_movement",
-               s->over_smb ? "smb" : "dcerpc", NULL);
+               s->over_smb ? "smb" : "dcerpc", cid);
     if (!o->opts.compat)
         write_story(&o->j, s);
     json_obj_close(&o->j);
@@ -583,8 +585,10 @@ void output_story_alert(struct worker *w, const struct rpc_story *s, const struc
     struct output *o = w->out;
     if (!o)
         return;
+    char cid[COMMUNITY_ID_LEN];
+    memcpy(cid, s->community_id, sizeof cid);
     eve_header(w, o, &s->flow, s->client_ep, s->ts_us, s->pcap_cnt, "alert",
-               s->over_smb ? "smb" : "dcerpc", NULL);
+               s->over_smb ? "smb" : "dcerpc", cid);
     json_str(&o->j, "direction", "to_server");
     eve_write_alert(&o->j, a, o->opts.alert_references);
     if (!o->opts.compat)

@@ -267,8 +267,10 @@ void json_arr_close(struct json *j)
 
 void json_u64_(struct json *j, uint64_t v)
 {
-    char b[20];
-    put(j, b, (size_t)(dec_u64(b, v) - b));
+    /* the digits straight into the buffer (at most 20), not through a copy */
+    if (!grow(j, 20))
+        return;
+    j->len = (size_t)(dec_u64(j->buf + j->len, v) - j->buf);
 }
 
 void json_bytes_(struct json *j, const char *s, size_t n)
