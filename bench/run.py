@@ -81,7 +81,8 @@ def parse_size(s):
 
 
 def make_input(build, kind, size, total=0):
-    path = os.path.join(WORK, "%s-%d-%d.pcap" % (kind, size, total) if total else
+    # ("-rst": since 2026-12-02 the one generation of "flows" + total ends with its resets too)
+    path = os.path.join(WORK, "%s-%d-%d-rst.pcap" % (kind, size, total) if total else
                         "%s-%d.pcap" % (kind, size))
     if not os.path.exists(path) and kind.startswith("flows"):
         # N connections open at a time (kind "flows" + N), `total` in all, and `size` data
