@@ -16,7 +16,8 @@ struct worker;
 /*
  * A reader's look-ahead: each frame is decoded as it is pushed and handed on
  * AHEAD_DEPTH frames later; meanwhile its flow's hash bucket, the record the
- * bucket points to, the flow's transport state and its SMB or DCE/RPC
+ * bucket points to (and the next of its chain while that one is another flow's),
+ * the flow's transport state and its SMB or DCE/RPC
  * engine's state are fetched into the cache, one step a frame
  * (decode_prefetch), so the stages do not wait for memory (with thousands of
  * flows at once their state does not stay in the cache: those misses were a
@@ -25,7 +26,7 @@ struct worker;
  * order_at) its place. A reader drains it before the frames' memory goes, and
  * keeps the memory of the frames it holds (see read_mapped).
  */
-#define AHEAD_DEPTH 4
+#define AHEAD_DEPTH 5
 struct ahead {
     struct packet_ahead a[AHEAD_DEPTH + 1];
     unsigned head, n;

@@ -65,20 +65,23 @@ void decode_packet(struct worker *w, struct packet *p);
  * The same in steps, for a reader that looks a few frames ahead (capture.h's
  * struct ahead): decode_ahead decodes a frame (p set as capture sets it),
  * computes its flow key and asks the memory system for the hash bucket its
- * lookup will read; decode_prefetch(step 1, 2, 3), each a frame later, asks
- * the next stages for the flow's record, its transport state and its
- * engine's state (flow_prefetch); decode_packet_ahead counts the frame and
- * hands it on as decode_packet does. Only hints: the lookup still reads
- * whatever is there when its turn comes.
+ * lookup will read; decode_prefetch, once a frame while it waits, takes its
+ * look-up one stage further (flow_prefetch): the record at the bucket's head,
+ * the next one of the chain while the one fetched is another flow's, then the
+ * flow's transport state and its engine's state. decode_packet_ahead counts
+ * the frame and hands it on as decode_packet does. Only hints: the lookup
+ * still reads whatever is there when its turn comes.
  */
 struct packet_ahead {
     struct packet p;
     enum decode_result r;
     struct flow_key k; /* when r is DECODE_OK */
     uint64_t h;
+    const struct flow *cand; /* the look-ahead's flow so far (flow_prefetch) */
+    int stage;               /* and how far it has gone */
 };
 void decode_ahead(struct worker *w, struct packet_ahead *a);
-void decode_prefetch(struct worker *w, const struct packet_ahead *a, int step);
+void decode_prefetch(struct worker *w, struct packet_ahead *a);
 void decode_packet_ahead(struct worker *w, struct packet_ahead *a);
 
 #endif

@@ -29,12 +29,22 @@ void flow_packet_keyed(struct worker *w, const struct packet *p, const struct fl
 uint64_t flow_key_hash(const struct worker *w, const struct flow_key *k);
 
 /*
- * Hints for a reader that looks ahead (decode_prefetch): step 0 fetches the
- * bucket of a key's hash, step 1 the record at its head (once the bucket has
- * had time to arrive), steps 2 and up go on to the next stages for that
- * record (stream_prefetch).
+ * Hints for a reader that looks ahead (decode_prefetch), a stage a frame, each once the
+ * one before has had time to arrive: the bucket of a key's hash, the record at its head,
+ * then while the record fetched is another flow's the next of its chain (a table grows
+ * past two flows a bucket: a flow is second in its chain as often as not), then for the
+ * flow found its transport's and its engine's state (stream_prefetch). Returns the next
+ * stage; *cand is the record the stages are at.
  */
-void flow_prefetch(struct worker *w, uint64_t h, int step);
+enum {
+    FLOW_PREFETCH_BUCKET,
+    FLOW_PREFETCH_HEAD,
+    FLOW_PREFETCH_MATCH,
+    FLOW_PREFETCH_ENGINE,
+    FLOW_PREFETCH_DONE
+};
+int flow_prefetch(struct worker *w, const struct packet *p, const struct flow_key *k, uint64_t h,
+                  int stage, const struct flow **cand);
 
 /* Ends flows idle past their timeout, as of capture time now_us. */
 void flow_expire(struct worker *w, uint64_t now_us);

@@ -9,11 +9,12 @@ static void ahead_take(struct worker *w, struct ahead *ah)
     struct packet_ahead *a = &ah->a[ah->head];
     ah->head = (ah->head + 1) % (AHEAD_DEPTH + 1);
     ah->n--;
-    /* the frames still waiting, one step further each frame of age: the bucket was asked
-       for when a frame was pushed (age 0), then its record (1), its transport's state (2)
-       and its engine's state (3), each once the step before has had a frame's time */
-    for (unsigned age = 1; age < ah->n && age <= 3; age++)
-        decode_prefetch(w, &ah->a[(ah->head + ah->n - 1 - age) % (AHEAD_DEPTH + 1)], (int)age);
+    /* the frames still waiting, one stage further each (the newest asked for its bucket
+       when it was pushed): its record, the next of its chain while the one fetched is
+       another flow's, its transport's state, its engine's state, each once the stage
+       before has had a frame's time */
+    for (unsigned age = 1; age < ah->n; age++)
+        decode_prefetch(w, &ah->a[(ah->head + ah->n - 1 - age) % (AHEAD_DEPTH + 1)]);
     w->pcap_cnt = a->p.pcap_cnt;
     w->now_us = a->p.ts_us;
     uint64_t clock = a->p.clock_us > a->p.ts_us ? a->p.clock_us : a->p.ts_us;

@@ -486,7 +486,8 @@ void decode_ahead(struct worker *w, struct packet_ahead *a)
     if (a->r == DECODE_OK) {
         flow_key_from_packet(&a->p, &a->k, NULL);
         a->h = flow_key_hash(w, &a->k);
-        flow_prefetch(w, a->h, 0);
+        a->cand = NULL;
+        a->stage = flow_prefetch(w, &a->p, &a->k, a->h, FLOW_PREFETCH_BUCKET, &a->cand);
     }
 }
 
@@ -498,8 +499,8 @@ void decode_packet_ahead(struct worker *w, struct packet_ahead *a)
         fragment(w, &a->p);
 }
 
-void decode_prefetch(struct worker *w, const struct packet_ahead *a, int step)
+void decode_prefetch(struct worker *w, struct packet_ahead *a)
 {
-    if (a->r == DECODE_OK)
-        flow_prefetch(w, a->h, step);
+    if (a->r == DECODE_OK && a->stage != FLOW_PREFETCH_DONE)
+        a->stage = flow_prefetch(w, &a->p, &a->k, a->h, a->stage, &a->cand);
 }

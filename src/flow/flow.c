@@ -376,24 +376,45 @@ uint64_t flow_key_hash(const struct worker *w, const struct flow_key *k)
     return hash64(k, sizeof *k, w->cfg->hash_seed);
 }
 
-void flow_prefetch(struct worker *w, uint64_t h, int step)
+int flow_prefetch(struct worker *w, const struct packet *p, const struct flow_key *k, uint64_t h,
+                  int stage, const struct flow **cand)
 {
     const struct flow_table *t = w->flows;
-    if (step == 0) {
-        __builtin_prefetch(chain_of(t, h));
-        return;
+    const struct flow *f = *cand;
+    switch (stage) {
+    case FLOW_PREFETCH_BUCKET: __builtin_prefetch(chain_of(t, h)); return FLOW_PREFETCH_HEAD;
+    case FLOW_PREFETCH_HEAD: f = *chain_of(t, h); break;
+    case FLOW_PREFETCH_MATCH:
+        if (!f)
+            return FLOW_PREFETCH_DONE;
+        if (memcmp(&f->ref.key, k, sizeof *k) != 0) {
+            f = f->hnext; /* another flow's: the next of the chain */
+            break;
+        }
+        /* a packet that moves its flow to the head of the LRU list (once a second) writes
+           its neighbours' links: with a million flows open they are anywhere */
+        if (t->lru_head != f && p->ts_us >= f->lru_us + LRU_COARSE_US) {
+            if (f->lru_prev)
+                __builtin_prefetch(&f->lru_prev->lru_next, 1);
+            if (f->lru_next)
+                __builtin_prefetch(&f->lru_next->lru_prev, 1);
+        }
+        stream_prefetch(f, 0);
+        return FLOW_PREFETCH_ENGINE;
+    case FLOW_PREFETCH_ENGINE:
+        if (f)
+            stream_prefetch(f, 1);
+        return FLOW_PREFETCH_DONE;
+    default: return FLOW_PREFETCH_DONE;
     }
-    const struct flow *f = *chain_of(t, h); /* the likely one */
+    *cand = f;
     if (!f)
-        return;
-    if (step == 1) {
-        /* the lookup reads line 0, every packet writes line 1, the stages behind read line 2 */
-        __builtin_prefetch(f);
-        __builtin_prefetch((const char *)f + 64);
-        __builtin_prefetch((const char *)f + 128);
-    } else {
-        stream_prefetch(f, step - 2);
-    }
+        return FLOW_PREFETCH_DONE;
+    /* the lookup reads line 0, every packet writes line 1, the stages behind read line 2 */
+    __builtin_prefetch(f);
+    __builtin_prefetch((const char *)f + 64);
+    __builtin_prefetch((const char *)f + 128);
+    return FLOW_PREFETCH_MATCH;
 }
 
 void flow_packet(struct worker *w, const struct packet *p)
