@@ -215,12 +215,16 @@ class Capturer:
         return read_eve(os.path.join(self.logdir, "eve.json"))
 
     def cpu(self):
-        """CPU seconds the capturer (every thread of it) has used so far: ip netns exec and
-        sh exec it, so it is the process started."""
+        """CPU seconds the capturer's threads have run so far (ip netns exec and sh exec it,
+        so it is the process started): schedstat's nanoseconds, summed over its threads,
+        where /proc/PID/stat counts in ticks of 10 ms."""
         try:
-            with open("/proc/%d/stat" % self.p.pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            task = "/proc/%d/task" % self.p.pid
+            ns = 0
+            for t in os.listdir(task):
+                with open(os.path.join(task, t, "schedstat")) as f:
+                    ns += int(f.read().split()[0])
+            return ns / 1e9
         except (OSError, IndexError, ValueError):
             return None
 
