@@ -362,11 +362,17 @@ static uint64_t flow_make_id(const struct flow_key *k, uint64_t first_us)
     return id ? id : 1;
 }
 
+/* Is f the flow of key k? (the key is on the line the chain just read) */
+static inline bool key_is(const struct flow *f, const struct flow_key *k)
+{
+    return memcmp(&f->ref.key, k, sizeof *k) == 0;
+}
+
 static struct flow *flow_lookup(struct worker *w, const struct flow_key *k, uint64_t h)
 {
     struct flow_table *t = w->flows;
     for (struct flow *f = *chain_of(t, h); f; f = f->hnext)
-        if (memcmp(&f->ref.key, k, sizeof *k) == 0) /* on the line the chain just read */
+        if (key_is(f, k))
             return f;
     return NULL;
 }
@@ -387,7 +393,7 @@ int flow_prefetch(struct worker *w, const struct packet *p, const struct flow_ke
     case FLOW_PREFETCH_MATCH:
         if (!f)
             return FLOW_PREFETCH_DONE;
-        if (memcmp(&f->ref.key, k, sizeof *k) != 0) {
+        if (!key_is(f, k)) {
             f = f->hnext; /* another flow's: the next of the chain */
             break;
         }
