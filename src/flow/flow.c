@@ -387,6 +387,13 @@ int flow_prefetch(struct worker *w, const struct packet *p, const struct flow_ke
 {
     const struct flow_table *t = w->flows;
     const struct flow *f = *cand;
+    /*
+     * A frame processed between two stages may end the candidate's flow. Reading it stays
+     * sound: flow records live in slabs that are unmapped only with the table, a record is
+     * zeroed when handed out again, and ending a flow clears its app_state and tcp before
+     * the record joins the free list. So a later stage reads NULL, or a newer flow's
+     * pointers, and only prefetches through them: a wasted fetch, never a wrong record.
+     */
     switch (stage) {
     case FLOW_PREFETCH_BUCKET: __builtin_prefetch(chain_of(t, h)); return FLOW_PREFETCH_HEAD;
     case FLOW_PREFETCH_HEAD: f = *chain_of(t, h); break;
