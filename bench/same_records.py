@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Whether two builds of the sensor write the same records: every shared capture
 (../shared/pcaps), every project capture (pcaps/, the lab's included) and the
-bench inputs given, read with flow records on. Records are compared sorted
+bench inputs given, read twice: with flow records on, and with the default
+options, as bench/run.py runs it (the sensor may skip work whose result only a
+flow record would carry, so both are compared). Records are compared sorted
 (with several workers their order may differ) and byte for byte; stats records
 are left out (they count time and memory). A speed change must leave this at
 "identical".
@@ -23,8 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def records(binary, captures, extra):
-    cmd = [binary, "-q", "--flow-records", "--stats-interval", "1", "-l", "-"] + extra
+def records(binary, captures, extra, flows):
+    cmd = [binary, "-q"] + (["--flow-records"] if flows else []) + [
+        "--stats-interval", "1", "-l", "-"] + extra
     for c in captures:
         cmd += ["-r", c]
     out = subprocess.run(cmd, capture_output=True, cwd=ROOT).stdout
@@ -46,19 +49,23 @@ def main():
         captures.insert(0, shared)
     else:
         print("same_records: ../shared/pcaps is absent; project captures only")
-    a, b = records(old, captures, extra), records(new, captures, extra)
-    if a == b:
-        print("same_records: identical, %d records" % len(a))
-        return 0
-    sa, sb = set(a), set(b)
-    only_a, only_b = sorted(sa - sb), sorted(sb - sa)
-    print("same_records: DIFFERENT: %d records against %d; %d only in the old, %d only in the new"
-          % (len(a), len(b), len(only_a), len(only_b)))
-    if only_a:
-        print("old:", only_a[0].decode(errors="replace")[:2000])
-    if only_b:
-        print("new:", only_b[0].decode(errors="replace")[:2000])
-    return 1
+    differ = False
+    for flows in (True, False):
+        mode = "flow records on" if flows else "default options"
+        a, b = records(old, captures, extra, flows), records(new, captures, extra, flows)
+        if a == b:
+            print("same_records: %s: identical, %d records" % (mode, len(a)))
+            continue
+        differ = True
+        sa, sb = set(a), set(b)
+        only_a, only_b = sorted(sa - sb), sorted(sb - sa)
+        print("same_records: %s: DIFFERENT: %d records against %d; %d only in the old, "
+              "%d only in the new" % (mode, len(a), len(b), len(only_a), len(only_b)))
+        if only_a:
+            print("old:", only_a[0].decode(errors="replace")[:2000])
+        if only_b:
+            print("new:", only_b[0].decode(errors="replace")[:2000])
+    return 1 if differ else 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ enum appid_state {
     APPID_GUESSED,   /* nDPI gave up and guessed from the ports */
     APPID_FAILED,    /* nDPI gave up with nothing */
     APPID_OURS,      /* the sensor's engines took it: their verdict stands */
+    APPID_UNASKED,   /* no record and no engine would read a verdict: not looked at */
 };
 
 struct worker;

@@ -3,8 +3,11 @@
  * packet and keeps it until nDPI has a verdict, the transport has taken the
  * flow for its own engines, or APPID_MAX_PKTS packets with payload went by
  * without one (then nDPI is asked for its best guess). The state is freed at
- * once in all three cases; only the verdict (two protocol ids) stays.
+ * once in all three cases; only the verdict (two protocol ids) stays. Without
+ * flow records, only a TCP flow still being probed is looked at: nothing else
+ * would read the verdict.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +108,17 @@ void appid_packet(struct worker *w, struct flow *f, const struct packet *p)
         /* the sensor's own engines have it: nDPI has nothing to add */
         release(w, f);
         f->ndpi_state = APPID_OURS;
+        return;
+    }
+    if (!w->cfg->log_flows && (f->ref.key.proto != IPPROTO_TCP || f->app != FLOW_APP_UNKNOWN)) {
+        /*
+         * With no flow records nobody reads the verdict but the probe of a TCP flow the
+         * transport has not placed yet (its hint, transport.c). A UDP flow, or one the
+         * transport has placed (ignored, raw), would cost nDPI for nothing: most of the
+         * flows of a busy link are such.
+         */
+        release(w, f);
+        f->ndpi_state = APPID_UNASKED;
         return;
     }
     if (!f->ndpi) {

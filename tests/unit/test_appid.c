@@ -18,10 +18,11 @@
 #include <ndpi/ndpi_protocol_ids.h>
 #endif
 
+static struct config cfg; /* the worker's: defaults, each test may change them */
+
 static struct worker *appid_worker(void)
 {
     static struct worker w;
-    static struct config cfg;
     config_defaults(&cfg);
     memset(&w, 0, sizeof w);
     w.cfg = &cfg;
@@ -65,6 +66,7 @@ TEST(appid_releases_state_once_decided)
     p.payload = b + 28;
     p.payload_len = p.l3_len - 28;
     p.ts_us = 1700000000000000ULL;
+    cfg.log_flows = true; /* a flow record will carry the verdict */
     struct flow f;
     memset(&f, 0, sizeof f);
     f.ref.key.proto = 17;
@@ -80,6 +82,74 @@ TEST(appid_releases_state_once_decided)
     CHECK(appid_ndpi(w, &f, name, sizeof name, &cat, &guessed));
     CHECK_STR(name, "DNS");
     CHECK(!guessed);
+    appid_close(w->appid);
+    w->appid = NULL;
+}
+
+/*
+ * Without flow records the verdict is read only by the probe of a TCP flow the
+ * transport has not placed: a UDP flow, or a TCP flow it has ignored, is not
+ * handed to nDPI at all (no state, no count); a TCP flow still probed is.
+ */
+TEST(appid_looks_only_where_a_verdict_is_read)
+{
+    if (!appid_available())
+        SKIP("built without nDPI");
+    struct worker *w = appid_worker();
+    CHECK(!w->cfg->log_flows); /* the default */
+    char err[256];
+    w->appid = appid_open(err, sizeof err);
+    CHECK(w->appid != NULL);
+    if (!w->appid)
+        return;
+    uint8_t b[128];
+    struct packet p;
+    memset(&p, 0, sizeof p);
+    p.l3 = b;
+    p.l3_len = (uint32_t)dns_packet(b);
+    p.payload = b + 28;
+    p.payload_len = p.l3_len - 28;
+    p.ts_us = 1700000000000000ULL;
+    struct flow f;
+    memset(&f, 0, sizeof f);
+    f.ref.key.proto = 17;
+    appid_packet(w, &f, &p);
+    CHECK_EQ(f.ndpi_state, APPID_UNASKED);
+    CHECK(f.ndpi == NULL);
+    CHECK_EQ(w->stats.appid_flows, 0);
+    CHECK(appid_app_proto(w, &f) == NULL);
+
+    /* HTTP on TCP: looked at while the transport probes, let go once it ignored the flow */
+    static const char get[] = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    uint8_t t[40 + sizeof get - 1];
+    memset(t, 0, 40);
+    t[0] = 0x45, t[2] = 0, t[3] = sizeof t, t[8] = 64, t[9] = 6;
+    t[12] = 10, t[15] = 1, t[16] = 10, t[19] = 2;
+    t[20] = 0xc3, t[21] = 0x50, t[22] = 0, t[23] = 80;
+    t[32] = 0x50, t[33] = 0x18;
+    memcpy(t + 40, get, sizeof get - 1);
+    memset(&p, 0, sizeof p);
+    p.l3 = t;
+    p.l3_len = sizeof t;
+    p.payload = t + 40;
+    p.payload_len = sizeof get - 1;
+    p.ts_us = 1700000000000000ULL;
+    memset(&f, 0, sizeof f);
+    f.ref.key.proto = 6;
+    f.ref.key.port[0] = 50000, f.ref.key.port[1] = 80;
+    f.app = FLOW_APP_UNKNOWN;
+    appid_packet(w, &f, &p);
+    CHECK_EQ(w->stats.appid_flows, 1);
+    CHECK(f.ndpi_state == APPID_DECIDED || f.ndpi_state == APPID_DETECTING);
+    memset(&f, 0, sizeof f);
+    f.ref.key.proto = 6;
+    f.ref.key.port[0] = 50000, f.ref.key.port[1] = 80;
+    f.app = FLOW_APP_IGNORED;
+    appid_packet(w, &f, &p);
+    CHECK_EQ(f.ndpi_state, APPID_UNASKED);
+    CHECK_EQ(w->stats.appid_flows, 1);
+    appid_flow_end(w, &f);
+    CHECK_EQ(w->mem.total_used, 0);
     appid_close(w->appid);
     w->appid = NULL;
 }
