@@ -17,6 +17,9 @@ size_t base64_encode(const uint8_t *in, size_t len, char *out);
 /* A fast 64-bit keyed hash over a short key (flow tuples, table keys). */
 uint64_t hash64(const void *key, size_t len, uint64_t seed);
 
+/* The same, faster, over exactly 40 bytes (five 64-bit words: a flow key). */
+uint64_t hash_words5(const void *key, uint64_t seed);
+
 /*
  * Community ID v1 (corelight/community-id-spec) over one packet's tuple.
  * saddr/daddr are 4 or 16 bytes (alen), ports in host order. out gets
