@@ -107,6 +107,17 @@ static inline uint64_t rd_u64be(struct rd *c)
     return lo | (hi << 32);
 }
 
+/* Big-endian loads from bytes a parser has already taken whole (rd_take): a header of fixed
+   size is bounds-checked once, not at each field. */
+static inline uint16_t be16_at(const uint8_t *b)
+{
+    return (uint16_t)((b[0] << 8) | b[1]);
+}
+static inline uint32_t be32_at(const uint8_t *b)
+{
+    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | (uint32_t)b[3];
+}
+
 /* Byte-order-selected reads, for protocols that announce it (DCE/RPC drep). */
 static inline uint16_t rd_u16(struct rd *c, bool le)
 {

@@ -45,10 +45,11 @@ enum decode_result decode_ethertype(struct packet *p, struct rd *c, uint16_t typ
         case ETH_VLAN:
         case ETH_QINQ:
         case ETH_QINQ_OLD: {
-            uint16_t tci = rd_u16be(c);
-            type = rd_u16be(c);
-            if (!rd_ok(c))
+            const uint8_t *tag = rd_take(c, 4);
+            if (!tag)
                 return DECODE_TRUNCATED;
+            uint16_t tci = be16_at(tag);
+            type = be16_at(tag + 2);
             if (p->vlan_cnt < 2)
                 p->vlan[p->vlan_cnt] = tci & 0x0fff;
             if (p->vlan_cnt < 255)
@@ -89,10 +90,10 @@ enum decode_result decode_ethertype(struct packet *p, struct rd *c, uint16_t typ
 
 enum decode_result decode_ether(struct packet *p, struct rd *c)
 {
-    rd_skip(c, 12);
-    uint16_t type = rd_u16be(c);
-    if (!rd_ok(c))
+    const uint8_t *h = rd_take(c, 14);
+    if (!h)
         return DECODE_TRUNCATED;
+    uint16_t type = be16_at(h + 12);
     if (type < 0x0600) /* 802.3 length: LLC frames are not IP for us */
         return DECODE_NOT_IP;
     return decode_ethertype(p, c, type);
@@ -130,18 +131,17 @@ static enum decode_result decode_l4(struct packet *p, struct rd *c, uint8_t prot
     p->l4 = c->p + c->off;
     p->l4_len = c->off <= c->len ? (uint32_t)(c->len - c->off) : 0;
     if (proto == IPPROTO_TCP) {
-        p->sport = rd_u16be(c);
-        p->dport = rd_u16be(c);
-        p->seq = rd_u32be(c);
-        p->ack = rd_u32be(c);
-        uint8_t off = rd_u8(c);
-        p->tcp_flags = rd_u8(c);
-        p->tcp_window = rd_u16be(c);
-        rd_skip(c, 2); /* checksum */
-        p->tcp_urgent = rd_u16be(c);
-        if (!rd_ok(c))
+        const uint8_t *h = rd_take(c, 20);
+        if (!h)
             return DECODE_TRUNCATED;
-        size_t hlen = (size_t)(off >> 4) * 4;
+        p->sport = be16_at(h);
+        p->dport = be16_at(h + 2);
+        p->seq = be32_at(h + 4);
+        p->ack = be32_at(h + 8);
+        p->tcp_flags = h[13];
+        p->tcp_window = be16_at(h + 14);
+        p->tcp_urgent = be16_at(h + 18); /* after the checksum */
+        size_t hlen = (size_t)(h[12] >> 4) * 4;
         if (hlen < 20)
             return DECODE_INVALID;
         if ((p->tcp_flags & TCP_SYN) && hlen > 20) {
@@ -152,12 +152,12 @@ static enum decode_result decode_l4(struct packet *p, struct rd *c, uint8_t prot
         if (!rd_ok(c))
             return DECODE_TRUNCATED;
     } else if (proto == IPPROTO_UDP) {
-        p->sport = rd_u16be(c);
-        p->dport = rd_u16be(c);
-        uint16_t ulen = rd_u16be(c);
-        rd_skip(c, 2);
-        if (!rd_ok(c))
+        const uint8_t *h = rd_take(c, 8);
+        if (!h)
             return DECODE_TRUNCATED;
+        p->sport = be16_at(h);
+        p->dport = be16_at(h + 2);
+        uint16_t ulen = be16_at(h + 4);
         /* a UDP length shorter than what is there trims it; longer or 0 keeps what was captured */
         if (ulen >= 8 && (size_t)(ulen - 8) < rd_left(c))
             c->len = c->off + (ulen - 8);
@@ -190,23 +190,18 @@ static void apply_ip_length(struct packet *p, struct rd *ip, size_t start, size_
 enum decode_result decode_ip(struct packet *p, struct rd *c)
 {
     size_t start = c->off;
-    uint8_t vihl = rd_u8(c);
-    if (!rd_ok(c))
+    if (!rd_has(c, 1))
         return DECODE_TRUNCATED;
+    uint8_t vihl = rd_peek(c, 0);
     if ((vihl >> 4) == 4) {
         size_t ihl = (size_t)(vihl & 15) * 4;
-        rd_skip(c, 1);
-        uint16_t total = rd_u16be(c);
-        uint16_t id = rd_u16be(c);
-        uint16_t frag = rd_u16be(c);
-        rd_skip(c, 1);
-        uint8_t proto = rd_u8(c);
-        rd_skip(c, 2);
-        uint8_t src[4], dst[4];
-        rd_bytes(c, src, 4);
-        rd_bytes(c, dst, 4);
-        if (!rd_ok(c))
+        const uint8_t *h = rd_take(c, 20);
+        if (!h)
             return DECODE_TRUNCATED;
+        uint16_t total = be16_at(h + 2);
+        uint16_t id = be16_at(h + 4);
+        uint16_t frag = be16_at(h + 6);
+        uint8_t proto = h[9];
         if (ihl < 20)
             return DECODE_INVALID;
         if (total != 0 && total < ihl)
@@ -216,7 +211,7 @@ enum decode_result decode_ip(struct packet *p, struct rd *c)
             return DECODE_TRUNCATED;
         p->ipver = 4;
         memset(p->src, 0, 16), memset(p->dst, 0, 16);
-        memcpy(p->src, src, 4), memcpy(p->dst, dst, 4);
+        memcpy(p->src, h + 12, 4), memcpy(p->dst, h + 16, 4);
         apply_ip_length(p, c, start, total);
         p->l3 = c->p + start;
         p->l3_len = (uint32_t)(c->len - start);
@@ -234,14 +229,13 @@ enum decode_result decode_ip(struct packet *p, struct rd *c)
         return decode_l4(p, c, proto);
     }
     if ((vihl >> 4) == 6) {
-        rd_skip(c, 3);
-        uint16_t plen = rd_u16be(c);
-        uint8_t next = rd_u8(c);
-        rd_skip(c, 1);
-        rd_bytes(c, p->src, 16);
-        rd_bytes(c, p->dst, 16);
-        if (!rd_ok(c))
+        const uint8_t *h = rd_take(c, 40);
+        if (!h)
             return DECODE_TRUNCATED;
+        uint16_t plen = be16_at(h + 4);
+        uint8_t next = h[6];
+        memcpy(p->src, h + 8, 16);
+        memcpy(p->dst, h + 24, 16);
         p->ipver = 6;
         apply_ip_length(p, c, start + 40, plen);
         p->l3 = c->p + start;
