@@ -53,13 +53,16 @@ static inline void frame_ahead(struct worker *w, struct capture_result *res, str
 {
     res->packets++;
     res->bytes += len;
-    /* the file's frames handed on, counted from 1, as frame() counts them */
-    struct packet p = {.data = data,
-                       .caplen = caplen,
-                       .wirelen = len,
-                       .ts_us = ts_us,
-                       .linktype = link,
-                       .pcap_cnt = res->packets};
+    /* the file's frames handed on, counted from 1, as frame() counts them; only the fields
+       ahead_push reads are set (an initializer would zero the whole packet at each frame) */
+    struct packet p;
+    p.data = data;
+    p.caplen = caplen;
+    p.wirelen = len;
+    p.ts_us = ts_us;
+    p.linktype = link;
+    p.pcap_cnt = res->packets;
+    p.order_seq = p.clock_us = p.answers_seq = 0;
     ahead_push(w, ah, &p);
 }
 

@@ -232,15 +232,16 @@ static void run_batch(struct dispatch *d, struct worker *w, struct batch *b)
             pthread_mutex_unlock(&d->end_lock);
             continue;
         }
-        struct packet p = {.data = e->frame ? e->frame : b->data + e->off,
-                           .caplen = e->caplen,
-                           .wirelen = e->wirelen,
-                           .ts_us = e->ts_us,
-                           .pcap_cnt = e->pcap_cnt,
-                           .linktype = e->linktype,
-                           .order_seq = e->seq,
-                           .clock_us = e->clock_us,
-                           .answers_seq = e->answers_seq};
+        struct packet p; /* the fields ahead_push reads, no more (see frame_ahead) */
+        p.data = e->frame ? e->frame : b->data + e->off;
+        p.caplen = e->caplen;
+        p.wirelen = e->wirelen;
+        p.ts_us = e->ts_us;
+        p.pcap_cnt = e->pcap_cnt;
+        p.linktype = e->linktype;
+        p.order_seq = e->seq;
+        p.clock_us = e->clock_us;
+        p.answers_seq = e->answers_seq;
         worker_adopt_rules(w);
         ahead_push(w, &ah, &p);
     }
