@@ -148,10 +148,31 @@ uint32_t flow_table_count(const struct flow_table *t)
     return t->count;
 }
 
+/* memcmp(a, b, 16)'s sign, as two loads of eight bytes each in big-endian order (the
+   call to memcmp was a fifth of building a key) */
+static inline uint64_t be64_of(const uint8_t *b)
+{
+    uint64_t v;
+    memcpy(&v, b, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline int addr_order(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t a0 = be64_of(a), b0 = be64_of(b);
+    if (a0 != b0)
+        return a0 < b0 ? -1 : 1;
+    uint64_t a1 = be64_of(a + 8), b1 = be64_of(b + 8);
+    return (a1 > b1) - (a1 < b1);
+}
+
 void flow_key_from_packet(const struct packet *p, struct flow_key *k, bool *swapped)
 {
     memset(k, 0, sizeof *k);
-    int c = memcmp(p->src, p->dst, 16);
+    int c = addr_order(p->src, p->dst);
     bool swap = c > 0 || (c == 0 && p->sport > p->dport);
     if (!swap) {
         memcpy(k->addr[0], p->src, 16), memcpy(k->addr[1], p->dst, 16);
