@@ -49,8 +49,18 @@ struct worker {
      * kept out of the memcap: a full memcap must not stop the decoding of a creation */
     char *scratch;
     size_t scratch_len;
-    struct epm_table *epm;       /* ports the endpoint mapper announced (iface/epm.c) */
-    struct appid *appid;         /* nDPI, or NULL (flow/appid.c) */
+    struct epm_table *epm; /* ports the endpoint mapper announced (iface/epm.c) */
+    struct appid *appid;   /* nDPI, or NULL (flow/appid.c) */
+    /*
+     * With no flow records, a TCP packet of a flow the transport has not placed goes to
+     * nDPI after the stream, not before (flow.c): if the transport places the flow on
+     * it, nobody reads nDPI's verdict. The probe calls appid_due before it reads the
+     * flow's hint (transport.c); nDPI sees the held packet then, so the hint is the
+     * one it would have been.
+     */
+    const struct packet *appid_held;
+    struct flow *appid_held_flow;
+    void (*appid_due)(struct worker *w, struct flow *f);
     struct defrag *defrag;       /* IP reassembly (decode/defrag.c); NULL until a fragment */
     struct story_table *stories; /* calls adding up to an execution (detect) */
     /* service keys winreg saw made lately, by server and client (iface/winreg.c): an

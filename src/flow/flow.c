@@ -514,6 +514,15 @@ void flow_packet_keyed(struct worker *w, const struct packet *p, const struct fl
         w->on_flow_packet(w, f, p);
 }
 
+/* nDPI's turn for the packet held back for f (worker.h): once, and appid_packet looks only
+   where a verdict will be read. */
+static void appid_due(struct worker *w, struct flow *f)
+{
+    const struct packet *p = w->appid_held;
+    w->appid_held = NULL, w->appid_held_flow = NULL;
+    appid_packet(w, f, p);
+}
+
 /* p, a packet of f, counted and handed on. */
 static inline void flow_packet_in(struct worker *w, struct flow *f, const struct packet *p,
                                   bool tcp)
@@ -535,8 +544,15 @@ static inline void flow_packet_in(struct worker *w, struct flow *f, const struct
     f->last_us = p->ts_us;
     f->pkts[ep]++;
     f->bytes[ep] += p->wirelen;
-    if (w->appid)
-        appid_packet(w, f, p);
+    bool held = false;
+    if (w->appid) {
+        if (tcp && !w->cfg->log_flows && f->app == FLOW_APP_UNKNOWN) {
+            w->appid_held = p, w->appid_held_flow = f, w->appid_due = appid_due;
+            held = true;
+        } else {
+            appid_packet(w, f, p);
+        }
+    }
     if (!tcp)
         return;
 
@@ -561,4 +577,6 @@ static inline void flow_packet_in(struct worker *w, struct flow *f, const struct
     }
 
     stream_packet(w, f, p, ep);
+    if (held && w->appid_held_flow == f)
+        appid_due(w, f); /* the probe did not ask: nDPI sees it now, if anyone will read it */
 }

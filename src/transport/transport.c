@@ -256,6 +256,8 @@ static void probe(struct worker *w, struct flow *f, int ep, const uint8_t *d, si
             feed(w, f, ep, d, n);
         return;
     }
+    if (w->appid_held_flow == f)
+        w->appid_due(w, f); /* nDPI sees the packet flow.c held back (worker.h) */
     int hint = f->app_hint; /* nDPI's verdict (flow/appid.c) */
     if (hint) {
         /* nDPI recognised DCE/RPC or SMB where the first bytes were not a header */

@@ -544,6 +544,36 @@ static void handshake(struct stage_run *r, struct conn *k)
     send_tcp(r, k, 0, 0, k->seq[0], NULL, 0);
 }
 
+/* With no flow records, nDPI sees a TCP packet only if the transport still probes the flow
+   when it has seen it (flow.c holds it back): a bind on a port nobody announced places the
+   flow by its header, nDPI never looks; HTTP does not, and nDPI is asked. */
+TEST(ndpi_waits_for_the_transport_without_flow_records)
+{
+    struct stage_run *r = stage_start();
+    if (!r->w.appid) {
+        cJSON_Delete(stage_end(r));
+        SKIP("built without nDPI");
+    }
+    r->cfg.log_flows = false;
+    struct conn k = {.cport = 50000};
+    handshake(r, &k);
+    struct bytes bind = {.n = 0};
+    bind_pdu(&bind, 1);
+    send_tcp(r, &k, 0, TCP_PSH, k.seq[0], bind.b, bind.n);
+    CHECK_EQ(r->w.stats.appid_flows, 0);
+    CHECK(r->w.appid_held_flow == NULL);
+
+    struct conn h = {.cport = 50001};
+    handshake(r, &h);
+    static const char get[] = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    send_tcp(r, &h, 0, TCP_PSH, h.seq[0], (const uint8_t *)get, sizeof get - 1);
+    CHECK_EQ(r->w.stats.appid_flows, 1);
+    CHECK(r->w.appid_held_flow == NULL);
+    cJSON *all = stage_end(r);
+    CHECK(find_record(all, "dcerpc", NULL, 0) != NULL);
+    cJSON_Delete(all);
+}
+
 TEST(stream_out_of_order_with_a_conflicting_overlap_and_the_flow_record)
 {
     struct stage_run *r = stage_start();
