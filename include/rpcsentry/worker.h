@@ -51,6 +51,8 @@ struct worker {
     size_t scratch_len;
     struct epm_table *epm; /* ports the endpoint mapper announced (iface/epm.c) */
     struct appid *appid;   /* nDPI, or NULL (flow/appid.c) */
+    bool process_ends;     /* worker_teardown is the process's last work: what only the
+                              kernel needs back is left to it (appid_close_at_exit) */
     /*
      * With no flow records, a TCP packet of a flow the transport has not placed goes to
      * nDPI after the stream, not before (flow.c): if the transport places the flow on

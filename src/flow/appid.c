@@ -64,6 +64,23 @@ void appid_close(struct appid *a)
     free(a);
 }
 
+#if defined(__SANITIZE_ADDRESS__) /* gcc */
+#define APPID_FREE_AT_EXIT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) /* clang */
+#define APPID_FREE_AT_EXIT 1
+#endif
+#endif
+
+void appid_close_at_exit(struct appid *a)
+{
+#ifdef APPID_FREE_AT_EXIT
+    appid_close(a);
+#else
+    (void)a; /* the kernel frees it with the process */
+#endif
+}
+
 static void release(struct worker *w, struct flow *f)
 {
     if (!f->ndpi)
@@ -261,6 +278,11 @@ struct appid *appid_open(char *err, size_t errlen)
 }
 
 void appid_close(struct appid *a)
+{
+    (void)a;
+}
+
+void appid_close_at_exit(struct appid *a)
 {
     (void)a;
 }

@@ -473,8 +473,10 @@ static void files_teardown(struct files_run *fr)
     unsigned n = fr->n;
     /* the rule set in use: a reload may have replaced the first (one worker) */
     struct detect *in_use = n == 1 && fr->set_up ? fr->ws[0].detect : NULL;
-    for (unsigned i = 0; i < fr->set_up; i++)
+    for (unsigned i = 0; i < fr->set_up; i++) {
+        fr->ws[i].process_ends = true; /* main returns after the run */
         worker_teardown(&fr->ws[i]);
+    }
     if (n == 1) { /* a reload freed the first set and gave the worker the new one */
         detect_free(in_use ? in_use : fr->sh.detect);
         fr->sh.detect = NULL;
@@ -736,8 +738,10 @@ static int live_finish(struct live_run *lr, int interval)
 
 static void live_teardown(struct live_run *lr)
 {
-    for (unsigned i = 0; i < lr->set_up; i++)
+    for (unsigned i = 0; i < lr->set_up; i++) {
+        lr->th[i].w.process_ends = true; /* main returns after the run */
         worker_teardown(&lr->th[i].w);
+    }
     pcap_log_finish(lr->st, lr->ws, 0); /* a run that failed: the file closed */
     for (unsigned i = 0; lr->th && i < lr->opened; i++) {
         live_close(lr->th[i].src);

@@ -73,8 +73,12 @@ void worker_teardown(struct worker *w)
 {
     flow_table_free(w, w->flows);
     w->flows = NULL;
-    pcap_log_detach(w);    /* after the flows: an ending flow may still write what it held */
-    appid_close(w->appid); /* after the flows: each ending flow releases its nDPI state */
+    pcap_log_detach(w); /* after the flows: an ending flow may still write what it held */
+    /* after the flows: each ending flow releases its nDPI state */
+    if (w->process_ends)
+        appid_close_at_exit(w->appid);
+    else
+        appid_close(w->appid);
     w->appid = NULL;
     detect_flush(w);
     story_table_free(w);
