@@ -359,6 +359,10 @@ void output_call(struct worker *w, const struct rpc_call *c)
     struct output *o = w->out;
     if (!o)
         return;
+    /* the alerts of its answer, written just before (detect_complete), hold the same
+       dcerpc, smb and rpcsentry parts: they are copied, not written again */
+    bool alerted = o->tail_of == c;
+    o->tail_of = NULL;
     if (o->opts.format != FORMAT_EVE) {
         zeek_call(w, o, c);
         return;
@@ -372,11 +376,15 @@ void output_call(struct worker *w, const struct rpc_call *c)
     eve_header(w, o, c->transport->flow, c->client_ep, ts, cnt, "dcerpc", app_proto_of(c),
                c->transport->community_id);
     json_u64(&o->j, "tx_id", c->tx_id);
-    write_dcerpc(&o->j, c, false);
-    if (c->transport->kind == RPC_TRANSPORT_NP)
-        write_smb(&o->j, c);
-    if (!o->opts.compat)
-        write_extension(&o->j, c);
+    if (alerted) {
+        json_members(&o->j, o->tail.buf, o->tail.len);
+    } else {
+        write_dcerpc(&o->j, c, false);
+        if (c->transport->kind == RPC_TRANSPORT_NP)
+            write_smb(&o->j, c);
+        if (!o->opts.compat)
+            write_extension(&o->j, c);
+    }
     json_obj_close(&o->j);
     output_emit(w, o);
 }
@@ -481,7 +489,8 @@ void output_alert_render(struct alert_info *a)
 /*
  * The call's part of an alert (dcerpc, smb, rpcsentry: its arguments) is the same in every
  * alert of one batch, and the larger part: it is written for the first, kept in o->tail, and
- * copied into the others.
+ * copied into the others. At the answer it is also the call's own record's, which comes next
+ * (output_call).
  */
 void output_alerts(struct worker *w, const struct rpc_call *c, const struct alert_info *const *a,
                    unsigned n, bool at_response)
@@ -494,6 +503,7 @@ void output_alerts(struct worker *w, const struct rpc_call *c, const struct aler
     uint64_t cnt = at_response ? c->res_pcap_cnt : c->req_pcap_cnt;
     struct json *j = &o->j;
     bool kept = false;
+    o->tail_of = NULL;
     for (unsigned i = 0; i < n; i++) {
         eve_header(w, o, c->transport->flow, src, ts, cnt, "alert", app_proto_of(c),
                    c->transport->community_id);
@@ -509,7 +519,7 @@ void output_alerts(struct worker *w, const struct rpc_call *c, const struct aler
                 write_smb(j, c);
             if (!o->opts.compat)
                 write_extension(j, c);
-            if (i + 1 < n && !j->oom && j->buf[from] == ',') {
+            if ((i + 1 < n || at_response) && !j->oom && j->buf[from] == ',') {
                 json_reset(&o->tail);
                 json_bytes_(&o->tail, j->buf + from + 1, j->len - from - 1);
                 kept = !o->tail.oom;
@@ -518,6 +528,8 @@ void output_alerts(struct worker *w, const struct rpc_call *c, const struct aler
         json_obj_close(j);
         output_emit(w, o);
     }
+    if (kept && at_response)
+        o->tail_of = c;
 }
 
 static void write_story(struct json *j, const struct rpc_story *s)

@@ -46,7 +46,9 @@ struct output {
     struct output_shared *sh;
     struct json j;    /* the record being built, reused */
     struct json tail; /* a call's part of its alerts, written once per batch (output_alerts) */
-    int kind;         /* enum event_kind of the record being built */
+    const struct rpc_call *tail_of; /* the answered call whose alerts wrote tail just now: its
+                                       own record, next, is the same part (output_call) */
+    int kind;                       /* enum event_kind of the record being built */
     struct header_cache hc[HEADER_CACHE];
 };
 
