@@ -24,6 +24,20 @@ static bool looks_not_capture(const char *msg)
            strstr(msg, "file is empty") || strstr(msg, "truncated dump file; tried to read 4");
 }
 
+/* A frame's capture fields, the only ones decode and the look-ahead read before decoding
+   (an initializer would zero the whole 200-byte packet at each frame). */
+static inline void captured(struct packet *p, const uint8_t *data, uint32_t caplen, uint32_t len,
+                            uint64_t ts_us, int link, uint64_t pcap_cnt)
+{
+    p->data = data;
+    p->caplen = caplen;
+    p->wirelen = len;
+    p->ts_us = ts_us;
+    p->linktype = link;
+    p->pcap_cnt = pcap_cnt;
+    p->order_seq = p->clock_us = p->answers_seq = 0;
+}
+
 /* One frame of a capture, to the dispatcher or straight down the pipeline. */
 static inline void frame(struct worker *w, struct capture_result *res, const uint8_t *data,
                          uint32_t caplen, uint32_t len, uint64_t ts_us, int link, bool stays)
@@ -36,12 +50,7 @@ static inline void frame(struct worker *w, struct capture_result *res, const uin
         return;
     }
     struct packet p;
-    p.data = data;
-    p.caplen = caplen;
-    p.wirelen = len;
-    p.ts_us = ts_us;
-    p.linktype = link;
-    p.pcap_cnt = ++w->pcap_cnt;
+    captured(&p, data, caplen, len, ts_us, link, ++w->pcap_cnt);
     w->now_us = ts_us;
     decode_packet(w, &p);
 }
@@ -53,16 +62,9 @@ static inline void frame_ahead(struct worker *w, struct capture_result *res, str
 {
     res->packets++;
     res->bytes += len;
-    /* the file's frames handed on, counted from 1, as frame() counts them; only the fields
-       ahead_push reads are set (an initializer would zero the whole packet at each frame) */
+    /* the file's frames handed on, counted from 1, as frame() counts them */
     struct packet p;
-    p.data = data;
-    p.caplen = caplen;
-    p.wirelen = len;
-    p.ts_us = ts_us;
-    p.linktype = link;
-    p.pcap_cnt = res->packets;
-    p.order_seq = p.clock_us = p.answers_seq = 0;
+    captured(&p, data, caplen, len, ts_us, link, res->packets);
     ahead_push(w, ah, &p);
 }
 

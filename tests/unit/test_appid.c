@@ -48,24 +48,37 @@ static size_t dns_packet(uint8_t *b)
     return total;
 }
 
-TEST(appid_releases_state_once_decided)
+/* A worker with nDPI's module open, or NULL (a failed check) */
+static struct worker *ndpi_worker(void)
 {
-    if (!appid_available())
-        SKIP("built without nDPI");
     struct worker *w = appid_worker();
     char err[256];
     w->appid = appid_open(err, sizeof err);
     CHECK(w->appid != NULL);
-    if (!w->appid)
+    return w->appid ? w : NULL;
+}
+
+/* p: the DNS query, built in b (128 bytes), as decode leaves it */
+static void dns_in(struct packet *p, uint8_t *b)
+{
+    memset(p, 0, sizeof *p);
+    p->l3 = b;
+    p->l3_len = (uint32_t)dns_packet(b);
+    p->payload = b + 28;
+    p->payload_len = p->l3_len - 28;
+    p->ts_us = 1700000000000000ULL;
+}
+
+TEST(appid_releases_state_once_decided)
+{
+    if (!appid_available())
+        SKIP("built without nDPI");
+    struct worker *w = ndpi_worker();
+    if (!w)
         return;
     uint8_t b[128];
     struct packet p;
-    memset(&p, 0, sizeof p);
-    p.l3 = b;
-    p.l3_len = (uint32_t)dns_packet(b);
-    p.payload = b + 28;
-    p.payload_len = p.l3_len - 28;
-    p.ts_us = 1700000000000000ULL;
+    dns_in(&p, b);
     cfg.log_flows = true; /* a flow record will carry the verdict */
     struct flow f;
     memset(&f, 0, sizeof f);
@@ -95,21 +108,13 @@ TEST(appid_looks_only_where_a_verdict_is_read)
 {
     if (!appid_available())
         SKIP("built without nDPI");
-    struct worker *w = appid_worker();
-    CHECK(!w->cfg->log_flows); /* the default */
-    char err[256];
-    w->appid = appid_open(err, sizeof err);
-    CHECK(w->appid != NULL);
-    if (!w->appid)
+    struct worker *w = ndpi_worker();
+    if (!w)
         return;
+    CHECK(!w->cfg->log_flows); /* the default */
     uint8_t b[128];
     struct packet p;
-    memset(&p, 0, sizeof p);
-    p.l3 = b;
-    p.l3_len = (uint32_t)dns_packet(b);
-    p.payload = b + 28;
-    p.payload_len = p.l3_len - 28;
-    p.ts_us = 1700000000000000ULL;
+    dns_in(&p, b);
     struct flow f;
     memset(&f, 0, sizeof f);
     f.ref.key.proto = 17;
