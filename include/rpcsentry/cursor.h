@@ -117,6 +117,10 @@ static inline uint32_t be32_at(const uint8_t *b)
 {
     return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | (uint32_t)b[3];
 }
+static inline uint64_t be64_at(const uint8_t *b)
+{
+    return ((uint64_t)be32_at(b) << 32) | be32_at(b + 4);
+}
 
 /* Byte-order-selected reads, for protocols that announce it (DCE/RPC drep). */
 static inline uint16_t rd_u16(struct rd *c, bool le)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "rpcsentry/cursor.h"
 #include "rpcsentry/hash.h"
 #include "rpcsentry/packet.h"
 #include "rpcsentry/stream.h"
@@ -78,11 +79,14 @@ struct flow_table {
     uint64_t last_sweep_us;
 };
 
+static void appid_due(struct worker *w, struct flow *f);
+
 struct flow_table *flow_table_new(struct worker *w)
 {
     struct flow_table *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
+    w->appid_due = appid_due; /* the probe's call for a held packet (worker.h) */
     uint32_t n = 1024;
     while (n < w->cfg->flow_hash_size && n < (1u << 30))
         n <<= 1;
@@ -150,22 +154,12 @@ uint32_t flow_table_count(const struct flow_table *t)
 
 /* memcmp(a, b, 16)'s sign, as two loads of eight bytes each in big-endian order (the
    call to memcmp was a fifth of building a key) */
-static inline uint64_t be64_of(const uint8_t *b)
-{
-    uint64_t v;
-    memcpy(&v, b, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
 static inline int addr_order(const uint8_t *a, const uint8_t *b)
 {
-    uint64_t a0 = be64_of(a), b0 = be64_of(b);
+    uint64_t a0 = be64_at(a), b0 = be64_at(b);
     if (a0 != b0)
         return a0 < b0 ? -1 : 1;
-    uint64_t a1 = be64_of(a + 8), b1 = be64_of(b + 8);
+    uint64_t a1 = be64_at(a + 8), b1 = be64_at(b + 8);
     return (a1 > b1) - (a1 < b1);
 }
 
@@ -547,7 +541,7 @@ static inline void flow_packet_in(struct worker *w, struct flow *f, const struct
     bool held = false;
     if (w->appid) {
         if (tcp && !w->cfg->log_flows && f->app == FLOW_APP_UNKNOWN) {
-            w->appid_held = p, w->appid_held_flow = f, w->appid_due = appid_due;
+            w->appid_held = p, w->appid_held_flow = f;
             held = true;
         } else {
             appid_packet(w, f, p);

@@ -248,6 +248,7 @@ void output_close(struct output *o)
 
 void output_emit(struct worker *w, struct output *o)
 {
+    o->tail_of = NULL; /* another record came between: its alerts' part is not the call's */
     if (o->j.oom) {
         w->stats.events_dropped++;
         atomic_fetch_add(&o->sh->unformatted, 1);
